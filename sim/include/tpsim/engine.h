@@ -1,0 +1,127 @@
+/* The engine: a model lowered for one run into per-layer op lists placed on
+ * pipeline stages (a plan), then costed on a hardware profile. Pure
+ * arithmetic: no I/O, no exit. */
+#ifndef TPSIM_ENGINE_H
+#define TPSIM_ENGINE_H
+
+#include "tpsim/model.h"
+#include "tpsim/ops.h"
+#include "tpsim/status.h"
+
+/* Bytes per card by component. */
+typedef struct tps_memory {
+  double weights, grads, optimizer, activations, runtime_reserve, total;
+} tps_memory;
+
+/* Seconds per training step by cause; they add up to the step time. */
+typedef struct tps_time_split {
+  double compute;   /* kernels on the busiest stage, all micro-batches */
+  double tp_comm;   /* tensor-parallel collectives on the critical path */
+  double pp_bubble; /* (pp - 1) x per-micro-batch stage time, plus p2p */
+  double dp_comm;   /* gradient reduction not hidden behind backward */
+  double optimizer; /* optimizer step */
+} tps_time_split;
+
+/* One distinct layer shape, lowered once; layers point at their template. */
+typedef struct tps_template {
+  tps_lower_opts opts;
+  int module;
+  tps_op_list ops;
+} tps_template;
+
+/* One layer instance of the model, in execution order. */
+typedef struct tps_layer {
+  char name[64];     /* "language_model.3", "vision_encoder.patch_embed" */
+  int module;
+  int64_t index;     /* block index within the module; -1 for other kinds */
+  int template_id;
+  int stage;
+} tps_layer;
+
+typedef struct tps_plan {
+  tps_template *templates;
+  int n_templates;
+  tps_layer *layers;
+  int n_layers;
+  int n_stages;
+} tps_plan;
+
+/* Time and memory of one layer instance, per micro-batch, per rank. */
+typedef struct tps_layer_cost {
+  double fwd_s, bwd_s;          /* compute kernels only */
+  double tp_comm_fwd_s, tp_comm_bwd_s;
+  double recompute_s;           /* extra forward work in backward */
+  double params;                /* per rank */
+  double static_bytes;          /* weights + grads + optimizer */
+  double activation_bytes;      /* saved for backward, one micro-batch */
+  double flops_fwd, flops_bwd;  /* per rank */
+} tps_layer_cost;
+
+typedef struct tps_stage_result {
+  int stage;
+  char layers[256];             /* "vision_encoder[0..31], language_model[0..11]" */
+  tps_memory memory;
+  double fwd_s, bwd_s;          /* per micro-batch, compute + TP comm + recompute */
+  double tp_comm_s;             /* per micro-batch */
+  int64_t in_flight;            /* micro-batches whose activations are held */
+} tps_stage_result;
+
+typedef struct tps_estimate {
+  tps_run run;
+  bool fits;                     /* peak <= device memory */
+  bool fits_with_margin;         /* peak <= device memory x (1 - margin) */
+  tps_memory memory;             /* the most loaded stage */
+  double step_time_s;
+  tps_time_split time;
+  double tokens_per_step;
+  double tokens_per_s;           /* whole job */
+  double tokens_per_s_per_card;
+  double model_flops_per_step;   /* no recompute, whole job */
+  double mfu;
+  int n_stages;
+  tps_stage_result stages[TPS_MAX_STAGES];
+} tps_estimate;
+
+/* Resolves a run from the model's training defaults overridden by `over`
+ * (fields left 0 / unset in `over` take the defaults; see tps_run_overrides). */
+typedef struct tps_run_overrides {
+  int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
+  int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
+  int recompute;  /* -1 unset, else tps_recompute */
+  int precision;  /* -1 unset, else tps_precision */
+  double memory_margin; /* < 0: unset */
+} tps_run_overrides;
+
+void tps_run_overrides_init(tps_run_overrides *over);
+tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over,
+                           tps_run *run, tps_error *err);
+
+tps_status tps_plan_build(const tps_model *model, const tps_run *run,
+                          tps_plan *plan, tps_error *err);
+void tps_plan_free(tps_plan *plan);
+
+/* Cost of one op on hw: seconds forward and backward (kernels), including
+ * the per-kernel overhead; collectives over the TP group. */
+void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run,
+                 double *fwd_s, double *bwd_s);
+/* Seconds for one collective of `bytes` (full tensor) over `group` ranks
+ * whose ranks are `stride` apart in the global rank order. */
+double tps_collective_time(tps_coll kind, double bytes, int64_t group,
+                           int64_t stride, const tps_hw *hw);
+
+void tps_layer_cost_compute(const tps_plan *plan, int layer,
+                            const tps_model *model, const tps_run *run,
+                            const tps_hw *hw, tps_layer_cost *out);
+
+tps_status tps_estimate_run(const tps_model *model, const tps_run *run,
+                            const tps_hw *hw, tps_estimate *out,
+                            tps_error *err);
+
+/* Index of the recommended estimate among n: the highest tokens/s per card
+ * among those that fit with margin, ties to the smaller TP; -1 if none. */
+int tps_recommend_tp(const tps_estimate *est, int n);
+
+/* Interpolates t at x (log10 in x, clamped). */
+double tps_table_eval(const tps_table *t, double x);
+
+#endif

@@ -1,0 +1,150 @@
+/* tp-sim data model: a model (modules), a hardware profile and a run
+ * (parallel configuration and training options). Caller-owned plain structs;
+ * all quantities are in SI base units (bytes, seconds, FLOP/s, bytes/s)
+ * after loading, whatever unit the YAML used. */
+#ifndef TPSIM_MODEL_H
+#define TPSIM_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TPS_NAME_MAX 64
+#define TPS_SOURCE_MAX 1024
+#define TPS_MAX_MODULES 8
+#define TPS_MAX_STAGES 128  /* largest pipeline size accepted */
+#define TPS_MAX_TABLE 32    /* points in an efficiency table */
+#define TPS_MAX_FULL_ATTN 64
+
+typedef enum { TPS_MODULE_DECODER, TPS_MODULE_VIT, TPS_MODULE_PROJECTOR } tps_module_type;
+typedef enum { TPS_MLP_GELU, TPS_MLP_SWIGLU } tps_mlp_kind;
+typedef enum { TPS_NORM_LAYERNORM, TPS_NORM_RMSNORM } tps_norm_kind;
+typedef enum { TPS_POSITION_NONE, TPS_POSITION_LEARNED, TPS_POSITION_ROPE } tps_position;
+typedef enum { TPS_PRECISION_BF16, TPS_PRECISION_FP16, TPS_PRECISION_FP32, TPS_PRECISION_COUNT } tps_precision;
+typedef enum { TPS_RECOMPUTE_NONE, TPS_RECOMPUTE_SELECTIVE, TPS_RECOMPUTE_FULL } tps_recompute;
+typedef enum { TPS_TOPOLOGY_SWITCH, TPS_TOPOLOGY_FULL_MESH } tps_topology;
+
+/* One module of a model: a decoder LLM, a ViT encoder or a projector.
+ *
+ * decoder:   `layers` transformer blocks of width `hidden`, plus the token
+ *            embedding (vocab x hidden), final norm and lm_head (untied
+ *            unless tied_embeddings), learned positions (max_position x hidden)
+ *            when position == LEARNED.
+ * vit:       patch embedding (in_channels * temporal_patch * patch^2 -> hidden,
+ *            no bias) then `layers` non-causal blocks over `tokens` patches per
+ *            sample; blocks listed in full_attention_blocks attend over the whole
+ *            image, the others within windows of `window` patches (window = 0:
+ *            every block is full attention).
+ * projector: merges spatial_merge^2 tokens of width `hidden` into one
+ *            (norm over `hidden`, then MLP hidden*merge^2 -> ffn -> output). */
+typedef struct tps_module {
+  char name[TPS_NAME_MAX];
+  tps_module_type type;
+  int64_t layers;      /* transformer blocks (projector: 1) */
+  int64_t hidden;      /* model width h */
+  int64_t heads;       /* attention heads a (projector: 0) */
+  int64_t kv_heads;    /* key/value heads (GQA); == heads for MHA */
+  int64_t head_dim;    /* per-head width; hidden / heads unless given */
+  int64_t ffn;         /* MLP inner width */
+  tps_mlp_kind mlp;
+  tps_norm_kind norm;
+  bool qkv_bias;       /* bias on the QKV projection */
+  bool bias;           /* bias on every other linear layer */
+  bool dropout;        /* attention and hidden dropout on (saves masks) */
+  bool frozen;         /* no gradients, no optimizer state */
+  /* decoder */
+  int64_t vocab;
+  bool tied_embeddings;
+  tps_position position;
+  int64_t max_position; /* learned positions: table rows */
+  /* vit */
+  int64_t patch, temporal_patch, in_channels;
+  int64_t tokens;      /* patches per sample entering the first block */
+  int64_t window;      /* patches per attention window; 0 = all full */
+  int64_t full_attention_blocks[TPS_MAX_FULL_ATTN];
+  int n_full_attention_blocks;
+  /* projector */
+  int64_t spatial_merge; /* tokens merged per side (2 -> 4 tokens into 1) */
+  int64_t output;        /* output width (the decoder's hidden) */
+} tps_module;
+
+/* Training defaults a model file carries; every field can be overridden
+ * from the command line. A value of 0 means "not given". */
+typedef struct tps_training {
+  int64_t seq_len, micro_batch, global_batch, cards, pp, dp, tp;
+  tps_precision precision;
+  bool distributed_optimizer;
+  tps_recompute recompute;
+  bool sp;
+  bool flash_attention;
+  bool overlap_grad_reduce;
+  int64_t vocab_divisor; /* Megatron --make-vocab-size-divisible-by */
+  /* explicit pipeline placement: layers of module m on stage s
+   * (MindSpeed-MM pipeline_num_layers); n_pipeline_stages == 0: not given. */
+  int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
+  int n_pipeline_stages;
+} tps_training;
+
+typedef struct tps_model {
+  char name[TPS_NAME_MAX];
+  char source[TPS_SOURCE_MAX];
+  char path[512];              /* file it was loaded from */
+  char default_hw[TPS_NAME_MAX]; /* hardware profile used when --hw is absent */
+  tps_module modules[TPS_MAX_MODULES];
+  int n_modules;
+  tps_training training;
+} tps_model;
+
+/* A piecewise-linear table y(x), interpolated in log10(x) and clamped at
+ * both ends; n == 1 is a constant. x is in the quantity's SI unit. */
+typedef struct tps_table {
+  int n;
+  double x[TPS_MAX_TABLE];
+  double y[TPS_MAX_TABLE];
+} tps_table;
+
+typedef struct tps_link {
+  double bandwidth_Bps;  /* per device, per direction, bytes/s */
+  double latency_s;      /* per collective step */
+  tps_topology topology;
+  tps_table efficiency;  /* achieved / nominal bandwidth over message bytes */
+} tps_link;
+
+typedef struct tps_hw {
+  char name[TPS_NAME_MAX];
+  char source[TPS_SOURCE_MAX];
+  char path[512];
+  char device_name[128];
+  double memory_bytes;          /* HBM per device */
+  double memory_bandwidth_Bps;
+  double peak_flops[TPS_PRECISION_COUNT]; /* dense FLOP/s; 0 = not given */
+  double runtime_reserve_bytes; /* framework + runtime + allocator reserve */
+  tps_table gemm_efficiency;    /* x = FLOPs of one GEMM call */
+  tps_table attention_efficiency; /* x = FLOPs of one attention-core call */
+  double memory_efficiency;     /* achieved / nominal bandwidth, elementwise */
+  double kernel_overhead_s;     /* fixed cost per kernel launch */
+  int64_t devices_per_node;
+  tps_link intra;               /* within a node */
+  tps_link inter;               /* between nodes, per device */
+} tps_hw;
+
+/* One fully resolved run: what the engine evaluates. */
+typedef struct tps_run {
+  int64_t tp, pp, dp, cards;
+  int64_t seq_len, micro_batch, global_batch;
+  int64_t micro_batches;        /* global_batch / (micro_batch * dp) */
+  tps_precision precision;
+  bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
+  tps_recompute recompute;
+  int64_t vocab_divisor;
+  double memory_margin;         /* fraction of device memory kept free for "fits with margin" */
+  int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
+  bool explicit_pipeline;
+} tps_run;
+
+const char *tps_precision_name(tps_precision p);
+const char *tps_recompute_name(tps_recompute r);
+const char *tps_module_type_name(tps_module_type t);
+/* Bytes per element of activations and weights at this precision. */
+int tps_precision_bytes(tps_precision p);
+
+#endif
