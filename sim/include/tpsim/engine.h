@@ -36,9 +36,13 @@ typedef struct tps_layer {
   int64_t index;     /* block index within the module; -1 for other kinds */
   int template_id;
   int stage;
+  double extra_params; /* held besides its ops' parameters, per rank (a tied
+                          lm_head's copy of the embedding on a later stage) */
 } tps_layer;
 
 typedef struct tps_plan {
+  tps_module modules[TPS_MAX_MODULES]; /* as lowered (projector tokens filled in) */
+  int n_modules;
   tps_template *templates;
   int n_templates;
   tps_layer *layers;
@@ -50,11 +54,14 @@ typedef struct tps_plan {
 typedef struct tps_layer_cost {
   double fwd_s, bwd_s;          /* compute kernels only */
   double tp_comm_fwd_s, tp_comm_bwd_s;
-  double recompute_s;           /* extra forward work in backward */
+  double recompute_s;           /* extra forward kernels re-run in backward */
+  double recompute_comm_s;      /* extra TP collectives re-run in backward */
   double params;                /* per rank */
+  double trainable_params;      /* per rank, those with gradients */
   double static_bytes;          /* weights + grads + optimizer */
   double activation_bytes;      /* saved for backward, one micro-batch */
   double flops_fwd, flops_bwd;  /* per rank */
+  double flops_recompute;       /* per rank, forward work re-run in backward */
 } tps_layer_cost;
 
 typedef struct tps_stage_result {
@@ -77,6 +84,7 @@ typedef struct tps_estimate {
   double tokens_per_s;           /* whole job */
   double tokens_per_s_per_card;
   double model_flops_per_step;   /* no recompute, whole job */
+  double hardware_flops_per_step; /* as executed: recompute included, whole job */
   double mfu;
   int n_stages;
   tps_stage_result stages[TPS_MAX_STAGES];

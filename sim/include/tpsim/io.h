@@ -4,6 +4,8 @@
 #define TPSIM_IO_H
 
 #include "tpsim/model.h"
+#include <stddef.h>
+
 #include "tpsim/status.h"
 
 /* Loads a model file. Sets defaults for keys left out (see docs/schema.md). */

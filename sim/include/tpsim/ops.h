@@ -68,6 +68,9 @@ typedef struct tps_op {
   /* Costs per rank per micro-batch. bwd_* are 0 when the op runs no backward. */
   double fwd_flops, bwd_flops;
   double fwd_bytes, bwd_bytes;   /* memory traffic, bytes */
+  double model_flops;            /* MFU numerator: fwd + bwd as run, attention
+                                    counted unmasked (Megatron's convention),
+                                    no recompute */
   double params;                 /* parameters held by this rank */
   bool trainable;                /* params get gradients and optimizer state */
   double saved_bytes;            /* activations saved for backward, no recompute */

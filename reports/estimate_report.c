@@ -1,0 +1,235 @@
+/* Rendering `tp-sim estimate`: the recommendation sentence, and the table,
+ * JSON, CSV and Markdown forms of the same rows. */
+#include <stdio.h>
+#include <string.h>
+
+#include "reports/json_writer.h"
+#include "reports/report.h"
+
+#define GB 1e9
+
+static double comm_share(const tps_estimate *e) {
+  return e->step_time_s > 0 ? e->time.tp_comm / e->step_time_s : 0.0;
+}
+
+void report_recommend(estimate_report *r) {
+  r->n_assumptions = 0;
+  r->assumptions[r->n_assumptions++] =
+      "tokens/s counted per card = job tokens / step time / cards";
+  r->assumptions[r->n_assumptions++] =
+      "tokens per step = global batch x seq_len (decoder tokens, padding included)";
+  r->assumptions[r->n_assumptions++] =
+      "a published 'tokens/s' may be the whole job's rate (MindSpeed-MM prints global batch x "
+      "tokens / step time): compare it with tokens_per_s; a per-card figure with tokens_per_s_per_card";
+  r->assumptions[r->n_assumptions++] =
+      "memory_bytes is the most loaded pipeline stage; GB = 10^9 bytes";
+  r->assumptions[r->n_assumptions++] =
+      "1F1B pipeline schedule; TP collectives on the critical path; Adam with fp32 main gradients";
+  r->assumptions[r->n_assumptions++] =
+      "recommended TP: highest tokens/s per card among sizes that fit with the memory margin; ties "
+      "go to the smaller TP";
+
+  r->recommended = tps_recommend_tp(r->est, r->n);
+  char *p = r->reason;
+  size_t left = sizeof r->reason;
+  int w;
+  if (r->recommended < 0) {
+    int smallest = 0;
+    for (int i = 1; i < r->n; i++)
+      if (r->est[i].memory.total < r->est[smallest].memory.total) smallest = i;
+    if (r->n == 0) {
+      snprintf(p, left, "no TP size could be evaluated");
+      return;
+    }
+    snprintf(p, left,
+             "no TP size fits in %.1f GB per card with a %.0f%% margin; the smallest need is "
+             "TP=%lld at %.1f GB: add pipeline stages, recompute, sequence parallelism or cards",
+             r->hw->memory_bytes / GB, r->est[0].run.memory_margin * 100.0,
+             (long long)r->est[smallest].run.tp, r->est[smallest].memory.total / GB);
+    return;
+  }
+  const tps_estimate *best = &r->est[r->recommended];
+  w = snprintf(p, left,
+               "TP=%lld fits (%.1f GB free of %.1f GB per card) and has the highest tokens/s per "
+               "card (%.0f)",
+               (long long)best->run.tp, (r->hw->memory_bytes - best->memory.total) / GB,
+               r->hw->memory_bytes / GB, best->tokens_per_s_per_card);
+  for (int i = 0; i < r->n && w > 0 && (size_t)w < left; i++) {
+    if (i == r->recommended) continue;
+    const tps_estimate *e = &r->est[i];
+    p += w;
+    left -= (size_t)w;
+    double change = (e->tokens_per_s_per_card / best->tokens_per_s_per_card - 1.0) * 100.0;
+    double saved = (best->memory.total - e->memory.total) / GB;
+    if (!e->fits_with_margin)
+      w = snprintf(p, left, "; TP=%lld does not fit (%.1f GB)", (long long)e->run.tp,
+                   e->memory.total / GB);
+    else
+      w = snprintf(p, left, "; TP=%lld: %.1f%% %s throughput, %.1f GB per card %s, TP collectives %.0f%% of its step",
+                   (long long)e->run.tp, change < 0 ? -change : change,
+                   change < 0 ? "less" : "more", saved < 0 ? -saved : saved,
+                   saved >= 0 ? "saved" : "more", comm_share(e) * 100.0);
+  }
+}
+
+static const char *yes_no(bool b) { return b ? "yes" : "no"; }
+
+void report_estimate_table(FILE *out, const estimate_report *r) {
+  const tps_run *run0 = r->n > 0 ? &r->est[0].run : NULL;
+  fprintf(out, "%s on %s (%s, %.1f GB per card)", r->model->name, r->hw->name, r->hw->device_name,
+          r->hw->memory_bytes / GB);
+  if (run0)
+    fprintf(out, ": %lld cards, seq %lld, micro-batch %lld, global batch %lld, %s, recompute %s%s%s",
+            (long long)run0->cards, (long long)run0->seq_len, (long long)run0->micro_batch,
+            (long long)run0->global_batch, tps_precision_name(run0->precision),
+            tps_recompute_name(run0->recompute), run0->sp ? ", SP" : "",
+            run0->distributed_optimizer ? ", distributed optimizer" : "");
+  fprintf(out, "\n\n");
+  fprintf(out, "  TP  PP  DP  GB/card  fits   step s  tokens/s/card  tokens/s job    MFU  TP comm\n");
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    fprintf(out, "%4lld %3lld %3lld %8.2f  %-4s %8.3f %14.1f %13.1f %5.1f%% %7.1f%%\n",
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, e->memory.total / GB,
+            yes_no(e->fits), e->step_time_s, e->tokens_per_s_per_card, e->tokens_per_s,
+            e->mfu * 100.0, comm_share(e) * 100.0);
+  }
+  for (int i = 0; i < r->n_skipped; i++)
+    fprintf(out, "%4lld   -   -        -  -           -              -             -      -        -  (%s)\n",
+            (long long)r->skipped[i].tp, r->skipped[i].why);
+  fprintf(out, "\n");
+  if (r->recommended >= 0)
+    fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)r->est[r->recommended].run.tp,
+            r->reason);
+  else
+    fprintf(out, "No recommendation: %s.\n", r->reason);
+  fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+}
+
+static void json_memory(json_writer *w, const tps_memory *m) {
+  json_object_begin(w);
+  json_key(w, "weights"); json_number(w, m->weights);
+  json_key(w, "grads"); json_number(w, m->grads);
+  json_key(w, "optimizer"); json_number(w, m->optimizer);
+  json_key(w, "activations"); json_number(w, m->activations);
+  json_key(w, "runtime_reserve"); json_number(w, m->runtime_reserve);
+  json_key(w, "total"); json_number(w, m->total);
+  json_object_end(w);
+}
+
+void report_estimate_json(FILE *out, const estimate_report *r) {
+  json_writer w;
+  json_init(&w, out);
+  json_object_begin(&w);
+  json_key(&w, "tool"); json_string(&w, "tp-sim");
+  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
+  json_key(&w, "model"); json_string(&w, r->model->name);
+  json_key(&w, "hw"); json_string(&w, r->hw->name);
+  json_key(&w, "device_memory_bytes"); json_number(&w, r->hw->memory_bytes);
+  json_key(&w, "assumptions");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_assumptions; i++) json_string(&w, r->assumptions[i]);
+  json_array_end(&w);
+  json_key(&w, "results");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    json_object_begin(&w);
+    json_key(&w, "tp"); json_int(&w, e->run.tp);
+    json_key(&w, "pp"); json_int(&w, e->run.pp);
+    json_key(&w, "dp"); json_int(&w, e->run.dp);
+    json_key(&w, "cards"); json_int(&w, e->run.cards);
+    json_key(&w, "sp"); json_bool(&w, e->run.sp);
+    json_key(&w, "recompute"); json_string(&w, tps_recompute_name(e->run.recompute));
+    json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
+    json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);
+    json_key(&w, "seq_len"); json_int(&w, e->run.seq_len);
+    json_key(&w, "precision"); json_string(&w, tps_precision_name(e->run.precision));
+    json_key(&w, "distributed_optimizer"); json_bool(&w, e->run.distributed_optimizer);
+    json_key(&w, "fits"); json_bool(&w, e->fits);
+    json_key(&w, "fits_with_margin"); json_bool(&w, e->fits_with_margin);
+    json_key(&w, "memory_bytes"); json_memory(&w, &e->memory);
+    json_key(&w, "step_time_s"); json_number(&w, e->step_time_s);
+    json_key(&w, "time_s");
+    json_object_begin(&w);
+    json_key(&w, "compute"); json_number(&w, e->time.compute);
+    json_key(&w, "tp_comm"); json_number(&w, e->time.tp_comm);
+    json_key(&w, "pp_bubble"); json_number(&w, e->time.pp_bubble);
+    json_key(&w, "dp_comm"); json_number(&w, e->time.dp_comm);
+    json_key(&w, "optimizer"); json_number(&w, e->time.optimizer);
+    json_object_end(&w);
+    json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
+    json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
+    json_key(&w, "mfu"); json_number(&w, e->mfu);
+    json_key(&w, "stages");
+    json_array_begin(&w);
+    for (int s = 0; s < e->n_stages; s++) {
+      json_object_begin(&w);
+      json_key(&w, "stage"); json_int(&w, e->stages[s].stage);
+      json_key(&w, "layers"); json_string(&w, e->stages[s].layers);
+      json_key(&w, "in_flight_micro_batches"); json_int(&w, e->stages[s].in_flight);
+      json_key(&w, "memory_bytes"); json_memory(&w, &e->stages[s].memory);
+      json_object_end(&w);
+    }
+    json_array_end(&w);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "skipped");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_skipped; i++) {
+    json_object_begin(&w);
+    json_key(&w, "tp"); json_int(&w, r->skipped[i].tp);
+    json_key(&w, "reason"); json_string(&w, r->skipped[i].why);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "recommended_tp");
+  if (r->recommended >= 0)
+    json_int(&w, r->est[r->recommended].run.tp);
+  else
+    json_null(&w); /* nothing fits */
+  json_key(&w, "reason"); json_string(&w, r->reason);
+  json_object_end(&w);
+  json_finish(&w);
+}
+
+void report_estimate_csv(FILE *out, const estimate_report *r) {
+  fprintf(out, "tp,pp,dp,cards,sp,recompute,micro_batch,global_batch,seq_len,fits,"
+               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,runtime_reserve_bytes,"
+               "total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,"
+               "tokens_per_s,tokens_per_s_per_card,mfu\n");
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    const tps_memory *m = &e->memory;
+    fprintf(out, "%lld,%lld,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp,
+            (long long)e->run.cards, e->run.sp ? "true" : "false",
+            tps_recompute_name(e->run.recompute), (long long)e->run.micro_batch,
+            (long long)e->run.global_batch, (long long)e->run.seq_len, e->fits ? "true" : "false",
+            m->weights, m->grads, m->optimizer, m->activations, m->runtime_reserve, m->total,
+            e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
+            e->time.optimizer, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu);
+  }
+}
+
+void report_estimate_md(FILE *out, const estimate_report *r) {
+  fprintf(out, "# %s on %s\n\n", r->model->name, r->hw->name);
+  fprintf(out, "| TP | PP | DP | GB per card | fits | step (s) | tokens/s per card | tokens/s job | MFU | TP comm |\n");
+  fprintf(out, "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|\n");
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    fprintf(out, "| %lld | %lld | %lld | %.2f | %s | %.3f | %.1f | %.1f | %.1f%% | %.1f%% |\n",
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, e->memory.total / GB,
+            yes_no(e->fits), e->step_time_s, e->tokens_per_s_per_card, e->tokens_per_s,
+            e->mfu * 100.0, comm_share(e) * 100.0);
+  }
+  for (int i = 0; i < r->n_skipped; i++)
+    fprintf(out, "| %lld | | | | | | | | | %s |\n", (long long)r->skipped[i].tp, r->skipped[i].why);
+  if (r->recommended >= 0)
+    fprintf(out, "\n**Recommended default TP: %lld.** %s.\n\nAssumptions:\n\n",
+            (long long)r->est[r->recommended].run.tp, r->reason);
+  else
+    fprintf(out, "\n**No recommendation:** %s.\n\nAssumptions:\n\n", r->reason);
+  for (int i = 0; i < r->n_assumptions; i++) fprintf(out, "- %s\n", r->assumptions[i]);
+}

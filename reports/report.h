@@ -1,0 +1,54 @@
+/* Renderers for estimates: terminal table, JSON (CONTRACT in
+ * shared/design/tp-sim.md section 4), CSV and Markdown. They write to a
+ * caller-given stream and never exit. */
+#ifndef TPSIM_REPORTS_REPORT_H
+#define TPSIM_REPORTS_REPORT_H
+
+#include <stdio.h>
+
+#include "tpsim/tpsim.h"
+
+#define REPORT_MAX_ROWS 32
+
+/* A TP size that could not be evaluated, and why. */
+typedef struct report_skip {
+  int64_t tp;
+  char why[512];
+} report_skip;
+
+typedef struct estimate_report {
+  const tps_model *model;
+  const tps_hw *hw;
+  const tps_estimate *est;   /* evaluated configurations, in the order asked */
+  int n;
+  const report_skip *skipped;
+  int n_skipped;
+  int recommended;           /* index into est, or -1 */
+  char reason[1024];         /* why that TP, in checkable sentences */
+  const char *assumptions[12];
+  int n_assumptions;
+} estimate_report;
+
+/* Fills recommended, reason and assumptions from est. */
+void report_recommend(estimate_report *r);
+
+void report_estimate_table(FILE *out, const estimate_report *r);
+void report_estimate_json(FILE *out, const estimate_report *r);
+void report_estimate_csv(FILE *out, const estimate_report *r);
+void report_estimate_md(FILE *out, const estimate_report *r);
+
+/* Per-layer breakdown of one configuration (`tp-sim layers`). */
+typedef struct layers_report {
+  const tps_model *model;
+  const tps_hw *hw;
+  const tps_run *run;
+  const tps_plan *plan;
+  const tps_layer_cost *costs;  /* one per plan layer */
+  bool show_ops;
+} layers_report;
+
+void report_layers_table(FILE *out, const layers_report *r);
+void report_layers_json(FILE *out, const layers_report *r);
+void report_layers_csv(FILE *out, const layers_report *r);
+
+#endif

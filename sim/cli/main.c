@@ -1,0 +1,335 @@
+/* tp-sim: the command-line front end. The only part that prints and exits.
+ * Exit codes (CONTRACT): 0 success, 1 a run failed (I/O while writing),
+ * 2 bad usage or bad input file, 3 validate found errors beyond tolerance. */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "reports/report.h"
+
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2 };
+
+static void print_error(const tps_error *err) {
+  fputs("tp-sim: ", stderr);
+  if (err->file[0] && err->line > 0)
+    fprintf(stderr, "%s:%d:%d: ", err->file, err->line, err->col);
+  else if (err->file[0])
+    fprintf(stderr, "%s: ", err->file);
+  fprintf(stderr, "%s\n", err->msg[0] ? err->msg : tps_strerror(err->status));
+  if (err->hint[0]) fprintf(stderr, "hint: %s\n", err->hint);
+}
+
+static int fail_usage(const char *msg, const char *hint) {
+  fprintf(stderr, "tp-sim: %s\n", msg);
+  if (hint) fprintf(stderr, "hint: %s\n", hint);
+  return EXIT_USAGE;
+}
+
+/* ---- output: stdout, or a temporary file renamed into place ---- */
+
+typedef void (*render_fn)(FILE *out, const void *data);
+
+static int write_output(const char *path, render_fn render, const void *data) {
+  if (!path) {
+    render(stdout, data);
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "tp-sim: cannot write to standard output: %s\n", strerror(errno));
+      return EXIT_RUN;
+    }
+    return EXIT_OK;
+  }
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+    return fail_usage("--output: path too long", NULL);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "tp-sim: %s: cannot create: %s\n", path, strerror(errno));
+    return EXIT_RUN;
+  }
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    close(fd);
+    unlink(tmp);
+    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(errno));
+    return EXIT_RUN;
+  }
+  render(f, data);
+  int bad = ferror(f);
+  if (fclose(f) != 0) bad = 1;
+  if (bad || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(e));
+    return EXIT_RUN;
+  }
+  return EXIT_OK;
+}
+
+/* ---- loading ---- */
+
+static int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw) {
+  tps_error err;
+  tps_error_clear(&err);
+  if (!args->model) return fail_usage("--model is required", "see `tp-sim list models`");
+  char path[4096];
+  if (tps_data_find("models", args->model, path, sizeof path, &err) != TPS_OK ||
+      tps_model_load(path, model, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  const char *hw_name = args->hw ? args->hw : model->default_hw;
+  if (!hw_name || !hw_name[0])
+    return fail_usage("--hw is required: the model names no default hardware",
+                      "see `tp-sim list hw`");
+  if (tps_data_find("hw_profiles", hw_name, path, sizeof path, &err) != TPS_OK ||
+      tps_hw_load(path, hw, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
+/* ---- commands ---- */
+
+typedef struct command {
+  const char *name;
+  const char *usage;
+  const char *summary;
+  unsigned groups;
+  int (*run)(const cli_args *args);
+} command;
+
+typedef struct estimate_job {
+  estimate_report report;
+  cli_format format;
+} estimate_job;
+
+static void render_estimate_job(FILE *out, const void *data) {
+  const estimate_job *job = data;
+  switch (job->format) {
+    case FORMAT_JSON: report_estimate_json(out, &job->report); break;
+    case FORMAT_CSV: report_estimate_csv(out, &job->report); break;
+    case FORMAT_MD: report_estimate_md(out, &job->report); break;
+    default: report_estimate_table(out, &job->report); break;
+  }
+}
+
+static int cmd_estimate(const cli_args *args) {
+  static tps_model model;
+  static tps_hw hw;
+  int rc = load_inputs(args, &model, &hw);
+  if (rc) return rc;
+  int64_t tps[CLI_MAX_TP];
+  int n_tp = args->n_tp;
+  memcpy(tps, args->tp_list, sizeof tps);
+  if (n_tp == 0) tps[n_tp++] = 0; /* the model's default TP */
+
+  static tps_estimate est[CLI_MAX_TP];
+  static report_skip skipped[CLI_MAX_TP];
+  int n = 0, n_skipped = 0;
+  tps_error first_err;
+  tps_error_clear(&first_err);
+  for (int i = 0; i < n_tp; i++) {
+    tps_run_overrides over = args->over;
+    over.tp = tps[i];
+    tps_run run;
+    tps_error err;
+    tps_error_clear(&err);
+    tps_status st = tps_run_resolve(&model, &over, &run, &err);
+    if (st == TPS_OK) st = tps_estimate_run(&model, &run, &hw, &est[n], &err);
+    if (st == TPS_OK) {
+      n++;
+      continue;
+    }
+    if (st == TPS_ENOMEM) {
+      print_error(&err);
+      return EXIT_RUN;
+    }
+    if (!first_err.status) first_err = err;
+    skipped[n_skipped].tp = over.tp ? over.tp : run.tp;
+    snprintf(skipped[n_skipped].why, sizeof skipped[n_skipped].why, "%s", err.msg);
+    n_skipped++;
+  }
+  if (n == 0) {
+    print_error(&first_err);
+    return EXIT_USAGE;
+  }
+  for (int i = 0; i < n_skipped; i++)
+    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
+            skipped[i].why);
+  estimate_job job = {.format = args->format};
+  job.report.model = &model;
+  job.report.hw = &hw;
+  job.report.est = est;
+  job.report.n = n;
+  job.report.skipped = skipped;
+  job.report.n_skipped = n_skipped;
+  report_recommend(&job.report);
+  return write_output(args->output, render_estimate_job, &job);
+}
+
+typedef struct layers_job {
+  layers_report report;
+  cli_format format;
+} layers_job;
+
+static void render_layers_job(FILE *out, const void *data) {
+  const layers_job *job = data;
+  switch (job->format) {
+    case FORMAT_JSON: report_layers_json(out, &job->report); break;
+    case FORMAT_CSV: report_layers_csv(out, &job->report); break;
+    default: report_layers_table(out, &job->report); break;
+  }
+}
+
+static int cmd_layers(const cli_args *args) {
+  static tps_model model;
+  static tps_hw hw;
+  int rc = load_inputs(args, &model, &hw);
+  if (rc) return rc;
+  if (args->format == FORMAT_MD) return fail_usage("layers: --format md is not supported", "use table, json or csv");
+  tps_run_overrides over = args->over;
+  over.tp = args->n_tp ? args->tp_list[0] : 0;
+  tps_run run;
+  tps_plan plan;
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_run_resolve(&model, &over, &run, &err) != TPS_OK ||
+      tps_plan_build(&model, &run, &plan, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  tps_layer_cost *costs = calloc((size_t)plan.n_layers, sizeof *costs);
+  if (!costs) {
+    tps_plan_free(&plan);
+    fprintf(stderr, "tp-sim: out of memory\n");
+    return EXIT_RUN;
+  }
+  for (int i = 0; i < plan.n_layers; i++) tps_layer_cost_compute(&plan, i, &model, &run, &hw, &costs[i]);
+  layers_job job = {.format = args->format};
+  job.report = (layers_report){.model = &model, .hw = &hw, .run = &run, .plan = &plan,
+                               .costs = costs, .show_ops = args->show_ops};
+  rc = write_output(args->output, render_layers_job, &job);
+  free(costs);
+  tps_plan_free(&plan);
+  return rc;
+}
+
+static int list_kind(const char *kind) {
+  static char names[256][TPS_NAME_MAX];
+  int n = tps_data_list(kind, names, 256);
+  bool models = strcmp(kind, "models") == 0;
+  for (int i = 0; i < n && i < 256; i++) {
+    char path[4096];
+    tps_error err;
+    tps_error_clear(&err);
+    if (tps_data_find(kind, names[i], path, sizeof path, &err) != TPS_OK) continue;
+    if (models) {
+      static tps_model m;
+      if (tps_model_load(path, &m, &err) == TPS_OK)
+        printf("%-24s %5.2fB params, %d module%s%s%s\n", names[i], tps_model_params(&m) / 1e9,
+               m.n_modules, m.n_modules == 1 ? "" : "s", m.default_hw[0] ? ", default hw " : "",
+               m.default_hw);
+      else
+        printf("%-24s (invalid: %s)\n", names[i], err.msg);
+    } else {
+      static tps_hw h;
+      if (tps_hw_load(path, &h, &err) == TPS_OK)
+        printf("%-24s %s, %.0f GB, %lld per node\n", names[i], h.device_name, h.memory_bytes / 1e9,
+               (long long)h.devices_per_node);
+      else
+        printf("%-24s (invalid: %s)\n", names[i], err.msg);
+    }
+  }
+  return EXIT_OK;
+}
+
+static const command commands[] = {
+    {"estimate", "tp-sim estimate --model M [--hw H] --tp LIST [options]",
+     "memory per card and throughput for each TP size (the default command)",
+     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT, cmd_estimate},
+    {"layers", "tp-sim layers --model M [--hw H] --tp N [options]",
+     "per-layer breakdown of memory and time at one configuration",
+     OPTS_MODEL | OPTS_TP_ONE | OPTS_RUN | OPTS_OUTPUT | OPTS_LAYERS, cmd_layers},
+    {"list", "tp-sim list models|hw", "bundled models or hardware profiles", 0, NULL},
+};
+#define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void print_main_help(void) {
+  printf("tp-sim %s: tensor-parallel training simulator (memory per card, step time, default TP)\n\n",
+         TPSIM_VERSION);
+  printf("Usage:\n  tp-sim --model M --tp 1,2,4 [--hw H]   same as `tp-sim estimate ...`\n");
+  for (int i = 0; i < N_COMMANDS; i++) printf("  %-44s %s\n", commands[i].usage, commands[i].summary);
+  printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input.\n");
+  printf("Bundled data: $TPSIM_DATA_DIR or %s (models/, hw_profiles/).\n", "the build's data directory");
+}
+
+static void print_command_help(const command *c) {
+  printf("Usage: %s\n\n%s.\n\n", c->usage, c->summary);
+  if (c->groups) {
+    printf("Options:\n");
+    cli_print_options(c->groups);
+  }
+}
+
+int main(int argc, char **argv) {
+  gsl_set_error_handler_off();
+  if (argc < 2) {
+    print_main_help();
+    return EXIT_USAGE;
+  }
+  const char *first = argv[1];
+  if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0 || strcmp(first, "help") == 0) {
+    print_main_help();
+    return EXIT_OK;
+  }
+  if (strcmp(first, "--version") == 0) {
+    printf("tp-sim %s\n", TPSIM_VERSION);
+    return EXIT_OK;
+  }
+  const command *cmd = NULL;
+  int arg0 = 2;
+  if (first[0] == '-') {
+    cmd = &commands[0]; /* estimate is the default */
+    arg0 = 1;
+  } else {
+    for (int i = 0; i < N_COMMANDS; i++)
+      if (strcmp(commands[i].name, first) == 0) cmd = &commands[i];
+  }
+  if (!cmd) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "unknown command '%s'", first);
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+    const char *close = tps_did_you_mean(first, names, N_COMMANDS);
+    char hint[128] = "see tp-sim --help";
+    if (close) snprintf(hint, sizeof hint, "did you mean '%s'?", close);
+    return fail_usage(msg, hint);
+  }
+  if (!cmd->run) { /* list */
+    if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+      print_command_help(cmd);
+      return EXIT_OK;
+    }
+    if (argc != 3 || (strcmp(argv[2], "models") != 0 && strcmp(argv[2], "hw") != 0))
+      return fail_usage("list: expected 'models' or 'hw'", "tp-sim list models");
+    return list_kind(strcmp(argv[2], "models") == 0 ? "models" : "hw_profiles");
+  }
+  cli_args args;
+  cli_args_init(&args);
+  tps_error err;
+  tps_error_clear(&err);
+  if (cli_parse(argc, argv, arg0, cmd->groups, &args, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  if (args.help) {
+    print_command_help(cmd);
+    return EXIT_OK;
+  }
+  return cmd->run(&args);
+}

@@ -1,0 +1,273 @@
+/* The option table: parsing and --help from the same rows. */
+#include "cli/options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION } opt_type;
+
+typedef enum {
+  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
+  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_HELP
+} opt_id;
+
+static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
+static const char *const precision_choices[] = {"bf16", "fp16", "fp32", NULL};
+static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
+
+typedef struct cli_option {
+  opt_id id;
+  unsigned group;
+  const char *name;      /* "--tp" */
+  const char *alias;     /* Megatron/MindSpeed spelling or short form, or NULL */
+  opt_type type;
+  const char *metavar;
+  const char *const *choices;
+  int64_t min, max;      /* T_INT, T_INT_LIST */
+  const char *help;
+} cli_option;
+
+#define BIG INT64_C(1000000000)
+static const cli_option options[] = {
+    {ID_MODEL, OPTS_MODEL, "--model", NULL, T_STRING, "M", NULL, 0, 0,
+     "bundled model name (see `tp-sim list models`) or a model YAML path"},
+    {ID_HW, OPTS_MODEL, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
+     "bundled hardware profile or YAML path (default: the model's)"},
+    {ID_TP, OPTS_TP_LIST, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1, 1000000,
+     "tensor-parallel sizes, comma-separated (default: the model's)"},
+    {ID_TP, OPTS_TP_ONE, "--tp", "--tensor-model-parallel-size", T_INT, "N", NULL, 1, 1000000,
+     "tensor-parallel size (default: the model's)"},
+    {ID_CARDS, OPTS_RUN, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
+    {ID_PP, OPTS_RUN, "--pp", "--pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
+     "pipeline-parallel size"},
+    {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
+     "data-parallel size (default: cards / (TP x PP))"},
+    {ID_SEQ, OPTS_RUN, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
+    {ID_MB, OPTS_RUN, "--micro-batch", "--micro-batch-size", T_INT, "N", NULL, 1, BIG,
+     "samples per micro-batch"},
+    {ID_GB, OPTS_RUN, "--global-batch", "--global-batch-size", T_INT, "N", NULL, 1, BIG,
+     "samples per step"},
+    {ID_SP, OPTS_RUN, "--sp", "--sequence-parallel", T_FLAG, NULL, NULL, 0, 0,
+     "sequence parallelism"},
+    {ID_NO_SP, OPTS_RUN, "--no-sp", NULL, T_FLAG, NULL, NULL, 0, 0, "no sequence parallelism"},
+    {ID_RECOMPUTE, OPTS_RUN, "--recompute", "--recompute-granularity", T_ENUM, "MODE",
+     recompute_choices, 0, 0, "activation recomputation: none, selective or full"},
+    {ID_DISTOPT, OPTS_RUN, "--distributed-optimizer", "--use-distributed-optimizer", T_FLAG, NULL,
+     NULL, 0, 0, "shard optimizer state over data parallelism"},
+    {ID_NO_DISTOPT, OPTS_RUN, "--no-distributed-optimizer", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "keep the whole optimizer state on every rank"},
+    {ID_PRECISION, OPTS_RUN, "--precision", NULL, T_ENUM, "P", precision_choices, 0, 0,
+     "bf16, fp16 or fp32"},
+    {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
+     "fused attention (no s^2 tensors kept)"},
+    {ID_NO_FLASH, OPTS_RUN, "--no-flash-attention", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "unfused attention"},
+    {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "overlap DP gradient reduction with backward"},
+    {ID_MARGIN, OPTS_RUN, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
+     "fraction of device memory a recommended TP must leave free (default 0.05)"},
+    {ID_FORMAT, OPTS_OUTPUT, "--format", NULL, T_ENUM, "FMT", format_choices, 0, 0,
+     "output format: table, json, csv or md (default table)"},
+    {ID_OUTPUT, OPTS_OUTPUT, "--output", "-o", T_STRING, "FILE", NULL, 0, 0,
+     "write to FILE (atomically) instead of stdout"},
+    {ID_OPS, OPTS_LAYERS, "--ops", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "also list the ops of each distinct layer"},
+    {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
+};
+#define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
+
+void cli_args_init(cli_args *args) {
+  memset(args, 0, sizeof *args);
+  tps_run_overrides_init(&args->over);
+  args->over.memory_margin = 0.05; /* policy default, documented in --help */
+  args->format = FORMAT_TABLE;
+}
+
+/* "OPTION: expected WHAT, got 'VALUE'" */
+static tps_status bad(tps_error *err, const char *opt, const char *what, const char *value) {
+  tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s: expected %s, got '%s'", opt, what,
+                value ? value : "");
+  return TPS_EINVAL;
+}
+
+/* Parses a whole decimal integer in [min, max]. */
+static tps_status parse_int(const char *opt, const char *text, int64_t min, int64_t max,
+                            int64_t *out, tps_error *err) {
+  if (!*text) return bad(err, opt, "an integer", text);
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (end == text || *end != '\0') return bad(err, opt, "an integer", text);
+  if (errno == ERANGE || v < min || v > max) {
+    tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s: %s is out of range (expected %lld..%lld)", opt,
+                  text, (long long)min, (long long)max);
+    return TPS_EINVAL;
+  }
+  *out = v;
+  return TPS_OK;
+}
+
+static tps_status parse_list(const cli_option *o, const char *text, cli_args *args,
+                             tps_error *err) {
+  args->n_tp = 0;
+  const char *p = text;
+  for (;;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[32];
+    if (len == 0 || len >= sizeof item)
+      return bad(err, o->name, "a comma-separated list of integers", text);
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (args->n_tp == CLI_MAX_TP) {
+      tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s: at most %d sizes", o->name, CLI_MAX_TP);
+      return TPS_EINVAL;
+    }
+    tps_status st = parse_int(o->name, item, o->min, o->max, &args->tp_list[args->n_tp], err);
+    if (st) return st;
+    args->n_tp++;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return TPS_OK;
+}
+
+static int choice_index(const char *const *choices, const char *text) {
+  for (int i = 0; choices[i]; i++)
+    if (strcmp(choices[i], text) == 0) return i;
+  return -1;
+}
+
+static tps_status apply(const cli_option *o, const char *value, cli_args *args, tps_error *err) {
+  int64_t v = 0;
+  tps_status st = TPS_OK;
+  if (o->type == T_INT && (st = parse_int(o->name, value, o->min, o->max, &v, err))) return st;
+  int choice = -1;
+  if (o->type == T_ENUM) {
+    choice = choice_index(o->choices, value);
+    if (choice < 0) {
+      char list[128] = "";
+      for (int i = 0; o->choices[i]; i++) {
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, o->choices[i], sizeof list - strlen(list) - 1);
+      }
+      tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s: expected one of %s, got '%s'", o->name, list,
+                    value);
+      return TPS_EINVAL;
+    }
+  }
+  tps_run_overrides *ov = &args->over;
+  switch (o->id) {
+    case ID_MODEL: args->model = value; break;
+    case ID_HW: args->hw = value; break;
+    case ID_TP:
+      if (o->type == T_INT_LIST) return parse_list(o, value, args, err);
+      args->tp_list[0] = v;
+      args->n_tp = 1;
+      break;
+    case ID_CARDS: ov->cards = v; break;
+    case ID_PP: ov->pp = v; break;
+    case ID_DP: ov->dp = v; break;
+    case ID_SEQ: ov->seq_len = v; break;
+    case ID_MB: ov->micro_batch = v; break;
+    case ID_GB: ov->global_batch = v; break;
+    case ID_SP: ov->sp = 1; break;
+    case ID_NO_SP: ov->sp = 0; break;
+    case ID_RECOMPUTE: ov->recompute = choice; break;
+    case ID_DISTOPT: ov->distributed_optimizer = 1; break;
+    case ID_NO_DISTOPT: ov->distributed_optimizer = 0; break;
+    case ID_PRECISION: ov->precision = choice; break;
+    case ID_FLASH: ov->flash_attention = 1; break;
+    case ID_NO_FLASH: ov->flash_attention = 0; break;
+    case ID_OVERLAP: ov->overlap_grad_reduce = 1; break;
+    case ID_MARGIN: {
+      char *end = NULL;
+      errno = 0;
+      double f = strtod(value, &end);
+      if (end == value || *end != '\0' || errno || !isfinite(f) || f < 0.0 || f >= 1.0)
+        return bad(err, o->name, "a fraction in [0, 1)", value);
+      ov->memory_margin = f;
+      break;
+    }
+    case ID_FORMAT: args->format = (cli_format)choice; break;
+    case ID_OUTPUT: args->output = value; break;
+    case ID_OPS: args->show_ops = true; break;
+    case ID_HELP: args->help = true; break;
+  }
+  return TPS_OK;
+}
+
+static const cli_option *find(const char *name, size_t len, unsigned groups) {
+  for (int i = 0; i < N_OPTIONS; i++) {
+    const cli_option *o = &options[i];
+    if (o->group && !(o->group & groups)) continue;
+    if ((strlen(o->name) == len && strncmp(o->name, name, len) == 0) ||
+        (o->alias && strlen(o->alias) == len && strncmp(o->alias, name, len) == 0))
+      return o;
+  }
+  return NULL;
+}
+
+tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args *args,
+                     tps_error *err) {
+  for (int i = first; i < argc; i++) {
+    const char *arg = argv[i];
+    if (arg[0] != '-') {
+      tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "unexpected argument '%s'", arg);
+      return TPS_EINVAL;
+    }
+    const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const cli_option *o = find(arg, len, groups);
+    if (!o) {
+      tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "unknown option '%.*s'", (int)len, arg);
+      const char *names[2 * N_OPTIONS];
+      int n = 0;
+      for (int k = 0; k < N_OPTIONS; k++) {
+        if (options[k].group && !(options[k].group & groups)) continue;
+        names[n++] = options[k].name;
+        if (options[k].alias) names[n++] = options[k].alias;
+      }
+      char word[64];
+      snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), arg);
+      const char *close = tps_did_you_mean(word, names, n);
+      if (close)
+        tps_error_hint(err, "did you mean '%s'?", close);
+      else
+        tps_error_hint(err, "see tp-sim %s --help", argv[first - 1]);
+      return TPS_EINVAL;
+    }
+    const char *value = NULL;
+    if (o->type == T_FLAG) {
+      if (eq) {
+        tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s takes no value", o->name);
+        return TPS_EINVAL;
+      }
+    } else if (eq) {
+      value = eq + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s needs a value (%s)", o->name, o->metavar);
+      return TPS_EINVAL;
+    }
+    tps_status st = apply(o, value, args, err);
+    if (st) return st;
+  }
+  return TPS_OK;
+}
+
+void cli_print_options(unsigned groups) {
+  for (int i = 0; i < N_OPTIONS; i++) {
+    const cli_option *o = &options[i];
+    if (o->group && !(o->group & groups)) continue;
+    char left[80];
+    snprintf(left, sizeof left, "%s%s%s%s%s", o->name, o->metavar ? " " : "",
+             o->metavar ? o->metavar : "", o->alias ? ", " : "", o->alias ? o->alias : "");
+    printf("  %-46s %s\n", left, o->help);
+  }
+}

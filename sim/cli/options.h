@@ -1,0 +1,46 @@
+/* Command-line options: one table that both parses and prints --help, so the
+ * two cannot drift (git's parse-options style). */
+#ifndef TPSIM_CLI_OPTIONS_H
+#define TPSIM_CLI_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tpsim/tpsim.h"
+
+#define CLI_MAX_TP 32
+
+typedef enum { FORMAT_TABLE, FORMAT_JSON, FORMAT_CSV, FORMAT_MD } cli_format;
+
+/* Everything the options can set. */
+typedef struct cli_args {
+  const char *model;          /* name or path */
+  const char *hw;             /* name or path; NULL = model's default */
+  int64_t tp_list[CLI_MAX_TP];
+  int n_tp;
+  tps_run_overrides over;
+  cli_format format;
+  const char *output;         /* -o FILE; NULL = stdout */
+  bool show_ops;              /* layers --ops */
+  bool help;
+} cli_args;
+
+/* Which option groups a subcommand takes. */
+enum {
+  OPTS_MODEL = 1 << 0,   /* --model, --hw */
+  OPTS_TP_LIST = 1 << 1, /* --tp LIST */
+  OPTS_TP_ONE = 1 << 2,  /* --tp N */
+  OPTS_RUN = 1 << 3,     /* --cards, --pp, ... */
+  OPTS_OUTPUT = 1 << 4,  /* --format, -o */
+  OPTS_LAYERS = 1 << 5   /* --ops */
+};
+
+void cli_args_init(cli_args *args);
+/* Parses argv[first..argc) with the options of `groups`. On error fills err
+ * (message naming the option) and returns TPS_EINVAL. */
+tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args *args,
+                     tps_error *err);
+/* Prints the options of `groups`, aligned, to stdout. */
+void cli_print_options(unsigned groups);
+
+#endif

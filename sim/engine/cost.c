@@ -1,0 +1,163 @@
+/* The cost model: seconds per op on a hardware profile.
+ *
+ * GEMM and attention: roofline, max(FLOPs / (peak x efficiency(FLOPs)),
+ * bytes / (bandwidth x memory_efficiency)); other kernels: bytes over
+ * achieved memory bandwidth. Every kernel pays the profile's launch overhead.
+ * Collectives: latency per step + bytes over the achieved link bandwidth,
+ * with the volume of ring/mesh algorithms (all-reduce moves 2 (p-1)/p of the
+ * tensor per rank; reduce-scatter and all-gather (p-1)/p). */
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_interp.h>
+#include <math.h>
+
+#include "tpsim/engine.h"
+#include "engine/lower_internal.h"
+
+double tps_table_eval(const tps_table *t, double x) {
+  if (t->n <= 0) return 1.0;
+  if (t->n == 1 || x <= t->x[0]) return t->y[0];
+  if (x >= t->x[t->n - 1]) return t->y[t->n - 1];
+  double lx[TPS_MAX_TABLE];
+  for (int i = 0; i < t->n; i++) lx[i] = log10(t->x[i]);
+  double y = t->y[0];
+  gsl_interp *interp = gsl_interp_alloc(gsl_interp_linear, (size_t)t->n);
+  if (!interp) return y;
+  if (gsl_interp_init(interp, lx, t->y, (size_t)t->n) == GSL_SUCCESS)
+    y = gsl_interp_eval(interp, lx, t->y, log10(x), NULL);
+  gsl_interp_free(interp);
+  return y;
+}
+
+static double peak_flops(const tps_hw *hw, tps_precision p) {
+  double peak = hw->peak_flops[p];
+  return peak > 0 ? peak : hw->peak_flops[TPS_PRECISION_BF16];
+}
+
+static double mem_time(const tps_hw *hw, double bytes) {
+  return bytes / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+}
+
+/* Roofline time of `flops` FLOPs touching `bytes`, efficiency read at the
+ * size of one call (`call_flops`). */
+static double compute_time(const tps_hw *hw, const tps_table *eff, tps_precision p,
+                           double flops, double call_flops, double bytes) {
+  double t_flops = flops / (peak_flops(hw, p) * tps_table_eval(eff, call_flops));
+  double t_mem = mem_time(hw, bytes);
+  return t_flops > t_mem ? t_flops : t_mem;
+}
+
+/* Achieved bandwidth per rank for a group of p ranks `stride` apart. */
+static double group_bandwidth(const tps_hw *hw, int64_t p, int64_t stride, double bytes,
+                              const tps_link **link_out) {
+  bool intra = p * stride <= hw->devices_per_node;
+  const tps_link *link = intra ? &hw->intra : &hw->inter;
+  double bw = link->bandwidth_Bps;
+  /* A full mesh gives each rank one link to every other member. */
+  if (intra && link->topology == TPS_TOPOLOGY_FULL_MESH) bw *= (double)(p - 1);
+  *link_out = link;
+  return bw * tps_table_eval(&link->efficiency, bytes);
+}
+
+double tps_collective_time(tps_coll kind, double bytes, int64_t group, int64_t stride,
+                           const tps_hw *hw) {
+  if (kind == TPS_COLL_NONE || group <= 1 || bytes <= 0) return 0.0;
+  const tps_link *link = NULL;
+  double bw = group_bandwidth(hw, group, stride, bytes, &link);
+  double p = (double)group;
+  double share = (p - 1.0) / p; /* fraction of the tensor each rank sends */
+  /* A ring takes p - 1 steps per phase; a full mesh sends to all peers at once. */
+  double steps = link->topology == TPS_TOPOLOGY_FULL_MESH && group * stride <= hw->devices_per_node
+                     ? 1.0
+                     : p - 1.0;
+  double phases = kind == TPS_COLL_ALL_REDUCE ? 2.0 : 1.0;
+  return phases * (steps * link->latency_s + share * bytes / bw);
+}
+
+void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double *fwd_s,
+                 double *bwd_s) {
+  double f = 0.0, b = 0.0;
+  double launch = hw->kernel_overhead_s;
+  switch (op->kind) {
+    case TPS_OP_GEMM:
+      f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, op->fwd_flops,
+                       op->fwd_bytes) + launch;
+      if (op->bwd_flops > 0) {
+        int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1; /* dgrad (+ wgrad) */
+        b = compute_time(hw, &hw->gemm_efficiency, run->precision, op->bwd_flops, op->fwd_flops,
+                         op->bwd_bytes) + kernels * launch;
+      }
+      break;
+    case TPS_OP_ATTENTION:
+      f = compute_time(hw, &hw->attention_efficiency, run->precision, op->fwd_flops,
+                       op->fwd_flops, op->fwd_bytes) + launch;
+      if (op->bwd_flops > 0)
+        b = compute_time(hw, &hw->attention_efficiency, run->precision, op->bwd_flops,
+                         op->fwd_flops, op->bwd_bytes) + launch;
+      break;
+    case TPS_OP_COLLECTIVE:
+      f = tps_collective_time(op->fwd_coll, op->coll_bytes, op->group, 1, hw);
+      b = tps_collective_time(op->bwd_coll, op->coll_bytes, op->group, 1, hw);
+      break;
+    default:
+      f = mem_time(hw, op->fwd_bytes) + launch;
+      if (op->bwd_bytes > 0) b = mem_time(hw, op->bwd_bytes) + launch;
+      break;
+  }
+  *fwd_s = f;
+  *bwd_s = b;
+}
+
+void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_model *model,
+                            const tps_run *run, const tps_hw *hw, tps_layer_cost *out) {
+  (void)model;
+  const tps_layer *l = &plan->layers[layer];
+  const tps_template *t = &plan->templates[l->template_id];
+  const tps_module *mod = &plan->modules[l->module];
+  double w_bytes = tps_precision_bytes(run->precision);
+  double grad_bytes = tps_grad_bytes_per_param(run);
+  double opt_bytes = tps_optimizer_bytes_per_param(run);
+  bool is_block = t->opts.kind == TPS_LAYER_BLOCK;
+
+  *out = (tps_layer_cost){0};
+  double recompute_fwd = 0.0, recompute_comm = 0.0, saved = 0.0, saved_sel = 0.0;
+  for (int i = 0; i < t->ops.n; i++) {
+    const tps_op *op = &t->ops.ops[i];
+    double f, b;
+    tps_op_time(op, hw, run, &f, &b);
+    if (op->kind == TPS_OP_COLLECTIVE) {
+      out->tp_comm_fwd_s += f;
+      out->tp_comm_bwd_s += b;
+      recompute_comm += f;
+    } else {
+      out->fwd_s += f;
+      out->bwd_s += b;
+      recompute_fwd += f;
+      if (run->recompute == TPS_RECOMPUTE_SELECTIVE && op->kind == TPS_OP_ATTENTION &&
+          op->saved_bytes_selective < op->saved_bytes) {
+        out->recompute_s += f;
+        out->flops_recompute += op->fwd_flops;
+      }
+    }
+    out->params += op->params;
+    out->flops_fwd += op->fwd_flops;
+    out->flops_bwd += op->bwd_flops;
+    saved += op->saved_bytes;
+    saved_sel += op->saved_bytes_selective;
+    if (op->trainable) out->trainable_params += op->params;
+  }
+  out->params += l->extra_params;
+  if (!mod->frozen) out->trainable_params += l->extra_params;
+  out->static_bytes = out->params * w_bytes + out->trainable_params * (grad_bytes + opt_bytes);
+
+  bool full = run->recompute == TPS_RECOMPUTE_FULL && is_block && saved > 0;
+  if (full) {
+    /* Only the layer input stays; backward first re-runs the whole forward. */
+    int64_t tokens = t->ops.ops[0].m; /* attn_norm runs on the layer input */
+    out->activation_bytes = (double)tokens * mod->hidden * w_bytes;
+    out->recompute_s = recompute_fwd;
+    out->flops_recompute = out->flops_fwd;
+    out->recompute_comm_s = recompute_comm;
+  } else {
+    out->activation_bytes = run->recompute == TPS_RECOMPUTE_SELECTIVE ? saved_sel : saved;
+  }
+}

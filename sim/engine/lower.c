@@ -1,0 +1,383 @@
+/* The lowering: one layer of a module under one run -> an ordered op list.
+ *
+ * Shared by the cost model and tp-kernel (see tpsim/ops.h for the op names).
+ * Saved-tensor accounting follows Korthikanti et al. 2022 (arXiv 2205.05198,
+ * Sec. 4.1): each op keeps the inputs its backward needs, in the activation
+ * dtype, dropout masks at 1 byte per element. LayerNorm/RMSNorm statistics
+ * (one fp32 per token) are left out, as in that paper. */
+#include "tpsim/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/lower_internal.h"
+
+void tps_op_list_init(tps_op_list *list) { memset(list, 0, sizeof *list); }
+
+void tps_op_list_free(tps_op_list *list) {
+  free(list->ops);
+  memset(list, 0, sizeof *list);
+}
+
+/* Appends a zeroed op named `name`; NULL when out of memory. */
+static tps_op *op_push(tps_op_list *list, const char *name, tps_op_kind kind) {
+  if (list->n == list->cap) {
+    int cap = list->cap ? 2 * list->cap : 16;
+    tps_op *ops = realloc(list->ops, (size_t)cap * sizeof *ops);
+    if (!ops) return NULL;
+    list->ops = ops;
+    list->cap = cap;
+  }
+  tps_op *op = &list->ops[list->n++];
+  memset(op, 0, sizeof *op);
+  strncpy(op->name, name, TPS_OP_NAME_MAX - 1);
+  op->kind = kind;
+  op->group = 1;
+  return op;
+}
+
+int64_t tps_padded_vocab(int64_t vocab, int64_t divisor, int64_t tp) {
+  int64_t multiple = (divisor > 0 ? divisor : 1) * (tp > 0 ? tp : 1);
+  return (vocab + multiple - 1) / multiple * multiple;
+}
+
+int64_t tps_kv_heads_per_rank(int64_t kv_heads, int64_t tp) {
+  if (tp <= kv_heads) return kv_heads / tp;
+  return 1; /* replicated: each rank keeps one KV head (tp % kv_heads == 0) */
+}
+
+/* Context shared by the per-kind lowering functions. */
+typedef struct lower_ctx {
+  const tps_module *mod;
+  const tps_run *run;
+  tps_lower_opts opts;
+  tps_op_list *out;
+  double act_bytes;   /* bytes per activation element (bf16: 2) */
+  int64_t tp;
+  bool trainable;     /* weights of this module get gradients */
+  bool runs_bwd;      /* this layer runs a backward pass at all */
+} lower_ctx;
+
+/* Backward GEMM FLOPs: dgrad when anything needs input gradients, wgrad when
+ * the weights train (Narayanan 2021: backward = 2 x forward for both). */
+static void gemm_costs(const lower_ctx *c, tps_op *op) {
+  double mnk2 = 2.0 * (double)op->m * (double)op->n * (double)op->k;
+  double io = ((double)op->m * op->k + (double)op->k * op->n + (double)op->m * op->n) * c->act_bytes;
+  op->fwd_flops = mnk2;
+  op->fwd_bytes = io;
+  if (c->runs_bwd) {
+    op->bwd_flops = mnk2 * (c->trainable ? 2.0 : 1.0);
+    op->bwd_bytes = io * (c->trainable ? 2.0 : 1.0);
+  }
+  op->model_flops = op->fwd_flops + op->bwd_flops;
+  op->trainable = c->trainable;
+}
+
+static tps_op *add_gemm(lower_ctx *c, const char *name, tps_split split,
+                        int64_t m, int64_t k, int64_t n, bool bias,
+                        double saved_input_bytes) {
+  tps_op *op = op_push(c->out, name, TPS_OP_GEMM);
+  if (!op) return NULL;
+  op->m = m;
+  op->n = n;
+  op->k = k;
+  op->split = split;
+  op->bias = bias;
+  /* A row-parallel bias is added after the reduction: whole on every rank. */
+  op->params = (double)k * (double)n + (bias ? (double)n : 0.0);
+  gemm_costs(c, op);
+  if (c->runs_bwd) op->saved_bytes = op->saved_bytes_selective = saved_input_bytes;
+  return op;
+}
+
+/* Elementwise-style op over `elements` outputs reading `reads` and writing
+ * `writes` tensors of that size; backward touches about twice as much. */
+static tps_op *add_elementwise(lower_ctx *c, const char *name, tps_op_kind kind,
+                               int64_t elements, double reads, double writes,
+                               double saved_bytes) {
+  tps_op *op = op_push(c->out, name, kind);
+  if (!op) return NULL;
+  op->elements = elements;
+  op->fwd_bytes = (double)elements * (reads + writes) * c->act_bytes;
+  if (c->runs_bwd) {
+    op->bwd_bytes = 2.0 * op->fwd_bytes;
+    op->saved_bytes = op->saved_bytes_selective = saved_bytes;
+  }
+  op->trainable = c->trainable;
+  return op;
+}
+
+static tps_op *add_norm(lower_ctx *c, const char *name, int64_t tokens,
+                        int64_t width) {
+  double saved = (double)tokens * width * c->act_bytes; /* its input */
+  tps_op *op = add_elementwise(c, name, TPS_OP_NORM, tokens * width, 1, 1, saved);
+  if (!op) return NULL;
+  op->m = tokens;
+  op->n = width;
+  op->params = c->mod->norm == TPS_NORM_LAYERNORM ? 2.0 * width : (double)width;
+  return op;
+}
+
+/* Megatron's f (before a column-parallel GEMM) or g (after a row-parallel
+ * one), over a full tensor of `tokens` x `width`. */
+static tps_op *add_conjugate(lower_ctx *c, const char *name, bool is_g,
+                             int64_t tokens, int64_t width) {
+  tps_op *op = op_push(c->out, name, TPS_OP_COLLECTIVE);
+  if (!op) return NULL;
+  op->group = c->tp;
+  op->m = tokens;
+  op->n = width;
+  op->coll_bytes = (double)tokens * width * c->act_bytes;
+  if (c->run->sp) {
+    op->fwd_coll = is_g ? TPS_COLL_REDUCE_SCATTER : TPS_COLL_ALL_GATHER;
+    op->bwd_coll = is_g ? TPS_COLL_ALL_GATHER : TPS_COLL_REDUCE_SCATTER;
+  } else {
+    op->fwd_coll = is_g ? TPS_COLL_ALL_REDUCE : TPS_COLL_NONE;
+    op->bwd_coll = is_g ? TPS_COLL_NONE : TPS_COLL_ALL_REDUCE;
+  }
+  if (!c->runs_bwd) op->bwd_coll = TPS_COLL_NONE;
+  return op;
+}
+
+static tps_status oom(tps_error *err) {
+  return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while lowering");
+}
+
+/* Tokens one rank holds between blocks: all of them, or 1/tp under SP. */
+static int64_t seq_shard(const lower_ctx *c, int64_t tokens) {
+  return c->run->sp ? tokens / c->tp : tokens;
+}
+
+static tps_status check_divides(const lower_ctx *c, int64_t what, const char *label,
+                                tps_error *err) {
+  if (what % c->tp == 0) return TPS_OK;
+  tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                "--tp: %lld does not divide %lld %s of module '%s'",
+                (long long)c->tp, (long long)what, label, c->mod->name);
+  tps_error_hint(err, "choose a TP size that divides %lld", (long long)what);
+  return TPS_EDIVIDE;
+}
+
+/* The attention half and MLP half of a transformer block. */
+static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  const int64_t tp = c->tp;
+  const double a = c->act_bytes;
+  tps_status st;
+  if ((st = check_divides(c, m->heads, "attention heads", err))) return st;
+  if (m->kv_heads % tp != 0 && tp % m->kv_heads != 0) {
+    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                  "--tp: %lld does not divide %lld KV heads of module '%s' (nor is it a multiple of them)",
+                  (long long)tp, (long long)m->kv_heads, m->name);
+    tps_error_hint(err, "TP must divide the KV heads, or be a multiple of them (KV heads are then replicated)");
+    return TPS_EDIVIDE;
+  }
+  if ((st = check_divides(c, m->ffn, "MLP columns (ffn)", err))) return st;
+  if (c->run->sp && (st = check_divides(c, tokens, "tokens per micro-batch (sequence parallelism splits them)", err)))
+    return st;
+
+  const int64_t h = m->hidden, d = m->head_dim;
+  const int64_t heads_r = m->heads / tp, kv_r = tps_kv_heads_per_rank(m->kv_heads, tp);
+  const int64_t ffn_r = m->ffn / tp;
+  const int64_t ts = seq_shard(c, tokens);
+  const double mask = m->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
+  const bool flash = c->run->flash_attention;
+
+  /* ---- attention ---- */
+  if (!add_norm(c, "attn_norm", ts, h)) return oom(err);
+  if (!add_conjugate(c, "attn_f", false, tokens, h)) return oom(err);
+  int64_t qkv_n = (heads_r + 2 * kv_r) * d;
+  tps_op *qkv = add_gemm(c, "qkv", TPS_SPLIT_COLUMN, tokens, h, qkv_n, m->qkv_bias,
+                         (double)ts * h * a);
+  if (!qkv) return oom(err);
+  if (m->type == TPS_MODULE_DECODER && m->position == TPS_POSITION_ROPE) {
+    int64_t el = tokens * (heads_r + kv_r) * d; /* rotates q and k */
+    if (!add_elementwise(c, "rope", TPS_OP_ROPE, el, 1, 1, 0.0)) return oom(err);
+  }
+
+  tps_op *core = op_push(c->out, "attn_core", TPS_OP_ATTENTION);
+  if (!core) return oom(err);
+  bool causal = m->type == TPS_MODULE_DECODER;
+  int64_t span = tokens / c->run->micro_batch; /* tokens per sequence */
+  if (m->type == TPS_MODULE_VIT && m->window > 0 && !c->opts.full_attention) span = m->window;
+  if (span > tokens) span = tokens;
+  core->batch = tokens / span;
+  core->seq = span;
+  core->heads = heads_r;
+  core->kv_heads = kv_r;
+  core->head_dim = d;
+  core->causal = causal;
+  core->flash = flash;
+  core->trainable = c->trainable;
+  /* Q K^T and P V: 2 GEMMs of 2 x seq x seq x d per head and sequence. */
+  double full_flops = 4.0 * (double)core->batch * span * span * d * heads_r;
+  core->fwd_flops = (causal && flash) ? full_flops / 2.0 : full_flops;
+  double qkv_bytes = (double)tokens * (heads_r + 2 * kv_r) * d * a;
+  double out_bytes = (double)tokens * heads_r * d * a;
+  double score_elems = (double)core->batch * heads_r * span * span;
+  core->fwd_bytes = qkv_bytes + out_bytes + (flash ? 0.0 : 2.0 * score_elems * a);
+  if (c->runs_bwd) {
+    /* dQ, dK, dV, dP: twice the forward; flash also recomputes Q K^T. */
+    core->bwd_flops = core->fwd_flops * (flash ? 2.5 : 2.0);
+    core->bwd_bytes = 2.0 * core->fwd_bytes;
+    /* Non-flash keeps softmax output (2 bytes), and with dropout its mask
+     * (1) and output (2): Korthikanti's 5 a s^2 b. Flash keeps q, k, v and
+     * the fp32 log-sum-exp per row. */
+    double lse = (double)tokens * heads_r * 4.0;
+    double scores = flash ? 0.0 : score_elems * (a + (m->dropout ? 1.0 + a : 0.0));
+    core->saved_bytes = qkv_bytes + (flash ? lse : scores);
+    core->saved_bytes_selective = qkv_bytes + (flash ? lse : 0.0);
+  }
+  core->model_flops = c->runs_bwd ? 3.0 * full_flops : full_flops;
+
+  if (!add_gemm(c, "attn_out", TPS_SPLIT_ROW, tokens, heads_r * d, h, m->bias, out_bytes))
+    return oom(err);
+  if (!add_conjugate(c, "attn_g", true, tokens, h)) return oom(err);
+  if (!add_elementwise(c, "attn_residual", TPS_OP_RESIDUAL, ts * h, 2, 1, (double)ts * h * mask))
+    return oom(err);
+
+  /* ---- MLP ---- */
+  if (!add_norm(c, "mlp_norm", ts, h)) return oom(err);
+  if (!add_conjugate(c, "mlp_f", false, tokens, h)) return oom(err);
+  int64_t up_n = (m->mlp == TPS_MLP_SWIGLU ? 2 : 1) * ffn_r;
+  if (!add_gemm(c, "mlp_up", TPS_SPLIT_COLUMN, tokens, h, up_n, m->bias, (double)ts * h * a))
+    return oom(err);
+  /* GeLU keeps its input (ffn/tp wide), SwiGLU its gate and up halves. */
+  tps_op *act = add_elementwise(c, "mlp_act", TPS_OP_ACTIVATION, tokens * ffn_r,
+                                m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1,
+                                (double)tokens * up_n * a);
+  if (!act) return oom(err);
+  act->m = tokens;
+  act->n = ffn_r;
+  if (!add_gemm(c, "mlp_down", TPS_SPLIT_ROW, tokens, ffn_r, h, m->bias, (double)tokens * ffn_r * a))
+    return oom(err);
+  if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
+  if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, ts * h, 2, 1, (double)ts * h * mask))
+    return oom(err);
+  return TPS_OK;
+}
+
+static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
+  int64_t ts = seq_shard(c, tokens);
+  if (c->run->sp) {
+    tps_status st = check_divides(c, tokens, "tokens per micro-batch (sequence parallelism splits them)", err);
+    if (st) return st;
+  }
+  tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, tokens * m->hidden, 0, 1, 0.0);
+  if (!emb) return oom(err);
+  emb->m = tokens;
+  emb->n = m->hidden;
+  emb->params = (double)vpad / c->tp * m->hidden;
+  if (m->position == TPS_POSITION_LEARNED) emb->params += (double)m->max_position * m->hidden;
+  if (m->dropout && c->runs_bwd) emb->saved_bytes = emb->saved_bytes_selective = (double)ts * m->hidden;
+  /* Vocab-parallel lookup: partial rows are summed (g). */
+  tps_op *g = add_conjugate(c, "embed_g", true, tokens, m->hidden);
+  if (!g) return oom(err);
+  return TPS_OK;
+}
+
+static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  const double a = c->act_bytes;
+  int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
+  int64_t vr = vpad / c->tp;
+  int64_t ts = seq_shard(c, tokens);
+  if (!add_norm(c, "final_norm", ts, m->hidden)) return oom(err);
+  if (!add_conjugate(c, "head_f", false, tokens, m->hidden)) return oom(err);
+  tps_op *head = add_gemm(c, "lm_head", TPS_SPLIT_COLUMN, tokens, m->hidden, vr, false,
+                          (double)ts * m->hidden * a);
+  if (!head) return oom(err);
+  /* Tied: the weight is the embedding's (a copy on another pipeline stage is
+   * added by the planner). */
+  if (m->tied_embeddings) head->params = 0.0;
+  /* Vocab-parallel cross entropy in fp32: keeps the softmax, T x V/tp x 4 B. */
+  tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, tokens * vr, 1, 2,
+                                 (double)tokens * vr * 4.0);
+  if (!loss) return oom(err);
+  loss->m = tokens;
+  loss->n = vr;
+  /* Max, sum of exponentials and target logit: three all-reduces of one
+   * fp32 per token over the TP group. */
+  tps_op *ar = op_push(c->out, "loss_ar", TPS_OP_COLLECTIVE);
+  if (!ar) return oom(err);
+  ar->group = c->tp;
+  ar->fwd_coll = TPS_COLL_ALL_REDUCE;
+  ar->coll_bytes = 3.0 * tokens * 4.0;
+  ar->m = tokens;
+  return TPS_OK;
+}
+
+static tps_status lower_patch_embed(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  int64_t k = m->in_channels * m->temporal_patch * m->patch * m->patch;
+  /* Conv3d with stride = kernel is a GEMM over flattened patches, replicated. */
+  if (!add_gemm(c, "patch_embed", TPS_SPLIT_REPLICATED, tokens, k, m->hidden, false,
+                (double)tokens * k * c->act_bytes))
+    return oom(err);
+  return TPS_OK;
+}
+
+static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) {
+  const tps_module *m = c->mod;
+  const double a = c->act_bytes;
+  int64_t merge = m->spatial_merge * m->spatial_merge;
+  tps_status st;
+  if (tokens_in % merge != 0) {
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                         "module '%s': %lld input tokens are not a multiple of spatial_merge^2 = %lld",
+                         m->name, (long long)tokens_in, (long long)merge);
+  }
+  if ((st = check_divides(c, m->ffn, "MLP columns (ffn)", err))) return st;
+  int64_t tokens = tokens_in / merge, width = m->hidden * merge, ffn_r = m->ffn / c->tp;
+  if (!add_norm(c, "merger_norm", tokens_in, m->hidden)) return oom(err);
+  if (!add_conjugate(c, "merger_f", false, tokens, width)) return oom(err);
+  if (!add_gemm(c, "merger_fc1", TPS_SPLIT_COLUMN, tokens, width, ffn_r, m->bias, (double)tokens * width * a))
+    return oom(err);
+  tps_op *act = add_elementwise(c, "merger_act", TPS_OP_ACTIVATION, tokens * ffn_r,
+                                m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1, (double)tokens * ffn_r * a);
+  if (!act) return oom(err);
+  act->m = tokens;
+  act->n = ffn_r;
+  if (!add_gemm(c, "merger_fc2", TPS_SPLIT_ROW, tokens, ffn_r, m->output, m->bias, (double)tokens * ffn_r * a))
+    return oom(err);
+  if (!add_conjugate(c, "merger_g", true, tokens, m->output)) return oom(err);
+  return TPS_OK;
+}
+
+int64_t tps_module_tokens(const tps_module *mod, const tps_run *run) {
+  int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens;
+  return per_sample * run->micro_batch;
+}
+
+tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
+                           tps_lower_opts opts, tps_op_list *out,
+                           tps_error *err) {
+  if (run->tp < 1)
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--tp must be >= 1, got %lld", (long long)run->tp);
+  lower_ctx c = {
+      .mod = mod,
+      .run = run,
+      .opts = opts,
+      .out = out,
+      .act_bytes = tps_precision_bytes(run->precision),
+      .tp = run->tp,
+      .trainable = !mod->frozen,
+      .runs_bwd = !mod->frozen || opts.needs_input_grad,
+  };
+  int64_t tokens = tps_module_tokens(mod, run);
+  int first = out->n;
+  tps_status st;
+  switch (opts.kind) {
+    case TPS_LAYER_EMBEDDING: st = lower_embedding(&c, tokens, err); break;
+    case TPS_LAYER_BLOCK: st = lower_block(&c, tokens, err); break;
+    case TPS_LAYER_HEAD: st = lower_head(&c, tokens, err); break;
+    case TPS_LAYER_PATCH_EMBED: st = lower_patch_embed(&c, tokens, err); break;
+    case TPS_LAYER_MERGER: st = lower_merger(&c, tokens, err); break;
+    default:
+      st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "unknown layer kind %d", (int)opts.kind);
+  }
+  if (st != TPS_OK) out->n = first; /* leave the list as it was */
+  return st;
+}

@@ -1,0 +1,33 @@
+/* Engine-internal helpers shared between lowering, planning and costing. */
+#ifndef TPSIM_ENGINE_LOWER_INTERNAL_H
+#define TPSIM_ENGINE_LOWER_INTERNAL_H
+
+#include "tpsim/ops.h"
+
+/* Tokens entering one layer of `mod` per micro-batch: micro_batch x seq_len
+ * for a decoder, micro_batch x tokens for a ViT or projector (a projector's
+ * `tokens` is set by the planner from the encoder before it). */
+int64_t tps_module_tokens(const tps_module *mod, const tps_run *run);
+
+/* Bytes of gradient per trainable parameter: Megatron keeps fp32 main
+ * gradients for bf16/fp16 training (megatron/training/theoretical_memory_usage.py). */
+static inline double tps_grad_bytes_per_param(const tps_run *run) {
+  (void)run;
+  return 4.0;
+}
+
+/* Bytes of Adam state per trainable parameter on one rank: fp32 master copy
+ * (mixed precision only) + fp32 m + fp32 v, sharded over DP under the
+ * distributed optimizer (same source: 18 B/param total, 6 + 12/DP sharded). */
+static inline double tps_optimizer_bytes_per_param(const tps_run *run) {
+  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
+  return run->distributed_optimizer ? bytes / (double)run->dp : bytes;
+}
+
+/* Bytes an Adam step touches per parameter it updates: reads master, grad,
+ * m, v (4 B each), writes master, m, v, and the low-precision weight copy. */
+static inline double tps_adam_traffic_bytes_per_param(const tps_run *run) {
+  return 16.0 + 12.0 + (run->precision == TPS_PRECISION_FP32 ? 0.0 : tps_precision_bytes(run->precision));
+}
+
+#endif

@@ -1,0 +1,272 @@
+/* Resolving a run from a model's defaults and overrides, and planning: the
+ * model's layers in execution order, each placed on a pipeline stage and
+ * pointing at a lowered template (one per distinct layer shape). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tpsim/engine.h"
+
+void tps_run_overrides_init(tps_run_overrides *over) {
+  memset(over, 0, sizeof *over);
+  over->sp = over->distributed_optimizer = over->flash_attention = over->overlap_grad_reduce = -1;
+  over->recompute = over->precision = -1;
+  over->memory_margin = -1.0;
+}
+
+static int64_t pick(int64_t over, int64_t dflt) { return over > 0 ? over : dflt; }
+static bool pick_bool(int over, bool dflt) { return over >= 0 ? over != 0 : dflt; }
+
+tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over,
+                           tps_run *run, tps_error *err) {
+  const tps_training *tr = &model->training;
+  memset(run, 0, sizeof *run);
+  run->tp = pick(over->tp, pick(tr->tp, 1));
+  run->pp = pick(over->pp, pick(tr->pp, 1));
+  run->seq_len = pick(over->seq_len, pick(tr->seq_len, 2048));
+  run->micro_batch = pick(over->micro_batch, pick(tr->micro_batch, 1));
+  run->precision = over->precision >= 0 ? (tps_precision)over->precision : tr->precision;
+  run->recompute = over->recompute >= 0 ? (tps_recompute)over->recompute : tr->recompute;
+  run->sp = pick_bool(over->sp, tr->sp);
+  run->distributed_optimizer = pick_bool(over->distributed_optimizer, tr->distributed_optimizer);
+  run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);
+  run->overlap_grad_reduce = pick_bool(over->overlap_grad_reduce, tr->overlap_grad_reduce);
+  run->vocab_divisor = pick(tr->vocab_divisor, 128);
+  run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
+  if (run->sp && run->tp == 1) run->sp = false; /* SP needs a TP group */
+
+  int64_t tp_pp = run->tp * run->pp;
+  if (over->dp > 0 && over->cards > 0) {
+    run->dp = over->dp;
+    run->cards = over->cards;
+  } else if (over->dp > 0) {
+    run->dp = over->dp;
+    run->cards = tp_pp * run->dp;
+  } else {
+    run->cards = pick(over->cards, pick(tr->cards, tp_pp));
+    if (run->cards % tp_pp != 0) {
+      tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                    "--tp %lld x --pp %lld = %lld does not divide %lld cards",
+                    (long long)run->tp, (long long)run->pp, (long long)tp_pp, (long long)run->cards);
+      tps_error_hint(err, "choose TP x PP that divides the card count, or set --cards");
+      return TPS_EDIVIDE;
+    }
+    run->dp = run->cards / tp_pp;
+  }
+  if (run->cards != tp_pp * run->dp) {
+    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                  "--cards %lld is not TP x PP x DP = %lld x %lld x %lld",
+                  (long long)run->cards, (long long)run->tp, (long long)run->pp, (long long)run->dp);
+    return TPS_EINVAL;
+  }
+  if (run->pp > TPS_MAX_STAGES)
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "--pp %lld is above the largest supported (%d)",
+                         (long long)run->pp, TPS_MAX_STAGES);
+
+  int64_t per_step = run->micro_batch * run->dp;
+  run->global_batch = pick(over->global_batch, pick(tr->global_batch, per_step));
+  if (run->global_batch % per_step != 0) {
+    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                  "global batch %lld is not a multiple of micro batch %lld x DP %lld",
+                  (long long)run->global_batch, (long long)run->micro_batch, (long long)run->dp);
+    tps_error_hint(err, "set --global-batch to a multiple of %lld", (long long)per_step);
+    return TPS_EDIVIDE;
+  }
+  run->micro_batches = run->global_batch / per_step;
+
+  if (tr->n_pipeline_stages == run->pp && run->pp > 1) {
+    run->explicit_pipeline = true;
+    memcpy(run->pipeline_layers, tr->pipeline_layers, sizeof run->pipeline_layers);
+  }
+  return TPS_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+
+typedef struct plan_builder {
+  tps_plan *plan;
+  const tps_run *run;
+  int cap_layers, cap_templates;
+} plan_builder;
+
+static int template_find_or_add(plan_builder *b, int module, tps_lower_opts opts,
+                                tps_status *st, tps_error *err) {
+  tps_plan *p = b->plan;
+  for (int i = 0; i < p->n_templates; i++) {
+    const tps_template *t = &p->templates[i];
+    if (t->module == module && t->opts.kind == opts.kind &&
+        t->opts.full_attention == opts.full_attention &&
+        t->opts.needs_input_grad == opts.needs_input_grad)
+      return i;
+  }
+  if (p->n_templates == b->cap_templates) {
+    int cap = b->cap_templates ? 2 * b->cap_templates : 8;
+    tps_template *t = realloc(p->templates, (size_t)cap * sizeof *t);
+    if (!t) {
+      *st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while planning");
+      return -1;
+    }
+    p->templates = t;
+    b->cap_templates = cap;
+  }
+  tps_template *t = &p->templates[p->n_templates];
+  t->module = module;
+  t->opts = opts;
+  tps_op_list_init(&t->ops);
+  *st = tps_lower_layer(&p->modules[module], b->run, opts, &t->ops, err);
+  if (*st != TPS_OK) {
+    tps_op_list_free(&t->ops);
+    return -1;
+  }
+  return p->n_templates++;
+}
+
+static tps_status layer_add(plan_builder *b, int module, int64_t index, tps_lower_opts opts,
+                            int stage, tps_error *err) {
+  tps_plan *p = b->plan;
+  tps_status st = TPS_OK;
+  int tid = template_find_or_add(b, module, opts, &st, err);
+  if (tid < 0) return st;
+  if (p->n_layers == b->cap_layers) {
+    int cap = b->cap_layers ? 2 * b->cap_layers : 64;
+    tps_layer *l = realloc(p->layers, (size_t)cap * sizeof *l);
+    if (!l) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while planning");
+    p->layers = l;
+    b->cap_layers = cap;
+  }
+  tps_layer *l = &p->layers[p->n_layers++];
+  memset(l, 0, sizeof *l);
+  const char *mname = p->modules[module].name;
+  if (opts.kind == TPS_LAYER_BLOCK)
+    snprintf(l->name, sizeof l->name, "%s.%lld", mname, (long long)index);
+  else
+    snprintf(l->name, sizeof l->name, "%s.%s", mname, tps_layer_kind_name(opts.kind));
+  l->module = module;
+  l->index = opts.kind == TPS_LAYER_BLOCK ? index : -1;
+  l->template_id = tid;
+  l->stage = stage;
+  return TPS_OK;
+}
+
+static bool is_full_attention_block(const tps_module *m, int64_t i) {
+  if (m->type != TPS_MODULE_VIT || m->window == 0) return true;
+  for (int k = 0; k < m->n_full_attention_blocks; k++)
+    if (m->full_attention_blocks[k] == i) return true;
+  return false;
+}
+
+/* Stage of block i of module m: explicit placement, else decoders split
+ * evenly over the stages and everything else on stage 0 (a model without a
+ * decoder splits its encoder evenly). */
+static tps_status block_stages(const tps_plan *p, const tps_run *run, int m,
+                               int64_t stage_of[], tps_error *err) {
+  const tps_module *mod = &p->modules[m];
+  int64_t blocks = mod->type == TPS_MODULE_PROJECTOR ? 1 : mod->layers;
+  if (run->explicit_pipeline) {
+    int64_t i = 0;
+    for (int s = 0; s < run->pp; s++)
+      for (int64_t k = 0; k < run->pipeline_layers[m][s] && i < blocks; k++) stage_of[i++] = s;
+    if (i != blocks)
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "pipeline_layers of module '%s' place %lld of its %lld layers",
+                           mod->name, (long long)i, (long long)blocks);
+    return TPS_OK;
+  }
+  bool has_decoder = false;
+  for (int k = 0; k < p->n_modules; k++) has_decoder |= p->modules[k].type == TPS_MODULE_DECODER;
+  bool split = mod->type == TPS_MODULE_DECODER || (!has_decoder && mod->type == TPS_MODULE_VIT);
+  if (!split || run->pp == 1) {
+    for (int64_t i = 0; i < blocks; i++) stage_of[i] = 0;
+    return TPS_OK;
+  }
+  if (blocks % run->pp != 0) {
+    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                  "--pp: %lld does not divide %lld layers of module '%s'",
+                  (long long)run->pp, (long long)blocks, mod->name);
+    tps_error_hint(err, "choose a PP size that divides %lld, or give training.pipeline_layers",
+                   (long long)blocks);
+    return TPS_EDIVIDE;
+  }
+  for (int64_t i = 0; i < blocks; i++) stage_of[i] = i / (blocks / run->pp);
+  return TPS_OK;
+}
+
+tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *plan,
+                          tps_error *err) {
+  memset(plan, 0, sizeof *plan);
+  plan->n_modules = model->n_modules;
+  memcpy(plan->modules, model->modules, sizeof plan->modules);
+  plan->n_stages = (int)run->pp;
+  plan_builder b = {.plan = plan, .run = run};
+  tps_status st = TPS_OK;
+  bool upstream_trains = false;
+  int64_t encoder_tokens = 0;
+  int64_t *stage_of = NULL;
+
+  for (int m = 0; m < plan->n_modules && st == TPS_OK; m++) {
+    tps_module *mod = &plan->modules[m];
+    if (mod->type == TPS_MODULE_VIT) encoder_tokens = mod->tokens;
+    if (mod->type == TPS_MODULE_PROJECTOR) {
+      if (encoder_tokens == 0) {
+        st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "projector '%s' has no vit module before it to take tokens from", mod->name);
+        break;
+      }
+      mod->tokens = encoder_tokens;
+    }
+    int64_t blocks = mod->type == TPS_MODULE_PROJECTOR ? 1 : mod->layers;
+    free(stage_of);
+    stage_of = malloc((size_t)blocks * sizeof *stage_of);
+    if (!stage_of) {
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while planning");
+      break;
+    }
+    if ((st = block_stages(plan, run, m, stage_of, err)) != TPS_OK) break;
+    tps_lower_opts o = {.needs_input_grad = upstream_trains};
+    switch (mod->type) {
+      case TPS_MODULE_VIT:
+        o.kind = TPS_LAYER_PATCH_EMBED;
+        st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
+        for (int64_t i = 0; i < blocks && st == TPS_OK; i++) {
+          o.kind = TPS_LAYER_BLOCK;
+          o.full_attention = is_full_attention_block(mod, i);
+          st = layer_add(&b, m, i, o, (int)stage_of[i], err);
+        }
+        break;
+      case TPS_MODULE_PROJECTOR:
+        o.kind = TPS_LAYER_MERGER;
+        st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
+        break;
+      case TPS_MODULE_DECODER: {
+        o.kind = TPS_LAYER_EMBEDDING;
+        st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
+        /* Everything after the embedding sees a trainable input. */
+        if (!mod->frozen) o.needs_input_grad = true;
+        for (int64_t i = 0; i < blocks && st == TPS_OK; i++) {
+          o.kind = TPS_LAYER_BLOCK;
+          st = layer_add(&b, m, i, o, (int)stage_of[i], err);
+        }
+        if (st != TPS_OK) break;
+        o.kind = TPS_LAYER_HEAD;
+        st = layer_add(&b, m, -1, o, (int)stage_of[blocks - 1], err);
+        if (st == TPS_OK && mod->tied_embeddings && stage_of[0] != stage_of[blocks - 1]) {
+          /* Megatron keeps a copy of the shared embedding on the last stage. */
+          int64_t vpad = tps_padded_vocab(mod->vocab, run->vocab_divisor, run->tp);
+          plan->layers[plan->n_layers - 1].extra_params = (double)vpad / run->tp * mod->hidden;
+        }
+        break;
+      }
+    }
+    upstream_trains |= !mod->frozen;
+  }
+  free(stage_of);
+  if (st != TPS_OK) tps_plan_free(plan);
+  return st;
+}
+
+void tps_plan_free(tps_plan *plan) {
+  for (int i = 0; i < plan->n_templates; i++) tps_op_list_free(&plan->templates[i].ops);
+  free(plan->templates);
+  free(plan->layers);
+  memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,342 @@
+/* Engine tests: the lowering's saved tensors against Korthikanti et al.'s
+ * Table 2, parameter and FLOP counts against Narayanan et al.'s Eq. 2 and 3,
+ * and the collective and memory rules. Models are built in code so that
+ * these tests do not depend on the YAML loader. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "tpsim/tpsim.h"
+
+/* Relative difference, printed on failure with both values. */
+#define assert_rel(actual, expected, tol, what)                                           \
+  do {                                                                                    \
+    double a_ = (actual), e_ = (expected);                                                \
+    double r_ = fabs(a_ - e_) / (fabs(e_) > 0 ? fabs(e_) : 1.0);                          \
+    cr_assert(r_ <= (tol), "%s: got %.10g, expected %.10g (rel err %.3g > %.3g)", what, a_, \
+              e_, r_, (double)(tol));                                                     \
+  } while (0)
+
+/* A Megatron GPT: LayerNorm, GeLU MLP of 4h, MHA, biases, learned
+ * positions, tied embeddings, dropout on (the setting of both papers). */
+static tps_model gpt(int64_t layers, int64_t hidden, int64_t heads, int64_t vocab, int64_t seq) {
+  tps_model m;
+  memset(&m, 0, sizeof m);
+  strcpy(m.name, "gpt-test");
+  m.n_modules = 1;
+  tps_module *d = &m.modules[0];
+  strcpy(d->name, "language_model");
+  d->type = TPS_MODULE_DECODER;
+  d->layers = layers;
+  d->hidden = hidden;
+  d->heads = heads;
+  d->kv_heads = heads;
+  d->head_dim = hidden / heads;
+  d->ffn = 4 * hidden;
+  d->mlp = TPS_MLP_GELU;
+  d->norm = TPS_NORM_LAYERNORM;
+  d->qkv_bias = d->bias = d->dropout = true;
+  d->vocab = vocab;
+  d->tied_embeddings = true;
+  d->position = TPS_POSITION_LEARNED;
+  d->max_position = seq;
+  m.training.seq_len = seq;
+  m.training.micro_batch = 1;
+  m.training.cards = 1;
+  m.training.vocab_divisor = 1;
+  m.training.precision = TPS_PRECISION_BF16;
+  return m;
+}
+
+static tps_run run_for(const tps_model *m, int64_t tp, int64_t micro_batch, bool sp,
+                       tps_recompute rc, bool flash) {
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = tp;
+  o.cards = tp;
+  o.micro_batch = micro_batch;
+  o.sp = sp;
+  o.recompute = rc;
+  o.flash_attention = flash;
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  return run;
+}
+
+/* Activation bytes one transformer block keeps for backward, per rank. */
+static double block_activation_bytes(const tps_model *m, const tps_run *run) {
+  tps_plan plan;
+  tps_error err;
+  cr_assert_eq(tps_plan_build(m, run, &plan, &err), TPS_OK, "%s", err.msg);
+  static tps_hw hw; /* costs are not looked at; memory does not need a profile */
+  hw.peak_flops[TPS_PRECISION_BF16] = 1e15;
+  hw.memory_bandwidth_Bps = 1e12;
+  hw.memory_efficiency = 1.0;
+  hw.devices_per_node = 8;
+  hw.intra.bandwidth_Bps = hw.inter.bandwidth_Bps = 1e11;
+  int block = -1;
+  for (int i = 0; i < plan.n_layers; i++)
+    if (plan.layers[i].index == 0) block = i;
+  cr_assert(block >= 0);
+  tps_layer_cost c;
+  tps_layer_cost_compute(&plan, block, m, run, &hw, &c);
+  tps_plan_free(&plan);
+  return c.activation_bytes;
+}
+
+/* Korthikanti et al. 2022 (arXiv 2205.05198) Table 2, bytes per layer with
+ * s = seq, b = micro-batch, h = hidden, a = heads, t = TP. GPT-3 175B
+ * shapes (their Table 3): s 2048, h 12288, a 96, t 8; b = 1. */
+Test(korthikanti_table2, all_six_settings) {
+  const double s = 2048, b = 1, h = 12288, a = 96, t = 8;
+  tps_model m = gpt(96, 12288, 96, 51200, 2048);
+  struct {
+    const char *name;
+    int64_t tp;
+    bool sp;
+    tps_recompute rc;
+    double expected;
+  } cases[] = {
+      {"no parallelism: sbh(34 + 5as/h)", 1, false, TPS_RECOMPUTE_NONE, s * b * h * (34 + 5 * a * s / h)},
+      {"TP: sbh(10 + 24/t + 5as/(ht))", 8, false, TPS_RECOMPUTE_NONE,
+       s * b * h * (10 + 24 / t + 5 * a * s / (h * t))},
+      {"TP+SP: sbh/t (34 + 5as/h)", 8, true, TPS_RECOMPUTE_NONE, s * b * h / t * (34 + 5 * a * s / h)},
+      {"TP+selective: sbh(10 + 24/t)", 8, false, TPS_RECOMPUTE_SELECTIVE, s * b * h * (10 + 24 / t)},
+      {"TP+SP+selective: 34 sbh/t", 8, true, TPS_RECOMPUTE_SELECTIVE, 34 * s * b * h / t},
+      {"full recompute: 2sbh", 8, false, TPS_RECOMPUTE_FULL, 2 * s * b * h},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    tps_run run = run_for(&m, cases[i].tp, 1, cases[i].sp, cases[i].rc, false);
+    assert_rel(block_activation_bytes(&m, &run), cases[i].expected, 1e-12, cases[i].name);
+  }
+}
+
+/* Flash attention keeps no s^2 tensors: the TP formula without 5as/(ht),
+ * plus one fp32 log-sum-exp per token and head on this rank. */
+Test(korthikanti_table2, flash_attention_drops_the_quadratic_term) {
+  const double s = 2048, h = 12288, a = 96, t = 8;
+  tps_model m = gpt(96, 12288, 96, 51200, 2048);
+  tps_run run = run_for(&m, 8, 1, false, TPS_RECOMPUTE_NONE, true);
+  assert_rel(block_activation_bytes(&m, &run), s * h * (10 + 24 / t) + s * (a / t) * 4.0, 1e-12,
+             "flash");
+}
+
+/* Narayanan et al. 2021 (arXiv 2104.04473) Eq. 2:
+ * P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h)). Eq. 2 leaves out the final
+ * LayerNorm (2h), which the lowering counts. */
+Test(narayanan, eq2_parameters) {
+  const int64_t cases[][5] = {{96, 12288, 96, 51200, 2048}, {40, 1536, 16, 51200, 1024},
+                              {24, 2048, 16, 51200, 2048}};
+  for (size_t i = 0; i < 3; i++) {
+    double l = (double)cases[i][0], h = (double)cases[i][1], V = (double)cases[i][3],
+           s = (double)cases[i][4];
+    tps_model m = gpt(cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4]);
+    double eq2 = 12 * l * h * h * (1 + 13 / (12 * h) + (V + s) / (12 * l * h));
+    assert_rel(tps_model_params(&m) - 2 * h, eq2, 1e-12, "Eq. 2");
+  }
+}
+
+static tps_hw test_hw(void) {
+  tps_hw hw;
+  memset(&hw, 0, sizeof hw);
+  strcpy(hw.name, "test");
+  hw.memory_bytes = 80e9;
+  hw.memory_bandwidth_Bps = 2e12;
+  hw.peak_flops[TPS_PRECISION_BF16] = 312e12;
+  hw.gemm_efficiency.n = hw.attention_efficiency.n = 1;
+  hw.gemm_efficiency.y[0] = hw.attention_efficiency.y[0] = 0.5;
+  hw.memory_efficiency = 0.8;
+  hw.kernel_overhead_s = 5e-6;
+  hw.devices_per_node = 8;
+  hw.intra = (tps_link){.bandwidth_Bps = 300e9, .latency_s = 5e-6, .topology = TPS_TOPOLOGY_SWITCH,
+                        .efficiency = {.n = 1, .y = {0.8}}};
+  hw.inter = (tps_link){.bandwidth_Bps = 25e9, .latency_s = 10e-6, .topology = TPS_TOPOLOGY_SWITCH,
+                        .efficiency = {.n = 1, .y = {0.8}}};
+  return hw;
+}
+
+/* Narayanan et al. 2021 Eq. 3 (hardware FLOPs with full recompute) and the
+ * model-FLOPs form without recompute (Korthikanti 2022, MFU numerator):
+ * F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)), F_model = 72 B s l h^2 (1 + s/(6h) + V/(12 l h)). */
+Test(narayanan, eq3_flops) {
+  const double B = 16, s = 1024, l = 40, h = 1536, V = 51200;
+  tps_model m = gpt(40, 1536, 16, 51200, 1024);
+  m.training.global_batch = 16;
+  tps_hw hw = test_hw();
+  tps_run run = run_for(&m, 1, 16, false, TPS_RECOMPUTE_FULL, false);
+  tps_estimate e;
+  tps_error err;
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  assert_rel(e.hardware_flops_per_step, 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)),
+             1e-12, "Eq. 3");
+  assert_rel(e.model_flops_per_step, 72 * B * s * l * h * h * (1 + s / (6 * h) + V / (12 * l * h)),
+             1e-12, "model FLOPs");
+  /* The same job split over TP = 4 does the same work. */
+  run = run_for(&m, 4, 16, false, TPS_RECOMPUTE_FULL, false);
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  assert_rel(e.hardware_flops_per_step, 96 * B * s * l * h * h * (1 + s / (6 * h) + V / (16 * l * h)),
+             1e-12, "Eq. 3 at TP 4");
+}
+
+/* Ring volumes: an all-reduce of N bytes over p ranks moves 2 (p-1)/p N per
+ * rank, reduce-scatter and all-gather (p-1)/p N (facts.md section 4). */
+Test(collectives, ring_volume_and_latency) {
+  tps_hw hw = test_hw();
+  double N = 64e6, bw = 300e9 * 0.8, lat = 5e-6;
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 4, 1, &hw), 2 * 3 * lat + 2 * 0.75 * N / bw,
+             1e-12, "all-reduce p=4");
+  assert_rel(tps_collective_time(TPS_COLL_ALL_GATHER, N, 4, 1, &hw), 3 * lat + 0.75 * N / bw, 1e-12,
+             "all-gather p=4");
+  cr_assert_eq(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 1, 1, &hw), 0.0);
+  /* 16 ranks 1 apart span two 8-device nodes: the inter-node link. */
+  double inter = 25e9 * 0.8, lat2 = 10e-6;
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 16, 1, &hw),
+             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / inter, 1e-12, "all-reduce across nodes");
+}
+
+/* A full mesh (910B HCCS) gives a 2-rank group one link and a p-rank group
+ * p - 1 links per rank. */
+Test(collectives, full_mesh_links) {
+  tps_hw hw = test_hw();
+  hw.intra.topology = TPS_TOPOLOGY_FULL_MESH;
+  hw.intra.bandwidth_Bps = 56e9;
+  hw.intra.latency_s = 0;
+  double N = 64e6, link = 56e9 * 0.8;
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 2, 1, &hw), 2 * 0.5 * N / link, 1e-12, "p=2");
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 8, 1, &hw), 2 * (7.0 / 8) * N / (7 * link),
+             1e-12, "p=8");
+}
+
+/* GQA: 4 KV heads split over TP 2 and 4, replicated (one per rank) at TP 8;
+ * 3 KV heads refuse TP 2 with a message naming both numbers. */
+Test(lowering, gqa_kv_heads) {
+  cr_assert_eq(tps_kv_heads_per_rank(4, 2), 2);
+  cr_assert_eq(tps_kv_heads_per_rank(4, 4), 1);
+  cr_assert_eq(tps_kv_heads_per_rank(4, 8), 1);
+  tps_model m = gpt(2, 1024, 8, 1000, 128);
+  m.modules[0].kv_heads = 4;
+  m.modules[0].head_dim = 128;
+  tps_run run = run_for(&m, 8, 1, false, TPS_RECOMPUTE_NONE, true);
+  tps_op_list ops;
+  tps_op_list_init(&ops);
+  tps_error err;
+  tps_lower_opts block = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
+  cr_assert_eq(tps_lower_layer(&m.modules[0], &run, block, &ops, &err), TPS_OK, "%s", err.msg);
+  cr_assert_str_eq(ops.ops[2].name, "qkv");
+  cr_assert_eq(ops.ops[2].n, (8 / 8 + 2 * 1) * 128, "qkv columns per rank at TP 8");
+  tps_op_list_free(&ops);
+
+  m.modules[0].kv_heads = 3;
+  m.modules[0].heads = 6;
+  run.tp = 2;
+  cr_assert_eq(tps_lower_layer(&m.modules[0], &run, block, &ops, &err), TPS_EDIVIDE);
+  cr_assert_str_eq(err.msg,
+                   "--tp: 2 does not divide 3 KV heads of module 'language_model' (nor is it a multiple of them)");
+  cr_assert_eq(ops.n, 0, "a failed lowering leaves the list as it was");
+  tps_op_list_free(&ops);
+}
+
+/* The op order is the contract with tp-kernel (tpsim/ops.h). */
+Test(lowering, block_op_order) {
+  tps_model m = gpt(2, 1024, 8, 1000, 128);
+  m.modules[0].position = TPS_POSITION_ROPE;
+  tps_run run = run_for(&m, 2, 1, true, TPS_RECOMPUTE_NONE, true);
+  tps_op_list ops;
+  tps_op_list_init(&ops);
+  tps_error err;
+  tps_lower_opts block = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
+  cr_assert_eq(tps_lower_layer(&m.modules[0], &run, block, &ops, &err), TPS_OK, "%s", err.msg);
+  const char *expected[] = {"attn_norm", "attn_f",   "qkv",     "rope",    "attn_core",
+                            "attn_out",  "attn_g",   "attn_residual", "mlp_norm", "mlp_f",
+                            "mlp_up",    "mlp_act",  "mlp_down", "mlp_g",  "mlp_residual"};
+  cr_assert_eq(ops.n, 15);
+  for (int i = 0; i < 15; i++) cr_assert_str_eq(ops.ops[i].name, expected[i]);
+  /* SP: f all-gathers forward and reduce-scatters backward; g the reverse. */
+  cr_assert_eq(ops.ops[1].fwd_coll, TPS_COLL_ALL_GATHER);
+  cr_assert_eq(ops.ops[1].bwd_coll, TPS_COLL_REDUCE_SCATTER);
+  cr_assert_eq(ops.ops[6].fwd_coll, TPS_COLL_REDUCE_SCATTER);
+  cr_assert_eq(ops.ops[6].bwd_coll, TPS_COLL_ALL_GATHER);
+  tps_op_list_free(&ops);
+}
+
+/* Megatron pads the vocabulary to a multiple of divisor x TP. */
+Test(lowering, vocab_padding) {
+  cr_assert_eq(tps_padded_vocab(50257, 128, 1), 50304);
+  cr_assert_eq(tps_padded_vocab(50257, 128, 8), 51200);
+  cr_assert_eq(tps_padded_vocab(152064, 1, 8), 152064);
+}
+
+/* Static memory per rank (facts.md section 1; Megatron's
+ * theoretical_memory_usage.py): trainable x (2 + 4 + 12/DP) with the
+ * distributed optimizer, 18 bytes without. */
+Test(memory, static_bytes_per_param) {
+  tps_model m = gpt(8, 1024, 8, 1024, 512);
+  m.training.cards = 4;
+  m.training.global_batch = 4;
+  tps_hw hw = test_hw();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.distributed_optimizer = 1;
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(run.dp, 4);
+  tps_estimate e;
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  double P = tps_model_params(&m);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 12.0 / 4), 1e-12,
+             "distributed optimizer");
+  o.distributed_optimizer = 0;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 18.0, 1e-12, "plain Adam");
+}
+
+/* 1F1B keeps pp - s micro-batches in flight on stage s. */
+Test(memory, pipeline_in_flight) {
+  tps_model m = gpt(8, 1024, 8, 1024, 512);
+  m.training.cards = 4;
+  m.training.pp = 4;
+  m.training.global_batch = 16;
+  tps_hw hw = test_hw();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  tps_estimate e;
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(e.n_stages, 4);
+  for (int s = 0; s < 4; s++) cr_assert_eq(e.stages[s].in_flight, 4 - s);
+  cr_assert_str_eq(e.stages[1].layers, "language_model[2..3]");
+}
+
+/* Bad parallel sizes are refused with the numbers named. */
+Test(run, refuses_what_does_not_divide) {
+  tps_model m = gpt(28, 3584, 28, 1000, 512);
+  m.training.cards = 8;
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = 3;
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EDIVIDE);
+  cr_assert_str_eq(err.msg, "--tp 3 x --pp 1 = 3 does not divide 8 cards");
+  o.tp = 2;
+  o.pp = 3;
+  o.cards = 6;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  tps_plan plan;
+  cr_assert_eq(tps_plan_build(&m, &run, &plan, &err), TPS_EDIVIDE);
+  cr_assert_str_eq(err.msg, "--pp: 3 does not divide 28 layers of module 'language_model'");
+}
+
+/* Efficiency tables interpolate linearly in log10(x) and clamp. */
+Test(tables, log_linear_interpolation) {
+  tps_table t = {.n = 3, .x = {1e6, 1e9, 1e12}, .y = {0.1, 0.5, 0.8}};
+  assert_rel(tps_table_eval(&t, 1e3), 0.1, 1e-12, "clamped low");
+  assert_rel(tps_table_eval(&t, 1e15), 0.8, 1e-12, "clamped high");
+  assert_rel(tps_table_eval(&t, 1e9), 0.5, 1e-12, "knot");
+  assert_rel(tps_table_eval(&t, pow(10, 7.5)), 0.3, 1e-12, "midpoint in log10");
+}
