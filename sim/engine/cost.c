@@ -142,6 +142,7 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_model *mo
     out->flops_fwd += op->fwd_flops;
     out->flops_bwd += op->bwd_flops;
     saved += op->saved_bytes;
+    if (op->workspace_bytes > out->workspace_bytes) out->workspace_bytes = op->workspace_bytes;
     saved_sel += op->saved_bytes_selective;
     if (op->trainable) out->trainable_params += op->params;
   }

@@ -16,6 +16,7 @@ typedef struct stage_acc {
   double compute_s, comm_s, bwd_s;   /* per micro-batch */
   double weights, grads, optimizer;  /* bytes */
   double activations_per_mb;         /* bytes, one micro-batch */
+  double workspace;                  /* bytes, largest transient of one op */
   double trainable_params;           /* per rank */
   double boundary_bytes;             /* activation sent to the next stage */
 } stage_acc;
@@ -100,6 +101,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     a->grads += c.trainable_params * tps_grad_bytes_per_param(run);
     a->optimizer += c.trainable_params * tps_optimizer_bytes_per_param(run);
     a->activations_per_mb += c.activation_bytes;
+    if (c.workspace_bytes > a->workspace) a->workspace = c.workspace_bytes;
     a->trainable_params += c.trainable_params;
     const tps_module *mod = &plan.modules[l->module];
     int64_t tokens = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
@@ -130,7 +132,11 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     r->memory.weights = a->weights;
     r->memory.grads = a->grads;
     r->memory.optimizer = a->optimizer;
-    r->memory.activations = a->activations_per_mb * (double)r->in_flight;
+    /* Saved tensors of the micro-batches in flight, plus the working set of
+     * the op running at the peak, scaled for allocator fragmentation. */
+    double overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
+    r->memory.activations =
+        (a->activations_per_mb * (double)r->in_flight + a->workspace) * overhead;
     r->memory.runtime_reserve = hw->runtime_reserve_bytes;
     r->memory.total = r->memory.weights + r->memory.grads + r->memory.optimizer +
                       r->memory.activations + r->memory.runtime_reserve;

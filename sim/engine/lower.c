@@ -86,7 +86,10 @@ static tps_op *add_gemm(lower_ctx *c, const char *name, tps_split split,
   /* A row-parallel bias is added after the reduction: whole on every rank. */
   op->params = (double)k * (double)n + (bias ? (double)n : 0.0);
   gemm_costs(c, op);
-  if (c->runs_bwd) op->saved_bytes = op->saved_bytes_selective = saved_input_bytes;
+  if (c->runs_bwd) {
+    op->saved_bytes = op->saved_bytes_selective = saved_input_bytes;
+    op->workspace_bytes = ((double)m * n + (double)m * k) * c->act_bytes;
+  }
   return op;
 }
 
@@ -148,14 +151,34 @@ static int64_t seq_shard(const lower_ctx *c, int64_t tokens) {
   return c->run->sp ? tokens / c->tp : tokens;
 }
 
-static tps_status check_divides(const lower_ctx *c, int64_t what, const char *label,
-                                tps_error *err) {
-  if (what % c->tp == 0) return TPS_OK;
-  tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
-                "--tp: %lld does not divide %lld %s of module '%s'",
-                (long long)c->tp, (long long)what, label, c->mod->name);
+static tps_status check_divides(const tps_module *mod, int64_t tp, int64_t what,
+                                const char *label, tps_error *err) {
+  if (what % tp == 0) return TPS_OK;
+  tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0, "--tp: %lld does not divide %lld %s of module '%s'",
+                (long long)tp, (long long)what, label, mod->name);
   tps_error_hint(err, "choose a TP size that divides %lld", (long long)what);
   return TPS_EDIVIDE;
+}
+
+tps_status tps_check_module_split(const tps_module *m, const tps_run *run, tps_error *err) {
+  const int64_t tp = run->tp;
+  tps_status st;
+  if (m->type != TPS_MODULE_PROJECTOR) {
+    if ((st = check_divides(m, tp, m->heads, "attention heads", err))) return st;
+    if (m->kv_heads % tp != 0 && tp % m->kv_heads != 0) {
+      tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                    "--tp: %lld does not divide %lld KV heads of module '%s' (nor is it a multiple of them)",
+                    (long long)tp, (long long)m->kv_heads, m->name);
+      tps_error_hint(err, "TP must divide the KV heads, or be a multiple of them (KV heads are then replicated)");
+      return TPS_EDIVIDE;
+    }
+  }
+  if ((st = check_divides(m, tp, m->ffn, "MLP columns (ffn)", err))) return st;
+  if (run->sp && m->type != TPS_MODULE_PROJECTOR &&
+      (st = check_divides(m, tp, tps_module_tokens(m, run),
+                          "tokens per micro-batch (sequence parallelism splits them)", err)))
+    return st;
+  return TPS_OK;
 }
 
 /* The attention half and MLP half of a transformer block. */
@@ -163,18 +186,8 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
   const int64_t tp = c->tp;
   const double a = c->act_bytes;
-  tps_status st;
-  if ((st = check_divides(c, m->heads, "attention heads", err))) return st;
-  if (m->kv_heads % tp != 0 && tp % m->kv_heads != 0) {
-    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
-                  "--tp: %lld does not divide %lld KV heads of module '%s' (nor is it a multiple of them)",
-                  (long long)tp, (long long)m->kv_heads, m->name);
-    tps_error_hint(err, "TP must divide the KV heads, or be a multiple of them (KV heads are then replicated)");
-    return TPS_EDIVIDE;
-  }
-  if ((st = check_divides(c, m->ffn, "MLP columns (ffn)", err))) return st;
-  if (c->run->sp && (st = check_divides(c, tokens, "tokens per micro-batch (sequence parallelism splits them)", err)))
-    return st;
+  tps_status st = tps_check_module_split(m, c->run, err);
+  if (st != TPS_OK) return st;
 
   const int64_t h = m->hidden, d = m->head_dim;
   const int64_t heads_r = m->heads / tp, kv_r = tps_kv_heads_per_rank(m->kv_heads, tp);
@@ -249,6 +262,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!act) return oom(err);
   act->m = tokens;
   act->n = ffn_r;
+  if (c->runs_bwd) act->workspace_bytes = (double)tokens * (ffn_r + up_n) * a;
   if (!add_gemm(c, "mlp_down", TPS_SPLIT_ROW, tokens, ffn_r, h, m->bias, (double)tokens * ffn_r * a))
     return oom(err);
   if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
@@ -261,10 +275,8 @@ static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) 
   const tps_module *m = c->mod;
   int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
   int64_t ts = seq_shard(c, tokens);
-  if (c->run->sp) {
-    tps_status st = check_divides(c, tokens, "tokens per micro-batch (sequence parallelism splits them)", err);
-    if (st) return st;
-  }
+  tps_status st = tps_check_module_split(m, c->run, err);
+  if (st != TPS_OK) return st;
   tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, tokens * m->hidden, 0, 1, 0.0);
   if (!emb) return oom(err);
   emb->m = tokens;
@@ -298,6 +310,9 @@ static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!loss) return oom(err);
   loss->m = tokens;
   loss->n = vr;
+  /* The logits in the activation dtype and their fp32 copy coexist in
+   * forward; the fp32 gradient and its low-precision cast in backward. */
+  loss->workspace_bytes = (double)tokens * vr * (4.0 + a);
   /* Max, sum of exponentials and target logit: three all-reduces of one
    * fp32 per token over the TP group. */
   tps_op *ar = op_push(c->out, "loss_ar", TPS_OP_COLLECTIVE);
@@ -323,13 +338,13 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
   const tps_module *m = c->mod;
   const double a = c->act_bytes;
   int64_t merge = m->spatial_merge * m->spatial_merge;
-  tps_status st;
   if (tokens_in % merge != 0) {
     return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                          "module '%s': %lld input tokens are not a multiple of spatial_merge^2 = %lld",
                          m->name, (long long)tokens_in, (long long)merge);
   }
-  if ((st = check_divides(c, m->ffn, "MLP columns (ffn)", err))) return st;
+  tps_status st = tps_check_module_split(m, c->run, err);
+  if (st != TPS_OK) return st;
   int64_t tokens = tokens_in / merge, width = m->hidden * merge, ffn_r = m->ffn / c->tp;
   if (!add_norm(c, "merger_norm", tokens_in, m->hidden)) return oom(err);
   if (!add_conjugate(c, "merger_f", false, tokens, width)) return oom(err);

@@ -9,6 +9,10 @@
  * `tokens` is set by the planner from the encoder before it). */
 int64_t tps_module_tokens(const tps_module *mod, const tps_run *run);
 
+/* Checks that run->tp splits module `m`: heads, KV heads (or a multiple of
+ * them), ffn, and the tokens under sequence parallelism. */
+tps_status tps_check_module_split(const tps_module *m, const tps_run *run, tps_error *err);
+
 /* Bytes of gradient per trainable parameter: Megatron keeps fp32 main
  * gradients for bf16/fp16 training (megatron/training/theoretical_memory_usage.py). */
 static inline double tps_grad_bytes_per_param(const tps_run *run) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/lower_internal.h"
 #include "tpsim/engine.h"
 
 void tps_run_overrides_init(tps_run_overrides *over) {
@@ -202,6 +203,12 @@ tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *
   bool upstream_trains = false;
   int64_t encoder_tokens = 0;
   int64_t *stage_of = NULL;
+  /* Refuse a TP size before lowering anything, in the order a user reads. */
+  for (int m = 0; m < plan->n_modules; m++)
+    if ((st = tps_check_module_split(&plan->modules[m], run, err)) != TPS_OK) {
+      tps_plan_free(plan);
+      return st;
+    }
 
   for (int m = 0; m < plan->n_modules && st == TPS_OK; m++) {
     tps_module *mod = &plan->modules[m];

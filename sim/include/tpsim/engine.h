@@ -60,6 +60,7 @@ typedef struct tps_layer_cost {
   double trainable_params;      /* per rank, those with gradients */
   double static_bytes;          /* weights + grads + optimizer */
   double activation_bytes;      /* saved for backward, one micro-batch */
+  double workspace_bytes;       /* largest transient of one op, beyond saved */
   double flops_fwd, flops_bwd;  /* per rank */
   double flops_recompute;       /* per rank, forward work re-run in backward */
 } tps_layer_cost;

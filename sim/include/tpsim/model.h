@@ -118,6 +118,8 @@ typedef struct tps_hw {
   double memory_bandwidth_Bps;
   double peak_flops[TPS_PRECISION_COUNT]; /* dense FLOP/s; 0 = not given */
   double runtime_reserve_bytes; /* framework + runtime + allocator reserve */
+  double activation_overhead;   /* multiplier on activation bytes for the caching
+                                   allocator's fragmentation; 0 or 1 = none */
   tps_table gemm_efficiency;    /* x = FLOPs of one GEMM call */
   tps_table attention_efficiency; /* x = FLOPs of one attention-core call */
   double memory_efficiency;     /* achieved / nominal bandwidth, elementwise */

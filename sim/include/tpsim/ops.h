@@ -75,6 +75,9 @@ typedef struct tps_op {
   bool trainable;                /* params get gradients and optimizer state */
   double saved_bytes;            /* activations saved for backward, no recompute */
   double saved_bytes_selective;  /* what stays saved under selective recompute */
+  double workspace_bytes;        /* transient while the op runs (its output and
+                                    input gradients in backward; the loss's fp32
+                                    logits), on top of saved tensors */
   int64_t elements;              /* output elements (elementwise ops) */
 } tps_op;
 

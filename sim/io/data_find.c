@@ -1,0 +1,156 @@
+/* Finding bundled models and hardware profiles.
+ *
+ * A name resolves, in order, to: the path itself when such a file exists;
+ * $TPSIM_DATA_DIR/KIND/NAME.yaml; TPSIM_DATA_DIR (the build-time data
+ * directory, a macro set by CMake)/KIND/NAME.yaml. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io_internal.h"
+#include "tpsim/io.h"
+
+#ifndef TPSIM_DATA_DIR
+#define TPSIM_DATA_DIR ""
+#endif
+
+/* The data directory tps_data_list reads: $TPSIM_DATA_DIR when set and not
+ * empty, else the build-time one. */
+static const char *data_dir(void) {
+  const char *env = getenv("TPSIM_DATA_DIR");
+  return env && *env ? env : TPSIM_DATA_DIR;
+}
+
+/* "model" / "hardware profile" for messages. */
+static const char *kind_noun(const char *kind) {
+  if (strcmp(kind, "models") == 0) return "model";
+  if (strcmp(kind, "hw_profiles") == 0) return "hardware profile";
+  return kind;
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Tries DIR/KIND/NAME(.yaml); true and out filled when it is a file. */
+static bool try_dir(const char *dir, const char *kind, const char *name,
+                    char *out, size_t size) {
+  if (!dir || !*dir) return false;
+  char buf[1024];
+  int w = snprintf(buf, sizeof buf, "%s/%s/%s%s", dir, kind, name,
+                   ends_with(name, ".yaml") ? "" : ".yaml");
+  if (w < 0 || (size_t)w >= sizeof buf) return false;
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if ((size_t)w >= size) return false;
+  memcpy(out, buf, (size_t)w + 1);
+  return true;
+}
+
+tps_status tps_data_find(const char *kind, const char *name_or_path,
+                         char *out, size_t out_size, tps_error *err) {
+  tps_error_clear(err);
+  if (!kind || (strcmp(kind, "models") != 0 && strcmp(kind, "hw_profiles") != 0))
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "unknown data kind '%s'",
+                         kind ? kind : "");
+  if (!name_or_path || !*name_or_path)
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "no %s name given",
+                         kind_noun(kind));
+  if (!out || out_size == 0)
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "no room for the path");
+
+  struct stat st;
+  if (stat(name_or_path, &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return tps_error_set(err, TPS_EIO, name_or_path, 0, 0,
+                           "is a directory, not a file");
+    if (strlen(name_or_path) >= out_size)
+      return tps_error_set(err, TPS_EINVAL, name_or_path, 0, 0,
+                           "path is too long");
+    snprintf(out, out_size, "%s", name_or_path);
+    return TPS_OK;
+  }
+  /* A path (it has a '/') that does not exist is not a bundled name. */
+  if (strchr(name_or_path, '/'))
+    return tps_error_set(err, TPS_ENOTFOUND, name_or_path, 0, 0,
+                         "cannot open file: %s", "no such file or directory");
+
+  const char *env = getenv("TPSIM_DATA_DIR");
+  if (env && *env && try_dir(env, kind, name_or_path, out, out_size)) return TPS_OK;
+  if (try_dir(TPSIM_DATA_DIR, kind, name_or_path, out, out_size)) return TPS_OK;
+
+  tps_error_set(err, TPS_ENOTFOUND, "", 0, 0, "no %s named '%s'", kind_noun(kind),
+                name_or_path);
+  enum { MAX_NAMES = 256 };
+  char(*names)[TPS_NAME_MAX] = malloc(MAX_NAMES * sizeof *names);
+  if (!names) return TPS_ENOTFOUND;
+  int n = tps_data_list(kind, names, MAX_NAMES);
+  const char *ptrs[MAX_NAMES];
+  for (int i = 0; i < n; i++) ptrs[i] = names[i];
+  const char *best = tps_did_you_mean(name_or_path, ptrs, n);
+  if (best) {
+    tps_error_hint(err, "did you mean '%s'?", best);
+  } else if (n > 0) {
+    char list[200] = "";
+    size_t used = 0;
+    int shown = 0;
+    for (int i = 0; i < n; i++) {
+      size_t need = strlen(names[i]) + 2;
+      if (used + need + 4 >= sizeof list) break;
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                               names[i]);
+      shown++;
+    }
+    tps_error_hint(err, "bundled %ss: %s%s", kind_noun(kind), list,
+                   shown < n ? ", ..." : "");
+  } else {
+    tps_error_hint(err, "give a path to a YAML file");
+  }
+  free(names);
+  return TPS_ENOTFOUND;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp((const char *)a, (const char *)b);
+}
+
+int tps_data_list(const char *kind, char names[][TPS_NAME_MAX], int max) {
+  if (!kind || !names || max <= 0) return 0;
+  char path[1024];
+  int w = snprintf(path, sizeof path, "%s/%s", data_dir(), kind);
+  if (w < 0 || (size_t)w >= sizeof path) return 0;
+  DIR *dir = opendir(path);
+  if (!dir) return 0;
+  /* Collect every name, sort, then hand back the first max. */
+  int n = 0, cap = 0;
+  char(*all)[TPS_NAME_MAX] = NULL;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    const char *fn = e->d_name;
+    size_t len = strlen(fn);
+    if (fn[0] == '.' || len <= 5 || !ends_with(fn, ".yaml")) continue;
+    if (len - 5 >= TPS_NAME_MAX) continue;
+    if (n == cap) {
+      int ncap = cap ? cap * 2 : 32;
+      void *p = realloc(all, (size_t)ncap * sizeof *all);
+      if (!p) break;
+      all = p;
+      cap = ncap;
+    }
+    memcpy(all[n], fn, len - 5);
+    all[n][len - 5] = '\0';
+    n++;
+  }
+  closedir(dir);
+  if (n > 1) qsort(all, (size_t)n, sizeof *all, cmp_names);
+  int k = n < max ? n : max;
+  for (int i = 0; i < k; i++) memcpy(names[i], all[i], TPS_NAME_MAX);
+  free(all);
+  return k;
+}

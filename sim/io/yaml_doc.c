@@ -1,0 +1,363 @@
+/* Reading one YAML file into a libyaml document, safely.
+ *
+ * Two passes over the bytes: an event pass that stops at the first syntax
+ * error, anchor, alias, second document or over-deep nesting (so that no
+ * document is built for hostile input), then yaml_parser_load for the node
+ * tree. Marks from libyaml are 0-based; errors carry them 1-based. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "io/yaml_doc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/io_internal.h"
+
+tps_status tps_doc_fail(tps_doc *d, const yaml_node_t *at, tps_status status,
+                        const char *fmt, ...) {
+  if (!d->err) return status;
+  char msg[sizeof d->err->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  int line = at ? (int)at->start_mark.line + 1 : 0;
+  int col = at ? (int)at->start_mark.column + 1 : 0;
+  return tps_error_set(d->err, status, d->path, line, col, "%s", msg);
+}
+
+/* Error at a libyaml mark (0-based). */
+static tps_status fail_at_mark(tps_doc *d, yaml_mark_t mark, tps_status status,
+                               const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static tps_status fail_at_mark(tps_doc *d, yaml_mark_t mark, tps_status status,
+                               const char *fmt, ...) {
+  if (!d->err) return status;
+  char msg[sizeof d->err->msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return tps_error_set(d->err, status, d->path, (int)mark.line + 1,
+                       (int)mark.column + 1, "%s", msg);
+}
+
+void tps_doc_hint(tps_doc *d, const char *fmt, ...) {
+  if (!d->err) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(d->err->hint, sizeof d->err->hint, fmt, ap);
+  va_end(ap);
+}
+
+/* The 0-based mark of byte `offset` in buf: lines end at '\n'; columns count
+ * characters (UTF-8 lead bytes), as libyaml does. */
+static yaml_mark_t mark_of_offset(const unsigned char *buf, size_t len,
+                                  size_t offset) {
+  yaml_mark_t m = {offset, 0, 0};
+  if (offset > len) offset = len;
+  for (size_t i = 0; i < offset; i++) {
+    if (buf[i] == '\n') {
+      m.line++;
+      m.column = 0;
+    } else if ((buf[i] & 0xC0) != 0x80) {
+      m.column++;
+    }
+  }
+  return m;
+}
+
+/* Turns a libyaml parser error into a tps_error. */
+static tps_status parser_fail(tps_doc *d, const yaml_parser_t *p,
+                              const unsigned char *buf, size_t len) {
+  const char *problem = p->problem ? p->problem : "unknown error";
+  switch (p->error) {
+    case YAML_MEMORY_ERROR:
+      return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+    case YAML_READER_ERROR: {
+      yaml_mark_t m = mark_of_offset(buf, len, p->problem_offset);
+      if (p->problem_value >= 0)
+        fail_at_mark(d, m, TPS_ESYNTAX, "invalid YAML: %s (byte 0x%02x)", problem,
+                     (unsigned)p->problem_value & 0xFFu);
+      else
+        fail_at_mark(d, m, TPS_ESYNTAX, "invalid YAML: %s", problem);
+      tps_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
+      return TPS_ESYNTAX;
+    }
+    default:
+      fail_at_mark(d, p->problem_mark, TPS_ESYNTAX, "invalid YAML: %s", problem);
+      if (p->context)
+        tps_doc_hint(d, "%s at line %d, column %d", p->context,
+                     (int)p->context_mark.line + 1,
+                     (int)p->context_mark.column + 1);
+      return TPS_ESYNTAX;
+  }
+}
+
+/* Anchors on nodes: collections and scalars carry one in their events. */
+static const yaml_char_t *event_anchor(const yaml_event_t *ev) {
+  switch (ev->type) {
+    case YAML_SCALAR_EVENT: return ev->data.scalar.anchor;
+    case YAML_SEQUENCE_START_EVENT: return ev->data.sequence_start.anchor;
+    case YAML_MAPPING_START_EVENT: return ev->data.mapping_start.anchor;
+    default: return NULL;
+  }
+}
+
+/* The event pass: syntax, one document, no anchors or aliases, bounded
+ * depth. */
+static tps_status check_events(tps_doc *d, const unsigned char *buf,
+                               size_t len) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p))
+    return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+  yaml_parser_set_input_string(&p, buf, len);
+  tps_status st = TPS_OK;
+  int depth = 0, docs = 0;
+  bool done = false;
+  while (!done && st == TPS_OK) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&p, &ev)) {
+      st = parser_fail(d, &p, buf, len);
+      break;
+    }
+    const yaml_char_t *anchor = event_anchor(&ev);
+    if (anchor) {
+      st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
+                        "YAML anchors are not supported ('&%.40s')",
+                        (const char *)anchor);
+      tps_doc_hint(d, "write the value out in full");
+    }
+    switch (ev.type) {
+      case YAML_STREAM_END_EVENT:
+        done = true;
+        break;
+      case YAML_DOCUMENT_START_EVENT:
+        if (++docs > 1 && st == TPS_OK) {
+          st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
+                            "file holds more than one YAML document");
+          tps_doc_hint(d, "remove the '---' line or split the file");
+        }
+        break;
+      case YAML_ALIAS_EVENT:
+        if (st == TPS_OK) {
+          st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
+                            "YAML aliases are not supported ('*%.40s')",
+                            (const char *)ev.data.alias.anchor);
+          tps_doc_hint(d, "write the value out in full");
+        }
+        break;
+      case YAML_SEQUENCE_START_EVENT:
+      case YAML_MAPPING_START_EVENT:
+        if (++depth > TPS_IO_DEPTH_MAX && st == TPS_OK)
+          st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
+                            "nesting deeper than %d levels", TPS_IO_DEPTH_MAX);
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        depth--;
+        break;
+      default:
+        break;
+    }
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&p);
+  return st;
+}
+
+/* Rejects NUL and control characters inside scalars (possible through
+ * double-quoted escapes such as "\0"); tab and newline are allowed. */
+static tps_status check_scalars(tps_doc *d) {
+  for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
+    if (n->type != YAML_SCALAR_NODE) continue;
+    const unsigned char *v = n->data.scalar.value;
+    for (size_t i = 0; i < n->data.scalar.length; i++) {
+      if ((v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F)
+        return tps_doc_fail(d, n, TPS_ESYNTAX,
+                            "text holds a control character (0x%02x)", v[i]);
+    }
+  }
+  return TPS_OK;
+}
+
+/* A file-level I/O error: "cannot open file: no such file or directory".
+ * The path is in err->file, so the message does not repeat it. */
+static tps_status fail_errno(tps_doc *d, const char *what, int errnum) {
+  char reason[128];
+  snprintf(reason, sizeof reason, "%s", strerror(errnum));
+  if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
+  return tps_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
+}
+
+/* Reads at most TPS_IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
+static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
+                            size_t *len) {
+  struct stat stt;
+  if (stat(path, &stt) != 0)
+    return fail_errno(d, "cannot open file", errno);
+  if (S_ISDIR(stt.st_mode))
+    return tps_doc_fail(d, NULL, TPS_EIO, "is a directory, not a file");
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return fail_errno(d, "cannot open file", errno);
+  size_t cap = 4096, n = 0;
+  unsigned char *b = malloc(cap);
+  tps_status st = TPS_OK;
+  while (b) {
+    if (n + 1 >= cap) {
+      size_t ncap = cap * 2;
+      if (ncap > (size_t)TPS_IO_FILE_MAX + 2) ncap = (size_t)TPS_IO_FILE_MAX + 2;
+      unsigned char *nb = realloc(b, ncap);
+      if (!nb) {
+        free(b);
+        b = NULL;
+        break;
+      }
+      b = nb;
+      cap = ncap;
+    }
+    size_t got = fread(b + n, 1, cap - 1 - n, f);
+    n += got;
+    if (n > (size_t)TPS_IO_FILE_MAX) {
+      st = tps_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
+                        TPS_IO_FILE_MAX);
+      tps_doc_hint(d, "model and hardware files are small YAML text files");
+      break;
+    }
+    if (got == 0) {
+      if (ferror(f))
+        st = fail_errno(d, "cannot read file", errno);
+      break;
+    }
+  }
+  fclose(f);
+  if (!b) return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory reading the file");
+  if (st != TPS_OK) {
+    free(b);
+    return st;
+  }
+  b[n] = '\0';
+  *buf = b;
+  *len = n;
+  return TPS_OK;
+}
+
+tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err) {
+  memset(d, 0, sizeof *d);
+  d->err = err;
+  tps_error_clear(err);
+  if (!path || !*path)
+    return tps_doc_fail(d, NULL, TPS_EINVAL, "no file name given");
+  if (strlen(path) >= sizeof d->path)
+    return tps_doc_fail(d, NULL, TPS_EINVAL, "file name is longer than %zu characters",
+                        sizeof d->path - 1);
+  snprintf(d->path, sizeof d->path, "%s", path);
+
+  unsigned char *buf = NULL;
+  size_t len = 0;
+  tps_status st = read_file(d, path, &buf, &len);
+  if (st != TPS_OK) return st;
+
+  const unsigned char *nul = memchr(buf, '\0', len);
+  if (nul) {
+    st = fail_at_mark(d, mark_of_offset(buf, len, (size_t)(nul - buf)),
+                      TPS_ESYNTAX, "file is not text: it holds a NUL byte");
+    tps_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
+    free(buf);
+    return st;
+  }
+  st = check_events(d, buf, len);
+  if (st == TPS_OK) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) {
+      st = tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+    } else {
+      yaml_parser_set_input_string(&p, buf, len);
+      if (yaml_parser_load(&p, &d->doc))
+        d->loaded = true;
+      else
+        st = parser_fail(d, &p, buf, len);
+      yaml_parser_delete(&p);
+    }
+  }
+  free(buf);
+  if (st == TPS_OK) st = check_scalars(d);
+  if (st != TPS_OK) tps_doc_free(d);
+  return st;
+}
+
+void tps_doc_free(tps_doc *d) {
+  if (d && d->loaded) {
+    yaml_document_delete(&d->doc);
+    d->loaded = false;
+  }
+}
+
+yaml_node_t *tps_doc_root(tps_doc *d) {
+  return d->loaded ? yaml_document_get_root_node(&d->doc) : NULL;
+}
+
+int tps_node_line(const yaml_node_t *n) {
+  return n ? (int)n->start_mark.line + 1 : 0;
+}
+
+void tps_node_desc(const yaml_node_t *n, char *buf, size_t size) {
+  if (!n) {
+    snprintf(buf, size, "nothing");
+    return;
+  }
+  switch (n->type) {
+    case YAML_SEQUENCE_NODE:
+      snprintf(buf, size, "%s", tps_seq_len(n) ? "a list" : "an empty list");
+      return;
+    case YAML_MAPPING_NODE:
+      snprintf(buf, size, "%s",
+               n->data.mapping.pairs.top > n->data.mapping.pairs.start
+                   ? "a mapping" : "an empty mapping");
+      return;
+    case YAML_SCALAR_NODE: {
+      const char *v = (const char *)n->data.scalar.value;
+      size_t len = n->data.scalar.length;
+      if (len == 0 && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+        snprintf(buf, size, "nothing");
+      else if (len <= 40)
+        snprintf(buf, size, "'%s'", v);
+      else {
+        int keep = 37; /* cut at a UTF-8 character boundary */
+        while (keep > 0 && ((unsigned char)v[keep] & 0xC0) == 0x80) keep--;
+        snprintf(buf, size, "'%.*s...'", keep, v);
+      }
+      return;
+    }
+    default:
+      snprintf(buf, size, "nothing");
+      return;
+  }
+}
+
+int tps_seq_len(const yaml_node_t *seq) {
+  if (!seq || seq->type != YAML_SEQUENCE_NODE) return 0;
+  return (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+yaml_node_t *tps_seq_at(tps_doc *d, const yaml_node_t *seq, int i) {
+  if (i < 0 || i >= tps_seq_len(seq)) return NULL;
+  return yaml_document_get_node(&d->doc, seq->data.sequence.items.start[i]);
+}
+
+yaml_node_t *tps_map_get(tps_doc *d, const yaml_node_t *map, const char *key) {
+  if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+       p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+    if (k && k->type == YAML_SCALAR_NODE &&
+        strcmp((const char *)k->data.scalar.value, key) == 0)
+      return yaml_document_get_node(&d->doc, p->value);
+  }
+  return NULL;
+}

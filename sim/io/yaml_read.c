@@ -1,0 +1,422 @@
+/* Typed readers for YAML nodes and the key-table walker for mappings.
+ * Every reader checks the node kind, the text and the range, and on failure
+ * names the key, what was expected and what was found. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/io_internal.h"
+#include "io/yaml_doc.h"
+
+static const char *scalar(const yaml_node_t *n) {
+  return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                          : NULL;
+}
+
+tps_status tps_node_expect_map(tps_doc *d, const yaml_node_t *n,
+                               const char *what) {
+  if (n && n->type == YAML_MAPPING_NODE) return TPS_OK;
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a mapping, got %s", what, got);
+}
+
+tps_status tps_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
+                           char *buf, size_t size) {
+  const char *s = scalar(n);
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  /* A plain ~ or null is YAML's null, not text. */
+  bool is_null = s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                 (strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+                  strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
+  if (!s || is_null)
+    return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a string, got %s", what, got);
+  if (*s == '\0') return tps_doc_fail(d, n, TPS_ETYPE, "%s must not be empty", what);
+  if (strlen(s) >= size)
+    return tps_doc_fail(d, n, TPS_ERANGE, "%s is longer than %zu characters",
+                        what, size - 1);
+  snprintf(buf, size, "%s", s);
+  return TPS_OK;
+}
+
+/* "must be an integer >= 1" or, when the range is narrow, "between a and b".
+ * status: ETYPE when the text is no integer at all, ERANGE when it is one out
+ * of range. */
+static tps_status int_fail(tps_doc *d, const yaml_node_t *n, const char *what,
+                           int64_t min, int64_t max, tps_status status) {
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  if (max < TPS_IO_COUNT_MAX)
+    return tps_doc_fail(d, n, status,
+                        "%s must be an integer between %" PRId64 " and %" PRId64
+                        ", got %s",
+                        what, min, max, got);
+  return tps_doc_fail(d, n, status,
+                      "%s must be an integer >= %" PRId64 ", got %s", what, min,
+                      got);
+}
+
+tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
+                        int64_t min, int64_t max, int64_t *out) {
+  const char *s = scalar(n);
+  if (!s) return int_fail(d, n, what, min, max, TPS_ETYPE);
+  /* Decimal digits with an optional sign, nothing else: no 12.5, no 1e3,
+   * no 0x10, no blanks. */
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (*p == '\0') return int_fail(d, n, what, min, max, TPS_ETYPE);
+  for (const char *q = p; *q; q++)
+    if (*q < '0' || *q > '9') return int_fail(d, n, what, min, max, TPS_ETYPE);
+  errno = 0;
+  long long v = strtoll(s, NULL, 10);
+  if (errno == ERANGE || v > max) {
+    if (*s == '-') return int_fail(d, n, what, min, max, TPS_ERANGE);
+    char got[64];
+    tps_node_desc(n, got, sizeof got);
+    return tps_doc_fail(d, n, TPS_ERANGE, "%s must be at most %" PRId64 ", got %s",
+                        what, max, got);
+  }
+  if (v < min) return int_fail(d, n, what, min, max, TPS_ERANGE);
+  *out = (int64_t)v;
+  return TPS_OK;
+}
+
+tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
+                         bool *out) {
+  const char *s = scalar(n);
+  if (s && strcmp(s, "true") == 0) {
+    *out = true;
+    return TPS_OK;
+  }
+  if (s && strcmp(s, "false") == 0) {
+    *out = false;
+    return TPS_OK;
+  }
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  tps_doc_fail(d, n, TPS_ETYPE, "%s must be true or false, got %s", what, got);
+  /* YAML 1.1 spellings that other tools read as booleans. */
+  static const char *const other[] = {"yes", "no", "on", "off", "y", "n", "True",
+                                      "False", "TRUE", "FALSE", "Yes", "No", NULL};
+  for (int i = 0; s && other[i]; i++)
+    if (strcmp(s, other[i]) == 0) tps_doc_hint(d, "write true or false (lowercase)");
+  return TPS_ETYPE;
+}
+
+tps_status tps_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
+                         const char *const *choices, int *out) {
+  const char *s = scalar(n);
+  int count = 0;
+  while (choices[count]) count++;
+  for (int i = 0; s && i < count; i++) {
+    if (strcmp(s, choices[i]) == 0) {
+      *out = i;
+      return TPS_OK;
+    }
+  }
+  char list[256] = "", got[64];
+  size_t used = 0;
+  for (int i = 0; i < count && used < sizeof list; i++) {
+    int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                     choices[i]);
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  tps_node_desc(n, got, sizeof got);
+  tps_doc_fail(d, n, TPS_ETYPE, "%s must be one of %s, got %s", what, list, got);
+  const char *best = s ? tps_did_you_mean(s, choices, count) : NULL;
+  if (best) tps_doc_hint(d, "did you mean '%s'?", best);
+  return TPS_ETYPE;
+}
+
+tps_status tps_node_quantity(tps_doc *d, const yaml_node_t *n,
+                             const char *what, const char *quantity,
+                             bool positive, double *out) {
+  const char *s = scalar(n);
+  char why[384], hint[128], got[64];
+  tps_node_desc(n, got, sizeof got);
+  if (!s)
+    return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a number with a unit, got %s",
+                        what, got);
+  double v = 0.0;
+  tps_status st = tps_unit_parse_hint(quantity, s, &v, why, sizeof why, hint,
+                                      sizeof hint);
+  if (st != TPS_OK) {
+    tps_doc_fail(d, n, st, "%s: %s", what, why);
+    if (hint[0]) tps_doc_hint(d, "%s", hint);
+    return st;
+  }
+  if (positive && !(v > 0.0))
+    return tps_doc_fail(d, n, TPS_ERANGE, "%s must be greater than 0, got %s",
+                        what, got);
+  *out = v;
+  return TPS_OK;
+}
+
+tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
+                           double min, double max, double *out) {
+  const char *s = scalar(n);
+  double v;
+  if (s && tps_number_parse(s, &v) && v >= min && v <= max) {
+    *out = v;
+    return TPS_OK;
+  }
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  return tps_doc_fail(d, n, TPS_ERANGE, "%s must be a number between %g and %g, got %s",
+                      what, min, max, got);
+}
+
+tps_status tps_node_fraction(tps_doc *d, const yaml_node_t *n,
+                             const char *what, double *out) {
+  const char *s = scalar(n);
+  if (s && tps_fraction_parse(s, out)) return TPS_OK;
+  char got[64];
+  tps_node_desc(n, got, sizeof got);
+  return tps_doc_fail(d, n, TPS_ERANGE,
+                      "%s must be a fraction in (0, 1] or a percentage, got %s",
+                      what, got);
+}
+
+tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
+                          const char *x_quantity, tps_table *out) {
+  char got[64], item[96];
+  tps_node_desc(n, got, sizeof got);
+  if (n && n->type == YAML_SCALAR_NODE) {
+    double y;
+    tps_status st = tps_node_fraction(d, n, what, &y);
+    if (st != TPS_OK) return st;
+    memset(out, 0, sizeof *out);
+    out->n = 1;
+    out->x[0] = 1.0;
+    out->y[0] = y;
+    return TPS_OK;
+  }
+  int len = tps_seq_len(n);
+  if (!n || n->type != YAML_SEQUENCE_NODE || len == 0)
+    return tps_doc_fail(d, n, TPS_ETYPE,
+                        "%s must be a fraction or a list of [x, y] pairs, got %s",
+                        what, got);
+  if (len > TPS_MAX_TABLE)
+    return tps_doc_fail(d, n, TPS_ERANGE, "%s has %d points; at most %d are allowed",
+                        what, len, TPS_MAX_TABLE);
+  tps_table t;
+  memset(&t, 0, sizeof t);
+  for (int i = 0; i < len; i++) {
+    yaml_node_t *pair = tps_seq_at(d, n, i);
+    if (!pair || pair->type != YAML_SEQUENCE_NODE || tps_seq_len(pair) != 2) {
+      tps_node_desc(pair, got, sizeof got);
+      return tps_doc_fail(d, pair, TPS_ETYPE,
+                          "each entry of %s must be an [x, y] pair, got %s", what,
+                          got);
+    }
+    yaml_node_t *xn = tps_seq_at(d, pair, 0), *yn = tps_seq_at(d, pair, 1);
+    double x = 0.0;
+    snprintf(item, sizeof item, "x of %s", what);
+    if (x_quantity) {
+      tps_status st = tps_node_quantity(d, xn, item, x_quantity, true, &x);
+      if (st != TPS_OK) return st;
+    } else {
+      const char *s = scalar(xn);
+      if (!s || !tps_number_parse(s, &x) || !(x > 0.0)) {
+        tps_node_desc(xn, got, sizeof got);
+        return tps_doc_fail(d, xn, TPS_ETYPE,
+                            "%s must be a positive number, got %s", item, got);
+      }
+    }
+    if (i > 0 && !(x > t.x[i - 1])) {
+      tps_node_desc(xn, got, sizeof got);
+      yaml_node_t *prev = tps_seq_at(d, tps_seq_at(d, n, i - 1), 0);
+      char before[64];
+      tps_node_desc(prev, before, sizeof before);
+      return tps_doc_fail(d, xn, TPS_ERANGE,
+                          "x values of %s must increase, got %s after %s", what,
+                          got, before);
+    }
+    snprintf(item, sizeof item, "y of %s", what);
+    tps_status st = tps_node_fraction(d, yn, item, &t.y[i]);
+    if (st != TPS_OK) return st;
+    t.x[i] = x;
+    t.n = i + 1;
+  }
+  *out = t;
+  return TPS_OK;
+}
+
+/* "unknown key 'hiden' in module 'x'" with a did-you-mean hint over the keys
+ * of this variant, or the list of them when none is close. */
+static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key,
+                              const tps_key *keys, int n,
+                              const tps_map_ctx *ctx) {
+  const char *names[TPS_KEYS_MAX + 1];
+  int m = 0;
+  bool has_source = false;
+  for (int i = 0; i < n && m < TPS_KEYS_MAX; i++) {
+    if (!(keys[i].applies & ctx->variant_bit)) continue;
+    names[m++] = keys[i].name;
+    if (strcmp(keys[i].name, "source") == 0) has_source = true;
+  }
+  if (!has_source) names[m++] = "source";
+  tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "unknown key '%.64s' in %s", key, ctx->where);
+  const char *best = tps_did_you_mean(key, names, m);
+  if (best) {
+    tps_doc_hint(d, "did you mean '%s'?", best);
+    return TPS_EUNKNOWNKEY;
+  }
+  char list[256] = "";
+  size_t used = 0;
+  for (int i = 0; i < m && used < sizeof list; i++) {
+    int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+    if (w < 0) break;
+    used += (size_t)w;
+  }
+  tps_doc_hint(d, "known keys: %s", list);
+  return TPS_EUNKNOWNKEY;
+}
+
+static tps_status read_value(tps_doc *d, const yaml_node_t *v, const tps_key *k,
+                             void *base) {
+  char what[80];
+  snprintf(what, sizeof what, "'%s'", k->name);
+  char *at = (char *)base + k->offset;
+  switch (k->type) {
+    case TPS_KEY_STRING:
+      return tps_node_string(d, v, what, at, k->size);
+    case TPS_KEY_INT: {
+      int64_t x;
+      tps_status st = tps_node_int(d, v, what, k->min, k->max, &x);
+      if (st == TPS_OK) memcpy(at, &x, sizeof x);
+      return st;
+    }
+    case TPS_KEY_BOOL: {
+      bool b;
+      tps_status st = tps_node_bool(d, v, what, &b);
+      if (st == TPS_OK) memcpy(at, &b, sizeof b);
+      return st;
+    }
+    case TPS_KEY_ENUM: {
+      int e;
+      tps_status st = tps_node_enum(d, v, what, k->choices, &e);
+      if (st == TPS_OK) memcpy(at, &e, sizeof e);
+      return st;
+    }
+    case TPS_KEY_QUANTITY: {
+      double x;
+      tps_status st = tps_node_quantity(d, v, what, k->quantity, k->min > 0, &x);
+      if (st == TPS_OK) memcpy(at, &x, sizeof x);
+      return st;
+    }
+    case TPS_KEY_FRACTION: {
+      double x;
+      tps_status st = tps_node_fraction(d, v, what, &x);
+      if (st == TPS_OK) memcpy(at, &x, sizeof x);
+      return st;
+    }
+    case TPS_KEY_NUMBER: {
+      double x;
+      tps_status st = tps_node_number(d, v, what, (double)k->min, (double)k->max, &x);
+      if (st == TPS_OK) memcpy(at, &x, sizeof x);
+      return st;
+    }
+    case TPS_KEY_TABLE:
+      return tps_node_table(d, v, what, k->quantity, (tps_table *)(void *)at);
+    case TPS_KEY_NODE:
+      return TPS_OK;
+  }
+  return TPS_OK;
+}
+
+/* Writes the default of an absent optional key. */
+static void write_default(const tps_key *k, void *base) {
+  char *at = (char *)base + k->offset;
+  switch (k->type) {
+    case TPS_KEY_INT: {
+      int64_t x = k->def;
+      memcpy(at, &x, sizeof x);
+      break;
+    }
+    case TPS_KEY_BOOL: {
+      bool b = k->def != 0;
+      memcpy(at, &b, sizeof b);
+      break;
+    }
+    case TPS_KEY_ENUM: {
+      int e = (int)k->def;
+      memcpy(at, &e, sizeof e);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+tps_status tps_map_read(tps_doc *d, const yaml_node_t *map,
+                        const tps_key *keys, int n, const tps_map_ctx *ctx,
+                        void *base, yaml_node_t **found) {
+  tps_status st;
+  yaml_node_t *key_nodes[TPS_KEYS_MAX];
+  yaml_node_t *source_key = NULL;
+  if (n > TPS_KEYS_MAX)
+    return tps_doc_fail(d, map, TPS_EINVAL, "internal error: key table too long");
+  for (int i = 0; i < n; i++) found[i] = key_nodes[i] = NULL;
+
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+       p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
+    yaml_node_t *vn = yaml_document_get_node(&d->doc, p->value);
+    const char *key = scalar(kn);
+    if (!key) {
+      char got[64];
+      tps_node_desc(kn, got, sizeof got);
+      return tps_doc_fail(d, kn, TPS_ETYPE, "keys in %s must be plain names, got %s",
+                          ctx->where, got);
+    }
+    int idx = -1;
+    for (int i = 0; i < n; i++)
+      if (strcmp(keys[i].name, key) == 0) idx = i;
+    if (idx < 0 && strcmp(key, "source") == 0) {
+      /* Implicit `source:` in any mapping: a string, said once. */
+      if (source_key) {
+        tps_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key 'source' in %s", ctx->where);
+        tps_doc_hint(d, "first given at line %d", tps_node_line(source_key));
+        return TPS_ESYNTAX;
+      }
+      source_key = kn;
+      char tmp[TPS_SOURCE_MAX];
+      if ((st = tps_node_string(d, vn, "'source'", tmp, sizeof tmp))) return st;
+      continue;
+    }
+    if (idx < 0) return unknown_key(d, kn, key, keys, n, ctx);
+    const tps_key *k = &keys[idx];
+    if (!(k->applies & ctx->variant_bit)) {
+      if (!ctx->variant_name) return unknown_key(d, kn, key, keys, n, ctx);
+      tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "key '%s' does not apply to %s %s",
+                   key, ctx->variant_name, ctx->where);
+      return TPS_EUNKNOWNKEY;
+    }
+    if (key_nodes[idx]) {
+      tps_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key '%s' in %s", key, ctx->where);
+      tps_doc_hint(d, "first given at line %d", tps_node_line(key_nodes[idx]));
+      return TPS_ESYNTAX;
+    }
+    key_nodes[idx] = kn;
+    found[idx] = vn;
+    if ((st = read_value(d, vn, k, base))) return st;
+  }
+
+  for (int i = 0; i < n; i++) {
+    const tps_key *k = &keys[i];
+    if (found[i] || !(k->applies & ctx->variant_bit)) continue;
+    if (k->required & ctx->variant_bit) {
+      tps_doc_fail(d, map, TPS_EMISSINGKEY, "missing key '%s' in %s", k->name,
+                   ctx->where);
+      if (k->help) tps_doc_hint(d, "'%s': %s", k->name, k->help);
+      return TPS_EMISSINGKEY;
+    }
+    write_default(k, base);
+  }
+  return TPS_OK;
+}

@@ -1,0 +1,1 @@
+--model qwen2.5-7b --tp 3 --cards 3

@@ -1,0 +1,1 @@
+estimat --model qwen25vl-7b
