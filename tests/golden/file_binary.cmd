@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_binary_nul.yaml --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_deep.yaml --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/no-such-model.yaml --hw 910b2 --tp 1

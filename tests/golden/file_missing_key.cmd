@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_missing_key.yaml --hw 910b2 --tp 1

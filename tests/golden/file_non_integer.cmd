@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_non_integer.yaml --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_wrong_type.yaml --hw 910b2 --tp 1

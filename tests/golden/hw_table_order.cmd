@@ -1,0 +1,1 @@
+--model qwen25vl-7b --hw tests/inputs/bad/h_table_order.yaml --tp 1
