@@ -12,6 +12,47 @@ static double comm_share(const tps_estimate *e) {
   return e->step_time_s > 0 ? e->time.tp_comm / e->step_time_s : 0.0;
 }
 
+/* Card-seconds per token of each part of a step. */
+static void per_token(const tps_estimate *e, double out[6]) {
+  double k = (double)e->run.cards / e->tokens_per_step;
+  const tps_time_split *t = &e->time;
+  double parts[6] = {t->compute, t->tp_comm, t->overhead, t->pp_bubble, t->dp_comm, t->optimizer};
+  for (int i = 0; i < 6; i++) out[i] = parts[i] * k;
+}
+
+/* " (mostly X: 60% of the extra time; Y: 30%)": what makes e slower per
+ * token than best, largest first; "" when e is not slower. */
+static const char *cause(const tps_estimate *e, const tps_estimate *best, const tps_hw *hw) {
+  static char text[256];
+  static const char *const names[6] = {"compute", "TP collectives", "host overhead per micro-batch",
+                                       "pipeline bubble", "DP communication", "optimizer"};
+  double a[6], b[6], d[6], extra = 0.0;
+  per_token(e, a);
+  per_token(best, b);
+  for (int i = 0; i < 6; i++) {
+    d[i] = a[i] - b[i];
+    if (d[i] > 0) extra += d[i];
+  }
+  text[0] = '\0';
+  if (extra <= 0) return text;
+  int first = 0, second = -1;
+  for (int i = 1; i < 6; i++)
+    if (d[i] > d[first]) first = i;
+  for (int i = 0; i < 6; i++)
+    if (i != first && d[i] > 0 && (second < 0 || d[i] > d[second])) second = i;
+  size_t n = (size_t)snprintf(text, sizeof text, " (mostly %s: %.0f%% of the extra time per token",
+                              names[first], d[first] / extra * 100.0);
+  if (first == 1 && e->run.tp > 1 && e->run.tp <= hw->devices_per_node &&
+      hw->intra.topology == TPS_TOPOLOGY_FULL_MESH && n < sizeof text)
+    n += (size_t)snprintf(text + n, sizeof text - n, ", %lld ranks on %lld full-mesh link%s each",
+                          (long long)e->run.tp, (long long)e->run.tp - 1, e->run.tp > 2 ? "s" : "");
+  if (second >= 0 && n < sizeof text)
+    n += (size_t)snprintf(text + n, sizeof text - n, "; %s: %.0f%%", names[second],
+                          d[second] / extra * 100.0);
+  if (n < sizeof text) snprintf(text + n, sizeof text - n, ")");
+  return text;
+}
+
 void report_recommend(estimate_report *r) {
   r->n_assumptions = 0;
   r->assumptions[r->n_assumptions++] =
@@ -65,10 +106,10 @@ void report_recommend(estimate_report *r) {
       w = snprintf(p, left, "; TP=%lld does not fit (%.1f GB)", (long long)e->run.tp,
                    e->memory.total / GB);
     else
-      w = snprintf(p, left, "; TP=%lld: %.1f%% %s throughput, %.1f GB per card %s, TP collectives %.0f%% of its step",
+      w = snprintf(p, left, "; TP=%lld: %.1f%% %s throughput%s, %.1f GB per card %s",
                    (long long)e->run.tp, change < 0 ? -change : change,
-                   change < 0 ? "less" : "more", saved < 0 ? -saved : saved,
-                   saved >= 0 ? "saved" : "more", comm_share(e) * 100.0);
+                   change < 0 ? "less" : "more", cause(e, best, r->hw), saved < 0 ? -saved : saved,
+                   saved >= 0 ? "saved" : "more");
   }
 }
 
@@ -156,6 +197,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "pp_bubble"); json_number(&w, e->time.pp_bubble);
     json_key(&w, "dp_comm"); json_number(&w, e->time.dp_comm);
     json_key(&w, "optimizer"); json_number(&w, e->time.optimizer);
+    json_key(&w, "overhead"); json_number(&w, e->time.overhead);
     json_object_end(&w);
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
@@ -196,20 +238,20 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
 void report_estimate_csv(FILE *out, const estimate_report *r) {
   fprintf(out, "tp,pp,dp,cards,sp,recompute,micro_batch,global_batch,seq_len,fits,"
                "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,runtime_reserve_bytes,"
-               "total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,"
+               "total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,overhead_s,"
                "tokens_per_s,tokens_per_s_per_card,mfu\n");
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
     const tps_memory *m = &e->memory;
     fprintf(out, "%lld,%lld,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
-                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
             (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp,
             (long long)e->run.cards, e->run.sp ? "true" : "false",
             tps_recompute_name(e->run.recompute), (long long)e->run.micro_batch,
             (long long)e->run.global_batch, (long long)e->run.seq_len, e->fits ? "true" : "false",
             m->weights, m->grads, m->optimizer, m->activations, m->runtime_reserve, m->total,
             e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
-            e->time.optimizer, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu);
+            e->time.optimizer, e->time.overhead, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu);
   }
 }
 

@@ -143,7 +143,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     r->tp_comm_s = a->comm_s;
     r->bwd_s = a->bwd_s;
     r->fwd_s = a->compute_s + a->comm_s - a->bwd_s;
-    double t_s = a->compute_s + a->comm_s;
+    double t_s = a->compute_s + a->comm_s + run->micro_batch_overhead_s;
     t_sum += t_s;
     if (t_s > t_max) {
       t_max = t_s;
@@ -169,11 +169,12 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   out->fits_with_margin = out->memory.total <= hw->memory_bytes * (1.0 - run->memory_margin);
   out->time.compute = (double)m * acc[busiest].compute_s;
   out->time.tp_comm = (double)m * acc[busiest].comm_s;
+  out->time.overhead = (double)m * run->micro_batch_overhead_s;
   out->time.pp_bubble = (t_sum - t_max) + p2p;
   out->time.dp_comm = dp_exposed;
   out->time.optimizer = opt_s;
-  out->step_time_s = out->time.compute + out->time.tp_comm + out->time.pp_bubble +
-                     out->time.dp_comm + out->time.optimizer;
+  out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
+                     out->time.pp_bubble + out->time.dp_comm + out->time.optimizer;
   out->tokens_per_step = (double)run->global_batch * (double)run->seq_len;
   out->tokens_per_s = out->tokens_per_step / out->step_time_s;
   out->tokens_per_s_per_card = out->tokens_per_s / (double)run->cards;

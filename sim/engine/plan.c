@@ -34,6 +34,7 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->overlap_grad_reduce = pick_bool(over->overlap_grad_reduce, tr->overlap_grad_reduce);
   run->vocab_divisor = pick(tr->vocab_divisor, 128);
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
+  run->micro_batch_overhead_s = tr->micro_batch_overhead_s;
   if (run->sp && run->tp == 1) run->sp = false; /* SP needs a TP group */
 
   int64_t tp_pp = run->tp * run->pp;

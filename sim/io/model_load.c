@@ -103,7 +103,7 @@ static const tps_key module_keys[M_N] = {
 enum {
   T_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_DP,
   T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP,
-  T_VOCAB_DIVISOR, T_PIPELINE_LAYERS, T_N
+  T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const tps_key training_keys[T_N] = {
     [T_SEQ_LEN] = TR_INT(seq_len, 2048, CMAX, "decoder tokens per sample"),
@@ -130,6 +130,11 @@ static const tps_key training_keys[T_N] = {
     [T_OVERLAP] = TR_BOOL(overlap_grad_reduce, 0, "DP reduction overlaps backward"),
     [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, 128, CMAX,
                                "vocabulary padded to a multiple of divisor x tp"),
+    /* 0 when absent (min 0: zero allowed) */
+    [T_MB_OVERHEAD] = {.name = "micro_batch_overhead", .type = TPS_KEY_QUANTITY,
+                       .offset = offsetof(tps_training, micro_batch_overhead_s),
+                       .quantity = "time", .min = 0, .applies = ALL,
+                       .help = "host-side time per micro-batch on every stage"},
     [T_PIPELINE_LAYERS] = {.name = "pipeline_layers", .type = TPS_KEY_NODE,
                            .applies = ALL,
                            .help = "layers of each module on each stage"},

@@ -78,6 +78,9 @@ typedef struct tps_training {
   bool flash_attention;
   bool overlap_grad_reduce;
   int64_t vocab_divisor; /* Megatron --make-vocab-size-divisible-by */
+  double micro_batch_overhead_s; /* host-side seconds per micro-batch on every
+                                    stage (data loading, preprocessing, op
+                                    dispatch) that no kernel accounts for */
   /* explicit pipeline placement: layers of module m on stage s
    * (MindSpeed-MM pipeline_num_layers); n_pipeline_stages == 0: not given. */
   int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
@@ -139,6 +142,7 @@ typedef struct tps_run {
   tps_recompute recompute;
   int64_t vocab_divisor;
   double memory_margin;         /* fraction of device memory kept free for "fits with margin" */
+  double micro_batch_overhead_s; /* host-side seconds per micro-batch per stage */
   int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
   bool explicit_pipeline;
 } tps_run;
