@@ -46,16 +46,28 @@ static double compute_time(const tps_hw *hw, const tps_table *eff, tps_precision
   return t_flops > t_mem ? t_flops : t_mem;
 }
 
-/* Achieved bandwidth per rank for a group of p ranks `stride` apart. */
+/* Achieved bus bandwidth per rank for a group of p ranks `stride` apart.
+ * Within a node: the intra link (a full mesh gives p - 1 links). Across
+ * nodes, NCCL runs one ring per NIC, so the k ranks of the group on a node
+ * share the node's k NICs and the bus bandwidth is k x the per-device
+ * inter-node bandwidth, capped by the intra-node link (nccl-tests#119 and
+ * NVIDIA/nccl#1048: 8 A100 with 4 HDR NICs reach 85-96 GB/s bus bandwidth
+ * across nodes, against 4 x 25 GB/s of NICs). */
 static double group_bandwidth(const tps_hw *hw, int64_t p, int64_t stride, double bytes,
                               const tps_link **link_out) {
   bool intra = p * stride <= hw->devices_per_node;
   const tps_link *link = intra ? &hw->intra : &hw->inter;
-  double bw = link->bandwidth_Bps;
-  /* A full mesh gives each rank one link to every other member. */
+  double bw = link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes);
   if (intra && link->topology == TPS_TOPOLOGY_FULL_MESH) bw *= (double)(p - 1);
+  if (!intra) {
+    int64_t per_node = stride < hw->devices_per_node ? hw->devices_per_node / stride : 1;
+    if (per_node > p) per_node = p;
+    double cap = hw->intra.bandwidth_Bps * tps_table_eval(&hw->intra.efficiency, bytes);
+    bw *= (double)per_node;
+    if (bw > cap) bw = cap;
+  }
   *link_out = link;
-  return bw * tps_table_eval(&link->efficiency, bytes);
+  return bw;
 }
 
 double tps_collective_time(tps_coll kind, double bytes, int64_t group, int64_t stride,

@@ -13,11 +13,13 @@ int64_t tps_module_tokens(const tps_module *mod, const tps_run *run);
  * them), ffn, and the tokens under sequence parallelism. */
 tps_status tps_check_module_split(const tps_module *m, const tps_run *run, tps_error *err);
 
-/* Bytes of gradient per trainable parameter: Megatron keeps fp32 main
- * gradients for bf16/fp16 training (megatron/training/theoretical_memory_usage.py). */
+/* Bytes of gradient per trainable parameter, kept and reduced over DP.
+ * Megatron-LM keeps main gradients in fp32 for bf16 (arguments.py turns on
+ * accumulate_allreduce_grads_in_fp32 with --bf16) and for fp32 training;
+ * with --fp16 that switch is off by default, so gradients stay fp16 (2020's
+ * --fp32-allreduce was off by default too). */
 static inline double tps_grad_bytes_per_param(const tps_run *run) {
-  (void)run;
-  return 4.0;
+  return run->precision == TPS_PRECISION_FP16 ? 2.0 : 4.0;
 }
 
 /* Bytes of Adam state per trainable parameter on one rank: fp32 master copy

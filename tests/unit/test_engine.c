@@ -189,10 +189,20 @@ Test(collectives, ring_volume_and_latency) {
   assert_rel(tps_collective_time(TPS_COLL_ALL_GATHER, N, 4, 1, &hw), 3 * lat + 0.75 * N / bw, 1e-12,
              "all-gather p=4");
   cr_assert_eq(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 1, 1, &hw), 0.0);
-  /* 16 ranks 1 apart span two 8-device nodes: the inter-node link. */
+  /* 16 ranks 8 apart span 16 nodes with one rank on each: one NIC each. */
   double inter = 25e9 * 0.8, lat2 = 10e-6;
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 16, 8, &hw),
+             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / inter, 1e-12, "one rank per node");
+  /* 16 ranks 2 apart: 4 per node share 4 NICs (nccl-tests#119). */
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 16, 2, &hw),
+             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / (4 * inter), 1e-12, "four ranks per node");
+  /* 16 ranks 1 apart: 8 per node on 8 NICs... */
   assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 16, 1, &hw),
-             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / inter, 1e-12, "all-reduce across nodes");
+             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / (8 * inter), 1e-12, "eight ranks per node");
+  /* ...unless 8 NICs would beat NVSwitch: the intra link caps them. */
+  hw.inter.bandwidth_Bps = 50e9;
+  assert_rel(tps_collective_time(TPS_COLL_ALL_REDUCE, N, 16, 1, &hw),
+             2 * 15 * lat2 + 2 * 15.0 / 16.0 * N / bw, 1e-12, "capped by the intra link");
 }
 
 /* A full mesh (910B HCCS) gives a 2-rank group one link and a p-rank group
