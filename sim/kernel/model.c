@@ -1,0 +1,528 @@
+/* tp-kernel: dimensions, the lowering, buffers, weights, and one step. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+
+const char *const k_role_names[K_NOPS] = {
+    "attn_norm", "attn_f", "qkv",      "attn_core", "attn_out", "attn_g", "attn_residual",
+    "mlp_norm",  "mlp_f",  "mlp_up",   "mlp_act",   "mlp_down", "mlp_g",  "mlp_residual"};
+
+static const tps_op_kind k_role_kinds[K_NOPS] = {
+    TPS_OP_NORM,     TPS_OP_COLLECTIVE, TPS_OP_GEMM,       TPS_OP_ATTENTION, TPS_OP_GEMM,
+    TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL, TPS_OP_NORM,       TPS_OP_COLLECTIVE, TPS_OP_GEMM,
+    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL};
+
+/* ---- dimensions ---- */
+
+bool k_dims(const kcfg *c, int tp, int rank, kdims *d, char *msg, size_t len) {
+  memset(d, 0, sizeof *d);
+  if (c->hidden < 1 || c->heads < 1 || c->kv_heads < 1 || c->ffn < 1 || c->seq < 1 ||
+      c->batch < 1 || c->layers < 1) {
+    snprintf(msg, len, "every size must be >= 1");
+    return false;
+  }
+  if (c->hidden % c->heads != 0) {
+    snprintf(msg, len, "--heads %lld does not divide --hidden %lld (head dim = hidden / heads)",
+             (long long)c->heads, (long long)c->hidden);
+    return false;
+  }
+  if (c->heads % c->kv_heads != 0) {
+    snprintf(msg, len, "--kv-heads %lld does not divide --heads %lld (GQA groups)",
+             (long long)c->kv_heads, (long long)c->heads);
+    return false;
+  }
+  if (c->heads % tp != 0) {
+    snprintf(msg, len, "TP size %d (MPI ranks) does not divide %lld attention heads (--heads)",
+             tp, (long long)c->heads);
+    return false;
+  }
+  if (c->kv_heads % tp != 0 && tp % c->kv_heads != 0) {
+    snprintf(msg, len,
+             "TP size %d (MPI ranks) does not divide %lld KV heads (--kv-heads), nor is it a "
+             "multiple of them (which would replicate them)",
+             tp, (long long)c->kv_heads);
+    return false;
+  }
+  if (c->ffn % tp != 0) {
+    snprintf(msg, len, "TP size %d (MPI ranks) does not divide the MLP width %lld (--ffn)", tp,
+             (long long)c->ffn);
+    return false;
+  }
+  if (c->sp && c->seq % tp != 0) {
+    snprintf(msg, len,
+             "TP size %d (MPI ranks) does not divide the sequence length %lld (--seq-len), "
+             "which sequence parallelism (--sp) splits",
+             tp, (long long)c->seq);
+    return false;
+  }
+  d->tp = tp;
+  d->rank = rank;
+  d->h = c->hidden;
+  d->hd = c->hidden / c->heads;
+  d->m = c->seq * c->batch;
+  d->ml = c->sp ? d->m / tp : d->m;
+  d->hq = c->heads / tp;
+  d->kvl = tps_kv_heads_per_rank(c->kv_heads, tp);
+  d->q_first = (int64_t)rank * d->hq;
+  if (tp > c->kv_heads) /* replicated: the KV head of this rank's query group */
+    d->kv_first = d->q_first / (c->heads / c->kv_heads);
+  else
+    d->kv_first = (int64_t)rank * d->kvl;
+  d->nqkv = (d->hq + 2 * d->kvl) * d->hd;
+  d->fl = c->ffn / tp;
+  d->nup = (c->mlp == TPS_MLP_SWIGLU ? 2 : 1) * d->fl;
+  d->row0 = c->sp ? (int64_t)rank * d->ml : 0;
+  d->gathered = c->sp && tp > 1;
+  /* BLAS takes int dimensions and MPI int counts: every matrix must fit. */
+  int64_t widest = d->h;
+  if (d->nqkv > widest) widest = d->nqkv;
+  if (d->nup > widest) widest = d->nup;
+  if (d->m > INT_MAX / widest || c->seq > INT_MAX / c->seq || c->hidden > INT_MAX / (2 * c->ffn)) {
+    snprintf(msg, len, "sizes too large: a matrix would exceed %d elements", INT_MAX);
+    return false;
+  }
+  return true;
+}
+
+/* ---- deterministic values from global indices ---- */
+
+static uint64_t mix64(uint64_t z) { /* splitmix64 finaliser */
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+float k_hash_uniform(uint64_t seed, int tensor, int64_t layer, int64_t row, int64_t col) {
+  uint64_t z = mix64(seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(tensor + 1));
+  z = mix64(z ^ (uint64_t)layer);
+  z = mix64(z ^ (uint64_t)row);
+  z = mix64(z ^ (uint64_t)col);
+  return (float)(z >> 40) * (1.0f / 8388608.0f) - 1.0f; /* 24 bits -> [-1, 1) */
+}
+
+int64_t k_global_col(const kdims *d, const kcfg *cfg, ktensor t, int64_t c) {
+  switch (t) {
+    case KT_W_QKV: {
+      const int64_t hd = d->hd, q = d->hq * hd, kv = d->kvl * hd;
+      if (c < q) return d->q_first * hd + c;
+      if (c < q + kv) return cfg->heads * hd + d->kv_first * hd + (c - q);
+      return (cfg->heads + cfg->kv_heads) * hd + d->kv_first * hd + (c - q - kv);
+    }
+    case KT_W_UP:
+      if (cfg->mlp == TPS_MLP_SWIGLU && c >= d->fl) return cfg->ffn + d->rank * d->fl + (c - d->fl);
+      return d->rank * d->fl + c;
+    default:
+      return c;
+  }
+}
+
+int64_t k_global_row(const kdims *d, ktensor t, int64_t r) {
+  switch (t) {
+    case KT_W_O: return d->q_first * d->hd + r;
+    case KT_W_DOWN: return d->rank * d->fl + r;
+    case KT_INPUT:
+    case KT_DOUT: return d->row0 + r;
+    default: return r;
+  }
+}
+
+/* Fills a (rows, cols) shard of tensor t: value = offset + scale * u(global). */
+static void fill(const kinst *k, float *p, ktensor t, int64_t layer, int64_t rows, int64_t cols,
+                 float offset, float scale) {
+  if (!p) return;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t gr = k_global_row(&k->d, t, r);
+    for (int64_t c = 0; c < cols; c++) {
+      int64_t gc = k_global_col(&k->d, &k->cfg, t, c);
+      p[r * cols + c] = offset + scale * k_hash_uniform(k->cfg.seed, (int)t, layer, gr, gc);
+    }
+  }
+}
+
+/* ---- buffers: one arena, carved in two passes (count, then assign) ---- */
+
+typedef struct carver {
+  char *base; /* NULL while counting */
+  size_t off;
+} carver;
+
+/* n floats, 64-byte aligned; counted into *cat. NULL when n == 0. */
+static float *carve(carver *cv, int64_t n, double *cat) {
+  if (n <= 0) return NULL;
+  size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+  float *p = cv->base ? (float *)(void *)(cv->base + cv->off) : NULL;
+  cv->off += bytes;
+  *cat += (double)bytes;
+  return p;
+}
+
+static void layout(kinst *k, carver *cv) {
+  const kdims *d = &k->d;
+  const int64_t h = d->h, m = d->m, ml = d->ml, L = k->cfg.layers;
+  const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
+  kbytes *b = &k->bytes;
+  memset(b, 0, sizeof *b);
+  for (int64_t l = 0; l < L; l++) {
+    klayer *y = &k->layers[l];
+    y->w_qkv = carve(cv, h * d->nqkv, &b->weights);
+    y->w_o = carve(cv, d->hq * d->hd * h, &b->weights);
+    y->w_up = carve(cv, h * d->nup, &b->weights);
+    y->w_down = carve(cv, d->fl * h, &b->weights);
+    y->g1 = carve(cv, h, &b->weights);
+    y->b1 = carve(cv, ln ? h : 0, &b->weights);
+    y->g2 = carve(cv, h, &b->weights);
+    y->b2 = carve(cv, ln ? h : 0, &b->weights);
+    y->dw_qkv = carve(cv, h * d->nqkv, &b->grads);
+    y->dw_o = carve(cv, d->hq * d->hd * h, &b->grads);
+    y->dw_up = carve(cv, h * d->nup, &b->grads);
+    y->dw_down = carve(cv, d->fl * h, &b->grads);
+    y->dg1 = carve(cv, h, &b->grads);
+    y->db1 = carve(cv, ln ? h : 0, &b->grads);
+    y->dg2 = carve(cv, h, &b->grads);
+    y->db2 = carve(cv, ln ? h : 0, &b->grads);
+    y->st1 = carve(cv, 2 * ml, &b->saved);
+    y->st2 = carve(cv, 2 * ml, &b->saved);
+    y->h1 = carve(cv, ml * h, &b->saved);
+    y->h2 = carve(cv, ml * h, &b->saved);
+    y->qkv = carve(cv, m * d->nqkv, &b->saved);
+    y->p = carve(cv, k->cfg.batch * d->hq * k->cfg.seq * k->cfg.seq, &b->saved);
+    y->ctx = carve(cv, m * d->hq * d->hd, &b->saved);
+    y->x2 = carve(cv, ml * h, &b->saved);
+    y->u = carve(cv, m * d->nup, &b->saved);
+    y->a = carve(cv, m * d->fl, &b->saved);
+  }
+  for (int64_t l = 0; l <= L; l++) k->xs[l] = carve(cv, ml * h, &b->saved);
+  const bool g = d->gathered;
+  k->gath = carve(cv, g ? m * h : 0, &b->scratch);
+  k->yfull = carve(cv, m * h, &b->scratch);
+  k->yl = carve(cv, g ? ml * h : 0, &b->scratch);
+  k->dres[0] = carve(cv, ml * h, &b->scratch);
+  k->dres[1] = carve(cv, ml * h, &b->scratch);
+  k->dx2 = carve(cv, ml * h, &b->scratch);
+  k->dfull = carve(cv, g ? m * h : 0, &b->scratch);
+  k->dh = carve(cv, m * h, &b->scratch);
+  k->dhl = carve(cv, g ? ml * h : 0, &b->scratch);
+  k->dqkv = carve(cv, m * d->nqkv, &b->scratch);
+  k->dctx = carve(cv, m * d->hq * d->hd, &b->scratch);
+  k->du = carve(cv, m * d->nup, &b->scratch);
+  k->da = carve(cv, m * d->fl, &b->scratch);
+  k->ds = carve(cv, k->cfg.seq * k->cfg.seq, &b->scratch);
+  k->dout = carve(cv, ml * h, &b->scratch);
+  b->total = b->weights + b->grads + b->saved + b->scratch;
+}
+
+/* ---- the lowering, checked against the kernel's own shapes ---- */
+
+static tps_coll expect_coll(bool sp, bool is_g, bool fwd) {
+  if (sp) {
+    if (is_g) return fwd ? TPS_COLL_REDUCE_SCATTER : TPS_COLL_ALL_GATHER;
+    return fwd ? TPS_COLL_ALL_GATHER : TPS_COLL_REDUCE_SCATTER;
+  }
+  if (is_g) return fwd ? TPS_COLL_ALL_REDUCE : TPS_COLL_NONE;
+  return fwd ? TPS_COLL_NONE : TPS_COLL_ALL_REDUCE;
+}
+
+#define MISMATCH(fmt, ...)                                                              \
+  do {                                                                                  \
+    snprintf(msg, len, "the lowering disagrees with tp-kernel: " fmt, __VA_ARGS__);     \
+    return false;                                                                       \
+  } while (0)
+
+static bool check_gemm(const tps_op *op, int64_t m, int64_t k, int64_t n, char *msg, size_t len) {
+  if (op->m != m || op->k != k || op->n != n)
+    MISMATCH("op %s is (m, k, n) = (%lld, %lld, %lld), the kernel computes (%lld, %lld, %lld)",
+             op->name, (long long)op->m, (long long)op->k, (long long)op->n, (long long)m,
+             (long long)k, (long long)n);
+  return true;
+}
+
+static bool check_lowering(kinst *k, char *msg, size_t len) {
+  const kdims *d = &k->d;
+  const tps_op_list *ol = &k->ops;
+  if (ol->n != K_NOPS) {
+    char got[512] = "";
+    for (int i = 0; i < ol->n; i++) {
+      size_t used = strlen(got);
+      snprintf(got + used, sizeof got - used, "%s%s", i ? " " : "", ol->ops[i].name);
+    }
+    MISMATCH("the block lowers to %d ops (%s); the kernel executes the %d of tpsim/ops.h",
+             ol->n, got, K_NOPS);
+  }
+  for (int i = 0; i < K_NOPS; i++) {
+    const tps_op *op = &ol->ops[i];
+    if (strcmp(op->name, k_role_names[i]) != 0 || op->kind != k_role_kinds[i])
+      MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", i, op->name, tps_op_kind_name(op->kind),
+               k_role_names[i], tps_op_kind_name(k_role_kinds[i]));
+    k->op_of[i] = i;
+    if (op->kind == TPS_OP_COLLECTIVE) {
+      bool is_g = i == K_ATTN_G || i == K_MLP_G;
+      tps_coll f = expect_coll(k->cfg.sp, is_g, true), b = expect_coll(k->cfg.sp, is_g, false);
+      if (op->fwd_coll != f || op->bwd_coll != b || op->group != d->tp)
+        MISMATCH("op %s is %s / %s over %lld ranks, expected %s / %s over %d", op->name,
+                 tps_coll_name(op->fwd_coll), tps_coll_name(op->bwd_coll), (long long)op->group,
+                 tps_coll_name(f), tps_coll_name(b), d->tp);
+      if (op->m * op->n != d->m * d->h)
+        MISMATCH("op %s moves a (%lld, %lld) tensor, the kernel (%lld, %lld)", op->name,
+                 (long long)op->m, (long long)op->n, (long long)d->m, (long long)d->h);
+    }
+    if (op->kind == TPS_OP_NORM && op->m != d->ml)
+      MISMATCH("op %s normalises %lld rows, the kernel %lld", op->name, (long long)op->m,
+               (long long)d->ml);
+  }
+  const tps_op *o = ol->ops;
+  if (!check_gemm(&o[K_QKV], d->m, d->h, d->nqkv, msg, len)) return false;
+  if (!check_gemm(&o[K_ATTN_OUT], d->m, d->hq * d->hd, d->h, msg, len)) return false;
+  if (!check_gemm(&o[K_MLP_UP], d->m, d->h, d->nup, msg, len)) return false;
+  if (!check_gemm(&o[K_MLP_DOWN], d->m, d->fl, d->h, msg, len)) return false;
+  const tps_op *a = &o[K_ATTN_CORE];
+  if (a->batch != k->cfg.batch || a->seq != k->cfg.seq || a->heads != d->hq ||
+      a->kv_heads != d->kvl || a->head_dim != d->hd || !a->causal)
+    MISMATCH("attn_core is batch %lld seq %lld heads %lld kv %lld dim %lld%s, the kernel runs "
+             "batch %lld seq %lld heads %lld kv %lld dim %lld causal",
+             (long long)a->batch, (long long)a->seq, (long long)a->heads, (long long)a->kv_heads,
+             (long long)a->head_dim, a->causal ? " causal" : " non-causal",
+             (long long)k->cfg.batch, (long long)k->cfg.seq, (long long)d->hq, (long long)d->kvl,
+             (long long)d->hd);
+  return true;
+}
+
+/* ---- binding ops to buffers ---- */
+
+static void bind(kinst *k) {
+  const int64_t L = k->cfg.layers, n = k->ops.n;
+  const bool g = k->d.gathered;
+  for (int64_t l = 0; l < L; l++) {
+    klayer *y = &k->layers[l];
+    ksite *s = &k->sites[l * n];
+    /* gradient of this layer's output and of its input */
+    float *dcur = l == L - 1 ? k->dout : k->dres[(l + 1) & 1];
+    float *dprev = k->dres[l & 1];
+    float *qkv_in = g ? k->gath : y->h1, *up_in = g ? k->gath : y->h2;
+    float *branch = g ? k->yl : k->yfull;   /* g's output, added to the stream */
+    float *dnorm = g ? k->dhl : k->dh;      /* f's backward output */
+    for (int i = 0; i < n; i++) {
+      memset(&s[i], 0, sizeof s[i]);
+      s[i].op = &k->ops.ops[i];
+      s[i].role = (krole)i;
+      s[i].regather = -1;
+      s[i].rows = k->d.ml;
+    }
+    const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
+    s[K_ATTN_NORM] = (ksite){.op = s[K_ATTN_NORM].op, .role = K_ATTN_NORM, .x = k->xs[l],
+                             .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL, .st = y->st1,
+                             .dy = dnorm, .dx = dprev, .dw = y->dg1, .dw2 = y->db1,
+                             .rows = k->d.ml, .regather = -1};
+    s[K_ATTN_F].x = y->h1;
+    s[K_ATTN_F].y = qkv_in;
+    s[K_ATTN_F].dy = k->dh;
+    s[K_ATTN_F].dx = dnorm;
+    s[K_QKV].x = qkv_in;
+    s[K_QKV].w = y->w_qkv;
+    s[K_QKV].y = y->qkv;
+    s[K_QKV].dy = k->dqkv;
+    s[K_QKV].dx = k->dh;
+    s[K_QKV].dw = y->dw_qkv;
+    s[K_QKV].regather = g ? K_ATTN_F : -1;
+    s[K_ATTN_CORE].x = y->qkv;
+    s[K_ATTN_CORE].y = y->ctx;
+    s[K_ATTN_CORE].st = y->p;
+    s[K_ATTN_CORE].dy = k->dctx;
+    s[K_ATTN_CORE].dx = k->dqkv;
+    s[K_ATTN_OUT].x = y->ctx;
+    s[K_ATTN_OUT].w = y->w_o;
+    s[K_ATTN_OUT].y = k->yfull;
+    s[K_ATTN_OUT].dy = g ? k->dfull : k->dx2;
+    s[K_ATTN_OUT].dx = k->dctx;
+    s[K_ATTN_OUT].dw = y->dw_o;
+    s[K_ATTN_G].x = k->yfull;
+    s[K_ATTN_G].y = branch;
+    s[K_ATTN_G].dy = k->dx2;
+    s[K_ATTN_G].dx = g ? k->dfull : k->dx2;
+    s[K_ATTN_RESIDUAL].x = k->xs[l];
+    s[K_ATTN_RESIDUAL].x2 = branch;
+    s[K_ATTN_RESIDUAL].y = y->x2;
+    s[K_ATTN_RESIDUAL].dy = k->dx2;
+    s[K_ATTN_RESIDUAL].dx = dprev;
+    s[K_MLP_NORM] = (ksite){.op = s[K_MLP_NORM].op, .role = K_MLP_NORM, .x = y->x2, .y = y->h2,
+                            .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2, .dy = dnorm,
+                            .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2, .rows = k->d.ml,
+                            .regather = -1};
+    s[K_MLP_F].x = y->h2;
+    s[K_MLP_F].y = up_in;
+    s[K_MLP_F].dy = k->dh;
+    s[K_MLP_F].dx = dnorm;
+    s[K_MLP_UP].x = up_in;
+    s[K_MLP_UP].w = y->w_up;
+    s[K_MLP_UP].y = y->u;
+    s[K_MLP_UP].dy = k->du;
+    s[K_MLP_UP].dx = k->dh;
+    s[K_MLP_UP].dw = y->dw_up;
+    s[K_MLP_UP].regather = g ? K_MLP_F : -1;
+    s[K_MLP_ACT].x = y->u;
+    s[K_MLP_ACT].y = y->a;
+    s[K_MLP_ACT].dy = k->da;
+    s[K_MLP_ACT].dx = k->du;
+    s[K_MLP_DOWN].x = y->a;
+    s[K_MLP_DOWN].w = y->w_down;
+    s[K_MLP_DOWN].y = k->yfull;
+    s[K_MLP_DOWN].dy = g ? k->dfull : dcur;
+    s[K_MLP_DOWN].dx = k->da;
+    s[K_MLP_DOWN].dw = y->dw_down;
+    s[K_MLP_G].x = k->yfull;
+    s[K_MLP_G].y = branch;
+    s[K_MLP_G].dy = dcur;
+    s[K_MLP_G].dx = g ? k->dfull : dcur;
+    s[K_MLP_RESIDUAL].x = y->x2;
+    s[K_MLP_RESIDUAL].x2 = branch;
+    s[K_MLP_RESIDUAL].y = k->xs[l + 1];
+    s[K_MLP_RESIDUAL].dy = dcur;
+    s[K_MLP_RESIDUAL].dx = k->dx2;
+  }
+}
+
+/* ---- lifecycle ---- */
+
+bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len) {
+  memset(k, 0, sizeof *k);
+  k->cfg = *cfg;
+  k->comm = comm;
+  int tp = 1, rank = 0;
+  KMPI(MPI_Comm_size(comm, &tp));
+  KMPI(MPI_Comm_rank(comm, &rank));
+  if (!k_dims(cfg, tp, rank, &k->d, msg, len)) return false;
+
+  /* The module and run the engine would see for this configuration. */
+  tps_module *mod = &k->mod;
+  snprintf(mod->name, sizeof mod->name, "tp-kernel");
+  mod->type = TPS_MODULE_DECODER;
+  mod->layers = cfg->layers;
+  mod->hidden = cfg->hidden;
+  mod->heads = cfg->heads;
+  mod->kv_heads = cfg->kv_heads;
+  mod->head_dim = k->d.hd;
+  mod->ffn = cfg->ffn;
+  mod->mlp = cfg->mlp;
+  mod->norm = cfg->norm;
+  mod->position = TPS_POSITION_NONE;
+  tps_run *run = &k->run;
+  run->tp = tp;
+  run->pp = 1;
+  run->dp = 1;
+  run->cards = tp;
+  run->seq_len = cfg->seq;
+  run->micro_batch = cfg->batch;
+  run->global_batch = cfg->batch;
+  run->micro_batches = 1;
+  run->precision = TPS_PRECISION_FP32;
+  run->sp = cfg->sp;
+  run->flash_attention = false;
+  run->recompute = TPS_RECOMPUTE_NONE;
+  run->vocab_divisor = 1;
+  tps_op_list_init(&k->ops);
+  tps_error err;
+  tps_error_clear(&err);
+  tps_lower_opts lo = {TPS_LAYER_BLOCK, false, true};
+  if (tps_lower_layer(mod, run, lo, &k->ops, &err) != TPS_OK) {
+    snprintf(msg, len, "%s", err.msg[0] ? err.msg : tps_strerror(err.status));
+    return false;
+  }
+  if (!check_lowering(k, msg, len)) return false;
+
+  const int64_t L = cfg->layers;
+  k->layers = calloc((size_t)L, sizeof *k->layers);
+  k->sites = calloc((size_t)(L * k->ops.n), sizeof *k->sites);
+  k->xs = calloc((size_t)(L + 1), sizeof *k->xs);
+  k->t_fwd = calloc((size_t)k->ops.n, sizeof(double));
+  k->t_bwd = calloc((size_t)k->ops.n, sizeof(double));
+  k->t_regather = calloc((size_t)k->ops.n, sizeof(double));
+  if (!k->layers || !k->sites || !k->xs || !k->t_fwd || !k->t_bwd || !k->t_regather)
+    k_fail("out of memory");
+  carver cv = {NULL, 0};
+  layout(k, &cv);
+  size_t total = cv.off;
+  k->arena = aligned_alloc(64, total ? total : 64);
+  if (!k->arena) k_fail("cannot allocate %.1f MiB of buffers", (double)total / 1048576.0);
+  memset(k->arena, 0, total); /* touch every page now: RSS = buffers from here on */
+  cv = (carver){k->arena, 0};
+  layout(k, &cv);
+  bind(k);
+
+  /* Values from global indices: weights ~ U(-1, 1) * sqrt(3 / fan_in) (unit
+   * variance out for unit variance in), norm gains 1 +- 0.1, biases +- 0.1,
+   * input ~ U(-sqrt 3, sqrt 3), output gradient ~ U(-1, 1). */
+  const kdims *d = &k->d;
+  const float h = (float)d->h;
+  const bool ln = cfg->norm == TPS_NORM_LAYERNORM;
+  for (int64_t l = 0; l < L; l++) {
+    klayer *y = &k->layers[l];
+    fill(k, y->w_qkv, KT_W_QKV, l, d->h, d->nqkv, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_o, KT_W_O, l, d->hq * d->hd, d->h, 0.0f, sqrtf(3.0f / (float)(cfg->heads * d->hd)));
+    fill(k, y->w_up, KT_W_UP, l, d->h, d->nup, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_down, KT_W_DOWN, l, d->fl, d->h, 0.0f, sqrtf(3.0f / (float)cfg->ffn));
+    fill(k, y->g1, KT_G1, l, 1, d->h, 1.0f, 0.1f);
+    fill(k, y->g2, KT_G2, l, 1, d->h, 1.0f, 0.1f);
+    if (ln) {
+      fill(k, y->b1, KT_B1, l, 1, d->h, 0.0f, 0.1f);
+      fill(k, y->b2, KT_B2, l, 1, d->h, 0.0f, 0.1f);
+    }
+  }
+  fill(k, k->xs[0], KT_INPUT, -1, d->ml, d->h, 0.0f, sqrtf(3.0f));
+  fill(k, k->dout, KT_DOUT, -1, d->ml, d->h, 0.0f, 1.0f);
+  return true;
+}
+
+void k_inst_free(kinst *k) {
+  free(k->arena);
+  free(k->layers);
+  free(k->sites);
+  free(k->xs);
+  free(k->t_fwd);
+  free(k->t_bwd);
+  free(k->t_regather);
+  tps_op_list_free(&k->ops);
+  memset(k, 0, sizeof *k);
+}
+
+/* ---- one step ---- */
+
+void k_forward(kinst *k) {
+  const int n = k->ops.n;
+  for (int64_t l = 0; l < k->cfg.layers; l++) {
+    ksite *s = &k->sites[l * n];
+    for (int i = 0; i < n; i++) {
+      double t0 = k_now();
+      k_exec_fwd(k, &s[i]);
+      k->t_fwd[i] += k_now() - t0;
+    }
+  }
+}
+
+void k_backward(kinst *k) {
+  const int n = k->ops.n;
+  for (int64_t l = k->cfg.layers - 1; l >= 0; l--) {
+    ksite *s = &k->sites[l * n];
+    for (int i = n - 1; i >= 0; i--) {
+      if (s[i].regather >= 0) {
+        double t0 = k_now();
+        k_exec_regather(k, &s[s[i].regather]);
+        k->t_regather[s[i].regather] += k_now() - t0;
+      }
+      double t0 = k_now();
+      k_exec_bwd(k, &s[i]);
+      k->t_bwd[i] += k_now() - t0;
+    }
+  }
+}
+
+void k_step(kinst *k) {
+  const size_t n = (size_t)k->ops.n;
+  memset(k->t_fwd, 0, n * sizeof(double));
+  memset(k->t_bwd, 0, n * sizeof(double));
+  memset(k->t_regather, 0, n * sizeof(double));
+  k_forward(k);
+  k_backward(k);
+}
