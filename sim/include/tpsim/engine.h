@@ -32,7 +32,7 @@ typedef struct tps_template {
 
 /* One layer instance of the model, in execution order. */
 typedef struct tps_layer {
-  char name[64];     /* "language_model.3", "vision_encoder.patch_embed" */
+  char name[TPS_NAME_MAX + 32]; /* "language_model.3", "vision_encoder.patch_embed" */
   int module;
   int64_t index;     /* block index within the module; -1 for other kinds */
   int template_id;
