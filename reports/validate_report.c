@@ -1,0 +1,157 @@
+/* Rendering `tp-sim validate --published`: rows by group in file order,
+ * skipped cases with their reasons, then n and MAPE per group and overall. */
+#include "reports/validate_report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "reports/json_writer.h"
+#include "tpsim/tpsim.h"
+
+/* A value in the metric's unit: whole numbers from 10^5 to 10^12, else 5
+ * significant digits. */
+static const char *fmt_value(double v, char *buf, size_t size) {
+  if (fabs(v) >= 1e5 && fabs(v) < 1e12)
+    snprintf(buf, size, "%.0f", v);
+  else
+    snprintf(buf, size, "%.5g", v);
+  return buf;
+}
+
+static void print_row(FILE *out, const validate_row *row, bool *any_uncertain, bool *any_oom) {
+  if (row->skipped[0]) {
+    fprintf(out, "  %-32s skipped: %s\n", row->id, row->skipped);
+    return;
+  }
+  char p[32], m[32], e[32];
+  const char *note = row->uncertain ? (row->fits ? " ?" : " ? oom") : (row->fits ? "" : " oom");
+  if (row->uncertain) *any_uncertain = true;
+  if (!row->fits) *any_oom = true;
+  double pct = row->error * 100.0;
+  snprintf(e, sizeof e, fabs(pct) < 1e5 ? "%+.1f%%" : "%+.3g%%", pct);
+  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s%s\n", row->id, row->metric, row->hw,
+          fmt_value(row->predicted, p, sizeof p), fmt_value(row->measured, m, sizeof m), e, note);
+}
+
+/* A MAPE (fraction) as "5.0%"; 3 significant digits when huge. */
+static const char *fmt_pct(double f, char *buf, size_t size) {
+  snprintf(buf, size, fabs(f) < 1e3 ? "%.1f%%" : "%.3g%%", f * 100.0);
+  return buf;
+}
+
+void report_validate_table(FILE *out, const validate_report *r) {
+  char e[32];
+  fprintf(out, "Published cases: %s%s%s\n", r->file ? r->file : "",
+          r->hw_override ? ", every case on --hw " : "", r->hw_override ? r->hw_override : "");
+  fprintf(out, "%d case%s: %d predicted (%d comparison%s), %d skipped. error = predicted / "
+               "measured - 1.\n\n",
+          r->n_cases, r->n_cases == 1 ? "" : "s", r->n_cases - r->n_skipped, r->n,
+          r->n == 1 ? "" : "s", r->n_skipped);
+  if (r->n_rows == 0) return;
+  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s\n", "case", "metric", "hw", "predicted",
+          "measured", "error");
+  bool any_uncertain = false, any_oom = false;
+  for (int g = 0; g < r->n_groups; g++) {
+    fprintf(out, "%s\n", r->groups[g].name);
+    for (int i = 0; i < r->n_rows; i++)
+      if (strcmp(r->rows[i].group, r->groups[g].name) == 0)
+        print_row(out, &r->rows[i], &any_uncertain, &any_oom);
+  }
+  if (any_uncertain) fprintf(out, "? the case lists this measured value as uncertain\n");
+  if (any_oom) fprintf(out, "oom: the prediction does not fit in device memory\n");
+
+  fprintf(out, "\nMAPE = mean |error| over the comparisons of a group.\n");
+  fprintf(out, "  %-60s %5s %8s %8s\n", "group", "n", "skipped", "MAPE");
+  for (int g = 0; g < r->n_groups; g++) {
+    const validate_group *gr = &r->groups[g];
+    if (gr->n > 0)
+      fprintf(out, "  %-60s %5d %8d %8s\n", gr->name, gr->n, gr->n_skipped,
+              fmt_pct(gr->mape, e, sizeof e));
+    else
+      fprintf(out, "  %-60s %5d %8d %8s\n", gr->name, gr->n, gr->n_skipped, "-");
+  }
+  if (r->n > 0)
+    fprintf(out, "  %-60s %5d %8d %8s\n", "all", r->n, r->n_skipped, fmt_pct(r->mape, e, sizeof e));
+  else
+    fprintf(out, "  %-60s %5d %8d %8s\n", "all", r->n, r->n_skipped, "-");
+}
+
+void report_validate_json(FILE *out, const validate_report *r) {
+  json_writer w;
+  json_init(&w, out);
+  json_object_begin(&w);
+  json_key(&w, "tool");
+  json_string(&w, "tp-sim");
+  json_key(&w, "version");
+  json_string(&w, TPSIM_VERSION);
+  json_key(&w, "file");
+  json_string(&w, r->file ? r->file : "");
+  json_key(&w, "hw_override");
+  if (r->hw_override)
+    json_string(&w, r->hw_override);
+  else
+    json_null(&w);
+  json_key(&w, "error_definition");
+  json_string(&w, "predicted / measured - 1; mape = mean |error|, fractions");
+  json_key(&w, "cases");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_rows; i++) {
+    const validate_row *row = &r->rows[i];
+    json_object_begin(&w);
+    json_key(&w, "id");
+    json_string(&w, row->id);
+    json_key(&w, "group");
+    json_string(&w, row->group);
+    if (row->skipped[0]) {
+      json_key(&w, "skipped");
+      json_string(&w, row->skipped);
+    } else {
+      json_key(&w, "metric");
+      json_string(&w, row->metric);
+      json_key(&w, "predicted");
+      json_number(&w, row->predicted);
+      json_key(&w, "measured");
+      json_number(&w, row->measured);
+      json_key(&w, "error");
+      json_number(&w, row->error);
+      json_key(&w, "hw");
+      json_string(&w, row->hw);
+      json_key(&w, "uncertain");
+      json_bool(&w, row->uncertain);
+      json_key(&w, "fits");
+      json_bool(&w, row->fits);
+    }
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "groups");
+  json_array_begin(&w);
+  for (int g = 0; g < r->n_groups; g++) {
+    const validate_group *gr = &r->groups[g];
+    json_object_begin(&w);
+    json_key(&w, "name");
+    json_string(&w, gr->name);
+    json_key(&w, "n");
+    json_int(&w, gr->n);
+    json_key(&w, "skipped");
+    json_int(&w, gr->n_skipped);
+    json_key(&w, "mape");
+    if (gr->n > 0)
+      json_number(&w, gr->mape);
+    else
+      json_null(&w);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "n");
+  json_int(&w, r->n);
+  json_key(&w, "skipped");
+  json_int(&w, r->n_skipped);
+  json_key(&w, "mape");
+  if (r->n > 0)
+    json_number(&w, r->mape);
+  else
+    json_null(&w);
+  json_object_end(&w);
+  json_finish(&w);
+}

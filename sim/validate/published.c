@@ -1,0 +1,387 @@
+/* The published-case validator: file-level reading (strict), then per case
+ * (tolerant): model, hardware profile, run, estimate, one row per measured
+ * value. See published.h and docs/validation.md. */
+#include "validate/published.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/yaml_doc.h"
+#include "validate/pub_case.h"
+#include "validate/pub_rules.h"
+
+#define HW_CACHE_MAX 16
+
+/* A hardware profile loaded once per distinct path. */
+typedef struct hw_entry {
+  char path[PUB_PATH_MAX];
+  tps_hw hw;
+} hw_entry;
+
+typedef struct pub_ctx {
+  tps_doc doc;
+  char dir[PUB_PATH_MAX];   /* directory of the published file, for relative paths */
+  const tps_hw *hw_override;
+  hw_entry *hws;            /* HW_CACHE_MAX entries */
+  int n_hws;
+  tps_model *model;
+  tps_estimate *est;
+  pub_case *pc;
+  validate_report *rep;
+  int cap_rows;
+} pub_ctx;
+
+/* ---- rows ---- */
+
+static validate_row *add_row(pub_ctx *x, const pub_case *c) {
+  validate_report *rep = x->rep;
+  if (rep->n_rows == x->cap_rows) {
+    int cap = x->cap_rows ? 2 * x->cap_rows : 32;
+    validate_row *rows = realloc(rep->rows, (size_t)cap * sizeof *rows);
+    if (!rows) return NULL;
+    rep->rows = rows;
+    x->cap_rows = cap;
+  }
+  validate_row *row = &rep->rows[rep->n_rows++];
+  memset(row, 0, sizeof *row);
+  memcpy(row->id, c->id, sizeof row->id);
+  memcpy(row->group, c->group, sizeof row->group);
+  return row;
+}
+
+/* Adds a skipped row: "why" (printf-style). */
+static tps_status skip_case(pub_ctx *x, const pub_case *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static tps_status skip_case(pub_ctx *x, const pub_case *c, const char *fmt, ...) {
+  validate_row *row = add_row(x, c);
+  if (!row) return TPS_ENOMEM;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(row->skipped, sizeof row->skipped, fmt, ap);
+  va_end(ap);
+  x->rep->n_skipped++;
+  return TPS_OK;
+}
+
+/* ---- data files ---- */
+
+/* tps_data_find, then (for a relative path) the same path beside the
+ * published file. */
+static tps_status find_data(const pub_ctx *x, const char *kind, const char *name, char *out,
+                            size_t size, tps_error *err) {
+  tps_status st = tps_data_find(kind, name, out, size, err);
+  if (st != TPS_ENOTFOUND || name[0] == '/' || !x->dir[0]) return st;
+  char beside[2 * PUB_PATH_MAX];
+  snprintf(beside, sizeof beside, "%s/%s", x->dir, name);
+  tps_error err2;
+  if (tps_data_find(kind, beside, out, size, &err2) == TPS_OK) {
+    tps_error_clear(err);
+    return TPS_OK;
+  }
+  return st;
+}
+
+/* "msg" or "FILE:LINE:COL: msg" of an error, for skip reasons. */
+static void describe(const tps_error *e, char *buf, size_t size) {
+  if (e->file[0] && e->line > 0)
+    snprintf(buf, size, "%.200s:%d:%d: %.250s", e->file, e->line, e->col, e->msg);
+  else if (e->file[0])
+    snprintf(buf, size, "%.200s: %.250s", e->file, e->msg);
+  else
+    snprintf(buf, size, "%.400s", e->msg[0] ? e->msg : tps_strerror(e->status));
+}
+
+/* Loads (or finds loaded) the hardware profile `name`; NULL with why filled
+ * when it cannot. */
+static const tps_hw *load_hw(pub_ctx *x, const char *name, char *why, size_t why_size) {
+  char path[PUB_PATH_MAX];
+  tps_error err;
+  tps_error_clear(&err);
+  if (find_data(x, "hw_profiles", name, path, sizeof path, &err) != TPS_OK) {
+    char d[450];
+    describe(&err, d, sizeof d);
+    snprintf(why, why_size, "hardware profile '%.40s': %s", name, d);
+    return NULL;
+  }
+  for (int i = 0; i < x->n_hws; i++)
+    if (strcmp(x->hws[i].path, path) == 0) return &x->hws[i].hw;
+  /* A full cache reuses its last slot. */
+  int slot = x->n_hws < HW_CACHE_MAX ? x->n_hws : HW_CACHE_MAX - 1;
+  hw_entry *e = &x->hws[slot];
+  e->path[0] = '\0';
+  if (tps_hw_load(path, &e->hw, &err) != TPS_OK) {
+    char d[450];
+    describe(&err, d, sizeof d);
+    snprintf(why, why_size, "hardware profile '%.40s': %s", name, d);
+    return NULL;
+  }
+  snprintf(e->path, sizeof e->path, "%s", path);
+  if (slot == x->n_hws) x->n_hws++;
+  return &e->hw;
+}
+
+/* ---- one case ---- */
+
+/* The inline model of a case: one decoder module with training defaults
+ * (Megatron's: no SP, no distributed optimizer, no recompute, vocabulary
+ * padded to a multiple of 128 x TP). */
+static void inline_model(const pub_case *c, tps_model *m) {
+  memset(m, 0, sizeof *m);
+  snprintf(m->name, sizeof m->name, "%.63s", c->id);
+  snprintf(m->source, sizeof m->source, "published case '%s' (%s)", c->id, c->group);
+  m->modules[0] = c->module;
+  m->n_modules = 1;
+  tps_training *t = &m->training;
+  t->seq_len = c->seq_len;
+  t->micro_batch = 1;
+  t->tp = t->pp = 1;
+  t->precision = c->precision;
+  t->recompute = TPS_RECOMPUTE_NONE;
+  t->flash_attention = true;
+  t->vocab_divisor = 128;
+}
+
+/* The cost of the first decoder block of the plan; false if there is none. */
+static bool first_block_cost(const tps_model *m, const tps_run *run, const tps_hw *hw,
+                             tps_layer_cost *out, tps_error *err) {
+  tps_plan plan;
+  if (tps_plan_build(m, run, &plan, err) != TPS_OK) return false;
+  bool found = false;
+  for (int i = 0; i < plan.n_layers && !found; i++) {
+    const tps_layer *l = &plan.layers[i];
+    if (plan.templates[l->template_id].opts.kind == TPS_LAYER_BLOCK &&
+        plan.modules[l->module].type == TPS_MODULE_DECODER) {
+      tps_layer_cost_compute(&plan, i, m, run, hw, out);
+      found = true;
+    }
+  }
+  tps_plan_free(&plan);
+  return found;
+}
+
+/* Largest element count of one op per micro-batch: tokens x the widest
+ * matrix side (padded vocabulary, fused MLP, QKV). The engine counts
+ * elements in int64_t, so a case above ELEMENTS_MAX is skipped, not run. */
+#define ELEMENTS_MAX 1e17
+static double largest_op_elements(const tps_model *m, const tps_run *run) {
+  double tokens = (double)run->micro_batch * (double)run->seq_len, widest = 0.0;
+  for (int i = 0; i < m->n_modules; i++) {
+    const tps_module *mod = &m->modules[i];
+    double w[4] = {2.0 * (double)mod->ffn, 4.0 * (double)mod->hidden,
+                   (double)(mod->heads + 2 * mod->kv_heads) * (double)mod->head_dim,
+                   (double)mod->vocab + (double)run->vocab_divisor * (double)run->tp};
+    for (int k = 0; k < 4; k++) widest = fmax(widest, w[k]);
+  }
+  return tokens * widest;
+}
+
+static bool any_layer_metric(const pub_case *c) {
+  for (int i = 0; i < c->n_measured; i++)
+    if (pub_metric_needs_layer(c->measured[i].metric)) return true;
+  return false;
+}
+
+static tps_status predict_case(pub_ctx *x, const pub_case *c) {
+  if (c->skip[0]) return skip_case(x, c, "%s", c->skip);
+  char why[VALIDATE_WHY_MAX];
+  tps_error err;
+  tps_error_clear(&err);
+
+  /* Model. */
+  bool profile_model = c->model_profile[0] != '\0';
+  tps_model *m = x->model;
+  if (profile_model) {
+    char path[PUB_PATH_MAX];
+    if (find_data(x, "models", c->model_profile, path, sizeof path, &err) != TPS_OK ||
+        tps_model_load(path, m, &err) != TPS_OK) {
+      if (err.status == TPS_ENOMEM) return TPS_ENOMEM;
+      describe(&err, why, 450);
+      return skip_case(x, c, "model_profile '%.40s': %s", c->model_profile, why);
+    }
+  } else {
+    inline_model(c, m);
+  }
+
+  /* Hardware: --hw, else profile:, else the device rule, else the bundled
+   * model's default. */
+  const tps_hw *hw = x->hw_override;
+  char hw_label[64] = "";
+  if (!hw) {
+    const char *name = c->profile[0] ? c->profile : pub_device_profile(c->device);
+    if (!name && profile_model && m->default_hw[0]) name = m->default_hw;
+    if (!name) {
+      if (c->device[0]) return skip_case(x, c, "no hardware profile for '%.200s'", c->device);
+      return skip_case(x, c, "hardware.device not given (and no profile:)");
+    }
+    hw = load_hw(x, name, why, sizeof why);
+    if (!hw) return skip_case(x, c, "%s", why);
+  }
+  snprintf(hw_label, sizeof hw_label, "%s", hw->name);
+
+  if (c->n_measured == 0) {
+    if (c->ignored[0])
+      return skip_case(x, c, "no measured value tp-sim compares (given: %s)", c->ignored);
+    return skip_case(x, c, "no measured value tp-sim compares");
+  }
+
+  /* Run and estimate. */
+  tps_run_overrides over;
+  pub_case_overrides(c, profile_model, &over);
+  tps_run run;
+  tps_status st = tps_run_resolve(m, &over, &run, &err);
+  if (st == TPS_OK && largest_op_elements(m, &run) > ELEMENTS_MAX)
+    return skip_case(x, c, "too large to evaluate: %.3g elements in one op of a micro-batch "
+                     "(limit %.0e)", largest_op_elements(m, &run), ELEMENTS_MAX);
+  if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, x->est, &err);
+  if (st == TPS_ENOMEM) return st;
+  if (st != TPS_OK) {
+    describe(&err, why, sizeof why);
+    return skip_case(x, c, "the engine cannot evaluate it: %s", why);
+  }
+  tps_layer_cost layer;
+  bool have_layer = false;
+  if (any_layer_metric(c)) {
+    have_layer = first_block_cost(m, &run, hw, &layer, &err);
+    if (!have_layer) {
+      if (err.status == TPS_ENOMEM) return TPS_ENOMEM;
+      return skip_case(x, c, "no decoder block to cost for the layer metrics");
+    }
+  }
+
+  /* Rows: all or none, so that a case never counts half. */
+  double pred[PUB_MAX_MEASURED];
+  for (int i = 0; i < c->n_measured; i++) {
+    pred[i] = pub_metric_predict(c->measured[i].metric, x->est, hw, have_layer ? &layer : NULL);
+    if (!isfinite(pred[i]))
+      return skip_case(x, c, "measured.%s cannot be predicted: profile '%s' has no peak for %s",
+                       c->measured[i].metric->key, hw->name, tps_precision_name(run.precision));
+  }
+  for (int i = 0; i < c->n_measured; i++) {
+    validate_row *row = add_row(x, c);
+    if (!row) return TPS_ENOMEM;
+    snprintf(row->metric, sizeof row->metric, "%s", c->measured[i].metric->key);
+    memcpy(row->hw, hw_label, sizeof row->hw);
+    row->predicted = pred[i];
+    row->measured = c->measured[i].value;
+    row->error = pred[i] / c->measured[i].value - 1.0;
+    row->uncertain = c->measured[i].uncertain;
+    row->fits = x->est->fits;
+  }
+  return TPS_OK;
+}
+
+/* ---- the file ---- */
+
+/* The `cases` list of the document, or an error at the place it is wrong. */
+static tps_status cases_node(pub_ctx *x, yaml_node_t **out) {
+  tps_doc *d = &x->doc;
+  yaml_node_t *root = tps_doc_root(d);
+  if (!root) {
+    tps_error_set(d->err, TPS_ESYNTAX, d->path, 1, 1, "file is empty");
+    tps_error_hint(d->err, "a published-cases file is a mapping with a 'cases:' list");
+    return TPS_ESYNTAX;
+  }
+  char got[64];
+  if (root->type != YAML_MAPPING_NODE) {
+    tps_node_desc(root, got, sizeof got);
+    tps_doc_fail(d, root, TPS_ETYPE, "a published-cases file must be a mapping, got %s", got);
+    tps_doc_hint(d, "the file holds 'cases:', a list of cases");
+    return TPS_ETYPE;
+  }
+  yaml_node_t *cases = tps_map_get(d, root, "cases");
+  if (!cases) {
+    tps_doc_fail(d, root, TPS_EMISSINGKEY, "missing key 'cases'");
+    const char *keys[64];
+    int n = 0;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top && n < 64; p++) {
+      yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+      if (k && k->type == YAML_SCALAR_NODE) keys[n++] = (const char *)k->data.scalar.value;
+    }
+    static const char *const want[] = {"cases"};
+    const char *close = NULL;
+    for (int i = 0; i < n && !close; i++)
+      if (tps_did_you_mean(keys[i], want, 1)) close = keys[i];
+    if (close)
+      tps_doc_hint(d, "'%s' is not 'cases'", close);
+    else
+      tps_doc_hint(d, "the file holds 'cases:', a list of cases");
+    return TPS_EMISSINGKEY;
+  }
+  if (cases->type != YAML_SEQUENCE_NODE) {
+    tps_node_desc(cases, got, sizeof got);
+    return tps_doc_fail(d, cases, TPS_ETYPE, "'cases' must be a list of cases, got %s", got);
+  }
+  *out = cases;
+  return TPS_OK;
+}
+
+static tps_status run_cases(pub_ctx *x, const yaml_node_t *cases) {
+  int n = tps_seq_len(cases);
+  for (int i = 0; i < n; i++) {
+    pub_case_read(&x->doc, tps_seq_at(&x->doc, cases, i), i, x->pc);
+    x->rep->n_cases++;
+    tps_status st = predict_case(x, x->pc);
+    if (st != TPS_OK) return st;
+  }
+  return TPS_OK;
+}
+
+tps_status pub_validate(const char *path, const char *hw_override, validate_report *rep,
+                        tps_error *err) {
+  memset(rep, 0, sizeof *rep);
+  rep->file = path;
+  rep->hw_override = hw_override;
+  tps_error_clear(err);
+  pub_ctx x;
+  memset(&x, 0, sizeof x);
+  x.rep = rep;
+  x.hws = calloc(HW_CACHE_MAX, sizeof *x.hws);
+  x.model = calloc(1, sizeof *x.model);
+  x.est = calloc(1, sizeof *x.est);
+  x.pc = calloc(1, sizeof *x.pc);
+  tps_status st = TPS_OK;
+  if (!x.hws || !x.model || !x.est || !x.pc) {
+    st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+    goto done;
+  }
+  if (path) {
+    const char *slash = strrchr(path, '/');
+    if (slash && (size_t)(slash - path) < sizeof x.dir)
+      snprintf(x.dir, sizeof x.dir, "%.*s", (int)(slash - path), path);
+  }
+  if (hw_override) {
+    char hw_path[PUB_PATH_MAX];
+    if ((st = tps_data_find("hw_profiles", hw_override, hw_path, sizeof hw_path, err)) ||
+        (st = tps_hw_load(hw_path, &x.hws[0].hw, err)))
+      goto done;
+    snprintf(x.hws[0].path, sizeof x.hws[0].path, "%s", hw_path);
+    x.n_hws = 1;
+    x.hw_override = &x.hws[0].hw;
+  }
+  if ((st = tps_doc_load(&x.doc, path, err))) goto done;
+  yaml_node_t *cases = NULL;
+  if ((st = cases_node(&x, &cases))) goto done;
+  if ((st = run_cases(&x, cases))) goto done;
+  if ((st = pub_summarize(rep))) tps_error_set(err, st, NULL, 0, 0, "out of memory");
+done:
+  if (st == TPS_ENOMEM && !err->msg[0]) tps_error_set(err, st, NULL, 0, 0, "out of memory");
+  tps_doc_free(&x.doc);
+  free(x.hws);
+  free(x.model);
+  free(x.est);
+  free(x.pc);
+  return st;
+}
+
+void pub_report_free(validate_report *rep) {
+  if (!rep) return;
+  free(rep->rows);
+  free(rep->groups);
+  rep->rows = NULL;
+  rep->groups = NULL;
+  rep->n_rows = rep->n_groups = 0;
+}

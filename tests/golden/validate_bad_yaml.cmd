@@ -1,0 +1,1 @@
+validate --published tests/inputs/published/bad_yaml.yaml --format json

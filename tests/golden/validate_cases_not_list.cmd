@@ -1,0 +1,1 @@
+validate --published tests/inputs/published/cases_not_list.yaml

@@ -1,0 +1,1 @@
+validate --published tests/inputs/published/tolerance.yaml --max-error 50

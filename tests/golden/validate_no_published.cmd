@@ -1,0 +1,1 @@
+validate --max-error 10

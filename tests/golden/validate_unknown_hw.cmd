@@ -1,0 +1,1 @@
+validate --published tests/inputs/published/tolerance.yaml --hw 910b9
