@@ -6,4 +6,5 @@ apt-get update
 apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config \
   libgsl-dev libyaml-dev libcriterion-dev \
-  libopenblas-dev libopenmpi-dev openmpi-bin
+  libopenblas-dev libopenmpi-dev openmpi-bin \
+  chromium fonts-dejavu-core libxml2-utils

@@ -3,6 +3,7 @@
  * 2 bad usage or bad input file, 3 validate found errors beyond tolerance. */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,11 @@
 
 #include "cli/options.h"
 #include "reports/report.h"
+#include "reports/report_bundle.h"
+#include "reports/validate_report.h"
+#include "validate/published.h"
 
-enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_TOLERANCE = 3 };
 
 static void print_error(const tps_error *err) {
   fputs("tp-sim: ", stderr);
@@ -248,6 +252,102 @@ static int list_kind(const char *kind) {
   return EXIT_OK;
 }
 
+typedef struct validate_job {
+  validate_report report;
+  cli_format format;
+} validate_job;
+
+static void render_validate_job(FILE *out, const void *data) {
+  const validate_job *job = data;
+  if (job->format == FORMAT_JSON)
+    report_validate_json(out, &job->report);
+  else
+    report_validate_table(out, &job->report);
+}
+
+/* Exit 3 when --max-error is given and a comparison exceeds it; names them. */
+static int check_tolerance(const validate_report *r, double max_error_pct) {
+  if (max_error_pct < 0) return EXIT_OK;
+  int n = pub_count_beyond(r, max_error_pct / 100.0);
+  if (n == 0) return EXIT_OK;
+  fprintf(stderr, "tp-sim: validate: %d of %d comparison%s exceed --max-error %g%%:\n", n, r->n,
+          r->n == 1 ? "" : "s", max_error_pct);
+  for (int i = 0; i < r->n_rows; i++) {
+    const validate_row *row = &r->rows[i];
+    if (!row->skipped[0] && fabs(row->error) > max_error_pct / 100.0)
+      fprintf(stderr, "  %s %s\n", row->id, row->metric);
+  }
+  return EXIT_TOLERANCE;
+}
+
+static int cmd_validate(const cli_args *args) {
+  if (!args->published)
+    return fail_usage("validate: --published FILE is required", "tp-sim validate --help");
+  if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
+    return fail_usage("validate: --format must be table or json", NULL);
+  validate_job job = {.format = args->format};
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = pub_validate(args->published, args->hw, &job.report, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    pub_report_free(&job.report);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  int rc = write_output(args->output, render_validate_job, &job);
+  if (rc == EXIT_OK) rc = check_tolerance(&job.report, args->max_error_pct);
+  pub_report_free(&job.report);
+  return rc;
+}
+
+static void report_progress(int done, int total, void *ctx) {
+  (void)ctx;
+  fprintf(stderr, "\rtp-sim: report: %d of %d TP sizes evaluated%s", done, total,
+          done == total ? "\n" : "");
+}
+
+static int cmd_report(const cli_args *args) {
+  if (!args->output)
+    return fail_usage("report: -o DIR is required", "tp-sim report --model M --tp 1,2,4 -o DIR");
+  double tokens = 0.0;
+  if (args->tokens && report_parse_tokens(args->tokens, &tokens) != TPS_OK) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "--tokens: expected a token count such as 1T, 500B or 2.5e12, got '%s'",
+             args->tokens);
+    return fail_usage(msg, NULL);
+  }
+  if ((tokens > 0) != (args->days > 0))
+    return fail_usage("report: --tokens and --days go together", "e.g. --tokens 1T --days 30");
+  static tps_model model;
+  static tps_hw hw;
+  int rc = load_inputs(args, &model, &hw);
+  if (rc) return rc;
+  int64_t tps[CLI_MAX_TP] = {0};
+  int n_tp = args->n_tp ? args->n_tp : 1;
+  memcpy(tps, args->tp_list, sizeof tps);
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = report_bundle_build_ex(&model, &hw, &args->over, tps, n_tp, tokens, args->days,
+                                         isatty(STDERR_FILENO) ? report_progress : NULL, NULL, &b,
+                                         &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  for (int i = 0; i < b.report.n_skipped; i++)
+    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)b.report.skipped[i].tp,
+            b.report.skipped[i].why);
+  st = report_bundle_write(&b, args->output, &err);
+  report_bundle_free(&b);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return EXIT_RUN;
+  }
+  fprintf(stderr, "tp-sim: wrote %s/report.{md,html,csv,json}\n", args->output);
+  return EXIT_OK;
+}
+
 static const command commands[] = {
     {"estimate", "tp-sim estimate --model M [--hw H] --tp LIST [options]",
      "memory per card and throughput for each TP size (the default command)",
@@ -255,6 +355,12 @@ static const command commands[] = {
     {"layers", "tp-sim layers --model M [--hw H] --tp N [options]",
      "per-layer breakdown of memory and time at one configuration",
      OPTS_MODEL | OPTS_TP_ONE | OPTS_RUN | OPTS_OUTPUT | OPTS_LAYERS, cmd_layers},
+    {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
+     "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
+     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
+    {"validate", "tp-sim validate --published FILE [options]",
+     "predict published runs and print predicted vs measured, error and MAPE per group",
+     OPTS_VALIDATE | OPTS_OUTPUT, cmd_validate},
     {"list", "tp-sim list models|hw", "bundled models or hardware profiles", 0, NULL},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
@@ -264,7 +370,7 @@ static void print_main_help(void) {
          TPSIM_VERSION);
   printf("Usage:\n  tp-sim --model M --tp 1,2,4 [--hw H]   same as `tp-sim estimate ...`\n");
   for (int i = 0; i < N_COMMANDS; i++) printf("  %-44s %s\n", commands[i].usage, commands[i].summary);
-  printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input.\n");
+  printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input,\n3 validate beyond --max-error.\n");
   printf("Bundled data: $TPSIM_DATA_DIR or %s (models/, hw_profiles/).\n", "the build's data directory");
 }
 

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION } opt_type;
+typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCENT } opt_type;
 
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_HELP
 } opt_id;
 
 static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
@@ -76,6 +76,18 @@ static const cli_option options[] = {
      "write to FILE (atomically) instead of stdout"},
     {ID_OPS, OPTS_LAYERS, "--ops", NULL, T_FLAG, NULL, NULL, 0, 0,
      "also list the ops of each distinct layer"},
+    {ID_PUBLISHED, OPTS_VALIDATE, "--published", NULL, T_STRING, "FILE", NULL, 0, 0,
+     "YAML file of published cases to predict and compare (see docs/validation.md)"},
+    {ID_HW, OPTS_VALIDATE, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
+     "hardware profile for every case (default: each case's profile: or device rule)"},
+    {ID_MAX_ERROR, OPTS_VALIDATE, "--max-error", NULL, T_PERCENT, "PCT", NULL, 0, 0,
+     "exit 3 when any |error| exceeds PCT percent (10 or 10%)"},
+    {ID_OUTPUT, OPTS_REPORT, "--output", "-o", T_STRING, "DIR", NULL, 0, 0,
+     "directory for report.md, report.html, report.csv and report.json (required)"},
+    {ID_TOKENS, OPTS_REPORT, "--tokens", NULL, T_STRING, "N", NULL, 0, 0,
+     "token budget to plan cards for: 1T, 500B, 2.5e12"},
+    {ID_DAYS, OPTS_REPORT, "--days", NULL, T_STRING, "D", NULL, 0, 0,
+     "deadline for the token budget, days"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
 };
 #define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
@@ -85,6 +97,7 @@ void cli_args_init(cli_args *args) {
   tps_run_overrides_init(&args->over);
   args->over.memory_margin = 0.05; /* policy default, documented in --help */
   args->format = FORMAT_TABLE;
+  args->max_error_pct = -1.0;
 }
 
 /* "OPTION: expected WHAT, got 'VALUE'" */
@@ -196,6 +209,31 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_FORMAT: args->format = (cli_format)choice; break;
     case ID_OUTPUT: args->output = value; break;
     case ID_OPS: args->show_ops = true; break;
+    case ID_PUBLISHED: args->published = value; break;
+    case ID_MAX_ERROR: {
+      char *end = NULL;
+      errno = 0;
+      double pct = strtod(value, &end);
+      if (end != value && *end == '%') end++;
+      /* decimal only: no blanks, sign, hex, inf or nan */
+      bool plain = value[0] == '.' || (value[0] >= '0' && value[0] <= '9');
+      for (const char *q = value; plain && *q; q++)
+        plain = strchr("0123456789.eE+-%", *q) != NULL;
+      if (!plain || end == value || *end != '\0' || errno || !isfinite(pct) || pct < 0.0)
+        return bad(err, o->name, "a percentage >= 0 (10 or 10%)", value);
+      args->max_error_pct = pct;
+      break;
+    }
+    case ID_TOKENS: args->tokens = value; break;
+    case ID_DAYS: {
+      char *end = NULL;
+      errno = 0;
+      double d = strtod(value, &end);
+      if (end == value || *end != '\0' || errno || !isfinite(d) || d <= 0.0 || d > 36500.0)
+        return bad(err, o->name, "a number of days in (0, 36500]", value);
+      args->days = d;
+      break;
+    }
     case ID_HELP: args->help = true; break;
   }
   return TPS_OK;

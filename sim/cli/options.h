@@ -22,6 +22,10 @@ typedef struct cli_args {
   cli_format format;
   const char *output;         /* -o FILE; NULL = stdout */
   bool show_ops;              /* layers --ops */
+  const char *published;      /* validate --published FILE, or NULL */
+  double max_error_pct;       /* validate --max-error, percent; < 0: not given */
+  const char *tokens;         /* report --tokens, e.g. "1T"; NULL: none */
+  double days;                /* report --days; 0: none */
   bool help;
 } cli_args;
 
@@ -32,7 +36,9 @@ enum {
   OPTS_TP_ONE = 1 << 2,  /* --tp N */
   OPTS_RUN = 1 << 3,     /* --cards, --pp, ... */
   OPTS_OUTPUT = 1 << 4,  /* --format, -o */
-  OPTS_LAYERS = 1 << 5   /* --ops */
+  OPTS_LAYERS = 1 << 5,  /* --ops */
+  OPTS_VALIDATE = 1 << 6, /* --published, --hw, --max-error */
+  OPTS_REPORT = 1 << 7    /* -o DIR, --tokens, --days */
 };
 
 void cli_args_init(cli_args *args);

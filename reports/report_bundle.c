@@ -1,0 +1,757 @@
+/* The capacity-planning report: building (engine + capacity searches) and
+ * the Markdown, HTML (inline CSS + inline SVG), CSV and JSON renderers. See
+ * report_bundle.h. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reports/json_writer.h"
+#include "reports/report_bundle.h"
+#include "reports/svg.h"
+
+#define GB 1e9
+#define MS 1e3
+
+/* ---- building ---- */
+
+void report_bundle_free(report_bundle *b) {
+  if (!b) return;
+  free(b->est);
+  free(b->skipped);
+  free(b->capacity);
+  free(b->costs);
+  if (b->has_plan) tps_plan_free(&b->plan);
+  memset(b, 0, sizeof *b);
+  b->layers_tp_index = -1;
+}
+
+static void add_rules(report_bundle *b) {
+  b->n_rules = 0;
+  b->rules[b->n_rules++] =
+      "memory limit per card = device memory x (1 - memory margin); headroom = limit - peak of the "
+      "most loaded pipeline stage";
+  b->rules[b->n_rules++] =
+      "largest seq_len: other settings as evaluated; largest micro-batch: micro-batches per step "
+      "kept, so global batch = micro-batch x DP x micro-batches; both found with GSL's Brent root "
+      "finder on memory - limit (memory interpolated between integers), the integer below the root "
+      "checked to fit and the next one checked not to";
+  b->rules[b->n_rules++] =
+      "cards for a token budget: TP, PP, micro-batch and micro-batches per step kept, DP scaled "
+      "(cards = TP x PP x DP, global batch = micro-batch x micro-batches x DP); the smallest DP whose "
+      "job tokens/s x days x 86400 s reaches the budget";
+  b->rules[b->n_rules++] = "a token budget counts decoder tokens (global batch x seq_len per step)";
+}
+
+tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
+                                  const tps_run_overrides *over, const int64_t *tp_list, int n_tp,
+                                  double token_budget, double days, report_progress_fn progress,
+                                  void *progress_ctx, report_bundle *out, tps_error *err) {
+  memset(out, 0, sizeof *out);
+  out->layers_tp_index = -1;
+  out->model = m;
+  out->hw = hw;
+  out->token_budget = token_budget > 0 ? token_budget : 0;
+  out->days = days > 0 ? days : 0;
+  add_rules(out);
+  int64_t default_tp = 0;
+  if (n_tp <= 0 || !tp_list) {
+    tp_list = &default_tp;
+    n_tp = 1;
+  }
+  tps_run_overrides base;
+  if (over)
+    base = *over;
+  else
+    tps_run_overrides_init(&base);
+
+  out->est = calloc((size_t)n_tp, sizeof *out->est);
+  out->skipped = calloc((size_t)n_tp, sizeof *out->skipped);
+  out->capacity = calloc((size_t)n_tp, sizeof *out->capacity);
+  if (!out->est || !out->skipped || !out->capacity) {
+    report_bundle_free(out);
+    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+  }
+  int n = 0, n_skipped = 0;
+  tps_error first;
+  tps_error_clear(&first);
+  tps_status st;
+  for (int i = 0; i < n_tp; i++) {
+    tps_run_overrides o = base;
+    o.tp = tp_list[i];
+    tps_run run;
+    tps_error e;
+    tps_error_clear(&e);
+    st = tps_run_resolve(m, &o, &run, &e);
+    if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, &out->est[n], &e);
+    if (st == TPS_ENOMEM) {
+      if (err) *err = e;
+      report_bundle_free(out);
+      return st;
+    }
+    if (st == TPS_OK) {
+      /* capacity planning of this TP */
+      capacity_row *c = &out->capacity[n];
+      const tps_estimate *est = &out->est[n];
+      tps_run_overrides pinned;
+      capacity_pin(&est->run, &base, &pinned);
+      c->tp = est->run.tp;
+      c->limit_bytes = capacity_limit_bytes(hw, &pinned);
+      c->headroom_bytes = c->limit_bytes - est->memory.total;
+      c->free_bytes = hw->memory_bytes - est->memory.total;
+      int ev = 0;
+      tps_error ce;
+      tps_error_clear(&ce);
+      st = capacity_max_fit(m, hw, &pinned, CAPACITY_SEQ_LEN, CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
+                            &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
+      c->evals += ev;
+      if (st == TPS_OK)
+        st = capacity_max_fit(m, hw, &pinned, CAPACITY_MICRO_BATCH, CAPACITY_MAX_MICRO_BATCH,
+                              &c->max_micro_batch, &c->max_micro_batch_bytes,
+                              &c->max_micro_batch_capped, &ev, &ce);
+      c->evals += ev;
+      if (st == TPS_OK && out->token_budget > 0 && out->days > 0) {
+        c->has_budget = true;
+        st = capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
+                                       &c->budget, &ce);
+      }
+      if (st == TPS_ENOMEM) {
+        if (err) *err = ce;
+        report_bundle_free(out);
+        return st;
+      }
+      if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
+      if (out->token_budget > 0 && est->tokens_per_s > 0)
+        c->days_at_run = out->token_budget / est->tokens_per_s / 86400.0;
+      if (out->days > 0) c->tokens_in_days = est->tokens_per_s * out->days * 86400.0;
+      n++;
+    } else {
+      if (!first.status) first = e;
+      out->skipped[n_skipped].tp = o.tp ? o.tp : run.tp;
+      snprintf(out->skipped[n_skipped].why, sizeof out->skipped[n_skipped].why, "%s", e.msg);
+      n_skipped++;
+    }
+    if (progress) progress(i + 1, n_tp, progress_ctx);
+  }
+  if (n == 0) {
+    if (err) *err = first;
+    report_bundle_free(out);
+    return first.status ? first.status : TPS_EINVAL;
+  }
+  out->report.model = m;
+  out->report.hw = hw;
+  out->report.est = out->est;
+  out->report.n = n;
+  out->report.skipped = out->skipped;
+  out->report.n_skipped = n_skipped;
+  report_recommend(&out->report);
+
+  /* per-layer breakdown */
+  int li = out->report.recommended >= 0 ? out->report.recommended : 0;
+  out->layers_tp_index = li;
+  tps_error pe;
+  tps_error_clear(&pe);
+  if (tps_plan_build(m, &out->est[li].run, &out->plan, &pe) == TPS_OK) {
+    out->has_plan = true;
+    out->costs = calloc(out->plan.n_layers > 0 ? (size_t)out->plan.n_layers : 1, sizeof *out->costs);
+    if (!out->costs) {
+      report_bundle_free(out);
+      return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (int i = 0; i < out->plan.n_layers; i++)
+      tps_layer_cost_compute(&out->plan, i, m, &out->est[li].run, hw, &out->costs[i]);
+  }
+  return TPS_OK;
+}
+
+tps_status report_bundle_build(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                               const int64_t *tp_list, int n_tp, double token_budget, double days,
+                               report_bundle *out, tps_error *err) {
+  return report_bundle_build_ex(m, hw, over, tp_list, n_tp, token_budget, days, NULL, NULL, out,
+                                err);
+}
+
+/* ---- helpers ---- */
+
+static double comm_share(const tps_estimate *e) {
+  return e->step_time_s > 0 ? e->time.tp_comm / e->step_time_s : 0.0;
+}
+
+static const tps_estimate *recommended(const report_bundle *b) {
+  return b->report.recommended >= 0 ? &b->est[b->report.recommended] : NULL;
+}
+
+/* "1.00T tokens" style. */
+static void fmt_tokens(char *buf, size_t size, double v) {
+  if (v >= 1e12)
+    snprintf(buf, size, "%.3gT", v / 1e12);
+  else if (v >= 1e9)
+    snprintf(buf, size, "%.3gB", v / 1e9);
+  else if (v >= 1e6)
+    snprintf(buf, size, "%.3gM", v / 1e6);
+  else
+    snprintf(buf, size, "%.0f", v);
+}
+
+static void fmt_fit(char *buf, size_t size, int64_t v, bool capped) {
+  if (v < 0)
+    snprintf(buf, size, "n/a");
+  else if (v == 0)
+    snprintf(buf, size, "none");
+  else
+    snprintf(buf, size, "%s%lld", capped ? ">= " : "", (long long)v);
+}
+
+/* Sentence on the cards needed, for the Markdown and HTML. */
+static void fmt_budget(char *buf, size_t size, const capacity_row *c) {
+  if (!c->has_budget) {
+    snprintf(buf, size, "-");
+  } else if (!c->budget.reachable) {
+    snprintf(buf, size, "not within %lld replicas", (long long)CAPACITY_MAX_DP);
+  } else {
+    snprintf(buf, size, "%lld cards (DP %lld, global batch %lld, %.2f days%s)",
+             (long long)c->budget.cards, (long long)c->budget.dp, (long long)c->budget.global_batch,
+             c->budget.days, c->budget.fits_with_margin ? "" : ", does not fit");
+  }
+}
+
+/* ---- charts ---- */
+
+static void tp_labels(const report_bundle *b, char (*names)[24], const char **cats) {
+  for (int i = 0; i < b->report.n; i++) {
+    snprintf(names[i], 24, "TP=%lld", (long long)b->est[i].run.tp);
+    cats[i] = names[i];
+  }
+}
+
+static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
+  int n = b->report.n;
+  double *v = calloc((size_t)(5 * n + 1), sizeof *v);
+  char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
+  const char **cats = calloc((size_t)n + 1, sizeof *cats);
+  if (!v || !names || !cats) goto done;
+  tp_labels(b, names, cats);
+  for (int i = 0; i < n; i++) {
+    const tps_memory *mm = &b->est[i].memory;
+    v[i] = mm->weights / GB;
+    v[n + i] = mm->grads / GB;
+    v[2 * n + i] = mm->optimizer / GB;
+    v[3 * n + i] = mm->activations / GB;
+    v[4 * n + i] = mm->runtime_reserve / GB;
+  }
+  svg_series s[5] = {{"weights", v}, {"gradients", v + n}, {"optimizer state", v + 2 * n},
+                     {"activations", v + 3 * n}, {"runtime reserve", v + 4 * n}};
+  char ref[96];
+  snprintf(ref, sizeof ref, "device memory %.1f GB", b->hw->memory_bytes / GB);
+  svg_chart c = {.id = "chart-memory", .title = "Memory per card by component (most loaded stage)",
+                 .x_label = "tensor-parallel size", .y_label = "memory per card (GB, 10^9 bytes)",
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 5,
+                 .ref_value = b->hw->memory_bytes / GB, .ref_label = ref, .width = 1040,
+                 .height = 400, .standalone = standalone};
+  svg_stacked_bars(out, &c);
+done:
+  free(v);
+  free(names);
+  free(cats);
+}
+
+static void chart_line(FILE *out, const report_bundle *b, bool standalone, bool throughput) {
+  int n = b->report.n;
+  double *v = calloc((size_t)n + 1, sizeof *v);
+  char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
+  const char **cats = calloc((size_t)n + 1, sizeof *cats);
+  if (!v || !names || !cats) goto done;
+  tp_labels(b, names, cats);
+  for (int i = 0; i < n; i++) v[i] = throughput ? b->est[i].tokens_per_s_per_card : b->est[i].step_time_s;
+  svg_series s = {throughput ? "tokens/s per card" : "step time", v};
+  svg_chart c = {.id = throughput ? "chart-throughput" : "chart-step",
+                 .title = throughput ? "Throughput per card" : "Step time",
+                 .x_label = "tensor-parallel size",
+                 .y_label = throughput ? "tokens/s per card (job tokens/s / cards)" : "step time (s)",
+                 .categories = cats, .n_categories = n, .series = &s, .n_series = 1, .width = 515,
+                 .height = 340, .standalone = standalone};
+  svg_lines(out, &c);
+done:
+  free(v);
+  free(names);
+  free(cats);
+}
+
+static void chart_layers(FILE *out, const report_bundle *b, bool standalone) {
+  int n = b->has_plan ? b->plan.n_layers : 0;
+  double *v = calloc((size_t)(2 * n + 1), sizeof *v);
+  char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
+  const char **cats = calloc((size_t)n + 1, sizeof *cats);
+  if (!v || !names || !cats) goto done;
+  for (int i = 0; i < n; i++) {
+    const tps_layer_cost *lc = &b->costs[i];
+    v[i] = (lc->fwd_s + lc->bwd_s + lc->recompute_s) * MS;
+    v[n + i] = (lc->tp_comm_fwd_s + lc->tp_comm_bwd_s + lc->recompute_comm_s) * MS;
+    snprintf(names[i], 24, "%d", i);
+    cats[i] = names[i];
+  }
+  svg_series s[2] = {{"compute (fwd + bwd + recompute)", v}, {"TP communication", v + n}};
+  char title[128];
+  snprintf(title, sizeof title, "Time per layer, TP=%lld, one micro-batch",
+           b->layers_tp_index >= 0 ? (long long)b->est[b->layers_tp_index].run.tp : 0LL);
+  svg_chart c = {.id = "chart-layers", .title = title,
+                 .x_label = "layer, in execution order (see the table of modules below)",
+                 .y_label = "time per micro-batch (ms)", .categories = cats, .n_categories = n,
+                 .series = s, .n_series = 2, .width = 1040, .height = 380, .standalone = standalone};
+  svg_stacked_bars(out, &c);
+done:
+  free(v);
+  free(names);
+  free(cats);
+}
+
+static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
+  int n = b->report.n;
+  double *v = calloc((size_t)(5 * n + 1), sizeof *v);
+  char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
+  const char **cats = calloc((size_t)n + 1, sizeof *cats);
+  if (!v || !names || !cats) goto done;
+  tp_labels(b, names, cats);
+  for (int i = 0; i < n; i++) {
+    const tps_estimate *e = &b->est[i];
+    double t = e->step_time_s > 0 ? e->step_time_s : 1.0;
+    v[i] = e->time.compute / t * 100.0;
+    v[n + i] = e->time.tp_comm / t * 100.0;
+    v[2 * n + i] = e->time.dp_comm / t * 100.0;
+    v[3 * n + i] = e->time.pp_bubble / t * 100.0;
+    v[4 * n + i] = (e->time.overhead + e->time.optimizer) / t * 100.0;
+  }
+  svg_series s[5] = {{"compute", v}, {"TP communication", v + n}, {"DP communication", v + 2 * n},
+                     {"pipeline bubble", v + 3 * n}, {"host overhead + optimizer", v + 4 * n}};
+  svg_chart c = {.id = "chart-share", .title = "Share of the step time by cause",
+                 .x_label = "tensor-parallel size", .y_label = "share of step time (%)",
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 5, .y_max = 100.0,
+                 .width = 1040, .height = 380, .standalone = standalone};
+  svg_stacked_bars(out, &c);
+done:
+  free(v);
+  free(names);
+  free(cats);
+}
+
+void report_bundle_chart(FILE *out, const report_bundle *b, int i, bool standalone) {
+  switch (i) {
+    case 0: chart_memory(out, b, standalone); break;
+    case 1: chart_line(out, b, standalone, true); break;
+    case 2: chart_line(out, b, standalone, false); break;
+    case 3: chart_layers(out, b, standalone); break;
+    case 4: chart_share(out, b, standalone); break;
+    default: break;
+  }
+}
+
+/* ---- Markdown ---- */
+
+void report_bundle_md(FILE *out, const report_bundle *b) {
+  report_estimate_md(out, &b->report);
+  fprintf(out, "\n## Capacity planning\n\n");
+  fprintf(out, "Device memory %.1f GB per card", b->hw->memory_bytes / GB);
+  if (b->report.n > 0) fprintf(out, ", limit with the margin %.1f GB", b->capacity[0].limit_bytes / GB);
+  char tok[32];
+  if (b->token_budget > 0) {
+    fmt_tokens(tok, sizeof tok, b->token_budget);
+    fprintf(out, "; token budget %s tokens", tok);
+  }
+  if (b->days > 0) fprintf(out, " within %g days", b->days);
+  fprintf(out, ".\n\n| TP | headroom GB | largest seq_len | largest micro-batch | cards for the budget | days at the evaluated cards |\n");
+  fprintf(out, "|---:|---:|---:|---:|---|---:|\n");
+  for (int i = 0; i < b->report.n; i++) {
+    const capacity_row *c = &b->capacity[i];
+    char seq[32], mb[32], bud[160], days[32];
+    fmt_fit(seq, sizeof seq, c->max_seq_len, c->max_seq_len_capped);
+    fmt_fit(mb, sizeof mb, c->max_micro_batch, c->max_micro_batch_capped);
+    fmt_budget(bud, sizeof bud, c);
+    if (c->days_at_run > 0)
+      snprintf(days, sizeof days, "%.1f", c->days_at_run);
+    else
+      snprintf(days, sizeof days, "-");
+    fprintf(out, "| %lld | %.1f | %s | %s | %s | %s |\n", (long long)c->tp, c->headroom_bytes / GB,
+            seq, mb, bud, days);
+  }
+  fprintf(out, "\nRules:\n\n");
+  for (int i = 0; i < b->n_rules; i++) fprintf(out, "- %s\n", b->rules[i]);
+  if (b->has_plan) {
+    const tps_estimate *e = &b->est[b->layers_tp_index];
+    fprintf(out, "\n## Per-layer time at TP=%lld (one micro-batch, ms)\n\n", (long long)e->run.tp);
+    fprintf(out, "| layer | stage | compute ms | TP comm ms |\n|---|---:|---:|---:|\n");
+    for (int i = 0; i < b->plan.n_layers; i++) {
+      const tps_layer_cost *lc = &b->costs[i];
+      fprintf(out, "| %s | %d | %.3f | %.3f |\n", b->plan.layers[i].name, b->plan.layers[i].stage,
+              (lc->fwd_s + lc->bwd_s + lc->recompute_s) * MS,
+              (lc->tp_comm_fwd_s + lc->tp_comm_bwd_s + lc->recompute_comm_s) * MS);
+    }
+  }
+  fprintf(out, "\nCharts: see report.html.\n");
+}
+
+/* ---- HTML ---- */
+
+static void h(FILE *out, const char *s) { svg_escape(out, s); }
+
+static const char *const css =
+    "body{font-family:sans-serif;color:#222;max-width:1080px;margin:24px auto;padding:0 16px;"
+    "line-height:1.45;background:#fff}"
+    "h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #ddd;"
+    "padding-bottom:4px}.sub{color:#555;margin-top:0}"
+    ".rec{border-left:5px solid #0072B2;background:#f2f7fb;padding:10px 16px;margin:16px 0}"
+    ".rec .tp{font-size:20px;font-weight:bold}"
+    "table{border-collapse:collapse;margin:10px 0;font-size:14px}"
+    "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "th{background:#f3f3f3}td.l,th.l{text-align:left}tr.best td{background:#eaf4ea;font-weight:bold}"
+    ".no{color:#b00000}.charts{display:flex;flex-wrap:wrap;gap:10px}"
+    "figure{margin:12px 0}figcaption{font-size:13px;color:#555;max-width:1040px}"
+    "footer{margin-top:40px;font-size:12px;color:#777}";
+
+static void html_figure(FILE *out, const report_bundle *b, int chart, const char *caption) {
+  fputs("<figure>\n", out);
+  report_bundle_chart(out, b, chart, false);
+  fputs("<figcaption>", out);
+  h(out, caption);
+  fputs("</figcaption>\n</figure>\n", out);
+}
+
+void report_bundle_html(FILE *out, const report_bundle *b) {
+  const estimate_report *r = &b->report;
+  const tps_estimate *best = recommended(b);
+  fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>", out);
+  fputs("tp-sim report: ", out);
+  h(out, b->model->name);
+  fputs(" on ", out);
+  h(out, b->hw->name);
+  fprintf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
+  fputs("<h1>Capacity plan: ", out);
+  h(out, b->model->name);
+  fputs(" on ", out);
+  h(out, b->hw->name);
+  fputs("</h1>\n<p class=\"sub\">", out);
+  h(out, b->hw->device_name);
+  fprintf(out, ", %.1f GB per card", b->hw->memory_bytes / GB);
+  if (r->n > 0) {
+    const tps_run *run = &r->est[0].run;
+    fprintf(out, "; seq_len %lld, micro-batch %lld, %s, recompute %s%s%s", (long long)run->seq_len,
+            (long long)run->micro_batch, tps_precision_name(run->precision),
+            tps_recompute_name(run->recompute), run->sp ? ", sequence parallel" : "",
+            run->distributed_optimizer ? ", distributed optimizer" : "");
+  }
+  fputs(".</p>\n", out);
+
+  /* recommendation */
+  fputs("<h2>Recommendation</h2>\n<div class=\"rec\">\n", out);
+  if (best)
+    fprintf(out, "<p class=\"tp\">Default TP: %lld</p>\n<p>", (long long)best->run.tp);
+  else
+    fputs("<p class=\"tp\">No TP size fits</p>\n<p>", out);
+  h(out, r->reason);
+  fputs(".</p>\n</div>\n<p>Assumptions:</p>\n<ul>\n", out);
+  for (int i = 0; i < r->n_assumptions; i++) {
+    fputs("<li>", out);
+    h(out, r->assumptions[i]);
+    fputs("</li>\n", out);
+  }
+  for (int i = 0; i < b->n_rules; i++) {
+    fputs("<li>", out);
+    h(out, b->rules[i]);
+    fputs("</li>\n", out);
+  }
+  fputs("</ul>\n", out);
+
+  /* estimate table */
+  fputs("<h2>Each TP size</h2>\n<table>\n<tr><th>TP</th><th>PP</th><th>DP</th><th>cards</th>"
+        "<th>GB per card</th><th>fits</th><th>step (s)</th><th>tokens/s per card</th>"
+        "<th>tokens/s job</th><th>MFU</th><th>TP comm</th></tr>\n", out);
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    fprintf(out, "<tr%s><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.2f</td>"
+                 "<td%s>%s</td><td>%.3f</td><td>%.1f</td><td>%.1f</td><td>%.1f%%</td><td>%.1f%%</td></tr>\n",
+            i == r->recommended ? " class=\"best\"" : "", (long long)e->run.tp, (long long)e->run.pp,
+            (long long)e->run.dp, (long long)e->run.cards, e->memory.total / GB,
+            e->fits_with_margin ? "" : " class=\"no\"", e->fits_with_margin ? "yes" : "no",
+            e->step_time_s, e->tokens_per_s_per_card, e->tokens_per_s, e->mfu * 100.0,
+            comm_share(e) * 100.0);
+  }
+  fputs("</table>\n", out);
+  if (r->n_skipped > 0) {
+    fputs("<p>Not evaluated:</p>\n<ul>\n", out);
+    for (int i = 0; i < r->n_skipped; i++) {
+      fprintf(out, "<li>TP=%lld: ", (long long)r->skipped[i].tp);
+      h(out, r->skipped[i].why);
+      fputs("</li>\n", out);
+    }
+    fputs("</ul>\n", out);
+  }
+
+  /* charts */
+  fputs("<h2>Memory</h2>\n", out);
+  html_figure(out, b, 0,
+              "Peak bytes per card on the most loaded pipeline stage, by component; the dashed line "
+              "is the device memory. A bar above it does not fit.");
+  fputs("<h2>Throughput and step time</h2>\n<div class=\"charts\">\n", out);
+  html_figure(out, b, 1, "Tokens/s per card = tokens per step / step time / cards (higher is better).");
+  html_figure(out, b, 2, "Seconds per training step (one global batch).");
+  fputs("</div>\n", out);
+  fputs("<h2>Where the time goes</h2>\n", out);
+  html_figure(out, b, 4,
+              "Share of the step time: compute, tensor-parallel collectives on the critical path, "
+              "unhidden gradient reduction, pipeline bubble, host overhead per micro-batch and "
+              "optimizer step.");
+  if (b->has_plan) {
+    html_figure(out, b, 3,
+                b->est[b->layers_tp_index].run.tp == 1
+                    ? "Per layer, one micro-batch on one rank: kernels (forward, backward, recompute). "
+                      "At TP=1 there are no tensor-parallel collectives."
+                    : "Per layer, one micro-batch on one rank: kernels (forward, backward, recompute) "
+                      "and tensor-parallel collectives.");
+    /* which layers are which */
+    fputs("<table>\n<tr><th class=\"l\">module</th><th>layers (bar numbers)</th><th>stage</th></tr>\n", out);
+    int start = 0;
+    for (int i = 1; i <= b->plan.n_layers; i++) {
+      if (i < b->plan.n_layers && b->plan.layers[i].module == b->plan.layers[start].module &&
+          b->plan.layers[i].stage == b->plan.layers[start].stage)
+        continue;
+      int mod = b->plan.layers[start].module;
+      fputs("<tr><td class=\"l\">", out);
+      h(out, mod >= 0 && mod < b->plan.n_modules ? b->plan.modules[mod].name : "?");
+      fprintf(out, "</td><td>%d&#8211;%d</td><td>%d</td></tr>\n", start, i - 1,
+              b->plan.layers[start].stage);
+      start = i;
+    }
+    fputs("</table>\n", out);
+  }
+
+  /* capacity */
+  fputs("<h2>Capacity planning</h2>\n<p>", out);
+  char tok[32];
+  if (b->token_budget > 0 && b->days > 0) {
+    fmt_tokens(tok, sizeof tok, b->token_budget);
+    fprintf(out, "Cards to train %s tokens within %g days.", tok, b->days);
+  } else {
+    fputs("No token budget and deadline were given: cards for a budget are not computed.", out);
+  }
+  fputs("</p>\n<table>\n<tr><th>TP</th><th>headroom per card (GB)</th><th>free of device (GB)</th>"
+        "<th>largest seq_len</th><th>largest micro-batch</th><th class=\"l\">cards for the budget</th>"
+        "<th>days at the evaluated cards</th></tr>\n", out);
+  for (int i = 0; i < r->n; i++) {
+    const capacity_row *c = &b->capacity[i];
+    char seq[32], mb[32], bud[160], days[32];
+    fmt_fit(seq, sizeof seq, c->max_seq_len, c->max_seq_len_capped);
+    fmt_fit(mb, sizeof mb, c->max_micro_batch, c->max_micro_batch_capped);
+    fmt_budget(bud, sizeof bud, c);
+    if (c->days_at_run > 0)
+      snprintf(days, sizeof days, "%.1f", c->days_at_run);
+    else
+      snprintf(days, sizeof days, "-");
+    fprintf(out, "<tr><td>%lld</td><td%s>%.1f</td><td>%.1f</td><td>", (long long)c->tp,
+            c->headroom_bytes < 0 ? " class=\"no\"" : "", c->headroom_bytes / GB, c->free_bytes / GB);
+    h(out, seq);
+    fputs("</td><td>", out);
+    h(out, mb);
+    fputs("</td><td class=\"l\">", out);
+    h(out, bud);
+    fprintf(out, "</td><td>%s</td></tr>\n", days);
+  }
+  fputs("</table>\n", out);
+  fprintf(out, "<footer>Generated by tp-sim %s. GB = 10^9 bytes. Files: report.md, report.csv, "
+               "report.json hold the same numbers.</footer>\n</body>\n</html>\n",
+          TPSIM_VERSION);
+}
+
+/* ---- CSV ---- */
+
+void report_bundle_csv(FILE *out, const report_bundle *b) {
+  fprintf(out, "tp,pp,dp,cards,seq_len,micro_batch,global_batch,fits_with_margin,"
+               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,runtime_reserve_bytes,"
+               "total_bytes,limit_bytes,headroom_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,"
+               "dp_comm_s,optimizer_s,overhead_s,tokens_per_s,tokens_per_s_per_card,mfu,"
+               "max_seq_len,max_micro_batch,token_budget,days,budget_dp,budget_cards,"
+               "budget_global_batch,budget_tokens_per_s,budget_days,recommended\n");
+  for (int i = 0; i < b->report.n; i++) {
+    const tps_estimate *e = &b->est[i];
+    const tps_memory *m = &e->memory;
+    const capacity_row *c = &b->capacity[i];
+    fprintf(out, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld,%lld,",
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, (long long)e->run.cards,
+            (long long)e->run.seq_len, (long long)e->run.micro_batch, (long long)e->run.global_batch,
+            e->fits_with_margin ? "true" : "false", m->weights, m->grads, m->optimizer,
+            m->activations, m->runtime_reserve, m->total, c->limit_bytes, c->headroom_bytes,
+            e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
+            e->time.optimizer, e->time.overhead, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu,
+            (long long)c->max_seq_len, (long long)c->max_micro_batch);
+    if (b->token_budget > 0) fprintf(out, "%.0f", b->token_budget);
+    fputc(',', out);
+    if (b->days > 0) fprintf(out, "%.9g", b->days);
+    fputc(',', out);
+    if (c->has_budget && c->budget.reachable)
+      fprintf(out, "%lld,%lld,%lld,%.9g,%.9g", (long long)c->budget.dp, (long long)c->budget.cards,
+              (long long)c->budget.global_batch, c->budget.tokens_per_s, c->budget.days);
+    else
+      fputs(",,,,", out);
+    fprintf(out, ",%s\n", i == b->report.recommended ? "true" : "false");
+  }
+}
+
+/* ---- JSON ---- */
+
+static void json_fit(json_writer *w, const char *key, int64_t v, double bytes, bool capped) {
+  json_key(w, key);
+  json_object_begin(w);
+  json_key(w, "value");
+  if (v < 0)
+    json_null(w);
+  else
+    json_int(w, v);
+  json_key(w, "memory_bytes"); json_number(w, v > 0 ? bytes : 0.0);
+  json_key(w, "at_search_limit"); json_bool(w, capped);
+  json_object_end(w);
+}
+
+void report_bundle_json(FILE *out, const report_bundle *b) {
+  json_writer w;
+  json_init(&w, out);
+  json_object_begin(&w);
+  json_key(&w, "tool"); json_string(&w, "tp-sim");
+  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
+  json_key(&w, "kind"); json_string(&w, "report");
+  json_key(&w, "model"); json_string(&w, b->model->name);
+  json_key(&w, "hw"); json_string(&w, b->hw->name);
+  json_key(&w, "recommended_tp");
+  if (b->report.recommended >= 0)
+    json_int(&w, b->est[b->report.recommended].run.tp);
+  else
+    json_null(&w);
+  json_key(&w, "reason"); json_string(&w, b->report.reason);
+  json_key(&w, "capacity_rules");
+  json_array_begin(&w);
+  for (int i = 0; i < b->n_rules; i++) json_string(&w, b->rules[i]);
+  json_array_end(&w);
+  json_key(&w, "token_budget");
+  if (b->token_budget > 0) json_number(&w, b->token_budget); else json_null(&w);
+  json_key(&w, "days");
+  if (b->days > 0) json_number(&w, b->days); else json_null(&w);
+  json_key(&w, "capacity");
+  json_array_begin(&w);
+  for (int i = 0; i < b->report.n; i++) {
+    const capacity_row *c = &b->capacity[i];
+    json_object_begin(&w);
+    json_key(&w, "tp"); json_int(&w, c->tp);
+    json_key(&w, "limit_bytes"); json_number(&w, c->limit_bytes);
+    json_key(&w, "headroom_bytes"); json_number(&w, c->headroom_bytes);
+    json_key(&w, "free_bytes"); json_number(&w, c->free_bytes);
+    json_fit(&w, "max_seq_len", c->max_seq_len, c->max_seq_len_bytes, c->max_seq_len_capped);
+    json_fit(&w, "max_micro_batch", c->max_micro_batch, c->max_micro_batch_bytes,
+             c->max_micro_batch_capped);
+    json_key(&w, "budget");
+    if (!c->has_budget) {
+      json_null(&w);
+    } else {
+      json_object_begin(&w);
+      json_key(&w, "reachable"); json_bool(&w, c->budget.reachable);
+      json_key(&w, "dp"); json_int(&w, c->budget.dp);
+      json_key(&w, "cards"); json_int(&w, c->budget.cards);
+      json_key(&w, "global_batch"); json_int(&w, c->budget.global_batch);
+      json_key(&w, "tokens_per_s"); json_number(&w, c->budget.tokens_per_s);
+      json_key(&w, "days"); json_number(&w, c->budget.days);
+      json_key(&w, "memory_bytes"); json_number(&w, c->budget.memory_bytes);
+      json_key(&w, "fits_with_margin"); json_bool(&w, c->budget.fits_with_margin);
+      json_object_end(&w);
+    }
+    json_key(&w, "days_at_evaluated_cards");
+    if (c->days_at_run > 0) json_number(&w, c->days_at_run); else json_null(&w);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "layers");
+  if (!b->has_plan) {
+    json_null(&w);
+  } else {
+    json_object_begin(&w);
+    json_key(&w, "tp"); json_int(&w, b->est[b->layers_tp_index].run.tp);
+    json_key(&w, "per_micro_batch_s");
+    json_array_begin(&w);
+    for (int i = 0; i < b->plan.n_layers; i++) {
+      const tps_layer_cost *lc = &b->costs[i];
+      json_object_begin(&w);
+      json_key(&w, "name"); json_string(&w, b->plan.layers[i].name);
+      json_key(&w, "stage"); json_int(&w, b->plan.layers[i].stage);
+      json_key(&w, "compute"); json_number(&w, lc->fwd_s + lc->bwd_s + lc->recompute_s);
+      json_key(&w, "tp_comm");
+      json_number(&w, lc->tp_comm_fwd_s + lc->tp_comm_bwd_s + lc->recompute_comm_s);
+      json_object_end(&w);
+    }
+    json_array_end(&w);
+    json_object_end(&w);
+  }
+  /* the `estimate` document (CONTRACT of tp-sim estimate --format json), nested as is */
+  json_key(&w, "estimate");
+  fflush(out);
+  report_estimate_json(out, &b->report);
+  w.after_key = false;
+  json_object_end(&w);
+  json_finish(&w);
+}
+
+/* ---- writing ---- */
+
+typedef void (*render_fn)(FILE *out, const report_bundle *b);
+
+tps_status report_bundle_write(const report_bundle *b, const char *dir, tps_error *err) {
+  static const char *const names[4] = {"report.md", "report.html", "report.csv", "report.json"};
+  static const render_fn renders[4] = {report_bundle_md, report_bundle_html, report_bundle_csv,
+                                       report_bundle_json};
+  if (!dir || !dir[0]) return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "no output directory");
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot create directory: %s", strerror(errno));
+  struct stat sb;
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+    return tps_error_set(err, TPS_EIO, dir, 0, 0, "not a directory");
+  char tmp[4][4096];
+  int made = 0;
+  tps_status st = TPS_OK;
+  for (int i = 0; i < 4; i++) {
+    if (snprintf(tmp[i], sizeof tmp[i], "%s/.%s.tmp.XXXXXX", dir, names[i]) >= (int)sizeof tmp[i]) {
+      st = tps_error_set(err, TPS_EINVAL, dir, 0, 0, "output path too long");
+      break;
+    }
+    int fd = mkstemp(tmp[i]);
+    if (fd < 0) {
+      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot create %s: %s", names[i], strerror(errno));
+      break;
+    }
+    made++;
+    mode_t mask = umask(0); /* mkstemp makes 0600: give the usual 0666 less umask */
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+      close(fd);
+      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot write %s: %s", names[i], strerror(errno));
+      break;
+    }
+    renders[i](f, b);
+    int bad = ferror(f);
+    if (fclose(f) != 0) bad = 1;
+    if (bad) {
+      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot write %s: %s", names[i], strerror(errno));
+      break;
+    }
+  }
+  for (int i = 0; st == TPS_OK && i < 4; i++) {
+    char final[4200];
+    snprintf(final, sizeof final, "%s/%s", dir, names[i]);
+    if (rename(tmp[i], final) != 0)
+      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot rename into %s: %s", final, strerror(errno));
+    else
+      tmp[i][0] = '\0';
+  }
+  if (st != TPS_OK)
+    for (int i = 0; i < made; i++)
+      if (tmp[i][0]) unlink(tmp[i]);
+  return st;
+}

@@ -1,0 +1,1 @@
+report --model qwen25vl-7b --tp 1,2 -o /tmp/tpsim-never --tokens 1T

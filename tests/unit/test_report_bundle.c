@@ -1,0 +1,264 @@
+/* The capacity-planning report: capacity searches (largest seq_len and
+ * micro-batch that fit, cards for a token budget), token parsing, and the
+ * four files written atomically, with a self-contained HTML whose charts are
+ * well-formed SVG (checked with xmllint when it is installed). Uses the
+ * bundled qwen25vl-7b on 910b2 through $TPSIM_DATA_DIR. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reports/capacity.h"
+#include "reports/report_bundle.h"
+#include "tpsim/tpsim.h"
+
+static tps_model model;
+static tps_hw hw;
+
+static void load(void) {
+  gsl_set_error_handler_off();
+  char path[4096];
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(tps_data_find("models", "qwen25vl-7b", path, sizeof path, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_model_load(path, &model, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_data_find("hw_profiles", "910b2", path, sizeof path, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_hw_load(path, &hw, &err), TPS_OK, "%s", err.msg);
+}
+
+/* The model's default run at `tp`, pinned for the capacity searches. */
+static tps_run_overrides pinned_at(int64_t tp, double margin) {
+  tps_run_overrides over, pinned;
+  tps_run_overrides_init(&over);
+  over.tp = tp;
+  over.memory_margin = margin;
+  tps_run run;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(tps_run_resolve(&model, &over, &run, &err), TPS_OK, "%s", err.msg);
+  capacity_pin(&run, &over, &pinned);
+  return pinned;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "cannot open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  cr_assert_not_null(s);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+static int count_entries(const char *dir, const char *containing) {
+  DIR *d = opendir(dir);
+  cr_assert_not_null(d, "cannot open %s", dir);
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+        (!containing || strstr(e->d_name, containing)))
+      n++;
+  closedir(d);
+  return n;
+}
+
+Test(report_tokens, parses_suffixes_and_rejects_junk) {
+  double v = 0;
+  cr_assert_eq(report_parse_tokens("1T", &v), TPS_OK);
+  cr_assert_float_eq(v, 1e12, 1);
+  cr_assert_eq(report_parse_tokens("500B", &v), TPS_OK);
+  cr_assert_float_eq(v, 5e11, 1);
+  cr_assert_eq(report_parse_tokens("2.5e12", &v), TPS_OK);
+  cr_assert_float_eq(v, 2.5e12, 1);
+  cr_assert_eq(report_parse_tokens("20M", &v), TPS_OK);
+  cr_assert_float_eq(v, 2e7, 1e-3);
+  cr_assert_neq(report_parse_tokens("", &v), TPS_OK);
+  cr_assert_neq(report_parse_tokens("1X", &v), TPS_OK);
+  cr_assert_neq(report_parse_tokens("1TT", &v), TPS_OK);
+  cr_assert_neq(report_parse_tokens("-1T", &v), TPS_OK);
+  cr_assert_neq(report_parse_tokens("T", &v), TPS_OK);
+}
+
+/* Largest seq_len and micro-batch: x fits under the limit, x + 1 does not. */
+Test(report_capacity, largest_seq_len_and_micro_batch_are_tight, .init = load) {
+  int64_t tps_[2] = {1, 2};
+  for (int k = 0; k < 2; k++) {
+    tps_run_overrides p = pinned_at(tps_[k], 0.1);
+    double limit = capacity_limit_bytes(&hw, &p);
+    cr_assert_float_eq(limit, hw.memory_bytes * 0.9, 1.0);
+    capacity_var vars[2] = {CAPACITY_SEQ_LEN, CAPACITY_MICRO_BATCH};
+    int64_t caps[2] = {CAPACITY_MAX_SEQ_LEN, CAPACITY_MAX_MICRO_BATCH};
+    for (int v = 0; v < 2; v++) {
+      int64_t best = -1;
+      double bytes = 0;
+      bool capped = true;
+      int evals = 0;
+      tps_error err;
+      tps_error_clear(&err);
+      cr_assert_eq(capacity_max_fit(&model, &hw, &p, vars[v], caps[v], &best, &bytes, &capped,
+                                    &evals, &err), TPS_OK, "%s", err.msg);
+      cr_assert(best >= 1 && !capped, "TP=%lld var %d: best %lld", (long long)tps_[k], v, (long long)best);
+      tps_status st;
+      double at = capacity_memory(&model, &hw, &p, vars[v], best, &st, &err);
+      double above = capacity_memory(&model, &hw, &p, vars[v], best + 1, &st, &err);
+      cr_assert(at <= limit, "x=%lld: %.6g bytes > limit %.6g", (long long)best, at, limit);
+      cr_assert(above > limit, "x+1=%lld: %.6g bytes <= limit %.6g", (long long)best + 1, above, limit);
+      cr_assert_float_eq(bytes, at, 1.0);
+      cr_assert(evals < 80, "too many evaluations: %d", evals);
+    }
+  }
+}
+
+/* Cards for 1T tokens in 30 days: the DP found reaches the budget, one
+ * replica fewer does not. */
+Test(report_capacity, cards_for_budget_is_the_smallest, .init = load) {
+  tps_run_overrides p = pinned_at(2, 0.0);
+  double tokens = 1e12, seconds = 30 * 86400.0;
+  capacity_budget b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(capacity_cards_for_budget(&model, &hw, &p, tokens, seconds, &b, &err), TPS_OK, "%s", err.msg);
+  cr_assert(b.reachable);
+  cr_assert_eq(b.cards, 2 * p.pp * b.dp);
+  cr_assert(b.tokens_per_s * seconds >= tokens);
+  cr_assert(b.days <= 30.0 + 1e-9);
+  cr_assert(b.dp > 1);
+  tps_status st;
+  double fewer = capacity_tokens_per_s(&model, &hw, &p, b.dp - 1, NULL, &st, &err);
+  cr_assert_eq(st, TPS_OK, "%s", err.msg);
+  cr_assert(fewer * seconds < tokens, "DP %lld already reaches the budget", (long long)b.dp - 1);
+  /* global batch scales with DP, micro-batches per replica kept */
+  int64_t per_replica = p.global_batch / p.dp;
+  cr_assert_eq(b.global_batch, per_replica * b.dp);
+}
+
+static void make_tmpdir(char *out, size_t size) {
+  snprintf(out, size, "/tmp/tpsim-report-XXXXXX");
+  cr_assert_not_null(mkdtemp(out));
+}
+
+static int have(const char *path) { return access(path, X_OK) == 0; }
+
+Test(report_bundle, writes_four_files_self_contained_html, .init = load) {
+  int64_t list[4] = {1, 2, 4, 8};
+  tps_run_overrides over;
+  tps_run_overrides_init(&over);
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(report_bundle_build(&model, &hw, &over, list, 4, 1e12, 30, &b, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(b.report.n, 3);        /* TP=8 x PP=2 does not divide 8 cards */
+  cr_assert_eq(b.report.n_skipped, 1);
+  cr_assert_eq(b.report.recommended, 0);
+  cr_assert(b.has_plan && b.plan.n_layers > 30);
+  for (int i = 0; i < b.report.n; i++) {
+    cr_assert(b.capacity[i].max_seq_len > 0);
+    cr_assert(b.capacity[i].has_budget && b.capacity[i].budget.reachable);
+  }
+
+  char dir[64], sub[128], path[256];
+  make_tmpdir(dir, sizeof dir);
+  snprintf(sub, sizeof sub, "%s/out", dir); /* created by the write */
+  cr_assert_eq(report_bundle_write(&b, sub, &err), TPS_OK, "%s", err.msg);
+  const char *names[4] = {"report.md", "report.html", "report.csv", "report.json"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "%s/%s", sub, names[i]);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s missing", path);
+    cr_assert(st.st_size > 100, "%s is small", path);
+  }
+  cr_assert_eq(count_entries(sub, NULL), 4, "temporary files left in %s", sub);
+
+  snprintf(path, sizeof path, "%s/report.html", sub);
+  char *html = slurp(path);
+  cr_assert(strstr(html, "<svg"));
+  cr_assert_null(strstr(html, "<script"));
+  cr_assert_null(strstr(html, "http"), "the HTML names a URL");
+  cr_assert(strstr(html, "Default TP: 1"));
+  cr_assert(strstr(html, "tokens/s counted per card"));
+  free(html);
+  snprintf(path, sizeof path, "%s/report.md", sub);
+  char *md = slurp(path);
+  cr_assert(strstr(md, "## Capacity planning"));
+  free(md);
+  snprintf(path, sizeof path, "%s/report.csv", sub);
+  char *csv = slurp(path);
+  int lines = 0;
+  for (char *p = csv; *p; p++) lines += *p == '\n';
+  cr_assert_eq(lines, 1 + 3);
+  free(csv);
+
+  /* every chart on its own, and the whole HTML, are well-formed XML */
+  if (!have("/usr/bin/xmllint")) {
+    fprintf(stderr, "xmllint not installed: skipped\n");
+  } else {
+    char cmd[512];
+    for (int i = 0; i < REPORT_N_CHARTS; i++) {
+      snprintf(path, sizeof path, "%s/chart%d.svg", dir, i);
+      FILE *f = fopen(path, "w");
+      cr_assert_not_null(f);
+      report_bundle_chart(f, &b, i, true);
+      fclose(f);
+      snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout '%s'", path);
+      cr_assert_eq(system(cmd), 0, "chart %d is not well-formed: %s", i, path);
+      unlink(path);
+    }
+    snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout '%s/report.html'", sub);
+    cr_assert_eq(system(cmd), 0, "report.html is not well-formed XML");
+    snprintf(cmd, sizeof cmd, "/usr/bin/xmllint --noout '%s/report.json' 2>/dev/null; true", sub);
+    (void)cmd;
+  }
+  for (int i = 0; i < 4; i++) {
+    snprintf(path, sizeof path, "%s/%s", sub, names[i]);
+    unlink(path);
+  }
+  rmdir(sub);
+  rmdir(dir);
+  report_bundle_free(&b);
+}
+
+/* A directory that cannot be created (its parent is a regular file): the
+ * write fails with EIO and leaves nothing behind. */
+Test(report_bundle, uncreatable_directory_fails_cleanly, .init = load) {
+  int64_t list[1] = {1};
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(report_bundle_build(&model, &hw, NULL, list, 1, 0, 0, &b, &err), TPS_OK, "%s", err.msg);
+  char dir[64], file[128], sub[192];
+  make_tmpdir(dir, sizeof dir);
+  snprintf(file, sizeof file, "%s/plain-file", dir);
+  FILE *f = fopen(file, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  snprintf(sub, sizeof sub, "%s/out", file);
+  cr_assert_eq(report_bundle_write(&b, sub, &err), TPS_EIO);
+  cr_assert(strlen(err.msg) > 0);
+  cr_assert_eq(count_entries(dir, NULL), 1, "something was written");
+  /* the output path is itself a regular file */
+  cr_assert_eq(report_bundle_write(&b, file, &err), TPS_EIO);
+  cr_assert_eq(count_entries(dir, NULL), 1);
+  unlink(file);
+  rmdir(dir);
+  report_bundle_free(&b);
+}
+
+/* No TP size valid: build fails with the first reason and owns nothing. */
+Test(report_bundle, nothing_valid_fails_with_reason, .init = load) {
+  int64_t list[1] = {3};
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_neq(report_bundle_build(&model, &hw, NULL, list, 1, 0, 0, &b, &err), TPS_OK);
+  cr_assert(strlen(err.msg) > 0);
+  cr_assert_null(b.est);
+}
