@@ -29,6 +29,14 @@ typedef struct estimate_report {
   int n_assumptions;
 } estimate_report;
 
+/* Evaluates each TP of tp_list (0 = the model's default) with `over`: the
+ * valid ones go to est[*n], the others to skipped[*n_skipped] with their
+ * reason (arrays of n_tp entries). Returns ENOMEM; or, when no TP could be
+ * evaluated, the first reason's status with err holding it; else OK. */
+tps_status report_estimate_tps(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                               const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
+                               report_skip *skipped, int *n_skipped, tps_error *err);
+
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);
 

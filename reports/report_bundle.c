@@ -75,70 +75,48 @@ tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
     return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
   }
   int n = 0, n_skipped = 0;
-  tps_error first;
-  tps_error_clear(&first);
-  tps_status st;
-  for (int i = 0; i < n_tp; i++) {
-    tps_run_overrides o = base;
-    o.tp = tp_list[i];
-    tps_run run;
-    tps_error e;
-    tps_error_clear(&e);
-    st = tps_run_resolve(m, &o, &run, &e);
-    if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, &out->est[n], &e);
+  tps_status st = report_estimate_tps(m, hw, &base, tp_list, n_tp, out->est, &n, out->skipped,
+                                      &n_skipped, err);
+  if (st != TPS_OK) {
+    report_bundle_free(out);
+    return st;
+  }
+  for (int i = 0; i < n; i++) {
+    /* capacity planning of this TP */
+    capacity_row *c = &out->capacity[i];
+    const tps_estimate *est = &out->est[i];
+    tps_run_overrides pinned;
+    capacity_pin(&est->run, &base, &pinned);
+    c->tp = est->run.tp;
+    c->limit_bytes = capacity_limit_bytes(hw, &pinned);
+    c->headroom_bytes = c->limit_bytes - est->memory.total;
+    c->free_bytes = hw->memory_bytes - est->memory.total;
+    int ev = 0;
+    tps_error ce;
+    tps_error_clear(&ce);
+    st = capacity_max_fit(m, hw, &pinned, CAPACITY_SEQ_LEN, CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
+                          &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
+    c->evals += ev;
+    if (st == TPS_OK)
+      st = capacity_max_fit(m, hw, &pinned, CAPACITY_MICRO_BATCH, CAPACITY_MAX_MICRO_BATCH,
+                            &c->max_micro_batch, &c->max_micro_batch_bytes,
+                            &c->max_micro_batch_capped, &ev, &ce);
+    c->evals += ev;
+    if (st == TPS_OK && out->token_budget > 0 && out->days > 0) {
+      c->has_budget = true;
+      st = capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
+                                     &c->budget, &ce);
+    }
     if (st == TPS_ENOMEM) {
-      if (err) *err = e;
+      if (err) *err = ce;
       report_bundle_free(out);
       return st;
     }
-    if (st == TPS_OK) {
-      /* capacity planning of this TP */
-      capacity_row *c = &out->capacity[n];
-      const tps_estimate *est = &out->est[n];
-      tps_run_overrides pinned;
-      capacity_pin(&est->run, &base, &pinned);
-      c->tp = est->run.tp;
-      c->limit_bytes = capacity_limit_bytes(hw, &pinned);
-      c->headroom_bytes = c->limit_bytes - est->memory.total;
-      c->free_bytes = hw->memory_bytes - est->memory.total;
-      int ev = 0;
-      tps_error ce;
-      tps_error_clear(&ce);
-      st = capacity_max_fit(m, hw, &pinned, CAPACITY_SEQ_LEN, CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
-                            &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
-      c->evals += ev;
-      if (st == TPS_OK)
-        st = capacity_max_fit(m, hw, &pinned, CAPACITY_MICRO_BATCH, CAPACITY_MAX_MICRO_BATCH,
-                              &c->max_micro_batch, &c->max_micro_batch_bytes,
-                              &c->max_micro_batch_capped, &ev, &ce);
-      c->evals += ev;
-      if (st == TPS_OK && out->token_budget > 0 && out->days > 0) {
-        c->has_budget = true;
-        st = capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
-                                       &c->budget, &ce);
-      }
-      if (st == TPS_ENOMEM) {
-        if (err) *err = ce;
-        report_bundle_free(out);
-        return st;
-      }
-      if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
-      if (out->token_budget > 0 && est->tokens_per_s > 0)
-        c->days_at_run = out->token_budget / est->tokens_per_s / 86400.0;
-      if (out->days > 0) c->tokens_in_days = est->tokens_per_s * out->days * 86400.0;
-      n++;
-    } else {
-      if (!first.status) first = e;
-      out->skipped[n_skipped].tp = o.tp ? o.tp : run.tp;
-      snprintf(out->skipped[n_skipped].why, sizeof out->skipped[n_skipped].why, "%s", e.msg);
-      n_skipped++;
-    }
-    if (progress) progress(i + 1, n_tp, progress_ctx);
-  }
-  if (n == 0) {
-    if (err) *err = first;
-    report_bundle_free(out);
-    return first.status ? first.status : TPS_EINVAL;
+    if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
+    if (out->token_budget > 0 && est->tokens_per_s > 0)
+      c->days_at_run = out->token_budget / est->tokens_per_s / 86400.0;
+    if (out->days > 0) c->tokens_in_days = est->tokens_per_s * out->days * 86400.0;
+    if (progress) progress(i + 1, n, progress_ctx);
   }
   out->report.model = m;
   out->report.hw = hw;

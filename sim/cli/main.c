@@ -99,6 +99,12 @@ static int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw) {
 
 /* ---- commands ---- */
 
+static void warn_skipped(const report_skip *skipped, int n) {
+  for (int i = 0; i < n; i++)
+    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
+            skipped[i].why);
+}
+
 typedef struct command {
   const char *name;
   const char *usage;
@@ -135,36 +141,15 @@ static int cmd_estimate(const cli_args *args) {
   static tps_estimate est[CLI_MAX_TP];
   static report_skip skipped[CLI_MAX_TP];
   int n = 0, n_skipped = 0;
-  tps_error first_err;
-  tps_error_clear(&first_err);
-  for (int i = 0; i < n_tp; i++) {
-    tps_run_overrides over = args->over;
-    over.tp = tps[i];
-    tps_run run;
-    tps_error err;
-    tps_error_clear(&err);
-    tps_status st = tps_run_resolve(&model, &over, &run, &err);
-    if (st == TPS_OK) st = tps_estimate_run(&model, &run, &hw, &est[n], &err);
-    if (st == TPS_OK) {
-      n++;
-      continue;
-    }
-    if (st == TPS_ENOMEM) {
-      print_error(&err);
-      return EXIT_RUN;
-    }
-    if (!first_err.status) first_err = err;
-    skipped[n_skipped].tp = over.tp ? over.tp : run.tp;
-    snprintf(skipped[n_skipped].why, sizeof skipped[n_skipped].why, "%s", err.msg);
-    n_skipped++;
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = report_estimate_tps(&model, &hw, &args->over, tps, n_tp, est, &n, skipped,
+                                      &n_skipped, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
-  if (n == 0) {
-    print_error(&first_err);
-    return EXIT_USAGE;
-  }
-  for (int i = 0; i < n_skipped; i++)
-    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
-            skipped[i].why);
+  warn_skipped(skipped, n_skipped);
   estimate_job job = {.format = args->format};
   job.report.model = &model;
   job.report.hw = &hw;
@@ -335,9 +320,7 @@ static int cmd_report(const cli_args *args) {
     print_error(&err);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
-  for (int i = 0; i < b.report.n_skipped; i++)
-    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)b.report.skipped[i].tp,
-            b.report.skipped[i].why);
+  warn_skipped(b.report.skipped, b.report.n_skipped);
   st = report_bundle_write(&b, args->output, &err);
   report_bundle_free(&b);
   if (st != TPS_OK) {
