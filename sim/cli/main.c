@@ -352,7 +352,8 @@ static void print_main_help(void) {
   printf("tp-sim %s: tensor-parallel training simulator (memory per card, step time, default TP)\n\n",
          TPSIM_VERSION);
   printf("Usage:\n  tp-sim --model M --tp 1,2,4 [--hw H]   same as `tp-sim estimate ...`\n");
-  for (int i = 0; i < N_COMMANDS; i++) printf("  %-44s %s\n", commands[i].usage, commands[i].summary);
+  for (int i = 0; i < N_COMMANDS; i++)
+    printf("  %s\n      %s\n", commands[i].usage, commands[i].summary);
   printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input,\n3 validate beyond --max-error.\n");
   printf("Bundled data: $TPSIM_DATA_DIR or %s (models/, hw_profiles/).\n", "the build's data directory");
 }

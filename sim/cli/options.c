@@ -306,6 +306,9 @@ void cli_print_options(unsigned groups) {
     char left[80];
     snprintf(left, sizeof left, "%s%s%s%s%s", o->name, o->metavar ? " " : "",
              o->metavar ? o->metavar : "", o->alias ? ", " : "", o->alias ? o->alias : "");
-    printf("  %-46s %s\n", left, o->help);
+    if (strlen(left) > 36)
+      printf("  %s\n  %-36s %s\n", left, "", o->help);
+    else
+      printf("  %-36s %s\n", left, o->help);
   }
 }
