@@ -75,16 +75,82 @@ static int write_output(const char *path, render_fn render, const void *data) {
 
 /* ---- loading ---- */
 
-static int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw) {
+/* Lays the run options given on the command line over those read from
+ * Megatron arguments: what the user typed wins. */
+static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli) {
+  int64_t *eco_i[] = {&eco->tp, &eco->pp, &eco->dp, &eco->cards, &eco->seq_len, &eco->micro_batch,
+                      &eco->global_batch};
+  const int64_t cli_i[] = {cli->tp, cli->pp, cli->dp, cli->cards, cli->seq_len, cli->micro_batch,
+                           cli->global_batch};
+  for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
+    if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
+  int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
+                  &eco->overlap_grad_reduce, &eco->recompute, &eco->precision};
+  const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
+                       cli->overlap_grad_reduce, cli->recompute, cli->precision};
+  for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
+    if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
+  eco->memory_margin = cli->memory_margin;
+}
+
+static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
+  for (int i = 0; i < u->n; i++) {
+    const tps_eco_item *it = &u->items[i];
+    fprintf(stderr, "tp-sim: warning: %s", where);
+    if (it->line > 0) fprintf(stderr, ":%d", it->line);
+    if (it->arg[0])
+      fprintf(stderr, ": %s '%s' not used: %s\n", it->arg, it->text, it->why);
+    else
+      fprintf(stderr, ": '%s' not used: %s\n", it->text, it->why);
+  }
+  if (u->dropped > 0) fprintf(stderr, "tp-sim: warning: %s: %d more not used\n", where, u->dropped);
+}
+
+/* Loads the model (--model, and/or a launch script's and --megatron-args'
+ * shape flags) and the hardware profile, and resolves the run options:
+ * Megatron arguments first, explicit tp-sim options over them. */
+static int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
+                       tps_run_overrides *over) {
   tps_error err;
   tps_error_clear(&err);
-  if (!args->model) return fail_usage("--model is required", "see `tp-sim list models`");
   char path[4096];
-  if (tps_data_find("models", args->model, path, sizeof path, &err) != TPS_OK ||
-      tps_model_load(path, model, &err) != TPS_OK) {
-    print_error(&err);
-    return EXIT_USAGE;
+  memset(model, 0, sizeof *model);
+  if (args->model) {
+    if (tps_data_find("models", args->model, path, sizeof path, &err) != TPS_OK ||
+        tps_model_load(path, model, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+  } else if (!args->script) {
+    return fail_usage("--model is required", "see `tp-sim list models`");
   }
+  tps_run_overrides eco;
+  tps_run_overrides_init(&eco);
+  tps_eco_unresolved unres;
+  if (args->script) {
+    tps_eco_unresolved_init(&unres);
+    if (tps_megatron_script_load(args->script, model, &eco, &unres, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+    warn_unresolved(args->script, &unres);
+    if (model->n_modules == 0) {
+      char msg[600];
+      snprintf(msg, sizeof msg, "%s gives no complete model", args->script);
+      return fail_usage(msg, "pass --model, or a script with --num-layers, --hidden-size and "
+                             "--num-attention-heads");
+    }
+  }
+  if (args->megatron_args) {
+    tps_eco_unresolved_init(&unres);
+    if (tps_megatron_args_parse(args->megatron_args, model, &eco, &unres, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+    warn_unresolved("--megatron-args", &unres);
+  }
+  merge_overrides(&eco, &args->over);
+  *over = eco;
   const char *hw_name = args->hw ? args->hw : model->default_hw;
   if (!hw_name || !hw_name[0])
     return fail_usage("--hw is required: the model names no default hardware",
@@ -131,19 +197,20 @@ static void render_estimate_job(FILE *out, const void *data) {
 static int cmd_estimate(const cli_args *args) {
   static tps_model model;
   static tps_hw hw;
-  int rc = load_inputs(args, &model, &hw);
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP];
   int n_tp = args->n_tp;
   memcpy(tps, args->tp_list, sizeof tps);
-  if (n_tp == 0) tps[n_tp++] = 0; /* the model's default TP */
+  if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
 
   static tps_estimate est[CLI_MAX_TP];
   static report_skip skipped[CLI_MAX_TP];
   int n = 0, n_skipped = 0;
   tps_error err;
   tps_error_clear(&err);
-  tps_status st = report_estimate_tps(&model, &hw, &args->over, tps, n_tp, est, &n, skipped,
+  tps_status st = report_estimate_tps(&model, &hw, &over, tps, n_tp, est, &n, skipped,
                                       &n_skipped, &err);
   if (st != TPS_OK) {
     print_error(&err);
@@ -178,11 +245,11 @@ static void render_layers_job(FILE *out, const void *data) {
 static int cmd_layers(const cli_args *args) {
   static tps_model model;
   static tps_hw hw;
-  int rc = load_inputs(args, &model, &hw);
-  if (rc) return rc;
   if (args->format == FORMAT_MD) return fail_usage("layers: --format md is not supported", "use table, json or csv");
-  tps_run_overrides over = args->over;
-  over.tp = args->n_tp ? args->tp_list[0] : 0;
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  if (args->n_tp) over.tp = args->tp_list[0];
   tps_run run;
   tps_plan plan;
   tps_error err;
@@ -305,15 +372,17 @@ static int cmd_report(const cli_args *args) {
     return fail_usage("report: --tokens and --days go together", "e.g. --tokens 1T --days 30");
   static tps_model model;
   static tps_hw hw;
-  int rc = load_inputs(args, &model, &hw);
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP] = {0};
   int n_tp = args->n_tp ? args->n_tp : 1;
   memcpy(tps, args->tp_list, sizeof tps);
+  if (!args->n_tp) tps[0] = over.tp;
   report_bundle b;
   tps_error err;
   tps_error_clear(&err);
-  tps_status st = report_bundle_build_ex(&model, &hw, &args->over, tps, n_tp, tokens, args->days,
+  tps_status st = report_bundle_build_ex(&model, &hw, &over, tps, n_tp, tokens, args->days,
                                          isatty(STDERR_FILENO) ? report_progress : NULL, NULL, &b,
                                          &err);
   if (st != TPS_OK) {
@@ -338,6 +407,9 @@ static const command commands[] = {
     {"layers", "tp-sim layers --model M [--hw H] --tp N [options]",
      "per-layer breakdown of memory and time at one configuration",
      OPTS_MODEL | OPTS_TP_ONE | OPTS_RUN | OPTS_OUTPUT | OPTS_LAYERS, cmd_layers},
+    {"from-script", "tp-sim from-script FILE.sh [--model M] [--hw H] [--tp LIST] [options]",
+     "estimate the run of a Megatron/MindSpeed launch script (its flags and variables)",
+     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT, cmd_estimate},
     {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
      "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
@@ -413,6 +485,10 @@ int main(int argc, char **argv) {
   cli_args_init(&args);
   tps_error err;
   tps_error_clear(&err);
+  if (strcmp(cmd->name, "from-script") == 0 && argc >= 3 && argv[2][0] != '-') {
+    args.script = argv[2]; /* the one positional argument */
+    arg0 = 3;
+  }
   if (cli_parse(argc, argv, arg0, cmd->groups, &args, &err) != TPS_OK) {
     print_error(&err);
     return EXIT_USAGE;
@@ -421,5 +497,7 @@ int main(int argc, char **argv) {
     print_command_help(cmd);
     return EXIT_OK;
   }
+  if (strcmp(cmd->name, "from-script") == 0 && !args.script)
+    return fail_usage("from-script: expected a launch script FILE.sh", "tp-sim from-script train.sh --hw 910b2");
   return cmd->run(&args);
 }

@@ -12,7 +12,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_HELP
 } opt_id;
 
 static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
@@ -70,6 +70,8 @@ static const cli_option options[] = {
      "overlap DP gradient reduction with backward"},
     {ID_MARGIN, OPTS_RUN, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
      "fraction of device memory a recommended TP must leave free (default 0.05)"},
+    {ID_MEGATRON_ARGS, OPTS_RUN, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0, 0,
+     "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win"},
     {ID_FORMAT, OPTS_OUTPUT, "--format", NULL, T_ENUM, "FMT", format_choices, 0, 0,
      "output format: table, json, csv or md (default table)"},
     {ID_OUTPUT, OPTS_OUTPUT, "--output", "-o", T_STRING, "FILE", NULL, 0, 0,
@@ -225,6 +227,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     }
     case ID_TOKENS: args->tokens = value; break;
+    case ID_MEGATRON_ARGS: args->megatron_args = value; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;
@@ -248,6 +251,11 @@ static const cli_option *find(const char *name, size_t len, unsigned groups) {
       return o;
   }
   return NULL;
+}
+
+/* Whether word is exactly the name of an option of groups ("--tp", "-o"). */
+static bool is_option_name(const char *word, unsigned groups) {
+  return word[0] == '-' && find(word, strlen(word), groups) != NULL;
 }
 
 tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args *args,
@@ -276,7 +284,9 @@ tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args
       if (close)
         tps_error_hint(err, "did you mean '%s'?", close);
       else
-        tps_error_hint(err, "see tp-sim %s --help", argv[first - 1]);
+        /* argv[first - 1] is the subcommand, or the program itself when
+         * the command was left out (estimate is the default). */
+        tps_error_hint(err, "see tp-sim %s --help", first >= 2 ? argv[first - 1] : "estimate");
       return TPS_EINVAL;
     }
     const char *value = NULL;
@@ -287,9 +297,10 @@ tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args
       }
     } else if (eq) {
       value = eq + 1;
-    } else if (i + 1 < argc) {
+    } else if (i + 1 < argc && !is_option_name(argv[i + 1], groups)) {
       value = argv[++i];
     } else {
+      /* `--model --tp 1`: the next word is an option, not this one's value. */
       tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s needs a value (%s)", o->name, o->metavar);
       return TPS_EINVAL;
     }

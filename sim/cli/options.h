@@ -25,6 +25,8 @@ typedef struct cli_args {
   const char *published;      /* validate --published FILE, or NULL */
   double max_error_pct;       /* validate --max-error, percent; < 0: not given */
   const char *tokens;         /* report --tokens, e.g. "1T"; NULL: none */
+  const char *megatron_args;  /* --megatron-args "..."; NULL: none */
+  const char *script;         /* from-script FILE.sh; NULL: none */
   double days;                /* report --days; 0: none */
   bool help;
 } cli_args;

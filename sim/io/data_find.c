@@ -1,8 +1,10 @@
 /* Finding bundled models and hardware profiles.
  *
  * A name resolves, in order, to: the path itself when such a file exists;
- * $TPSIM_DATA_DIR/KIND/NAME.yaml; TPSIM_DATA_DIR (the build-time data
- * directory, a macro set by CMake)/KIND/NAME.yaml. */
+ * $TPSIM_DATA_DIR/KIND/NAME.yaml; <directory of the running executable>/
+ * ../share/tp-sim/KIND/NAME.yaml (an installed tp-sim, found through
+ * /proc/self/exe, so that it works without the source tree); TPSIM_DATA_DIR
+ * (the build-time data directory, a macro set by CMake)/KIND/NAME.yaml. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/io_internal.h"
 #include "tpsim/io.h"
@@ -19,11 +22,35 @@
 #define TPSIM_DATA_DIR ""
 #endif
 
+/* The installed data directory, <dir of /proc/self/exe>/../share/tp-sim,
+ * into dir; "" when the executable cannot be found (not Linux) or the
+ * directory does not exist (a build tree). Returns dir. */
+static const char *installed_dir(char *dir, size_t size) {
+  dir[0] = '\0';
+  char exe[900];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0 || (size_t)n >= sizeof exe - 1) return dir;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return dir;
+  *slash = '\0'; /* the bin directory */
+  char buf[1024];
+  int w = snprintf(buf, sizeof buf, "%s/../share/tp-sim", exe);
+  struct stat st;
+  if (w > 0 && (size_t)w < sizeof buf && (size_t)w < size && stat(buf, &st) == 0 &&
+      S_ISDIR(st.st_mode))
+    memcpy(dir, buf, (size_t)w + 1);
+  return dir;
+}
+
 /* The data directory tps_data_list reads: $TPSIM_DATA_DIR when set and not
- * empty, else the build-time one. */
-static const char *data_dir(void) {
+ * empty, else the installed one when it exists, else the build-time one.
+ * buf (size bytes) holds the installed path when that is the answer. */
+static const char *data_dir(char *buf, size_t size) {
   const char *env = getenv("TPSIM_DATA_DIR");
-  return env && *env ? env : TPSIM_DATA_DIR;
+  if (env && *env) return env;
+  const char *inst = installed_dir(buf, size);
+  return *inst ? inst : TPSIM_DATA_DIR;
 }
 
 /* "model" / "hardware profile" for messages. */
@@ -83,6 +110,8 @@ tps_status tps_data_find(const char *kind, const char *name_or_path,
 
   const char *env = getenv("TPSIM_DATA_DIR");
   if (env && *env && try_dir(env, kind, name_or_path, out, out_size)) return TPS_OK;
+  char inst[1024];
+  if (try_dir(installed_dir(inst, sizeof inst), kind, name_or_path, out, out_size)) return TPS_OK;
   if (try_dir(TPSIM_DATA_DIR, kind, name_or_path, out, out_size)) return TPS_OK;
 
   tps_error_set(err, TPS_ENOTFOUND, "", 0, 0, "no %s named '%s'", kind_noun(kind),
@@ -122,8 +151,8 @@ static int cmp_names(const void *a, const void *b) {
 
 int tps_data_list(const char *kind, char names[][TPS_NAME_MAX], int max) {
   if (!kind || !names || max <= 0) return 0;
-  char path[1024];
-  int w = snprintf(path, sizeof path, "%s/%s", data_dir(), kind);
+  char path[1024], inst[1024];
+  int w = snprintf(path, sizeof path, "%s/%s", data_dir(inst, sizeof inst), kind);
   if (w < 0 || (size_t)w >= sizeof path) return 0;
   DIR *dir = opendir(path);
   if (!dir) return 0;

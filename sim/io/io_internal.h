@@ -11,6 +11,10 @@
 
 /* Largest value accepted for a count (layers, widths, vocab, tokens, ...). */
 #define TPS_IO_COUNT_MAX 1000000000LL
+/* Largest number of layers (blocks) of one module. The engine keeps one
+ * record per layer, so a count near TPS_IO_COUNT_MAX would need gigabytes;
+ * real models have at most a few hundred. */
+#define TPS_IO_LAYERS_MAX 100000LL
 /* Largest input file read, bytes. */
 #define TPS_IO_FILE_MAX (1024L * 1024L)
 /* Deepest nesting of collections accepted before a document is built. */

@@ -11,6 +11,7 @@
 
 #include "io/io_internal.h"
 #include "io/yaml_doc.h"
+#include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
 
 #define D (1u << TPS_MODULE_DECODER)
@@ -193,6 +194,12 @@ static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
                                 yaml_node_t **f, tps_module *m,
                                 const char *where) {
   tps_status st;
+  if (m->layers > TPS_IO_LAYERS_MAX) {
+    tps_doc_fail(d, f[M_LAYERS], TPS_ERANGE, "'layers' must be at most %lld, got '%" PRId64 "'",
+                 TPS_IO_LAYERS_MAX, m->layers);
+    tps_doc_hint(d, "the simulator keeps one record per layer; real models have a few hundred");
+    return TPS_ERANGE;
+  }
   if (m->type == TPS_MODULE_PROJECTOR) {
     if (f[M_LAYERS] && m->layers != 1)
       return tps_doc_fail(d, f[M_LAYERS], TPS_ERANGE,
@@ -413,6 +420,10 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
   tps_doc d;
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path, 0, 0, "no model to fill");
+  /* A Hugging Face config.json (docs/ecosystem.md). */
+  size_t plen = path ? strlen(path) : 0;
+  if (plen > 5 && strcmp(path + plen - 5, ".json") == 0)
+    return tps_hf_config_load(path, model, err);
   memset(model, 0, sizeof *model);
   if ((st = tps_doc_load(&d, path, err))) return st;
   snprintf(model->path, sizeof model->path, "%s", path);

@@ -9,5 +9,6 @@
 #include "tpsim/ops.h"
 #include "tpsim/engine.h"
 #include "tpsim/io.h"
+#include "tpsim/ecosystem.h"
 
 #endif

@@ -1,0 +1,102 @@
+/* Inputs from the training ecosystem: Hugging Face `config.json` files and
+ * Megatron-LM / MindSpeed command-line arguments or launch scripts.
+ * docs/ecosystem.md has the mapping tables, the defaults and their sources.
+ *
+ * Like the rest of the library these calls never print or exit: they return
+ * a tps_status and fill a caller-owned tps_error (file, 1-based line and
+ * column where there is one). Arguments that were seen but could not be
+ * used are not errors: they are listed in a tps_eco_unresolved for the
+ * caller to show. */
+#ifndef TPSIM_ECOSYSTEM_H
+#define TPSIM_ECOSYSTEM_H
+
+#include <stdbool.h>
+
+#include "tpsim/engine.h"
+#include "tpsim/model.h"
+#include "tpsim/status.h"
+
+/* ---- Hugging Face config.json ---- */
+
+/* Patches per sample entering the Qwen2.5-VL vision encoder when the model
+ * comes from a config.json, which does not say: one 640x480 image under the
+ * MindSpeed-MM recipe's 262,144-pixel cap (the value of
+ * models/qwen25vl-7b.yaml). */
+#define TPS_HF_VISION_TOKENS_DEFAULT 1344
+
+/* Reads a Hugging Face config.json into a model. Supported architectures
+ * (`architectures[0]`, or `model_type` when that list is absent):
+ * LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+ * Qwen2_5_VLForConditionalGeneration (vision_config -> vit + projector +
+ * decoder) and GPT2LMHeadModel. A field left out takes the default of that
+ * architecture's transformers configuration class. Any other architecture,
+ * and any mixture-of-experts setting (num_local_experts > 1, ...), is
+ * refused with TPS_EUNSUPPORTED naming it. The training defaults are the
+ * schema's (tps_training_defaults); the model names no default hardware. */
+tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err);
+
+/* The `training:` defaults of docs/schema.md, as a model file without a
+ * training mapping gets them (seq_len 2048, micro_batch 1, cards 8, tp 1,
+ * pp 1, bf16, flash attention, vocab divisor 128, the rest off / derived). */
+void tps_training_defaults(tps_training *t);
+
+/* ---- Megatron-LM / MindSpeed arguments ---- */
+
+#define TPS_ECO_UNRESOLVED_MAX 32
+
+/* An argument that was recognised but not used. */
+typedef struct tps_eco_item {
+  char arg[64];   /* the flag, "--tensor-model-parallel-size" */
+  char text[128]; /* the value after expansion, unexpanded parts as written ("$TP") */
+  char why[160];  /* "variable 'TP' is not set in the script" */
+  int line;       /* 1-based line in the script or argument string; 0: unknown */
+} tps_eco_item;
+
+/* What a model-shape pass did to the model handed in. */
+typedef enum {
+  TPS_ECO_SHAPE_NONE,       /* no shape flag given (or no model handed in) */
+  TPS_ECO_SHAPE_OVERRIDDEN, /* flags changed the model's (last) decoder */
+  TPS_ECO_SHAPE_BUILT       /* the flags alone described a decoder model */
+} tps_eco_shape;
+
+typedef struct tps_eco_unresolved {
+  int n;                    /* items filled, <= TPS_ECO_UNRESOLVED_MAX */
+  int dropped;              /* further items that did not fit */
+  tps_eco_item items[TPS_ECO_UNRESOLVED_MAX];
+  int recognised;           /* flags applied (run options and model shape) */
+  tps_eco_shape shape;
+} tps_eco_unresolved;
+
+void tps_eco_unresolved_init(tps_eco_unresolved *u);
+
+/* Parses a string of Megatron / MindSpeed arguments, as `--megatron-args`
+ * gets it: shell words (quotes, backslash escapes and continuations,
+ * comments), `$VAR` / `${VAR}` / `${VAR:-default}` / `$((arithmetic))` with
+ * the variables assigned earlier in the same text (`TP=2 ...`).
+ *
+ * Run flags (parallel sizes, batch sizes, sequence length, recompute,
+ * distributed optimizer, precision, flash attention) go to `over`; flags
+ * left out leave `over` as it was. Model-shape flags (--num-layers,
+ * --hidden-size, --num-attention-heads, ...) go to `model` when it is not
+ * NULL: with a zeroed model (n_modules == 0) and at least --num-layers,
+ * --hidden-size and --num-attention-heads they build a one-decoder model
+ * (Megatron's own defaults for the rest), otherwise they change the model's
+ * last decoder; with model == NULL they are listed as unresolved. Unrelated
+ * arguments are ignored; a recognised flag whose value is missing, an
+ * unexpanded variable or not a number is listed in `unres` (may be NULL).
+ * Errors (TPS_ESYNTAX: an unterminated quote; TPS_ERANGE: a shape that
+ * does not hold together) leave model and over unchanged. */
+tps_status tps_megatron_args_parse(const char *text, tps_model *model,
+                                   tps_run_overrides *over,
+                                   tps_eco_unresolved *unres, tps_error *err);
+
+/* The same for a launch script (`tp-sim from-script FILE.sh`): the whole
+ * file is read as shell (assignments, `export`, arrays, multi-line quoted
+ * strings), and every command's words are scanned for the flags; a later
+ * flag overrides an earlier one, as in argparse. torchrun's
+ * --nproc_per_node x --nnodes give the card count. Errors carry FILE:LINE:COL. */
+tps_status tps_megatron_script_load(const char *path, tps_model *model,
+                                    tps_run_overrides *over,
+                                    tps_eco_unresolved *unres, tps_error *err);
+
+#endif

@@ -1,0 +1,497 @@
+/* Reading a Hugging Face config.json into a tps_model (docs/ecosystem.md).
+ *
+ * JSON is YAML flow syntax, so the file goes through the same safe loader as
+ * the model files (tps_doc_load) and errors carry FILE:LINE:COL. Unlike a
+ * model file, unknown keys are ignored: a config.json holds many fields
+ * (token ids, rope scaling, dtype, ...) that change no parameter count,
+ * memory or time tp-sim models. A JSON `null` counts as "left out".
+ *
+ * One row per supported architecture holds the defaults of its transformers
+ * configuration class; the family decides which field names are read and
+ * which modules are built. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "io/io_internal.h"
+
+#ifndef TPS_IO_LAYERS_MAX
+#define TPS_IO_LAYERS_MAX 100000LL /* as model files: one engine record per layer */
+#endif
+#include "io/yaml_doc.h"
+#include "tpsim/ecosystem.h"
+#include "tpsim/io.h"
+
+#define CMAX TPS_IO_COUNT_MAX
+
+typedef enum {
+  HF_LLAMA,    /* Llama-style decoder: gated MLP, RMSNorm, RoPE */
+  HF_QWEN25VL, /* Qwen2.5-VL: vision_config ViT + merger + Qwen2 decoder */
+  HF_GPT2      /* GPT-2: GELU MLP, LayerNorm, learned positions, biases */
+} hf_family;
+
+/* Defaults of one architecture, as its transformers configuration class
+ * sets them (src/transformers/models/<type>/configuration_<type>.py). */
+typedef struct hf_arch {
+  const char *arch;         /* architectures[0] */
+  const char *model_type;   /* used when `architectures` is absent */
+  const char *config_class; /* where the defaults below come from */
+  hf_family family;
+  int64_t vocab, hidden, ffn, layers, heads;
+  int64_t kv_heads;         /* 0: = heads (num_key_value_heads=None) */
+  int64_t max_position;     /* tokens; rows of GPT-2's learned table */
+  bool tied;                /* tie_word_embeddings */
+  bool qkv_bias;            /* fixed by the modelling code or attention_bias */
+  bool bias;                /* other linears (mlp_bias / GPT-2 Conv1D) */
+} hf_arch;
+
+static const hf_arch hf_archs[] = {
+    /* LlamaConfig: vocab_size=32000, hidden_size=4096, intermediate_size=11008,
+     * num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=None,
+     * max_position_embeddings=2048, tie_word_embeddings=False,
+     * attention_bias=False, mlp_bias=False. */
+    {"LlamaForCausalLM", "llama", "LlamaConfig", HF_LLAMA, 32000, 4096, 11008, 32, 32, 0,
+     2048, false, false, false},
+    /* MistralConfig: vocab_size=32000, hidden_size=4096, intermediate_size=14336,
+     * num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+     * max_position_embeddings=4096*32, tie_word_embeddings=False; no biases. */
+    {"MistralForCausalLM", "mistral", "MistralConfig", HF_LLAMA, 32000, 4096, 14336, 32, 32,
+     8, 131072, false, false, false},
+    /* Qwen2Config: vocab_size=151936, hidden_size=4096, intermediate_size=22016,
+     * num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+     * max_position_embeddings=32768, tie_word_embeddings=False; the modelling
+     * code puts a bias on q/k/v only. */
+    {"Qwen2ForCausalLM", "qwen2", "Qwen2Config", HF_LLAMA, 151936, 4096, 22016, 32, 32, 32,
+     32768, false, true, false},
+    /* Qwen2_5_VLConfig (text part): vocab_size=152064, hidden_size=8192,
+     * intermediate_size=29568, num_hidden_layers=80, num_attention_heads=64,
+     * num_key_value_heads=8, max_position_embeddings=32768,
+     * tie_word_embeddings=False; q/k/v bias as Qwen2. */
+    {"Qwen2_5_VLForConditionalGeneration", "qwen2_5_vl", "Qwen2_5_VLConfig", HF_QWEN25VL,
+     152064, 8192, 29568, 80, 64, 8, 32768, false, true, false},
+    /* GPT2Config: vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12,
+     * n_head=12, n_inner=None (4 x n_embd), activation_function="gelu_new";
+     * PretrainedConfig tie_word_embeddings=True; every Conv1D has a bias. */
+    {"GPT2LMHeadModel", "gpt2", "GPT2Config", HF_GPT2, 50257, 768, 0, 12, 12, 0, 1024, true,
+     true, true},
+};
+#define HF_N_ARCHS ((int)(sizeof hf_archs / sizeof hf_archs[0]))
+
+/* Qwen2_5_VLVisionConfig defaults: depth=32, hidden_size=3584,
+ * intermediate_size=3420, num_heads=16, in_channels=3, patch_size=14,
+ * spatial_merge_size=2, temporal_patch_size=2, window_size=112 (pixels),
+ * out_hidden_size=3584, fullatt_block_indexes=[7, 15, 23, 31]. */
+enum {
+  VIS_DEPTH = 32, VIS_HIDDEN = 3584, VIS_FFN = 3420, VIS_HEADS = 16, VIS_IN_CHANNELS = 3,
+  VIS_PATCH = 14, VIS_MERGE = 2, VIS_TEMPORAL = 2, VIS_WINDOW_PX = 112, VIS_OUT = 3584
+};
+static const int64_t vis_full_attention[] = {7, 15, 23, 31};
+
+/* Keys that announce a mixture of experts when their value is > 1
+ * (Mixtral, Qwen2-MoE, DeepSeek, MindSpeed conversions). */
+static const char *const moe_keys[] = {"num_local_experts", "num_experts", "n_routed_experts",
+                                       "moe_num_experts", NULL};
+
+void tps_training_defaults(tps_training *t) {
+  /* docs/schema.md, `training:` keys; the same values model_load.c's key
+   * table writes when a model file has no training mapping (a unit test
+   * compares the two). */
+  memset(t, 0, sizeof *t);
+  t->seq_len = 2048;
+  t->micro_batch = 1;
+  t->global_batch = 0; /* derived: micro_batch x dp */
+  t->cards = 8;
+  t->tp = 1;
+  t->pp = 1;
+  t->dp = 0; /* derived: cards / (tp x pp) */
+  t->precision = TPS_PRECISION_BF16;
+  t->distributed_optimizer = false;
+  t->recompute = TPS_RECOMPUTE_NONE;
+  t->sp = false;
+  t->flash_attention = true;
+  t->overlap_grad_reduce = false;
+  t->vocab_divisor = 128;
+  t->micro_batch_overhead_s = 0.0;
+  t->n_pipeline_stages = 0;
+}
+
+/* A value, or NULL when the key is absent or JSON null. */
+static yaml_node_t *field(tps_doc *d, const yaml_node_t *map, const char *key) {
+  yaml_node_t *n = tps_map_get(d, map, key);
+  if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+    const char *s = (const char *)n->data.scalar.value;
+    if (strcmp(s, "null") == 0 || strcmp(s, "~") == 0 || *s == '\0') return NULL;
+  }
+  return n;
+}
+
+/* Reads an integer field >= min, or keeps *out (the default) when absent;
+ * *at receives the node (NULL when defaulted). */
+static tps_status int_field(tps_doc *d, const yaml_node_t *map, const char *key, int64_t min,
+                            int64_t *out, yaml_node_t **at) {
+  yaml_node_t *n = field(d, map, key);
+  if (at) *at = n;
+  if (!n) return TPS_OK;
+  char what[80];
+  snprintf(what, sizeof what, "'%s'", key);
+  return tps_node_int(d, n, what, min, CMAX, out);
+}
+
+/* A layer count: 1..TPS_IO_LAYERS_MAX. */
+static tps_status int_max_field(tps_doc *d, const yaml_node_t *map, const char *key,
+                                int64_t *out) {
+  yaml_node_t *n = field(d, map, key);
+  if (!n) return TPS_OK;
+  char what[80];
+  snprintf(what, sizeof what, "'%s'", key);
+  return tps_node_int(d, n, what, 1, TPS_IO_LAYERS_MAX, out);
+}
+
+static tps_status bool_field(tps_doc *d, const yaml_node_t *map, const char *key,
+                             bool *out) {
+  yaml_node_t *n = field(d, map, key);
+  if (!n) return TPS_OK;
+  char what[80];
+  snprintf(what, sizeof what, "'%s'", key);
+  return tps_node_bool(d, n, what, out);
+}
+
+/* The architecture row: architectures[0], else model_type. */
+static tps_status find_arch(tps_doc *d, const yaml_node_t *root, const hf_arch **out) {
+  yaml_node_t *list = field(d, root, "architectures");
+  yaml_node_t *name_node = NULL;
+  const char *name = NULL;
+  bool by_type = false;
+  if (list) {
+    if (list->type != YAML_SEQUENCE_NODE || tps_seq_len(list) == 0) {
+      char got[64];
+      tps_node_desc(list, got, sizeof got);
+      return tps_doc_fail(d, list, TPS_ETYPE,
+                          "'architectures' must be a list of class names, got %s", got);
+    }
+    name_node = tps_seq_at(d, list, 0);
+  } else {
+    name_node = field(d, root, "model_type");
+    by_type = true;
+  }
+  if (!name_node) {
+    tps_doc_fail(d, root, TPS_EMISSINGKEY,
+                 "missing key 'architectures' (and 'model_type') in the config");
+    tps_doc_hint(d, "is this a Hugging Face config.json?");
+    return TPS_EMISSINGKEY;
+  }
+  if (name_node->type != YAML_SCALAR_NODE)
+    return tps_doc_fail(d, name_node, TPS_ETYPE, "the architecture must be a string");
+  name = (const char *)name_node->data.scalar.value;
+  for (int i = 0; i < HF_N_ARCHS; i++) {
+    if (strcmp(name, by_type ? hf_archs[i].model_type : hf_archs[i].arch) == 0) {
+      *out = &hf_archs[i];
+      return TPS_OK;
+    }
+  }
+  tps_doc_fail(d, name_node, TPS_EUNSUPPORTED, "%s '%.80s' is not supported",
+               by_type ? "model_type" : "architecture", name);
+  tps_doc_hint(d, "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+                  "Qwen2_5_VLForConditionalGeneration, GPT2LMHeadModel");
+  return TPS_EUNSUPPORTED;
+}
+
+/* Refuses mixture-of-experts settings: the engine has no expert layers. */
+static tps_status refuse_moe(tps_doc *d, const yaml_node_t *map, const hf_arch *a) {
+  for (int i = 0; moe_keys[i]; i++) {
+    yaml_node_t *n = field(d, map, moe_keys[i]);
+    if (!n) continue;
+    int64_t e = 0;
+    char what[80];
+    snprintf(what, sizeof what, "'%s'", moe_keys[i]);
+    tps_status st = tps_node_int(d, n, what, 0, CMAX, &e);
+    if (st) return st;
+    if (e > 1) {
+      tps_doc_fail(d, n, TPS_EUNSUPPORTED,
+                   "'%s' is %" PRId64 ": mixture-of-experts %s models are not supported",
+                   moe_keys[i], e, a->arch);
+      tps_doc_hint(d, "tp-sim models dense decoders only");
+      return TPS_EUNSUPPORTED;
+    }
+  }
+  return TPS_OK;
+}
+
+/* Checks heads/kv_heads/head_dim of a module; `at` locates the error. */
+static tps_status check_attention(tps_doc *d, const yaml_node_t *at, tps_module *m,
+                                  bool head_dim_given, const char *heads_key,
+                                  const char *hidden_key) {
+  if (m->kv_heads > m->heads || m->heads % m->kv_heads != 0)
+    return tps_doc_fail(d, at, TPS_ERANGE,
+                        "'num_key_value_heads' (%" PRId64 ") must divide '%s' (%" PRId64 ")",
+                        m->kv_heads, heads_key, m->heads);
+  if (!head_dim_given || m->head_dim == 0) {
+    if (m->hidden % m->heads != 0) {
+      tps_doc_fail(d, at, TPS_ERANGE, "'%s' (%" PRId64 ") does not divide '%s' (%" PRId64 ")",
+                   heads_key, m->heads, hidden_key, m->hidden);
+      tps_doc_hint(d, "give 'head_dim' explicitly");
+      return TPS_ERANGE;
+    }
+    m->head_dim = m->hidden / m->heads;
+  }
+  return TPS_OK;
+}
+
+/* The text decoder of a Llama-style family (Llama, Mistral, Qwen2, and the
+ * language model of Qwen2.5-VL); fields read from `map`. */
+static tps_status read_llama_decoder(tps_doc *d, const yaml_node_t *map, const hf_arch *a,
+                                     tps_module *m) {
+  tps_status st;
+  yaml_node_t *at_heads = NULL, *at_kv = NULL, *at_hd = NULL;
+  m->type = TPS_MODULE_DECODER;
+  m->vocab = a->vocab;
+  m->hidden = a->hidden;
+  m->ffn = a->ffn;
+  m->layers = a->layers;
+  m->heads = a->heads;
+  m->max_position = 0;
+  m->tied_embeddings = a->tied;
+  m->qkv_bias = a->qkv_bias;
+  m->bias = a->bias;
+  bool mlp_bias = a->bias;
+  if ((st = int_field(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
+      (st = int_field(d, map, "hidden_size", 1, &m->hidden, NULL)) ||
+      (st = int_field(d, map, "intermediate_size", 1, &m->ffn, NULL)) ||
+      (st = int_max_field(d, map, "num_hidden_layers", &m->layers)) ||
+      (st = int_field(d, map, "num_attention_heads", 1, &m->heads, &at_heads)))
+    return st;
+  m->kv_heads = a->kv_heads ? a->kv_heads : m->heads;
+  if ((st = int_field(d, map, "num_key_value_heads", 1, &m->kv_heads, &at_kv)) ||
+      (st = int_field(d, map, "head_dim", 1, &m->head_dim, &at_hd)) ||
+      (st = bool_field(d, map, "tie_word_embeddings", &m->tied_embeddings)))
+    return st;
+  if (a->family == HF_LLAMA && strcmp(a->model_type, "llama") == 0) {
+    /* LlamaConfig: attention_bias covers q/k/v (and o_proj: not modelled
+     * separately, docs/ecosystem.md); mlp_bias the MLP. */
+    if ((st = bool_field(d, map, "attention_bias", &m->qkv_bias)) ||
+        (st = bool_field(d, map, "mlp_bias", &mlp_bias)))
+      return st;
+    m->bias = mlp_bias;
+  }
+  m->mlp = TPS_MLP_SWIGLU; /* gated MLP: gate, up, down (hidden_act silu) */
+  m->norm = TPS_NORM_RMSNORM;
+  m->position = TPS_POSITION_ROPE;
+  const yaml_node_t *at = at_kv ? at_kv : at_heads ? at_heads : map;
+  if (at_hd && m->head_dim * m->heads == m->hidden) at_hd = NULL; /* the usual value */
+  return check_attention(d, at_hd ? at_hd : at, m, at_hd != NULL, "num_attention_heads",
+                         "hidden_size");
+}
+
+static tps_status read_gpt2(tps_doc *d, const yaml_node_t *map, const hf_arch *a,
+                            tps_module *m) {
+  tps_status st;
+  yaml_node_t *at_heads = NULL;
+  m->type = TPS_MODULE_DECODER;
+  m->vocab = a->vocab;
+  m->hidden = a->hidden;
+  m->layers = a->layers;
+  m->heads = a->heads;
+  m->max_position = a->max_position;
+  m->tied_embeddings = a->tied;
+  m->ffn = 0;
+  if ((st = int_field(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
+      (st = int_field(d, map, "n_embd", 1, &m->hidden, NULL)) ||
+      (st = int_max_field(d, map, "n_layer", &m->layers)) ||
+      (st = int_field(d, map, "n_head", 1, &m->heads, &at_heads)) ||
+      (st = int_field(d, map, "n_positions", 1, &m->max_position, NULL)) ||
+      (st = int_field(d, map, "n_inner", 1, &m->ffn, NULL)) ||
+      (st = bool_field(d, map, "tie_word_embeddings", &m->tied_embeddings)))
+    return st;
+  if (m->ffn == 0) m->ffn = 4 * m->hidden; /* n_inner=None */
+  m->kv_heads = m->heads;
+  m->mlp = TPS_MLP_GELU;
+  m->norm = TPS_NORM_LAYERNORM;
+  m->position = TPS_POSITION_LEARNED;
+  m->qkv_bias = true;
+  m->bias = true;
+  return check_attention(d, at_heads ? at_heads : map, m, false, "n_head", "n_embd");
+}
+
+/* Qwen2.5-VL vision_config: the ViT and its patch merger (projector). */
+static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_module *vit,
+                                       tps_module *proj, int64_t text_hidden) {
+  tps_status st;
+  yaml_node_t *vc = field(d, root, "vision_config");
+  if (vc && (st = tps_node_expect_map(d, vc, "'vision_config'"))) return st;
+  int64_t window_px = VIS_WINDOW_PX, merge = VIS_MERGE, out = VIS_OUT;
+  yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL;
+  vit->type = TPS_MODULE_VIT;
+  snprintf(vit->name, sizeof vit->name, "vision_encoder");
+  vit->layers = VIS_DEPTH;
+  vit->hidden = VIS_HIDDEN;
+  vit->ffn = VIS_FFN;
+  vit->heads = VIS_HEADS;
+  vit->in_channels = VIS_IN_CHANNELS;
+  vit->patch = VIS_PATCH;
+  vit->temporal_patch = VIS_TEMPORAL;
+  if (vc) {
+    if ((st = int_max_field(d, vc, "depth", &vit->layers)) ||
+        (st = int_field(d, vc, "hidden_size", 1, &vit->hidden, NULL)) ||
+        (st = int_field(d, vc, "intermediate_size", 1, &vit->ffn, NULL)) ||
+        (st = int_field(d, vc, "num_heads", 1, &vit->heads, &at_heads)) ||
+        (st = int_field(d, vc, "in_chans", 1, &vit->in_channels, NULL)) ||
+        (st = int_field(d, vc, "in_channels", 1, &vit->in_channels, NULL)) ||
+        (st = int_field(d, vc, "patch_size", 1, &vit->patch, NULL)) ||
+        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, NULL)) ||
+        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, NULL)) ||
+        (st = int_field(d, vc, "window_size", 0, &window_px, &at_window)) ||
+        (st = int_field(d, vc, "out_hidden_size", 1, &out, &at_out)))
+      return st;
+  }
+  vit->kv_heads = vit->heads;
+  vit->mlp = TPS_MLP_SWIGLU; /* Qwen2_5_VLMLP: gate/up/down, silu */
+  vit->norm = TPS_NORM_RMSNORM;
+  vit->bias = true;          /* qkv, proj and MLP linears carry biases */
+  vit->qkv_bias = true;
+  vit->tokens = TPS_HF_VISION_TOKENS_DEFAULT;
+  if ((st = check_attention(d, at_heads ? at_heads : (vc ? vc : root), vit, false,
+                            "num_heads", "hidden_size")))
+    return st;
+  if (window_px % vit->patch != 0)
+    return tps_doc_fail(d, at_window ? at_window : root, TPS_ERANGE,
+                        "'window_size' (%" PRId64 " pixels) is not a multiple of "
+                        "'patch_size' (%" PRId64 ")",
+                        window_px, vit->patch);
+  vit->window = (window_px / vit->patch) * (window_px / vit->patch); /* patches */
+  /* fullatt_block_indexes */
+  yaml_node_t *fa = vc ? field(d, vc, "fullatt_block_indexes") : NULL;
+  if (fa) {
+    int len = tps_seq_len(fa);
+    if (fa->type != YAML_SEQUENCE_NODE || len > TPS_MAX_FULL_ATTN)
+      return tps_doc_fail(d, fa, TPS_ETYPE,
+                          "'fullatt_block_indexes' must be a list of at most %d block indices",
+                          TPS_MAX_FULL_ATTN);
+    for (int i = 0; i < len; i++) {
+      yaml_node_t *e = tps_seq_at(d, fa, i);
+      int64_t b;
+      if ((st = tps_node_int(d, e, "each entry of 'fullatt_block_indexes'", 0,
+                             vit->layers - 1, &b)))
+        return st;
+      if (i > 0 && b <= vit->full_attention_blocks[i - 1])
+        return tps_doc_fail(d, e, TPS_ERANGE, "'fullatt_block_indexes' must increase");
+      vit->full_attention_blocks[i] = b;
+    }
+    vit->n_full_attention_blocks = len;
+  } else {
+    int n = 0;
+    const int n_default = (int)(sizeof vis_full_attention / sizeof vis_full_attention[0]);
+    for (int i = 0; i < n_default; i++)
+      if (vis_full_attention[i] < vit->layers)
+        vit->full_attention_blocks[n++] = vis_full_attention[i];
+    vit->n_full_attention_blocks = n;
+  }
+  if (out != text_hidden)
+    return tps_doc_fail(d, at_out ? at_out : root, TPS_ERANGE,
+                        "vision 'out_hidden_size' (%" PRId64 ") must equal the text "
+                        "'hidden_size' (%" PRId64 ")",
+                        out, text_hidden);
+  /* Qwen2_5_VLPatchMerger: RMSNorm(hidden), merge merge^2 patches, Linear
+   * (hidden*merge^2 -> same) + GELU + Linear (-> out_hidden_size). */
+  proj->type = TPS_MODULE_PROJECTOR;
+  snprintf(proj->name, sizeof proj->name, "projector");
+  proj->layers = 1;
+  proj->hidden = vit->hidden;
+  proj->spatial_merge = merge;
+  proj->ffn = vit->hidden * merge * merge;
+  proj->output = out;
+  proj->mlp = TPS_MLP_GELU;
+  proj->norm = TPS_NORM_RMSNORM;
+  proj->bias = true;
+  proj->qkv_bias = false; /* no attention */
+  return TPS_OK;
+}
+
+/* Model name: the last component of _name_or_path, else the directory
+ * holding the file, else the file name without .json. */
+static void model_name(tps_doc *d, const yaml_node_t *root, const char *path, char *out,
+                       size_t size) {
+  yaml_node_t *n = field(d, root, "_name_or_path");
+  char buf[512] = "";
+  if (n && n->type == YAML_SCALAR_NODE)
+    snprintf(buf, sizeof buf, "%s", (const char *)n->data.scalar.value);
+  size_t len = strlen(buf);
+  while (len > 0 && buf[len - 1] == '/') buf[--len] = '\0';
+  if (len == 0) {
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strrchr(buf, '/');
+    const char *file = slash ? slash + 1 : buf;
+    if (slash && strcmp(file, "config.json") == 0) {
+      *slash = '\0';
+    } else {
+      size_t fl = strlen(file);
+      if (fl > 5 && strcmp(file + fl - 5, ".json") == 0) buf[strlen(buf) - 5] = '\0';
+    }
+  }
+  const char *base = strrchr(buf, '/');
+  base = base ? base + 1 : buf;
+  if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) base = "hf-model";
+  snprintf(out, size, "%.*s", (int)size - 1, base);
+}
+
+tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err) {
+  tps_doc d;
+  tps_status st;
+  if (!model) return tps_error_set(err, TPS_EINVAL, path ? path : "", 0, 0, "no model to fill");
+  memset(model, 0, sizeof *model);
+  if ((st = tps_doc_load(&d, path, err))) return st;
+  snprintf(model->path, sizeof model->path, "%s", path);
+  yaml_node_t *root = tps_doc_root(&d);
+  const hf_arch *a = NULL;
+  if (!root) {
+    tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
+    tps_error_hint(err, "a Hugging Face config.json is a JSON object");
+    st = TPS_ESYNTAX;
+  } else if (root->type != YAML_MAPPING_NODE) {
+    char got[64];
+    tps_node_desc(root, got, sizeof got);
+    st = tps_doc_fail(&d, root, TPS_ETYPE, "a config.json must be a JSON object, got %s", got);
+  } else {
+    st = find_arch(&d, root, &a);
+  }
+  /* Newer transformers write the text fields of a VLM under text_config. */
+  yaml_node_t *text = root;
+  if (!st && a->family == HF_QWEN25VL) {
+    yaml_node_t *tc = field(&d, root, "text_config");
+    if (tc && !(st = tps_node_expect_map(&d, tc, "'text_config'"))) text = tc;
+  }
+  if (!st) st = refuse_moe(&d, root, a);
+  if (!st && text != root) st = refuse_moe(&d, text, a);
+  if (!st) {
+    tps_module *dec;
+    if (a->family == HF_QWEN25VL) {
+      dec = &model->modules[2];
+      st = read_llama_decoder(&d, text, a, dec);
+      if (!st) st = read_qwen25vl_vision(&d, root, &model->modules[0], &model->modules[1],
+                                         dec->hidden);
+      snprintf(dec->name, sizeof dec->name, "language_model");
+      model->n_modules = 3;
+    } else {
+      dec = &model->modules[0];
+      st = a->family == HF_GPT2 ? read_gpt2(&d, root, a, dec)
+                                : read_llama_decoder(&d, root, a, dec);
+      snprintf(dec->name, sizeof dec->name, "decoder");
+      model->n_modules = 1;
+    }
+  }
+  if (!st) {
+    model_name(&d, root, path, model->name, sizeof model->name);
+    snprintf(model->source, sizeof model->source,
+             "Hugging Face config.json (%s; fields left out take the transformers %s "
+             "defaults): %.700s",
+             a->arch, a->config_class, path);
+    tps_training_defaults(&model->training);
+  }
+  tps_doc_free(&d);
+  if (st) {
+    char keep[sizeof model->path];
+    snprintf(keep, sizeof keep, "%s", model->path);
+    memset(model, 0, sizeof *model);
+    snprintf(model->path, sizeof model->path, "%s", keep);
+  }
+  return st;
+}

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --megatron-args "--tensor-model-parallel-size 'two"

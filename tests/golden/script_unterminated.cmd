@@ -1,0 +1,1 @@
+from-script tests/inputs/scripts/unterminated.sh --hw 910b2

@@ -1,0 +1,193 @@
+/* Hugging Face config.json reading (sim/io/hf_config.c): parameter counts of
+ * configs written for these tests against published totals and against the
+ * bundled YAML models, transformers defaults for fields left out, and every
+ * refusal with its exact message and FILE:LINE:COL. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tpsim/tpsim.h"
+
+#define HF TPSIM_SOURCE_DIR "/tests/inputs/hf/"
+
+static void load_ok(const char *path, tps_model *m) {
+  tps_error err;
+  tps_status st = tps_model_load(path, m, &err);
+  cr_assert_eq(st, TPS_OK, "%s:%d:%d: %s (%s)", err.file, err.line, err.col, err.msg, err.hint);
+}
+
+static void bundled(const char *name, tps_model *m) {
+  char path[4096];
+  tps_error err;
+  cr_assert_eq(tps_data_find("models", name, path, sizeof path, &err), TPS_OK, "%s", err.msg);
+  load_ok(path, m);
+}
+
+/* Compares every field of two modules that the engine reads. */
+static void assert_same_module(const tps_module *a, const tps_module *b) {
+  cr_assert_str_eq(a->name, b->name);
+  cr_assert_eq(a->type, b->type, "%s type", a->name);
+  cr_assert_eq(a->layers, b->layers, "%s layers", a->name);
+  cr_assert_eq(a->hidden, b->hidden, "%s hidden", a->name);
+  cr_assert_eq(a->heads, b->heads, "%s heads", a->name);
+  cr_assert_eq(a->kv_heads, b->kv_heads, "%s kv_heads", a->name);
+  cr_assert_eq(a->head_dim, b->head_dim, "%s head_dim", a->name);
+  cr_assert_eq(a->ffn, b->ffn, "%s ffn", a->name);
+  cr_assert_eq(a->mlp, b->mlp, "%s mlp", a->name);
+  cr_assert_eq(a->norm, b->norm, "%s norm", a->name);
+  cr_assert_eq(a->bias, b->bias, "%s bias", a->name);
+  cr_assert_eq(a->qkv_bias, b->qkv_bias, "%s qkv_bias", a->name);
+  cr_assert_eq(a->vocab, b->vocab, "%s vocab", a->name);
+  cr_assert_eq(a->tied_embeddings, b->tied_embeddings, "%s tied", a->name);
+  cr_assert_eq(a->position, b->position, "%s position", a->name);
+  cr_assert_eq(a->patch, b->patch, "%s patch", a->name);
+  cr_assert_eq(a->temporal_patch, b->temporal_patch, "%s temporal_patch", a->name);
+  cr_assert_eq(a->in_channels, b->in_channels, "%s in_channels", a->name);
+  cr_assert_eq(a->tokens, b->tokens, "%s tokens", a->name);
+  cr_assert_eq(a->window, b->window, "%s window", a->name);
+  cr_assert_eq(a->n_full_attention_blocks, b->n_full_attention_blocks, "%s full", a->name);
+  for (int i = 0; i < a->n_full_attention_blocks; i++)
+    cr_assert_eq(a->full_attention_blocks[i], b->full_attention_blocks[i]);
+  cr_assert_eq(a->spatial_merge, b->spatial_merge, "%s spatial_merge", a->name);
+  cr_assert_eq(a->output, b->output, "%s output", a->name);
+}
+
+/* The published total of Qwen2.5-VL-7B-Instruct, 8,292,166,656, and the
+ * same modules as models/qwen25vl-7b.yaml (frozen aside: a config.json says
+ * nothing about training, so nothing is frozen). */
+Test(hf_config, qwen25vl_7b_reproduces_the_bundled_model) {
+  static tps_model hf, yaml;
+  load_ok(HF "qwen25vl-7b/config.json", &hf);
+  bundled("qwen25vl-7b", &yaml);
+  cr_assert_eq(tps_model_params(&hf), 8292166656.0, "total %.0f", tps_model_params(&hf));
+  cr_assert_eq(hf.n_modules, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_same_module(&hf.modules[i], &yaml.modules[i]);
+    cr_assert_not(hf.modules[i].frozen);
+  }
+  cr_assert_str_eq(hf.name, "qwen25vl-7b"); /* the directory holding config.json */
+  cr_assert_eq(hf.default_hw[0], '\0');
+  cr_assert_eq(hf.modules[0].tokens, TPS_HF_VISION_TOKENS_DEFAULT);
+}
+
+/* Newer transformers write the text fields under text_config; minified JSON. */
+Test(hf_config, qwen25vl_text_config_minified) {
+  static tps_model hf;
+  load_ok(HF "qwen25vl-text-config/config.json", &hf);
+  cr_assert_eq(tps_model_params(&hf), 8292166656.0, "total %.0f", tps_model_params(&hf));
+}
+
+/* Meta-Llama-3-8B: 8,030,261,248 parameters, as models/llama3-8b.yaml. */
+Test(hf_config, llama3_8b) {
+  static tps_model hf, yaml;
+  load_ok(HF "llama3-8b/config.json", &hf);
+  bundled("llama3-8b", &yaml);
+  cr_assert_eq(tps_model_params(&hf), 8030261248.0, "total %.0f", tps_model_params(&hf));
+  assert_same_module(&hf.modules[0], &yaml.modules[0]);
+  cr_assert_str_eq(hf.name, "llama3-8b");
+}
+
+/* Mistral-7B-v0.1: 7,241,732,096 parameters (the HF model card's total). */
+Test(hf_config, mistral_7b) {
+  static tps_model hf;
+  load_ok(HF "mistral-7b/config.json", &hf);
+  cr_assert_eq(tps_model_params(&hf), 7241732096.0, "total %.0f", tps_model_params(&hf));
+  cr_assert_eq(hf.modules[0].kv_heads, 8);
+  cr_assert_not(hf.modules[0].qkv_bias);
+}
+
+/* Qwen2.5-0.5B: 494,032,768 parameters (tied embeddings, q/k/v bias). */
+Test(hf_config, qwen2_tied_with_qkv_bias) {
+  static tps_model hf;
+  load_ok(HF "qwen2.5-0.5b/config.json", &hf);
+  const tps_module *d = &hf.modules[0];
+  cr_assert(d->qkv_bias);
+  cr_assert_not(d->bias);
+  cr_assert(d->tied_embeddings);
+  cr_assert_eq(d->head_dim, 64);
+  cr_assert_eq(tps_model_params(&hf), 494032768.0, "total %.0f", tps_model_params(&hf));
+}
+
+/* GPT-2 small: 124,439,808 parameters (tied lm_head, 1024 learned positions). */
+Test(hf_config, gpt2) {
+  static tps_model hf;
+  load_ok(HF "gpt2/config.json", &hf);
+  const tps_module *d = &hf.modules[0];
+  cr_assert_eq(d->position, TPS_POSITION_LEARNED);
+  cr_assert_eq(d->max_position, 1024);
+  cr_assert_eq(d->ffn, 4 * 768);
+  cr_assert_eq(d->mlp, TPS_MLP_GELU);
+  cr_assert_eq(d->norm, TPS_NORM_LAYERNORM);
+  cr_assert(d->bias && d->qkv_bias && d->tied_embeddings);
+  cr_assert_eq(tps_model_params(&hf), 124439808.0, "total %.0f", tps_model_params(&hf));
+}
+
+/* Left out: LlamaConfig's defaults (heads 32, kv = heads, ffn 11008, vocab
+ * 32000, untied, no biases); null counts as left out. */
+Test(hf_config, missing_fields_take_transformers_defaults) {
+  static tps_model hf;
+  load_ok(HF "llama-defaults/config.json", &hf);
+  const tps_module *d = &hf.modules[0];
+  cr_assert_eq(d->hidden, 2048);
+  cr_assert_eq(d->layers, 4);
+  cr_assert_eq(d->heads, 32);
+  cr_assert_eq(d->kv_heads, 32);
+  cr_assert_eq(d->head_dim, 64);
+  cr_assert_eq(d->ffn, 11008);
+  cr_assert_eq(d->vocab, 32000);
+  cr_assert_not(d->tied_embeddings);
+  cr_assert_not(d->bias || d->qkv_bias);
+  /* embedding + lm_head + 4 blocks (attention 4 h^2, MLP 3 h ffn, 2 norms) + final norm */
+  double h = 2048, f = 11008, v = 32000;
+  double expect = 2 * v * h + 4 * (4 * h * h + 3 * h * f + 2 * h) + h;
+  cr_assert_eq(tps_model_params(&hf), expect, "%.0f vs %.0f", tps_model_params(&hf), expect);
+}
+
+/* The schema's training defaults, identical to a model file without training:. */
+Test(hf_config, training_defaults_match_the_schema) {
+  static tps_model hf, yaml;
+  load_ok(HF "gpt2/config.json", &hf);
+  load_ok(HF "no-training.yaml", &yaml);
+  cr_assert_eq(memcmp(&hf.training, &yaml.training, sizeof hf.training), 0);
+  cr_assert_eq(hf.training.seq_len, 2048);
+  cr_assert_eq(hf.training.vocab_divisor, 128);
+}
+
+static void assert_refused(const char *path, tps_status status, int line, int col,
+                           const char *msg) {
+  static tps_model m;
+  tps_error err;
+  tps_status st = tps_model_load(path, &m, &err);
+  cr_assert_eq(st, status, "%s: got %s: %s", path, tps_status_name(st), err.msg);
+  cr_assert_str_eq(err.msg, msg);
+  cr_assert_str_eq(err.file, path);
+  cr_assert_eq(err.line, line, "line %d", err.line);
+  cr_assert_eq(err.col, col, "col %d", err.col);
+  cr_assert_eq(m.n_modules, 0, "no half model");
+}
+
+Test(hf_config, unsupported_architecture_refused_by_name) {
+  assert_refused(HF "mixtral/config.json", TPS_EUNSUPPORTED, 3, 5,
+                 "architecture 'MixtralForCausalLM' is not supported");
+  tps_error err;
+  static tps_model m;
+  tps_model_load(HF "mixtral/config.json", &m, &err);
+  cr_assert(strstr(err.hint, "LlamaForCausalLM") != NULL, "%s", err.hint);
+}
+
+Test(hf_config, moe_refused) {
+  assert_refused(HF "moe-mistral/config.json", TPS_EUNSUPPORTED, 5, 24,
+                 "'num_local_experts' is 8: mixture-of-experts MistralForCausalLM models are "
+                 "not supported");
+}
+
+Test(hf_config, kv_heads_must_divide_heads) {
+  assert_refused(HF "bad-kv-heads/config.json", TPS_ERANGE, 5, 26,
+                 "'num_key_value_heads' (3) must divide 'num_attention_heads' (28)");
+}
+
+Test(hf_config, missing_file) {
+  static tps_model m;
+  tps_error err;
+  cr_assert_eq(tps_hf_config_load(HF "nope/config.json", &m, &err), TPS_EIO);
+}
