@@ -12,7 +12,9 @@
 #include "cli/options.h"
 #include "reports/report.h"
 #include "reports/report_bundle.h"
+#include "reports/kernel_report.h"
 #include "reports/validate_report.h"
+#include "validate/kernel_validate.h"
 #include "validate/published.h"
 
 enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_TOLERANCE = 3 };
@@ -332,9 +334,72 @@ static int check_tolerance(const validate_report *r, double max_error_pct) {
   return EXIT_TOLERANCE;
 }
 
+typedef struct kernel_job {
+  const kv_report *report;
+  cli_format format;
+} kernel_job;
+
+static void render_kernel_job(FILE *out, const void *data) {
+  const kernel_job *job = data;
+  if (job->format == FORMAT_JSON)
+    report_kernel_json(out, job->report);
+  else
+    report_kernel_table(out, job->report, true);
+}
+
+/* validate --kernel: tp-kernel over a grid, predicted vs measured per op. */
+static int cmd_validate_kernel(const cli_args *args) {
+  if (args->published)
+    return fail_usage("validate: give --kernel or --published, not both", NULL);
+  if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
+    return fail_usage("validate: --format must be table or json", NULL);
+  kv_validate_opts o = {.hw = args->hw, .prefix = args->hw_prefix, .quick = args->quick,
+                        .log = isatty(STDERR_FILENO) ? stderr : NULL};
+  kv_report rep;
+  memset(&rep, 0, sizeof rep);
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = kv_validate(&o, &rep, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    kv_report_free(&rep);
+    return st == TPS_EINVAL || st == TPS_ENOTFOUND ? EXIT_USAGE : EXIT_RUN;
+  }
+  kernel_job job = {.report = &rep, .format = args->format};
+  int rc = write_output(args->output, render_kernel_job, &job);
+  if (rc == EXIT_OK && args->max_error_pct >= 0) {
+    int n = kv_count_beyond(&rep, args->max_error_pct / 100.0);
+    if (n > 0) {
+      fprintf(stderr, "tp-sim: validate --kernel: %d case%s exceed --max-error %g%%\n", n,
+              n == 1 ? "" : "s", args->max_error_pct);
+      rc = EXIT_TOLERANCE;
+    }
+  }
+  kv_report_free(&rep);
+  return rc;
+}
+
+/* calibrate: measure this machine with tp-kernel, write hardware profiles. */
+static int cmd_calibrate(const cli_args *args) {
+  kv_calibrate_opts o = {.prefix = args->output, .quick = args->quick,
+                         .log = isatty(STDERR_FILENO) ? stderr : NULL};
+  char written[4096] = "";
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = kv_calibrate(&o, written, sizeof written, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return st == TPS_EINVAL || st == TPS_ENOTFOUND ? EXIT_USAGE : EXIT_RUN;
+  }
+  printf("%s", written);
+  if (written[0] && written[strlen(written) - 1] != '\n') printf("\n");
+  return EXIT_OK;
+}
+
 static int cmd_validate(const cli_args *args) {
+  if (args->kernel) return cmd_validate_kernel(args);
   if (!args->published)
-    return fail_usage("validate: --published FILE is required", "tp-sim validate --help");
+    return fail_usage("validate: --published FILE or --kernel is required", "tp-sim validate --help");
   if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
     return fail_usage("validate: --format must be table or json", NULL);
   validate_job job = {.format = args->format};
@@ -413,9 +478,12 @@ static const command commands[] = {
     {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
      "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
-    {"validate", "tp-sim validate --published FILE [options]",
-     "predict published runs and print predicted vs measured, error and MAPE per group",
-     OPTS_VALIDATE | OPTS_OUTPUT, cmd_validate},
+    {"validate", "tp-sim validate --published FILE | --kernel [options]",
+     "predicted vs measured with errors and MAPE: published runs, or tp-kernel runs on this machine",
+     OPTS_VALIDATE | OPTS_KERNEL | OPTS_OUTPUT, cmd_validate},
+    {"calibrate", "tp-sim calibrate [-o PREFIX] [--quick]",
+     "measure this machine with tp-kernel and write hardware profiles PREFIX-tpN[-sp].yaml",
+     OPTS_CALIBRATE, cmd_calibrate},
     {"list", "tp-sim list models|hw", "bundled models or hardware profiles", 0, NULL},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))

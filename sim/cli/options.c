@@ -12,7 +12,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_HELP
 } opt_id;
 
 static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
@@ -90,6 +90,14 @@ static const cli_option options[] = {
      "token budget to plan cards for: 1T, 500B, 2.5e12"},
     {ID_DAYS, OPTS_REPORT, "--days", NULL, T_STRING, "D", NULL, 0, 0,
      "deadline for the token budget, days"},
+    {ID_KERNEL, OPTS_KERNEL, "--kernel", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "run tp-kernel over a grid of configurations and compare per op (instead of --published)"},
+    {ID_HW_PREFIX, OPTS_KERNEL, "--hw-prefix", NULL, T_STRING, "PREFIX", NULL, 0, 0,
+     "--kernel: profiles PREFIX-tpN[-sp].yaml from `tp-sim calibrate` (default: local)"},
+    {ID_QUICK, OPTS_KERNEL | OPTS_CALIBRATE, "--quick", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "short sweeps and 2 configurations (CI)"},
+    {ID_OUTPUT, OPTS_CALIBRATE, "--output", "-o", T_STRING, "PREFIX", NULL, 0, 0,
+     "write PREFIX-tpN[-sp].yaml (default hw_profiles/local)"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
 };
 #define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
@@ -228,6 +236,9 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     }
     case ID_TOKENS: args->tokens = value; break;
     case ID_MEGATRON_ARGS: args->megatron_args = value; break;
+    case ID_KERNEL: args->kernel = true; break;
+    case ID_HW_PREFIX: args->hw_prefix = value; break;
+    case ID_QUICK: args->quick = true; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;

@@ -27,6 +27,9 @@ typedef struct cli_args {
   const char *tokens;         /* report --tokens, e.g. "1T"; NULL: none */
   const char *megatron_args;  /* --megatron-args "..."; NULL: none */
   const char *script;         /* from-script FILE.sh; NULL: none */
+  bool kernel;                /* validate --kernel */
+  const char *hw_prefix;      /* validate --kernel --hw-prefix PREFIX; NULL: default */
+  bool quick;                 /* calibrate / validate --kernel --quick */
   double days;                /* report --days; 0: none */
   bool help;
 } cli_args;
@@ -40,7 +43,9 @@ enum {
   OPTS_OUTPUT = 1 << 4,  /* --format, -o */
   OPTS_LAYERS = 1 << 5,  /* --ops */
   OPTS_VALIDATE = 1 << 6, /* --published, --hw, --max-error */
-  OPTS_REPORT = 1 << 7    /* -o DIR, --tokens, --days */
+  OPTS_REPORT = 1 << 7,   /* -o DIR, --tokens, --days */
+  OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick */
+  OPTS_CALIBRATE = 1 << 9 /* calibrate: -o PREFIX, --quick */
 };
 
 void cli_args_init(cli_args *args);

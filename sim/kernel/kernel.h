@@ -219,6 +219,20 @@ typedef struct kbench_opts {
  * exit status (same on every rank). */
 int k_bench(const kcfg *cfg, MPI_Comm comm, const kbench_opts *o);
 
+/* ---- micro.c: --bench gemm|collectives (for tp-sim calibrate) ---- */
+typedef struct kmicro_opts {
+  int reps;              /* timed repeats per point (fewer for calls over ~1 s in all) */
+  const char *json;      /* write the table here (rank 0), else to stdout */
+  bool quiet;            /* no progress lines on stdout */
+  bool quick;            /* --bench-quick: GEMMs up to 1.1e9 FLOPs, messages up to 4 MiB */
+  int node_ranks, cpus;  /* ranks on this node, CPUs online */
+  bool oversubscribed;
+} kmicro_opts;
+/* Runs micro-benchmark `mode` ("gemm" or "collectives") on every rank of
+ * comm and writes its JSON table. Returns the exit status (same on every
+ * rank): 0 success, 1 cannot write, 2 unknown mode or too few ranks. */
+int k_micro(const char *mode, MPI_Comm comm, const kmicro_opts *o);
+
 #define K_CHECK_TOL 1e-4
 #define K_FD_TOL 1e-3
 

@@ -34,6 +34,8 @@ typedef struct kargs {
   int64_t steps, warmup, fail_rank, seed;
   bool check, quiet, help, version, sp;
   const char *json;
+  const char *bench;
+  bool bench_quick;
 } kargs;
 
 /* The option table: parses the command line and prints --help. */
@@ -57,6 +59,11 @@ static kopt *options(kargs *a, int *n) {
   OPT("check", NULL, OT_FLAG, &a->check, 0,
       "compare output and gradients with TP = 1 (max_rel_err <= 1e-4) and backward with finite "
       "differences");
+  OPT("bench", "gemm|collectives", OT_STR, &a->bench, 0,
+      "micro-benchmark for tp-sim calibrate instead of the layer: sgemm at fixed shapes, or "
+      "all-reduce / reduce-scatter / all-gather of 1 KiB..64 MiB; --steps = repeats; JSON table");
+  OPT("bench-quick", NULL, OT_FLAG, &a->bench_quick, 0,
+      "with --bench: a short sweep (GEMMs up to 1.1e9 FLOPs, messages up to 4 MiB), for CI");
   OPT("seed", "N", OT_INT, &a->seed, 0, "seed of the weights and inputs (default 1234)");
   OPT("quiet", NULL, OT_FLAG, &a->quiet, 0, "no table on stdout (with --json)");
   OPT("fail-rank", "R", OT_INT, &a->fail_rank, 0,
@@ -228,7 +235,11 @@ int main(int argc, char **argv) {
     o.fail_rank = (int)a.fail_rank;
     o.quiet = a.quiet;
     o.rss_start = rss_start;
-    if (a.check)
+    if (a.bench) {
+      kmicro_opts mo = {(int)(a.steps < 1000 ? a.steps : 1000), a.json, a.quiet, a.bench_quick, o.node_ranks,
+                        o.cpus, o.oversubscribed};
+      status = k_micro(a.bench, tpc, &mo);
+    } else if (a.check)
       status = k_check(&cfg, tpc, K_CHECK_TOL, K_FD_TOL);
     else
       status = k_bench(&cfg, tpc, &o);

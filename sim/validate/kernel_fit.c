@@ -1,0 +1,386 @@
+/* `tp-sim calibrate`: tp-kernel micro-benchmarks and calibration layer runs
+ * turned into hardware profiles (docs/schema.md) that make the engine's cost
+ * formulas (sim/engine/cost.c) reproduce what was measured:
+ *
+ *   GEMM op        3 F / (peak x eff(F)) + 3 x overhead   (fwd, dgrad, wgrad)
+ *   attention      (F_fwd + F_bwd) / (peak x eff(F_fwd)) + 2 x overhead
+ *   elementwise    bytes / (memory_bandwidth x 1.0) + overhead
+ *   collective     phases x ((p - 1) latency + (p - 1)/p x B / (bw x eff(B)))
+ *
+ * Each table is evaluated the way the engine reads it (log10 in x, clamped);
+ * points are written at the measured x, so the engine reproduces the
+ * measured medians there and interpolates between them. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "validate/kernel_validate.h"
+
+#define KV_EFF_MIN 1e-4 /* smallest efficiency written (the schema wants > 0) */
+
+static double clamp_eff(double e) {
+  if (!(e > KV_EFF_MIN)) return KV_EFF_MIN;
+  return e > 1.0 ? 1.0 : e;
+}
+
+/* Appends (x, y) to t keeping x strictly increasing: a point at an x not
+ * above the last one is averaged into it. */
+static void table_add(tps_table *t, double x, double y) {
+  if (t->n > 0 && x <= t->x[t->n - 1] * (1.0 + 1e-9)) {
+    t->y[t->n - 1] = 0.5 * (t->y[t->n - 1] + y);
+    return;
+  }
+  if (t->n >= TPS_MAX_TABLE) return;
+  t->x[t->n] = x;
+  t->y[t->n] = y;
+  t->n++;
+}
+
+static int cmp_xy(const void *a, const void *b) {
+  double x = ((const double *)a)[0], y = ((const double *)b)[0];
+  return (x > y) - (x < y);
+}
+
+static double median_of(double *v, int n) {
+  if (n <= 0) return 0.0;
+  for (int i = 1; i < n; i++)
+    for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+      double t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void fit_gemm(const kv_gemm_bench *g, tps_hw *hw) {
+  double ovh = g->overhead.median > 0 ? g->overhead.median : 0.0;
+  double rate[KV_GEMM_MAX], peak = 0.0;
+  for (int i = 0; i < g->n; i++) {
+    double t = g->fwd[i].median + g->dgrad[i].median + g->wgrad[i].median - 3.0 * ovh; /* s */
+    rate[i] = t > 0 ? 3.0 * g->flops[i] / t : 0.0; /* FLOP/s */
+    if (rate[i] > peak) peak = rate[i];
+  }
+  if (peak <= 0) peak = 1e9;
+  hw->peak_flops[TPS_PRECISION_FP32] = peak;
+  hw->kernel_overhead_s = ovh;
+  hw->gemm_efficiency.n = 0;
+  for (int i = 0; i < g->n; i++) table_add(&hw->gemm_efficiency, g->flops[i], clamp_eff(rate[i] / peak));
+}
+
+/* Attention efficiency and elementwise bandwidth from calibration layer runs. */
+static void fit_layers(const kv_kernel_run *runs, int n, tps_hw *hw) {
+  double launch = hw->kernel_overhead_s, peak = hw->peak_flops[TPS_PRECISION_FP32];
+  double bytes = 0.0, secs = 0.0;
+  double pts[2 * 64];
+  int np = 0;
+  double rss[64];
+  int nrss = 0;
+  for (int r = 0; r < n; r++) {
+    const kv_kernel_run *k = &runs[r];
+    if (nrss < 64 && k->vmrss_start > 0) rss[nrss++] = k->vmrss_start;
+    for (int i = 0; i < k->n_ops; i++) {
+      const kv_meas_op *o = &k->ops[i];
+      bool elementwise = !strcmp(o->kind, "norm") || !strcmp(o->kind, "activation") ||
+                         !strcmp(o->kind, "residual");
+      if (elementwise) {
+        double t = o->fwd.median + o->bwd.median - (o->bwd_bytes > 0 ? 2.0 : 1.0) * launch;
+        if (t > 0) {
+          bytes += o->fwd_bytes + o->bwd_bytes;
+          secs += t;
+        }
+      } else if (!strcmp(o->kind, "attention") && np < 64) {
+        double t = o->fwd.median + o->bwd.median - 2.0 * launch;
+        if (t > 0 && o->fwd_flops > 0) {
+          pts[2 * np] = o->fwd_flops;
+          pts[2 * np + 1] = clamp_eff((o->fwd_flops + o->bwd_flops) / (peak * t));
+          np++;
+        }
+      }
+    }
+  }
+  hw->memory_bandwidth_Bps = secs > 0 && bytes > 0 ? bytes / secs : 1e10;
+  hw->memory_efficiency = 1.0;
+  qsort(pts, (size_t)np, 2 * sizeof(double), cmp_xy);
+  hw->attention_efficiency.n = 0;
+  for (int i = 0; i < np; i++) table_add(&hw->attention_efficiency, pts[2 * i], pts[2 * i + 1]);
+  if (hw->attention_efficiency.n == 0) {
+    hw->attention_efficiency.n = 1;
+    hw->attention_efficiency.x[0] = 1.0;
+    hw->attention_efficiency.y[0] = 0.5; /* no layer run: a placeholder, said in `source` */
+  }
+  hw->runtime_reserve_bytes = median_of(rss, nrss);
+}
+
+/* Link fitted to one collective family: all-reduce (2 phases) or the SP pair
+ * reduce-scatter + all-gather (1 phase each; their mean per call). */
+static void fit_link(const kv_coll_bench *c, bool sp, tps_link *l) {
+  double p = (double)c->ranks, steps = p - 1.0, share = (p - 1.0) / p;
+  double phases = sp ? 1.0 : 2.0;
+  double t[KV_COLL_MAX], lat = INFINITY;
+  for (int i = 0; i < c->n; i++) {
+    t[i] = sp ? 0.5 * (c->reduce_scatter[i].median + c->all_gather[i].median) : c->all_reduce[i].median;
+    double per_step = t[i] / (phases * steps);
+    if (per_step > 0 && per_step < lat) lat = per_step;
+  }
+  lat = isfinite(lat) ? 0.5 * lat : 0.0; /* half of the smallest per-step time */
+  double bw[KV_COLL_MAX], best = 0.0;
+  for (int i = 0; i < c->n; i++) {
+    double rest = t[i] / phases - steps * lat; /* s spent on bytes */
+    bw[i] = rest > 0 ? share * c->bytes[i] / rest : 0.0;
+    if (bw[i] > best) best = bw[i];
+  }
+  if (best <= 0) best = 1e9;
+  l->bandwidth_Bps = best;
+  l->latency_s = lat;
+  l->topology = TPS_TOPOLOGY_SWITCH;
+  l->efficiency.n = 0;
+  for (int i = 0; i < c->n; i++) table_add(&l->efficiency, c->bytes[i], clamp_eff(bw[i] / best));
+}
+
+tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err) {
+  memset(hw, 0, sizeof *hw);
+  if (!in->gemm || in->gemm->n < 1)
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "calibration for TP %d has no GEMM table", in->tp);
+  if (in->tp > 1 && (!in->coll || in->coll->n < 1))
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "calibration for TP %d has no collective table", in->tp);
+  snprintf(hw->name, sizeof hw->name, "%s", in->name ? in->name : "local");
+  snprintf(hw->source, sizeof hw->source, "%s", in->source ? in->source : "tp-sim calibrate");
+  snprintf(hw->device_name, sizeof hw->device_name, "CPU rank (%d per node, single-threaded OpenBLAS)", in->tp);
+  hw->memory_bytes = in->host_memory_bytes > 0 ? in->host_memory_bytes : 1e9;
+  fit_gemm(in->gemm, hw);
+  fit_layers(in->layers, in->n_layers, hw);
+  hw->devices_per_node = 8; /* every TP group of the grid shares this node: intra link */
+  if (in->coll && in->coll->n > 0) {
+    fit_link(in->coll, in->sp, &hw->intra);
+  } else { /* TP 1 runs no collective: a neutral link */
+    hw->intra.bandwidth_Bps = 1e10;
+    hw->intra.latency_s = 0.0;
+    hw->intra.topology = TPS_TOPOLOGY_SWITCH;
+    hw->intra.efficiency.n = 1;
+    hw->intra.efficiency.x[0] = 1.0;
+    hw->intra.efficiency.y[0] = 1.0;
+  }
+  hw->inter = hw->intra; /* never used: one node */
+  return TPS_OK;
+}
+
+/* YAML double-quoted string. */
+static void yq(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', f);
+    if ((unsigned char)*s >= 0x20) fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+static void ytable(FILE *f, const tps_table *t, const char *x_unit) {
+  fputc('[', f);
+  for (int i = 0; i < t->n; i++) {
+    if (x_unit)
+      fprintf(f, "%s[%.0f %s, %.6g]", i ? ", " : "", t->x[i], x_unit, t->y[i]);
+    else
+      fprintf(f, "%s[%.6e, %.6g]", i ? ", " : "", t->x[i], t->y[i]);
+  }
+  fputc(']', f);
+}
+
+static void ylink(FILE *f, const char *indent, const tps_link *l, bool topology) {
+  fprintf(f, "%sbandwidth: %.6f GB/s\n", indent, l->bandwidth_Bps * 1e-9);
+  fprintf(f, "%slatency: %.6f us\n", indent, l->latency_s * 1e6);
+  if (topology) fprintf(f, "%stopology: switch\n", indent);
+  fprintf(f, "%sefficiency: ", indent);
+  if (l->efficiency.n == 1 && l->efficiency.x[0] == 1.0)
+    fprintf(f, "%.6g", l->efficiency.y[0]);
+  else
+    ytable(f, &l->efficiency, "B");
+  fputc('\n', f);
+}
+
+tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err) {
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+  fprintf(f, "# Written by tp-sim calibrate (sim/validate/kernel_fit.c); see docs/validation.md,\n"
+             "# \"Kernel validation\". Regenerate, do not edit: the tables reproduce measured medians.\n");
+  fputs("name: ", f);
+  yq(f, hw->name);
+  fputs("\nsource: ", f);
+  yq(f, hw->source);
+  fputs("\ndevice:\n  name: ", f);
+  yq(f, hw->device_name);
+  fprintf(f, "\n  memory: %.0f B\n", hw->memory_bytes);
+  fprintf(f, "  # elementwise ops (norm, activation, residual): lowering bytes / measured time\n");
+  fprintf(f, "  memory_bandwidth: %.6f GB/s\n", hw->memory_bandwidth_Bps * 1e-9);
+  fprintf(f, "  peak_flops:\n    fp32: %.6f GFLOPS\n", hw->peak_flops[TPS_PRECISION_FP32] * 1e-9);
+  fprintf(f, "  # VmRSS of a tp-kernel rank before its buffers (MPI, BLAS, C runtime)\n");
+  fprintf(f, "  runtime_reserve: %.0f B\n", hw->runtime_reserve_bytes);
+  fprintf(f, "  # x = FLOPs of one sgemm call (2 m n k); y = rate / peak\n  gemm_efficiency: ");
+  ytable(f, &hw->gemm_efficiency, NULL);
+  fprintf(f, "\n  # x = forward FLOPs of one attention core (per rank); y from (fwd + bwd) time\n"
+             "  attention_efficiency: ");
+  if (hw->attention_efficiency.n == 1 && hw->attention_efficiency.x[0] == 1.0)
+    fprintf(f, "%.6g", hw->attention_efficiency.y[0]);
+  else
+    ytable(f, &hw->attention_efficiency, NULL);
+  fprintf(f, "\n  memory_efficiency: %.6g\n", hw->memory_efficiency);
+  fprintf(f, "  # the time of a 1x1x1 sgemm\n  kernel_overhead: %.6f us\n", hw->kernel_overhead_s * 1e6);
+  fprintf(f, "node:\n  devices: %lld\n  intra_link:\n", (long long)hw->devices_per_node);
+  ylink(f, "    ", &hw->intra, true);
+  fputs("inter_link:\n  source: \"unused: every calibrated group is on one node; a copy of intra_link\"\n", f);
+  ylink(f, "  ", &hw->inter, false);
+  bool ok = !ferror(f);
+  if (fclose(f) != 0) ok = false;
+  if (ok && rename(tmp, path) != 0) ok = false;
+  if (!ok) {
+    remove(tmp);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot write %s: %s", path, strerror(errno));
+  }
+  return TPS_OK;
+}
+
+/* ---- calibrate: run the benchmarks, fit, write ---- */
+
+static double host_memory(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  double kb = 0.0;
+  if (!f) return 0.0;
+  char line[256];
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "MemTotal: %lf kB", &kb) == 1) break;
+  fclose(f);
+  return kb * 1024.0;
+}
+
+/* Calibration layer shapes: outside the validation grid (hidden 768, heads
+ * 12), so that the attention and elementwise fits are not fitted to the
+ * cases they then predict. */
+typedef struct cal_layer {
+  const char *seq, *kv, *mlp;
+} cal_layer;
+static const cal_layer cal_layers[] = {{"128", "12", "gelu"}, {"512", "4", "swiglu"}, {"1536", "12", "gelu"}};
+
+/* Makes a fresh working directory when none is given. */
+static tps_status workdir_of(const char *given, char *out, size_t size, tps_error *err) {
+  if (given) {
+    if (mkdir(given, 0777) != 0 && errno != EEXIST)
+      return tps_error_set(err, TPS_EIO, given, 0, 0, "cannot create %s: %s", given, strerror(errno));
+    snprintf(out, size, "%s", given);
+    return TPS_OK;
+  }
+  const char *tmp = getenv("TMPDIR");
+  snprintf(out, size, "%s/tpsim-kv.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(out)) return tps_error_set(err, TPS_EIO, "", 0, 0, "cannot create %s: %s", out, strerror(errno));
+  return TPS_OK;
+}
+
+tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t written_size, tps_error *err) {
+  char launcher[1024], dir[900], path[1024], reps[16];
+  tps_status st;
+  if (o->launcher)
+    snprintf(launcher, sizeof launcher, "%s", o->launcher);
+  else if ((st = kv_find_launcher(launcher, sizeof launcher, err)))
+    return st;
+  if ((st = workdir_of(o->workdir, dir, sizeof dir, err))) return st;
+  const char *prefix = o->prefix ? o->prefix : "hw_profiles/local";
+  snprintf(reps, sizeof reps, "%d", o->reps > 0 ? o->reps : (o->quick ? 3 : 7));
+  int tps[4] = {1, 2, 4, 0};
+  if (o->tps[0]) memcpy(tps, o->tps, sizeof tps);
+  if (written && written_size) written[0] = '\0';
+  kv_kernel_run *layers = calloc(3, sizeof *layers);
+  kv_gemm_bench *gemm = calloc(1, sizeof *gemm);
+  kv_coll_bench *coll = calloc(1, sizeof *coll);
+  if (!layers || !gemm || !coll) {
+    st = tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+    goto done;
+  }
+  char host[128] = "unknown";
+  gethostname(host, sizeof host - 1);
+  for (int ti = 0; ti < 4 && tps[ti] > 0; ti++) {
+    int tp = tps[ti];
+    double load0 = kv_loadavg();
+    if (o->log) fprintf(o->log, "calibrate: TP %d (%d ranks)\n", tp, tp);
+    char gpath[1024], cpath[1024];
+    snprintf(gpath, sizeof gpath, "%s/gemm-tp%d.json", dir, tp);
+    const char *ga[] = {"--bench", "gemm", "--steps", reps, "--quiet", "--json", gpath,
+                        o->quick ? "--bench-quick" : NULL, NULL};
+    if ((st = kv_run_kernel(launcher, tp, ga, o->log, err)) || (st = kv_gemm_bench_load(gpath, gemm, err)))
+      goto done;
+    if (tp > 1) {
+      snprintf(cpath, sizeof cpath, "%s/coll-tp%d.json", dir, tp);
+      const char *ca[] = {"--bench", "collectives", "--steps", reps, "--quiet", "--json", cpath,
+                          o->quick ? "--bench-quick" : NULL, NULL};
+      if ((st = kv_run_kernel(launcher, tp, ca, o->log, err)) || (st = kv_coll_bench_load(cpath, coll, err)))
+        goto done;
+    }
+    int nl = o->quick ? 1 : 3;
+    for (int li = 0; li < nl; li++) {
+      char lpath[1024];
+      snprintf(lpath, sizeof lpath, "%s/layer-tp%d-%d.json", dir, tp, li);
+      const cal_layer *c = &cal_layers[li];
+      const char *la_full[] = {"--hidden", "768", "--heads", "12", "--kv-heads", c->kv, "--seq-len", c->seq,
+                               "--mlp", c->mlp, "--layers", "1", "--steps", "5", "--warmup", "1",
+                               "--quiet", "--json", lpath, NULL};
+      const char *la_quick[] = {"--hidden", "256", "--heads", "4", "--seq-len", "128", "--layers", "1",
+                                "--steps", "3", "--warmup", "1", "--quiet", "--json", lpath, NULL};
+      if ((st = kv_run_kernel(launcher, tp, o->quick ? la_quick : la_full, o->log, err)) ||
+          (st = kv_kernel_run_load(lpath, &layers[li], err)))
+        goto done;
+    }
+    double load1 = kv_loadavg();
+    time_t now = time(NULL);
+    struct tm tmv;
+    char date[64];
+    gmtime_r(&now, &tmv);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int sp = 0; sp <= (tp > 1); sp++) {
+      char name[TPS_NAME_MAX], src[TPS_SOURCE_MAX], coll_text[200];
+      double top = tp > 1 && coll->n > 0 ? coll->bytes[coll->n - 1] / 1048576.0 : 0.0; /* MiB */
+      if (tp == 1)
+        snprintf(coll_text, sizeof coll_text, "no collectives (TP 1)");
+      else
+        snprintf(coll_text, sizeof coll_text, "intra_link fitted to %s, 1 KiB..%.0f MiB",
+                 sp ? "MPI_Reduce_scatter_block + MPI_Allgather (the SP collectives)"
+                    : "MPI_Allreduce (the non-SP collective)",
+                 top);
+      const char *base = strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : prefix;
+      snprintf(name, sizeof name, "%.40s-tp%d%s", base, tp, sp ? "-sp" : "");
+      snprintf(src, sizeof src,
+               "measured by tp-sim calibrate%s on host %s, %s, %ld CPUs online, %d ranks%s; 1-minute load "
+               "average %.2f before, %.2f after. tp-kernel --bench gemm (sgemm fwd/dgrad/wgrad at %d shapes, "
+               "%s repeats, median) -> peak_flops, gemm_efficiency, kernel_overhead (1x1x1 sgemm); %s; "
+               "%d calibration layer run(s) (hidden %s, not in the validation grid) -> attention_efficiency, "
+               "memory_bandwidth (norm/activation/residual bytes per second), runtime_reserve (VmRSS before "
+               "buffers).",
+               o->quick ? " --quick" : "", host, date, cpus, tp,
+               tp > cpus ? " (OVERSUBSCRIBED: per-rank speed is not per-core speed)" : "", load0, load1,
+               gemm->n, reps,
+               coll_text,
+               nl, o->quick ? "256" : "768");
+      kv_fit_input in = {tp, sp != 0, gemm, tp > 1 ? coll : NULL, layers, nl, name, src, host_memory()};
+      tps_hw hw;
+      if ((st = kv_fit_profile(&in, &hw, err))) goto done;
+      snprintf(path, sizeof path, "%s-tp%d%s.yaml", prefix, tp, sp ? "-sp" : "");
+      if ((st = kv_profile_write(&hw, path, err))) goto done;
+      if (o->log) fprintf(o->log, "calibrate: wrote %s\n", path);
+      if (written && written_size) {
+        size_t u = strlen(written);
+        snprintf(written + u, written_size - u, "%s\n", path);
+      }
+    }
+  }
+  st = TPS_OK;
+done:
+  free(layers);
+  free(gemm);
+  free(coll);
+  return st;
+}

@@ -1,0 +1,400 @@
+/* `tp-sim validate --kernel`: runs tp-kernel over a grid of configurations
+ * and compares each op, the step time and per-rank memory with what the
+ * engine predicts on the calibrated profile (docs/validation.md, "Kernel
+ * validation", defines every compared quantity). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "validate/kernel_validate.h"
+
+/* tp, sp, swiglu, hidden, heads, kv_heads, seq, micro_batch. Step times on
+ * this machine (2 cores, ~100 GFLOP/s per core) are 0.05..1 s at 2 layers. */
+static const kv_config grid_full[] = {
+    {1, false, false, 512, 8, 8, 512, 1},     {1, false, true, 1024, 16, 4, 256, 2},
+    {1, false, false, 1024, 16, 16, 1024, 1}, {1, false, true, 2048, 16, 8, 128, 1},
+    {2, false, false, 512, 8, 8, 512, 2},     {2, true, false, 512, 8, 8, 512, 2},
+    {2, false, true, 1024, 16, 16, 256, 2},   {2, true, true, 1024, 16, 4, 512, 1},
+    {2, false, false, 2048, 16, 16, 128, 1},  {2, true, true, 2048, 16, 8, 256, 1},
+    {2, true, false, 1024, 16, 16, 1024, 1},  {4, true, false, 1024, 16, 16, 512, 1},
+    {4, false, true, 1024, 16, 4, 256, 2},    {4, false, false, 2048, 16, 16, 256, 1},
+};
+static const kv_config grid_quick[] = {
+    {1, false, false, 512, 8, 8, 256, 1},
+    {2, true, true, 512, 8, 4, 256, 1},
+};
+
+int kv_grid(bool quick, const kv_config **out) {
+  *out = quick ? grid_quick : grid_full;
+  return quick ? (int)(sizeof grid_quick / sizeof grid_quick[0]) : (int)(sizeof grid_full / sizeof grid_full[0]);
+}
+
+void kv_config_id(const kv_config *c, char *out, size_t size) {
+  char attn[32];
+  if (c->kv_heads == c->heads)
+    snprintf(attn, sizeof attn, "mha");
+  else
+    snprintf(attn, sizeof attn, "gqa%lld", (long long)c->kv_heads);
+  snprintf(out, size, "tp%d-h%lld-s%lld-b%lld-%s-%s%s", c->tp, (long long)c->hidden, (long long)c->seq,
+           (long long)c->micro_batch, c->swiglu ? "swiglu" : "gelu", attn, c->sp ? "-sp" : "");
+}
+
+static double rel_err(double pred, double meas) { return meas > 0 ? pred / meas - 1.0 : 0.0; }
+
+tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tps_error *err) {
+  kv_config cfg = {run->tp, run->sp, run->swiglu, run->hidden, run->heads, run->kv_heads, run->seq,
+                   run->micro_batch};
+  kv_config_id(&cfg, c->id, sizeof c->id);
+  c->tp = run->tp;
+  c->sp = run->sp;
+  c->swiglu = run->swiglu;
+  c->gqa = run->kv_heads != run->heads;
+  c->oversubscribed = run->oversubscribed;
+  c->hidden = run->hidden;
+  c->heads = run->heads;
+  c->kv_heads = run->kv_heads;
+  c->seq = run->seq;
+  c->micro_batch = run->micro_batch;
+  c->layers = run->layers;
+  c->n_ops = 0;
+  /* The module and run tp-kernel builds (sim/kernel/model.c, k_inst_init). */
+  tps_module mod;
+  memset(&mod, 0, sizeof mod);
+  snprintf(mod.name, sizeof mod.name, "tp-kernel");
+  mod.type = TPS_MODULE_DECODER;
+  mod.layers = run->layers;
+  mod.hidden = run->hidden;
+  mod.heads = run->heads;
+  mod.kv_heads = run->kv_heads;
+  mod.head_dim = run->head_dim > 0 ? run->head_dim : run->hidden / run->heads;
+  mod.ffn = run->ffn > 0 ? run->ffn : 4 * run->hidden;
+  mod.mlp = run->swiglu ? TPS_MLP_SWIGLU : TPS_MLP_GELU;
+  mod.norm = run->rmsnorm ? TPS_NORM_RMSNORM : TPS_NORM_LAYERNORM;
+  mod.position = TPS_POSITION_NONE;
+  tps_run r;
+  memset(&r, 0, sizeof r);
+  r.tp = run->tp;
+  r.pp = r.dp = 1;
+  r.cards = run->tp;
+  r.seq_len = run->seq;
+  r.micro_batch = r.global_batch = run->micro_batch;
+  r.micro_batches = 1;
+  r.precision = TPS_PRECISION_FP32;
+  r.sp = run->sp;
+  r.flash_attention = false;
+  r.recompute = TPS_RECOMPUTE_NONE;
+  r.vocab_divisor = 1;
+  tps_op_list ops;
+  tps_op_list_init(&ops);
+  tps_lower_opts lo = {TPS_LAYER_BLOCK, false, true};
+  tps_status st = tps_lower_layer(&mod, &r, lo, &ops, err);
+  if (st) {
+    tps_op_list_free(&ops);
+    return st;
+  }
+  /* Every measured op must be a lowered op (pairing by name, any order). */
+  for (int j = 0; j < run->n_ops; j++) {
+    bool found = false;
+    for (int i = 0; i < ops.n && !found; i++) found = strcmp(ops.ops[i].name, run->ops[j].name) == 0;
+    if (!found) {
+      tps_op_list_free(&ops);
+      return tps_error_set(err, TPS_EINVAL, "", 0, 0,
+                           "%s: tp-kernel measured op '%s', which the engine's lowering does not have", c->id,
+                           run->ops[j].name);
+    }
+  }
+  double step_pred = 0.0, weights = 0.0, grads = 0.0, saved = 0.0, workspace = 0.0;
+  const double fp32 = 4.0; /* bytes per weight, gradient and activation element */
+  for (int i = 0; i < ops.n; i++) {
+    const tps_op *op = &ops.ops[i];
+    const kv_meas_op *m = NULL;
+    for (int j = 0; j < run->n_ops && !m; j++)
+      if (strcmp(run->ops[j].name, op->name) == 0) m = &run->ops[j];
+    if (!m) {
+      tps_op_list_free(&ops);
+      return tps_error_set(err, TPS_EINVAL, "", 0, 0, "%s: the lowering's op '%s' was not measured by tp-kernel",
+                           c->id, op->name);
+    }
+    double f = 0.0, b = 0.0;
+    tps_op_time(op, hw, &r, &f, &b);
+    step_pred += f + b;
+    weights += op->params * fp32;
+    if (op->trainable) grads += op->params * fp32;
+    saved += op->saved_bytes;
+    if (op->workspace_bytes > workspace) workspace = op->workspace_bytes;
+    if (c->n_ops < KV_OPS_MAX) {
+      kv_op_row *row = &c->ops[c->n_ops++];
+      snprintf(row->name, sizeof row->name, "%s", op->name);
+      snprintf(row->kind, sizeof row->kind, "%s", tps_op_kind_name(op->kind));
+      row->pred_fwd_s = f;
+      row->pred_bwd_s = b;
+      row->meas_fwd_s = m->fwd.median;
+      row->meas_bwd_s = m->bwd.median;
+      row->error = rel_err(f + b, m->fwd.median + m->bwd.median);
+      row->modelled = true;
+    }
+    if (m->has_regather && m->regather.median > 0 && c->n_ops < KV_OPS_MAX) {
+      /* SP: the column GEMM's input is all-gathered again before its weight
+       * gradient (Megatron does this too); the engine has no op for it. */
+      kv_op_row *row = &c->ops[c->n_ops++];
+      snprintf(row->name, sizeof row->name, "%.20s:regather", op->name);
+      snprintf(row->kind, sizeof row->kind, "collective");
+      row->meas_bwd_s = m->regather.median;
+      row->error = -1.0;
+      row->modelled = false;
+    }
+  }
+  tps_op_list_free(&ops);
+  double L = (double)run->layers;
+  c->predicted_s = step_pred * L;
+  c->measured_s = run->step.median;
+  c->measured_min_s = run->step.min;
+  c->error = rel_err(c->predicted_s, c->measured_s);
+  double lo_s = INFINITY, hi_s = 0.0;
+  for (int i = 0; i < run->n_samples; i++) {
+    if (run->samples[i] < lo_s) lo_s = run->samples[i];
+    if (run->samples[i] > hi_s) hi_s = run->samples[i];
+  }
+  c->spread = run->n_samples >= 2 && lo_s > 0 ? hi_s / lo_s - 1.0 : 0.0;
+  c->noisy = c->spread > KV_SPREAD_MAX;
+  /* Memory per rank (bytes): the engine's weights + gradients + saved
+   * activations of all layers + the largest op workspace, vs the kernel's
+   * analytic buffers (weights, grads, saved, scratch); and the same plus the
+   * profile's runtime_reserve vs the kernel's peak resident set (VmHWM). */
+  c->buf_predicted = (weights + grads + saved) * L + workspace;
+  c->buf_measured = run->buf_total;
+  c->buf_error = rel_err(c->buf_predicted, c->buf_measured);
+  c->mem_predicted = c->buf_predicted + hw->runtime_reserve_bytes;
+  c->mem_measured = run->vmhwm;
+  c->mem_error = rel_err(c->mem_predicted, c->mem_measured);
+  snprintf(c->hw, sizeof c->hw, "%s", hw->path[0] ? hw->path : hw->name);
+  return TPS_OK;
+}
+
+bool kv_is_noisy(double load_before, double load_after, int cpus, double max_spread, char *why,
+                 size_t why_size) {
+  double limit = KV_LOAD_FRACTION * (cpus > 0 ? cpus : 1);
+  bool load = load_before > limit || load_after > limit;
+  bool spread = max_spread > KV_SPREAD_MAX;
+  if (why && why_size) {
+    why[0] = '\0';
+    if (load && spread)
+      snprintf(why, why_size, "1-minute load %.2f / %.2f (before / after) above %.1f, and repeats %.0f%% apart (> %.0f%%)",
+               load_before, load_after, limit, 100.0 * max_spread, 100.0 * KV_SPREAD_MAX);
+    else if (load)
+      snprintf(why, why_size, "1-minute load %.2f / %.2f (before / after) above %.1f (0.5 x %d CPUs)", load_before,
+               load_after, limit, cpus);
+    else if (spread)
+      snprintf(why, why_size, "repeats of one configuration %.0f%% apart (max/min - 1 > %.0f%%)",
+               100.0 * max_spread, 100.0 * KV_SPREAD_MAX);
+  }
+  return load || spread;
+}
+
+void kv_summarize(kv_report *r) {
+  double s_step = 0, s_mem = 0, s_buf = 0, s_op = 0, t_step = 0, t_mem = 0;
+  int n_op = 0;
+  r->n_main = r->n_tp4 = 0;
+  r->max_spread = 0.0;
+  for (int i = 0; i < r->n_cases; i++) {
+    const kv_case *c = &r->cases[i];
+    if (c->skipped[0]) continue;
+    if (c->tp <= 2 && !c->oversubscribed) {
+      r->n_main++;
+      s_step += fabs(c->error);
+      s_mem += fabs(c->mem_error);
+      s_buf += fabs(c->buf_error);
+      for (int j = 0; j < c->n_ops; j++)
+        if (c->ops[j].modelled && c->ops[j].meas_fwd_s + c->ops[j].meas_bwd_s > 0 &&
+            c->ops[j].pred_fwd_s + c->ops[j].pred_bwd_s > 0) { /* not group-1 no-ops */
+          s_op += fabs(c->ops[j].error);
+          n_op++;
+        }
+      if (c->spread > r->max_spread) r->max_spread = c->spread;
+    } else {
+      r->n_tp4++;
+      t_step += fabs(c->error);
+      t_mem += fabs(c->mem_error);
+    }
+  }
+  r->step_time_mape = r->n_main ? s_step / r->n_main : 0.0;
+  r->memory_mape = r->n_main ? s_mem / r->n_main : 0.0;
+  r->buffers_mape = r->n_main ? s_buf / r->n_main : 0.0;
+  r->op_mape = n_op ? s_op / n_op : 0.0;
+  r->tp4_step_time_mape = r->n_tp4 ? t_step / r->n_tp4 : 0.0;
+  r->tp4_memory_mape = r->n_tp4 ? t_mem / r->n_tp4 : 0.0;
+  /* TP 4 on 2 cores is oversubscribed by design: its spread does not make
+   * the TP 1-2 figures untrustworthy, so only TP 1-2 spreads count. */
+  r->noisy = kv_is_noisy(r->load_before, r->load_after, r->cpus, r->max_spread, r->noisy_why,
+                         sizeof r->noisy_why);
+}
+
+int kv_count_beyond(const kv_report *rep, double max_error) {
+  int n = 0;
+  for (int i = 0; i < rep->n_cases; i++) {
+    const kv_case *c = &rep->cases[i];
+    if (!c->skipped[0] && c->tp <= 2 && !c->oversubscribed && fabs(c->error) > max_error) n++;
+  }
+  return n;
+}
+
+void kv_report_free(kv_report *rep) {
+  free(rep->cases);
+  rep->cases = NULL;
+  rep->n_cases = 0;
+}
+
+/* Profile file of a TP size: PREFIX-tpN[-sp].yaml, resolved as a bundled
+ * name when PREFIX has no '/', else as a path. */
+static tps_status profile_for(const char *prefix, int tp, bool sp, char *out, size_t size, tps_error *err) {
+  char name[600];
+  bool path = strchr(prefix, '/') != NULL;
+  snprintf(name, sizeof name, "%s-tp%d%s%s", prefix, tp, sp && tp > 1 ? "-sp" : "", path ? ".yaml" : "");
+  return tps_data_find("hw_profiles", name, out, size, err);
+}
+
+tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err) {
+  memset(rep, 0, sizeof *rep);
+  char launcher[1024], dir[900], prefix[1024];
+  tps_status st;
+  if (o->launcher)
+    snprintf(launcher, sizeof launcher, "%s", o->launcher);
+  else if ((st = kv_find_launcher(launcher, sizeof launcher, err)))
+    return st;
+  const kv_config *grid = NULL;
+  int n = kv_grid(o->quick, &grid);
+  rep->cases = calloc((size_t)n, sizeof *rep->cases);
+  if (!rep->cases) return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+  if (o->workdir) {
+    if (mkdir(o->workdir, 0777) != 0 && errno != EEXIST)
+      return tps_error_set(err, TPS_EIO, o->workdir, 0, 0, "cannot create %s: %s", o->workdir, strerror(errno));
+    snprintf(dir, sizeof dir, "%s", o->workdir);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/tpsim-kv.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return tps_error_set(err, TPS_EIO, "", 0, 0, "cannot create %s: %s", dir, strerror(errno));
+  }
+  /* Profiles: one given, or PREFIX-tpN[-sp]; missing ones are calibrated
+   * first into the work directory (never into the data directory). */
+  snprintf(prefix, sizeof prefix, "%s", o->prefix ? o->prefix : "local");
+  tps_hw *one = NULL;
+  if (o->hw) {
+    char path[1024];
+    one = calloc(1, sizeof *one);
+    if (!one) return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+    if ((st = tps_data_find("hw_profiles", o->hw, path, sizeof path, err)) || (st = tps_hw_load(path, one, err))) {
+      free(one);
+      return st;
+    }
+    snprintf(rep->profile, sizeof rep->profile, "%.500s", path);
+  } else {
+    bool missing = false;
+    int want[4] = {0};
+    int nw = 0;
+    for (int i = 0; i < n; i++) {
+      char path[1024];
+      tps_error e2;
+      tps_error_clear(&e2);
+      char id[KV_ID_MAX];
+      kv_config_id(&grid[i], id, sizeof id);
+      if (o->only && !strstr(id, o->only)) continue;
+      if (profile_for(prefix, grid[i].tp, grid[i].sp, path, sizeof path, &e2) != TPS_OK) {
+        missing = true;
+        bool have = false;
+        for (int j = 0; j < nw; j++) have = have || want[j] == grid[i].tp;
+        if (!have && nw < 3) want[nw++] = grid[i].tp;
+      }
+    }
+    if (missing) {
+      kv_calibrate_opts co;
+      memset(&co, 0, sizeof co);
+      snprintf(prefix, sizeof prefix, "%s/local", dir);
+      co.prefix = prefix;
+      co.launcher = launcher;
+      co.workdir = dir;
+      co.quick = o->quick;
+      co.log = o->log;
+      memcpy(co.tps, want, sizeof want);
+      if (o->log) fprintf(o->log, "validate: no calibrated profile %s-tpN; calibrating into %s\n",
+                          o->prefix ? o->prefix : "local", dir);
+      if ((st = kv_calibrate(&co, NULL, 0, err))) return st;
+    }
+    snprintf(rep->profile, sizeof rep->profile, "%.490s-tpN[-sp]", prefix);
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  rep->cpus = cpus > 0 ? (int)cpus : 1;
+  gethostname(rep->host, sizeof rep->host - 1);
+  time_t now = time(NULL);
+  struct tm tmv;
+  gmtime_r(&now, &tmv);
+  strftime(rep->date, sizeof rep->date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  rep->load_before = kv_loadavg();
+  int steps = o->steps > 0 ? o->steps : (o->quick ? 3 : 5);
+  int layers = o->layers > 0 ? o->layers : 2;
+  kv_kernel_run *run = calloc(1, sizeof *run);
+  tps_hw *hw = calloc(1, sizeof *hw);
+  if (!run || !hw) {
+    free(run);
+    free(hw);
+    free(one);
+    return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+  }
+  st = TPS_OK;
+  for (int i = 0; i < n; i++) {
+    const kv_config *g = &grid[i];
+    kv_case *c = &rep->cases[rep->n_cases];
+    kv_config_id(g, c->id, sizeof c->id);
+    if (o->only && !strstr(c->id, o->only)) continue;
+    rep->n_cases++;
+    c->tp = g->tp;
+    c->sp = g->sp;
+    c->swiglu = g->swiglu;
+    c->gqa = g->kv_heads != g->heads;
+    c->hidden = g->hidden;
+    c->heads = g->heads;
+    c->kv_heads = g->kv_heads;
+    c->seq = g->seq;
+    c->micro_batch = g->micro_batch;
+    c->layers = layers;
+    c->oversubscribed = g->tp > rep->cpus;
+    tps_error e;
+    tps_error_clear(&e);
+    char path[1024], hwpath[1024], a[8][24];
+    if (one) {
+      *hw = *one;
+    } else if (profile_for(prefix, g->tp, g->sp, hwpath, sizeof hwpath, &e) || tps_hw_load(hwpath, hw, &e)) {
+      snprintf(c->skipped, sizeof c->skipped, "profile: %.480s", e.msg);
+      continue;
+    }
+    snprintf(path, sizeof path, "%s/%s.json", dir, c->id);
+    snprintf(a[0], sizeof a[0], "%lld", (long long)g->hidden);
+    snprintf(a[1], sizeof a[1], "%lld", (long long)g->heads);
+    snprintf(a[2], sizeof a[2], "%lld", (long long)g->kv_heads);
+    snprintf(a[3], sizeof a[3], "%lld", (long long)g->seq);
+    snprintf(a[4], sizeof a[4], "%lld", (long long)g->micro_batch);
+    snprintf(a[5], sizeof a[5], "%d", layers);
+    snprintf(a[6], sizeof a[6], "%d", steps);
+    const char *args[] = {"--hidden", a[0], "--heads", a[1], "--kv-heads", a[2], "--seq-len", a[3],
+                          "--micro-batch", a[4], "--layers", a[5], "--steps", a[6], "--warmup", "1",
+                          "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path,
+                          g->sp ? "--sp" : NULL, NULL};
+    if (o->log) fprintf(o->log, "validate: %s (%d/%d)\n", c->id, i + 1, n);
+    if (kv_run_kernel(launcher, g->tp, args, o->log, &e) || kv_kernel_run_load(path, run, &e)) {
+      snprintf(c->skipped, sizeof c->skipped, "%s", e.msg);
+      continue;
+    }
+    if ((st = kv_compare(run, hw, c, err))) break;
+  }
+  rep->load_after = kv_loadavg();
+  kv_summarize(rep);
+  free(run);
+  free(hw);
+  free(one);
+  return st;
+}

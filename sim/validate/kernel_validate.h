@@ -1,0 +1,182 @@
+/* `tp-sim calibrate` and `tp-sim validate --kernel`: measure this machine
+ * with tp-kernel, write hardware profiles, then predict tp-kernel runs with
+ * the engine and say how far off it is. tp-kernel runs as a subprocess
+ * through its launcher (tp-kernel-run); this library never links MPI. No
+ * printing to stdout (progress lines go to `log` when given), no exit.
+ *
+ * Profiles: one per rank layout and collective family, because one link
+ * table cannot fit Open MPI here (docs/validation.md, "Kernel validation"):
+ *   PREFIX-tp1.yaml, PREFIX-tp2.yaml, PREFIX-tp2-sp.yaml, PREFIX-tp4.yaml,
+ *   PREFIX-tp4-sp.yaml
+ * (-spN: link table fitted to reduce-scatter + all-gather, the SP
+ * collectives; without: to all-reduce). */
+#ifndef TPSIM_VALIDATE_KERNEL_VALIDATE_H
+#define TPSIM_VALIDATE_KERNEL_VALIDATE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "reports/kernel_report.h"
+#include "tpsim/tpsim.h"
+
+#define KV_SPREAD_MAX 0.10 /* repeats further apart than this (max/min - 1): noisy */
+#define KV_LOAD_FRACTION 0.5 /* 1-minute load above this x CPUs: noisy */
+#define KV_MAX_SAMPLES 64
+#define KV_GEMM_MAX 32
+#define KV_COLL_MAX 32
+
+/* ---- tp-kernel JSON, as read back (kernel_json.c) ---- */
+
+typedef struct kv_stat {
+  double median, min; /* seconds */
+} kv_stat;
+
+typedef struct kv_meas_op {
+  char name[32], kind[16];
+  kv_stat fwd, bwd, regather; /* per layer */
+  bool has_regather;
+  double fwd_flops, bwd_flops, fwd_bytes, bwd_bytes, coll_bytes;
+  int64_t group;
+} kv_meas_op;
+
+/* One layer run (`tp-kernel --json`). Memory: max over ranks. */
+typedef struct kv_kernel_run {
+  int tp, cpus;
+  bool sp, swiglu, rmsnorm, oversubscribed;
+  int64_t hidden, heads, kv_heads, head_dim, ffn, seq, micro_batch, layers;
+  kv_stat step;
+  double samples[KV_MAX_SAMPLES];
+  int n_samples;
+  kv_meas_op ops[KV_OPS_MAX];
+  int n_ops;
+  double lowering_saved_per_layer;
+  double vmhwm, vmrss_start, buf_weights, buf_grads, buf_saved, buf_scratch, buf_total; /* bytes */
+} kv_kernel_run;
+
+/* `tp-kernel --bench gemm`: one call's time per shape. */
+typedef struct kv_gemm_bench {
+  int ranks;
+  bool oversubscribed;
+  kv_stat overhead;
+  int n;
+  double flops[KV_GEMM_MAX];          /* 2 m n k */
+  kv_stat fwd[KV_GEMM_MAX], dgrad[KV_GEMM_MAX], wgrad[KV_GEMM_MAX];
+} kv_gemm_bench;
+
+/* `tp-kernel --bench collectives`: one call's time per full-tensor size. */
+typedef struct kv_coll_bench {
+  int ranks;
+  bool oversubscribed;
+  int n;
+  double bytes[KV_COLL_MAX];
+  kv_stat all_reduce[KV_COLL_MAX], reduce_scatter[KV_COLL_MAX], all_gather[KV_COLL_MAX];
+} kv_coll_bench;
+
+tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *err);
+tps_status kv_gemm_bench_load(const char *path, kv_gemm_bench *out, tps_error *err);
+tps_status kv_coll_bench_load(const char *path, kv_coll_bench *out, tps_error *err);
+
+/* ---- fitting a profile (kernel_fit.c): pure, tested on fixtures ---- */
+
+/* What one profile is fitted from. coll may be NULL (TP 1); layers: the
+ * calibration layer runs (shapes outside the validation grid) at this TP. */
+typedef struct kv_fit_input {
+  int tp;
+  bool sp;                        /* link table from reduce-scatter + all-gather */
+  const kv_gemm_bench *gemm;
+  const kv_coll_bench *coll;
+  const kv_kernel_run *layers;
+  int n_layers;
+  const char *name;               /* profile name, "local-tp2-sp" */
+  const char *source;             /* "how and when": date, host, load */
+  double host_memory_bytes;       /* MemTotal */
+} kv_fit_input;
+
+/* Fills hw: peak fp32 = best GEMM rate (3 calls of a shape / their median
+ * times less 3 x overhead); gemm_efficiency[x = FLOPs of one call] = rate /
+ * peak; kernel_overhead = the 1x1x1 sgemm; memory_bandwidth (efficiency 1)
+ * = bytes / time summed over the layer runs' norm, activation and residual
+ * ops (the lowering's bytes); attention_efficiency[x = forward FLOPs] from
+ * the layer runs' attn_core; runtime_reserve = median VmRSS before the
+ * buffers; intra link `switch`: latency = half the smallest per-step time,
+ * bandwidth = the best implied, efficiency per size = implied / best, so that
+ * tps_collective_time reproduces the measured median at every size. */
+tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err);
+
+/* Writes hw as a profile YAML (docs/schema.md) that tps_hw_load reads back:
+ * to PATH.tmp.PID, then rename. */
+tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err);
+
+/* ---- subprocesses (kernel_run.c) ---- */
+
+/* The launcher: $TPSIM_KERNEL_RUN, else tp-kernel-run next to the running
+ * executable (/proc/self/exe). */
+tps_status kv_find_launcher(char *out, size_t size, tps_error *err);
+/* Runs the launcher with -n ranks and argv (NULL-terminated), stdout and
+ * stderr to /dev/null unless log; exit status 0 or an error naming the
+ * command. */
+tps_status kv_run_kernel(const char *launcher, int ranks, const char *const *argv, FILE *log,
+                         tps_error *err);
+/* 1-minute load average, or -1. */
+double kv_loadavg(void);
+
+/* ---- calibrate (kernel_fit.c) ---- */
+
+typedef struct kv_calibrate_opts {
+  const char *prefix;   /* profiles go to PREFIX-tpN[-sp].yaml; NULL: "hw_profiles/local" */
+  const char *launcher; /* NULL: kv_find_launcher */
+  const char *workdir;  /* where tp-kernel's JSON goes; NULL: a fresh mkdtemp in $TMPDIR or /tmp */
+  int reps;             /* repeats per point; 0: 7 (quick: 3) */
+  bool quick;           /* CI: short sweeps, one small layer run per TP */
+  int tps[4];           /* TP sizes to calibrate, 0-terminated; all 0: {1, 2, 4} */
+  FILE *log;            /* progress lines, or NULL */
+} kv_calibrate_opts;
+
+/* Runs the micro-benchmarks and calibration layer runs for each TP size and
+ * writes the profiles. written: the paths, newline-separated (may be NULL). */
+tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t written_size,
+                        tps_error *err);
+
+/* ---- validate --kernel (kernel_validate.c) ---- */
+
+/* One grid point. */
+typedef struct kv_config {
+  int tp;
+  bool sp, swiglu;
+  int64_t hidden, heads, kv_heads, seq, micro_batch;
+} kv_config;
+
+typedef struct kv_validate_opts {
+  const char *hw;       /* one profile (name or path) for every case; NULL: use prefix */
+  const char *prefix;   /* PREFIX-tpN[-sp].yaml; NULL: "hw_profiles/local"; missing
+                           profiles are calibrated first into the workdir */
+  const char *launcher; /* NULL: kv_find_launcher */
+  const char *workdir;  /* NULL: mkdtemp */
+  bool quick;           /* CI: 2 configurations, 3 steps */
+  int steps, layers;    /* 0: 5 steps (quick 3), 2 layers */
+  const char *only;     /* run only cases whose id contains this, or NULL */
+  FILE *log;
+} kv_validate_opts;
+
+/* The grid (>= 12 configurations; quick: 2). Returns the count. */
+int kv_grid(bool quick, const kv_config **out);
+/* Case id of a configuration. */
+void kv_config_id(const kv_config *c, char *out, size_t size);
+
+/* Compares one measured run with the engine on hw: fills c (ops paired by
+ * name; a measured op the lowering lacks or the reverse is an error). */
+tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tps_error *err);
+/* Summary: MAPEs (TP 1-2 and TP 4 apart), noisy flag from the load averages
+ * already in r and the cases' spreads. */
+void kv_summarize(kv_report *r);
+/* The noisy rule alone (exposed for tests). */
+bool kv_is_noisy(double load_before, double load_after, int cpus, double max_spread, char *why,
+                 size_t why_size);
+
+/* Runs the grid and fills rep (the caller frees with kv_report_free). */
+tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err);
+void kv_report_free(kv_report *rep);
+/* Number of TP 1-2 cases whose |step-time error| exceeds max_error. */
+int kv_count_beyond(const kv_report *rep, double max_error);
+
+#endif

@@ -1,0 +1,249 @@
+/* tp-sim calibrate / validate --kernel on recorded tp-kernel JSON
+ * (tests/inputs/kernel/, recorded on the 2-core dev machine): parsing,
+ * pairing of ops by name, the error and MAPE definitions, the noisy rule,
+ * and profile fitting + writing + tps_hw_load round trip. No MPI. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "validate/kernel_validate.h"
+
+#define FIX(name) TPSIM_SOURCE_DIR "/tests/inputs/kernel/" name
+
+static kv_kernel_run *load_run(const char *path) {
+  kv_kernel_run *r = calloc(1, sizeof *r);
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_kernel_run_load(path, r, &e), TPS_OK, "%s: %s", path, e.msg);
+  return r;
+}
+
+static void fit(int tp, bool sp, tps_hw *hw, kv_gemm_bench *g, kv_coll_bench *c, kv_kernel_run *l) {
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_gemm_bench_load(FIX("gemm_tp2.json"), g, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(kv_coll_bench_load(FIX("coll_tp2.json"), c, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(kv_kernel_run_load(FIX("layer_tp2.json"), l, &e), TPS_OK, "%s", e.msg);
+  kv_fit_input in = {tp, sp, g, c, l, 1, sp ? "t-tp2-sp" : "t-tp2", "unit test \"fixture\"", 24e9};
+  cr_assert_eq(kv_fit_profile(&in, hw, &e), TPS_OK, "%s", e.msg);
+}
+
+Test(kernel_json, parses_layer_run) {
+  kv_kernel_run *r = load_run(FIX("run_tp2_sp.json"));
+  cr_assert_eq(r->tp, 2);
+  cr_assert(r->sp && r->swiglu);
+  cr_assert_eq(r->hidden, 512);
+  cr_assert_eq(r->kv_heads, 4);
+  cr_assert_eq(r->n_ops, 14);
+  cr_assert_str_eq(r->ops[0].name, "attn_norm");
+  cr_assert_str_eq(r->ops[1].kind, "collective");
+  cr_assert(r->ops[1].has_regather, "SP attn_f carries bwd_regather_s");
+  cr_assert(r->step.median > 0 && r->step.min <= r->step.median);
+  cr_assert(r->n_samples >= 2);
+  cr_assert(r->vmhwm > r->buf_total && r->buf_total > 0);
+  free(r);
+}
+
+Test(kernel_json, parses_benches_and_rejects_the_wrong_kind) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_gemm_bench_load(FIX("gemm_tp2.json"), &g, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(g.ranks, 2);
+  cr_assert(g.n >= 5 && g.flops[0] > 0 && g.overhead.median > 0);
+  cr_assert_eq(kv_coll_bench_load(FIX("coll_tp2.json"), &c, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(c.bytes[0], 1024.0);
+  cr_assert(c.all_reduce[0].median > 0);
+  cr_assert_neq(kv_coll_bench_load(FIX("gemm_tp2.json"), &c, &e), TPS_OK);
+  cr_assert(strstr(e.msg, "collectives") != NULL, "%s", e.msg);
+  cr_assert_neq(kv_kernel_run_load(FIX("gemm_tp2.json"), calloc(1, sizeof(kv_kernel_run)), &e), TPS_OK);
+}
+
+Test(kernel_compare, error_definition_and_step_sum) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  kv_kernel_run l;
+  tps_hw hw;
+  fit(2, true, &hw, &g, &c, &l);
+  kv_kernel_run *r = load_run(FIX("run_tp2_sp.json"));
+  kv_case *k = calloc(1, sizeof *k);
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
+  cr_assert_str_eq(k->id, "tp2-h512-s256-b1-swiglu-gqa4-sp");
+  double sum = 0.0;
+  int regather = 0;
+  for (int i = 0; i < k->n_ops; i++) {
+    sum += k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s;
+    regather += !k->ops[i].modelled;
+    if (k->ops[i].modelled && k->ops[i].meas_fwd_s + k->ops[i].meas_bwd_s > 0)
+      cr_assert_float_eq(k->ops[i].error,
+                         (k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s) /
+                                 (k->ops[i].meas_fwd_s + k->ops[i].meas_bwd_s) - 1.0, 1e-12);
+  }
+  cr_assert_eq(regather, 2, "attn_f and mlp_f re-gathers are listed as not modelled");
+  cr_assert_eq(k->n_ops, 16);
+  cr_assert_float_eq(k->predicted_s, sum * (double)r->layers, 1e-12);
+  cr_assert_float_eq(k->measured_s, r->step.median, 0);
+  cr_assert_float_eq(k->error, k->predicted_s / k->measured_s - 1.0, 1e-12);
+  cr_assert(k->spread >= 0);
+  /* memory: buffers = weights + grads + saved x layers + workspace; + reserve vs VmHWM */
+  cr_assert(k->buf_predicted > 0 && k->buf_measured == r->buf_total);
+  cr_assert_float_eq(k->mem_predicted, k->buf_predicted + hw.runtime_reserve_bytes, 1e-6);
+  cr_assert_float_eq(k->mem_measured, r->vmhwm, 0);
+  free(k);
+  free(r);
+}
+
+Test(kernel_compare, pairs_ops_by_name_not_position) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  kv_kernel_run l;
+  tps_hw hw;
+  fit(2, true, &hw, &g, &c, &l);
+  kv_kernel_run *r = load_run(FIX("run_tp2_sp.json"));
+  kv_case *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_compare(r, &hw, a, &e), TPS_OK, "%s", e.msg);
+  /* reverse the measured ops: the comparison must not change */
+  for (int i = 0, j = r->n_ops - 1; i < j; i++, j--) {
+    kv_meas_op t = r->ops[i];
+    r->ops[i] = r->ops[j];
+    r->ops[j] = t;
+  }
+  cr_assert_eq(kv_compare(r, &hw, b, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(a->n_ops, b->n_ops);
+  for (int i = 0; i < a->n_ops; i++) {
+    cr_assert_str_eq(a->ops[i].name, b->ops[i].name);
+    cr_assert_float_eq(a->ops[i].meas_fwd_s, b->ops[i].meas_fwd_s, 0);
+    cr_assert_float_eq(a->ops[i].error, b->ops[i].error, 0);
+  }
+  /* an op the lowering lacks is an error naming it */
+  snprintf(r->ops[3].name, sizeof r->ops[3].name, "mystery_op");
+  cr_assert_eq(kv_compare(r, &hw, b, &e), TPS_EINVAL);
+  cr_assert(strstr(e.msg, "mystery_op") != NULL, "%s", e.msg);
+  free(a);
+  free(b);
+  free(r);
+}
+
+Test(kernel_summary, mape_excludes_tp4_and_skipped) {
+  kv_case cs[4];
+  memset(cs, 0, sizeof cs);
+  cs[0].tp = 1;
+  cs[0].error = 0.10;
+  cs[0].mem_error = -0.02;
+  cs[1].tp = 2;
+  cs[1].error = -0.20;
+  cs[1].mem_error = 0.04;
+  cs[1].spread = 0.05;
+  cs[2].tp = 4;
+  cs[2].oversubscribed = true;
+  cs[2].error = 0.50;
+  cs[2].spread = 0.90; /* oversubscribed spreads do not make TP 1-2 noisy */
+  cs[3].tp = 2;
+  cs[3].error = 9.0;
+  snprintf(cs[3].skipped, sizeof cs[3].skipped, "tp-kernel failed");
+  kv_report r;
+  memset(&r, 0, sizeof r);
+  r.cases = cs;
+  r.n_cases = 4;
+  r.cpus = 2;
+  r.load_before = 0.2;
+  r.load_after = 0.4;
+  kv_summarize(&r);
+  cr_assert_eq(r.n_main, 2);
+  cr_assert_eq(r.n_tp4, 1);
+  cr_assert_float_eq(r.step_time_mape, 0.15, 1e-12);
+  cr_assert_float_eq(r.memory_mape, 0.03, 1e-12);
+  cr_assert_float_eq(r.tp4_step_time_mape, 0.50, 1e-12);
+  cr_assert_float_eq(r.max_spread, 0.05, 1e-12);
+  cr_assert(!r.noisy, "%s", r.noisy_why);
+  cr_assert_eq(kv_count_beyond(&r, 0.15), 1);
+}
+
+Test(kernel_summary, noisy_rule) {
+  char why[256];
+  cr_assert(!kv_is_noisy(0.4, 0.9, 2, 0.05, why, sizeof why));
+  cr_assert(!kv_is_noisy(1.0, 1.0, 2, 0.10, why, sizeof why), "limits are inclusive");
+  cr_assert(kv_is_noisy(1.2, 0.3, 2, 0.0, why, sizeof why));
+  cr_assert(strstr(why, "load") != NULL, "%s", why);
+  cr_assert(kv_is_noisy(0.0, 1.01, 2, 0.0, why, sizeof why), "after counts too");
+  cr_assert(kv_is_noisy(0.1, 0.1, 2, 0.11, why, sizeof why));
+  cr_assert(strstr(why, "apart") != NULL, "%s", why);
+  cr_assert(kv_is_noisy(3.0, 3.0, 4, 0.0, why, sizeof why));
+  cr_assert(!kv_is_noisy(1.9, 1.9, 4, 0.0, why, sizeof why));
+}
+
+/* The fitted link reproduces the measured medians through the engine. */
+Test(kernel_fit, profile_round_trip_reproduces_measurements) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  kv_kernel_run l;
+  for (int sp = 0; sp <= 1; sp++) {
+    tps_hw hw, back;
+    fit(2, sp != 0, &hw, &g, &c, &l);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/tpsim-test-kv-%ld-%d.yaml", (long)getpid(), sp);
+    tps_error e;
+    tps_error_clear(&e);
+    cr_assert_eq(kv_profile_write(&hw, path, &e), TPS_OK, "%s", e.msg);
+    cr_assert_eq(tps_hw_load(path, &back, &e), TPS_OK, "%s:%d:%d: %s", e.file, e.line, e.col, e.msg);
+    remove(path);
+    cr_assert_str_eq(back.source, "unit test \"fixture\"");
+    cr_assert_float_eq(back.peak_flops[TPS_PRECISION_FP32], hw.peak_flops[TPS_PRECISION_FP32],
+                       1e-6 * hw.peak_flops[TPS_PRECISION_FP32]);
+    cr_assert_eq(back.gemm_efficiency.n, g.n);
+    cr_assert_eq(back.intra.efficiency.n, c.n);
+    cr_assert_eq(back.intra.topology, TPS_TOPOLOGY_SWITCH);
+    cr_assert(back.attention_efficiency.n >= 1 && back.memory_bandwidth_Bps > 0);
+    for (int i = 0; i < c.n; i++) {
+      double want, got;
+      if (sp) {
+        want = c.reduce_scatter[i].median + c.all_gather[i].median;
+        got = tps_collective_time(TPS_COLL_REDUCE_SCATTER, c.bytes[i], 2, 1, &back) +
+              tps_collective_time(TPS_COLL_ALL_GATHER, c.bytes[i], 2, 1, &back);
+      } else {
+        want = c.all_reduce[i].median;
+        got = tps_collective_time(TPS_COLL_ALL_REDUCE, c.bytes[i], 2, 1, &back);
+      }
+      cr_assert(fabs(got / want - 1.0) < 1e-3 || back.intra.efficiency.y[i] <= 1.0001e-4,
+                "%s at %.0f B: engine %.4g s, measured %.4g s", sp ? "RS+AG" : "AR", c.bytes[i], got, want);
+    }
+    /* GEMM: rate at each measured x = efficiency x peak reproduces the 3 calls */
+    for (int i = 0; i < g.n; i++) {
+      double rate = tps_table_eval(&back.gemm_efficiency, g.flops[i]) * back.peak_flops[TPS_PRECISION_FP32];
+      double t = 3.0 * g.flops[i] / rate + 3.0 * back.kernel_overhead_s;
+      double want = g.fwd[i].median + g.dgrad[i].median + g.wgrad[i].median;
+      cr_assert(fabs(t / want - 1.0) < 1e-3, "GEMM %.3g FLOPs: %.4g s vs %.4g s", g.flops[i], t, want);
+    }
+  }
+}
+
+Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
+  const kv_config *g = NULL;
+  int n = kv_grid(false, &g);
+  cr_assert_geq(n, 12);
+  bool tp[5] = {false}, sp = false, nosp = false, gelu = false, swiglu = false, mha = false, gqa = false;
+  int64_t hmin = 1 << 30, hmax = 0;
+  for (int i = 0; i < n; i++) {
+    tp[g[i].tp] = true;
+    sp |= g[i].sp;
+    nosp |= !g[i].sp;
+    gelu |= !g[i].swiglu;
+    swiglu |= g[i].swiglu;
+    mha |= g[i].kv_heads == g[i].heads;
+    gqa |= g[i].kv_heads != g[i].heads;
+    if (g[i].hidden < hmin) hmin = g[i].hidden;
+    if (g[i].hidden > hmax) hmax = g[i].hidden;
+  }
+  cr_assert(tp[1] && tp[2] && tp[4] && sp && nosp && gelu && swiglu && mha && gqa);
+  cr_assert_eq(hmin, 512);
+  cr_assert_eq(hmax, 2048);
+  cr_assert_eq(kv_grid(true, &g), 2);
+}
