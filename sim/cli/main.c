@@ -12,6 +12,7 @@
 #include "cli/options.h"
 #include "reports/report.h"
 #include "reports/report_bundle.h"
+#include "reports/search_report.h"
 #include "reports/kernel_report.h"
 #include "reports/validate_report.h"
 #include "validate/kernel_validate.h"
@@ -465,6 +466,69 @@ static int cmd_report(const cli_args *args) {
   return EXIT_OK;
 }
 
+typedef struct recommend_job {
+  search_report report;
+  cli_format format;
+} recommend_job;
+
+static void render_recommend_job(FILE *out, const void *data) {
+  const recommend_job *job = data;
+  if (job->format == FORMAT_JSON)
+    report_search_json(out, &job->report);
+  else
+    report_search_table(out, &job->report);
+}
+
+/* Progress on a terminal once a search has run for a second. */
+static int search_progress(void *user, int64_t done, int64_t total, double elapsed_s) {
+  bool *shown = user;
+  if (elapsed_s < 1.0 && !*shown) return 0;
+  *shown = true;
+  fprintf(stderr, "\rtp-sim: recommend: %lld of %lld configurations", (long long)done,
+          (long long)total);
+  if (done >= total) fputc('\n', stderr);
+  return 0;
+}
+
+/* recommend: search TP x PP x DP x SP x recompute x micro-batch x
+ * distributed optimizer for the card count, rank, recommend. */
+static int cmd_recommend(const cli_args *args) {
+  if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
+    return fail_usage("recommend: --format must be table or json", NULL);
+  static tps_model model;
+  static tps_hw hw;
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  tps_search_opts o;
+  tps_search_opts_init(&o);
+  o.cards = over.cards > 0 ? over.cards : model.training.cards;
+  o.seq_len = over.seq_len;
+  o.global_batch = over.global_batch;
+  o.precision = over.precision;
+  o.memory_margin = over.memory_margin;
+  if (args->top > 0) o.top_n = (int)args->top;
+  bool shown = false;
+  if (isatty(STDERR_FILENO)) {
+    o.progress = search_progress;
+    o.progress_user = &shown;
+  }
+  static tps_search_result res;
+  tps_search_result_init(&res);
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = tps_search(&model, &hw, &o, &res, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    tps_search_result_free(&res);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  recommend_job job = {.report = {.model = &model, .hw = &hw, .res = &res}, .format = args->format};
+  rc = write_output(args->output, render_recommend_job, &job);
+  tps_search_result_free(&res);
+  return rc;
+}
+
 static const command commands[] = {
     {"estimate", "tp-sim estimate --model M [--hw H] --tp LIST [options]",
      "memory per card and throughput for each TP size (the default command)",
@@ -475,6 +539,9 @@ static const command commands[] = {
     {"from-script", "tp-sim from-script FILE.sh [--model M] [--hw H] [--tp LIST] [options]",
      "estimate the run of a Megatron/MindSpeed launch script (its flags and variables)",
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT, cmd_estimate},
+    {"recommend", "tp-sim recommend --model M [--hw H] [--cards N] [options]",
+     "search TP x PP x DP x SP x recompute x micro-batch x optimizer sharding; rank; default TP",
+     OPTS_MODEL | OPTS_SEARCH | OPTS_OUTPUT, cmd_recommend},
     {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
      "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},

@@ -12,7 +12,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_HELP
 } opt_id;
 
 static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
@@ -41,15 +41,15 @@ static const cli_option options[] = {
      "tensor-parallel sizes, comma-separated (default: the model's)"},
     {ID_TP, OPTS_TP_ONE, "--tp", "--tensor-model-parallel-size", T_INT, "N", NULL, 1, 1000000,
      "tensor-parallel size (default: the model's)"},
-    {ID_CARDS, OPTS_RUN, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
+    {ID_CARDS, OPTS_RUN | OPTS_SEARCH, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
     {ID_PP, OPTS_RUN, "--pp", "--pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
      "pipeline-parallel size"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
      "data-parallel size (default: cards / (TP x PP))"},
-    {ID_SEQ, OPTS_RUN, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
+    {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
     {ID_MB, OPTS_RUN, "--micro-batch", "--micro-batch-size", T_INT, "N", NULL, 1, BIG,
      "samples per micro-batch"},
-    {ID_GB, OPTS_RUN, "--global-batch", "--global-batch-size", T_INT, "N", NULL, 1, BIG,
+    {ID_GB, OPTS_RUN | OPTS_SEARCH, "--global-batch", "--global-batch-size", T_INT, "N", NULL, 1, BIG,
      "samples per step"},
     {ID_SP, OPTS_RUN, "--sp", "--sequence-parallel", T_FLAG, NULL, NULL, 0, 0,
      "sequence parallelism"},
@@ -60,7 +60,7 @@ static const cli_option options[] = {
      NULL, 0, 0, "shard optimizer state over data parallelism"},
     {ID_NO_DISTOPT, OPTS_RUN, "--no-distributed-optimizer", NULL, T_FLAG, NULL, NULL, 0, 0,
      "keep the whole optimizer state on every rank"},
-    {ID_PRECISION, OPTS_RUN, "--precision", NULL, T_ENUM, "P", precision_choices, 0, 0,
+    {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P", precision_choices, 0, 0,
      "bf16, fp16 or fp32"},
     {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
      "fused attention (no s^2 tensors kept)"},
@@ -68,7 +68,7 @@ static const cli_option options[] = {
      "unfused attention"},
     {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap DP gradient reduction with backward"},
-    {ID_MARGIN, OPTS_RUN, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
+    {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
      "fraction of device memory a recommended TP must leave free (default 0.05)"},
     {ID_MEGATRON_ARGS, OPTS_RUN, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0, 0,
      "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win"},
@@ -98,6 +98,7 @@ static const cli_option options[] = {
      "short sweeps and 2 configurations (CI)"},
     {ID_OUTPUT, OPTS_CALIBRATE, "--output", "-o", T_STRING, "PREFIX", NULL, 0, 0,
      "write PREFIX-tpN[-sp].yaml (default hw_profiles/local)"},
+    {ID_TOP, OPTS_SEARCH, "--top", NULL, T_INT, "N", NULL, 1, 1000, "configurations listed (default 10)"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
 };
 #define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
@@ -239,6 +240,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_KERNEL: args->kernel = true; break;
     case ID_HW_PREFIX: args->hw_prefix = value; break;
     case ID_QUICK: args->quick = true; break;
+    case ID_TOP: args->top = v; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;

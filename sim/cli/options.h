@@ -30,6 +30,7 @@ typedef struct cli_args {
   bool kernel;                /* validate --kernel */
   const char *hw_prefix;      /* validate --kernel --hw-prefix PREFIX; NULL: default */
   bool quick;                 /* calibrate / validate --kernel --quick */
+  int64_t top;                /* recommend --top N; 0: default */
   double days;                /* report --days; 0: none */
   bool help;
 } cli_args;
@@ -45,7 +46,8 @@ enum {
   OPTS_VALIDATE = 1 << 6, /* --published, --hw, --max-error */
   OPTS_REPORT = 1 << 7,   /* -o DIR, --tokens, --days */
   OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick */
-  OPTS_CALIBRATE = 1 << 9 /* calibrate: -o PREFIX, --quick */
+  OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick */
+  OPTS_SEARCH = 1 << 10    /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
 };
 
 void cli_args_init(cli_args *args);

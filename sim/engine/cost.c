@@ -6,26 +6,31 @@
  * Collectives: latency per step + bytes over the achieved link bandwidth,
  * with the volume of ring/mesh algorithms (all-reduce moves 2 (p-1)/p of the
  * tensor per rank; reduce-scatter and all-gather (p-1)/p). */
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_interp.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "tpsim/engine.h"
 #include "engine/lower_internal.h"
 
+/* Linear interpolation in log10(x) between the two points around x: the
+ * same interval and formula as GSL's gsl_interp_linear over the log10 of the
+ * table (tested equal in tests/unit/test_search.c), without allocating an
+ * interpolator or taking the log of every point on each call (the search
+ * calls this a few times per configuration). A table whose x do not strictly
+ * increase gives y[0], as gsl_interp_init's refusal did. */
 double tps_table_eval(const tps_table *t, double x) {
   if (t->n <= 0) return 1.0;
   if (t->n == 1 || x <= t->x[0]) return t->y[0];
   if (x >= t->x[t->n - 1]) return t->y[t->n - 1];
-  double lx[TPS_MAX_TABLE];
-  for (int i = 0; i < t->n; i++) lx[i] = log10(t->x[i]);
-  double y = t->y[0];
-  gsl_interp *interp = gsl_interp_alloc(gsl_interp_linear, (size_t)t->n);
-  if (!interp) return y;
-  if (gsl_interp_init(interp, lx, t->y, (size_t)t->n) == GSL_SUCCESS)
-    y = gsl_interp_eval(interp, lx, t->y, log10(x), NULL);
-  gsl_interp_free(interp);
-  return y;
+  int lo = 0;
+  for (int i = 1; i < t->n; i++) {
+    if (!(t->x[i] > t->x[i - 1])) return t->y[0];
+    if (t->x[i] <= x) lo = i;
+  }
+  double lx0 = log10(t->x[lo]), lx1 = log10(t->x[lo + 1]);
+  double dx = lx1 - lx0;
+  if (!(dx > 0.0)) return t->y[0];
+  return t->y[lo] + (log10(x) - lx0) / dx * (t->y[lo + 1] - t->y[lo]);
 }
 
 static double peak_flops(const tps_hw *hw, tps_precision p) {

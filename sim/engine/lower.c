@@ -7,6 +7,7 @@
  * (one fp32 per token) are left out, as in that paper. */
 #include "tpsim/ops.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,15 +94,24 @@ static tps_op *add_gemm(lower_ctx *c, const char *name, tps_split split,
   return op;
 }
 
+/* Element counts are products of tokens per micro-batch (up to 10^18 from
+ * the CLI's limits) and a layer width, so they are formed in double, where
+ * they stay finite, and stored in the op's int64 count saturated at
+ * INT64_MAX instead of wrapping. Exact below 2^53, like every count a real
+ * run has. */
+static int64_t saturate_i64(double x) {
+  return x >= 9.2233720368547748e18 ? INT64_MAX : (int64_t)x;
+}
+
 /* Elementwise-style op over `elements` outputs reading `reads` and writing
  * `writes` tensors of that size; backward touches about twice as much. */
 static tps_op *add_elementwise(lower_ctx *c, const char *name, tps_op_kind kind,
-                               int64_t elements, double reads, double writes,
+                               double elements, double reads, double writes,
                                double saved_bytes) {
   tps_op *op = op_push(c->out, name, kind);
   if (!op) return NULL;
-  op->elements = elements;
-  op->fwd_bytes = (double)elements * (reads + writes) * c->act_bytes;
+  op->elements = saturate_i64(elements);
+  op->fwd_bytes = elements * (reads + writes) * c->act_bytes;
   if (c->runs_bwd) {
     op->bwd_bytes = 2.0 * op->fwd_bytes;
     op->saved_bytes = op->saved_bytes_selective = saved_bytes;
@@ -113,7 +123,7 @@ static tps_op *add_elementwise(lower_ctx *c, const char *name, tps_op_kind kind,
 static tps_op *add_norm(lower_ctx *c, const char *name, int64_t tokens,
                         int64_t width) {
   double saved = (double)tokens * width * c->act_bytes; /* its input */
-  tps_op *op = add_elementwise(c, name, TPS_OP_NORM, tokens * width, 1, 1, saved);
+  tps_op *op = add_elementwise(c, name, TPS_OP_NORM, (double)tokens * width, 1, 1, saved);
   if (!op) return NULL;
   op->m = tokens;
   op->n = width;
@@ -204,7 +214,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
                          (double)ts * h * a);
   if (!qkv) return oom(err);
   if (m->type == TPS_MODULE_DECODER && m->position == TPS_POSITION_ROPE) {
-    int64_t el = tokens * (heads_r + kv_r) * d; /* rotates q and k */
+    double el = (double)tokens * (double)((heads_r + kv_r) * d); /* rotates q and k */
     if (!add_elementwise(c, "rope", TPS_OP_ROPE, el, 1, 1, 0.0)) return oom(err);
   }
 
@@ -246,7 +256,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!add_gemm(c, "attn_out", TPS_SPLIT_ROW, tokens, heads_r * d, h, m->bias, out_bytes))
     return oom(err);
   if (!add_conjugate(c, "attn_g", true, tokens, h)) return oom(err);
-  if (!add_elementwise(c, "attn_residual", TPS_OP_RESIDUAL, ts * h, 2, 1, (double)ts * h * mask))
+  if (!add_elementwise(c, "attn_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
     return oom(err);
 
   /* ---- MLP ---- */
@@ -256,7 +266,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!add_gemm(c, "mlp_up", TPS_SPLIT_COLUMN, tokens, h, up_n, m->bias, (double)ts * h * a))
     return oom(err);
   /* GeLU keeps its input (ffn/tp wide), SwiGLU its gate and up halves. */
-  tps_op *act = add_elementwise(c, "mlp_act", TPS_OP_ACTIVATION, tokens * ffn_r,
+  tps_op *act = add_elementwise(c, "mlp_act", TPS_OP_ACTIVATION, (double)tokens * ffn_r,
                                 m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1,
                                 (double)tokens * up_n * a);
   if (!act) return oom(err);
@@ -266,7 +276,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!add_gemm(c, "mlp_down", TPS_SPLIT_ROW, tokens, ffn_r, h, m->bias, (double)tokens * ffn_r * a))
     return oom(err);
   if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
-  if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, ts * h, 2, 1, (double)ts * h * mask))
+  if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
     return oom(err);
   return TPS_OK;
 }
@@ -277,7 +287,7 @@ static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) 
   int64_t ts = seq_shard(c, tokens);
   tps_status st = tps_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
-  tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, tokens * m->hidden, 0, 1, 0.0);
+  tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, (double)tokens * m->hidden, 0, 1, 0.0);
   if (!emb) return oom(err);
   emb->m = tokens;
   emb->n = m->hidden;
@@ -305,7 +315,7 @@ static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
    * added by the planner). */
   if (m->tied_embeddings) head->params = 0.0;
   /* Vocab-parallel cross entropy in fp32: keeps the softmax, T x V/tp x 4 B. */
-  tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, tokens * vr, 1, 2,
+  tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, (double)tokens * vr, 1, 2,
                                  (double)tokens * vr * 4.0);
   if (!loss) return oom(err);
   loss->m = tokens;
@@ -350,7 +360,7 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
   if (!add_conjugate(c, "merger_f", false, tokens, width)) return oom(err);
   if (!add_gemm(c, "merger_fc1", TPS_SPLIT_COLUMN, tokens, width, ffn_r, m->bias, (double)tokens * width * a))
     return oom(err);
-  tps_op *act = add_elementwise(c, "merger_act", TPS_OP_ACTIVATION, tokens * ffn_r,
+  tps_op *act = add_elementwise(c, "merger_act", TPS_OP_ACTIVATION, (double)tokens * ffn_r,
                                 m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1, (double)tokens * ffn_r * a);
   if (!act) return oom(err);
   act->m = tokens;

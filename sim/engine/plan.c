@@ -1,6 +1,7 @@
 /* Resolving a run from a model's defaults and overrides, and planning: the
  * model's layers in execution order, each placed on a pipeline stage and
  * pointing at a lowered template (one per distinct layer shape). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,25 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
   run->micro_batch_overhead_s = tr->micro_batch_overhead_s;
   if (run->sp && run->tp == 1) run->sp = false; /* SP needs a TP group */
+  if (run->tp < 1 || run->pp < 1 || run->seq_len < 1 || run->micro_batch < 1)
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
+                         "TP, PP, seq_len and micro-batch must be >= 1 (got %lld, %lld, %lld, %lld)",
+                         (long long)run->tp, (long long)run->pp, (long long)run->seq_len,
+                         (long long)run->micro_batch);
+  /* Token counts per micro-batch are int64 products; refuse any that would
+   * wrap instead of computing with a wrapped count. */
+  for (int i = 0; i < model->n_modules; i++) {
+    const tps_module *mod = &model->modules[i];
+    int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens;
+    if (per_sample > 0 && run->micro_batch > INT64_MAX / per_sample)
+      return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
+                           "micro-batch %lld x %lld tokens per sample of module '%s' overflows "
+                           "a 64-bit token count",
+                           (long long)run->micro_batch, (long long)per_sample, mod->name);
+  }
+  if (run->tp > INT64_MAX / run->pp ||
+      (over->dp > 0 && over->dp > INT64_MAX / (run->tp * run->pp)))
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "TP x PP x DP overflows a 64-bit card count");
 
   int64_t tp_pp = run->tp * run->pp;
   if (over->dp > 0 && over->cards > 0) {
@@ -65,6 +85,10 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "--pp %lld is above the largest supported (%d)",
                          (long long)run->pp, TPS_MAX_STAGES);
 
+  if (run->dp < 1 || run->micro_batch > INT64_MAX / run->dp)
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
+                         "micro-batch %lld x DP %lld is out of range", (long long)run->micro_batch,
+                         (long long)run->dp);
   int64_t per_step = run->micro_batch * run->dp;
   run->global_batch = pick(over->global_batch, pick(tr->global_batch, per_step));
   if (run->global_batch % per_step != 0) {

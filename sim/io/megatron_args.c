@@ -256,9 +256,10 @@ static void unres_add(mg_state *S, const char *arg, const char *text, const char
     return;
   }
   tps_eco_item *it = &u->items[u->n++];
-  snprintf(it->arg, sizeof it->arg, "%s", arg ? arg : "");
-  snprintf(it->text, sizeof it->text, "%s", text ? text : "");
-  snprintf(it->why, sizeof it->why, "%s", why ? why : "");
+  /* Longer strings are cut to the fields' sizes (precision bounds them). */
+  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, arg ? arg : "");
+  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text ? text : "");
+  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why ? why : "");
   it->line = line;
 }
 

@@ -316,7 +316,7 @@ static tps_status read_value(tps_doc *d, const yaml_node_t *v, const tps_key *k,
       return st;
     }
     case TPS_KEY_NUMBER: {
-      double x;
+      double x = 0.0;
       tps_status st = tps_node_number(d, v, what, (double)k->min, (double)k->max, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;

@@ -253,9 +253,12 @@ void kv_report_free(kv_report *rep) {
 /* Profile file of a TP size: PREFIX-tpN[-sp].yaml, resolved as a bundled
  * name when PREFIX has no '/', else as a path. */
 static tps_status profile_for(const char *prefix, int tp, bool sp, char *out, size_t size, tps_error *err) {
-  char name[600];
+  char name[1200];
   bool path = strchr(prefix, '/') != NULL;
-  snprintf(name, sizeof name, "%s-tp%d%s%s", prefix, tp, sp && tp > 1 ? "-sp" : "", path ? ".yaml" : "");
+  int w = snprintf(name, sizeof name, "%s-tp%d%s%s", prefix, tp, sp && tp > 1 ? "-sp" : "",
+                   path ? ".yaml" : "");
+  if (w < 0 || (size_t)w >= sizeof name)
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "--hw-prefix: '%.200s...' is too long", prefix);
   return tps_data_find("hw_profiles", name, out, size, err);
 }
 

@@ -84,14 +84,17 @@ static tps_status find_data(const pub_ctx *x, const char *kind, const char *name
   return st;
 }
 
-/* "msg" or "FILE:LINE:COL: msg" of an error, for skip reasons. */
+/* "msg" or "FILE:LINE:COL: msg" of an error, for skip reasons; a reason
+ * longer than buf is cut, which is all a skip reason needs. */
 static void describe(const tps_error *e, char *buf, size_t size) {
+  int w;
   if (e->file[0] && e->line > 0)
-    snprintf(buf, size, "%.200s:%d:%d: %.250s", e->file, e->line, e->col, e->msg);
+    w = snprintf(buf, size, "%.200s:%d:%d: %.250s", e->file, e->line, e->col, e->msg);
   else if (e->file[0])
-    snprintf(buf, size, "%.200s: %.250s", e->file, e->msg);
+    w = snprintf(buf, size, "%.200s: %.250s", e->file, e->msg);
   else
-    snprintf(buf, size, "%.400s", e->msg[0] ? e->msg : tps_strerror(e->status));
+    w = snprintf(buf, size, "%.400s", e->msg[0] ? e->msg : tps_strerror(e->status));
+  if (w < 0 && size > 0) buf[0] = '\0';
 }
 
 /* Loads (or finds loaded) the hardware profile `name`; NULL with why filled

@@ -9,6 +9,7 @@
 #include "tpsim/ops.h"
 #include "tpsim/engine.h"
 #include "tpsim/io.h"
+#include "tpsim/search.h"
 #include "tpsim/ecosystem.h"
 
 #endif

@@ -1,0 +1,163 @@
+/* Rendering `tp-sim recommend`: the ranked configurations of a search, its
+ * Pareto front of peak memory against throughput, the skip counts and the
+ * recommended default TP, as a terminal table or JSON. */
+#include "reports/search_report.h"
+
+#include "reports/json_writer.h"
+
+#define GB 1e9 /* bytes */
+
+static void table_header(FILE *out) {
+  fprintf(out, "  #   TP  PP   DP  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
+               "step s  compute  TP comm  bubble  DP comm  optim\n");
+}
+
+static void table_row(FILE *out, int rank, const tps_search_row *row) {
+  const tps_search_config *c = &row->cfg;
+  const tps_time_split *t = &row->time;
+  fprintf(out, "%3d %4lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f\n",
+          rank, (long long)c->tp, (long long)c->pp, (long long)c->dp, c->sp ? "on" : "off",
+          tps_recompute_name(c->recompute), (long long)c->micro_batch,
+          c->distributed_optimizer ? "on" : "off", row->memory.total / GB, row->tokens_per_s_per_card,
+          row->mfu * 100.0, row->step_time_s, t->compute, t->tp_comm, t->pp_bubble, t->dp_comm,
+          t->optimizer);
+}
+
+void report_search_table(FILE *out, const search_report *r) {
+  const tps_search_result *s = r->res;
+  const tps_run *b = &s->base;
+  fprintf(out, "%s on %s (%s, %.1f GB per card): %lld cards, seq %lld, global batch %lld, %s, "
+               "memory margin %.0f%%\n\n",
+          r->model->name, r->hw->name, r->hw->device_name, r->hw->memory_bytes / GB,
+          (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
+          tps_precision_name(b->precision), s->memory_margin * 100.0);
+  fprintf(out, "Top %d of %lld configurations that fit (ranked by tokens/s per card; seconds per step):\n",
+          s->n_top, (long long)s->valid);
+  table_header(out);
+  for (int i = 0; i < s->n_top; i++) table_row(out, i + 1, &s->top[i]);
+  fprintf(out, "\nPareto front, peak memory against tokens/s per card (%d points, least memory first):\n",
+          s->n_pareto);
+  table_header(out);
+  for (int i = 0; i < s->n_pareto; i++) table_row(out, i + 1, &s->pareto[i]);
+  fprintf(out, "\nSearched %lld configurations in %.3f s: %lld costed, %lld fit", (long long)s->grid,
+          s->elapsed_s, (long long)s->evaluated, (long long)s->valid);
+  for (int k = 0; k < TPS_SKIP_COUNT; k++)
+    if (s->skipped[k]) fprintf(out, ", %lld skipped (%s)", (long long)s->skipped[k], tps_skip_key((tps_skip_reason)k));
+  fprintf(out, ".\n");
+  if (s->recommended_tp > 0)
+    fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)s->recommended_tp, s->reason);
+  else
+    fprintf(out, "No recommendation: %s.\n", s->reason);
+  fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
+               "Ties: smaller TP, smaller PP, SP off, recompute none < selective < full, larger micro-batch, "
+               "distributed optimizer off.\n");
+}
+
+static void json_memory(json_writer *w, const tps_memory *m) {
+  json_object_begin(w);
+  json_key(w, "weights"); json_number(w, m->weights);
+  json_key(w, "grads"); json_number(w, m->grads);
+  json_key(w, "optimizer"); json_number(w, m->optimizer);
+  json_key(w, "activations"); json_number(w, m->activations);
+  json_key(w, "runtime_reserve"); json_number(w, m->runtime_reserve);
+  json_key(w, "total"); json_number(w, m->total);
+  json_object_end(w);
+}
+
+static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b) {
+  const tps_search_config *c = &row->cfg;
+  json_object_begin(w);
+  json_key(w, "tp"); json_int(w, c->tp);
+  json_key(w, "pp"); json_int(w, c->pp);
+  json_key(w, "dp"); json_int(w, c->dp);
+  json_key(w, "cards"); json_int(w, b->cards);
+  json_key(w, "sp"); json_bool(w, c->sp);
+  json_key(w, "recompute"); json_string(w, tps_recompute_name(c->recompute));
+  json_key(w, "micro_batch"); json_int(w, c->micro_batch);
+  json_key(w, "micro_batches"); json_int(w, row->micro_batches);
+  json_key(w, "global_batch"); json_int(w, b->global_batch);
+  json_key(w, "seq_len"); json_int(w, b->seq_len);
+  json_key(w, "distributed_optimizer"); json_bool(w, c->distributed_optimizer);
+  json_key(w, "fits"); json_bool(w, row->fits);
+  json_key(w, "fits_with_margin"); json_bool(w, row->fits_with_margin);
+  json_key(w, "memory_bytes"); json_memory(w, &row->memory);
+  json_key(w, "peak_stage"); json_int(w, row->peak_stage);
+  json_key(w, "step_time_s"); json_number(w, row->step_time_s);
+  json_key(w, "time_s");
+  json_object_begin(w);
+  json_key(w, "compute"); json_number(w, row->time.compute);
+  json_key(w, "tp_comm"); json_number(w, row->time.tp_comm);
+  json_key(w, "pp_bubble"); json_number(w, row->time.pp_bubble);
+  json_key(w, "dp_comm"); json_number(w, row->time.dp_comm);
+  json_key(w, "optimizer"); json_number(w, row->time.optimizer);
+  json_key(w, "overhead"); json_number(w, row->time.overhead);
+  json_object_end(w);
+  json_key(w, "tokens_per_s"); json_number(w, row->tokens_per_s);
+  json_key(w, "tokens_per_s_per_card"); json_number(w, row->tokens_per_s_per_card);
+  json_key(w, "mfu"); json_number(w, row->mfu);
+  json_object_end(w);
+}
+
+void report_search_json(FILE *out, const search_report *r) {
+  const tps_search_result *s = r->res;
+  const tps_run *b = &s->base;
+  json_writer w;
+  json_init(&w, out);
+  json_object_begin(&w);
+  json_key(&w, "tool"); json_string(&w, "tp-sim");
+  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
+  json_key(&w, "model"); json_string(&w, r->model->name);
+  json_key(&w, "hw"); json_string(&w, r->hw->name);
+  json_key(&w, "device_memory_bytes"); json_number(&w, r->hw->memory_bytes);
+  json_key(&w, "cards"); json_int(&w, b->cards);
+  json_key(&w, "seq_len"); json_int(&w, b->seq_len);
+  json_key(&w, "global_batch"); json_int(&w, b->global_batch);
+  json_key(&w, "precision"); json_string(&w, tps_precision_name(b->precision));
+  json_key(&w, "memory_margin"); json_number(&w, s->memory_margin);
+  json_key(&w, "ranking");
+  json_string(&w, "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, sp off, recompute "
+                  "none < selective < full, larger micro_batch, distributed_optimizer off");
+  json_key(&w, "counts");
+  json_object_begin(&w);
+  json_key(&w, "grid"); json_int(&w, s->grid);
+  json_key(&w, "evaluated"); json_int(&w, s->evaluated);
+  json_key(&w, "valid"); json_int(&w, s->valid);
+  json_key(&w, "skipped");
+  json_object_begin(&w);
+  for (int k = 0; k < TPS_SKIP_COUNT; k++) {
+    json_key(&w, tps_skip_key((tps_skip_reason)k));
+    json_int(&w, s->skipped[k]);
+  }
+  json_object_end(&w);
+  json_object_end(&w);
+  json_key(&w, "elapsed_s"); json_number(&w, s->elapsed_s);
+  json_key(&w, "results");
+  json_array_begin(&w);
+  for (int i = 0; i < s->n_top; i++) json_row(&w, &s->top[i], b);
+  json_array_end(&w);
+  json_key(&w, "pareto");
+  json_array_begin(&w);
+  for (int i = 0; i < s->n_pareto; i++) json_row(&w, &s->pareto[i], b);
+  json_array_end(&w);
+  json_key(&w, "by_tp");
+  json_array_begin(&w);
+  for (int i = 0; i < s->n_tp; i++) {
+    const tps_search_tp_best *t = &s->by_tp[i];
+    json_object_begin(&w);
+    json_key(&w, "tp"); json_int(&w, t->tp);
+    json_key(&w, "splits_model"); json_bool(&w, t->splits);
+    json_key(&w, "evaluated"); json_int(&w, t->evaluated);
+    json_key(&w, "valid"); json_int(&w, t->valid);
+    json_key(&w, "best");
+    if (t->found) json_row(&w, &t->best, b);
+    else json_null(&w);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "recommended_tp");
+  if (s->recommended_tp > 0) json_int(&w, s->recommended_tp);
+  else json_null(&w);
+  json_key(&w, "reason"); json_string(&w, s->reason);
+  json_object_end(&w);
+  json_finish(&w);
+}

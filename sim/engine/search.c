@@ -1,0 +1,1002 @@
+/* Search over the parallel space (see tpsim/search.h and docs/search.md).
+ *
+ * What does not change between configurations is computed once:
+ *
+ *   placement (per PP):           how many layers of each template sit on
+ *                                 each stage, which stage holds a tied
+ *                                 embedding copy, each stage's last template
+ *                                 (it sets the activation sent downstream);
+ *   prepared (per TP, SP, micro-batch): each template lowered once and its
+ *                                 ops costed once (seconds, bytes, FLOPs
+ *                                 summed per template, per micro-batch).
+ *
+ * A configuration then costs a few multiply-adds per (stage, template): the
+ * same sums tps_estimate_run forms layer by layer, in another order, so the
+ * figures agree to rounding (tests/unit/test_search.c checks 1e-9). */
+#include "tpsim/search.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/lower_internal.h"
+
+#define MAX_TEMPLATES 64 /* distinct layer shapes of one model */
+
+const char *tps_skip_key(tps_skip_reason r) {
+  static const char *const keys[] = {
+#define TPS_SKIP_KEY(name, key, text) key,
+      TPS_SKIP_MAP(TPS_SKIP_KEY)
+#undef TPS_SKIP_KEY
+  };
+  return (unsigned)r < TPS_SKIP_COUNT ? keys[r] : "unknown";
+}
+
+const char *tps_skip_text(tps_skip_reason r) {
+  static const char *const texts[] = {
+#define TPS_SKIP_TEXT(name, key, text) text,
+      TPS_SKIP_MAP(TPS_SKIP_TEXT)
+#undef TPS_SKIP_TEXT
+  };
+  return (unsigned)r < TPS_SKIP_COUNT ? texts[r] : "unknown";
+}
+
+/* ---------------------------------------------------------------------- */
+/* Precomputed objects */
+
+/* One layer template under one (TP, SP, micro-batch): sums over its ops, per
+ * rank and per micro-batch, before recompute (which only picks among them). */
+typedef struct tmpl_sums {
+  double fwd_s, bwd_s;          /* compute kernels, seconds */
+  double comm_fwd_s, comm_bwd_s; /* TP collectives, seconds */
+  double sel_s;                 /* attention forward re-run under selective recompute */
+  double params, trainable;     /* parameters held by one rank; those that train */
+  double saved, saved_sel;      /* activation bytes kept, no / selective recompute */
+  double full_saved;            /* bytes kept under full recompute (layer input) */
+  bool full_applies;            /* a block that saves anything: full recompute applies */
+  double workspace;             /* bytes, largest transient of one op */
+  double model_flops_replica;   /* MFU numerator of one micro-batch, one replica */
+  double boundary_bytes;        /* activation this layer hands to the next stage */
+} tmpl_sums;
+
+typedef struct prepared {
+  int64_t tp, micro_batch;
+  bool sp;
+  tps_status status;            /* TPS_OK or why lowering refused */
+  tmpl_sums t[MAX_TEMPLATES];
+  double extra_params[TPS_MAX_MODULES]; /* a tied lm_head's copy, per rank */
+  double model_flops_replica;   /* whole replica, one micro-batch */
+} prepared;
+
+typedef struct placement {
+  tps_status status;            /* TPS_OK or why this PP cannot be planned */
+  int n_stages;
+  int32_t *count;               /* [stage * n_templates + template] layers */
+  uint8_t *extra;               /* [stage * TPS_MAX_MODULES + module]: tied copies */
+  int *last;                    /* per stage: template of its last layer, or -1 */
+} placement;
+
+typedef struct tmpl_key {
+  int module;
+  tps_lower_opts opts;
+} tmpl_key;
+
+struct tps_searcher {
+  const tps_model *model;
+  const tps_hw *hw;
+  tps_run base;
+  tps_run scratch;              /* base with one configuration's fields set: a
+                                   tps_run holds an 8 KiB pipeline table, too
+                                   big to copy per configuration */
+  int n_templates;
+  tmpl_key keys[MAX_TEMPLATES];
+  int64_t total_count[MAX_TEMPLATES]; /* layers per template, whole model */
+  bool frozen[TPS_MAX_MODULES];
+  placement *placements[TPS_MAX_STAGES + 1]; /* by PP, built on first use */
+  /* prepared objects: an open-addressing hash on (tp, sp, micro-batch) */
+  prepared **slots;
+  size_t n_slots, n_prepared;
+};
+
+static uint64_t prep_hash(int64_t tp, bool sp, int64_t mb) {
+  uint64_t h = (uint64_t)tp * UINT64_C(0x9E3779B97F4A7C15);
+  h ^= (uint64_t)mb * UINT64_C(0xC2B2AE3D27D4EB4F) + (sp ? 0x165667B19E3779F9u : 0u);
+  return h ^ (h >> 29);
+}
+
+static prepared **prep_slot(prepared **slots, size_t n_slots, int64_t tp, bool sp, int64_t mb) {
+  size_t i = (size_t)prep_hash(tp, sp, mb) & (n_slots - 1);
+  while (slots[i] && !(slots[i]->tp == tp && slots[i]->sp == sp && slots[i]->micro_batch == mb))
+    i = (i + 1) & (n_slots - 1);
+  return &slots[i];
+}
+
+static bool same_key(const tmpl_key *k, const tps_template *t) {
+  return k->module == t->module && k->opts.kind == t->opts.kind &&
+         k->opts.full_attention == t->opts.full_attention &&
+         k->opts.needs_input_grad == t->opts.needs_input_grad;
+}
+
+/* The run a configuration stands for, filled the way tps_run_resolve does,
+ * in place over a copy of the base (the placement holds the pipeline table). */
+static void config_run_fast(const tps_run *base, const tps_search_config *c, tps_run *run) {
+  run->tp = c->tp;
+  run->pp = c->pp;
+  run->dp = c->dp;
+  run->micro_batch = c->micro_batch;
+  run->sp = c->sp && c->tp > 1;
+  run->distributed_optimizer = c->distributed_optimizer;
+  run->recompute = c->recompute;
+  run->micro_batches = c->dp > 0 && c->micro_batch > 0 ? base->global_batch / (c->micro_batch * c->dp) : 0;
+}
+
+static void placement_free(placement *p) {
+  if (!p) return;
+  free(p->count);
+  free(p->extra);
+  free(p->last);
+  free(p);
+}
+
+/* Plans the model at TP = 1 (everything divides) for `pp` stages and
+ * records the stage of every layer by template. */
+static tps_status placement_build(tps_searcher *s, int64_t pp, placement **out, tps_error *err) {
+  placement *p = calloc(1, sizeof *p);
+  if (!p) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+  *out = p;
+  tps_run run = s->base;
+  run.tp = 1;
+  run.sp = false;
+  run.pp = pp;
+  run.dp = 1;
+  run.micro_batch = 1;
+  run.micro_batches = 1;
+  const tps_training *tr = &s->model->training;
+  run.explicit_pipeline = tr->n_pipeline_stages == pp && pp > 1;
+  if (run.explicit_pipeline) memcpy(run.pipeline_layers, tr->pipeline_layers, sizeof run.pipeline_layers);
+  tps_plan plan;
+  tps_error local;
+  p->status = tps_plan_build(s->model, &run, &plan, err ? err : &local);
+  if (p->status != TPS_OK) return p->status;
+  tps_status st = TPS_OK;
+  if (s->n_templates == 0) { /* the first placement names the templates */
+    if (plan.n_templates > MAX_TEMPLATES) {
+      st = tps_error_set(err, TPS_EUNSUPPORTED, NULL, 0, 0,
+                         "the model has %d distinct layer shapes; the search handles %d",
+                         plan.n_templates, MAX_TEMPLATES);
+    } else {
+      s->n_templates = plan.n_templates;
+      for (int i = 0; i < plan.n_templates; i++) {
+        s->keys[i].module = plan.templates[i].module;
+        s->keys[i].opts = plan.templates[i].opts;
+      }
+      for (int i = 0; i < plan.n_layers; i++) s->total_count[plan.layers[i].template_id]++;
+      for (int m = 0; m < plan.n_modules; m++) s->frozen[m] = plan.modules[m].frozen;
+    }
+  } else if (plan.n_templates != s->n_templates) {
+    st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between pipeline sizes");
+  }
+  for (int i = 0; st == TPS_OK && i < plan.n_templates; i++)
+    if (!same_key(&s->keys[i], &plan.templates[i]))
+      st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between pipeline sizes");
+  if (st == TPS_OK) {
+    p->n_stages = plan.n_stages;
+    p->count = calloc((size_t)plan.n_stages * (size_t)s->n_templates, sizeof *p->count);
+    p->extra = calloc((size_t)plan.n_stages * TPS_MAX_MODULES, sizeof *p->extra);
+    p->last = malloc((size_t)plan.n_stages * sizeof *p->last);
+    if (!p->count || !p->extra || !p->last) {
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+    } else {
+      for (int k = 0; k < plan.n_stages; k++) p->last[k] = -1;
+      for (int i = 0; i < plan.n_layers; i++) {
+        const tps_layer *l = &plan.layers[i];
+        p->count[l->stage * s->n_templates + l->template_id]++;
+        p->last[l->stage] = l->template_id;
+        if (l->extra_params > 0) p->extra[l->stage * TPS_MAX_MODULES + l->module]++;
+      }
+    }
+  }
+  p->status = st;
+  tps_plan_free(&plan);
+  return st;
+}
+
+/* Lowers every template at (tp, sp, micro-batch) and sums its ops' costs,
+ * as tps_layer_cost_compute and tps_estimate_run read them. */
+static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
+  tps_run run = s->base;
+  run.tp = p->tp;
+  run.sp = p->sp && p->tp > 1;
+  run.pp = 1;
+  run.dp = 1;
+  run.micro_batch = p->micro_batch;
+  run.micro_batches = 1;
+  run.explicit_pipeline = false;
+  tps_plan plan;
+  tps_error local;
+  p->status = tps_plan_build(s->model, &run, &plan, err ? err : &local);
+  if (p->status != TPS_OK) return;
+  if (plan.n_templates != s->n_templates) {
+    p->status = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between TP sizes");
+    tps_plan_free(&plan);
+    return;
+  }
+  const double w_bytes = tps_precision_bytes(run.precision);
+  p->model_flops_replica = 0.0;
+  for (int i = 0; i < plan.n_templates; i++) {
+    const tps_template *t = &plan.templates[i];
+    tmpl_sums *c = &p->t[i];
+    memset(c, 0, sizeof *c);
+    if (!same_key(&s->keys[i], t)) {
+      p->status = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between TP sizes");
+      break;
+    }
+    const tps_module *mod = &plan.modules[t->module];
+    for (int k = 0; k < t->ops.n; k++) {
+      const tps_op *op = &t->ops.ops[k];
+      double f, b;
+      tps_op_time(op, s->hw, &run, &f, &b);
+      if (op->kind == TPS_OP_COLLECTIVE) {
+        c->comm_fwd_s += f;
+        c->comm_bwd_s += b;
+      } else {
+        c->fwd_s += f;
+        c->bwd_s += b;
+        if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
+          c->sel_s += f;
+        }
+      }
+      c->params += op->params;
+      if (op->trainable) c->trainable += op->params;
+      c->saved += op->saved_bytes;
+      c->saved_sel += op->saved_bytes_selective;
+      if (op->workspace_bytes > c->workspace) c->workspace = op->workspace_bytes;
+      bool replicated = op->kind == TPS_OP_GEMM && op->split == TPS_SPLIT_REPLICATED;
+      c->model_flops_replica += op->model_flops * (replicated ? 1.0 : (double)run.tp);
+    }
+    int64_t tokens0 = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
+    c->boundary_bytes = (double)tokens0 * mod->hidden * w_bytes;
+    c->full_applies = t->opts.kind == TPS_LAYER_BLOCK && c->saved > 0;
+    if (c->full_applies) c->full_saved = (double)t->ops.ops[0].m * mod->hidden * w_bytes;
+    p->model_flops_replica += c->model_flops_replica * (double)s->total_count[i];
+  }
+  for (int m = 0; m < plan.n_modules; m++) {
+    const tps_module *mod = &plan.modules[m];
+    int64_t vpad = tps_padded_vocab(mod->vocab, run.vocab_divisor, run.tp);
+    p->extra_params[m] = mod->type == TPS_MODULE_DECODER && mod->tied_embeddings
+                             ? (double)vpad / run.tp * mod->hidden
+                             : 0.0;
+  }
+  tps_plan_free(&plan);
+}
+
+static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb, prepared **out,
+                               tps_error *err) {
+  sp = sp && tp > 1;
+  prepared **slot = prep_slot(s->slots, s->n_slots, tp, sp, mb);
+  if (!*slot) {
+    if (2 * (s->n_prepared + 1) > s->n_slots) { /* keep the table at most half full */
+      size_t n = s->n_slots * 2;
+      prepared **slots = calloc(n, sizeof *slots);
+      if (!slots) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+      for (size_t i = 0; i < s->n_slots; i++)
+        if (s->slots[i])
+          *prep_slot(slots, n, s->slots[i]->tp, s->slots[i]->sp, s->slots[i]->micro_batch) = s->slots[i];
+      free(s->slots);
+      s->slots = slots;
+      s->n_slots = n;
+      slot = prep_slot(s->slots, s->n_slots, tp, sp, mb);
+    }
+    prepared *p = calloc(1, sizeof *p);
+    if (!p) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+    p->tp = tp;
+    p->sp = sp;
+    p->micro_batch = mb;
+    prepared_fill(s, p, err);
+    *slot = p;
+    s->n_prepared++;
+    *out = p;
+    return p->status;
+  }
+  *out = *slot;
+  if ((*slot)->status != TPS_OK) {
+    /* Cached refusal: say it again (cheaply) for this caller. */
+    tps_run run = s->base;
+    run.tp = tp;
+    run.sp = sp;
+    run.micro_batch = mb;
+    for (int m = 0; m < s->model->n_modules; m++)
+      if (tps_check_module_split(&s->model->modules[m], &run, err) != TPS_OK) break;
+  }
+  return (*slot)->status;
+}
+
+tps_status tps_searcher_alloc(const tps_model *model, const tps_hw *hw, const tps_run *base,
+                              tps_searcher **out, tps_error *err) {
+  *out = NULL;
+  if (hw->peak_flops[base->precision] <= 0)
+    return tps_error_set(err, TPS_EINVAL, hw->path, 0, 0,
+                         "hardware profile '%s' gives no peak_flops for %s", hw->name,
+                         tps_precision_name(base->precision));
+  if (base->cards < 1 || base->global_batch < 1 || base->seq_len < 1)
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                         "search needs cards, global batch and seq_len >= 1");
+  tps_searcher *s = calloc(1, sizeof *s);
+  if (!s) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+  s->model = model;
+  s->hw = hw;
+  s->base = *base;
+  s->scratch = *base;
+  s->n_slots = 64;
+  s->slots = calloc(s->n_slots, sizeof *s->slots);
+  if (!s->slots) {
+    free(s);
+    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+  }
+  /* PP = 1 names the templates; a model that cannot be planned at all is an
+   * error of the search, not a skipped configuration. */
+  tps_status st = placement_build(s, 1, &s->placements[1], err);
+  if (st != TPS_OK) {
+    tps_searcher_free(s);
+    return st;
+  }
+  *out = s;
+  return TPS_OK;
+}
+
+void tps_searcher_free(tps_searcher *s) {
+  if (!s) return;
+  for (int i = 0; i <= TPS_MAX_STAGES; i++) placement_free(s->placements[i]);
+  for (size_t i = 0; i < s->n_slots; i++) free(s->slots[i]);
+  free(s->slots);
+  free(s);
+}
+
+static tps_status placement_get(tps_searcher *s, int64_t pp, placement **out, tps_error *err) {
+  if (pp < 1 || pp > TPS_MAX_STAGES) {
+    *out = NULL;
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "--pp %lld is above the largest supported (%d)",
+                         (long long)pp, TPS_MAX_STAGES);
+  }
+  if (!s->placements[pp]) {
+    tps_status st = placement_build(s, pp, &s->placements[pp], err);
+    *out = s->placements[pp];
+    return st;
+  }
+  *out = s->placements[pp];
+  if ((*out)->status != TPS_OK && err) {
+    /* Rebuild the message (rare: only asked again for a refused PP). */
+    placement *again = NULL;
+    placement_build(s, pp, &again, err);
+    placement_free(again);
+  }
+  return (*out)->status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Evaluation: pure arithmetic over a prepared object and a placement */
+
+/* Seconds to send `bytes` to the neighbouring stage (as estimate.c). */
+static double p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
+  bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
+  const tps_link *link = intra ? &hw->intra : &hw->inter;
+  return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
+}
+
+/* Gradient reduction (and parameter all-gather with the distributed
+ * optimizer) over DP for `trainable` parameters, before overlap. */
+static double dp_raw_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  if (run->dp <= 1 || trainable <= 0) return 0.0;
+  double grads = trainable * tps_grad_bytes_per_param(run);
+  if (run->distributed_optimizer) {
+    double params = trainable * tps_precision_bytes(run->precision);
+    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
+           tps_collective_time(TPS_COLL_ALL_GATHER, params, run->dp, run->tp, hw);
+  }
+  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
+}
+
+/* Per-layer figures of one template under one recompute choice. */
+typedef struct layer_fig {
+  double compute, comm, bwd, act; /* seconds, seconds, seconds, bytes */
+} layer_fig;
+
+static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
+                        const tps_search_config *cfg, tps_search_row *out) {
+  const tps_hw *hw = s->hw;
+  tps_run *const run = &s->scratch;
+  config_run_fast(&s->base, cfg, run);
+  const int nt = s->n_templates;
+  const double w_bytes = tps_precision_bytes(run->precision);
+  const double grad_bytes = tps_grad_bytes_per_param(run);
+  const double opt_bytes = tps_optimizer_bytes_per_param(run);
+  const double adam_traffic = tps_adam_traffic_bytes_per_param(run);
+  const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
+  const int64_t m = run->micro_batches;
+
+  layer_fig lf[MAX_TEMPLATES];
+  for (int i = 0; i < nt; i++) {
+    const tmpl_sums *c = &p->t[i];
+    double rec = 0.0, rec_comm = 0.0, act = c->saved;
+    if (run->recompute == TPS_RECOMPUTE_SELECTIVE) {
+      rec = c->sel_s;
+      act = c->saved_sel;
+    } else if (run->recompute == TPS_RECOMPUTE_FULL && c->full_applies) {
+      rec = c->fwd_s;
+      rec_comm = c->comm_fwd_s;
+      act = c->full_saved;
+    }
+    lf[i].compute = c->fwd_s + c->bwd_s + rec;
+    lf[i].comm = c->comm_fwd_s + c->comm_bwd_s + rec_comm;
+    lf[i].bwd = c->bwd_s + c->comm_bwd_s + rec + rec_comm;
+    lf[i].act = act;
+  }
+
+  int fullest = 0;
+  double t_max = 0.0, t_sum = 0.0, p2p = 0.0, dp_exposed = 0.0, opt_s = 0.0;
+  double busy_compute = 0.0, busy_comm = 0.0, peak_total = -1.0;
+  tps_memory peak = {0};
+  double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0;
+  const int n_stages = pl->n_stages;
+  for (int st = 0; st < n_stages; st++) {
+    const int32_t *cnt = &pl->count[st * nt];
+    double compute = 0.0, comm = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0, act = 0.0,
+           workspace = 0.0;
+    for (int i = 0; i < nt; i++) {
+      if (!cnt[i]) continue;
+      double k = (double)cnt[i];
+      compute += k * lf[i].compute;
+      comm += k * lf[i].comm;
+      bwd += k * lf[i].bwd;
+      act += k * lf[i].act;
+      params += k * p->t[i].params;
+      trainable += k * p->t[i].trainable;
+      if (p->t[i].workspace > workspace) workspace = p->t[i].workspace;
+    }
+    const uint8_t *extra = &pl->extra[st * TPS_MAX_MODULES];
+    for (int mo = 0; mo < TPS_MAX_MODULES; mo++) {
+      if (!extra[mo]) continue;
+      params += extra[mo] * p->extra_params[mo];
+      if (!s->frozen[mo]) trainable += extra[mo] * p->extra_params[mo];
+    }
+    int64_t in_flight = (run->pp - st) < m ? (run->pp - st) : m;
+    tps_memory mem;
+    mem.weights = params * w_bytes;
+    mem.grads = trainable * grad_bytes;
+    mem.optimizer = trainable * opt_bytes;
+    mem.activations = (act * (double)in_flight + workspace) * act_overhead;
+    mem.runtime_reserve = hw->runtime_reserve_bytes;
+    mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
+    double t_s = compute + comm + run->micro_batch_overhead_s;
+    t_sum += t_s;
+    if (t_s > t_max) {
+      t_max = t_s;
+      busy_compute = compute;
+      busy_comm = comm;
+    } else if (st == 0) {
+      busy_compute = compute;
+      busy_comm = comm;
+    }
+    if (st == 0 || mem.total > peak_total) {
+      peak_total = mem.total;
+      peak = mem;
+      fullest = st;
+    }
+    if (st + 1 < n_stages && pl->last[st] >= 0) {
+      double bytes = p->t[pl->last[st]].boundary_bytes;
+      if (bytes != memo_boundary) {
+        memo_boundary = bytes;
+        memo_p2p = p2p_time(hw, run, bytes);
+      }
+      double t = 2.0 * (double)m * memo_p2p;
+      if (t > p2p) p2p = t;
+    } else if (st + 1 < n_stages) {
+      double t = 2.0 * (double)m * p2p_time(hw, run, 0.0);
+      if (t > p2p) p2p = t;
+    }
+    if (trainable != memo_trainable) {
+      memo_trainable = trainable;
+      memo_dp = dp_raw_time(hw, run, trainable);
+    }
+    double d = memo_dp;
+    if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
+    if (d > dp_exposed) dp_exposed = d;
+    double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
+    double o = updated * adam_traffic / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+    if (o > opt_s) opt_s = o;
+  }
+
+  memset(out, 0, sizeof *out);
+  out->cfg = *cfg;
+  out->cfg.sp = run->sp;
+  out->micro_batches = m;
+  out->memory = peak;
+  out->peak_stage = fullest;
+  out->fits = peak.total <= hw->memory_bytes;
+  out->fits_with_margin = peak.total <= hw->memory_bytes * (1.0 - run->memory_margin);
+  out->time.compute = (double)m * busy_compute;
+  out->time.tp_comm = (double)m * busy_comm;
+  out->time.overhead = (double)m * run->micro_batch_overhead_s;
+  out->time.pp_bubble = (t_sum - t_max) + p2p;
+  out->time.dp_comm = dp_exposed;
+  out->time.optimizer = opt_s;
+  out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
+                     out->time.pp_bubble + out->time.dp_comm + out->time.optimizer;
+  double tokens = (double)run->global_batch * (double)run->seq_len;
+  out->tokens_per_s = tokens / out->step_time_s;
+  out->tokens_per_s_per_card = out->tokens_per_s / (double)run->cards;
+  double model_flops = p->model_flops_replica * (double)run->dp * (double)m;
+  out->mfu = model_flops / (out->step_time_s * (double)run->cards * hw->peak_flops[run->precision]);
+}
+
+static tps_status batch_check(const tps_run *base, const tps_search_config *cfg, tps_error *err) {
+  if (cfg->dp < 1 || cfg->micro_batch < 1 || cfg->micro_batch > INT64_MAX / cfg->dp ||
+      base->global_batch % (cfg->micro_batch * cfg->dp) != 0) {
+    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                  "global batch %lld is not a multiple of micro batch %lld x DP %lld",
+                  (long long)base->global_batch, (long long)cfg->micro_batch, (long long)cfg->dp);
+    return TPS_EDIVIDE;
+  }
+  return TPS_OK;
+}
+
+/* Whether TP splits every module without SP; `scratch` is a copy of the
+ * base run whose tp and sp this overwrites. */
+static bool tp_splits(const tps_model *model, tps_run *scratch, int64_t tp, tps_error *err) {
+  scratch->tp = tp;
+  scratch->sp = false;
+  for (int m = 0; m < model->n_modules; m++)
+    if (tps_check_module_split(&model->modules[m], scratch, err) != TPS_OK) return false;
+  return true;
+}
+
+tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_search_row *out,
+                             tps_skip_reason *skip, tps_error *err) {
+  tps_skip_reason why = TPS_SKIP_OTHER;
+  tps_status st = TPS_OK;
+  placement *pl = NULL;
+  prepared *p = NULL;
+  const int64_t cards = s->base.cards;
+  if (cfg->tp < 1 || cfg->pp < 1 || cfg->dp < 1 || cards % cfg->tp != 0 ||
+      (cards / cfg->tp) % cfg->pp != 0 || cards / cfg->tp / cfg->pp != cfg->dp) {
+    st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "TP x PP x DP is not the search's %lld cards",
+                       (long long)s->base.cards);
+    why = TPS_SKIP_CARDS;
+  } else if (!tp_splits(s->model, &s->scratch, cfg->tp, err)) {
+    st = TPS_EDIVIDE;
+    why = TPS_SKIP_TP_SPLIT;
+  } else if ((st = placement_get(s, cfg->pp, &pl, err)) != TPS_OK) {
+    why = TPS_SKIP_PP_SPLIT;
+  } else if ((st = batch_check(&s->base, cfg, err)) != TPS_OK) {
+    why = TPS_SKIP_BATCH;
+  } else if ((st = prepared_get(s, cfg->tp, cfg->sp, cfg->micro_batch, &p, err)) != TPS_OK) {
+    if (st == TPS_EDIVIDE) why = cfg->sp ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT;
+  } else {
+    eval_config(s, p, pl, cfg, out);
+    return TPS_OK;
+  }
+  if (skip) *skip = why;
+  return st;
+}
+
+tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
+                                 const tps_search_config *cfg, tps_run *run, tps_error *err) {
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = cfg->tp;
+  o.pp = cfg->pp;
+  o.dp = cfg->dp;
+  o.cards = base->cards;
+  o.seq_len = base->seq_len;
+  o.micro_batch = cfg->micro_batch;
+  o.global_batch = base->global_batch;
+  o.sp = cfg->sp;
+  o.distributed_optimizer = cfg->distributed_optimizer;
+  o.flash_attention = base->flash_attention;
+  o.overlap_grad_reduce = base->overlap_grad_reduce;
+  o.recompute = (int)cfg->recompute;
+  o.precision = (int)base->precision;
+  o.memory_margin = base->memory_margin;
+  return tps_run_resolve(model, &o, run, err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The search driver */
+
+void tps_search_opts_init(tps_search_opts *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->precision = -1;
+  opts->memory_margin = -1.0;
+}
+
+void tps_search_result_init(tps_search_result *res) { memset(res, 0, sizeof *res); }
+
+void tps_search_result_free(tps_search_result *res) {
+  free(res->top);
+  free(res->pareto);
+  memset(res, 0, sizeof *res);
+}
+
+int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
+  double x = a->tokens_per_s_per_card, y = b->tokens_per_s_per_card;
+  if (x != y) {
+    if (isnan(x)) return 1; /* NaN ranks last */
+    if (isnan(y)) return -1;
+    return x > y ? -1 : 1;
+  }
+  const tps_search_config *p = &a->cfg, *q = &b->cfg;
+  if (p->tp != q->tp) return p->tp < q->tp ? -1 : 1;
+  if (p->pp != q->pp) return p->pp < q->pp ? -1 : 1;
+  if (p->sp != q->sp) return p->sp ? 1 : -1;
+  if (p->recompute != q->recompute) return p->recompute < q->recompute ? -1 : 1;
+  if (p->micro_batch != q->micro_batch) return p->micro_batch > q->micro_batch ? -1 : 1;
+  if (p->distributed_optimizer != q->distributed_optimizer) return p->distributed_optimizer ? 1 : -1;
+  return 0;
+}
+
+/* Peak memory ascending, then the ranking order. */
+static int row_cmp_memory(const void *a, const void *b) {
+  const tps_search_row *x = a, *y = b;
+  if (x->memory.total != y->memory.total) return x->memory.total < y->memory.total ? -1 : 1;
+  return tps_search_row_cmp(x, y);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Inserts v into the ascending list out[0..*k), keeping the smallest cap. */
+static void keep_smallest(int64_t v, int64_t *out, int *k, int cap) {
+  if (*k == cap && v >= out[cap - 1]) return;
+  int i = *k < cap ? (*k)++ : cap - 1;
+  while (i > 0 && out[i - 1] > v) {
+    out[i] = out[i - 1];
+    i--;
+  }
+  out[i] = v;
+}
+
+/* Divisors of n up to `max`, ascending, the smallest `cap` of them; returns
+ * the count. O(min(max, sqrt n)): d and n / d for d up to sqrt(n). */
+static int divisors(int64_t n, int64_t max, int64_t *out, int cap) {
+  int k = 0;
+  if (max >= 1 && max <= n / max) { /* max <= sqrt(n): just try 1..max */
+    for (int64_t d = 1; d <= max && k < cap; d++)
+      if (n % d == 0) out[k++] = d;
+    return k;
+  }
+  for (int64_t d = 1; d <= n / d; d++) {
+    if (n % d) continue;
+    if (d <= max) keep_smallest(d, out, &k, cap);
+    if (n / d != d && n / d <= max) keep_smallest(n / d, out, &k, cap);
+  }
+  return k;
+}
+
+/* PP sizes tried at one TP: the divisors of cards / TP up to the stage limit
+ * (DP must be whole), or the model's PP when PP is not enumerated (or TP does
+ * not divide the cards: that point is then skipped as "cards"). */
+static int pp_candidates(unsigned dims, int64_t cards, int64_t tp, int64_t model_pp, int64_t *out) {
+  if (!(dims & TPS_SEARCH_PP) || cards % tp != 0) {
+    out[0] = (dims & TPS_SEARCH_PP) ? 1 : model_pp;
+    return 1;
+  }
+  return divisors(cards / tp, TPS_MAX_STAGES, out, TPS_MAX_STAGES);
+}
+
+static const char *recompute_word(tps_recompute r) { return tps_recompute_name(r); }
+
+/* "PP=4, DP=32, SP on, recompute selective, micro-batch 2, distributed optimizer on" */
+static void config_words(const tps_search_config *c, char *out, size_t size) {
+  snprintf(out, size, "PP=%lld, DP=%lld, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
+           (long long)c->pp, (long long)c->dp, c->sp ? "on" : "off", recompute_word(c->recompute),
+           (long long)c->micro_batch, c->distributed_optimizer ? "on" : "off");
+}
+
+#define GB 1e9
+
+static void write_reason(tps_search_result *r, const tps_hw *hw, const tps_search_row *smallest) {
+  char *p = r->reason;
+  size_t left = sizeof r->reason;
+  char words[256];
+  int w;
+  if (r->n_top == 0) {
+    if (smallest) {
+      config_words(&smallest->cfg, words, sizeof words);
+      snprintf(p, left,
+               "no configuration fits in %.1f GB per card with a %.0f%% margin on %lld cards; the "
+               "smallest peak is %.1f GB at TP=%lld, %s: add cards, or shorten the sequence",
+               hw->memory_bytes / GB, r->memory_margin * 100.0, (long long)r->base.cards,
+               smallest->memory.total / GB, (long long)smallest->cfg.tp, words);
+    } else {
+      snprintf(p, left, "no configuration could be evaluated on %lld cards (see the skip counts)",
+               (long long)r->base.cards);
+    }
+    return;
+  }
+  const tps_search_row *best = &r->top[0];
+  config_words(&best->cfg, words, sizeof words);
+  w = snprintf(p, left,
+               "TP=%lld: the best configuration (%s) gives %.1f tokens/s per card (MFU %.1f%%) "
+               "at %.1f GB of %.1f GB per card (margin %.0f%%)",
+               (long long)best->cfg.tp, words, best->tokens_per_s_per_card, best->mfu * 100.0,
+               best->memory.total / GB, hw->memory_bytes / GB, r->memory_margin * 100.0);
+  for (int i = 0; i < r->n_tp && w > 0 && (size_t)w < left; i++) {
+    const tps_search_tp_best *b = &r->by_tp[i];
+    if (b->tp == best->cfg.tp) continue;
+    p += w;
+    left -= (size_t)w;
+    if (!b->splits) {
+      w = snprintf(p, left, "; TP=%lld does not split the heads or MLP", (long long)b->tp);
+      continue;
+    }
+    if (b->evaluated == 0) {
+      w = snprintf(p, left, "; TP=%lld: no configuration could be evaluated", (long long)b->tp);
+      continue;
+    }
+    if (!b->found) {
+      w = snprintf(p, left, "; TP=%lld: nothing fits (at least %.1f GB)", (long long)b->tp,
+                   b->min_peak_bytes / GB);
+      continue;
+    }
+    double change = (b->best.tokens_per_s_per_card / best->tokens_per_s_per_card - 1.0) * 100.0;
+    config_words(&b->best.cfg, words, sizeof words);
+    w = snprintf(p, left, "; TP=%lld at best %.1f%% %s (%s, %.1f GB)", (long long)b->tp,
+                 change < 0 ? -change : change, change < 0 ? "less" : "more", words,
+                 b->best.memory.total / GB);
+  }
+}
+
+tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search_opts *opts,
+                      tps_search_result *out, tps_error *err) {
+  double t0 = now_s();
+  tps_search_result_init(out);
+  if (opts->cards < 1)
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--cards is required for a search (got %lld)",
+                         (long long)opts->cards);
+  if (opts->cards > (INT64_C(1) << 40))
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "--cards %lld is above the largest searched (2^40)",
+                         (long long)opts->cards);
+  const tps_training *tr = &model->training;
+  unsigned dims = opts->dims ? opts->dims : TPS_SEARCH_ALL;
+  int top_n = opts->top_n > 0 ? opts->top_n : 10;
+  int64_t max_mb = opts->max_micro_batch > 0 ? opts->max_micro_batch : 64;
+  int64_t max_tp = opts->max_tp > 0 ? opts->max_tp : opts->cards;
+  int64_t every = opts->progress_every > 0 ? opts->progress_every : 4096;
+
+  /* The shared run: resolved at TP = PP = DP = 1, then given the cards. */
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = o.pp = o.dp = o.cards = 1;
+  o.micro_batch = 1;
+  o.seq_len = opts->seq_len;
+  o.global_batch = opts->global_batch > 0 ? opts->global_batch
+                                          : (tr->global_batch > 0 ? tr->global_batch : opts->cards);
+  o.precision = opts->precision;
+  o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : 0.05;
+  o.sp = 0;
+  tps_run base;
+  tps_status st = tps_run_resolve(model, &o, &base, err);
+  if (st != TPS_OK) return st;
+  base.cards = opts->cards;
+  base.explicit_pipeline = false;
+  out->base = base;
+  out->base.tp = tr->tp > 0 ? tr->tp : 1;
+  out->base.pp = tr->pp > 0 ? tr->pp : 1;
+  out->base.micro_batch = tr->micro_batch > 0 ? tr->micro_batch : 1;
+  out->base.sp = tr->sp;
+  out->base.recompute = tr->recompute;
+  out->base.distributed_optimizer = tr->distributed_optimizer;
+  out->base.dp = out->base.cards % (out->base.tp * out->base.pp) == 0
+                     ? out->base.cards / (out->base.tp * out->base.pp)
+                     : 0;
+  out->memory_margin = base.memory_margin;
+
+  /* Candidate lists. */
+  int64_t tps[TPS_SEARCH_MAX_TP];
+  int n_tps;
+  if (dims & TPS_SEARCH_TP) {
+    n_tps = divisors(opts->cards, max_tp, tps, TPS_SEARCH_MAX_TP);
+  } else {
+    tps[0] = out->base.tp;
+    n_tps = 1;
+  }
+  int64_t mbs[64];
+  int n_mbs;
+  if (dims & TPS_SEARCH_MICRO_BATCH) n_mbs = divisors(base.global_batch, max_mb, mbs, 64);
+  else {
+    mbs[0] = out->base.micro_batch;
+    n_mbs = 1;
+  }
+  tps_recompute rcs[3] = {TPS_RECOMPUTE_NONE, TPS_RECOMPUTE_SELECTIVE, TPS_RECOMPUTE_FULL};
+  int n_rcs = 3;
+  if (!(dims & TPS_SEARCH_RECOMPUTE)) {
+    rcs[0] = tr->recompute;
+    n_rcs = 1;
+  }
+  bool dos[2] = {false, true};
+  int n_dos = 2;
+  if (!(dims & TPS_SEARCH_DISTOPT)) {
+    dos[0] = tr->distributed_optimizer;
+    n_dos = 1;
+  }
+
+  /* Grid size, for progress: the same lists as below, counting only. */
+  int64_t total = 0;
+  for (int ti = 0; ti < n_tps; ti++) {
+    int64_t pps[TPS_MAX_STAGES];
+    int n_pps = pp_candidates(dims, opts->cards, tps[ti], out->base.pp, pps);
+    int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
+    total += (int64_t)n_pps * n_sp * n_mbs * n_rcs * n_dos;
+  }
+
+  tps_searcher *s = NULL;
+  st = tps_searcher_alloc(model, hw, &base, &s, err);
+  if (st != TPS_OK) return st;
+
+  size_t cap_valid = 1024, n_valid = 0;
+  tps_search_row *valid = malloc(cap_valid * sizeof *valid);
+  out->top = malloc((size_t)top_n * sizeof *out->top);
+  tps_search_row smallest;
+  bool have_smallest = false;
+  if (!valid || !out->top) {
+    st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+    goto done;
+  }
+
+  int64_t done_n = 0;
+  out->n_tp = n_tps;
+  for (int ti = 0; ti < n_tps && st == TPS_OK; ti++) {
+    const int64_t tp = tps[ti];
+    tps_search_tp_best *tb = &out->by_tp[ti];
+    tb->tp = tp;
+    bool cards_tp = opts->cards % tp == 0;
+    bool tp_ok = tp_splits(model, &s->scratch, tp, NULL);
+    tb->splits = tp_ok;
+    int64_t pps[TPS_MAX_STAGES];
+    int n_pps = pp_candidates(dims, opts->cards, tp, out->base.pp, pps);
+    bool sps[2] = {false, true};
+    int n_sps = 2;
+    if (!(dims & TPS_SEARCH_SP)) {
+      sps[0] = tr->sp && tp > 1;
+      n_sps = 1;
+    } else if (tp == 1) {
+      n_sps = 1;
+    }
+    for (int pi = 0; pi < n_pps && st == TPS_OK; pi++) {
+      const int64_t pp = pps[pi];
+      bool cards_ok = cards_tp && pp <= INT64_MAX / tp && opts->cards % (tp * pp) == 0;
+      int64_t dp = cards_ok ? opts->cards / (tp * pp) : 0;
+      placement *pl = NULL;
+      bool pp_ok = false;
+      if (cards_ok && tp_ok) {
+        tps_status ps = placement_get(s, pp, &pl, NULL);
+        if (ps == TPS_ENOMEM) {
+          st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
+          break;
+        }
+        pp_ok = ps == TPS_OK;
+      }
+      for (int si = 0; si < n_sps && st == TPS_OK; si++) {
+        for (int mi = 0; mi < n_mbs && st == TPS_OK; mi++) {
+          const int64_t mb = mbs[mi];
+          bool batch_ok = cards_ok && mb <= INT64_MAX / dp && base.global_batch % (mb * dp) == 0;
+          prepared *p = NULL;
+          tps_skip_reason why = TPS_SKIP_OTHER;
+          if (!cards_ok) why = TPS_SKIP_CARDS;
+          else if (!tp_ok) why = TPS_SKIP_TP_SPLIT;
+          else if (!pp_ok) why = TPS_SKIP_PP_SPLIT;
+          else if (!batch_ok) why = TPS_SKIP_BATCH;
+          else {
+            tps_status ps = prepared_get(s, tp, sps[si], mb, &p, NULL);
+            if (ps == TPS_ENOMEM) {
+              st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
+              break;
+            }
+            if (ps != TPS_OK) {
+              why = ps == TPS_EDIVIDE ? (sps[si] ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT) : TPS_SKIP_OTHER;
+              p = NULL;
+            }
+          }
+          for (int ri = 0; ri < n_rcs; ri++) {
+            for (int di = 0; di < n_dos; di++) {
+              done_n++;
+              if (opts->progress && done_n % every == 0 &&
+                  opts->progress(opts->progress_user, done_n, total, now_s() - t0)) {
+                st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "search cancelled");
+                goto done;
+              }
+              if (!p) {
+                out->skipped[why]++;
+                continue;
+              }
+              tps_search_config cfg = {.tp = tp, .pp = pp, .dp = dp, .micro_batch = mb,
+                                       .sp = sps[si], .distributed_optimizer = dos[di],
+                                       .recompute = rcs[ri]};
+              tps_search_row row;
+              eval_config(s, p, pl, &cfg, &row);
+              out->evaluated++;
+              if (tb->evaluated++ == 0 || row.memory.total < tb->min_peak_bytes)
+                tb->min_peak_bytes = row.memory.total;
+              if (!(row.tokens_per_s_per_card > 0)) { /* not a number: refuse it */
+                out->skipped[TPS_SKIP_OTHER]++;
+                continue;
+              }
+              if (!row.fits_with_margin) {
+                out->skipped[TPS_SKIP_MEMORY]++;
+                if (!have_smallest || row_cmp_memory(&row, &smallest) < 0) {
+                  smallest = row;
+                  have_smallest = true;
+                }
+                continue;
+              }
+              out->valid++;
+              tb->valid++;
+              if (!tb->found || tps_search_row_cmp(&row, &tb->best) < 0) {
+                tb->best = row;
+                tb->found = true;
+              }
+              if (n_valid == cap_valid) {
+                tps_search_row *grown = realloc(valid, 2 * cap_valid * sizeof *valid);
+                if (!grown) {
+                  st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+                  goto done;
+                }
+                valid = grown;
+                cap_valid *= 2;
+              }
+              valid[n_valid++] = row;
+              /* Top N, kept sorted by insertion. */
+              if (out->n_top < top_n || tps_search_row_cmp(&row, &out->top[out->n_top - 1]) < 0) {
+                int k = out->n_top < top_n ? out->n_top++ : top_n - 1;
+                while (k > 0 && tps_search_row_cmp(&row, &out->top[k - 1]) < 0) {
+                  out->top[k] = out->top[k - 1];
+                  k--;
+                }
+                out->top[k] = row;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (st != TPS_OK) goto done;
+  out->grid = done_n;
+
+  /* Pareto front: by peak memory ascending (ranking order within equal
+   * memory), keep each point that beats every cheaper one's throughput. */
+  if (n_valid > 0) {
+    qsort(valid, n_valid, sizeof *valid, row_cmp_memory);
+    size_t k = 0;
+    double best_tput = -1.0;
+    for (size_t i = 0; i < n_valid; i++)
+      if (valid[i].tokens_per_s_per_card > best_tput) {
+        best_tput = valid[i].tokens_per_s_per_card;
+        valid[k++] = valid[i];
+      }
+    out->pareto = malloc(k * sizeof *out->pareto);
+    if (!out->pareto) {
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+      goto done;
+    }
+    memcpy(out->pareto, valid, k * sizeof *valid);
+    out->n_pareto = (int)k;
+  }
+  out->recommended_tp = out->n_top > 0 ? out->top[0].cfg.tp : 0;
+  write_reason(out, hw, have_smallest ? &smallest : NULL);
+  out->elapsed_s = now_s() - t0;
+  if (opts->progress) opts->progress(opts->progress_user, done_n, total, out->elapsed_s);
+
+done:
+  free(valid);
+  tps_searcher_free(s);
+  if (st != TPS_OK) {
+    tps_search_result_free(out);
+  }
+  return st;
+}
