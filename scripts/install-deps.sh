@@ -7,4 +7,5 @@ apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config \
   libgsl-dev libyaml-dev libcriterion-dev \
   libopenblas-dev libopenmpi-dev openmpi-bin \
-  chromium fonts-dejavu-core libxml2-utils
+  chromium fonts-dejavu-core libxml2-utils \
+  clang libclang-rt-14-dev valgrind

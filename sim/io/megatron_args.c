@@ -1255,7 +1255,7 @@ static tps_status apply_all(mg_state *S, tps_model *model, tps_run_overrides *ov
         used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
                                  used ? ", " : "", needed_names[k]);
     if (used) {
-      char why[200];
+      char why[sizeof missing + 64];
       snprintf(why, sizeof why, "no complete model: %s missing (pass --model)", missing);
       unres_add(S, "(model)", "", why, 0);
       free(m);

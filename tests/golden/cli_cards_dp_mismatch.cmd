@@ -1,0 +1,1 @@
+--model qwen25vl-7b --tp 4 --dp 3 --cards 8

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --micro-batch 0x10

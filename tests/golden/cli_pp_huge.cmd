@@ -1,0 +1,1 @@
+--model qwen25vl-7b --pp 1000

@@ -1,0 +1,1 @@
+--model qwen2.5-7b --tp 1 --pp 3 --cards 3

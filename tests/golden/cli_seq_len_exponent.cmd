@@ -1,0 +1,1 @@
+--model qwen25vl-7b --seq-len 1e6

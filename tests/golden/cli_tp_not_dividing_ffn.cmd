@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_ffn_odd.yaml --hw a100-80g-sxm --tp 2 --cards 2

@@ -1,0 +1,1 @@
+--model qwen2.5-7b --tp 7 --cards 7

@@ -1,0 +1,1 @@
+estimate extra --model qwen25vl-7b

@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_alias_bomb.yaml --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_deep_flow.yaml --hw 910b2 --tp 1

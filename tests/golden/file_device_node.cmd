@@ -1,0 +1,1 @@
+--model /dev/zero --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_garbage.yaml --hw 910b2 --tp 1

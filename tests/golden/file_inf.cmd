@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_inf.yaml --hw a100-80g-sxm --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/robust/m_overflow_product.yaml --hw a100-80g-sxm --tp 1

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --hw hw_profiles --tp 1

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --hw tests/inputs/robust/h_empty.yaml --tp 1

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --hw tests/inputs/no-such-hw.yaml --tp 1

@@ -1,0 +1,1 @@
+validate --published tests/inputs
