@@ -18,13 +18,14 @@ _tp_sim() {
         cword=$COMP_CWORD
     fi
 
-    local commands="estimate layers report validate from-script list"
+    local commands="estimate layers recommend report validate calibrate from-script list"
     local run_opts="--model --hw --tp --tensor-model-parallel-size --cards --pp
         --pipeline-model-parallel-size --dp --seq-len --seq-length --micro-batch
         --micro-batch-size --global-batch --global-batch-size --sp --sequence-parallel --no-sp
         --recompute --recompute-granularity --distributed-optimizer --use-distributed-optimizer
         --no-distributed-optimizer --precision --flash-attention --use-flash-attn
         --no-flash-attention --overlap-grad-reduce --margin --megatron-args --format --output -o
+        --top --tokens --days --published --kernel --hw-prefix --quick --max-error --ops
         --help -h"
 
     # the command: the first word after tp-sim that is not an option

@@ -114,6 +114,8 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
     case TPS_OP_COLLECTIVE:
       f = tps_collective_time(op->fwd_coll, op->coll_bytes, op->group, 1, hw);
       b = tps_collective_time(op->bwd_coll, op->coll_bytes, op->group, 1, hw);
+      if (op->bwd_regather)
+        b += tps_collective_time(TPS_COLL_ALL_GATHER, op->coll_bytes, op->group, 1, hw);
       break;
     default:
       f = mem_time(hw, op->fwd_bytes) + launch;

@@ -149,6 +149,10 @@ static tps_op *add_conjugate(lower_ctx *c, const char *name, bool is_g,
     op->bwd_coll = is_g ? TPS_COLL_NONE : TPS_COLL_ALL_REDUCE;
   }
   if (!c->runs_bwd) op->bwd_coll = TPS_COLL_NONE;
+  /* Under SP the column GEMM after f keeps only the sequence shard of its
+   * input and gathers it again in backward for its weight gradient
+   * (Korthikanti et al. 2022, Sec. 4.2.2). */
+  op->bwd_regather = c->run->sp && !is_g && c->trainable && c->tp > 1;
   return op;
 }
 

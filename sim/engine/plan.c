@@ -2,6 +2,7 @@
  * model's layers in execution order, each placed on a pipeline stage and
  * pointing at a lowered template (one per distinct layer shape). */
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,16 @@ tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *
   bool upstream_trains = false;
   int64_t encoder_tokens = 0;
   int64_t *stage_of = NULL;
+  /* One record per layer: refuse counts whose records could not be indexed
+   * by an int (the loader caps a module at far fewer). */
+  double total_layers = 0.0;
+  for (int m = 0; m < plan->n_modules; m++) total_layers += (double)plan->modules[m].layers + 3.0;
+  if (total_layers > (double)(INT_MAX / 4)) {
+    tps_plan_free(plan);
+    return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
+                         "the model has %.0f layers; at most %d are supported", total_layers,
+                         INT_MAX / 4);
+  }
   /* Refuse a TP size before lowering anything, in the order a user reads. */
   for (int m = 0; m < plan->n_modules; m++)
     if ((st = tps_check_module_split(&plan->modules[m], run, err)) != TPS_OK) {

@@ -124,6 +124,11 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
     double f = 0.0, b = 0.0;
     tps_op_time(op, hw, &r, &f, &b);
     step_pred += f + b;
+    /* tp-kernel times the SP re-gather apart from f's backward. */
+    double regather = op->bwd_regather ? tps_collective_time(TPS_COLL_ALL_GATHER, op->coll_bytes,
+                                                             op->group, 1, hw)
+                                       : 0.0;
+    b -= regather;
     weights += op->params * fp32;
     if (op->trainable) grads += op->params * fp32;
     saved += op->saved_bytes;
@@ -141,13 +146,14 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
     }
     if (m->has_regather && m->regather.median > 0 && c->n_ops < KV_OPS_MAX) {
       /* SP: the column GEMM's input is all-gathered again before its weight
-       * gradient (Megatron does this too); the engine has no op for it. */
+       * gradient (Megatron does this too): the engine's op->bwd_regather. */
       kv_op_row *row = &c->ops[c->n_ops++];
       snprintf(row->name, sizeof row->name, "%.20s:regather", op->name);
       snprintf(row->kind, sizeof row->kind, "collective");
+      row->pred_bwd_s = regather;
       row->meas_bwd_s = m->regather.median;
-      row->error = -1.0;
-      row->modelled = false;
+      row->modelled = op->bwd_regather;
+      row->error = row->modelled ? rel_err(regather, m->regather.median) : -1.0;
     }
   }
   tps_op_list_free(&ops);

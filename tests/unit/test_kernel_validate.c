@@ -79,13 +79,15 @@ Test(kernel_compare, error_definition_and_step_sum) {
   int regather = 0;
   for (int i = 0; i < k->n_ops; i++) {
     sum += k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s;
-    regather += !k->ops[i].modelled;
+    regather += strstr(k->ops[i].name, ":regather") != NULL && k->ops[i].modelled;
     if (k->ops[i].modelled && k->ops[i].meas_fwd_s + k->ops[i].meas_bwd_s > 0)
       cr_assert_float_eq(k->ops[i].error,
                          (k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s) /
                                  (k->ops[i].meas_fwd_s + k->ops[i].meas_bwd_s) - 1.0, 1e-12);
   }
-  cr_assert_eq(regather, 2, "attn_f and mlp_f re-gathers are listed as not modelled");
+  /* The SP re-gather the kernel times apart is the engine's f bwd_regather:
+   * its own row, and the step sum still counts it once. */
+  cr_assert_eq(regather, 2, "attn_f and mlp_f re-gathers are paired with the engine's");
   cr_assert_eq(k->n_ops, 16);
   cr_assert_float_eq(k->predicted_s, sum * (double)r->layers, 1e-12);
   cr_assert_float_eq(k->measured_s, r->step.median, 0);

@@ -65,6 +65,8 @@ typedef struct tps_op {
   tps_coll fwd_coll, bwd_coll;
   int64_t group;
   double coll_bytes;
+  bool bwd_regather;             /* SP f: backward all-gathers the saved input
+                                    shard again for the weight gradient (Megatron) */
   /* Costs per rank per micro-batch. bwd_* are 0 when the op runs no backward. */
   double fwd_flops, bwd_flops;
   double fwd_bytes, bwd_bytes;   /* memory traffic, bytes */
