@@ -169,7 +169,9 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
 /* Summary: MAPEs (TP 1-2 and TP 4 apart), noisy flag from the load averages
  * already in r and the cases' spreads. */
 void kv_summarize(kv_report *r);
-/* The noisy rule alone (exposed for tests). */
+/* The noisy rule alone (exposed for tests): the 1-minute load before the
+ * runs above 0.5 x cpus, or repeats more than 10% apart. load_after (which
+ * counts the runs' own ranks) only goes into the message. */
 bool kv_is_noisy(double load_before, double load_after, int cpus, double max_spread, char *why,
                  size_t why_size);
 
