@@ -157,6 +157,8 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)run0->global_batch, tps_precision_name(run0->precision),
             tps_recompute_name(run0->recompute), run0->sp ? ", SP" : "",
             run0->distributed_optimizer ? ", distributed optimizer" : "");
+  if (run0 && run0->vpp > 1)
+    fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
   fprintf(out, "\n\n");
   fprintf(out, "  TP  PP  DP  GB/card  fits   step s  tokens/s/card  tokens/s job    MFU  TP comm\n");
   for (int i = 0; i < r->n; i++) {
@@ -209,6 +211,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_object_begin(&w);
     json_key(&w, "tp"); json_int(&w, e->run.tp);
     json_key(&w, "pp"); json_int(&w, e->run.pp);
+    json_key(&w, "vpp"); json_int(&w, e->run.vpp > 1 ? e->run.vpp : 1);
     json_key(&w, "dp"); json_int(&w, e->run.dp);
     json_key(&w, "cards"); json_int(&w, e->run.cards);
     json_key(&w, "sp"); json_bool(&w, e->run.sp);

@@ -8,15 +8,16 @@
 #define GB 1e9 /* bytes */
 
 static void table_header(FILE *out) {
-  fprintf(out, "  #   TP  PP   DP  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
+  fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
                "step s  compute  TP comm  bubble  DP comm  optim\n");
 }
 
 static void table_row(FILE *out, int rank, const tps_search_row *row) {
   const tps_search_config *c = &row->cfg;
   const tps_time_split *t = &row->time;
-  fprintf(out, "%3d %4lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f\n",
-          rank, (long long)c->tp, (long long)c->pp, (long long)c->dp, c->sp ? "on" : "off",
+  fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f\n",
+          rank, (long long)c->tp, (long long)c->pp, (long long)(c->vpp > 1 ? c->vpp : 1),
+          (long long)c->dp, c->sp ? "on" : "off",
           tps_recompute_name(c->recompute), (long long)c->micro_batch,
           c->distributed_optimizer ? "on" : "off", row->memory.total / GB, row->tokens_per_s_per_card,
           row->mfu * 100.0, row->step_time_s, t->compute, t->tp_comm, t->pp_bubble, t->dp_comm,
@@ -49,7 +50,7 @@ void report_search_table(FILE *out, const search_report *r) {
   else
     fprintf(out, "No recommendation: %s.\n", s->reason);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
-               "Ties: smaller TP, smaller PP, SP off, recompute none < selective < full, larger micro-batch, "
+               "Ties: smaller TP, smaller PP, smaller VPP, SP off, recompute none < selective < full, larger micro-batch, "
                "distributed optimizer off.\n");
 }
 
@@ -69,6 +70,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_object_begin(w);
   json_key(w, "tp"); json_int(w, c->tp);
   json_key(w, "pp"); json_int(w, c->pp);
+  json_key(w, "vpp"); json_int(w, c->vpp > 1 ? c->vpp : 1);
   json_key(w, "dp"); json_int(w, c->dp);
   json_key(w, "cards"); json_int(w, b->cards);
   json_key(w, "sp"); json_bool(w, c->sp);
@@ -115,7 +117,7 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "precision"); json_string(&w, tps_precision_name(b->precision));
   json_key(&w, "memory_margin"); json_number(&w, s->memory_margin);
   json_key(&w, "ranking");
-  json_string(&w, "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, sp off, recompute "
+  json_string(&w, "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, sp off, recompute "
                   "none < selective < full, larger micro_batch, distributed_optimizer off");
   json_key(&w, "counts");
   json_object_begin(&w);

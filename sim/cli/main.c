@@ -81,10 +81,10 @@ static int write_output(const char *path, render_fn render, const void *data) {
 /* Lays the run options given on the command line over those read from
  * Megatron arguments: what the user typed wins. */
 static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli) {
-  int64_t *eco_i[] = {&eco->tp, &eco->pp, &eco->dp, &eco->cards, &eco->seq_len, &eco->micro_batch,
-                      &eco->global_batch};
-  const int64_t cli_i[] = {cli->tp, cli->pp, cli->dp, cli->cards, cli->seq_len, cli->micro_batch,
-                           cli->global_batch};
+  int64_t *eco_i[] = {&eco->tp,      &eco->pp,          &eco->vpp,         &eco->dp,
+                      &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch};
+  const int64_t cli_i[] = {cli->tp,    cli->pp,      cli->vpp,         cli->dp,
+                           cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch};
   for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,

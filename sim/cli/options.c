@@ -10,7 +10,7 @@
 typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCENT } opt_type;
 
 typedef enum {
-  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
+  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_HELP
 } opt_id;
@@ -34,7 +34,7 @@ typedef struct cli_option {
 #define BIG INT64_C(1000000000)
 static const cli_option options[] = {
     {ID_MODEL, OPTS_MODEL, "--model", NULL, T_STRING, "M", NULL, 0, 0,
-     "bundled model name (see `tp-sim list models`) or a model YAML path"},
+     "bundled model name (see `tp-sim list models`), a model YAML or a Hugging Face config.json"},
     {ID_HW, OPTS_MODEL, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
      "bundled hardware profile or YAML path (default: the model's)"},
     {ID_TP, OPTS_TP_LIST, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1, 1000000,
@@ -44,6 +44,8 @@ static const cli_option options[] = {
     {ID_CARDS, OPTS_RUN | OPTS_SEARCH, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
     {ID_PP, OPTS_RUN, "--pp", "--pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
      "pipeline-parallel size"},
+    {ID_VPP, OPTS_RUN, "--vpp", "--virtual-pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
+     "model chunks per pipeline stage (interleaved 1F1B; default 1)"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
      "data-parallel size (default: cards / (TP x PP))"},
     {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
@@ -195,6 +197,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     case ID_CARDS: ov->cards = v; break;
     case ID_PP: ov->pp = v; break;
+    case ID_VPP: ov->vpp = v; break;
     case ID_DP: ov->dp = v; break;
     case ID_SEQ: ov->seq_len = v; break;
     case ID_MB: ov->micro_batch = v; break;

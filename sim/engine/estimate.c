@@ -136,7 +136,8 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
      * the op running at the peak, scaled for allocator fragmentation. */
     double overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
     r->memory.activations =
-        (a->activations_per_mb * (double)r->in_flight + a->workspace) * overhead;
+        (a->activations_per_mb * (double)r->in_flight * tps_vpp_activation_scale(run) +
+         a->workspace) * overhead;
     r->memory.runtime_reserve = hw->runtime_reserve_bytes;
     r->memory.total = r->memory.weights + r->memory.grads + r->memory.optimizer +
                       r->memory.activations + r->memory.runtime_reserve;
@@ -153,7 +154,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     if (s + 1 < plan.n_stages) {
       /* Each micro-batch crosses every boundary forward and backward; the
        * boundaries work in parallel, the slowest one sets the pace. */
-      double t = 2.0 * (double)m * p2p_time(hw, run, a->boundary_bytes);
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * p2p_time(hw, run, a->boundary_bytes);
       if (t > p2p) p2p = t;
     }
     double d = dp_time(hw, run, a);
@@ -170,7 +171,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   out->time.compute = (double)m * acc[busiest].compute_s;
   out->time.tp_comm = (double)m * acc[busiest].comm_s;
   out->time.overhead = (double)m * run->micro_batch_overhead_s;
-  out->time.pp_bubble = (t_sum - t_max) + p2p;
+  out->time.pp_bubble = (t_sum - t_max) * tps_vpp_bubble_scale(run) + p2p;
   out->time.dp_comm = dp_exposed;
   out->time.optimizer = opt_s;
   out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +

@@ -36,4 +36,19 @@ static inline double tps_adam_traffic_bytes_per_param(const tps_run *run) {
   return 16.0 + 12.0 + (run->precision == TPS_PRECISION_FP32 ? 0.0 : tps_precision_bytes(run->precision));
 }
 
+/* Interleaved 1F1B (Narayanan et al. 2021, Sec. 2.2.2): with v model
+ * chunks per stage the pipeline bubble shrinks v-fold and every micro-batch
+ * crosses v times as many stage boundaries; the first stage holds
+ * (1 + (p - 1)/(p v)) times the activations of plain 1F1B (Korthikanti et
+ * al. 2022, Sec. 5.1; applied to every stage here). */
+static inline double tps_vpp_bubble_scale(const tps_run *run) {
+  return run->vpp > 1 ? 1.0 / (double)run->vpp : 1.0;
+}
+static inline double tps_vpp_p2p_scale(const tps_run *run) {
+  return run->vpp > 1 ? (double)run->vpp : 1.0;
+}
+static inline double tps_vpp_activation_scale(const tps_run *run) {
+  return run->vpp > 1 ? 1.0 + (double)(run->pp - 1) / ((double)run->pp * (double)run->vpp) : 1.0;
+}
+
 #endif

@@ -105,6 +105,28 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     run->explicit_pipeline = true;
     memcpy(run->pipeline_layers, tr->pipeline_layers, sizeof run->pipeline_layers);
   }
+
+  run->vpp = pick(over->vpp, pick(tr->vpp, 1));
+  if (run->vpp > 1) {
+    if (run->pp < 2)
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "--vpp %lld needs a pipeline: --pp is %lld", (long long)run->vpp,
+                           (long long)run->pp);
+    if (run->explicit_pipeline) {
+      tps_error_set(err, TPS_EUNSUPPORTED, NULL, 0, 0,
+                    "--vpp %lld with the model's explicit pipeline_layers is not modelled",
+                    (long long)run->vpp);
+      tps_error_hint(err, "drop --vpp, or give a --pp that differs from pipeline_layers' stages");
+      return TPS_EUNSUPPORTED;
+    }
+    if (run->micro_batches % run->pp != 0) {
+      tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                    "--vpp: the interleaved schedule needs micro-batches per step (%lld) to be a "
+                    "multiple of --pp %lld",
+                    (long long)run->micro_batches, (long long)run->pp);
+      return TPS_EDIVIDE;
+    }
+  }
   return TPS_OK;
 }
 
@@ -205,6 +227,12 @@ static tps_status block_stages(const tps_plan *p, const tps_run *run, int m,
   if (!split || run->pp == 1) {
     for (int64_t i = 0; i < blocks; i++) stage_of[i] = 0;
     return TPS_OK;
+  }
+  if (run->vpp > 1 && blocks % (run->pp * run->vpp) != 0) {
+    tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                  "--pp %lld x --vpp %lld does not divide %lld layers of module '%s'",
+                  (long long)run->pp, (long long)run->vpp, (long long)blocks, mod->name);
+    return TPS_EDIVIDE;
   }
   if (blocks % run->pp != 0) {
     tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,

@@ -130,6 +130,29 @@ static void config_run_fast(const tps_run *base, const tps_search_config *c, tps
   run->distributed_optimizer = c->distributed_optimizer;
   run->recompute = c->recompute;
   run->micro_batches = c->dp > 0 && c->micro_batch > 0 ? base->global_batch / (c->micro_batch * c->dp) : 0;
+  run->vpp = c->vpp > 1 ? c->vpp : 1;
+}
+
+/* Interleaving choices at one PP: 1 (plain 1F1B), and 2 and 4 model chunks
+ * per stage when PP > 1 and the interleaved dimension is searched. */
+static int vpp_candidates(unsigned dims, int64_t pp, int64_t *out) {
+  out[0] = 1;
+  if (!(dims & TPS_SEARCH_VPP) || pp < 2) return 1;
+  out[1] = 2;
+  out[2] = 4;
+  return 3;
+}
+
+/* Whether v chunks per stage split every decoder's layers evenly (and the
+ * model has no explicit placement at this PP, which interleaving would
+ * replace). */
+static bool vpp_splits(const tps_model *m, int64_t pp, int64_t v) {
+  if (v <= 1) return true;
+  if (m->training.n_pipeline_stages == pp) return false;
+  for (int i = 0; i < m->n_modules; i++)
+    if (m->modules[i].type == TPS_MODULE_DECODER && m->modules[i].layers % (pp * v) != 0)
+      return false;
+  return true;
 }
 
 static void placement_free(placement *p) {
@@ -466,7 +489,8 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
     mem.weights = params * w_bytes;
     mem.grads = trainable * grad_bytes;
     mem.optimizer = trainable * opt_bytes;
-    mem.activations = (act * (double)in_flight + workspace) * act_overhead;
+    mem.activations =
+        (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace) * act_overhead;
     mem.runtime_reserve = hw->runtime_reserve_bytes;
     mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
     double t_s = compute + comm + run->micro_batch_overhead_s;
@@ -490,10 +514,10 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
         memo_boundary = bytes;
         memo_p2p = p2p_time(hw, run, bytes);
       }
-      double t = 2.0 * (double)m * memo_p2p;
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * memo_p2p;
       if (t > p2p) p2p = t;
     } else if (st + 1 < n_stages) {
-      double t = 2.0 * (double)m * p2p_time(hw, run, 0.0);
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * p2p_time(hw, run, 0.0);
       if (t > p2p) p2p = t;
     }
     if (trainable != memo_trainable) {
@@ -519,7 +543,7 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
   out->time.compute = (double)m * busy_compute;
   out->time.tp_comm = (double)m * busy_comm;
   out->time.overhead = (double)m * run->micro_batch_overhead_s;
-  out->time.pp_bubble = (t_sum - t_max) + p2p;
+  out->time.pp_bubble = (t_sum - t_max) * tps_vpp_bubble_scale(run) + p2p;
   out->time.dp_comm = dp_exposed;
   out->time.optimizer = opt_s;
   out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
@@ -571,6 +595,15 @@ tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_
     why = TPS_SKIP_PP_SPLIT;
   } else if ((st = batch_check(&s->base, cfg, err)) != TPS_OK) {
     why = TPS_SKIP_BATCH;
+  } else if (cfg->vpp > 1 && (cfg->pp < 2 || !vpp_splits(s->model, cfg->pp, cfg->vpp))) {
+    st = tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0, "VPP %lld does not split PP %lld's layers",
+                       (long long)cfg->vpp, (long long)cfg->pp);
+    why = TPS_SKIP_PP_SPLIT;
+  } else if (cfg->vpp > 1 &&
+             (s->base.global_batch / (cfg->micro_batch * cfg->dp)) % cfg->pp != 0) {
+    st = tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                       "interleaving needs the micro-batches per step to be a multiple of PP");
+    why = TPS_SKIP_BATCH;
   } else if ((st = prepared_get(s, cfg->tp, cfg->sp, cfg->micro_batch, &p, err)) != TPS_OK) {
     if (st == TPS_EDIVIDE) why = cfg->sp ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT;
   } else {
@@ -597,6 +630,7 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.flash_attention = base->flash_attention;
   o.overlap_grad_reduce = base->overlap_grad_reduce;
   o.recompute = (int)cfg->recompute;
+  o.vpp = cfg->vpp > 1 ? cfg->vpp : 1;
   o.precision = (int)base->precision;
   o.memory_margin = base->memory_margin;
   return tps_run_resolve(model, &o, run, err);
@@ -629,6 +663,8 @@ int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
   const tps_search_config *p = &a->cfg, *q = &b->cfg;
   if (p->tp != q->tp) return p->tp < q->tp ? -1 : 1;
   if (p->pp != q->pp) return p->pp < q->pp ? -1 : 1;
+  int64_t pv = p->vpp > 1 ? p->vpp : 1, qv = q->vpp > 1 ? q->vpp : 1;
+  if (pv != qv) return pv < qv ? -1 : 1;
   if (p->sp != q->sp) return p->sp ? 1 : -1;
   if (p->recompute != q->recompute) return p->recompute < q->recompute ? -1 : 1;
   if (p->micro_batch != q->micro_batch) return p->micro_batch > q->micro_batch ? -1 : 1;
@@ -692,10 +728,13 @@ static const char *recompute_word(tps_recompute r) { return tps_recompute_name(r
 
 /* "PP=4, DP=32, SP on, recompute selective, micro-batch 2, distributed optimizer on" */
 static void config_words(const tps_search_config *c, char *out, size_t size) {
-  snprintf(out, size, "PP=%lld, DP=%lld, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
-           (long long)c->pp, (long long)c->dp, c->sp ? "on" : "off", recompute_word(c->recompute),
+  char vpp[32] = "";
+  if (c->vpp > 1) snprintf(vpp, sizeof vpp, " (VPP=%lld)", (long long)c->vpp);
+  snprintf(out, size, "PP=%lld%s, DP=%lld, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
+           (long long)c->pp, vpp, (long long)c->dp, c->sp ? "on" : "off", recompute_word(c->recompute),
            (long long)c->micro_batch, c->distributed_optimizer ? "on" : "off");
 }
+
 
 #define GB 1e9
 
@@ -831,7 +870,9 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     int64_t pps[TPS_MAX_STAGES];
     int n_pps = pp_candidates(dims, opts->cards, tps[ti], out->base.pp, pps);
     int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
-    total += (int64_t)n_pps * n_sp * n_mbs * n_rcs * n_dos;
+    int64_t vv[3];
+    for (int pi = 0; pi < n_pps; pi++)
+      total += (int64_t)vpp_candidates(dims, pps[pi], vv) * n_sp * n_mbs * n_rcs * n_dos;
   }
 
   tps_searcher *s = NULL;
@@ -869,6 +910,8 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     }
     for (int pi = 0; pi < n_pps && st == TPS_OK; pi++) {
       const int64_t pp = pps[pi];
+      int64_t vpps[3];
+      const int n_vpps = vpp_candidates(dims, pp, vpps);
       bool cards_ok = cards_tp && pp <= INT64_MAX / tp && opts->cards % (tp * pp) == 0;
       int64_t dp = cards_ok ? opts->cards / (tp * pp) : 0;
       placement *pl = NULL;
@@ -904,6 +947,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
           }
           for (int ri = 0; ri < n_rcs; ri++) {
             for (int di = 0; di < n_dos; di++) {
+             for (int vi = 0; vi < n_vpps; vi++) {
               done_n++;
               if (opts->progress && done_n % every == 0 &&
                   opts->progress(opts->progress_user, done_n, total, now_s() - t0)) {
@@ -914,9 +958,17 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
                 out->skipped[why]++;
                 continue;
               }
+              if (vpps[vi] > 1 && !vpp_splits(model, pp, vpps[vi])) {
+                out->skipped[TPS_SKIP_PP_SPLIT]++;
+                continue;
+              }
+              if (vpps[vi] > 1 && (base.global_batch / (mb * dp)) % pp != 0) {
+                out->skipped[TPS_SKIP_BATCH]++; /* interleaving needs micro-batches % PP == 0 */
+                continue;
+              }
               tps_search_config cfg = {.tp = tp, .pp = pp, .dp = dp, .micro_batch = mb,
                                        .sp = sps[si], .distributed_optimizer = dos[di],
-                                       .recompute = rcs[ri]};
+                                       .recompute = rcs[ri], .vpp = vpps[vi]};
               tps_search_row row;
               eval_config(s, p, pl, &cfg, &row);
               out->evaluated++;
@@ -959,6 +1011,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
                 }
                 out->top[k] = row;
               }
+             }
             }
           }
         }

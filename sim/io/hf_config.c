@@ -103,6 +103,7 @@ void tps_training_defaults(tps_training *t) {
   t->cards = 8;
   t->tp = 1;
   t->pp = 1;
+  t->vpp = 1;
   t->dp = 0; /* derived: cards / (tp x pp) */
   t->precision = TPS_PRECISION_BF16;
   t->distributed_optimizer = false;

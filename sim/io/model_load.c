@@ -102,7 +102,7 @@ static const tps_key module_keys[M_N] = {
    .def = dflt, .applies = ALL, .help = text}
 
 enum {
-  T_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_DP,
+  T_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
   T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
@@ -115,6 +115,7 @@ static const tps_key training_keys[T_N] = {
     [T_TP] = TR_INT(tp, 1, CMAX, "tensor-parallel size"),
     /* 0 here; set to 1 or to the length of pipeline_layers below */
     [T_PP] = TR_INT(pp, 0, TPS_MAX_STAGES, "pipeline-parallel size"),
+    [T_VPP] = TR_INT(vpp, 1, TPS_MAX_STAGES, "model chunks per pipeline stage (interleaved 1F1B)"),
     /* 0 = derived at run time: cards / (tp x pp) */
     [T_DP] = TR_INT(dp, 0, CMAX, "data-parallel size"),
     [T_PRECISION] = {.name = "precision", .type = TPS_KEY_ENUM,

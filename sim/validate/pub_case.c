@@ -186,18 +186,16 @@ static void read_model(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     skip_at(c, tps_map_get(d, model, "arch"), "%s", why);
 }
 
-/* vpp, cp, ep: parallelism the engine does not model. */
+/* cp, ep: parallelism the engine does not model (vpp it does). */
 static void reject_unmodelled(tps_doc *d, const yaml_node_t *par, pub_case *c) {
   static const struct {
     const char *key, *what;
-  } rows[] = {{"vpp", "virtual pipeline stages"},
-              {"cp", "context parallelism"},
-              {"ep", "expert parallelism"}};
+  } rows[] = {{"cp", "context parallelism"}, {"ep", "expert parallelism"}};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !skipping(c); i++) {
     int64_t v = 0;
     if (read_int(d, par, "parallel", rows[i].key, 1, MAX_PARALLEL, c, &v) > 0 && v > 1)
       skip_at(c, tps_map_get(d, par, rows[i].key), "%s (parallel.%s = %" PRId64 ") %s not modelled",
-              rows[i].what, rows[i].key, v, i == 0 ? "are" : "is");
+              rows[i].what, rows[i].key, v, "is");
   }
 }
 
@@ -238,6 +236,7 @@ static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     need_int(d, par, "parallel", "micro_batch", 1, MAX_BATCH, c, &o->micro_batch);
     need_int(d, par, "parallel", "global_batch", 1, MAX_BATCH, c, &o->global_batch);
   }
+  if (!skipping(c)) read_int(d, par, "parallel", "vpp", 1, MAX_PARALLEL, c, &o->vpp);
   read_bool(d, par, "parallel", "sp", c, &o->sp);
   read_bool(d, par, "parallel", "distributed_optimizer", c, &o->distributed_optimizer);
   read_bool(d, par, "parallel", "overlap_grad_reduce", c, &o->overlap_grad_reduce);

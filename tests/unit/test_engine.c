@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/lower_internal.h"
 #include "tpsim/tpsim.h"
 
 /* Relative difference, printed on failure with both values. */
@@ -349,4 +350,53 @@ Test(tables, log_linear_interpolation) {
   assert_rel(tps_table_eval(&t, 1e15), 0.8, 1e-12, "clamped high");
   assert_rel(tps_table_eval(&t, 1e9), 0.5, 1e-12, "knot");
   assert_rel(tps_table_eval(&t, pow(10, 7.5)), 0.3, 1e-12, "midpoint in log10");
+}
+
+/* Interleaved 1F1B (Narayanan et al. 2021, Sec. 2.2.2; Korthikanti et al.
+ * 2022, Sec. 5.1): bubble / v, p2p x v, activations x (1 + (p-1)/(p v)). */
+Test(pipeline, interleaved_schedule) {
+  tps_model m = gpt(16, 1024, 8, 1024, 512);
+  m.training.cards = 4;
+  m.training.pp = 4;
+  m.training.global_batch = 16;
+  tps_hw hw = test_hw();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  tps_run plain, inter;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &plain, &err), TPS_OK, "%s", err.msg);
+  o.vpp = 2;
+  cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(inter.vpp, 2);
+  assert_rel(tps_vpp_activation_scale(&inter), 1.0 + 3.0 / 8.0, 1e-15, "activation factor");
+  assert_rel(tps_vpp_bubble_scale(&inter), 0.5, 1e-15, "bubble factor");
+  cr_assert_eq(tps_vpp_activation_scale(&plain), 1.0);
+  tps_estimate a, b;
+  cr_assert_eq(tps_estimate_run(&m, &plain, &hw, &a, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_estimate_run(&m, &inter, &hw, &b, &err), TPS_OK, "%s", err.msg);
+  cr_assert(b.time.pp_bubble < a.time.pp_bubble, "interleaving shrinks the bubble");
+  cr_assert(b.memory.activations > a.memory.activations, "and keeps more activations");
+  assert_rel(b.time.compute, a.time.compute, 1e-12, "same kernels");
+
+  /* Megatron's rules, with the numbers named. */
+  o.vpp = 3;
+  cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_OK, "%s", err.msg);
+  tps_plan plan;
+  cr_assert_eq(tps_plan_build(&m, &inter, &plan, &err), TPS_EDIVIDE);
+  cr_assert_str_eq(err.msg, "--pp 4 x --vpp 3 does not divide 16 layers of module 'language_model'");
+  o.vpp = 2;
+  o.global_batch = 6;
+  o.pp = 2;
+  o.cards = 2;
+  cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_OK, "%s", err.msg);
+  o.global_batch = 3;
+  o.pp = 4;
+  o.cards = 4;
+  cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_EDIVIDE);
+  cr_assert_str_eq(err.msg, "--vpp: the interleaved schedule needs micro-batches per step (3) to be a "
+                            "multiple of --pp 4");
+  o.pp = 1;
+  o.global_batch = 4;
+  cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_EINVAL);
+  cr_assert_str_eq(err.msg, "--vpp 2 needs a pipeline: --pp is 1");
 }

@@ -43,7 +43,7 @@ static tps_run base_run(const tps_model *m, int64_t cards, int64_t global_batch,
 }
 
 /* Every configuration of the grid (TP, PP divisors of cards; SP; recompute;
- * micro-batches; distributed optimizer) through both paths. */
+ * micro-batches; distributed optimizer; VPP 1 and 2) through both paths. */
 static void compare_grid(const char *model_name, const char *hw_name, int64_t cards,
                          int64_t global_batch, const int64_t *mbs, int n_mbs) {
   static tps_model m;
@@ -63,10 +63,12 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
       for (int sp = 0; sp <= (tp > 1); sp++)
         for (int rc = 0; rc < 3; rc++)
           for (int mi = 0; mi < n_mbs; mi++)
-            for (int dopt = 0; dopt < 2; dopt++) {
+            for (int dv = 0; dv < 4; dv++) { /* distributed optimizer x VPP 1 / 2 */
+              int dopt = dv & 1;
+              int64_t vpp = dv & 2 ? 2 : 1;
               tps_search_config c = {.tp = tp, .pp = pp, .dp = cards / (tp * pp),
                                      .micro_batch = mbs[mi], .sp = sp, .recompute = rc,
-                                     .distributed_optimizer = dopt};
+                                     .distributed_optimizer = dopt, .vpp = vpp};
               tps_search_row row;
               tps_skip_reason why;
               tps_status fast = tps_searcher_eval(s, &c, &row, &why, &err);
@@ -323,10 +325,13 @@ Test(search, pareto_and_counts) {
   cr_assert_eq(r.evaluated, r.valid + r.skipped[TPS_SKIP_MEMORY] + r.skipped[TPS_SKIP_OTHER]);
   /* The grid by hand: TP = 2^i in the 11 divisors of 1024, PP in the
    * divisors of 1024 / TP up to the 128-stage limit (min(11 - i, 8) of them),
-   * SP x2 when TP > 1, 3 recompute, the 12 divisors of 1536 up to 64, 2
-   * optimizer choices. */
+   * of which every PP > 1 also tries VPP 2 and 4 (x3), SP x2 when TP > 1,
+   * 3 recompute, the 12 divisors of 1536 up to 64, 2 optimizer choices. */
   int64_t grid = 0;
-  for (int i = 0; i <= 10; i++) grid += (int64_t)(11 - i < 8 ? 11 - i : 8) * (i > 0 ? 2 : 1) * 3 * 12 * 2;
+  for (int i = 0; i <= 10; i++) {
+    int64_t n_pp = 11 - i < 8 ? 11 - i : 8;
+    grid += (1 + 3 * (n_pp - 1)) * (i > 0 ? 2 : 1) * 3 * 12 * 2;
+  }
   cr_assert_eq(r.grid, grid);
   cr_assert_gt(r.skipped[TPS_SKIP_TP_SPLIT], 0, "TP 64+ does not divide 96 heads");
   cr_assert_gt(r.skipped[TPS_SKIP_PP_SPLIT], 0, "PP 64+ does not divide 96 layers");

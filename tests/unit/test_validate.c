@@ -322,7 +322,7 @@ Test(skip, reasons, .fini = report_fini) {
       {"v100_case", "no hardware profile for 'NVIDIA V100 SXM3 32GB (DGX-2H)'"},
       {"cp_case", "context parallelism (parallel.cp = 2) is not modelled (line 12)"},
       {"no_pp", "parallel.pp not given"},
-      {"vpp_case", "virtual pipeline stages (parallel.vpp = 2) are not modelled (line 24)"},
+      {"ep_case", "expert parallelism (parallel.ep = 2) is not modelled (line 24)"},
       {"vision_case",
        "model has a vision_encoder, which an inline case cannot describe; name a bundled model "
        "with model_profile: (line 37)"},

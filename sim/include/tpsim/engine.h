@@ -96,6 +96,7 @@ typedef struct tps_estimate {
  * (fields left 0 / unset in `over` take the defaults; see tps_run_overrides). */
 typedef struct tps_run_overrides {
   int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
+  int64_t vpp;    /* 0: unset */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
   int precision;  /* -1 unset, else tps_precision */

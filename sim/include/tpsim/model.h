@@ -71,6 +71,7 @@ typedef struct tps_module {
  * from the command line. A value of 0 means "not given". */
 typedef struct tps_training {
   int64_t seq_len, micro_batch, global_batch, cards, pp, dp, tp;
+  int64_t vpp; /* model chunks per pipeline stage (interleaved 1F1B); 0/1: none */
   tps_precision precision;
   bool distributed_optimizer;
   tps_recompute recompute;
@@ -137,6 +138,7 @@ typedef struct tps_run {
   int64_t tp, pp, dp, cards;
   int64_t seq_len, micro_batch, global_batch;
   int64_t micro_batches;        /* global_batch / (micro_batch * dp) */
+  int64_t vpp;                  /* model chunks per pipeline stage (interleaved 1F1B); 1: none */
   tps_precision precision;
   bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
   tps_recompute recompute;

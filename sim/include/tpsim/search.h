@@ -31,7 +31,8 @@ enum {
   TPS_SEARCH_RECOMPUTE = 1u << 3,
   TPS_SEARCH_MICRO_BATCH = 1u << 4,
   TPS_SEARCH_DISTOPT = 1u << 5,
-  TPS_SEARCH_ALL = (1u << 6) - 1
+  TPS_SEARCH_VPP = 1u << 6, /* interleaved pipeline: 1, 2, 4 model chunks per stage when PP > 1 */
+  TPS_SEARCH_ALL = (1u << 7) - 1
 };
 
 /* Why a configuration of the grid was not ranked. X(NAME, key, sentence) */
@@ -60,6 +61,7 @@ const char *tps_skip_text(tps_skip_reason r);
  * and the rest are the search's, shared by all points). */
 typedef struct tps_search_config {
   int64_t tp, pp, dp, micro_batch;
+  int64_t vpp;                  /* model chunks per stage (interleaved 1F1B); 0 or 1: none */
   bool sp, distributed_optimizer;
   tps_recompute recompute;
 } tps_search_config;

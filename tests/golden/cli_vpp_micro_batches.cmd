@@ -1,0 +1,1 @@
+--model gpt3-175b --tp 8 --pp 8 --vpp 3 --cards 1024
