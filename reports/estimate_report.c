@@ -180,7 +180,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
 }
 
-static void json_memory(json_writer *w, const tps_memory *m) {
+void report_json_memory(json_writer *w, const tps_memory *m) {
   json_object_begin(w);
   json_key(w, "weights"); json_number(w, m->weights);
   json_key(w, "grads"); json_number(w, m->grads);
@@ -223,7 +223,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "distributed_optimizer"); json_bool(&w, e->run.distributed_optimizer);
     json_key(&w, "fits"); json_bool(&w, e->fits);
     json_key(&w, "fits_with_margin"); json_bool(&w, e->fits_with_margin);
-    json_key(&w, "memory_bytes"); json_memory(&w, &e->memory);
+    json_key(&w, "memory_bytes"); report_json_memory(&w, &e->memory);
     json_key(&w, "step_time_s"); json_number(&w, e->step_time_s);
     json_key(&w, "time_s");
     json_object_begin(&w);
@@ -244,7 +244,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
       json_key(&w, "stage"); json_int(&w, e->stages[s].stage);
       json_key(&w, "layers"); json_string(&w, e->stages[s].layers);
       json_key(&w, "in_flight_micro_batches"); json_int(&w, e->stages[s].in_flight);
-      json_key(&w, "memory_bytes"); json_memory(&w, &e->stages[s].memory);
+      json_key(&w, "memory_bytes"); report_json_memory(&w, &e->stages[s].memory);
       json_object_end(&w);
     }
     json_array_end(&w);

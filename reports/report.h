@@ -37,6 +37,11 @@ tps_status report_estimate_tps(const tps_model *m, const tps_hw *hw, const tps_r
                                const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
                                report_skip *skipped, int *n_skipped, tps_error *err);
 
+/* Writes the contract's memory_bytes object (weights, grads, optimizer,
+ * activations, runtime_reserve, total) of m. */
+struct json_writer;
+void report_json_memory(struct json_writer *w, const tps_memory *m);
+
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);
 

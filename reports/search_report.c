@@ -4,6 +4,7 @@
 #include "reports/search_report.h"
 
 #include "reports/json_writer.h"
+#include "reports/report.h"
 
 #define GB 1e9 /* bytes */
 
@@ -54,17 +55,6 @@ void report_search_table(FILE *out, const search_report *r) {
                "distributed optimizer off.\n");
 }
 
-static void json_memory(json_writer *w, const tps_memory *m) {
-  json_object_begin(w);
-  json_key(w, "weights"); json_number(w, m->weights);
-  json_key(w, "grads"); json_number(w, m->grads);
-  json_key(w, "optimizer"); json_number(w, m->optimizer);
-  json_key(w, "activations"); json_number(w, m->activations);
-  json_key(w, "runtime_reserve"); json_number(w, m->runtime_reserve);
-  json_key(w, "total"); json_number(w, m->total);
-  json_object_end(w);
-}
-
 static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b) {
   const tps_search_config *c = &row->cfg;
   json_object_begin(w);
@@ -82,7 +72,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "distributed_optimizer"); json_bool(w, c->distributed_optimizer);
   json_key(w, "fits"); json_bool(w, row->fits);
   json_key(w, "fits_with_margin"); json_bool(w, row->fits_with_margin);
-  json_key(w, "memory_bytes"); json_memory(w, &row->memory);
+  json_key(w, "memory_bytes"); report_json_memory(w, &row->memory);
   json_key(w, "peak_stage"); json_int(w, row->peak_stage);
   json_key(w, "step_time_s"); json_number(w, row->step_time_s);
   json_key(w, "time_s");

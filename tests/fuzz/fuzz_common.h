@@ -5,12 +5,16 @@
 #ifndef TPSIM_FUZZ_COMMON_H
 #define TPSIM_FUZZ_COMMON_H
 
+#include <assert.h>
 #include <gsl/gsl_errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "tpsim/tpsim.h"
 
 static char fuzz_dir[64];
 static char fuzz_path[96];
@@ -39,6 +43,28 @@ static const char *fuzz_write_input(const uint8_t *data, size_t size, const char
   if (size && fwrite(data, 1, size, f) != size) abort();
   if (fclose(f) != 0) abort();
   return fuzz_path;
+}
+
+/* Loads a model file written from data (suffix ".yaml" or ".json" picks the
+ * reader) and checks the loader's contract: a loaded model has 1..8
+ * modules with positive shapes and a computable parameter count; a failure
+ * says what is wrong. */
+static inline void fuzz_check_model_load(const uint8_t *data, size_t size, const char *suffix) {
+  const char *path = fuzz_write_input(data, size, suffix);
+  static tps_model model;
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_model_load(path, &model, &err) == TPS_OK) {
+    assert(model.n_modules >= 1 && model.n_modules <= TPS_MAX_MODULES);
+    for (int i = 0; i < model.n_modules; i++) {
+      assert(model.modules[i].layers >= 1);
+      assert(model.modules[i].hidden >= 1);
+    }
+    double p = tps_model_params(&model);
+    assert(!isnan(p) && p > 0);
+  } else {
+    assert(err.msg[0] != '\0');
+  }
 }
 
 #endif
