@@ -54,8 +54,8 @@ static void per_token(const tps_estimate *e, double out[6]) {
 
 /* " (mostly X: 60% of the extra time; Y: 30%)": what makes e slower per
  * token than best, largest first; "" when e is not slower. */
-static const char *cause(const tps_estimate *e, const tps_estimate *best, const tps_hw *hw) {
-  static char text[256];
+static const char *cause(const tps_estimate *e, const tps_estimate *best, const tps_hw *hw,
+                         char *text, size_t text_size) {
   static const char *const names[6] = {"compute", "TP collectives", "host overhead per micro-batch",
                                        "pipeline bubble", "DP communication", "optimizer"};
   double a[6], b[6], d[6], extra = 0.0;
@@ -72,16 +72,16 @@ static const char *cause(const tps_estimate *e, const tps_estimate *best, const 
     if (d[i] > d[first]) first = i;
   for (int i = 0; i < 6; i++)
     if (i != first && d[i] > 0 && (second < 0 || d[i] > d[second])) second = i;
-  size_t n = (size_t)snprintf(text, sizeof text, " (mostly %s: %.0f%% of the extra time per token",
+  size_t n = (size_t)snprintf(text, text_size, " (mostly %s: %.0f%% of the extra time per token",
                               names[first], d[first] / extra * 100.0);
   if (first == 1 && e->run.tp > 1 && e->run.tp <= hw->devices_per_node &&
-      hw->intra.topology == TPS_TOPOLOGY_FULL_MESH && n < sizeof text)
-    n += (size_t)snprintf(text + n, sizeof text - n, ", %lld ranks on %lld full-mesh link%s each",
+      hw->intra.topology == TPS_TOPOLOGY_FULL_MESH && n < text_size)
+    n += (size_t)snprintf(text + n, text_size - n, ", %lld ranks on %lld full-mesh link%s each",
                           (long long)e->run.tp, (long long)e->run.tp - 1, e->run.tp > 2 ? "s" : "");
-  if (second >= 0 && n < sizeof text)
-    n += (size_t)snprintf(text + n, sizeof text - n, "; %s: %.0f%%", names[second],
+  if (second >= 0 && n < text_size)
+    n += (size_t)snprintf(text + n, text_size - n, "; %s: %.0f%%", names[second],
                           d[second] / extra * 100.0);
-  if (n < sizeof text) snprintf(text + n, sizeof text - n, ")");
+  if (n < text_size) snprintf(text + n, text_size - n, ")");
   return text;
 }
 
@@ -134,14 +134,15 @@ void report_recommend(estimate_report *r) {
     left -= (size_t)w;
     double change = (e->tokens_per_s_per_card / best->tokens_per_s_per_card - 1.0) * 100.0;
     double saved = (best->memory.total - e->memory.total) / GB;
+    char why[256];
     if (!e->fits_with_margin)
       w = snprintf(p, left, "; TP=%lld does not fit (%.1f GB)", (long long)e->run.tp,
                    e->memory.total / GB);
     else
       w = snprintf(p, left, "; TP=%lld: %.1f%% %s throughput%s, %.1f GB per card %s",
                    (long long)e->run.tp, change < 0 ? -change : change,
-                   change < 0 ? "less" : "more", cause(e, best, r->hw), saved < 0 ? -saved : saved,
-                   saved >= 0 ? "saved" : "more");
+                   change < 0 ? "less" : "more", cause(e, best, r->hw, why, sizeof why),
+                   saved < 0 ? -saved : saved, saved >= 0 ? "saved" : "more");
   }
 }
 
