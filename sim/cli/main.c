@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/options.h"
@@ -57,6 +58,9 @@ static int write_output(const char *path, render_fn render, const void *data) {
     fprintf(stderr, "tp-sim: %s: cannot create: %s\n", path, strerror(errno));
     return EXIT_RUN;
   }
+  mode_t mask = umask(0); /* the usual permissions, not mkstemp's 0600 */
+  umask(mask);
+  (void)fchmod(fd, 0666 & ~mask); /* best effort: on failure the file stays private */
   FILE *f = fdopen(fd, "w");
   if (!f) {
     close(fd);
