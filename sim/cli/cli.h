@@ -1,0 +1,42 @@
+/* Shared by the tp-sim commands (sim/cli/cmd_*.c): printing errors, atomic
+ * output, loading the model and hardware profile, and the commands' entry
+ * points. Only sim/cli prints and exits. */
+#ifndef TPSIM_CLI_CLI_H
+#define TPSIM_CLI_CLI_H
+
+#include <stdio.h>
+
+#include "cli/options.h"
+#include "reports/report.h"
+
+/* Exit codes (CONTRACT): 0 success, 1 a run failed (I/O while writing),
+ * 2 bad usage or bad input file, 3 validate found errors beyond tolerance. */
+enum { EXIT_OK = 0, EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_TOLERANCE = 3 };
+
+/* "tp-sim: FILE:LINE:COL: message" and "hint: ..." on stderr. */
+void print_error(const tps_error *err);
+/* "tp-sim: msg" (and the hint) on stderr; returns EXIT_USAGE. */
+int fail_usage(const char *msg, const char *hint);
+
+/* Renders to stdout, or to `path` through a temporary file renamed into
+ * place (no half-written file on failure). Returns an exit code. */
+typedef void (*render_fn)(FILE *out, const void *data);
+int write_output(const char *path, render_fn render, const void *data);
+
+/* Loads the model (--model, a launch script's or --megatron-args' shape
+ * flags) and the hardware profile, and resolves the run options (Megatron
+ * arguments first, explicit options over them). Returns an exit code. */
+int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over);
+/* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
+void warn_skipped(const report_skip *skipped, int n);
+
+/* The commands (cmd_estimate.c, cmd_report.c, cmd_validate.c). */
+int cmd_estimate(const cli_args *args);
+int cmd_layers(const cli_args *args);
+int list_kind(const char *kind);
+int cmd_report(const cli_args *args);
+int cmd_recommend(const cli_args *args);
+int cmd_validate(const cli_args *args);
+int cmd_calibrate(const cli_args *args);
+
+#endif

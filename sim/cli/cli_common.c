@@ -1,0 +1,167 @@
+/* What every tp-sim command shares: error printing, atomic output, loading
+ * inputs (see cli/cli.h). */
+#include <errno.h>
+#include <gsl/gsl_errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+void print_error(const tps_error *err) {
+  fputs("tp-sim: ", stderr);
+  if (err->file[0] && err->line > 0)
+    fprintf(stderr, "%s:%d:%d: ", err->file, err->line, err->col);
+  else if (err->file[0])
+    fprintf(stderr, "%s: ", err->file);
+  fprintf(stderr, "%s\n", err->msg[0] ? err->msg : tps_strerror(err->status));
+  if (err->hint[0]) fprintf(stderr, "hint: %s\n", err->hint);
+}
+
+int fail_usage(const char *msg, const char *hint) {
+  fprintf(stderr, "tp-sim: %s\n", msg);
+  if (hint) fprintf(stderr, "hint: %s\n", hint);
+  return EXIT_USAGE;
+}
+
+/* ---- output: stdout, or a temporary file renamed into place ---- */
+
+typedef void (*render_fn)(FILE *out, const void *data);
+
+int write_output(const char *path, render_fn render, const void *data) {
+  if (!path) {
+    render(stdout, data);
+    if (fflush(stdout) != 0) {
+      fprintf(stderr, "tp-sim: cannot write to standard output: %s\n", strerror(errno));
+      return EXIT_RUN;
+    }
+    return EXIT_OK;
+  }
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+    return fail_usage("--output: path too long", NULL);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "tp-sim: %s: cannot create: %s\n", path, strerror(errno));
+    return EXIT_RUN;
+  }
+  mode_t mask = umask(0); /* the usual permissions, not mkstemp's 0600 */
+  umask(mask);
+  (void)fchmod(fd, 0666 & ~mask); /* best effort: on failure the file stays private */
+  FILE *f = fdopen(fd, "w");
+  if (!f) {
+    close(fd);
+    unlink(tmp);
+    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(errno));
+    return EXIT_RUN;
+  }
+  render(f, data);
+  int bad = ferror(f);
+  if (fclose(f) != 0) bad = 1;
+  if (bad || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(e));
+    return EXIT_RUN;
+  }
+  return EXIT_OK;
+}
+
+/* ---- loading ---- */
+
+/* Lays the run options given on the command line over those read from
+ * Megatron arguments: what the user typed wins. */
+static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli) {
+  int64_t *eco_i[] = {&eco->tp,      &eco->pp,          &eco->vpp,         &eco->dp,
+                      &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch};
+  const int64_t cli_i[] = {cli->tp,    cli->pp,      cli->vpp,         cli->dp,
+                           cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch};
+  for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
+    if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
+  int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
+                  &eco->overlap_grad_reduce, &eco->recompute, &eco->precision};
+  const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
+                       cli->overlap_grad_reduce, cli->recompute, cli->precision};
+  for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
+    if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
+  eco->memory_margin = cli->memory_margin;
+}
+
+static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
+  for (int i = 0; i < u->n; i++) {
+    const tps_eco_item *it = &u->items[i];
+    fprintf(stderr, "tp-sim: warning: %s", where);
+    if (it->line > 0) fprintf(stderr, ":%d", it->line);
+    if (it->arg[0])
+      fprintf(stderr, ": %s '%s' not used: %s\n", it->arg, it->text, it->why);
+    else
+      fprintf(stderr, ": '%s' not used: %s\n", it->text, it->why);
+  }
+  if (u->dropped > 0) fprintf(stderr, "tp-sim: warning: %s: %d more not used\n", where, u->dropped);
+}
+
+/* Loads the model (--model, and/or a launch script's and --megatron-args'
+ * shape flags) and the hardware profile, and resolves the run options:
+ * Megatron arguments first, explicit tp-sim options over them. */
+int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
+                       tps_run_overrides *over) {
+  tps_error err;
+  tps_error_clear(&err);
+  char path[4096];
+  memset(model, 0, sizeof *model);
+  if (args->model) {
+    if (tps_data_find("models", args->model, path, sizeof path, &err) != TPS_OK ||
+        tps_model_load(path, model, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+  } else if (!args->script) {
+    return fail_usage("--model is required", "see `tp-sim list models`");
+  }
+  tps_run_overrides eco;
+  tps_run_overrides_init(&eco);
+  tps_eco_unresolved unres;
+  if (args->script) {
+    tps_eco_unresolved_init(&unres);
+    if (tps_megatron_script_load(args->script, model, &eco, &unres, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+    warn_unresolved(args->script, &unres);
+    if (model->n_modules == 0) {
+      char msg[600];
+      snprintf(msg, sizeof msg, "%s gives no complete model", args->script);
+      return fail_usage(msg, "pass --model, or a script with --num-layers, --hidden-size and "
+                             "--num-attention-heads");
+    }
+  }
+  if (args->megatron_args) {
+    tps_eco_unresolved_init(&unres);
+    if (tps_megatron_args_parse(args->megatron_args, model, &eco, &unres, &err) != TPS_OK) {
+      print_error(&err);
+      return EXIT_USAGE;
+    }
+    warn_unresolved("--megatron-args", &unres);
+  }
+  merge_overrides(&eco, &args->over);
+  *over = eco;
+  const char *hw_name = args->hw ? args->hw : model->default_hw;
+  if (!hw_name || !hw_name[0])
+    return fail_usage("--hw is required: the model names no default hardware",
+                      "see `tp-sim list hw`");
+  if (tps_data_find("hw_profiles", hw_name, path, sizeof path, &err) != TPS_OK ||
+      tps_hw_load(path, hw, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
+void warn_skipped(const report_skip *skipped, int n) {
+  for (int i = 0; i < n; i++)
+    fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
+            skipped[i].why);
+}

@@ -1,0 +1,132 @@
+/* `estimate`, `layers` and `list`: memory and time per TP size, per layer,
+ * and the bundled data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct estimate_job {
+  estimate_report report;
+  cli_format format;
+} estimate_job;
+
+static void render_estimate_job(FILE *out, const void *data) {
+  const estimate_job *job = data;
+  switch (job->format) {
+    case FORMAT_JSON: report_estimate_json(out, &job->report); break;
+    case FORMAT_CSV: report_estimate_csv(out, &job->report); break;
+    case FORMAT_MD: report_estimate_md(out, &job->report); break;
+    default: report_estimate_table(out, &job->report); break;
+  }
+}
+
+int cmd_estimate(const cli_args *args) {
+  static tps_model model;
+  static tps_hw hw;
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  int64_t tps[CLI_MAX_TP];
+  int n_tp = args->n_tp;
+  memcpy(tps, args->tp_list, sizeof tps);
+  if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
+
+  static tps_estimate est[CLI_MAX_TP];
+  static report_skip skipped[CLI_MAX_TP];
+  int n = 0, n_skipped = 0;
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = report_estimate_tps(&model, &hw, &over, tps, n_tp, est, &n, skipped,
+                                      &n_skipped, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  warn_skipped(skipped, n_skipped);
+  estimate_job job = {.format = args->format};
+  job.report.model = &model;
+  job.report.hw = &hw;
+  job.report.est = est;
+  job.report.n = n;
+  job.report.skipped = skipped;
+  job.report.n_skipped = n_skipped;
+  report_recommend(&job.report);
+  return write_output(args->output, render_estimate_job, &job);
+}
+
+typedef struct layers_job {
+  layers_report report;
+  cli_format format;
+} layers_job;
+
+static void render_layers_job(FILE *out, const void *data) {
+  const layers_job *job = data;
+  switch (job->format) {
+    case FORMAT_JSON: report_layers_json(out, &job->report); break;
+    case FORMAT_CSV: report_layers_csv(out, &job->report); break;
+    default: report_layers_table(out, &job->report); break;
+  }
+}
+
+int cmd_layers(const cli_args *args) {
+  static tps_model model;
+  static tps_hw hw;
+  if (args->format == FORMAT_MD) return fail_usage("layers: --format md is not supported", "use table, json or csv");
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  if (args->n_tp) over.tp = args->tp_list[0];
+  tps_run run;
+  tps_plan plan;
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_run_resolve(&model, &over, &run, &err) != TPS_OK ||
+      tps_plan_build(&model, &run, &plan, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
+  tps_layer_cost *costs = calloc((size_t)plan.n_layers, sizeof *costs);
+  if (!costs) {
+    tps_plan_free(&plan);
+    fprintf(stderr, "tp-sim: out of memory\n");
+    return EXIT_RUN;
+  }
+  for (int i = 0; i < plan.n_layers; i++) tps_layer_cost_compute(&plan, i, &model, &run, &hw, &costs[i]);
+  layers_job job = {.format = args->format};
+  job.report = (layers_report){.model = &model, .hw = &hw, .run = &run, .plan = &plan,
+                               .costs = costs, .show_ops = args->show_ops};
+  rc = write_output(args->output, render_layers_job, &job);
+  free(costs);
+  tps_plan_free(&plan);
+  return rc;
+}
+
+int list_kind(const char *kind) {
+  static char names[256][TPS_NAME_MAX];
+  int n = tps_data_list(kind, names, 256);
+  bool models = strcmp(kind, "models") == 0;
+  for (int i = 0; i < n && i < 256; i++) {
+    char path[4096];
+    tps_error err;
+    tps_error_clear(&err);
+    if (tps_data_find(kind, names[i], path, sizeof path, &err) != TPS_OK) continue;
+    if (models) {
+      static tps_model m;
+      if (tps_model_load(path, &m, &err) == TPS_OK)
+        printf("%-24s %5.2fB params, %d module%s%s%s\n", names[i], tps_model_params(&m) / 1e9,
+               m.n_modules, m.n_modules == 1 ? "" : "s", m.default_hw[0] ? ", default hw " : "",
+               m.default_hw);
+      else
+        printf("%-24s (invalid: %s)\n", names[i], err.msg);
+    } else {
+      static tps_hw h;
+      if (tps_hw_load(path, &h, &err) == TPS_OK)
+        printf("%-24s %s, %.0f GB, %lld per node\n", names[i], h.device_name, h.memory_bytes / 1e9,
+               (long long)h.devices_per_node);
+      else
+        printf("%-24s (invalid: %s)\n", names[i], err.msg);
+    }
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,121 @@
+/* `report` (capacity planning) and `recommend` (search). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "reports/report_bundle.h"
+#include "reports/search_report.h"
+
+static void report_progress(int done, int total, void *ctx) {
+  (void)ctx;
+  fprintf(stderr, "\rtp-sim: report: %d of %d TP sizes evaluated%s", done, total,
+          done == total ? "\n" : "");
+}
+
+int cmd_report(const cli_args *args) {
+  if (!args->output)
+    return fail_usage("report: -o DIR is required", "tp-sim report --model M --tp 1,2,4 -o DIR");
+  double tokens = 0.0;
+  if (args->tokens && report_parse_tokens(args->tokens, &tokens) != TPS_OK) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "--tokens: expected a token count such as 1T, 500B or 2.5e12, got '%s'",
+             args->tokens);
+    return fail_usage(msg, NULL);
+  }
+  if ((tokens > 0) != (args->days > 0))
+    return fail_usage("report: --tokens and --days go together", "e.g. --tokens 1T --days 30");
+  static tps_model model;
+  static tps_hw hw;
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  int64_t tps[CLI_MAX_TP] = {0};
+  int n_tp = args->n_tp ? args->n_tp : 1;
+  memcpy(tps, args->tp_list, sizeof tps);
+  if (!args->n_tp) tps[0] = over.tp;
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = report_bundle_build_ex(&model, &hw, &over, tps, n_tp, tokens, args->days,
+                                         isatty(STDERR_FILENO) ? report_progress : NULL, NULL, &b,
+                                         &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  warn_skipped(b.report.skipped, b.report.n_skipped);
+  st = report_bundle_write(&b, args->output, &err);
+  report_bundle_free(&b);
+  if (st != TPS_OK) {
+    print_error(&err);
+    return EXIT_RUN;
+  }
+  fprintf(stderr, "tp-sim: wrote %s/report.{md,html,csv,json}\n", args->output);
+  return EXIT_OK;
+}
+
+typedef struct recommend_job {
+  search_report report;
+  cli_format format;
+} recommend_job;
+
+static void render_recommend_job(FILE *out, const void *data) {
+  const recommend_job *job = data;
+  if (job->format == FORMAT_JSON)
+    report_search_json(out, &job->report);
+  else
+    report_search_table(out, &job->report);
+}
+
+/* Progress on a terminal once a search has run for a second. */
+static int search_progress(void *user, int64_t done, int64_t total, double elapsed_s) {
+  bool *shown = user;
+  if (elapsed_s < 1.0 && !*shown) return 0;
+  *shown = true;
+  fprintf(stderr, "\rtp-sim: recommend: %lld of %lld configurations", (long long)done,
+          (long long)total);
+  if (done >= total) fputc('\n', stderr);
+  return 0;
+}
+
+/* recommend: search TP x PP x DP x SP x recompute x micro-batch x
+ * distributed optimizer for the card count, rank, recommend. */
+int cmd_recommend(const cli_args *args) {
+  if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
+    return fail_usage("recommend: --format must be table or json", NULL);
+  static tps_model model;
+  static tps_hw hw;
+  tps_run_overrides over;
+  int rc = load_inputs(args, &model, &hw, &over);
+  if (rc) return rc;
+  tps_search_opts o;
+  tps_search_opts_init(&o);
+  o.cards = over.cards > 0 ? over.cards : model.training.cards;
+  o.seq_len = over.seq_len;
+  o.global_batch = over.global_batch;
+  o.precision = over.precision;
+  o.memory_margin = over.memory_margin;
+  if (args->top > 0) o.top_n = (int)args->top;
+  bool shown = false;
+  if (isatty(STDERR_FILENO)) {
+    o.progress = search_progress;
+    o.progress_user = &shown;
+  }
+  static tps_search_result res;
+  tps_search_result_init(&res);
+  tps_error err;
+  tps_error_clear(&err);
+  tps_status st = tps_search(&model, &hw, &o, &res, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    tps_search_result_free(&res);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  recommend_job job = {.report = {.model = &model, .hw = &hw, .res = &res}, .format = args->format};
+  rc = write_output(args->output, render_recommend_job, &job);
+  tps_search_result_free(&res);
+  return rc;
+}
