@@ -42,6 +42,7 @@ typedef struct kv_case {
   double measured_min_s, spread;              /* min over steps; max/min - 1 over steps */
   double mem_predicted, mem_measured, mem_error; /* bytes per rank (see docs/validation.md) */
   double buf_predicted, buf_measured, buf_error; /* analytic buffers vs engine, bytes */
+  double stream_bytes; /* one layer-input-sized fp32 buffer per rank (hw->backward_buffers of them) */
   bool noisy;             /* spread > KV_SPREAD_MAX */
   kv_op_row ops[KV_OPS_MAX];
   int n_ops;

@@ -169,6 +169,8 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_model *mo
   if (!mod->frozen) out->trainable_params += l->extra_params;
   out->static_bytes = out->params * w_bytes + out->trainable_params * (grad_bytes + opt_bytes);
 
+  if (is_block && saved > 0)
+    out->stream_bytes = (double)tps_ops_full_tokens(&t->ops) * mod->hidden * w_bytes;
   bool full = run->recompute == TPS_RECOMPUTE_FULL && is_block && saved > 0;
   if (full) {
     /* Only the layer input stays; backward first re-runs the whole forward. */

@@ -17,6 +17,7 @@ typedef struct stage_acc {
   double weights, grads, optimizer;  /* bytes */
   double activations_per_mb;         /* bytes, one micro-batch */
   double workspace;                  /* bytes, largest transient of one op */
+  double stream;                     /* bytes, largest layer input (backward buffers) */
   double trainable_params;           /* per rank */
   double boundary_bytes;             /* activation sent to the next stage */
 } stage_acc;
@@ -102,6 +103,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     a->optimizer += c.trainable_params * tps_optimizer_bytes_per_param(run);
     a->activations_per_mb += c.activation_bytes;
     if (c.workspace_bytes > a->workspace) a->workspace = c.workspace_bytes;
+    if (c.stream_bytes > a->stream) a->stream = c.stream_bytes;
     a->trainable_params += c.trainable_params;
     const tps_module *mod = &plan.modules[l->module];
     int64_t tokens = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
@@ -137,7 +139,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     double overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
     r->memory.activations =
         (a->activations_per_mb * (double)r->in_flight * tps_vpp_activation_scale(run) +
-         a->workspace) * overhead;
+         a->workspace + hw->backward_buffers * a->stream) * overhead;
     r->memory.runtime_reserve = hw->runtime_reserve_bytes;
     r->memory.total = r->memory.weights + r->memory.grads + r->memory.optimizer +
                       r->memory.activations + r->memory.runtime_reserve;

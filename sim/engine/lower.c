@@ -37,6 +37,12 @@ static tps_op *op_push(tps_op_list *list, const char *name, tps_op_kind kind) {
   return op;
 }
 
+int64_t tps_ops_full_tokens(const tps_op_list *ops) {
+  for (int i = 0; i < ops->n; i++)
+    if (ops->ops[i].kind == TPS_OP_GEMM) return ops->ops[i].m;
+  return 0;
+}
+
 int64_t tps_padded_vocab(int64_t vocab, int64_t divisor, int64_t tp) {
   int64_t multiple = (divisor > 0 ? divisor : 1) * (tp > 0 ? tp : 1);
   return (vocab + multiple - 1) / multiple * multiple;

@@ -57,6 +57,7 @@ typedef struct tmpl_sums {
   double full_saved;            /* bytes kept under full recompute (layer input) */
   bool full_applies;            /* a block that saves anything: full recompute applies */
   double workspace;             /* bytes, largest transient of one op */
+  double stream;                /* bytes, one full-sequence layer input (blocks that run bwd) */
   double model_flops_replica;   /* MFU numerator of one micro-batch, one replica */
   double boundary_bytes;        /* activation this layer hands to the next stage */
 } tmpl_sums;
@@ -282,7 +283,10 @@ static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
     int64_t tokens0 = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
     c->boundary_bytes = (double)tokens0 * mod->hidden * w_bytes;
     c->full_applies = t->opts.kind == TPS_LAYER_BLOCK && c->saved > 0;
-    if (c->full_applies) c->full_saved = (double)t->ops.ops[0].m * mod->hidden * w_bytes;
+    if (c->full_applies) {
+      c->full_saved = (double)t->ops.ops[0].m * mod->hidden * w_bytes;
+      c->stream = (double)tps_ops_full_tokens(&t->ops) * mod->hidden * w_bytes;
+    }
     p->model_flops_replica += c->model_flops_replica * (double)s->total_count[i];
   }
   for (int m = 0; m < plan.n_modules; m++) {
@@ -466,7 +470,7 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
   for (int st = 0; st < n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
     double compute = 0.0, comm = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0, act = 0.0,
-           workspace = 0.0;
+           workspace = 0.0, stream = 0.0;
     for (int i = 0; i < nt; i++) {
       if (!cnt[i]) continue;
       double k = (double)cnt[i];
@@ -477,6 +481,7 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
       params += k * p->t[i].params;
       trainable += k * p->t[i].trainable;
       if (p->t[i].workspace > workspace) workspace = p->t[i].workspace;
+      if (p->t[i].stream > stream) stream = p->t[i].stream;
     }
     const uint8_t *extra = &pl->extra[st * TPS_MAX_MODULES];
     for (int mo = 0; mo < TPS_MAX_MODULES; mo++) {
@@ -490,7 +495,8 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
     mem.grads = trainable * grad_bytes;
     mem.optimizer = trainable * opt_bytes;
     mem.activations =
-        (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace) * act_overhead;
+        (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace +
+         hw->backward_buffers * stream) * act_overhead;
     mem.runtime_reserve = hw->runtime_reserve_bytes;
     mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
     double t_s = compute + comm + run->micro_batch_overhead_s;

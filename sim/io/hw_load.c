@@ -38,7 +38,7 @@ static const tps_key top_keys[TOP_N] = {
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
-  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_N
+  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_N
 };
 static const tps_key device_keys[DEV_N] = {
     [DEV_NAME] = {.name = "name", .type = TPS_KEY_STRING,
@@ -69,6 +69,11 @@ static const tps_key device_keys[DEV_N] = {
                           .min = 1, .max = 10, .applies = ALL,
                           .help = "multiplier on activation bytes for allocator "
                                   "fragmentation (1.1)"},
+    /* optional; absent: 0 */
+    [DEV_BWD_BUFFERS] = {.name = "backward_buffers", .type = TPS_KEY_NUMBER,
+                         .offset = offsetof(tps_hw, backward_buffers), .min = 0, .max = 64,
+                         .applies = ALL,
+                         .help = "layer-input-sized gradient buffers alive through backward (2)"},
 };
 
 static const tps_key peak_keys[TPS_PRECISION_COUNT] = {

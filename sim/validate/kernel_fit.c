@@ -117,6 +117,26 @@ static void fit_layers(const kv_kernel_run *runs, int n, tps_hw *hw) {
   hw->runtime_reserve_bytes = median_of(rss, nrss);
 }
 
+/* backward_buffers: how many layer-input-sized buffers tp-kernel keeps
+ * beyond what the engine already counts (weights, grads, saved activations,
+ * one op's working set), from its analytic buffer report on the calibration
+ * runs: the median of (buffers - predicted) / one layer input. */
+static void fit_backward_buffers(const kv_kernel_run *runs, int n, tps_hw *hw) {
+  static kv_case c; /* large (per-op rows); calibration is single-threaded */
+  double k[64];
+  int nk = 0;
+  hw->backward_buffers = 0.0;
+  for (int r = 0; r < n && nk < 64; r++) {
+    tps_error e;
+    tps_error_clear(&e);
+    if (kv_compare(&runs[r], hw, &c, &e) != TPS_OK || c.stream_bytes <= 0 || c.buf_measured <= 0)
+      continue;
+    k[nk++] = (c.buf_measured - c.buf_predicted) / c.stream_bytes;
+  }
+  double b = median_of(k, nk);
+  hw->backward_buffers = b < 0 ? 0.0 : b > 64 ? 64.0 : b;
+}
+
 /* Link fitted to one collective family: all-reduce (2 phases) or the SP pair
  * reduce-scatter + all-gather (1 phase each; their mean per call). */
 static void fit_link(const kv_coll_bench *c, bool sp, tps_link *l) {
@@ -167,6 +187,7 @@ tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err) {
     hw->intra.efficiency.y[0] = 1.0;
   }
   hw->inter = hw->intra; /* never used: one node */
+  fit_backward_buffers(in->layers, in->n_layers, hw);
   return TPS_OK;
 }
 
@@ -222,6 +243,9 @@ tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err) 
   fprintf(f, "  peak_flops:\n    fp32: %.6f GFLOPS\n", hw->peak_flops[TPS_PRECISION_FP32] * 1e-9);
   fprintf(f, "  # VmRSS of a tp-kernel rank before its buffers (MPI, BLAS, C runtime)\n");
   fprintf(f, "  runtime_reserve: %.0f B\n", hw->runtime_reserve_bytes);
+  fprintf(f, "  # tp-kernel's gradient and scratch buffers beyond one op's working set, in\n"
+             "  # layer inputs (median over the calibration runs' buffer reports)\n");
+  fprintf(f, "  backward_buffers: %.4f\n", hw->backward_buffers);
   fprintf(f, "  # x = FLOPs of one sgemm call (2 m n k); y = rate / peak\n  gemm_efficiency: ");
   ytable(f, &hw->gemm_efficiency, NULL);
   fprintf(f, "\n  # x = forward FLOPs of one attention core (per rank); y from (fwd + bwd) time\n"

@@ -156,6 +156,8 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
       row->error = row->modelled ? rel_err(regather, m->regather.median) : -1.0;
     }
   }
+  /* one full-sequence layer input, T x h per rank (the engine's stream_bytes) */
+  double stream = (double)tps_ops_full_tokens(&ops) * (double)run->hidden * fp32;
   tps_op_list_free(&ops);
   double L = (double)run->layers;
   c->predicted_s = step_pred * L;
@@ -170,10 +172,12 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   c->spread = run->n_samples >= 2 && lo_s > 0 ? hi_s / lo_s - 1.0 : 0.0;
   c->noisy = c->spread > KV_SPREAD_MAX;
   /* Memory per rank (bytes): the engine's weights + gradients + saved
-   * activations of all layers + the largest op workspace, vs the kernel's
+   * activations of all layers + the largest op workspace + the profile's
+   * backward_buffers layer-input-sized gradient buffers, vs the kernel's
    * analytic buffers (weights, grads, saved, scratch); and the same plus the
    * profile's runtime_reserve vs the kernel's peak resident set (VmHWM). */
-  c->buf_predicted = (weights + grads + saved) * L + workspace;
+  c->stream_bytes = stream;
+  c->buf_predicted = (weights + grads + saved) * L + workspace + hw->backward_buffers * stream;
   c->buf_measured = run->buf_total;
   c->buf_error = rel_err(c->buf_predicted, c->buf_measured);
   c->mem_predicted = c->buf_predicted + hw->runtime_reserve_bytes;

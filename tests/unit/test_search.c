@@ -49,6 +49,7 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
   static tps_model m;
   static tps_hw hw;
   load(model_name, hw_name, &m, &hw);
+  hw.backward_buffers = 2.0; /* exercise every memory term in both paths */
   tps_run base = base_run(&m, cards, global_batch, 0.05);
   tps_searcher *s;
   tps_error err;

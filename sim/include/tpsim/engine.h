@@ -62,6 +62,10 @@ typedef struct tps_layer_cost {
   double static_bytes;          /* weights + grads + optimizer */
   double activation_bytes;      /* saved for backward, one micro-batch */
   double workspace_bytes;       /* largest transient of one op, beyond saved */
+  double stream_bytes;          /* one full-sequence layer-input-sized buffer
+                                   (tokens x hidden, blocks that run backward; 0
+                                   otherwise): hw->backward_buffers of them stay
+                                   alive through backward */
   double flops_fwd, flops_bwd;  /* per rank */
   double flops_recompute;       /* per rank, forward work re-run in backward */
 } tps_layer_cost;

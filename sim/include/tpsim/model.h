@@ -124,6 +124,9 @@ typedef struct tps_hw {
   double runtime_reserve_bytes; /* framework + runtime + allocator reserve */
   double activation_overhead;   /* multiplier on activation bytes for the caching
                                    allocator's fragmentation; 0 or 1 = none */
+  double backward_buffers;      /* gradient buffers the size of a layer's input
+                                   (tokens x hidden) kept alive through backward
+                                   besides one op's working set; 0 = none */
   tps_table gemm_efficiency;    /* x = FLOPs of one GEMM call */
   tps_table attention_efficiency; /* x = FLOPs of one attention-core call */
   double memory_efficiency;     /* achieved / nominal bandwidth, elementwise */

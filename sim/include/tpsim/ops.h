@@ -113,6 +113,10 @@ tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
                            tps_lower_opts opts, tps_op_list *out,
                            tps_error *err);
 
+/* Tokens of a layer's full (not sequence-sharded) input: the m of its first
+ * GEMM (under SP, qkv's all-gathered input); 0 when it has no GEMM. */
+int64_t tps_ops_full_tokens(const tps_op_list *ops);
+
 /* Vocabulary size after Megatron's padding to a multiple of divisor x tp. */
 int64_t tps_padded_vocab(int64_t vocab, int64_t divisor, int64_t tp);
 
