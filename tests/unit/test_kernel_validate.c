@@ -249,3 +249,22 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
   cr_assert_eq(hmax, 2048);
   cr_assert_eq(kv_grid(true, &g), 2);
 }
+
+/* backward_buffers is fitted so that the engine's buffer prediction for the
+ * calibration run equals tp-kernel's buffer report (one run: its own value). */
+Test(kernel_fit, backward_buffers_close_the_buffer_gap) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  kv_kernel_run l;
+  tps_hw hw;
+  fit(2, false, &hw, &g, &c, &l);
+  cr_assert(hw.backward_buffers > 0 && hw.backward_buffers <= 64, "%g", hw.backward_buffers);
+  kv_case *k = calloc(1, sizeof *k);
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_compare(&l, &hw, k, &e), TPS_OK, "%s", e.msg);
+  cr_assert(k->stream_bytes > 0);
+  cr_assert_float_eq(k->buf_predicted, k->buf_measured, 1e-6 * k->buf_measured,
+                     "predicted %.0f vs reported %.0f", k->buf_predicted, k->buf_measured);
+  free(k);
+}
