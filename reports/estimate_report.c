@@ -192,15 +192,22 @@ void report_json_memory(json_writer *w, const tps_memory *m) {
   json_object_end(w);
 }
 
+void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_hw *hw,
+                       bool with_memory) {
+  json_init(w, out);
+  json_object_begin(w);
+  json_key(w, "tool"); json_string(w, "tp-sim");
+  json_key(w, "version"); json_string(w, TPSIM_VERSION);
+  json_key(w, "model"); json_string(w, m->name);
+  json_key(w, "hw"); json_string(w, hw->name);
+  if (with_memory) {
+    json_key(w, "device_memory_bytes"); json_number(w, hw->memory_bytes);
+  }
+}
+
 void report_estimate_json(FILE *out, const estimate_report *r) {
   json_writer w;
-  json_init(&w, out);
-  json_object_begin(&w);
-  json_key(&w, "tool"); json_string(&w, "tp-sim");
-  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
-  json_key(&w, "model"); json_string(&w, r->model->name);
-  json_key(&w, "hw"); json_string(&w, r->hw->name);
-  json_key(&w, "device_memory_bytes"); json_number(&w, r->hw->memory_bytes);
+  report_json_begin(&w, out, r->model, r->hw, true);
   json_key(&w, "assumptions");
   json_array_begin(&w);
   for (int i = 0; i < r->n_assumptions; i++) json_string(&w, r->assumptions[i]);

@@ -54,12 +54,7 @@ void report_layers_table(FILE *out, const layers_report *r) {
 
 void report_layers_json(FILE *out, const layers_report *r) {
   json_writer w;
-  json_init(&w, out);
-  json_object_begin(&w);
-  json_key(&w, "tool"); json_string(&w, "tp-sim");
-  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
-  json_key(&w, "model"); json_string(&w, r->model->name);
-  json_key(&w, "hw"); json_string(&w, r->hw->name);
+  report_json_begin(&w, out, r->model, r->hw, false);
   json_key(&w, "tp"); json_int(&w, r->run->tp);
   json_key(&w, "pp"); json_int(&w, r->run->pp);
   json_key(&w, "dp"); json_int(&w, r->run->dp);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "reports/json_writer.h"
 #include "tpsim/tpsim.h"
 
 #define REPORT_MAX_ROWS 32
@@ -37,10 +38,15 @@ tps_status report_estimate_tps(const tps_model *m, const tps_hw *hw, const tps_r
                                const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
                                report_skip *skipped, int *n_skipped, tps_error *err);
 
+/* Opens a tp-sim JSON document on out: `{` and the keys every one starts
+ * with ("tool", "version", "model", "hw"; "device_memory_bytes" when
+ * with_memory). The caller adds its keys and closes it. */
+void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_hw *hw,
+                       bool with_memory);
+
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
-struct json_writer;
-void report_json_memory(struct json_writer *w, const tps_memory *m);
+void report_json_memory(json_writer *w, const tps_memory *m);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);

@@ -195,6 +195,21 @@ static void fmt_budget(char *buf, size_t size, const capacity_row *c) {
   }
 }
 
+/* The text cells of one capacity row, shared by the Markdown and HTML tables. */
+typedef struct capacity_cells {
+  char seq[32], mb[32], bud[160], days[32];
+} capacity_cells;
+
+static void capacity_cells_of(const capacity_row *c, capacity_cells *out) {
+  fmt_fit(out->seq, sizeof out->seq, c->max_seq_len, c->max_seq_len_capped);
+  fmt_fit(out->mb, sizeof out->mb, c->max_micro_batch, c->max_micro_batch_capped);
+  fmt_budget(out->bud, sizeof out->bud, c);
+  if (c->days_at_run > 0)
+    snprintf(out->days, sizeof out->days, "%.1f", c->days_at_run);
+  else
+    snprintf(out->days, sizeof out->days, "-");
+}
+
 /* ---- charts ---- */
 
 static void tp_labels(const report_bundle *b, char (*names)[24], const char **cats) {
@@ -342,14 +357,9 @@ void report_bundle_md(FILE *out, const report_bundle *b) {
   fprintf(out, "|---:|---:|---:|---:|---|---:|\n");
   for (int i = 0; i < b->report.n; i++) {
     const capacity_row *c = &b->capacity[i];
-    char seq[32], mb[32], bud[160], days[32];
-    fmt_fit(seq, sizeof seq, c->max_seq_len, c->max_seq_len_capped);
-    fmt_fit(mb, sizeof mb, c->max_micro_batch, c->max_micro_batch_capped);
-    fmt_budget(bud, sizeof bud, c);
-    if (c->days_at_run > 0)
-      snprintf(days, sizeof days, "%.1f", c->days_at_run);
-    else
-      snprintf(days, sizeof days, "-");
+    capacity_cells cells;
+    capacity_cells_of(c, &cells);
+    const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
     fprintf(out, "| %lld | %.1f | %s | %s | %s | %s |\n", (long long)c->tp, c->headroom_bytes / GB,
             seq, mb, bud, days);
   }
@@ -517,14 +527,9 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
         "<th>days at the evaluated cards</th></tr>\n", out);
   for (int i = 0; i < r->n; i++) {
     const capacity_row *c = &b->capacity[i];
-    char seq[32], mb[32], bud[160], days[32];
-    fmt_fit(seq, sizeof seq, c->max_seq_len, c->max_seq_len_capped);
-    fmt_fit(mb, sizeof mb, c->max_micro_batch, c->max_micro_batch_capped);
-    fmt_budget(bud, sizeof bud, c);
-    if (c->days_at_run > 0)
-      snprintf(days, sizeof days, "%.1f", c->days_at_run);
-    else
-      snprintf(days, sizeof days, "-");
+    capacity_cells cells;
+    capacity_cells_of(c, &cells);
+    const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
     fprintf(out, "<tr><td>%lld</td><td%s>%.1f</td><td>%.1f</td><td>", (long long)c->tp,
             c->headroom_bytes < 0 ? " class=\"no\"" : "", c->headroom_bytes / GB, c->free_bytes / GB);
     h(out, seq);

@@ -94,13 +94,7 @@ void report_search_json(FILE *out, const search_report *r) {
   const tps_search_result *s = r->res;
   const tps_run *b = &s->base;
   json_writer w;
-  json_init(&w, out);
-  json_object_begin(&w);
-  json_key(&w, "tool"); json_string(&w, "tp-sim");
-  json_key(&w, "version"); json_string(&w, TPSIM_VERSION);
-  json_key(&w, "model"); json_string(&w, r->model->name);
-  json_key(&w, "hw"); json_string(&w, r->hw->name);
-  json_key(&w, "device_memory_bytes"); json_number(&w, r->hw->memory_bytes);
+  report_json_begin(&w, out, r->model, r->hw, true);
   json_key(&w, "cards"); json_int(&w, b->cards);
   json_key(&w, "seq_len"); json_int(&w, b->seq_len);
   json_key(&w, "global_batch"); json_int(&w, b->global_batch);
