@@ -183,3 +183,25 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_model *mo
     out->activation_bytes = run->recompute == TPS_RECOMPUTE_SELECTIVE ? saved_sel : saved;
   }
 }
+
+double tps_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
+  bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
+  const tps_link *link = intra ? &hw->intra : &hw->inter;
+  return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
+}
+
+double tps_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  if (run->dp <= 1 || trainable <= 0) return 0.0;
+  double grads = trainable * tps_grad_bytes_per_param(run);
+  if (run->distributed_optimizer) {
+    double params = trainable * tps_precision_bytes(run->precision);
+    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
+           tps_collective_time(TPS_COLL_ALL_GATHER, params, run->dp, run->tp, hw);
+  }
+  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
+}
+
+double tps_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
+  return updated * tps_adam_traffic_bytes_per_param(run) / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+}

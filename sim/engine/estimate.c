@@ -48,31 +48,6 @@ static void stage_label(const tps_plan *plan, int s, char *out, size_t size) {
   }
 }
 
-/* Seconds to send `bytes` to the neighbouring pipeline stage. */
-static double p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
-  bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
-  const tps_link *link = intra ? &hw->intra : &hw->inter;
-  return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
-}
-
-/* Exposed seconds of one stage's gradient reduction (and, with the
- * distributed optimizer, the parameter all-gather) over the DP group, whose
- * ranks are TP apart. */
-static double dp_time(const tps_hw *hw, const tps_run *run, const stage_acc *a) {
-  if (run->dp <= 1 || a->trainable_params <= 0) return 0.0;
-  double grads = a->trainable_params * tps_grad_bytes_per_param(run);
-  double t;
-  if (run->distributed_optimizer) {
-    double params = a->trainable_params * tps_precision_bytes(run->precision);
-    t = tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
-        tps_collective_time(TPS_COLL_ALL_GATHER, params, run->dp, run->tp, hw);
-  } else {
-    t = tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
-  }
-  if (run->overlap_grad_reduce) t = t > a->bwd_s ? t - a->bwd_s : 0.0;
-  return t;
-}
-
 tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tps_hw *hw,
                             tps_estimate *out, tps_error *err) {
   memset(out, 0, sizeof *out);
@@ -156,14 +131,13 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     if (s + 1 < plan.n_stages) {
       /* Each micro-batch crosses every boundary forward and backward; the
        * boundaries work in parallel, the slowest one sets the pace. */
-      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * p2p_time(hw, run, a->boundary_bytes);
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * tps_p2p_time(hw, run, a->boundary_bytes);
       if (t > p2p) p2p = t;
     }
-    double d = dp_time(hw, run, a);
+    double d = tps_dp_reduce_time(hw, run, a->trainable_params);
+    if (run->overlap_grad_reduce) d = d > a->bwd_s ? d - a->bwd_s : 0.0;
     if (d > dp_exposed) dp_exposed = d;
-    double updated = a->trainable_params / (run->distributed_optimizer ? (double)run->dp : 1.0);
-    double o = updated * tps_adam_traffic_bytes_per_param(run) /
-               (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+    double o = tps_optimizer_time(hw, run, a->trainable_params);
     if (o > opt_s) opt_s = o;
   }
 

@@ -36,6 +36,17 @@ static inline double tps_adam_traffic_bytes_per_param(const tps_run *run) {
   return 16.0 + 12.0 + (run->precision == TPS_PRECISION_FP32 ? 0.0 : tps_precision_bytes(run->precision));
 }
 
+/* Step-level costs shared by tps_estimate_run and the search's fast path
+ * (cost.c). Seconds to send `bytes` to the neighbouring pipeline stage. */
+double tps_p2p_time(const tps_hw *hw, const tps_run *run, double bytes);
+/* Gradient reduction over DP (reduce-scatter + parameter all-gather with the
+ * distributed optimizer, else all-reduce) for `trainable` parameters per
+ * rank, before any overlap with backward; DP ranks are TP apart. */
+double tps_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* Adam step over the `trainable` parameters of one rank (sharded over DP
+ * with the distributed optimizer), at achieved memory bandwidth. */
+double tps_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable);
+
 /* Interleaved 1F1B (Narayanan et al. 2021, Sec. 2.2.2): with v model
  * chunks per stage the pipeline bubble shrinks v-fold and every micro-batch
  * crosses v times as many stage boundaries; the first stage holds

@@ -405,26 +405,6 @@ static tps_status placement_get(tps_searcher *s, int64_t pp, placement **out, tp
 /* ---------------------------------------------------------------------- */
 /* Evaluation: pure arithmetic over a prepared object and a placement */
 
-/* Seconds to send `bytes` to the neighbouring stage (as estimate.c). */
-static double p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
-  bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
-  const tps_link *link = intra ? &hw->intra : &hw->inter;
-  return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
-}
-
-/* Gradient reduction (and parameter all-gather with the distributed
- * optimizer) over DP for `trainable` parameters, before overlap. */
-static double dp_raw_time(const tps_hw *hw, const tps_run *run, double trainable) {
-  if (run->dp <= 1 || trainable <= 0) return 0.0;
-  double grads = trainable * tps_grad_bytes_per_param(run);
-  if (run->distributed_optimizer) {
-    double params = trainable * tps_precision_bytes(run->precision);
-    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
-           tps_collective_time(TPS_COLL_ALL_GATHER, params, run->dp, run->tp, hw);
-  }
-  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
-}
-
 /* Per-layer figures of one template under one recompute choice. */
 typedef struct layer_fig {
   double compute, comm, bwd, act; /* seconds, seconds, seconds, bytes */
@@ -439,7 +419,6 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
   const double w_bytes = tps_precision_bytes(run->precision);
   const double grad_bytes = tps_grad_bytes_per_param(run);
   const double opt_bytes = tps_optimizer_bytes_per_param(run);
-  const double adam_traffic = tps_adam_traffic_bytes_per_param(run);
   const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
   const int64_t m = run->micro_batches;
 
@@ -518,23 +497,22 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
       double bytes = p->t[pl->last[st]].boundary_bytes;
       if (bytes != memo_boundary) {
         memo_boundary = bytes;
-        memo_p2p = p2p_time(hw, run, bytes);
+        memo_p2p = tps_p2p_time(hw, run, bytes);
       }
       double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * memo_p2p;
       if (t > p2p) p2p = t;
     } else if (st + 1 < n_stages) {
-      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * p2p_time(hw, run, 0.0);
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * tps_p2p_time(hw, run, 0.0);
       if (t > p2p) p2p = t;
     }
     if (trainable != memo_trainable) {
       memo_trainable = trainable;
-      memo_dp = dp_raw_time(hw, run, trainable);
+      memo_dp = tps_dp_reduce_time(hw, run, trainable);
     }
     double d = memo_dp;
     if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
     if (d > dp_exposed) dp_exposed = d;
-    double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
-    double o = updated * adam_traffic / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+    double o = tps_optimizer_time(hw, run, trainable);
     if (o > opt_s) opt_s = o;
   }
 
