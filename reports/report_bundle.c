@@ -139,7 +139,7 @@ tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
       return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
     }
     for (int i = 0; i < out->plan.n_layers; i++)
-      tps_layer_cost_compute(&out->plan, i, m, &out->est[li].run, hw, &out->costs[i]);
+      tps_layer_cost_compute(&out->plan, i, &out->est[li].run, hw, &out->costs[i]);
   }
   return TPS_OK;
 }

@@ -92,7 +92,7 @@ int cmd_layers(const cli_args *args) {
     fprintf(stderr, "tp-sim: out of memory\n");
     return EXIT_RUN;
   }
-  for (int i = 0; i < plan.n_layers; i++) tps_layer_cost_compute(&plan, i, &model, &run, &hw, &costs[i]);
+  for (int i = 0; i < plan.n_layers; i++) tps_layer_cost_compute(&plan, i, &run, &hw, &costs[i]);
   layers_job job = {.format = args->format};
   job.report = (layers_report){.model = &model, .hw = &hw, .run = &run, .plan = &plan,
                                .costs = costs, .show_ops = args->show_ops};

@@ -9,8 +9,9 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "tpsim/engine.h"
+#include "engine/evaluate.h"
 #include "engine/lower_internal.h"
+#include "tpsim/engine.h"
 
 /* Linear interpolation in log10(x) between the two points around x: the
  * same interval and formula as GSL's gsl_interp_linear over the log10 of the
@@ -126,62 +127,33 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
   *bwd_s = b;
 }
 
-void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_model *model,
-                            const tps_run *run, const tps_hw *hw, tps_layer_cost *out) {
-  (void)model;
+void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
+                            const tps_hw *hw, tps_layer_cost *out) {
   const tps_layer *l = &plan->layers[layer];
   const tps_template *t = &plan->templates[l->template_id];
   const tps_module *mod = &plan->modules[l->module];
-  double w_bytes = tps_precision_bytes(run->precision);
-  double grad_bytes = tps_grad_bytes_per_param(run);
-  double opt_bytes = tps_optimizer_bytes_per_param(run);
-  bool is_block = t->opts.kind == TPS_LAYER_BLOCK;
-
+  eng_tmpl_sums c;
+  eng_layer_fig f;
+  eng_tmpl_sums_compute(t, mod, run, hw, &c);
+  eng_layer_fig_compute(&c, run->recompute, &f);
   *out = (tps_layer_cost){0};
-  double recompute_fwd = 0.0, recompute_comm = 0.0, saved = 0.0, saved_sel = 0.0;
-  for (int i = 0; i < t->ops.n; i++) {
-    const tps_op *op = &t->ops.ops[i];
-    double f, b;
-    tps_op_time(op, hw, run, &f, &b);
-    if (op->kind == TPS_OP_COLLECTIVE) {
-      out->tp_comm_fwd_s += f;
-      out->tp_comm_bwd_s += b;
-      recompute_comm += f;
-    } else {
-      out->fwd_s += f;
-      out->bwd_s += b;
-      recompute_fwd += f;
-      if (run->recompute == TPS_RECOMPUTE_SELECTIVE && op->kind == TPS_OP_ATTENTION &&
-          op->saved_bytes_selective < op->saved_bytes) {
-        out->recompute_s += f;
-        out->flops_recompute += op->fwd_flops;
-      }
-    }
-    out->params += op->params;
-    out->flops_fwd += op->fwd_flops;
-    out->flops_bwd += op->bwd_flops;
-    saved += op->saved_bytes;
-    if (op->workspace_bytes > out->workspace_bytes) out->workspace_bytes = op->workspace_bytes;
-    saved_sel += op->saved_bytes_selective;
-    if (op->trainable) out->trainable_params += op->params;
-  }
-  out->params += l->extra_params;
-  if (!mod->frozen) out->trainable_params += l->extra_params;
-  out->static_bytes = out->params * w_bytes + out->trainable_params * (grad_bytes + opt_bytes);
-
-  if (is_block && saved > 0)
-    out->stream_bytes = (double)tps_ops_full_tokens(&t->ops) * mod->hidden * w_bytes;
-  bool full = run->recompute == TPS_RECOMPUTE_FULL && is_block && saved > 0;
-  if (full) {
-    /* Only the layer input stays; backward first re-runs the whole forward. */
-    int64_t tokens = t->ops.ops[0].m; /* attn_norm runs on the layer input */
-    out->activation_bytes = (double)tokens * mod->hidden * w_bytes;
-    out->recompute_s = recompute_fwd;
-    out->flops_recompute = out->flops_fwd;
-    out->recompute_comm_s = recompute_comm;
-  } else {
-    out->activation_bytes = run->recompute == TPS_RECOMPUTE_SELECTIVE ? saved_sel : saved;
-  }
+  out->fwd_s = c.fwd_s;
+  out->bwd_s = c.bwd_s;
+  out->tp_comm_fwd_s = c.comm_fwd_s;
+  out->tp_comm_bwd_s = c.comm_bwd_s;
+  out->recompute_s = f.recompute_s;
+  out->recompute_comm_s = f.recompute_comm_s;
+  out->params = c.params + l->extra_params;
+  out->trainable_params = c.trainable + (mod->frozen ? 0.0 : l->extra_params);
+  out->static_bytes = out->params * tps_precision_bytes(run->precision) +
+                      out->trainable_params *
+                          (tps_grad_bytes_per_param(run) + tps_optimizer_bytes_per_param(run));
+  out->activation_bytes = f.activation_bytes;
+  out->workspace_bytes = c.workspace;
+  out->stream_bytes = c.stream;
+  out->flops_fwd = c.fwd_flops;
+  out->flops_bwd = c.bwd_flops;
+  out->flops_recompute = f.recompute_flops;
 }
 
 double tps_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
@@ -202,6 +174,7 @@ double tps_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable
 }
 
 double tps_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  if (run->no_optimizer) return 0.0;
   double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
   return updated * tps_adam_traffic_bytes_per_param(run) / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
 }

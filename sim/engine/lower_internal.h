@@ -26,6 +26,7 @@ static inline double tps_grad_bytes_per_param(const tps_run *run) {
  * (mixed precision only) + fp32 m + fp32 v, sharded over DP under the
  * distributed optimizer (same source: 18 B/param total, 6 + 12/DP sharded). */
 static inline double tps_optimizer_bytes_per_param(const tps_run *run) {
+  if (run->no_optimizer) return 0.0;
   double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
   return run->distributed_optimizer ? bytes / (double)run->dp : bytes;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/evaluate.h"
 #include "engine/lower_internal.h"
 #include "tpsim/engine.h"
 
@@ -309,21 +310,25 @@ tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *
         st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
         break;
       case TPS_MODULE_DECODER: {
-        o.kind = TPS_LAYER_EMBEDDING;
-        st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
+        /* A decoder without a vocabulary is a bare block stack (tp-kernel's
+         * layers): no embedding, no head. Model files always give one. */
+        bool has_vocab = mod->vocab > 0;
+        if (has_vocab) {
+          o.kind = TPS_LAYER_EMBEDDING;
+          st = layer_add(&b, m, -1, o, (int)stage_of[0], err);
+        }
         /* Everything after the embedding sees a trainable input. */
         if (!mod->frozen) o.needs_input_grad = true;
         for (int64_t i = 0; i < blocks && st == TPS_OK; i++) {
           o.kind = TPS_LAYER_BLOCK;
           st = layer_add(&b, m, i, o, (int)stage_of[i], err);
         }
-        if (st != TPS_OK) break;
+        if (st != TPS_OK || !has_vocab) break;
         o.kind = TPS_LAYER_HEAD;
         st = layer_add(&b, m, -1, o, (int)stage_of[blocks - 1], err);
         if (st == TPS_OK && mod->tied_embeddings && stage_of[0] != stage_of[blocks - 1]) {
           /* Megatron keeps a copy of the shared embedding on the last stage. */
-          int64_t vpad = tps_padded_vocab(mod->vocab, run->vocab_divisor, run->tp);
-          plan->layers[plan->n_layers - 1].extra_params = (double)vpad / run->tp * mod->hidden;
+          plan->layers[plan->n_layers - 1].extra_params = eng_tied_copy_params(mod, run);
         }
         break;
       }

@@ -10,9 +10,10 @@
  *                                 ops costed once (seconds, bytes, FLOPs
  *                                 summed per template, per micro-batch).
  *
- * A configuration then costs a few multiply-adds per (stage, template): the
- * same sums tps_estimate_run forms layer by layer, in another order, so the
- * figures agree to rounding (tests/unit/test_search.c checks 1e-9). */
+ * A configuration then costs a few multiply-adds per (stage, template) in
+ * eng_evaluate, the evaluator tps_estimate_run calls too (evaluate.c), so a
+ * configuration's figures are tps_estimate_run's to the last digit
+ * (tests/unit/test_search.c). */
 #include "tpsim/search.h"
 
 #include <math.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/evaluate.h"
 #include "engine/lower_internal.h"
 
 #define MAX_TEMPLATES 64 /* distinct layer shapes of one model */
@@ -46,37 +48,17 @@ const char *tps_skip_text(tps_skip_reason r) {
 /* ---------------------------------------------------------------------- */
 /* Precomputed objects */
 
-/* One layer template under one (TP, SP, micro-batch): sums over its ops, per
- * rank and per micro-batch, before recompute (which only picks among them). */
-typedef struct tmpl_sums {
-  double fwd_s, bwd_s;          /* compute kernels, seconds */
-  double comm_fwd_s, comm_bwd_s; /* TP collectives, seconds */
-  double sel_s;                 /* attention forward re-run under selective recompute */
-  double params, trainable;     /* parameters held by one rank; those that train */
-  double saved, saved_sel;      /* activation bytes kept, no / selective recompute */
-  double full_saved;            /* bytes kept under full recompute (layer input) */
-  bool full_applies;            /* a block that saves anything: full recompute applies */
-  double workspace;             /* bytes, largest transient of one op */
-  double stream;                /* bytes, one full-sequence layer input (blocks that run bwd) */
-  double model_flops_replica;   /* MFU numerator of one micro-batch, one replica */
-  double boundary_bytes;        /* activation this layer hands to the next stage */
-} tmpl_sums;
-
 typedef struct prepared {
   int64_t tp, micro_batch;
   bool sp;
   tps_status status;            /* TPS_OK or why lowering refused */
-  tmpl_sums t[MAX_TEMPLATES];
-  double extra_params[TPS_MAX_MODULES]; /* a tied lm_head's copy, per rank */
-  double model_flops_replica;   /* whole replica, one micro-batch */
+  eng_tmpl_sums t[MAX_TEMPLATES];
+  eng_model_sums sums;          /* points at t */
 } prepared;
 
 typedef struct placement {
   tps_status status;            /* TPS_OK or why this PP cannot be planned */
-  int n_stages;
-  int32_t *count;               /* [stage * n_templates + template] layers */
-  uint8_t *extra;               /* [stage * TPS_MAX_MODULES + module]: tied copies */
-  int *last;                    /* per stage: template of its last layer, or -1 */
+  eng_placement layers;         /* layers per (stage, template), tied copies */
 } placement;
 
 typedef struct tmpl_key {
@@ -93,8 +75,6 @@ struct tps_searcher {
                                    big to copy per configuration */
   int n_templates;
   tmpl_key keys[MAX_TEMPLATES];
-  int64_t total_count[MAX_TEMPLATES]; /* layers per template, whole model */
-  bool frozen[TPS_MAX_MODULES];
   placement *placements[TPS_MAX_STAGES + 1]; /* by PP, built on first use */
   /* prepared objects: an open-addressing hash on (tp, sp, micro-batch) */
   prepared **slots;
@@ -158,9 +138,7 @@ static bool vpp_splits(const tps_model *m, int64_t pp, int64_t v) {
 
 static void placement_free(placement *p) {
   if (!p) return;
-  free(p->count);
-  free(p->extra);
-  free(p->last);
+  eng_placement_free(&p->layers);
   free(p);
 }
 
@@ -196,8 +174,6 @@ static tps_status placement_build(tps_searcher *s, int64_t pp, placement **out, 
         s->keys[i].module = plan.templates[i].module;
         s->keys[i].opts = plan.templates[i].opts;
       }
-      for (int i = 0; i < plan.n_layers; i++) s->total_count[plan.layers[i].template_id]++;
-      for (int m = 0; m < plan.n_modules; m++) s->frozen[m] = plan.modules[m].frozen;
     }
   } else if (plan.n_templates != s->n_templates) {
     st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between pipeline sizes");
@@ -205,30 +181,14 @@ static tps_status placement_build(tps_searcher *s, int64_t pp, placement **out, 
   for (int i = 0; st == TPS_OK && i < plan.n_templates; i++)
     if (!same_key(&s->keys[i], &plan.templates[i]))
       st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between pipeline sizes");
-  if (st == TPS_OK) {
-    p->n_stages = plan.n_stages;
-    p->count = calloc((size_t)plan.n_stages * (size_t)s->n_templates, sizeof *p->count);
-    p->extra = calloc((size_t)plan.n_stages * TPS_MAX_MODULES, sizeof *p->extra);
-    p->last = malloc((size_t)plan.n_stages * sizeof *p->last);
-    if (!p->count || !p->extra || !p->last) {
-      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
-    } else {
-      for (int k = 0; k < plan.n_stages; k++) p->last[k] = -1;
-      for (int i = 0; i < plan.n_layers; i++) {
-        const tps_layer *l = &plan.layers[i];
-        p->count[l->stage * s->n_templates + l->template_id]++;
-        p->last[l->stage] = l->template_id;
-        if (l->extra_params > 0) p->extra[l->stage * TPS_MAX_MODULES + l->module]++;
-      }
-    }
-  }
+  if (st == TPS_OK) st = eng_placement_from_plan(&plan, &p->layers, err);
   p->status = st;
   tps_plan_free(&plan);
   return st;
 }
 
-/* Lowers every template at (tp, sp, micro-batch) and sums its ops' costs,
- * as tps_layer_cost_compute and tps_estimate_run read them. */
+/* Lowers every template at (tp, sp, micro-batch) and reduces it to its sums
+ * (evaluate.c), once for every configuration that shares them. */
 static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
   tps_run run = s->base;
   run.tp = p->tp;
@@ -247,55 +207,13 @@ static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
     tps_plan_free(&plan);
     return;
   }
-  const double w_bytes = tps_precision_bytes(run.precision);
-  p->model_flops_replica = 0.0;
-  for (int i = 0; i < plan.n_templates; i++) {
-    const tps_template *t = &plan.templates[i];
-    tmpl_sums *c = &p->t[i];
-    memset(c, 0, sizeof *c);
-    if (!same_key(&s->keys[i], t)) {
+  for (int i = 0; i < plan.n_templates; i++)
+    if (!same_key(&s->keys[i], &plan.templates[i])) {
       p->status = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ between TP sizes");
-      break;
+      tps_plan_free(&plan);
+      return;
     }
-    const tps_module *mod = &plan.modules[t->module];
-    for (int k = 0; k < t->ops.n; k++) {
-      const tps_op *op = &t->ops.ops[k];
-      double f, b;
-      tps_op_time(op, s->hw, &run, &f, &b);
-      if (op->kind == TPS_OP_COLLECTIVE) {
-        c->comm_fwd_s += f;
-        c->comm_bwd_s += b;
-      } else {
-        c->fwd_s += f;
-        c->bwd_s += b;
-        if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
-          c->sel_s += f;
-        }
-      }
-      c->params += op->params;
-      if (op->trainable) c->trainable += op->params;
-      c->saved += op->saved_bytes;
-      c->saved_sel += op->saved_bytes_selective;
-      if (op->workspace_bytes > c->workspace) c->workspace = op->workspace_bytes;
-      bool replicated = op->kind == TPS_OP_GEMM && op->split == TPS_SPLIT_REPLICATED;
-      c->model_flops_replica += op->model_flops * (replicated ? 1.0 : (double)run.tp);
-    }
-    int64_t tokens0 = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
-    c->boundary_bytes = (double)tokens0 * mod->hidden * w_bytes;
-    c->full_applies = t->opts.kind == TPS_LAYER_BLOCK && c->saved > 0;
-    if (c->full_applies) {
-      c->full_saved = (double)t->ops.ops[0].m * mod->hidden * w_bytes;
-      c->stream = (double)tps_ops_full_tokens(&t->ops) * mod->hidden * w_bytes;
-    }
-    p->model_flops_replica += c->model_flops_replica * (double)s->total_count[i];
-  }
-  for (int m = 0; m < plan.n_modules; m++) {
-    const tps_module *mod = &plan.modules[m];
-    int64_t vpad = tps_padded_vocab(mod->vocab, run.vocab_divisor, run.tp);
-    p->extra_params[m] = mod->type == TPS_MODULE_DECODER && mod->tied_embeddings
-                             ? (double)vpad / run.tp * mod->hidden
-                             : 0.0;
-  }
+  eng_model_sums_from_plan(&plan, &run, s->hw, p->t, &p->sums);
   tps_plan_free(&plan);
 }
 
@@ -405,138 +323,25 @@ static tps_status placement_get(tps_searcher *s, int64_t pp, placement **out, tp
 /* ---------------------------------------------------------------------- */
 /* Evaluation: pure arithmetic over a prepared object and a placement */
 
-/* Per-layer figures of one template under one recompute choice. */
-typedef struct layer_fig {
-  double compute, comm, bwd, act; /* seconds, seconds, seconds, bytes */
-} layer_fig;
-
 static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
                         const tps_search_config *cfg, tps_search_row *out) {
-  const tps_hw *hw = s->hw;
   tps_run *const run = &s->scratch;
   config_run_fast(&s->base, cfg, run);
-  const int nt = s->n_templates;
-  const double w_bytes = tps_precision_bytes(run->precision);
-  const double grad_bytes = tps_grad_bytes_per_param(run);
-  const double opt_bytes = tps_optimizer_bytes_per_param(run);
-  const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
-  const int64_t m = run->micro_batches;
-
-  layer_fig lf[MAX_TEMPLATES];
-  for (int i = 0; i < nt; i++) {
-    const tmpl_sums *c = &p->t[i];
-    double rec = 0.0, rec_comm = 0.0, act = c->saved;
-    if (run->recompute == TPS_RECOMPUTE_SELECTIVE) {
-      rec = c->sel_s;
-      act = c->saved_sel;
-    } else if (run->recompute == TPS_RECOMPUTE_FULL && c->full_applies) {
-      rec = c->fwd_s;
-      rec_comm = c->comm_fwd_s;
-      act = c->full_saved;
-    }
-    lf[i].compute = c->fwd_s + c->bwd_s + rec;
-    lf[i].comm = c->comm_fwd_s + c->comm_bwd_s + rec_comm;
-    lf[i].bwd = c->bwd_s + c->comm_bwd_s + rec + rec_comm;
-    lf[i].act = act;
-  }
-
-  int fullest = 0;
-  double t_max = 0.0, t_sum = 0.0, p2p = 0.0, dp_exposed = 0.0, opt_s = 0.0;
-  double busy_compute = 0.0, busy_comm = 0.0, peak_total = -1.0;
-  tps_memory peak = {0};
-  double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0;
-  const int n_stages = pl->n_stages;
-  for (int st = 0; st < n_stages; st++) {
-    const int32_t *cnt = &pl->count[st * nt];
-    double compute = 0.0, comm = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0, act = 0.0,
-           workspace = 0.0, stream = 0.0;
-    for (int i = 0; i < nt; i++) {
-      if (!cnt[i]) continue;
-      double k = (double)cnt[i];
-      compute += k * lf[i].compute;
-      comm += k * lf[i].comm;
-      bwd += k * lf[i].bwd;
-      act += k * lf[i].act;
-      params += k * p->t[i].params;
-      trainable += k * p->t[i].trainable;
-      if (p->t[i].workspace > workspace) workspace = p->t[i].workspace;
-      if (p->t[i].stream > stream) stream = p->t[i].stream;
-    }
-    const uint8_t *extra = &pl->extra[st * TPS_MAX_MODULES];
-    for (int mo = 0; mo < TPS_MAX_MODULES; mo++) {
-      if (!extra[mo]) continue;
-      params += extra[mo] * p->extra_params[mo];
-      if (!s->frozen[mo]) trainable += extra[mo] * p->extra_params[mo];
-    }
-    int64_t in_flight = (run->pp - st) < m ? (run->pp - st) : m;
-    tps_memory mem;
-    mem.weights = params * w_bytes;
-    mem.grads = trainable * grad_bytes;
-    mem.optimizer = trainable * opt_bytes;
-    mem.activations =
-        (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace +
-         hw->backward_buffers * stream) * act_overhead;
-    mem.runtime_reserve = hw->runtime_reserve_bytes;
-    mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
-    double t_s = compute + comm + run->micro_batch_overhead_s;
-    t_sum += t_s;
-    if (t_s > t_max) {
-      t_max = t_s;
-      busy_compute = compute;
-      busy_comm = comm;
-    } else if (st == 0) {
-      busy_compute = compute;
-      busy_comm = comm;
-    }
-    if (st == 0 || mem.total > peak_total) {
-      peak_total = mem.total;
-      peak = mem;
-      fullest = st;
-    }
-    if (st + 1 < n_stages && pl->last[st] >= 0) {
-      double bytes = p->t[pl->last[st]].boundary_bytes;
-      if (bytes != memo_boundary) {
-        memo_boundary = bytes;
-        memo_p2p = tps_p2p_time(hw, run, bytes);
-      }
-      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * memo_p2p;
-      if (t > p2p) p2p = t;
-    } else if (st + 1 < n_stages) {
-      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * tps_p2p_time(hw, run, 0.0);
-      if (t > p2p) p2p = t;
-    }
-    if (trainable != memo_trainable) {
-      memo_trainable = trainable;
-      memo_dp = tps_dp_reduce_time(hw, run, trainable);
-    }
-    double d = memo_dp;
-    if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
-    if (d > dp_exposed) dp_exposed = d;
-    double o = tps_optimizer_time(hw, run, trainable);
-    if (o > opt_s) opt_s = o;
-  }
-
+  eng_step step;
+  eng_evaluate(&p->sums, &pl->layers, run, s->hw, &step, NULL);
   memset(out, 0, sizeof *out);
   out->cfg = *cfg;
   out->cfg.sp = run->sp;
-  out->micro_batches = m;
-  out->memory = peak;
-  out->peak_stage = fullest;
-  out->fits = peak.total <= hw->memory_bytes;
-  out->fits_with_margin = peak.total <= hw->memory_bytes * (1.0 - run->memory_margin);
-  out->time.compute = (double)m * busy_compute;
-  out->time.tp_comm = (double)m * busy_comm;
-  out->time.overhead = (double)m * run->micro_batch_overhead_s;
-  out->time.pp_bubble = (t_sum - t_max) * tps_vpp_bubble_scale(run) + p2p;
-  out->time.dp_comm = dp_exposed;
-  out->time.optimizer = opt_s;
-  out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
-                     out->time.pp_bubble + out->time.dp_comm + out->time.optimizer;
-  double tokens = (double)run->global_batch * (double)run->seq_len;
-  out->tokens_per_s = tokens / out->step_time_s;
-  out->tokens_per_s_per_card = out->tokens_per_s / (double)run->cards;
-  double model_flops = p->model_flops_replica * (double)run->dp * (double)m;
-  out->mfu = model_flops / (out->step_time_s * (double)run->cards * hw->peak_flops[run->precision]);
+  out->micro_batches = run->micro_batches;
+  out->memory = step.memory;
+  out->peak_stage = step.peak_stage;
+  out->fits = step.fits;
+  out->fits_with_margin = step.fits_with_margin;
+  out->time = step.time;
+  out->step_time_s = step.step_time_s;
+  out->tokens_per_s = step.tokens_per_s;
+  out->tokens_per_s_per_card = step.tokens_per_s_per_card;
+  out->mfu = step.mfu;
 }
 
 static tps_status batch_check(const tps_run *base, const tps_search_config *cfg, tps_error *err) {

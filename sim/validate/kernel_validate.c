@@ -63,24 +63,34 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   c->micro_batch = run->micro_batch;
   c->layers = run->layers;
   c->n_ops = 0;
-  /* The module and run tp-kernel builds (sim/kernel/model.c, k_inst_init). */
-  tps_module mod;
-  memset(&mod, 0, sizeof mod);
-  snprintf(mod.name, sizeof mod.name, "tp-kernel");
-  mod.type = TPS_MODULE_DECODER;
-  mod.layers = run->layers;
-  mod.hidden = run->hidden;
-  mod.heads = run->heads;
-  mod.kv_heads = run->kv_heads;
-  mod.head_dim = run->head_dim > 0 ? run->head_dim : run->hidden / run->heads;
-  mod.ffn = run->ffn > 0 ? run->ffn : 4 * run->hidden;
-  mod.mlp = run->swiglu ? TPS_MLP_SWIGLU : TPS_MLP_GELU;
-  mod.norm = run->rmsnorm ? TPS_NORM_RMSNORM : TPS_NORM_LAYERNORM;
-  mod.position = TPS_POSITION_NONE;
+  /* The module and run tp-kernel builds (sim/kernel/model.c, k_inst_init):
+   * a bare stack of `layers` blocks (no vocabulary, so no embedding or head),
+   * fp32, one micro-batch, forward + backward without an optimizer. */
+  tps_model *model = calloc(1, sizeof *model);
+  tps_estimate *est = calloc(1, sizeof *est);
+  if (!model || !est) {
+    free(model);
+    free(est);
+    return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+  }
+  snprintf(model->name, sizeof model->name, "tp-kernel");
+  model->n_modules = 1;
+  tps_module *mod = &model->modules[0];
+  snprintf(mod->name, sizeof mod->name, "tp-kernel");
+  mod->type = TPS_MODULE_DECODER;
+  mod->layers = run->layers;
+  mod->hidden = run->hidden;
+  mod->heads = run->heads;
+  mod->kv_heads = run->kv_heads;
+  mod->head_dim = run->head_dim > 0 ? run->head_dim : run->hidden / run->heads;
+  mod->ffn = run->ffn > 0 ? run->ffn : 4 * run->hidden;
+  mod->mlp = run->swiglu ? TPS_MLP_SWIGLU : TPS_MLP_GELU;
+  mod->norm = run->rmsnorm ? TPS_NORM_RMSNORM : TPS_NORM_LAYERNORM;
+  mod->position = TPS_POSITION_NONE;
   tps_run r;
   memset(&r, 0, sizeof r);
   r.tp = run->tp;
-  r.pp = r.dp = 1;
+  r.pp = r.dp = r.vpp = 1;
   r.cards = run->tp;
   r.seq_len = run->seq;
   r.micro_batch = r.global_batch = run->micro_batch;
@@ -90,11 +100,17 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   r.flash_attention = false;
   r.recompute = TPS_RECOMPUTE_NONE;
   r.vocab_divisor = 1;
+  r.no_optimizer = true;
+  /* The step and memory: the engine's own evaluator, as for any estimate. */
+  tps_status st = tps_estimate_run(model, &r, hw, est, err);
+  /* The ops, to pair with the kernel's per-op timings by name. */
   tps_op_list ops;
   tps_op_list_init(&ops);
   tps_lower_opts lo = {TPS_LAYER_BLOCK, false, true};
-  tps_status st = tps_lower_layer(&mod, &r, lo, &ops, err);
+  if (st == TPS_OK) st = tps_lower_layer(mod, &r, lo, &ops, err);
+  free(model);
   if (st) {
+    free(est);
     tps_op_list_free(&ops);
     return st;
   }
@@ -104,13 +120,12 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
     for (int i = 0; i < ops.n && !found; i++) found = strcmp(ops.ops[i].name, run->ops[j].name) == 0;
     if (!found) {
       tps_op_list_free(&ops);
+      free(est);
       return tps_error_set(err, TPS_EINVAL, "", 0, 0,
                            "%s: tp-kernel measured op '%s', which the engine's lowering does not have", c->id,
                            run->ops[j].name);
     }
   }
-  double step_pred = 0.0, weights = 0.0, grads = 0.0, saved = 0.0, workspace = 0.0;
-  const double fp32 = 4.0; /* bytes per weight, gradient and activation element */
   for (int i = 0; i < ops.n; i++) {
     const tps_op *op = &ops.ops[i];
     const kv_meas_op *m = NULL;
@@ -118,21 +133,17 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
       if (strcmp(run->ops[j].name, op->name) == 0) m = &run->ops[j];
     if (!m) {
       tps_op_list_free(&ops);
+      free(est);
       return tps_error_set(err, TPS_EINVAL, "", 0, 0, "%s: the lowering's op '%s' was not measured by tp-kernel",
                            c->id, op->name);
     }
     double f = 0.0, b = 0.0;
     tps_op_time(op, hw, &r, &f, &b);
-    step_pred += f + b;
     /* tp-kernel times the SP re-gather apart from f's backward. */
     double regather = op->bwd_regather ? tps_collective_time(TPS_COLL_ALL_GATHER, op->coll_bytes,
                                                              op->group, 1, hw)
                                        : 0.0;
     b -= regather;
-    weights += op->params * fp32;
-    if (op->trainable) grads += op->params * fp32;
-    saved += op->saved_bytes;
-    if (op->workspace_bytes > workspace) workspace = op->workspace_bytes;
     if (c->n_ops < KV_OPS_MAX) {
       kv_op_row *row = &c->ops[c->n_ops++];
       snprintf(row->name, sizeof row->name, "%s", op->name);
@@ -156,11 +167,8 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
       row->error = row->modelled ? rel_err(regather, m->regather.median) : -1.0;
     }
   }
-  /* one full-sequence layer input, T x h per rank (the engine's stream_bytes) */
-  double stream = (double)tps_ops_full_tokens(&ops) * (double)run->hidden * fp32;
   tps_op_list_free(&ops);
-  double L = (double)run->layers;
-  c->predicted_s = step_pred * L;
+  c->predicted_s = est->step_time_s;
   c->measured_s = run->step.median;
   c->measured_min_s = run->step.min;
   c->error = rel_err(c->predicted_s, c->measured_s);
@@ -171,19 +179,21 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   }
   c->spread = run->n_samples >= 2 && lo_s > 0 ? hi_s / lo_s - 1.0 : 0.0;
   c->noisy = c->spread > KV_SPREAD_MAX;
-  /* Memory per rank (bytes): the engine's weights + gradients + saved
+  /* Memory per rank (bytes): the estimate's weights + gradients + saved
    * activations of all layers + the largest op workspace + the profile's
-   * backward_buffers layer-input-sized gradient buffers, vs the kernel's
-   * analytic buffers (weights, grads, saved, scratch); and the same plus the
-   * profile's runtime_reserve vs the kernel's peak resident set (VmHWM). */
-  c->stream_bytes = stream;
-  c->buf_predicted = (weights + grads + saved) * L + workspace + hw->backward_buffers * stream;
+   * backward_buffers layer-input-sized gradient buffers (everything but the
+   * runtime reserve) vs the kernel's analytic buffers (weights, grads, saved,
+   * scratch); and the estimate's total (with the profile's runtime_reserve)
+   * vs the kernel's peak resident set (VmHWM). */
+  c->stream_bytes = est->stages[0].stream_bytes;
+  c->buf_predicted = est->memory.total - est->memory.runtime_reserve;
   c->buf_measured = run->buf_total;
   c->buf_error = rel_err(c->buf_predicted, c->buf_measured);
-  c->mem_predicted = c->buf_predicted + hw->runtime_reserve_bytes;
+  c->mem_predicted = est->memory.total;
   c->mem_measured = run->vmhwm;
   c->mem_error = rel_err(c->mem_predicted, c->mem_measured);
   snprintf(c->hw, sizeof c->hw, "%s", hw->path[0] ? hw->path : hw->name);
+  free(est);
   return TPS_OK;
 }
 

@@ -157,7 +157,7 @@ static bool first_block_cost(const tps_model *m, const tps_run *run, const tps_h
     const tps_layer *l = &plan.layers[i];
     if (plan.templates[l->template_id].opts.kind == TPS_LAYER_BLOCK &&
         plan.modules[l->module].type == TPS_MODULE_DECODER) {
-      tps_layer_cost_compute(&plan, i, m, run, hw, out);
+      tps_layer_cost_compute(&plan, i, run, hw, out);
       found = true;
     }
   }

@@ -81,7 +81,7 @@ static double block_activation_bytes(const tps_model *m, const tps_run *run) {
     if (plan.layers[i].index == 0) block = i;
   cr_assert(block >= 0);
   tps_layer_cost c;
-  tps_layer_cost_compute(&plan, block, m, run, &hw, &c);
+  tps_layer_cost_compute(&plan, block, run, &hw, &c);
   tps_plan_free(&plan);
   return c.activation_bytes;
 }

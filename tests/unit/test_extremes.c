@@ -117,7 +117,7 @@ static void assert_layers(const tps_run_overrides *over) {
   cr_assert_eq(tps_plan_build(&model, &run, &plan, &err), TPS_OK, "%s", err.msg);
   for (int i = 0; i < plan.n_layers; i++) {
     tps_layer_cost c;
-    tps_layer_cost_compute(&plan, i, &model, &run, &hw, &c);
+    tps_layer_cost_compute(&plan, i, &run, &hw, &c);
     assert_sane(c.fwd_s, "layer fwd_s");
     assert_sane(c.bwd_s, "layer bwd_s");
     assert_sane(c.params, "layer params");

@@ -250,21 +250,32 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
   cr_assert_eq(kv_grid(true, &g), 2);
 }
 
-/* backward_buffers is fitted so that the engine's buffer prediction for the
- * calibration run equals tp-kernel's buffer report (one run: its own value). */
-Test(kernel_fit, backward_buffers_close_the_buffer_gap) {
+/* backward_buffers is fitted on the calibration run (layer_tp2.json: TP 2,
+ * no SP) and then predicts the buffer report of two OTHER kernel runs it was
+ * not fitted on (run_tp1.json: TP 1; run_tp2_sp.json: TP 2 with SP, SwiGLU,
+ * GQA), out of sample. Tolerance 3%: docs/validation.md reports a 2.0%
+ * memory MAPE for kernel validation on the full grid; fixtures recorded by
+ * tp-kernel on this machine (tests/inputs/kernel/). */
+Test(kernel_fit, backward_buffers_predict_other_runs) {
   kv_gemm_bench g;
   kv_coll_bench c;
   kv_kernel_run l;
   tps_hw hw;
   fit(2, false, &hw, &g, &c, &l);
   cr_assert(hw.backward_buffers > 0 && hw.backward_buffers <= 64, "%g", hw.backward_buffers);
-  kv_case *k = calloc(1, sizeof *k);
-  tps_error e;
-  tps_error_clear(&e);
-  cr_assert_eq(kv_compare(&l, &hw, k, &e), TPS_OK, "%s", e.msg);
-  cr_assert(k->stream_bytes > 0);
-  cr_assert_float_eq(k->buf_predicted, k->buf_measured, 1e-6 * k->buf_measured,
-                     "predicted %.0f vs reported %.0f", k->buf_predicted, k->buf_measured);
-  free(k);
+  const char *held_out[] = {FIX("run_tp1.json"), FIX("run_tp2_sp.json")};
+  for (int i = 0; i < 2; i++) {
+    kv_kernel_run *r = load_run(held_out[i]);
+    kv_case *k = calloc(1, sizeof *k);
+    tps_error e;
+    tps_error_clear(&e);
+    cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
+    cr_assert(k->stream_bytes > 0);
+    cr_log_info("%s: buffers predicted %.0f B, reported %.0f B (%+.2f%%), backward_buffers %.3f",
+                k->id, k->buf_predicted, k->buf_measured, 100.0 * k->buf_error, hw.backward_buffers);
+    cr_assert(fabs(k->buf_error) <= 0.03, "%s: buffers predicted %.0f vs reported %.0f (%+.2f%%)",
+              k->id, k->buf_predicted, k->buf_measured, 100.0 * k->buf_error);
+    free(k);
+    free(r);
+  }
 }

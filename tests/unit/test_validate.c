@@ -288,7 +288,7 @@ Test(predict, other_metric_pairings, .fini = report_fini) {
     if (plan.layers[i].index == 0) block = i;
   cr_assert(block >= 0);
   tps_layer_cost c;
-  tps_layer_cost_compute(&plan, block, &m, &run, &hw, &c);
+  tps_layer_cost_compute(&plan, block, &run, &hw, &c);
   tps_plan_free(&plan);
   double fwd = (c.fwd_s + c.tp_comm_fwd_s) * 1e3;
   double bwd = (c.bwd_s + c.tp_comm_bwd_s + c.recompute_s + c.recompute_comm_s) * 1e3;

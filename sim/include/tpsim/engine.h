@@ -76,6 +76,9 @@ typedef struct tps_stage_result {
   tps_memory memory;
   double fwd_s, bwd_s;          /* per micro-batch, compute + TP comm + recompute */
   double tp_comm_s;             /* per micro-batch */
+  double stream_bytes;          /* the largest full-sequence layer input of the
+                                   stage: hw->backward_buffers of them are held
+                                   through backward */
   int64_t in_flight;            /* micro-batches whose activations are held */
 } tps_stage_result;
 
@@ -124,8 +127,9 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run,
 double tps_collective_time(tps_coll kind, double bytes, int64_t group,
                            int64_t stride, const tps_hw *hw);
 
-void tps_layer_cost_compute(const tps_plan *plan, int layer,
-                            const tps_model *model, const tps_run *run,
+/* One layer of the plan under the run's recompute choice: the same
+ * template sums and recompute rule the step's evaluator uses. */
+void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
                             const tps_hw *hw, tps_layer_cost *out);
 
 tps_status tps_estimate_run(const tps_model *model, const tps_run *run,

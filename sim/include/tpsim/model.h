@@ -52,7 +52,9 @@ typedef struct tps_module {
   bool dropout;        /* attention and hidden dropout on (saves masks) */
   bool frozen;         /* no gradients, no optimizer state */
   /* decoder */
-  int64_t vocab;
+  int64_t vocab;       /* 0: a bare block stack, no embedding or head (the
+                          engine's reading of tp-kernel's layers; loaders
+                          require a vocabulary) */
   bool tied_embeddings;
   tps_position position;
   int64_t max_position; /* learned positions: table rows */
@@ -148,6 +150,9 @@ typedef struct tps_run {
   int64_t vocab_divisor;
   double memory_margin;         /* fraction of device memory kept free for "fits with margin" */
   double micro_batch_overhead_s; /* host-side seconds per micro-batch per stage */
+  bool no_optimizer;            /* a forward + backward pass only: no optimizer
+                                   state and no optimizer step (tp-kernel's
+                                   runs); false for training */
   int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
   bool explicit_pipeline;
 } tps_run;

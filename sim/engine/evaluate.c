@@ -1,0 +1,266 @@
+/* The one evaluator: template sums -> layer figures -> stage memory and time
+ * -> the step (see evaluate.h).
+ *
+ * Pipeline schedule: 1F1B (Narayanan et al. 2021). Stage s keeps
+ * min(pp - s, micro_batches) micro-batches of activations in flight; the
+ * step takes (m - 1) x t_max + sum over stages of t_s, where t_s is stage s's
+ * forward + backward time for one micro-batch (equal stages give the familiar
+ * (m + pp - 1) t); interleaving scales the bubble, p2p and activations
+ * (lower_internal.h). */
+#include "engine/evaluate.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/lower_internal.h"
+
+void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const tps_run *run,
+                           const tps_hw *hw, eng_tmpl_sums *c) {
+  const double w_bytes = tps_precision_bytes(run->precision);
+  memset(c, 0, sizeof *c);
+  for (int k = 0; k < t->ops.n; k++) {
+    const tps_op *op = &t->ops.ops[k];
+    double f, b;
+    tps_op_time(op, hw, run, &f, &b);
+    if (op->kind == TPS_OP_COLLECTIVE) {
+      c->comm_fwd_s += f;
+      c->comm_bwd_s += b;
+    } else {
+      c->fwd_s += f;
+      c->bwd_s += b;
+      if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
+        c->sel_s += f;
+        c->sel_flops += op->fwd_flops;
+      }
+    }
+    c->params += op->params;
+    if (op->trainable) c->trainable += op->params;
+    c->saved += op->saved_bytes;
+    c->saved_sel += op->saved_bytes_selective;
+    if (op->workspace_bytes > c->workspace) c->workspace = op->workspace_bytes;
+    c->fwd_flops += op->fwd_flops;
+    c->bwd_flops += op->bwd_flops;
+    /* Ops split over TP run 1/tp of the work on each rank; a replicated GEMM
+     * runs whole on every rank but counts once per replica. */
+    bool replicated = op->kind == TPS_OP_GEMM && op->split == TPS_SPLIT_REPLICATED;
+    if (replicated) c->replicated_flops += op->fwd_flops + op->bwd_flops;
+    else c->split_flops += op->fwd_flops + op->bwd_flops;
+    c->model_flops_replica += op->model_flops * (replicated ? 1.0 : (double)run->tp);
+  }
+  int64_t tokens0 = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
+  c->boundary_bytes = (double)tokens0 * (double)mod->hidden * w_bytes;
+  c->full_applies = t->opts.kind == TPS_LAYER_BLOCK && c->saved > 0;
+  if (c->full_applies) {
+    /* Under full recompute only the layer input stays (attn_norm, the first
+     * op, runs on it); backward first re-runs the whole forward. */
+    c->full_saved = (double)t->ops.ops[0].m * (double)mod->hidden * w_bytes;
+    c->stream = (double)tps_ops_full_tokens(&t->ops) * (double)mod->hidden * w_bytes;
+  }
+  assert(c->params >= 0 && c->trainable <= c->params && c->saved >= 0 && c->workspace >= 0);
+}
+
+void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_layer_fig *out) {
+  double rec = 0.0, rec_comm = 0.0, rec_flops = 0.0, act = c->saved;
+  if (recompute == TPS_RECOMPUTE_SELECTIVE) {
+    rec = c->sel_s;
+    rec_flops = c->sel_flops;
+    act = c->saved_sel;
+  } else if (recompute == TPS_RECOMPUTE_FULL && c->full_applies) {
+    rec = c->fwd_s;
+    rec_comm = c->comm_fwd_s;
+    rec_flops = c->fwd_flops;
+    act = c->full_saved;
+  }
+  out->compute_s = c->fwd_s + c->bwd_s + rec;
+  out->comm_s = c->comm_fwd_s + c->comm_bwd_s + rec_comm;
+  out->bwd_s = c->bwd_s + c->comm_bwd_s + rec + rec_comm;
+  out->recompute_s = rec;
+  out->recompute_comm_s = rec_comm;
+  out->recompute_flops = rec_flops;
+  out->activation_bytes = act;
+}
+
+double eng_tied_copy_params(const tps_module *mod, const tps_run *run) {
+  if (mod->type != TPS_MODULE_DECODER || !mod->tied_embeddings || mod->vocab <= 0) return 0.0;
+  int64_t vpad = tps_padded_vocab(mod->vocab, run->vocab_divisor, run->tp);
+  return (double)vpad / (double)run->tp * (double)mod->hidden;
+}
+
+void eng_model_sums_from_plan(const tps_plan *plan, const tps_run *run, const tps_hw *hw,
+                              eng_tmpl_sums *sums, eng_model_sums *ms) {
+  memset(ms, 0, sizeof *ms);
+  ms->n_templates = plan->n_templates;
+  ms->t = sums;
+  for (int i = 0; i < plan->n_templates; i++) {
+    const tps_template *t = &plan->templates[i];
+    eng_tmpl_sums_compute(t, &plan->modules[t->module], run, hw, &sums[i]);
+  }
+  for (int m = 0; m < plan->n_modules; m++) {
+    ms->extra_params[m] = eng_tied_copy_params(&plan->modules[m], run);
+    ms->frozen[m] = plan->modules[m].frozen;
+  }
+}
+
+tps_status eng_placement_from_plan(const tps_plan *plan, eng_placement *p, tps_error *err) {
+  memset(p, 0, sizeof *p);
+  p->n_stages = plan->n_stages;
+  p->n_templates = plan->n_templates;
+  p->count = calloc((size_t)plan->n_stages * (size_t)plan->n_templates + 1, sizeof *p->count);
+  p->extra = calloc((size_t)plan->n_stages * TPS_MAX_MODULES, sizeof *p->extra);
+  p->last = malloc((size_t)plan->n_stages * sizeof *p->last);
+  if (!p->count || !p->extra || !p->last) {
+    eng_placement_free(p);
+    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while planning");
+  }
+  for (int s = 0; s < plan->n_stages; s++) p->last[s] = -1;
+  for (int i = 0; i < plan->n_layers; i++) {
+    const tps_layer *l = &plan->layers[i];
+    assert(l->stage >= 0 && l->stage < plan->n_stages);
+    p->count[l->stage * plan->n_templates + l->template_id]++;
+    p->last[l->stage] = l->template_id;
+    if (l->extra_params > 0) p->extra[l->stage * TPS_MAX_MODULES + l->module]++;
+  }
+  return TPS_OK;
+}
+
+void eng_placement_free(eng_placement *p) {
+  free(p->count);
+  free(p->extra);
+  free(p->last);
+  memset(p, 0, sizeof *p);
+}
+
+#define MAX_FIGS 64 /* templates evaluated on the stack; more take the heap */
+
+void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_run *run,
+                  const tps_hw *hw, eng_step *out, eng_stage *stages) {
+  const int nt = ms->n_templates;
+  assert(pl->n_templates == nt && pl->n_stages >= 1);
+  const double w_bytes = tps_precision_bytes(run->precision);
+  const double grad_bytes = tps_grad_bytes_per_param(run);
+  const double opt_bytes = tps_optimizer_bytes_per_param(run);
+  const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
+  const int64_t m = run->micro_batches;
+
+  eng_layer_fig stack_figs[MAX_FIGS];
+  eng_layer_fig *lf = nt <= MAX_FIGS ? stack_figs : malloc((size_t)nt * sizeof *lf);
+  if (!lf) { /* no memory for the figures: a step that cannot be a result */
+    memset(out, 0, sizeof *out);
+    out->step_time_s = out->tokens_per_s = out->tokens_per_s_per_card = out->mfu = NAN;
+    return;
+  }
+  double replica_model_flops = 0.0, replica_hw_flops = 0.0; /* one micro-batch, one replica */
+  for (int i = 0; i < nt; i++) eng_layer_fig_compute(&ms->t[i], run->recompute, &lf[i]);
+
+  int fullest = 0;
+  double t_max = 0.0, t_sum = 0.0, p2p = 0.0, dp_exposed = 0.0, opt_s = 0.0;
+  double busy_compute = 0.0, busy_comm = 0.0, peak_total = 0.0;
+  tps_memory peak = {0};
+  /* Equal neighbouring stages ask the same questions: remember the last answer. */
+  double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0;
+  for (int st = 0; st < pl->n_stages; st++) {
+    const int32_t *cnt = &pl->count[st * nt];
+    double compute = 0.0, comm = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0, act = 0.0,
+           workspace = 0.0, stream = 0.0;
+    for (int i = 0; i < nt; i++) {
+      if (!cnt[i]) continue;
+      const eng_tmpl_sums *c = &ms->t[i];
+      double k = (double)cnt[i];
+      compute += k * lf[i].compute_s;
+      comm += k * lf[i].comm_s;
+      bwd += k * lf[i].bwd_s;
+      act += k * lf[i].activation_bytes;
+      params += k * c->params;
+      trainable += k * c->trainable;
+      if (c->workspace > workspace) workspace = c->workspace;
+      if (c->stream > stream) stream = c->stream;
+      replica_model_flops += k * c->model_flops_replica;
+      replica_hw_flops += k * (c->replicated_flops + (c->split_flops + lf[i].recompute_flops) *
+                                                         (double)run->tp);
+    }
+    const int32_t *extra = &pl->extra[st * TPS_MAX_MODULES];
+    for (int mo = 0; mo < TPS_MAX_MODULES; mo++) {
+      if (!extra[mo]) continue;
+      params += extra[mo] * ms->extra_params[mo];
+      if (!ms->frozen[mo]) trainable += extra[mo] * ms->extra_params[mo];
+    }
+    int64_t in_flight = (run->pp - st) < m ? (run->pp - st) : m;
+    tps_memory mem;
+    mem.weights = params * w_bytes;
+    mem.grads = trainable * grad_bytes;
+    mem.optimizer = trainable * opt_bytes;
+    /* Saved tensors of the micro-batches in flight, plus the working set of
+     * the op running at the peak and the gradient buffers held through
+     * backward, scaled for allocator fragmentation. */
+    mem.activations = (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace +
+                       hw->backward_buffers * stream) * act_overhead;
+    mem.runtime_reserve = hw->runtime_reserve_bytes;
+    mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
+    assert(mem.weights >= 0 && mem.grads >= 0 && mem.optimizer >= 0 && !(mem.activations < 0));
+    if (stages) {
+      eng_stage *r = &stages[st];
+      r->memory = mem;
+      r->compute_s = compute;
+      r->comm_s = comm;
+      r->bwd_s = bwd;
+      r->stream_bytes = stream;
+      r->in_flight = in_flight;
+    }
+    double t_s = compute + comm + run->micro_batch_overhead_s;
+    t_sum += t_s;
+    if (st == 0 || t_s > t_max) {
+      if (t_s > t_max) t_max = t_s;
+      busy_compute = compute;
+      busy_comm = comm;
+    }
+    if (st == 0 || mem.total > peak_total) {
+      peak_total = mem.total;
+      peak = mem;
+      fullest = st;
+    }
+    if (st + 1 < pl->n_stages) {
+      /* Each micro-batch crosses every boundary forward and backward; the
+       * boundaries work in parallel, the slowest one sets the pace. */
+      double bytes = pl->last[st] >= 0 ? ms->t[pl->last[st]].boundary_bytes : 0.0;
+      if (bytes != memo_boundary) {
+        memo_boundary = bytes;
+        memo_p2p = tps_p2p_time(hw, run, bytes);
+      }
+      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * memo_p2p;
+      if (t > p2p) p2p = t;
+    }
+    if (trainable != memo_trainable) {
+      memo_trainable = trainable;
+      memo_dp = tps_dp_reduce_time(hw, run, trainable);
+    }
+    double d = memo_dp;
+    if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
+    if (d > dp_exposed) dp_exposed = d;
+    double o = tps_optimizer_time(hw, run, trainable);
+    if (o > opt_s) opt_s = o;
+  }
+  if (lf != stack_figs) free(lf);
+
+  memset(out, 0, sizeof *out);
+  out->memory = peak;
+  out->peak_stage = fullest;
+  out->fits = peak.total <= hw->memory_bytes;
+  out->fits_with_margin = peak.total <= hw->memory_bytes * (1.0 - run->memory_margin);
+  out->time.compute = (double)m * busy_compute;
+  out->time.tp_comm = (double)m * busy_comm;
+  out->time.overhead = (double)m * run->micro_batch_overhead_s;
+  out->time.pp_bubble = (t_sum - t_max) * tps_vpp_bubble_scale(run) + p2p;
+  out->time.dp_comm = dp_exposed;
+  out->time.optimizer = opt_s;
+  out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
+                     out->time.pp_bubble + out->time.dp_comm + out->time.optimizer;
+  out->tokens_per_step = (double)run->global_batch * (double)run->seq_len;
+  out->tokens_per_s = out->tokens_per_step / out->step_time_s;
+  out->tokens_per_s_per_card = out->tokens_per_s / (double)run->cards;
+  out->model_flops_per_step = replica_model_flops * (double)run->dp * (double)m;
+  out->hardware_flops_per_step = replica_hw_flops * (double)run->dp * (double)m;
+  out->mfu = out->model_flops_per_step /
+             (out->step_time_s * (double)run->cards * hw->peak_flops[run->precision]);
+}
