@@ -1,0 +1,1 @@
+estimate --model gpt3-175b --tp 8

@@ -1,0 +1,1 @@
+layers --model gpt3-175b --tp 8

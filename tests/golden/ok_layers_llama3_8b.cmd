@@ -1,0 +1,1 @@
+layers --model llama3-8b --tp 2 --cards 8

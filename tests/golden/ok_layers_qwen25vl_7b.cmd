@@ -1,0 +1,1 @@
+layers --model qwen25vl-7b --tp 2

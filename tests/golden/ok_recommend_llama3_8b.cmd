@@ -1,0 +1,1 @@
+recommend --model llama3-8b --cards 8

@@ -1,0 +1,1 @@
+recommend --model qwen25vl-7b --cards 8 --format json

@@ -1,0 +1,1 @@
+validate --published validation/published-dev.yaml --format json
