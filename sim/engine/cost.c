@@ -147,7 +147,7 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
   out->trainable_params = c.trainable + (mod->frozen ? 0.0 : l->extra_params);
   out->static_bytes = out->params * tps_precision_bytes(run->precision) +
                       out->trainable_params *
-                          (tps_grad_bytes_per_param(run) + tps_optimizer_bytes_per_param(run));
+                          (eng_grad_bytes_per_param(run) + eng_optimizer_bytes_per_param(run));
   out->activation_bytes = f.activation_bytes;
   out->workspace_bytes = c.workspace;
   out->stream_bytes = c.stream;
@@ -156,15 +156,15 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
   out->flops_recompute = f.recompute_flops;
 }
 
-double tps_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
+double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
   bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
   const tps_link *link = intra ? &hw->intra : &hw->inter;
   return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
 }
 
-double tps_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
+double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
   if (run->dp <= 1 || trainable <= 0) return 0.0;
-  double grads = trainable * tps_grad_bytes_per_param(run);
+  double grads = trainable * eng_grad_bytes_per_param(run);
   if (run->distributed_optimizer) {
     double params = trainable * tps_precision_bytes(run->precision);
     return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
@@ -173,8 +173,8 @@ double tps_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable
   return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
 }
 
-double tps_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
+double eng_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
   if (run->no_optimizer) return 0.0;
   double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
-  return updated * tps_adam_traffic_bytes_per_param(run) / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
+  return updated * eng_adam_traffic_bytes_per_param(run) / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
 }

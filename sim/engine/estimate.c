@@ -2,6 +2,7 @@
  * step time split by cause, throughput and MFU. The plan is reduced to
  * template sums and a placement, and evaluate.c's one evaluator does the
  * rest; this file only labels the stages and copies the figures out. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,18 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   eng_stage stages[TPS_MAX_STAGES];
   eng_step step;
   eng_evaluate(&ms, &pl, run, hw, &step, stages);
+#ifndef NDEBUG
+  {
+    /* Invariant: the stages hold the whole model. Each rank holds 1/TP of
+     * what TP splits and all of what it replicates (norms, KV heads beyond
+     * the group, biases), padding only adds: x TP covers every parameter. */
+    double held = 0.0;
+    for (int s = 0; s < plan.n_stages; s++)
+      held += stages[s].memory.weights / tps_precision_bytes(run->precision);
+    assert(held * (double)run->tp >= tps_model_params(model) * (1.0 - 1e-9));
+    assert(step.step_time_s >= 0 && step.memory.total >= 0);
+  }
+#endif
 
   out->n_stages = plan.n_stages;
   for (int s = 0; s < plan.n_stages; s++) {

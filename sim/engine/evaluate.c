@@ -139,8 +139,8 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
   const int nt = ms->n_templates;
   assert(pl->n_templates == nt && pl->n_stages >= 1);
   const double w_bytes = tps_precision_bytes(run->precision);
-  const double grad_bytes = tps_grad_bytes_per_param(run);
-  const double opt_bytes = tps_optimizer_bytes_per_param(run);
+  const double grad_bytes = eng_grad_bytes_per_param(run);
+  const double opt_bytes = eng_optimizer_bytes_per_param(run);
   const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
   const int64_t m = run->micro_batches;
 
@@ -194,7 +194,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
     /* Saved tensors of the micro-batches in flight, plus the working set of
      * the op running at the peak and the gradient buffers held through
      * backward, scaled for allocator fragmentation. */
-    mem.activations = (act * (double)in_flight * tps_vpp_activation_scale(run) + workspace +
+    mem.activations = (act * (double)in_flight * eng_vpp_activation_scale(run) + workspace +
                        hw->backward_buffers * stream) * act_overhead;
     mem.runtime_reserve = hw->runtime_reserve_bytes;
     mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
@@ -226,19 +226,19 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
       double bytes = pl->last[st] >= 0 ? ms->t[pl->last[st]].boundary_bytes : 0.0;
       if (bytes != memo_boundary) {
         memo_boundary = bytes;
-        memo_p2p = tps_p2p_time(hw, run, bytes);
+        memo_p2p = eng_p2p_time(hw, run, bytes);
       }
-      double t = 2.0 * (double)m * tps_vpp_p2p_scale(run) * memo_p2p;
+      double t = 2.0 * (double)m * eng_vpp_p2p_scale(run) * memo_p2p;
       if (t > p2p) p2p = t;
     }
     if (trainable != memo_trainable) {
       memo_trainable = trainable;
-      memo_dp = tps_dp_reduce_time(hw, run, trainable);
+      memo_dp = eng_dp_reduce_time(hw, run, trainable);
     }
     double d = memo_dp;
     if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
     if (d > dp_exposed) dp_exposed = d;
-    double o = tps_optimizer_time(hw, run, trainable);
+    double o = eng_optimizer_time(hw, run, trainable);
     if (o > opt_s) opt_s = o;
   }
   if (lf != stack_figs) free(lf);
@@ -251,7 +251,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
   out->time.compute = (double)m * busy_compute;
   out->time.tp_comm = (double)m * busy_comm;
   out->time.overhead = (double)m * run->micro_batch_overhead_s;
-  out->time.pp_bubble = (t_sum - t_max) * tps_vpp_bubble_scale(run) + p2p;
+  out->time.pp_bubble = (t_sum - t_max) * eng_vpp_bubble_scale(run) + p2p;
   out->time.dp_comm = dp_exposed;
   out->time.optimizer = opt_s;
   out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +

@@ -180,7 +180,7 @@ static tps_status check_divides(const tps_module *mod, int64_t tp, int64_t what,
   return TPS_EDIVIDE;
 }
 
-tps_status tps_check_module_split(const tps_module *m, const tps_run *run, tps_error *err) {
+tps_status eng_check_module_split(const tps_module *m, const tps_run *run, tps_error *err) {
   const int64_t tp = run->tp;
   tps_status st;
   if (m->type != TPS_MODULE_PROJECTOR) {
@@ -195,7 +195,7 @@ tps_status tps_check_module_split(const tps_module *m, const tps_run *run, tps_e
   }
   if ((st = check_divides(m, tp, m->ffn, "MLP columns (ffn)", err))) return st;
   if (run->sp && m->type != TPS_MODULE_PROJECTOR &&
-      (st = check_divides(m, tp, tps_module_tokens(m, run),
+      (st = check_divides(m, tp, eng_module_tokens(m, run),
                           "tokens per micro-batch (sequence parallelism splits them)", err)))
     return st;
   return TPS_OK;
@@ -206,7 +206,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
   const int64_t tp = c->tp;
   const double a = c->act_bytes;
-  tps_status st = tps_check_module_split(m, c->run, err);
+  tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
 
   const int64_t h = m->hidden, d = m->head_dim;
@@ -295,7 +295,7 @@ static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) 
   const tps_module *m = c->mod;
   int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
   int64_t ts = seq_shard(c, tokens);
-  tps_status st = tps_check_module_split(m, c->run, err);
+  tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
   tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, (double)tokens * m->hidden, 0, 1, 0.0);
   if (!emb) return oom(err);
@@ -363,7 +363,7 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
                          "module '%s': %lld input tokens are not a multiple of spatial_merge^2 = %lld",
                          m->name, (long long)tokens_in, (long long)merge);
   }
-  tps_status st = tps_check_module_split(m, c->run, err);
+  tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
   int64_t tokens = tokens_in / merge, width = m->hidden * merge, ffn_r = m->ffn / c->tp;
   if (!add_norm(c, "merger_norm", tokens_in, m->hidden)) return oom(err);
@@ -381,7 +381,7 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
   return TPS_OK;
 }
 
-int64_t tps_module_tokens(const tps_module *mod, const tps_run *run) {
+int64_t eng_module_tokens(const tps_module *mod, const tps_run *run) {
   int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens;
   return per_sample * run->micro_batch;
 }
@@ -401,7 +401,7 @@ tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
       .trainable = !mod->frozen,
       .runs_bwd = !mod->frozen || opts.needs_input_grad,
   };
-  int64_t tokens = tps_module_tokens(mod, run);
+  int64_t tokens = eng_module_tokens(mod, run);
   int first = out->n;
   tps_status st;
   switch (opts.kind) {

@@ -35,6 +35,8 @@ double tps_module_params(const tps_module *mod) {
   switch (mod->type) {
     case TPS_MODULE_DECODER: {
       tps_lower_opts emb = {.kind = TPS_LAYER_EMBEDDING}, head = {.kind = TPS_LAYER_HEAD};
+      if (mod->vocab <= 0) /* a bare block stack: no embedding, no head (plan.c) */
+        return (double)mod->layers * tps_layer_params(mod, block);
       return tps_layer_params(mod, emb) + (double)mod->layers * tps_layer_params(mod, block) +
              tps_layer_params(mod, head);
     }

@@ -270,7 +270,7 @@ tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *
   }
   /* Refuse a TP size before lowering anything, in the order a user reads. */
   for (int m = 0; m < plan->n_modules; m++)
-    if ((st = tps_check_module_split(&plan->modules[m], run, err)) != TPS_OK) {
+    if ((st = eng_check_module_split(&plan->modules[m], run, err)) != TPS_OK) {
       tps_plan_free(plan);
       return st;
     }

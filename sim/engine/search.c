@@ -253,7 +253,7 @@ static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb,
     run.sp = sp;
     run.micro_batch = mb;
     for (int m = 0; m < s->model->n_modules; m++)
-      if (tps_check_module_split(&s->model->modules[m], &run, err) != TPS_OK) break;
+      if (eng_check_module_split(&s->model->modules[m], &run, err) != TPS_OK) break;
   }
   return (*slot)->status;
 }
@@ -361,7 +361,7 @@ static bool tp_splits(const tps_model *model, tps_run *scratch, int64_t tp, tps_
   scratch->tp = tp;
   scratch->sp = false;
   for (int m = 0; m < model->n_modules; m++)
-    if (tps_check_module_split(&model->modules[m], scratch, err) != TPS_OK) return false;
+    if (eng_check_module_split(&model->modules[m], scratch, err) != TPS_OK) return false;
   return true;
 }
 

@@ -368,9 +368,9 @@ Test(pipeline, interleaved_schedule) {
   o.vpp = 2;
   cr_assert_eq(tps_run_resolve(&m, &o, &inter, &err), TPS_OK, "%s", err.msg);
   cr_assert_eq(inter.vpp, 2);
-  assert_rel(tps_vpp_activation_scale(&inter), 1.0 + 3.0 / 8.0, 1e-15, "activation factor");
-  assert_rel(tps_vpp_bubble_scale(&inter), 0.5, 1e-15, "bubble factor");
-  cr_assert_eq(tps_vpp_activation_scale(&plain), 1.0);
+  assert_rel(eng_vpp_activation_scale(&inter), 1.0 + 3.0 / 8.0, 1e-15, "activation factor");
+  assert_rel(eng_vpp_bubble_scale(&inter), 0.5, 1e-15, "bubble factor");
+  cr_assert_eq(eng_vpp_activation_scale(&plain), 1.0);
   tps_estimate a, b;
   cr_assert_eq(tps_estimate_run(&m, &plain, &hw, &a, &err), TPS_OK, "%s", err.msg);
   cr_assert_eq(tps_estimate_run(&m, &inter, &hw, &b, &err), TPS_OK, "%s", err.msg);

@@ -60,7 +60,9 @@ Test(kernel_json, parses_benches_and_rejects_the_wrong_kind) {
   cr_assert(c.all_reduce[0].median > 0);
   cr_assert_neq(kv_coll_bench_load(FIX("gemm_tp2.json"), &c, &e), TPS_OK);
   cr_assert(strstr(e.msg, "collectives") != NULL, "%s", e.msg);
-  cr_assert_neq(kv_kernel_run_load(FIX("gemm_tp2.json"), calloc(1, sizeof(kv_kernel_run)), &e), TPS_OK);
+  kv_kernel_run *run = calloc(1, sizeof *run);
+  cr_assert_neq(kv_kernel_run_load(FIX("gemm_tp2.json"), run, &e), TPS_OK);
+  free(run);
 }
 
 Test(kernel_compare, error_definition_and_step_sum) {
