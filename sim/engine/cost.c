@@ -95,6 +95,9 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
                  double *bwd_s) {
   double f = 0.0, b = 0.0;
   double launch = hw->kernel_overhead_s;
+  /* Kernels the framework launches besides the op's own (bias adds, casts,
+   * copies): each costs a launch (their traffic is small beside the op's). */
+  const double *extra = hw->stack.extra_kernels[op->kind];
   switch (op->kind) {
     case TPS_OP_GEMM:
       f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, op->fwd_flops,
@@ -122,6 +125,10 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
       f = mem_time(hw, op->fwd_bytes) + launch;
       if (op->bwd_bytes > 0) b = mem_time(hw, op->bwd_bytes) + launch;
       break;
+  }
+  if (op->kind != TPS_OP_COLLECTIVE) {
+    f += extra[0] * launch;
+    if (op->bwd_flops > 0 || op->bwd_bytes > 0) b += extra[1] * launch;
   }
   *fwd_s = f;
   *bwd_s = b;

@@ -24,6 +24,11 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
     const tps_op *op = &t->ops.ops[k];
     double f, b;
     tps_op_time(op, hw, run, &f, &b);
+    const double *host_ops = hw->stack.host_ops[op->kind];
+    bool has_bwd = op->kind == TPS_OP_COLLECTIVE ? op->bwd_coll != TPS_COLL_NONE
+                                                 : op->bwd_flops > 0 || op->bwd_bytes > 0;
+    c->host_fwd_s += host_ops[0] * hw->stack.host_dispatch_s;
+    if (has_bwd) c->host_bwd_s += host_ops[1] * hw->stack.host_dispatch_s;
     if (op->kind == TPS_OP_COLLECTIVE) {
       c->comm_fwd_s += f;
       c->comm_bwd_s += b;
@@ -33,6 +38,7 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
       if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
         c->sel_s += f;
         c->sel_flops += op->fwd_flops;
+        c->host_sel_s += host_ops[0] * hw->stack.host_dispatch_s;
       }
     }
     c->params += op->params;
@@ -61,21 +67,32 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
   assert(c->params >= 0 && c->trainable <= c->params && c->saved >= 0 && c->workspace >= 0);
 }
 
+/* Host issue time a stretch of ops adds to its device run time: the ops
+ * cannot run before they are issued, so the stretch takes max(host, device). */
+static double exposed(double host_s, double device_s) {
+  return host_s > device_s ? host_s - device_s : 0.0;
+}
+
 void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_layer_fig *out) {
-  double rec = 0.0, rec_comm = 0.0, rec_flops = 0.0, act = c->saved;
+  double rec = 0.0, rec_comm = 0.0, rec_flops = 0.0, rec_host = 0.0, act = c->saved;
   if (recompute == TPS_RECOMPUTE_SELECTIVE) {
     rec = c->sel_s;
     rec_flops = c->sel_flops;
+    rec_host = c->host_sel_s;
     act = c->saved_sel;
   } else if (recompute == TPS_RECOMPUTE_FULL && c->full_applies) {
     rec = c->fwd_s;
     rec_comm = c->comm_fwd_s;
     rec_flops = c->fwd_flops;
+    rec_host = c->host_fwd_s;
     act = c->full_saved;
   }
+  double host_fwd = exposed(c->host_fwd_s, c->fwd_s + c->comm_fwd_s);
+  double host_bwd = exposed(c->host_bwd_s + rec_host, c->bwd_s + c->comm_bwd_s + rec + rec_comm);
   out->compute_s = c->fwd_s + c->bwd_s + rec;
   out->comm_s = c->comm_fwd_s + c->comm_bwd_s + rec_comm;
-  out->bwd_s = c->bwd_s + c->comm_bwd_s + rec + rec_comm;
+  out->host_s = host_fwd + host_bwd;
+  out->bwd_s = c->bwd_s + c->comm_bwd_s + rec + rec_comm + host_bwd;
   out->recompute_s = rec;
   out->recompute_comm_s = rec_comm;
   out->recompute_flops = rec_flops;
@@ -156,20 +173,24 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
 
   int fullest = 0;
   double t_max = 0.0, t_sum = 0.0, p2p = 0.0, dp_exposed = 0.0, opt_s = 0.0;
-  double busy_compute = 0.0, busy_comm = 0.0, peak_total = 0.0;
+  double busy_compute = 0.0, busy_comm = 0.0, busy_host = 0.0, peak_total = 0.0;
+  /* Host time per micro-batch outside the layers: the model's recipe
+   * (data pipeline) and the stack's (schedule, loss). */
+  const double per_mb = run->micro_batch_overhead_s + hw->stack.per_micro_batch_s;
   tps_memory peak = {0};
   /* Equal neighbouring stages ask the same questions: remember the last answer. */
   double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0;
   for (int st = 0; st < pl->n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
-    double compute = 0.0, comm = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0, act = 0.0,
-           workspace = 0.0, stream = 0.0;
+    double compute = 0.0, comm = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
+           act = 0.0, workspace = 0.0, stream = 0.0;
     for (int i = 0; i < nt; i++) {
       if (!cnt[i]) continue;
       const eng_tmpl_sums *c = &ms->t[i];
       double k = (double)cnt[i];
       compute += k * lf[i].compute_s;
       comm += k * lf[i].comm_s;
+      host += k * lf[i].host_s;
       bwd += k * lf[i].bwd_s;
       act += k * lf[i].activation_bytes;
       params += k * c->params;
@@ -204,16 +225,18 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
       r->memory = mem;
       r->compute_s = compute;
       r->comm_s = comm;
+      r->host_s = host;
       r->bwd_s = bwd;
       r->stream_bytes = stream;
       r->in_flight = in_flight;
     }
-    double t_s = compute + comm + run->micro_batch_overhead_s;
+    double t_s = compute + comm + host + per_mb;
     t_sum += t_s;
     if (st == 0 || t_s > t_max) {
       if (t_s > t_max) t_max = t_s;
       busy_compute = compute;
       busy_comm = comm;
+      busy_host = host;
     }
     if (st == 0 || mem.total > peak_total) {
       peak_total = mem.total;
@@ -250,7 +273,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
   out->fits_with_margin = peak.total <= hw->memory_bytes * (1.0 - run->memory_margin);
   out->time.compute = (double)m * busy_compute;
   out->time.tp_comm = (double)m * busy_comm;
-  out->time.overhead = (double)m * run->micro_batch_overhead_s;
+  out->time.overhead = (double)m * (busy_host + per_mb) + hw->stack.per_step_s;
   out->time.pp_bubble = (t_sum - t_max) * eng_vpp_bubble_scale(run) + p2p;
   out->time.dp_comm = dp_exposed;
   out->time.optimizer = opt_s;

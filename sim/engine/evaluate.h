@@ -28,6 +28,9 @@ typedef struct eng_tmpl_sums {
   double sel_s;                   /* forward of the attention cores that selective
                                      recompute drops and re-runs, seconds */
   double sel_flops;               /* their forward FLOPs */
+  double host_fwd_s, host_bwd_s;  /* host seconds to issue the forward / backward
+                                     framework ops (the stack's dispatch) */
+  double host_sel_s;              /* host seconds to re-issue the selective re-run */
   double fwd_flops, bwd_flops;    /* all ops, per rank */
   double split_flops;             /* fwd + bwd FLOPs of ops split over TP, per rank */
   double replicated_flops;        /* fwd + bwd FLOPs of GEMMs every TP rank runs whole */
@@ -51,6 +54,9 @@ typedef struct eng_layer_fig {
   double recompute_s;      /* forward kernels re-run in backward */
   double recompute_comm_s; /* TP collectives re-run in backward */
   double recompute_flops;  /* FLOPs re-run in backward */
+  double host_s;           /* host issue time the device does not hide: for each
+                              phase (forward; recompute + backward) the part of
+                              max(host issue, device run) beyond the device run */
   double activation_bytes; /* saved for backward */
 } eng_layer_fig;
 
@@ -77,6 +83,7 @@ typedef struct eng_model_sums {
 typedef struct eng_stage {
   tps_memory memory;
   double compute_s, comm_s, bwd_s; /* per micro-batch (bwd_s: the backward part of both) */
+  double host_s;                   /* per micro-batch: exposed host issue time */
   double stream_bytes;             /* largest layer-input buffer held through backward */
   int64_t in_flight;               /* micro-batches whose activations are held */
 } eng_stage;

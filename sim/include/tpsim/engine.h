@@ -20,7 +20,9 @@ typedef struct tps_time_split {
   double pp_bubble; /* (pp - 1) x per-micro-batch stage time, plus p2p */
   double dp_comm;   /* gradient reduction not hidden behind backward */
   double optimizer; /* optimizer step */
-  double overhead;  /* host-side time per micro-batch (model's training.micro_batch_overhead) */
+  double overhead;  /* host time the device does not hide: exposed op issue
+                       (stack host_dispatch) and fixed costs per micro-batch and
+                       per step (stack; model training.micro_batch_overhead) */
 } tps_time_split;
 
 /* One distinct layer shape, lowered once; layers point at their template. */

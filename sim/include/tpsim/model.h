@@ -115,6 +115,32 @@ typedef struct tps_link {
   tps_table efficiency;  /* achieved / nominal bandwidth over message bytes */
 } tps_link;
 
+/* Kinds of lowered op (ops.h's tps_op_kind: gemm, attention, norm,
+ * activation, residual, rope, embedding, loss, collective). */
+#define TPS_OP_KIND_COUNT 9
+
+/* The software stack a device runs (framework + runtime: Megatron on
+ * PyTorch/CUDA, MindSpeed on torch_npu/CANN): what issuing the lowered ops
+ * costs the host, the kernels a framework launches besides each op's own,
+ * fixed host costs per micro-batch and per step, and its caching allocator.
+ * Loaded from hw_profiles/stacks/NAME.yaml (docs/schema.md); all zero for a
+ * profile without one (tp-kernel's calibrations: plain C, no framework). */
+typedef struct tps_stack {
+  char name[TPS_NAME_MAX];
+  char source[TPS_SOURCE_MAX];
+  char path[512];
+  double host_dispatch_s;       /* host seconds to issue one framework op */
+  double host_ops[TPS_OP_KIND_COUNT][2];      /* framework ops issued per lowered
+                                                 op of a kind: forward, backward */
+  double extra_kernels[TPS_OP_KIND_COUNT][2]; /* device kernels per lowered op
+                                                 beyond its own compute kernels
+                                                 (bias adds, casts, copies) */
+  double per_micro_batch_s;     /* host seconds per micro-batch outside the layers */
+  double per_step_s;            /* host seconds per step outside the layers */
+  double allocator_overhead;    /* caching allocator: reserved / allocated bytes
+                                   of activations; 0 or 1 = none */
+} tps_stack;
+
 typedef struct tps_hw {
   char name[TPS_NAME_MAX];
   char source[TPS_SOURCE_MAX];
@@ -136,6 +162,8 @@ typedef struct tps_hw {
   int64_t devices_per_node;
   tps_link intra;               /* within a node */
   tps_link inter;               /* between nodes, per device */
+  char stack_name[TPS_NAME_MAX]; /* the profile's default software stack ("" none) */
+  tps_stack stack;              /* the stack in use (loaded from stack_name or --stack) */
 } tps_hw;
 
 /* One fully resolved run: what the engine evaluates. */

@@ -39,6 +39,7 @@ typedef enum {
   TPS_OP_LOSS,       /* vocab-parallel softmax cross entropy */
   TPS_OP_COLLECTIVE
 } tps_op_kind;
+_Static_assert(TPS_OP_COLLECTIVE + 1 == TPS_OP_KIND_COUNT, "model.h's TPS_OP_KIND_COUNT");
 
 typedef enum { TPS_SPLIT_REPLICATED, TPS_SPLIT_COLUMN, TPS_SPLIT_ROW } tps_split;
 
