@@ -407,5 +407,7 @@ void pub_case_overrides(const pub_case *c, bool profile_model, tps_run_overrides
     return;
   }
   out->precision = (int)c->precision;
-  out->flash_attention = c->flash >= 0 ? c->flash : (c->year > 0 && c->year < 2022 ? 0 : 1);
+  /* Megatron-LM gained flash attention (--use-flash-attn) in 2023; its 2019-2022
+   * papers (Korthikanti et al. 2022 included) ran the unfused softmax. */
+  out->flash_attention = c->flash >= 0 ? c->flash : (c->year > 0 && c->year < 2023 ? 0 : 1);
 }
