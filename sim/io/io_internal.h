@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tpsim/io.h"
 
@@ -40,6 +41,10 @@ bool tps_number_scan(const char *s, double *value, const char **end,
 /* Parses a whole string as a plain number (tps_number_scan, nothing after
  * it). Returns false on any junk or overflow. */
 bool tps_number_parse(const char *s, double *value);
+
+/* Parses a whole string as a decimal integer: [+-] digits, nothing else (no
+ * blanks, no exponent); false when it is not one or does not fit int64_t. */
+bool io_int_parse(const char *s, int64_t *out);
 
 /* tps_unit_parse with a hint: on an unknown unit, hint receives a sentence
  * such as "units are case-sensitive; did you mean 'GiB'?" (or is emptied).

@@ -157,6 +157,20 @@ bool tps_number_parse(const char *s, double *value) {
   return true;
 }
 
+bool io_int_parse(const char *s, int64_t *out) {
+  if (!*s) return false;
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!*p) return false;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return false;
+  errno = 0;
+  long long v = strtoll(s, NULL, 10);
+  if (errno == ERANGE) return false;
+  *out = (int64_t)v;
+  return true;
+}
+
 bool tps_fraction_parse(const char *text, double *out) {
   const char *end = NULL;
   bool overflow = false;
