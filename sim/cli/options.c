@@ -32,6 +32,8 @@ typedef struct cli_option {
 } cli_option;
 
 #define BIG INT64_C(1000000000)
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a macro's value as a string literal */
 static const cli_option options[] = {
     {ID_MODEL, OPTS_MODEL, "--model", NULL, T_STRING, "M", NULL, 0, 0,
      "bundled model name (see `tp-sim list models`), a model YAML or a Hugging Face config.json"},
@@ -71,7 +73,8 @@ static const cli_option options[] = {
     {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap DP gradient reduction with backward"},
     {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
-     "fraction of device memory a recommended TP must leave free (default 0.05)"},
+     "fraction of device memory a recommended TP must leave free (default "
+     STR(TPS_DEFAULT_MEMORY_MARGIN) ")"},
     {ID_MEGATRON_ARGS, OPTS_RUN, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0, 0,
      "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win"},
     {ID_FORMAT, OPTS_OUTPUT, "--format", NULL, T_ENUM, "FMT", format_choices, 0, 0,
@@ -108,7 +111,7 @@ static const cli_option options[] = {
 void cli_args_init(cli_args *args) {
   memset(args, 0, sizeof *args);
   tps_run_overrides_init(&args->over);
-  args->over.memory_margin = 0.05; /* policy default, documented in --help */
+  args->over.memory_margin = TPS_DEFAULT_MEMORY_MARGIN; /* documented in --help */
   args->format = FORMAT_TABLE;
   args->max_error_pct = -1.0;
 }

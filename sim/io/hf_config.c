@@ -97,7 +97,7 @@ void tps_training_defaults(tps_training *t) {
    * table writes when a model file has no training mapping (a unit test
    * compares the two). */
   memset(t, 0, sizeof *t);
-  t->seq_len = 2048;
+  t->seq_len = TPS_DEFAULT_SEQ_LEN;
   t->micro_batch = 1;
   t->global_batch = 0; /* derived: micro_batch x dp */
   t->cards = 8;
@@ -111,7 +111,7 @@ void tps_training_defaults(tps_training *t) {
   t->sp = false;
   t->flash_attention = true;
   t->overlap_grad_reduce = false;
-  t->vocab_divisor = 128;
+  t->vocab_divisor = TPS_DEFAULT_VOCAB_DIVISOR;
   t->micro_batch_overhead_s = 0.0;
   t->n_pipeline_stages = 0;
 }

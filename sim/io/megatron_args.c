@@ -163,7 +163,7 @@ static tps_status apply_shape(const mg_apply *S, tps_module *m, tps_training *t,
     n += given(S, MGF_ATT_DROPOUT) + given(S, MGF_HID_DROPOUT);
   }
   if (m->position == TPS_POSITION_LEARNED && m->max_position == 0)
-    m->max_position = t->seq_len > 0 ? t->seq_len : 2048;
+    m->max_position = t->seq_len > 0 ? t->seq_len : TPS_DEFAULT_SEQ_LEN;
   /* checks */
   const mgf_val *hv = val(S, given(S, MGF_HEADS) ? MGF_HEADS : MGF_HIDDEN);
   if (given(S, MGF_KV_CHANNELS) && m->head_dim * m->heads == m->hidden) {

@@ -107,7 +107,7 @@ enum {
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const tps_key training_keys[T_N] = {
-    [T_SEQ_LEN] = TR_INT(seq_len, 2048, CMAX, "decoder tokens per sample"),
+    [T_SEQ_LEN] = TR_INT(seq_len, TPS_DEFAULT_SEQ_LEN, CMAX, "decoder tokens per sample"),
     [T_MICRO_BATCH] = TR_INT(micro_batch, 1, CMAX, "samples per micro-batch"),
     /* 0 = derived at run time: micro_batch x dp */
     [T_GLOBAL_BATCH] = TR_INT(global_batch, 0, CMAX, "samples per step"),
@@ -130,7 +130,7 @@ static const tps_key training_keys[T_N] = {
     [T_SP] = TR_BOOL(sp, 0, "sequence parallelism"),
     [T_FLASH] = TR_BOOL(flash_attention, 1, "fused attention"),
     [T_OVERLAP] = TR_BOOL(overlap_grad_reduce, 0, "DP reduction overlaps backward"),
-    [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, 128, CMAX,
+    [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR, CMAX,
                                "vocabulary padded to a multiple of divisor x tp"),
     /* 0 when absent (min 0: zero allowed) */
     [T_MB_OVERHEAD] = {.name = "micro_batch_overhead", .type = TPS_KEY_QUANTITY,

@@ -15,6 +15,19 @@
 #define TPS_MAX_TABLE 32    /* points in an efficiency table */
 #define TPS_MAX_FULL_ATTN 64
 
+/* Defaults for what neither the model file nor the command line gives. */
+/* Decoder tokens per sample: the `training: seq_len` default of
+ * docs/schema.md, GPT-3's context length (Brown et al. 2020); Megatron-LM's
+ * --seq-length has no default of its own. */
+#define TPS_DEFAULT_SEQ_LEN 2048
+/* The vocabulary is padded to a multiple of divisor x TP: Megatron-LM's
+ * default --make-vocab-size-divisible-by 128 (megatron/training/arguments.py). */
+#define TPS_DEFAULT_VOCAB_DIVISOR 128
+/* Fraction of device memory a recommended configuration leaves free
+ * (--margin, docs/model.md, docs/search.md): tp-sim's policy, not a
+ * measurement. */
+#define TPS_DEFAULT_MEMORY_MARGIN 0.05
+
 typedef enum { TPS_MODULE_DECODER, TPS_MODULE_VIT, TPS_MODULE_PROJECTOR } tps_module_type;
 typedef enum { TPS_MLP_GELU, TPS_MLP_SWIGLU } tps_mlp_kind;
 typedef enum { TPS_NORM_LAYERNORM, TPS_NORM_RMSNORM } tps_norm_kind;
