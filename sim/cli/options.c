@@ -15,8 +15,6 @@ typedef enum {
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_HELP
 } opt_id;
 
-static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
-static const char *const precision_choices[] = {"bf16", "fp16", "fp32", NULL};
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
 
 typedef struct cli_option {
@@ -59,13 +57,13 @@ static const cli_option options[] = {
      "sequence parallelism"},
     {ID_NO_SP, OPTS_RUN, "--no-sp", NULL, T_FLAG, NULL, NULL, 0, 0, "no sequence parallelism"},
     {ID_RECOMPUTE, OPTS_RUN, "--recompute", "--recompute-granularity", T_ENUM, "MODE",
-     recompute_choices, 0, 0, "activation recomputation: none, selective or full"},
+     tps_recompute_names, 0, 0, "activation recomputation: none, selective or full"},
     {ID_DISTOPT, OPTS_RUN, "--distributed-optimizer", "--use-distributed-optimizer", T_FLAG, NULL,
      NULL, 0, 0, "shard optimizer state over data parallelism"},
     {ID_NO_DISTOPT, OPTS_RUN, "--no-distributed-optimizer", NULL, T_FLAG, NULL, NULL, 0, 0,
      "keep the whole optimizer state on every rank"},
-    {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P", precision_choices, 0, 0,
-     "bf16, fp16 or fp32"},
+    {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P",
+     tps_precision_names, 0, 0, "bf16, fp16 or fp32"},
     {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
      "fused attention (no s^2 tensors kept)"},
     {ID_NO_FLASH, OPTS_RUN, "--no-flash-attention", NULL, T_FLAG, NULL, NULL, 0, 0,

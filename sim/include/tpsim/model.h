@@ -165,6 +165,17 @@ typedef struct tps_run {
   bool explicit_pipeline;
 } tps_run;
 
+/* The names of each enum, NULL-terminated, indexed by the enum value: the
+ * names a model or hardware file and the command line accept, and the
+ * *_name() functions print. */
+extern const char *const tps_module_type_names[];
+extern const char *const tps_mlp_names[];
+extern const char *const tps_norm_names[];
+extern const char *const tps_position_names[];
+extern const char *const tps_precision_names[];
+extern const char *const tps_recompute_names[];
+extern const char *const tps_topology_names[];
+
 const char *tps_precision_name(tps_precision p);
 const char *tps_recompute_name(tps_recompute r);
 const char *tps_module_type_name(tps_module_type t);
