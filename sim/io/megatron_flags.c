@@ -100,7 +100,7 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
   char why[160];
   if (f->kind == MGF_INT) {
     int64_t x;
-    int64_t max = f->id == MGF_LAYERS ? TPS_IO_LAYERS_MAX : TPS_IO_COUNT_MAX;
+    int64_t max = f->id == MGF_LAYERS ? IO_LAYERS_MAX : IO_COUNT_MAX;
     if (!io_int_parse(txt, &x) || x < 1 || x > max) {
       snprintf(why, sizeof why, "'%.60s' is not an integer >= 1", txt);
       mgf_unres_add(A->unres, spelled, txt, why, line);
@@ -109,7 +109,7 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
     v->i = x;
   } else if (f->kind == MGF_FRAC) {
     double x;
-    if (!tps_number_parse(txt, &x) || x < 0.0 || x > 1.0) {
+    if (!io_number_parse(txt, &x) || x < 0.0 || x > 1.0) {
       snprintf(why, sizeof why, "'%.60s' is not a number between 0 and 1", txt);
       mgf_unres_add(A->unres, spelled, txt, why, line);
       return;

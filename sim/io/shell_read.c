@@ -860,20 +860,20 @@ tps_status shx_load_file(const char *path, char **text, size_t *len, tps_error *
   }
   if (S_ISDIR(stt.st_mode))
     return tps_error_set(err, TPS_EIO, path, 0, 0, "is a directory, not a file");
-  if (stt.st_size > TPS_IO_FILE_MAX)
+  if (stt.st_size > IO_FILE_MAX)
     return tps_error_set(err, TPS_EIO, path, 0, 0, "file is larger than %ld bytes",
-                         TPS_IO_FILE_MAX);
+                         IO_FILE_MAX);
   FILE *f = fopen(path, "rb");
   if (!f) return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file");
-  char *buf = malloc((size_t)TPS_IO_FILE_MAX + 1);
+  char *buf = malloc((size_t)IO_FILE_MAX + 1);
   if (!buf) {
     fclose(f);
     return tps_error_set(err, TPS_ENOMEM, path, 0, 0, "out of memory");
   }
-  size_t n = fread(buf, 1, (size_t)TPS_IO_FILE_MAX + 1, f);
+  size_t n = fread(buf, 1, (size_t)IO_FILE_MAX + 1, f);
   bool bad = ferror(f) != 0;
   fclose(f);
-  if (bad || n > (size_t)TPS_IO_FILE_MAX) {
+  if (bad || n > (size_t)IO_FILE_MAX) {
     free(buf);
     return tps_error_set(err, TPS_EIO, path, 0, 0, bad ? "cannot read file"
                                                        : "file is larger than the limit");

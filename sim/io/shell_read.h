@@ -44,7 +44,7 @@ typedef void (*shx_command_fn)(shx_reader *R, const shx_text *fields, int n, voi
 tps_status shx_read(const char *text, size_t len, const char *file, tps_error *err,
                     shx_command_fn on_command, void *user);
 
-/* Reads a whole script file (at most TPS_IO_FILE_MAX bytes, text without a NUL
+/* Reads a whole script file (at most IO_FILE_MAX bytes, text without a NUL
  * byte) into *text (malloc'ed, NUL-terminated, caller frees) and *len. */
 tps_status shx_load_file(const char *path, char **text, size_t *len, tps_error *err);
 
