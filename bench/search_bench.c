@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = o.cards = o.micro_batch = 1;
   o.global_batch = global_batch;
-  o.memory_margin = 0.05;
+  o.memory_margin = TPS_DEFAULT_MEMORY_MARGIN;
   tps_run base;
   if (tps_run_resolve(&model, &o, &base, &err) != TPS_OK) die("run", &err);
   base.cards = cards;

@@ -15,8 +15,6 @@ typedef enum {
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_HELP
 } opt_id;
 
-static const char *const recompute_choices[] = {"none", "selective", "full", NULL};
-static const char *const precision_choices[] = {"bf16", "fp16", "fp32", NULL};
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
 
 typedef struct cli_option {
@@ -32,6 +30,8 @@ typedef struct cli_option {
 } cli_option;
 
 #define BIG INT64_C(1000000000)
+#define STR_(x) #x
+#define STR(x) STR_(x) /* a macro's value as a string literal */
 static const cli_option options[] = {
     {ID_MODEL, OPTS_MODEL, "--model", NULL, T_STRING, "M", NULL, 0, 0,
      "bundled model name (see `tp-sim list models`), a model YAML or a Hugging Face config.json"},
@@ -57,13 +57,13 @@ static const cli_option options[] = {
      "sequence parallelism"},
     {ID_NO_SP, OPTS_RUN, "--no-sp", NULL, T_FLAG, NULL, NULL, 0, 0, "no sequence parallelism"},
     {ID_RECOMPUTE, OPTS_RUN, "--recompute", "--recompute-granularity", T_ENUM, "MODE",
-     recompute_choices, 0, 0, "activation recomputation: none, selective or full"},
+     tps_recompute_names, 0, 0, "activation recomputation: none, selective or full"},
     {ID_DISTOPT, OPTS_RUN, "--distributed-optimizer", "--use-distributed-optimizer", T_FLAG, NULL,
      NULL, 0, 0, "shard optimizer state over data parallelism"},
     {ID_NO_DISTOPT, OPTS_RUN, "--no-distributed-optimizer", NULL, T_FLAG, NULL, NULL, 0, 0,
      "keep the whole optimizer state on every rank"},
-    {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P", precision_choices, 0, 0,
-     "bf16, fp16 or fp32"},
+    {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P",
+     tps_precision_names, 0, 0, "bf16, fp16 or fp32"},
     {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
      "fused attention (no s^2 tensors kept)"},
     {ID_NO_FLASH, OPTS_RUN, "--no-flash-attention", NULL, T_FLAG, NULL, NULL, 0, 0,
@@ -71,7 +71,8 @@ static const cli_option options[] = {
     {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap DP gradient reduction with backward"},
     {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
-     "fraction of device memory a recommended TP must leave free (default 0.05)"},
+     "fraction of device memory a recommended TP must leave free (default "
+     STR(TPS_DEFAULT_MEMORY_MARGIN) ")"},
     {ID_MEGATRON_ARGS, OPTS_RUN, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0, 0,
      "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win"},
     {ID_FORMAT, OPTS_OUTPUT, "--format", NULL, T_ENUM, "FMT", format_choices, 0, 0,
@@ -108,7 +109,7 @@ static const cli_option options[] = {
 void cli_args_init(cli_args *args) {
   memset(args, 0, sizeof *args);
   tps_run_overrides_init(&args->over);
-  args->over.memory_margin = 0.05; /* policy default, documented in --help */
+  args->over.memory_margin = TPS_DEFAULT_MEMORY_MARGIN; /* documented in --help */
   args->format = FORMAT_TABLE;
   args->max_error_pct = -1.0;
 }

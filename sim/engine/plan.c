@@ -27,7 +27,7 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   memset(run, 0, sizeof *run);
   run->tp = pick(over->tp, pick(tr->tp, 1));
   run->pp = pick(over->pp, pick(tr->pp, 1));
-  run->seq_len = pick(over->seq_len, pick(tr->seq_len, 2048));
+  run->seq_len = pick(over->seq_len, pick(tr->seq_len, TPS_DEFAULT_SEQ_LEN));
   run->micro_batch = pick(over->micro_batch, pick(tr->micro_batch, 1));
   run->precision = over->precision >= 0 ? (tps_precision)over->precision : tr->precision;
   run->recompute = over->recompute >= 0 ? (tps_recompute)over->recompute : tr->recompute;
@@ -35,7 +35,7 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->distributed_optimizer = pick_bool(over->distributed_optimizer, tr->distributed_optimizer);
   run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);
   run->overlap_grad_reduce = pick_bool(over->overlap_grad_reduce, tr->overlap_grad_reduce);
-  run->vocab_divisor = pick(tr->vocab_divisor, 128);
+  run->vocab_divisor = pick(tr->vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR);
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
   run->micro_batch_overhead_s = tr->micro_batch_overhead_s;
   if (run->sp && run->tp == 1) run->sp = false; /* SP needs a TP group */

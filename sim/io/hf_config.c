@@ -14,15 +14,11 @@
 #include <string.h>
 
 #include "io/io_internal.h"
-
-#ifndef TPS_IO_LAYERS_MAX
-#define TPS_IO_LAYERS_MAX 100000LL /* as model files: one engine record per layer */
-#endif
 #include "io/yaml_doc.h"
 #include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
 
-#define CMAX TPS_IO_COUNT_MAX
+#define CMAX IO_COUNT_MAX
 
 typedef enum {
   HF_LLAMA,    /* Llama-style decoder: gated MLP, RMSNorm, RoPE */
@@ -97,7 +93,7 @@ void tps_training_defaults(tps_training *t) {
    * table writes when a model file has no training mapping (a unit test
    * compares the two). */
   memset(t, 0, sizeof *t);
-  t->seq_len = 2048;
+  t->seq_len = TPS_DEFAULT_SEQ_LEN;
   t->micro_batch = 1;
   t->global_batch = 0; /* derived: micro_batch x dp */
   t->cards = 8;
@@ -111,7 +107,7 @@ void tps_training_defaults(tps_training *t) {
   t->sp = false;
   t->flash_attention = true;
   t->overlap_grad_reduce = false;
-  t->vocab_divisor = 128;
+  t->vocab_divisor = TPS_DEFAULT_VOCAB_DIVISOR;
   t->micro_batch_overhead_s = 0.0;
   t->n_pipeline_stages = 0;
 }
@@ -138,14 +134,14 @@ static tps_status int_field(tps_doc *d, const yaml_node_t *map, const char *key,
   return tps_node_int(d, n, what, min, CMAX, out);
 }
 
-/* A layer count: 1..TPS_IO_LAYERS_MAX. */
+/* A layer count: 1..IO_LAYERS_MAX. */
 static tps_status int_max_field(tps_doc *d, const yaml_node_t *map, const char *key,
                                 int64_t *out) {
   yaml_node_t *n = field(d, map, key);
   if (!n) return TPS_OK;
   char what[80];
   snprintf(what, sizeof what, "'%s'", key);
-  return tps_node_int(d, n, what, 1, TPS_IO_LAYERS_MAX, out);
+  return tps_node_int(d, n, what, 1, IO_LAYERS_MAX, out);
 }
 
 static tps_status bool_field(tps_doc *d, const yaml_node_t *map, const char *key,
@@ -318,7 +314,7 @@ static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_
                                        tps_module *proj, int64_t text_hidden) {
   tps_status st;
   yaml_node_t *vc = field(d, root, "vision_config");
-  if (vc && (st = tps_node_expect_map(d, vc, "'vision_config'"))) return st;
+  if (vc && (st = io_node_expect_map(d, vc, "'vision_config'"))) return st;
   int64_t window_px = VIS_WINDOW_PX, merge = VIS_MERGE, out = VIS_OUT;
   yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL;
   vit->type = TPS_MODULE_VIT;
@@ -458,7 +454,7 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
   yaml_node_t *text = root;
   if (!st && a->family == HF_QWEN25VL) {
     yaml_node_t *tc = field(&d, root, "text_config");
-    if (tc && !(st = tps_node_expect_map(&d, tc, "'text_config'"))) text = tc;
+    if (tc && !(st = io_node_expect_map(&d, tc, "'text_config'"))) text = tc;
   }
   if (!st) st = refuse_moe(&d, root, a);
   if (!st && text != root) st = refuse_moe(&d, text, a);

@@ -9,110 +9,110 @@
 #include "io/yaml_doc.h"
 #include "tpsim/io.h"
 
-#define ALL TPS_VARIANT_ALL
+#define ALL IO_VARIANT_ALL
 #define INTRA 1u /* variant bits of a link mapping */
 #define INTER 2u
 
 _Static_assert(sizeof(tps_topology) == sizeof(int), "enums are int-sized");
 
 enum { TOP_NAME, TOP_SOURCE, TOP_DEVICE, TOP_NODE, TOP_INTER, TOP_N };
-static const tps_key top_keys[TOP_N] = {
-    [TOP_NAME] = {.name = "name", .type = TPS_KEY_STRING,
+static const io_key top_keys[TOP_N] = {
+    [TOP_NAME] = {.name = "name", .type = IO_KEY_STRING,
                   .offset = offsetof(tps_hw, name), .size = TPS_NAME_MAX,
                   .applies = ALL, .required = ALL, .help = "profile name"},
-    [TOP_SOURCE] = {.name = "source", .type = TPS_KEY_STRING,
+    [TOP_SOURCE] = {.name = "source", .type = IO_KEY_STRING,
                     .offset = offsetof(tps_hw, source), .size = TPS_SOURCE_MAX,
                     .applies = ALL, .required = ALL,
                     .help = "where the figures come from"},
-    [TOP_DEVICE] = {.name = "device", .type = TPS_KEY_NODE, .applies = ALL,
+    [TOP_DEVICE] = {.name = "device", .type = IO_KEY_NODE, .applies = ALL,
                     .required = ALL, .help = "one accelerator"},
-    [TOP_NODE] = {.name = "node", .type = TPS_KEY_NODE, .applies = ALL,
+    [TOP_NODE] = {.name = "node", .type = IO_KEY_NODE, .applies = ALL,
                   .required = ALL, .help = "devices of a node and their link"},
-    [TOP_INTER] = {.name = "inter_link", .type = TPS_KEY_NODE, .applies = ALL,
+    [TOP_INTER] = {.name = "inter_link", .type = IO_KEY_NODE, .applies = ALL,
                    .required = ALL, .help = "per-device link between nodes"},
 };
 
 #define DEV_Q(key, field, q, pos, text)                                         \
-  {.name = #key, .type = TPS_KEY_QUANTITY, .offset = offsetof(tps_hw, field),   \
+  {.name = #key, .type = IO_KEY_QUANTITY, .offset = offsetof(tps_hw, field),    \
    .min = pos, .quantity = q, .applies = ALL, .required = ALL, .help = text}
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
   DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_N
 };
-static const tps_key device_keys[DEV_N] = {
-    [DEV_NAME] = {.name = "name", .type = TPS_KEY_STRING,
+static const io_key device_keys[DEV_N] = {
+    [DEV_NAME] = {.name = "name", .type = IO_KEY_STRING,
                   .offset = offsetof(tps_hw, device_name),
                   .size = sizeof(((tps_hw *)0)->device_name), .applies = ALL,
                   .required = ALL, .help = "device name"},
     [DEV_MEMORY] = DEV_Q(memory, memory_bytes, "bytes", 1, "device memory, bytes (64 GB)"),
     [DEV_BW] = DEV_Q(memory_bandwidth, memory_bandwidth_Bps, "bandwidth", 1,
                      "memory bandwidth (1.6 TB/s)"),
-    [DEV_PEAK] = {.name = "peak_flops", .type = TPS_KEY_NODE, .applies = ALL,
+    [DEV_PEAK] = {.name = "peak_flops", .type = IO_KEY_NODE, .applies = ALL,
                   .required = ALL, .help = "dense peak per precision (bf16: 376 TFLOPS)"},
     [DEV_RESERVE] = DEV_Q(runtime_reserve, runtime_reserve_bytes, "bytes", 0,
                           "framework, runtime and allocator memory (4.5 GiB)"),
-    [DEV_GEMM] = {.name = "gemm_efficiency", .type = TPS_KEY_TABLE,
+    [DEV_GEMM] = {.name = "gemm_efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_hw, gemm_efficiency), .applies = ALL,
                   .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]"},
-    [DEV_ATTN] = {.name = "attention_efficiency", .type = TPS_KEY_TABLE,
+    [DEV_ATTN] = {.name = "attention_efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_hw, attention_efficiency), .applies = ALL,
                   .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]"},
-    [DEV_MEM_EFF] = {.name = "memory_efficiency", .type = TPS_KEY_FRACTION,
+    [DEV_MEM_EFF] = {.name = "memory_efficiency", .type = IO_KEY_FRACTION,
                      .offset = offsetof(tps_hw, memory_efficiency), .applies = ALL,
                      .required = ALL, .help = "fraction of memory_bandwidth reached"},
     [DEV_OVERHEAD] = DEV_Q(kernel_overhead, kernel_overhead_s, "time", 0,
                            "time per kernel launch (10 us)"),
     /* optional; absent: 0, which the engine reads as 1 (no overhead) */
-    [DEV_ACT_OVERHEAD] = {.name = "activation_overhead", .type = TPS_KEY_NUMBER,
+    [DEV_ACT_OVERHEAD] = {.name = "activation_overhead", .type = IO_KEY_NUMBER,
                           .offset = offsetof(tps_hw, activation_overhead),
                           .min = 1, .max = 10, .applies = ALL,
                           .help = "multiplier on activation bytes for allocator "
                                   "fragmentation (1.1)"},
     /* optional; absent: 0 */
-    [DEV_BWD_BUFFERS] = {.name = "backward_buffers", .type = TPS_KEY_NUMBER,
+    [DEV_BWD_BUFFERS] = {.name = "backward_buffers", .type = IO_KEY_NUMBER,
                          .offset = offsetof(tps_hw, backward_buffers), .min = 0, .max = 64,
                          .applies = ALL,
                          .help = "layer-input-sized gradient buffers alive through backward (2)"},
 };
 
-static const tps_key peak_keys[TPS_PRECISION_COUNT] = {
-    [TPS_PRECISION_BF16] = {.name = "bf16", .type = TPS_KEY_QUANTITY,
+static const io_key peak_keys[TPS_PRECISION_COUNT] = {
+    [TPS_PRECISION_BF16] = {.name = "bf16", .type = IO_KEY_QUANTITY,
                             .offset = TPS_PRECISION_BF16 * sizeof(double),
                             .min = 1, .quantity = "flops", .applies = ALL},
-    [TPS_PRECISION_FP16] = {.name = "fp16", .type = TPS_KEY_QUANTITY,
+    [TPS_PRECISION_FP16] = {.name = "fp16", .type = IO_KEY_QUANTITY,
                             .offset = TPS_PRECISION_FP16 * sizeof(double),
                             .min = 1, .quantity = "flops", .applies = ALL},
-    [TPS_PRECISION_FP32] = {.name = "fp32", .type = TPS_KEY_QUANTITY,
+    [TPS_PRECISION_FP32] = {.name = "fp32", .type = IO_KEY_QUANTITY,
                             .offset = TPS_PRECISION_FP32 * sizeof(double),
                             .min = 1, .quantity = "flops", .applies = ALL},
 };
 
 enum { NODE_DEVICES, NODE_INTRA, NODE_N };
-static const tps_key node_keys[NODE_N] = {
-    [NODE_DEVICES] = {.name = "devices", .type = TPS_KEY_INT,
+static const io_key node_keys[NODE_N] = {
+    [NODE_DEVICES] = {.name = "devices", .type = IO_KEY_INT,
                       .offset = offsetof(tps_hw, devices_per_node), .min = 1,
                       .max = 1000000, .applies = ALL, .required = ALL,
                       .help = "devices per node"},
-    [NODE_INTRA] = {.name = "intra_link", .type = TPS_KEY_NODE, .applies = ALL,
+    [NODE_INTRA] = {.name = "intra_link", .type = IO_KEY_NODE, .applies = ALL,
                     .required = ALL, .help = "link between devices of a node"},
 };
 
 enum { LINK_BW, LINK_LATENCY, LINK_TOPOLOGY, LINK_EFF, LINK_N };
-static const tps_key link_keys[LINK_N] = {
-    [LINK_BW] = {.name = "bandwidth", .type = TPS_KEY_QUANTITY,
+static const io_key link_keys[LINK_N] = {
+    [LINK_BW] = {.name = "bandwidth", .type = IO_KEY_QUANTITY,
                  .offset = offsetof(tps_link, bandwidth_Bps), .min = 1,
                  .quantity = "bandwidth", .applies = ALL, .required = ALL,
                  .help = "per device per direction (56 GB/s)"},
-    [LINK_LATENCY] = {.name = "latency", .type = TPS_KEY_QUANTITY,
+    [LINK_LATENCY] = {.name = "latency", .type = IO_KEY_QUANTITY,
                       .offset = offsetof(tps_link, latency_s), .min = 0,
                       .quantity = "time", .applies = ALL, .required = ALL,
                       .help = "per collective step (10 us)"},
-    [LINK_TOPOLOGY] = {.name = "topology", .type = TPS_KEY_ENUM,
+    [LINK_TOPOLOGY] = {.name = "topology", .type = IO_KEY_ENUM,
                        .offset = offsetof(tps_link, topology),
                        .choices = tps_topology_names, .applies = INTRA,
                        .required = INTRA, .help = "switch or full_mesh"},
-    [LINK_EFF] = {.name = "efficiency", .type = TPS_KEY_TABLE,
+    [LINK_EFF] = {.name = "efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_link, efficiency), .quantity = "bytes",
                   .applies = ALL, .required = ALL,
                   .help = "fraction, or [[message bytes, fraction], ...]"},
@@ -121,26 +121,26 @@ static const tps_key link_keys[LINK_N] = {
 static tps_status read_link(tps_doc *d, const yaml_node_t *n, unsigned variant,
                             const char *where, tps_link *link) {
   tps_status st;
-  if ((st = tps_node_expect_map(d, n, where))) return st;
-  tps_map_ctx ctx = {.where = where, .variant_bit = variant};
+  if ((st = io_node_expect_map(d, n, where))) return st;
+  io_map_ctx ctx = {.where = where, .variant_bit = variant};
   yaml_node_t *f[LINK_N];
   link->topology = TPS_TOPOLOGY_SWITCH; /* inter_link: always a switched fabric */
-  return tps_map_read(d, n, link_keys, LINK_N, &ctx, link, f);
+  return io_map_read(d, n, link_keys, LINK_N, &ctx, link, f);
 }
 
 static tps_status read_device(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
   tps_status st;
-  if ((st = tps_node_expect_map(d, n, "'device'"))) return st;
-  static const tps_map_ctx ctx = {.where = "'device'", .variant_bit = ALL};
+  if ((st = io_node_expect_map(d, n, "'device'"))) return st;
+  static const io_map_ctx ctx = {.where = "'device'", .variant_bit = ALL};
   yaml_node_t *f[DEV_N];
-  if ((st = tps_map_read(d, n, device_keys, DEV_N, &ctx, hw, f))) return st;
+  if ((st = io_map_read(d, n, device_keys, DEV_N, &ctx, hw, f))) return st;
 
   const yaml_node_t *pn = f[DEV_PEAK];
-  if ((st = tps_node_expect_map(d, pn, "'peak_flops'"))) return st;
-  static const tps_map_ctx pctx = {.where = "'peak_flops'", .variant_bit = ALL};
+  if ((st = io_node_expect_map(d, pn, "'peak_flops'"))) return st;
+  static const io_map_ctx pctx = {.where = "'peak_flops'", .variant_bit = ALL};
   yaml_node_t *pf[TPS_PRECISION_COUNT];
-  if ((st = tps_map_read(d, pn, peak_keys, TPS_PRECISION_COUNT, &pctx,
-                         hw->peak_flops, pf)))
+  if ((st = io_map_read(d, pn, peak_keys, TPS_PRECISION_COUNT, &pctx,
+                        hw->peak_flops, pf)))
     return st;
   bool any = false;
   for (int i = 0; i < TPS_PRECISION_COUNT; i++) any = any || pf[i];
@@ -161,10 +161,10 @@ static tps_status read_device(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
 
 static tps_status read_node(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
   tps_status st;
-  if ((st = tps_node_expect_map(d, n, "'node'"))) return st;
-  static const tps_map_ctx ctx = {.where = "'node'", .variant_bit = ALL};
+  if ((st = io_node_expect_map(d, n, "'node'"))) return st;
+  static const io_map_ctx ctx = {.where = "'node'", .variant_bit = ALL};
   yaml_node_t *f[NODE_N];
-  if ((st = tps_map_read(d, n, node_keys, NODE_N, &ctx, hw, f))) return st;
+  if ((st = io_map_read(d, n, node_keys, NODE_N, &ctx, hw, f))) return st;
   return read_link(d, f[NODE_INTRA], INTRA, "'intra_link'", &hw->intra);
 }
 
@@ -177,7 +177,7 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
   snprintf(hw->path, sizeof hw->path, "%s", path);
   yaml_node_t *root = tps_doc_root(&d);
   yaml_node_t *f[TOP_N];
-  static const tps_map_ctx ctx = {.where = "the hardware profile", .variant_bit = ALL};
+  static const io_map_ctx ctx = {.where = "the hardware profile", .variant_bit = ALL};
   if (!root) {
     tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
     tps_error_hint(err, "a hardware profile is a mapping with the keys name, "
@@ -188,7 +188,7 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
     tps_node_desc(root, got, sizeof got);
     st = tps_doc_fail(&d, root, TPS_ETYPE,
                       "a hardware profile must be a mapping of keys, got %s", got);
-  } else if (!(st = tps_map_read(&d, root, top_keys, TOP_N, &ctx, hw, f)) &&
+  } else if (!(st = io_map_read(&d, root, top_keys, TOP_N, &ctx, hw, f)) &&
              !(st = read_device(&d, f[TOP_DEVICE], hw)) &&
              !(st = read_node(&d, f[TOP_NODE], hw))) {
     st = read_link(&d, f[TOP_INTER], INTER, "'inter_link'", &hw->inter);

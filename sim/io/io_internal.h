@@ -1,55 +1,44 @@
-/* Private helpers of the input layer (sim/io): number scanning, units with
- * hints, fractions, and the name tables shared by the loaders and by the
- * *_name() functions of model.h. Not part of the public API. */
+/* Private helpers of the input layer (sim/io): limits, number scanning,
+ * units with hints and fractions. Not part of the public API. (The enum
+ * name tables the loaders parse with are public, in tpsim/model.h.) */
 #ifndef TPSIM_IO_INTERNAL_H
 #define TPSIM_IO_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tpsim/io.h"
 
 /* Largest value accepted for a count (layers, widths, vocab, tokens, ...). */
-#define TPS_IO_COUNT_MAX 1000000000LL
+#define IO_COUNT_MAX 1000000000LL
 /* Largest number of layers (blocks) of one module. The engine keeps one
- * record per layer, so a count near TPS_IO_COUNT_MAX would need gigabytes;
+ * record per layer, so a count near IO_COUNT_MAX would need gigabytes;
  * real models have at most a few hundred. */
-#define TPS_IO_LAYERS_MAX 100000LL
+#define IO_LAYERS_MAX 100000LL
 /* Largest input file read, bytes. */
-#define TPS_IO_FILE_MAX (1024L * 1024L)
+#define IO_FILE_MAX (1024L * 1024L)
 /* Deepest nesting of collections accepted before a document is built. */
-#define TPS_IO_DEPTH_MAX 16
+#define IO_DEPTH_MAX 16
 
-/* NULL-terminated names, indexed by the enum value of model.h. */
-extern const char *const tps_module_type_names[];
-extern const char *const tps_mlp_names[];
-extern const char *const tps_norm_names[];
-extern const char *const tps_position_names[];
-extern const char *const tps_precision_names[];
-extern const char *const tps_recompute_names[];
-extern const char *const tps_topology_names[];
+/* Parses a whole string as a plain decimal number ([+-] digits [. digits]
+ * [(e|E) [+-] digits], nothing before or after it). Returns false on any
+ * junk or overflow. */
+bool io_number_parse(const char *s, double *value);
 
-/* Scans a decimal number at s: [+-] digits [. digits] [(e|E) [+-] digits]
- * (at least one digit before or after the point). No hex, no inf/nan, no
- * leading blanks. On success stores the value, sets *end past the number
- * and returns true; *overflow is set when the value does not fit a finite
- * double (or underflows to a denormal/zero from a non-zero literal). */
-bool tps_number_scan(const char *s, double *value, const char **end,
-                     bool *overflow);
-
-/* Parses a whole string as a plain number (tps_number_scan, nothing after
- * it). Returns false on any junk or overflow. */
-bool tps_number_parse(const char *s, double *value);
+/* Parses a whole string as a decimal integer: [+-] digits, nothing else (no
+ * blanks, no exponent); false when it is not one or does not fit int64_t. */
+bool io_int_parse(const char *s, int64_t *out);
 
 /* tps_unit_parse with a hint: on an unknown unit, hint receives a sentence
  * such as "units are case-sensitive; did you mean 'GiB'?" (or is emptied).
  * hint may be NULL. */
-tps_status tps_unit_parse_hint(const char *quantity, const char *text,
-                               double *out, char *why, size_t why_size,
-                               char *hint, size_t hint_size);
+tps_status io_unit_parse_hint(const char *quantity, const char *text,
+                              double *out, char *why, size_t why_size,
+                              char *hint, size_t hint_size);
 
 /* Parses a fraction: a plain number in (0, 1] or a percentage in (0, 100]
  * followed by '%' ("35%" -> 0.35). Returns false when text is not one. */
-bool tps_fraction_parse(const char *text, double *out);
+bool io_fraction_parse(const char *text, double *out);
 
 #endif

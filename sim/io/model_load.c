@@ -17,41 +17,41 @@
 #define D (1u << TPS_MODULE_DECODER)
 #define V (1u << TPS_MODULE_VIT)
 #define P (1u << TPS_MODULE_PROJECTOR)
-#define ALL TPS_VARIANT_ALL
-#define CMAX TPS_IO_COUNT_MAX
+#define ALL IO_VARIANT_ALL
+#define CMAX IO_COUNT_MAX
 
 _Static_assert(sizeof(tps_module_type) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(tps_precision) == sizeof(int), "enums are int-sized");
 
 /* Top level of a model file. */
 enum { TOP_NAME, TOP_SOURCE, TOP_HW, TOP_MODULES, TOP_TRAINING, TOP_N };
-static const tps_key top_keys[TOP_N] = {
-    [TOP_NAME] = {.name = "name", .type = TPS_KEY_STRING,
+static const io_key top_keys[TOP_N] = {
+    [TOP_NAME] = {.name = "name", .type = IO_KEY_STRING,
                   .offset = offsetof(tps_model, name), .size = TPS_NAME_MAX,
                   .applies = ALL, .required = ALL, .help = "model name"},
-    [TOP_SOURCE] = {.name = "source", .type = TPS_KEY_STRING,
+    [TOP_SOURCE] = {.name = "source", .type = IO_KEY_STRING,
                     .offset = offsetof(tps_model, source), .size = TPS_SOURCE_MAX,
                     .applies = ALL, .required = ALL,
                     .help = "where the figures come from"},
-    [TOP_HW] = {.name = "hw", .type = TPS_KEY_STRING,
+    [TOP_HW] = {.name = "hw", .type = IO_KEY_STRING,
                 .offset = offsetof(tps_model, default_hw), .size = TPS_NAME_MAX,
                 .applies = ALL, .help = "default hardware profile"},
-    [TOP_MODULES] = {.name = "modules", .type = TPS_KEY_NODE, .applies = ALL,
+    [TOP_MODULES] = {.name = "modules", .type = IO_KEY_NODE, .applies = ALL,
                      .required = ALL, .help = "list of 1 to 8 modules"},
-    [TOP_TRAINING] = {.name = "training", .type = TPS_KEY_NODE, .applies = ALL,
+    [TOP_TRAINING] = {.name = "training", .type = IO_KEY_NODE, .applies = ALL,
                       .help = "training defaults"},
 };
 
 /* One module; `applies`/`required` are bits of the module type. */
 #define MOD_INT(key, lo, app, req, dflt, text)                                   \
-  {.name = #key, .type = TPS_KEY_INT, .offset = offsetof(tps_module, key),       \
+  {.name = #key, .type = IO_KEY_INT, .offset = offsetof(tps_module, key),        \
    .min = lo, .max = CMAX, .def = dflt, .applies = app, .required = req,         \
    .help = text}
 #define MOD_BOOL(key, app, text)                                                 \
-  {.name = #key, .type = TPS_KEY_BOOL, .offset = offsetof(tps_module, key),      \
+  {.name = #key, .type = IO_KEY_BOOL, .offset = offsetof(tps_module, key),       \
    .applies = app, .help = text}
 #define MOD_ENUM(key, names, app, req, text)                                     \
-  {.name = #key, .type = TPS_KEY_ENUM, .offset = offsetof(tps_module, key),      \
+  {.name = #key, .type = IO_KEY_ENUM, .offset = offsetof(tps_module, key),       \
    .choices = names, .applies = app, .required = req, .help = text}
 
 enum {
@@ -60,8 +60,8 @@ enum {
   M_POSITION, M_MAX_POSITION, M_PATCH, M_TEMPORAL_PATCH, M_IN_CHANNELS,
   M_TOKENS, M_WINDOW, M_FULL_ATTN, M_SPATIAL_MERGE, M_OUTPUT, M_N
 };
-static const tps_key module_keys[M_N] = {
-    [M_NAME] = {.name = "name", .type = TPS_KEY_STRING,
+static const io_key module_keys[M_N] = {
+    [M_NAME] = {.name = "name", .type = IO_KEY_STRING,
                 .offset = offsetof(tps_module, name), .size = TPS_NAME_MAX,
                 .applies = ALL, .required = ALL, .help = "module name"},
     [M_TYPE] = MOD_ENUM(type, tps_module_type_names, ALL, ALL,
@@ -87,7 +87,7 @@ static const tps_key module_keys[M_N] = {
     [M_IN_CHANNELS] = MOD_INT(in_channels, 1, V, 0, 3, "image channels"),
     [M_TOKENS] = MOD_INT(tokens, 1, V, V, 0, "patches per sample entering block 0"),
     [M_WINDOW] = MOD_INT(window, 0, V, 0, 0, "patches per attention window (0: all full)"),
-    [M_FULL_ATTN] = {.name = "full_attention_blocks", .type = TPS_KEY_NODE,
+    [M_FULL_ATTN] = {.name = "full_attention_blocks", .type = IO_KEY_NODE,
                      .applies = V, .help = "blocks (0-based) with full attention"},
     [M_SPATIAL_MERGE] = MOD_INT(spatial_merge, 1, P, 0, 1, "tokens merged per side"),
     [M_OUTPUT] = MOD_INT(output, 1, P, P, 0, "output width (the decoder's hidden)"),
@@ -95,10 +95,10 @@ static const tps_key module_keys[M_N] = {
 
 /* training: */
 #define TR_INT(key, dflt, hi, text)                                              \
-  {.name = #key, .type = TPS_KEY_INT, .offset = offsetof(tps_training, key),     \
+  {.name = #key, .type = IO_KEY_INT, .offset = offsetof(tps_training, key),      \
    .min = 1, .max = hi, .def = dflt, .applies = ALL, .help = text}
 #define TR_BOOL(key, dflt, text)                                                 \
-  {.name = #key, .type = TPS_KEY_BOOL, .offset = offsetof(tps_training, key),    \
+  {.name = #key, .type = IO_KEY_BOOL, .offset = offsetof(tps_training, key),     \
    .def = dflt, .applies = ALL, .help = text}
 
 enum {
@@ -106,8 +106,8 @@ enum {
   T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
-static const tps_key training_keys[T_N] = {
-    [T_SEQ_LEN] = TR_INT(seq_len, 2048, CMAX, "decoder tokens per sample"),
+static const io_key training_keys[T_N] = {
+    [T_SEQ_LEN] = TR_INT(seq_len, TPS_DEFAULT_SEQ_LEN, CMAX, "decoder tokens per sample"),
     [T_MICRO_BATCH] = TR_INT(micro_batch, 1, CMAX, "samples per micro-batch"),
     /* 0 = derived at run time: micro_batch x dp */
     [T_GLOBAL_BATCH] = TR_INT(global_batch, 0, CMAX, "samples per step"),
@@ -118,26 +118,26 @@ static const tps_key training_keys[T_N] = {
     [T_VPP] = TR_INT(vpp, 1, TPS_MAX_STAGES, "model chunks per pipeline stage (interleaved 1F1B)"),
     /* 0 = derived at run time: cards / (tp x pp) */
     [T_DP] = TR_INT(dp, 0, CMAX, "data-parallel size"),
-    [T_PRECISION] = {.name = "precision", .type = TPS_KEY_ENUM,
+    [T_PRECISION] = {.name = "precision", .type = IO_KEY_ENUM,
                      .offset = offsetof(tps_training, precision),
                      .choices = tps_precision_names, .def = TPS_PRECISION_BF16,
                      .applies = ALL, .help = "bf16, fp16 or fp32"},
     [T_DIST_OPT] = TR_BOOL(distributed_optimizer, 0, "shard optimizer state over DP"),
-    [T_RECOMPUTE] = {.name = "recompute", .type = TPS_KEY_ENUM,
+    [T_RECOMPUTE] = {.name = "recompute", .type = IO_KEY_ENUM,
                      .offset = offsetof(tps_training, recompute),
                      .choices = tps_recompute_names, .def = TPS_RECOMPUTE_NONE,
                      .applies = ALL, .help = "none, selective or full"},
     [T_SP] = TR_BOOL(sp, 0, "sequence parallelism"),
     [T_FLASH] = TR_BOOL(flash_attention, 1, "fused attention"),
     [T_OVERLAP] = TR_BOOL(overlap_grad_reduce, 0, "DP reduction overlaps backward"),
-    [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, 128, CMAX,
+    [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR, CMAX,
                                "vocabulary padded to a multiple of divisor x tp"),
     /* 0 when absent (min 0: zero allowed) */
-    [T_MB_OVERHEAD] = {.name = "micro_batch_overhead", .type = TPS_KEY_QUANTITY,
+    [T_MB_OVERHEAD] = {.name = "micro_batch_overhead", .type = IO_KEY_QUANTITY,
                        .offset = offsetof(tps_training, micro_batch_overhead_s),
                        .quantity = "time", .min = 0, .applies = ALL,
                        .help = "host-side time per micro-batch on every stage"},
-    [T_PIPELINE_LAYERS] = {.name = "pipeline_layers", .type = TPS_KEY_NODE,
+    [T_PIPELINE_LAYERS] = {.name = "pipeline_layers", .type = IO_KEY_NODE,
                            .applies = ALL,
                            .help = "layers of each module on each stage"},
 };
@@ -195,9 +195,9 @@ static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
                                 yaml_node_t **f, tps_module *m,
                                 const char *where) {
   tps_status st;
-  if (m->layers > TPS_IO_LAYERS_MAX) {
+  if (m->layers > IO_LAYERS_MAX) {
     tps_doc_fail(d, f[M_LAYERS], TPS_ERANGE, "'layers' must be at most %lld, got '%" PRId64 "'",
-                 TPS_IO_LAYERS_MAX, m->layers);
+                 IO_LAYERS_MAX, m->layers);
     tps_doc_hint(d, "the simulator keeps one record per layer; real models have a few hundred");
     return TPS_ERANGE;
   }
@@ -243,7 +243,7 @@ static tps_status read_module(tps_doc *d, const yaml_node_t *mn, int index,
   char where[TPS_NAME_MAX + 16], what[TPS_NAME_MAX + 16];
   tps_status st;
   module_where(d, mn, index, where, sizeof where);
-  if ((st = tps_node_expect_map(d, mn, where))) return st;
+  if ((st = io_node_expect_map(d, mn, where))) return st;
   yaml_node_t *tn = tps_map_get(d, mn, "type");
   if (!tn) {
     tps_doc_fail(d, mn, TPS_EMISSINGKEY, "missing key 'type' in %s", where);
@@ -251,13 +251,13 @@ static tps_status read_module(tps_doc *d, const yaml_node_t *mn, int index,
     return TPS_EMISSINGKEY;
   }
   int type;
-  if ((st = tps_node_enum(d, tn, "'type'", tps_module_type_names, &type))) return st;
+  if ((st = io_node_enum(d, tn, "'type'", tps_module_type_names, &type))) return st;
   memset(m, 0, sizeof *m);
   m->type = (tps_module_type)type;
-  tps_map_ctx ctx = {.where = where, .variant_bit = 1u << type,
+  io_map_ctx ctx = {.where = where, .variant_bit = 1u << type,
                      .variant_name = tps_module_type_names[type]};
   yaml_node_t *f[M_N];
-  if ((st = tps_map_read(d, mn, module_keys, M_N, &ctx, m, f))) return st;
+  if ((st = io_map_read(d, mn, module_keys, M_N, &ctx, m, f))) return st;
   snprintf(what, sizeof what, "module '%s'", m->name);
   return finish_module(d, mn, f, m, what);
 }
@@ -300,7 +300,7 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
                                        tps_model *model, int *stages) {
   tps_status st;
   tps_training *t = &model->training;
-  if ((st = tps_node_expect_map(d, n, "'pipeline_layers'"))) return st;
+  if ((st = io_node_expect_map(d, n, "'pipeline_layers'"))) return st;
   const char *names[TPS_MAX_MODULES];
   const yaml_node_t *seen[TPS_MAX_MODULES] = {0};
   const yaml_node_t *first_list = NULL;
@@ -318,7 +318,7 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
       if (strcmp(key, names[i]) == 0) m = i;
     if (m < 0 && key && strcmp(key, "source") == 0) {
       char tmp[TPS_SOURCE_MAX];
-      if ((st = tps_node_string(d, vn, "'source'", tmp, sizeof tmp))) return st;
+      if ((st = io_node_string(d, vn, "'source'", tmp, sizeof tmp))) return st;
       continue;
     }
     if (m < 0) {
@@ -391,15 +391,15 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
 static tps_status read_training(tps_doc *d, const yaml_node_t *n, tps_model *model) {
   tps_status st;
   tps_training *t = &model->training;
-  static const tps_map_ctx ctx = {.where = "'training'", .variant_bit = ALL};
+  static const io_map_ctx ctx = {.where = "'training'", .variant_bit = ALL};
   yaml_node_t *f[T_N];
   if (n) {
-    if ((st = tps_node_expect_map(d, n, "'training'"))) return st;
-    if ((st = tps_map_read(d, n, training_keys, T_N, &ctx, t, f))) return st;
+    if ((st = io_node_expect_map(d, n, "'training'"))) return st;
+    if ((st = io_map_read(d, n, training_keys, T_N, &ctx, t, f))) return st;
   } else {
     /* No training: mapping: every default. */
     static const yaml_node_t empty_map = {.type = YAML_MAPPING_NODE};
-    if ((st = tps_map_read(d, &empty_map, training_keys, T_N, &ctx, t, f))) return st;
+    if ((st = io_map_read(d, &empty_map, training_keys, T_N, &ctx, t, f))) return st;
   }
   if (f[T_PIPELINE_LAYERS]) {
     int stages = 0;
@@ -430,7 +430,7 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
   snprintf(model->path, sizeof model->path, "%s", path);
   yaml_node_t *root = tps_doc_root(&d);
   yaml_node_t *f[TOP_N];
-  static const tps_map_ctx ctx = {.where = "the model file", .variant_bit = ALL};
+  static const io_map_ctx ctx = {.where = "the model file", .variant_bit = ALL};
   if (!root) {
     tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
     tps_error_hint(err, "a model file is a mapping with the keys name, source and modules");
@@ -440,7 +440,7 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
     tps_node_desc(root, got, sizeof got);
     st = tps_doc_fail(&d, root, TPS_ETYPE,
                       "a model file must be a mapping of keys, got %s", got);
-  } else if (!(st = tps_map_read(&d, root, top_keys, TOP_N, &ctx, model, f)) &&
+  } else if (!(st = io_map_read(&d, root, top_keys, TOP_N, &ctx, model, f)) &&
              !(st = read_modules(&d, f[TOP_MODULES], model))) {
     st = read_training(&d, f[TOP_TRAINING], model);
   }

@@ -132,8 +132,13 @@ static bool convert_scaled(const char *s, const char *exp_at, const char *end,
   return true;
 }
 
-bool tps_number_scan(const char *s, double *value, const char **end,
-                     bool *overflow) {
+/* Scans a decimal number at s: [+-] digits [. digits] [(e|E) [+-] digits]
+ * (at least one digit before or after the point). No hex, no inf/nan, no
+ * leading blanks. On success stores the value, sets *end past the number
+ * and returns true; *overflow is set when the value does not fit a finite
+ * double (or underflows to a denormal/zero from a non-zero literal). */
+static bool number_scan(const char *s, double *value, const char **end,
+                        bool *overflow) {
   const char *exp_at = NULL;
   const char *e = s ? scan_syntax(s, &exp_at) : NULL;
   if (overflow) *overflow = false;
@@ -147,21 +152,35 @@ bool tps_number_scan(const char *s, double *value, const char **end,
   return true;
 }
 
-bool tps_number_parse(const char *s, double *value) {
+bool io_number_parse(const char *s, double *value) {
   const char *end = NULL;
   bool overflow = false;
   double v;
-  if (!tps_number_scan(s, &v, &end, &overflow) || overflow || *end != '\0')
+  if (!number_scan(s, &v, &end, &overflow) || overflow || *end != '\0')
     return false;
   *value = v;
   return true;
 }
 
-bool tps_fraction_parse(const char *text, double *out) {
+bool io_int_parse(const char *s, int64_t *out) {
+  if (!*s) return false;
+  const char *p = s;
+  if (*p == '+' || *p == '-') p++;
+  if (!*p) return false;
+  for (const char *q = p; *q; q++)
+    if (!isdigit((unsigned char)*q)) return false;
+  errno = 0;
+  long long v = strtoll(s, NULL, 10);
+  if (errno == ERANGE) return false;
+  *out = (int64_t)v;
+  return true;
+}
+
+bool io_fraction_parse(const char *text, double *out) {
   const char *end = NULL;
   bool overflow = false;
   double v;
-  if (!text || !tps_number_scan(text, &v, &end, &overflow) || overflow)
+  if (!text || !number_scan(text, &v, &end, &overflow) || overflow)
     return false;
   while (*end == ' ') end++;
   if (*end == '%') {
@@ -255,9 +274,9 @@ static void suggest_unit(const unit_table *t, const char *unit, char *hint,
   if (best) snprintf(hint, hint_size, "did you mean '%s'?", best);
 }
 
-tps_status tps_unit_parse_hint(const char *quantity, const char *text,
-                               double *out, char *why, size_t why_size,
-                               char *hint, size_t hint_size) {
+tps_status io_unit_parse_hint(const char *quantity, const char *text,
+                              double *out, char *why, size_t why_size,
+                              char *hint, size_t hint_size) {
   if (hint && hint_size) hint[0] = '\0';
   if (why && why_size) why[0] = '\0';
   const unit_table *t = find_table(quantity);
@@ -326,5 +345,5 @@ tps_status tps_unit_parse_hint(const char *quantity, const char *text,
 
 tps_status tps_unit_parse(const char *quantity, const char *text, double *out,
                           char *why, size_t why_size) {
-  return tps_unit_parse_hint(quantity, text, out, why, why_size, NULL, 0);
+  return io_unit_parse_hint(quantity, text, out, why, why_size, NULL, 0);
 }

@@ -153,9 +153,9 @@ static tps_status check_events(tps_doc *d, const unsigned char *buf,
         break;
       case YAML_SEQUENCE_START_EVENT:
       case YAML_MAPPING_START_EVENT:
-        if (++depth > TPS_IO_DEPTH_MAX && st == TPS_OK)
+        if (++depth > IO_DEPTH_MAX && st == TPS_OK)
           st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
-                            "nesting deeper than %d levels", TPS_IO_DEPTH_MAX);
+                            "nesting deeper than %d levels", IO_DEPTH_MAX);
         break;
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT:
@@ -194,7 +194,7 @@ static tps_status fail_errno(tps_doc *d, const char *what, int errnum) {
   return tps_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
 }
 
-/* Reads at most TPS_IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
+/* Reads at most IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
 static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
                             size_t *len) {
   struct stat stt;
@@ -211,7 +211,7 @@ static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
   while (b) {
     if (n + 1 >= cap) {
       size_t ncap = cap * 2;
-      if (ncap > (size_t)TPS_IO_FILE_MAX + 2) ncap = (size_t)TPS_IO_FILE_MAX + 2;
+      if (ncap > (size_t)IO_FILE_MAX + 2) ncap = (size_t)IO_FILE_MAX + 2;
       unsigned char *nb = realloc(b, ncap);
       if (!nb) {
         free(b);
@@ -223,9 +223,9 @@ static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
     }
     size_t got = fread(b + n, 1, cap - 1 - n, f);
     n += got;
-    if (n > (size_t)TPS_IO_FILE_MAX) {
+    if (n > (size_t)IO_FILE_MAX) {
       st = tps_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
-                        TPS_IO_FILE_MAX);
+                        IO_FILE_MAX);
       tps_doc_hint(d, "model and hardware files are small YAML text files");
       break;
     }

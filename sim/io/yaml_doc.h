@@ -1,13 +1,17 @@
 /* A loaded YAML file and table-driven readers for its mappings.
  *
- * tps_doc_load reads one file (at most TPS_IO_FILE_MAX bytes), rejects what
+ * tps_doc_load reads one file (at most IO_FILE_MAX bytes), rejects what
  * the schema never needs and what could hurt (several documents, anchors and
- * aliases, nesting deeper than TPS_IO_DEPTH_MAX, NUL or control characters in
+ * aliases, nesting deeper than IO_DEPTH_MAX, NUL or control characters in
  * text) and builds a libyaml document whose nodes carry their position.
  *
  * Every error goes to the tps_error given to tps_doc_load with the file name
  * and the 1-based line and column of the node at fault. Readers return the
- * status they set, so callers can `if ((st = ...)) return st;`. */
+ * status they set, so callers can `if ((st = ...)) return st;`.
+ *
+ * Not part of the public API: what only sim/io uses is named io_*; the
+ * tps_doc_*, tps_node_*, tps_seq_* and tps_map_get readers are used by
+ * sim/validate as well and keep their names until they move with it. */
 #ifndef TPSIM_IO_YAML_DOC_H
 #define TPSIM_IO_YAML_DOC_H
 
@@ -57,54 +61,41 @@ yaml_node_t *tps_map_get(tps_doc *d, const yaml_node_t *map, const char *key);
 
 /* Scalar readers. `what` names the value in messages ("'layers'", "each entry
  * of 'full_attention_blocks'"). */
-tps_status tps_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
-                           char *buf, size_t size);
+tps_status io_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
+                          char *buf, size_t size);
 tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
                         int64_t min, int64_t max, int64_t *out);
 tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
                          bool *out);
 /* choices: NULL-terminated; *out is the index of the match. */
-tps_status tps_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
-                         const char *const *choices, int *out);
-/* A value with a unit of `quantity` (see tps_unit_parse), in SI units;
- * positive: must be > 0, else >= 0. */
-tps_status tps_node_quantity(tps_doc *d, const yaml_node_t *n,
-                             const char *what, const char *quantity,
-                             bool positive, double *out);
+tps_status io_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
+                        const char *const *choices, int *out);
 /* A plain number (no unit) in [min, max]. */
 tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
                            double min, double max, double *out);
-/* A fraction in (0, 1] or a percentage ("35%"). */
-tps_status tps_node_fraction(tps_doc *d, const yaml_node_t *n,
-                             const char *what, double *out);
-/* An efficiency: a fraction (n = 1, x = 1) or a list of [x, y] pairs with x
- * strictly increasing and > 0 (x_quantity: unit of x, NULL for a plain
- * number), y a fraction; at most TPS_MAX_TABLE pairs. */
-tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
-                          const char *x_quantity, tps_table *out);
 /* Requires a mapping; `what` as in "'device' must be a mapping". */
-tps_status tps_node_expect_map(tps_doc *d, const yaml_node_t *n,
-                               const char *what);
+tps_status io_node_expect_map(tps_doc *d, const yaml_node_t *n,
+                              const char *what);
 
 /* Key tables: one row per key of a mapping (Redis config.c style). */
 typedef enum {
-  TPS_KEY_STRING,   /* char[size] at offset */
-  TPS_KEY_INT,      /* int64_t at offset, in [min, max] */
-  TPS_KEY_BOOL,     /* bool at offset: true or false */
-  TPS_KEY_ENUM,     /* enum (int-sized) at offset, one of choices */
-  TPS_KEY_QUANTITY, /* double at offset, SI units of `quantity`; min 1: > 0 */
-  TPS_KEY_FRACTION, /* double at offset in (0, 1] */
-  TPS_KEY_NUMBER,   /* double at offset, plain number in [min, max] */
-  TPS_KEY_TABLE,    /* tps_table at offset; x in `quantity` (NULL: plain) */
-  TPS_KEY_NODE      /* not read: the value node is handed to the caller */
-} tps_key_type;
+  IO_KEY_STRING,   /* char[size] at offset */
+  IO_KEY_INT,      /* int64_t at offset, in [min, max] */
+  IO_KEY_BOOL,     /* bool at offset: true or false */
+  IO_KEY_ENUM,     /* enum (int-sized) at offset, one of choices */
+  IO_KEY_QUANTITY, /* double at offset, SI units of `quantity`; min 1: > 0 */
+  IO_KEY_FRACTION, /* double at offset in (0, 1] */
+  IO_KEY_NUMBER,   /* double at offset, plain number in [min, max] */
+  IO_KEY_TABLE,    /* tps_table at offset; x in `quantity` (NULL: plain) */
+  IO_KEY_NODE      /* not read: the value node is handed to the caller */
+} io_key_type;
 
-#define TPS_VARIANT_ALL 0xffu
-#define TPS_KEYS_MAX 40
+#define IO_VARIANT_ALL 0xffu
+#define IO_KEYS_MAX 40
 
-typedef struct tps_key {
+typedef struct io_key {
   const char *name;
-  tps_key_type type;
+  io_key_type type;
   size_t offset;              /* where the value goes in the caller's struct */
   size_t size;                /* STRING: capacity of the char array */
   int64_t min, max;           /* INT, NUMBER: range; QUANTITY: min 1 means > 0 */
@@ -114,14 +105,14 @@ typedef struct tps_key {
   unsigned applies;           /* variants (bits) the key belongs to */
   unsigned required;          /* variants that must give it */
   const char *help;           /* meaning and unit, one line */
-} tps_key;
+} io_key;
 
-typedef struct tps_map_ctx {
+typedef struct io_map_ctx {
   const char *where;   /* "module 'language_model'", "'device'", "the model file" */
-  unsigned variant_bit;     /* bit of the variant read; TPS_VARIANT_ALL if none */
+  unsigned variant_bit;     /* bit of the variant read; IO_VARIANT_ALL if none */
   const char *variant_name; /* "vit" for "key 'vocab' does not apply to vit
                                module 'x'"; NULL: such keys are unknown */
-} tps_map_ctx;
+} io_map_ctx;
 
 /* Reads a mapping through a key table: rejects non-string keys, unknown keys
  * (with a did-you-mean hint), duplicate keys and keys of other variants;
@@ -130,8 +121,8 @@ typedef struct tps_map_ctx {
  * mapping. A `source:` string is accepted in every mapping even when the
  * table lacks it. found[i] receives the value node of keys[i] (NULL when
  * absent). */
-tps_status tps_map_read(tps_doc *d, const yaml_node_t *map,
-                        const tps_key *keys, int n, const tps_map_ctx *ctx,
-                        void *base, yaml_node_t **found);
+tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
+                       const io_key *keys, int n, const io_map_ctx *ctx,
+                       void *base, yaml_node_t **found);
 
 #endif

@@ -15,16 +15,16 @@ static const char *scalar(const yaml_node_t *n) {
                                           : NULL;
 }
 
-tps_status tps_node_expect_map(tps_doc *d, const yaml_node_t *n,
-                               const char *what) {
+tps_status io_node_expect_map(tps_doc *d, const yaml_node_t *n,
+                              const char *what) {
   if (n && n->type == YAML_MAPPING_NODE) return TPS_OK;
   char got[64];
   tps_node_desc(n, got, sizeof got);
   return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a mapping, got %s", what, got);
 }
 
-tps_status tps_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
-                           char *buf, size_t size) {
+tps_status io_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
+                          char *buf, size_t size) {
   const char *s = scalar(n);
   char got[64];
   tps_node_desc(n, got, sizeof got);
@@ -49,7 +49,7 @@ static tps_status int_fail(tps_doc *d, const yaml_node_t *n, const char *what,
                            int64_t min, int64_t max, tps_status status) {
   char got[64];
   tps_node_desc(n, got, sizeof got);
-  if (max < TPS_IO_COUNT_MAX)
+  if (max < IO_COUNT_MAX)
     return tps_doc_fail(d, n, status,
                         "%s must be an integer between %" PRId64 " and %" PRId64
                         ", got %s",
@@ -106,8 +106,8 @@ tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
   return TPS_ETYPE;
 }
 
-tps_status tps_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
-                         const char *const *choices, int *out) {
+tps_status io_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
+                        const char *const *choices, int *out) {
   const char *s = scalar(n);
   int count = 0;
   while (choices[count]) count++;
@@ -132,9 +132,11 @@ tps_status tps_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
   return TPS_ETYPE;
 }
 
-tps_status tps_node_quantity(tps_doc *d, const yaml_node_t *n,
-                             const char *what, const char *quantity,
-                             bool positive, double *out) {
+/* A value with a unit of `quantity` (see tps_unit_parse), in SI units;
+ * positive: must be > 0, else >= 0. */
+static tps_status node_quantity(tps_doc *d, const yaml_node_t *n,
+                                const char *what, const char *quantity,
+                                bool positive, double *out) {
   const char *s = scalar(n);
   char why[384], hint[128], got[64];
   tps_node_desc(n, got, sizeof got);
@@ -142,8 +144,8 @@ tps_status tps_node_quantity(tps_doc *d, const yaml_node_t *n,
     return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a number with a unit, got %s",
                         what, got);
   double v = 0.0;
-  tps_status st = tps_unit_parse_hint(quantity, s, &v, why, sizeof why, hint,
-                                      sizeof hint);
+  tps_status st = io_unit_parse_hint(quantity, s, &v, why, sizeof why, hint,
+                                     sizeof hint);
   if (st != TPS_OK) {
     tps_doc_fail(d, n, st, "%s: %s", what, why);
     if (hint[0]) tps_doc_hint(d, "%s", hint);
@@ -160,7 +162,7 @@ tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
                            double min, double max, double *out) {
   const char *s = scalar(n);
   double v;
-  if (s && tps_number_parse(s, &v) && v >= min && v <= max) {
+  if (s && io_number_parse(s, &v) && v >= min && v <= max) {
     *out = v;
     return TPS_OK;
   }
@@ -170,10 +172,11 @@ tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
                       what, min, max, got);
 }
 
-tps_status tps_node_fraction(tps_doc *d, const yaml_node_t *n,
-                             const char *what, double *out) {
+/* A fraction in (0, 1] or a percentage ("35%"). */
+static tps_status node_fraction(tps_doc *d, const yaml_node_t *n,
+                                const char *what, double *out) {
   const char *s = scalar(n);
-  if (s && tps_fraction_parse(s, out)) return TPS_OK;
+  if (s && io_fraction_parse(s, out)) return TPS_OK;
   char got[64];
   tps_node_desc(n, got, sizeof got);
   return tps_doc_fail(d, n, TPS_ERANGE,
@@ -181,13 +184,16 @@ tps_status tps_node_fraction(tps_doc *d, const yaml_node_t *n,
                       what, got);
 }
 
-tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
-                          const char *x_quantity, tps_table *out) {
+/* An efficiency: a fraction (n = 1, x = 1) or a list of [x, y] pairs with x
+ * strictly increasing and > 0 (x_quantity: unit of x, NULL for a plain
+ * number), y a fraction; at most TPS_MAX_TABLE pairs. */
+static tps_status node_table(tps_doc *d, const yaml_node_t *n, const char *what,
+                             const char *x_quantity, tps_table *out) {
   char got[64], item[96];
   tps_node_desc(n, got, sizeof got);
   if (n && n->type == YAML_SCALAR_NODE) {
     double y;
-    tps_status st = tps_node_fraction(d, n, what, &y);
+    tps_status st = node_fraction(d, n, what, &y);
     if (st != TPS_OK) return st;
     memset(out, 0, sizeof *out);
     out->n = 1;
@@ -217,11 +223,11 @@ tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
     double x = 0.0;
     snprintf(item, sizeof item, "x of %s", what);
     if (x_quantity) {
-      tps_status st = tps_node_quantity(d, xn, item, x_quantity, true, &x);
+      tps_status st = node_quantity(d, xn, item, x_quantity, true, &x);
       if (st != TPS_OK) return st;
     } else {
       const char *s = scalar(xn);
-      if (!s || !tps_number_parse(s, &x) || !(x > 0.0)) {
+      if (!s || !io_number_parse(s, &x) || !(x > 0.0)) {
         tps_node_desc(xn, got, sizeof got);
         return tps_doc_fail(d, xn, TPS_ETYPE,
                             "%s must be a positive number, got %s", item, got);
@@ -237,7 +243,7 @@ tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
                           got, before);
     }
     snprintf(item, sizeof item, "y of %s", what);
-    tps_status st = tps_node_fraction(d, yn, item, &t.y[i]);
+    tps_status st = node_fraction(d, yn, item, &t.y[i]);
     if (st != TPS_OK) return st;
     t.x[i] = x;
     t.n = i + 1;
@@ -249,12 +255,12 @@ tps_status tps_node_table(tps_doc *d, const yaml_node_t *n, const char *what,
 /* "unknown key 'hiden' in module 'x'" with a did-you-mean hint over the keys
  * of this variant, or the list of them when none is close. */
 static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key,
-                              const tps_key *keys, int n,
-                              const tps_map_ctx *ctx) {
-  const char *names[TPS_KEYS_MAX + 1];
+                              const io_key *keys, int n,
+                              const io_map_ctx *ctx) {
+  const char *names[IO_KEYS_MAX + 1];
   int m = 0;
   bool has_source = false;
-  for (int i = 0; i < n && m < TPS_KEYS_MAX; i++) {
+  for (int i = 0; i < n && m < IO_KEYS_MAX; i++) {
     if (!(keys[i].applies & ctx->variant_bit)) continue;
     names[m++] = keys[i].name;
     if (strcmp(keys[i].name, "source") == 0) has_source = true;
@@ -277,73 +283,73 @@ static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key
   return TPS_EUNKNOWNKEY;
 }
 
-static tps_status read_value(tps_doc *d, const yaml_node_t *v, const tps_key *k,
+static tps_status read_value(tps_doc *d, const yaml_node_t *v, const io_key *k,
                              void *base) {
   char what[80];
   snprintf(what, sizeof what, "'%s'", k->name);
   char *at = (char *)base + k->offset;
   switch (k->type) {
-    case TPS_KEY_STRING:
-      return tps_node_string(d, v, what, at, k->size);
-    case TPS_KEY_INT: {
+    case IO_KEY_STRING:
+      return io_node_string(d, v, what, at, k->size);
+    case IO_KEY_INT: {
       int64_t x;
       tps_status st = tps_node_int(d, v, what, k->min, k->max, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
-    case TPS_KEY_BOOL: {
+    case IO_KEY_BOOL: {
       bool b;
       tps_status st = tps_node_bool(d, v, what, &b);
       if (st == TPS_OK) memcpy(at, &b, sizeof b);
       return st;
     }
-    case TPS_KEY_ENUM: {
+    case IO_KEY_ENUM: {
       int e;
-      tps_status st = tps_node_enum(d, v, what, k->choices, &e);
+      tps_status st = io_node_enum(d, v, what, k->choices, &e);
       if (st == TPS_OK) memcpy(at, &e, sizeof e);
       return st;
     }
-    case TPS_KEY_QUANTITY: {
+    case IO_KEY_QUANTITY: {
       double x;
-      tps_status st = tps_node_quantity(d, v, what, k->quantity, k->min > 0, &x);
+      tps_status st = node_quantity(d, v, what, k->quantity, k->min > 0, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
-    case TPS_KEY_FRACTION: {
+    case IO_KEY_FRACTION: {
       double x;
-      tps_status st = tps_node_fraction(d, v, what, &x);
+      tps_status st = node_fraction(d, v, what, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
-    case TPS_KEY_NUMBER: {
+    case IO_KEY_NUMBER: {
       double x = 0.0;
       tps_status st = tps_node_number(d, v, what, (double)k->min, (double)k->max, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
-    case TPS_KEY_TABLE:
-      return tps_node_table(d, v, what, k->quantity, (tps_table *)(void *)at);
-    case TPS_KEY_NODE:
+    case IO_KEY_TABLE:
+      return node_table(d, v, what, k->quantity, (tps_table *)(void *)at);
+    case IO_KEY_NODE:
       return TPS_OK;
   }
   return TPS_OK;
 }
 
 /* Writes the default of an absent optional key. */
-static void write_default(const tps_key *k, void *base) {
+static void write_default(const io_key *k, void *base) {
   char *at = (char *)base + k->offset;
   switch (k->type) {
-    case TPS_KEY_INT: {
+    case IO_KEY_INT: {
       int64_t x = k->def;
       memcpy(at, &x, sizeof x);
       break;
     }
-    case TPS_KEY_BOOL: {
+    case IO_KEY_BOOL: {
       bool b = k->def != 0;
       memcpy(at, &b, sizeof b);
       break;
     }
-    case TPS_KEY_ENUM: {
+    case IO_KEY_ENUM: {
       int e = (int)k->def;
       memcpy(at, &e, sizeof e);
       break;
@@ -353,13 +359,13 @@ static void write_default(const tps_key *k, void *base) {
   }
 }
 
-tps_status tps_map_read(tps_doc *d, const yaml_node_t *map,
-                        const tps_key *keys, int n, const tps_map_ctx *ctx,
-                        void *base, yaml_node_t **found) {
+tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
+                       const io_key *keys, int n, const io_map_ctx *ctx,
+                       void *base, yaml_node_t **found) {
   tps_status st;
-  yaml_node_t *key_nodes[TPS_KEYS_MAX];
+  yaml_node_t *key_nodes[IO_KEYS_MAX];
   yaml_node_t *source_key = NULL;
-  if (n > TPS_KEYS_MAX)
+  if (n > IO_KEYS_MAX)
     return tps_doc_fail(d, map, TPS_EINVAL, "internal error: key table too long");
   for (int i = 0; i < n; i++) found[i] = key_nodes[i] = NULL;
 
@@ -386,11 +392,11 @@ tps_status tps_map_read(tps_doc *d, const yaml_node_t *map,
       }
       source_key = kn;
       char tmp[TPS_SOURCE_MAX];
-      if ((st = tps_node_string(d, vn, "'source'", tmp, sizeof tmp))) return st;
+      if ((st = io_node_string(d, vn, "'source'", tmp, sizeof tmp))) return st;
       continue;
     }
     if (idx < 0) return unknown_key(d, kn, key, keys, n, ctx);
-    const tps_key *k = &keys[idx];
+    const io_key *k = &keys[idx];
     if (!(k->applies & ctx->variant_bit)) {
       if (!ctx->variant_name) return unknown_key(d, kn, key, keys, n, ctx);
       tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "key '%s' does not apply to %s %s",
@@ -408,7 +414,7 @@ tps_status tps_map_read(tps_doc *d, const yaml_node_t *map,
   }
 
   for (int i = 0; i < n; i++) {
-    const tps_key *k = &keys[i];
+    const io_key *k = &keys[i];
     if (found[i] || !(k->applies & ctx->variant_bit)) continue;
     if (k->required & ctx->variant_bit) {
       tps_doc_fail(d, map, TPS_EMISSINGKEY, "missing key '%s' in %s", k->name,

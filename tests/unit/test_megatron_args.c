@@ -1,7 +1,7 @@
-/* Megatron / MindSpeed arguments and launch scripts
- * (sim/io/megatron_args.c): the shell subset (quotes, continuations,
- * comments, variables, arrays, arithmetic), the flags applied to the run
- * overrides and to the model, and the unresolved list. */
+/* Megatron / MindSpeed arguments and launch scripts (sim/io/shell_read.c,
+ * megatron_flags.c and megatron_args.c): the shell subset (quotes,
+ * continuations, comments, variables, arrays, arithmetic), the flags applied
+ * to the run overrides and to the model, and the unresolved list. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

@@ -15,6 +15,19 @@
 #define TPS_MAX_TABLE 32    /* points in an efficiency table */
 #define TPS_MAX_FULL_ATTN 64
 
+/* Defaults for what neither the model file nor the command line gives. */
+/* Decoder tokens per sample: the `training: seq_len` default of
+ * docs/schema.md, GPT-3's context length (Brown et al. 2020); Megatron-LM's
+ * --seq-length has no default of its own. */
+#define TPS_DEFAULT_SEQ_LEN 2048
+/* The vocabulary is padded to a multiple of divisor x TP: Megatron-LM's
+ * default --make-vocab-size-divisible-by 128 (megatron/training/arguments.py). */
+#define TPS_DEFAULT_VOCAB_DIVISOR 128
+/* Fraction of device memory a recommended configuration leaves free
+ * (--margin, docs/model.md, docs/search.md): tp-sim's policy, not a
+ * measurement. */
+#define TPS_DEFAULT_MEMORY_MARGIN 0.05
+
 typedef enum { TPS_MODULE_DECODER, TPS_MODULE_VIT, TPS_MODULE_PROJECTOR } tps_module_type;
 typedef enum { TPS_MLP_GELU, TPS_MLP_SWIGLU } tps_mlp_kind;
 typedef enum { TPS_NORM_LAYERNORM, TPS_NORM_RMSNORM } tps_norm_kind;
@@ -184,6 +197,17 @@ typedef struct tps_run {
   int64_t pipeline_layers[TPS_MAX_MODULES][TPS_MAX_STAGES];
   bool explicit_pipeline;
 } tps_run;
+
+/* The names of each enum, NULL-terminated, indexed by the enum value: the
+ * names a model or hardware file and the command line accept, and the
+ * *_name() functions print. */
+extern const char *const tps_module_type_names[];
+extern const char *const tps_mlp_names[];
+extern const char *const tps_norm_names[];
+extern const char *const tps_position_names[];
+extern const char *const tps_precision_names[];
+extern const char *const tps_recompute_names[];
+extern const char *const tps_topology_names[];
 
 const char *tps_precision_name(tps_precision p);
 const char *tps_recompute_name(tps_recompute r);

@@ -1,0 +1,193 @@
+/* The table of Megatron-LM / MindSpeed flags tp-sim understands, and the
+ * matching of a command's words against it: each recognised flag's value is
+ * checked (an integer >= 1, a fraction, one of the choices) and recorded,
+ * a later flag overriding an earlier one as argparse does; a value that is
+ * missing, unexpanded or invalid goes to the unresolved list instead. What
+ * the values mean for a model and a run is megatron_args.c's job. */
+#include "io/megatron_flags.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "io/io_internal.h"
+
+static const char *const recompute_choices[] = {"selective", "full", NULL};
+static const char *const method_choices[] = {"uniform", "block", NULL};
+static const char *const norm_choices[] = {"LayerNorm", "RMSNorm", NULL};
+/* mrope (Qwen2-VL's multimodal RoPE) is costed as rope. */
+static const char *const position_choices[] = {"learned_absolute", "rope", "none", "mrope",
+                                               NULL};
+
+const mgf_flag mgf_flags[] = {
+    {"--tensor-model-parallel-size", MGF_TP, MGF_INT, false, NULL},
+    {"--pipeline-model-parallel-size", MGF_PP, MGF_INT, false, NULL},
+    {"--sequence-parallel", MGF_SP, MGF_SWITCH, false, NULL},
+    {"--micro-batch-size", MGF_MBS, MGF_INT, false, NULL},
+    {"--global-batch-size", MGF_GBS, MGF_INT, false, NULL},
+    {"--seq-length", MGF_SEQ, MGF_INT, false, NULL},
+    {"--recompute-granularity", MGF_RECOMPUTE, MGF_CHOICE, false, recompute_choices},
+    {"--recompute-method", MGF_RECOMPUTE_METHOD, MGF_CHOICE, false, method_choices},
+    {"--recompute-activations", MGF_RECOMPUTE_ACT, MGF_SWITCH, false, NULL},
+    {"--use-distributed-optimizer", MGF_DIST_OPT, MGF_SWITCH, false, NULL},
+    {"--bf16", MGF_BF16, MGF_SWITCH, false, NULL},
+    {"--fp16", MGF_FP16, MGF_SWITCH, false, NULL},
+    {"--use-flash-attn", MGF_FLASH, MGF_SWITCH, false, NULL},
+    {"--overlap-grad-reduce", MGF_OVERLAP, MGF_SWITCH, false, NULL},
+    /* torchrun / torch.distributed.launch: cards = nproc_per_node x nnodes */
+    {"--nproc_per_node", MGF_NPROC, MGF_INT, false, NULL},
+    {"--nproc-per-node", MGF_NPROC, MGF_INT, false, NULL},
+    {"--nnodes", MGF_NNODES, MGF_INT, false, NULL},
+    /* model shape */
+    {"--num-layers", MGF_LAYERS, MGF_INT, true, NULL},
+    {"--hidden-size", MGF_HIDDEN, MGF_INT, true, NULL},
+    {"--ffn-hidden-size", MGF_FFN, MGF_INT, true, NULL},
+    {"--num-attention-heads", MGF_HEADS, MGF_INT, true, NULL},
+    {"--num-query-groups", MGF_GROUPS, MGF_INT, true, NULL},
+    {"--group-query-attention", MGF_GQA, MGF_SWITCH, true, NULL},
+    {"--swiglu", MGF_SWIGLU, MGF_SWITCH, true, NULL},
+    {"--normalization", MGF_NORM, MGF_CHOICE, true, norm_choices},
+    {"--untie-embeddings-and-output-weights", MGF_UNTIE, MGF_SWITCH, true, NULL},
+    {"--position-embedding-type", MGF_POSITION, MGF_CHOICE, true, position_choices},
+    {"--use-rotary-position-embeddings", MGF_ROTARY, MGF_SWITCH, true, NULL},
+    {"--padded-vocab-size", MGF_PADDED_VOCAB, MGF_INT, true, NULL},
+    {"--vocab-size", MGF_VOCAB, MGF_INT, true, NULL},
+    {"--make-vocab-size-divisible-by", MGF_VOCAB_DIV, MGF_INT, true, NULL},
+    {"--max-position-embeddings", MGF_MAX_POS, MGF_INT, true, NULL},
+    {"--kv-channels", MGF_KV_CHANNELS, MGF_INT, true, NULL},
+    {"--disable-bias-linear", MGF_NO_BIAS, MGF_SWITCH, true, NULL},
+    {"--add-qkv-bias", MGF_QKV_BIAS, MGF_SWITCH, true, NULL},
+    {"--attention-dropout", MGF_ATT_DROPOUT, MGF_FRAC, true, NULL},
+    {"--hidden-dropout", MGF_HID_DROPOUT, MGF_FRAC, true, NULL},
+};
+const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
+
+void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,
+                   int line) {
+  if (!u) return;
+  if (u->n >= TPS_ECO_UNRESOLVED_MAX) {
+    u->dropped++;
+    return;
+  }
+  tps_eco_item *it = &u->items[u->n++];
+  /* Longer strings are cut to the fields' sizes (precision bounds them). */
+  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, arg ? arg : "");
+  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text ? text : "");
+  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why ? why : "");
+  it->line = line;
+}
+
+/* Records the value of one flag. value may be NULL (a switch, or missing). */
+static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char *spelled,
+                      const shx_text *value, shx_pos at) {
+  mgf_val *v = &A->val[f->id];
+  if (f->kind == MGF_SWITCH) {
+    v->given = true;
+    v->flag = f->name;
+    v->at = at;
+    return;
+  }
+  if (!value) {
+    mgf_unres_add(A->unres, spelled, "", "the flag has no value", at.line);
+    return;
+  }
+  const char *txt = shx_text_str(value);
+  unsigned char u = shx_text_unresolved(value);
+  int line = value->n ? value->pos[0].line : at.line;
+  if (u) {
+    mgf_unres_add(A->unres, spelled, txt, shx_why(R, u), line);
+    return;
+  }
+  char why[160];
+  if (f->kind == MGF_INT) {
+    int64_t x;
+    int64_t max = f->id == MGF_LAYERS ? IO_LAYERS_MAX : IO_COUNT_MAX;
+    if (!io_int_parse(txt, &x) || x < 1 || x > max) {
+      snprintf(why, sizeof why, "'%.60s' is not an integer >= 1", txt);
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    v->i = x;
+  } else if (f->kind == MGF_FRAC) {
+    double x;
+    if (!io_number_parse(txt, &x) || x < 0.0 || x > 1.0) {
+      snprintf(why, sizeof why, "'%.60s' is not a number between 0 and 1", txt);
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    v->x = x;
+  } else {
+    int k = -1;
+    for (int c = 0; f->choices[c]; c++)
+      if (strcmp(txt, f->choices[c]) == 0) k = c;
+    if (k < 0) {
+      size_t used = (size_t)snprintf(why, sizeof why, "'%.40s' is not one of", txt);
+      for (int c = 0; f->choices[c] && used < sizeof why; c++)
+        used += (size_t)snprintf(why + used, sizeof why - used, "%s %s", c ? "," : "",
+                                 f->choices[c]);
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    v->i = k;
+  }
+  v->given = true;
+  v->flag = f->name;
+  v->at = at;
+}
+
+static const mgf_flag *flag_find(const char *name, size_t len) {
+  for (int k = 0; k < mgf_n_flags; k++)
+    if (strlen(mgf_flags[k].name) == len && memcmp(mgf_flags[k].name, name, len) == 0)
+      return &mgf_flags[k];
+  return NULL;
+}
+
+void mgf_scan_command(shx_reader *R, const shx_text *fields, int n, void *user) {
+  mgf_args *A = user;
+  bool launch = false; /* looks like a training launch: report hidden args */
+  for (int k = 0; k < n; k++) {
+    const char *t = shx_text_str(&fields[k]);
+    size_t l = strlen(t);
+    if (strncmp(t, "--", 2) == 0 || (l > 3 && strcmp(t + l - 3, ".py") == 0)) launch = true;
+  }
+  for (int k = 0; k < n; k++) {
+    const shx_text *fld = &fields[k];
+    const char *t = shx_text_str(fld);
+    shx_pos at = fld->n ? fld->pos[0] : (shx_pos){0, 0};
+    if (strncmp(t, "--", 2) != 0) {
+      unsigned char u = shx_text_unresolved(fld);
+      /* after an unknown flag it is that flag's value; after a switch or
+       * a plain word it may hold arguments of its own */
+      const char *prev = k > 0 ? shx_text_str(&fields[k - 1]) : "";
+      const char *peq = strchr(prev, '=');
+      const mgf_flag *pf = prev[0] == '-' && !peq ? flag_find(prev, strlen(prev)) : NULL;
+      bool is_value = prev[0] == '-' && !peq && (!pf || pf->kind != MGF_SWITCH);
+      if (u && launch && !is_value)
+        mgf_unres_add(A->unres, "", t, shx_why(R, u), at.line);
+      continue;
+    }
+    const char *eq = strchr(t, '=');
+    size_t nlen = eq ? (size_t)(eq - t) : strlen(t);
+    const mgf_flag *f = flag_find(t, nlen);
+    if (!f) continue; /* an argument tp-sim does not model */
+    char spelled[64];
+    snprintf(spelled, sizeof spelled, "%.*s", (int)(nlen < 63 ? nlen : 63), t);
+    if (f->kind == MGF_SWITCH) {
+      take_flag(R, A, f, spelled, NULL, at);
+      continue;
+    }
+    if (eq) {
+      shx_text val = {0};
+      size_t off = (size_t)(eq - t) + 1;
+      bool ok = true;
+      for (size_t c = off; ok && c < fld->n; c++)
+        ok = shx_text_push(R, &val, fld->s[c], fld->pos[c], fld->u[c]);
+      if (ok) take_flag(R, A, f, spelled, &val, at);
+      shx_text_free(&val);
+    } else if (k + 1 < n && strncmp(shx_text_str(&fields[k + 1]), "--", 2) != 0) {
+      take_flag(R, A, f, spelled, &fields[k + 1], at);
+      k++;
+    } else {
+      take_flag(R, A, f, spelled, NULL, at);
+    }
+  }
+}

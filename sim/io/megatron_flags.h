@@ -1,0 +1,69 @@
+/* The Megatron-LM / MindSpeed flags tp-sim understands (megatron_flags.c)
+ * and the values a script gives them, as megatron_args.c maps them to a
+ * model and run overrides. Not part of the public API. */
+#ifndef TPSIM_IO_MEGATRON_FLAGS_H
+#define TPSIM_IO_MEGATRON_FLAGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/shell_read.h"
+#include "tpsim/ecosystem.h"
+
+typedef enum {
+  MGF_TP, MGF_PP, MGF_SP, MGF_MBS, MGF_GBS, MGF_SEQ, MGF_LAYERS, MGF_HIDDEN, MGF_FFN, MGF_HEADS,
+  MGF_GROUPS, MGF_GQA, MGF_RECOMPUTE, MGF_RECOMPUTE_METHOD, MGF_RECOMPUTE_ACT, MGF_DIST_OPT,
+  MGF_BF16, MGF_FP16, MGF_SWIGLU, MGF_FLASH, MGF_NORM, MGF_UNTIE, MGF_POSITION, MGF_ROTARY,
+  MGF_PADDED_VOCAB, MGF_VOCAB, MGF_VOCAB_DIV, MGF_MAX_POS, MGF_KV_CHANNELS, MGF_NO_BIAS,
+  MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES, MGF_N
+} mgf_id;
+
+typedef enum {
+  MGF_SWITCH, /* no value */
+  MGF_INT,    /* integer >= 1 */
+  MGF_FRAC,   /* number in [0, 1] */
+  MGF_CHOICE  /* one of choices */
+} mgf_kind;
+
+/* One row of the flag table; an id may have several spellings. */
+typedef struct mgf_flag {
+  const char *name;
+  mgf_id id;
+  mgf_kind kind;
+  bool shape; /* describes the model rather than the run */
+  const char *const *choices;
+} mgf_flag;
+
+extern const mgf_flag mgf_flags[];
+extern const int mgf_n_flags;
+
+/* The value of one flag id, the last one given.
+ * MGF_CHOICE values are indexes into the flag's choices:
+ *   --recompute-granularity    0 selective, 1 full
+ *   --recompute-method         0 uniform, 1 block
+ *   --normalization            0 LayerNorm, 1 RMSNorm
+ *   --position-embedding-type  0 learned_absolute, 1 rope, 2 none, 3 mrope */
+typedef struct mgf_val {
+  bool given;
+  int64_t i;        /* MGF_INT; MGF_CHOICE: index into choices */
+  double x;         /* MGF_FRAC */
+  const char *flag; /* the table row's name (mgf_flags[k].name) */
+  shx_pos at;       /* where the flag was written */
+} mgf_val;
+
+/* What the flags of a whole text say. */
+typedef struct mgf_args {
+  mgf_val val[MGF_N];
+  tps_eco_unresolved *unres; /* recognised flags whose value is not usable */
+} mgf_args;
+
+/* An shx_command_fn (user: the mgf_args): matches the fields of one command
+ * against the table, a later flag overriding an earlier one; values that
+ * are missing, unexpanded or invalid go to the unresolved list. */
+void mgf_scan_command(shx_reader *R, const shx_text *fields, int n, void *user);
+
+/* Appends an item to the unresolved list (counts it as dropped when full). */
+void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,
+                   int line);
+
+#endif
