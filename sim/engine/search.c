@@ -605,7 +605,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   o.global_batch = opts->global_batch > 0 ? opts->global_batch
                                           : (tr->global_batch > 0 ? tr->global_batch : opts->cards);
   o.precision = opts->precision;
-  o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : 0.05;
+  o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : TPS_DEFAULT_MEMORY_MARGIN;
   o.sp = 0;
   tps_run base;
   tps_status st = tps_run_resolve(model, &o, &base, err);

@@ -144,7 +144,7 @@ static void inline_model(const pub_case *c, tps_model *m) {
   t->precision = c->precision;
   t->recompute = TPS_RECOMPUTE_NONE;
   t->flash_attention = true;
-  t->vocab_divisor = 128;
+  t->vocab_divisor = TPS_DEFAULT_VOCAB_DIVISOR;
 }
 
 /* The cost of the first decoder block of the plan; false if there is none. */
