@@ -57,6 +57,7 @@ static const char *data_dir(char *buf, size_t size) {
 static const char *kind_noun(const char *kind) {
   if (strcmp(kind, "models") == 0) return "model";
   if (strcmp(kind, "hw_profiles") == 0) return "hardware profile";
+  if (strcmp(kind, "hw_profiles/stacks") == 0) return "software stack";
   return kind;
 }
 
@@ -83,7 +84,8 @@ static bool try_dir(const char *dir, const char *kind, const char *name,
 tps_status tps_data_find(const char *kind, const char *name_or_path,
                          char *out, size_t out_size, tps_error *err) {
   tps_error_clear(err);
-  if (!kind || (strcmp(kind, "models") != 0 && strcmp(kind, "hw_profiles") != 0))
+  if (!kind || (strcmp(kind, "models") != 0 && strcmp(kind, "hw_profiles") != 0 &&
+                strcmp(kind, "hw_profiles/stacks") != 0))
     return tps_error_set(err, TPS_EINVAL, "", 0, 0, "unknown data kind '%s'",
                          kind ? kind : "");
   if (!name_or_path || !*name_or_path)

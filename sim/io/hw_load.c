@@ -15,7 +15,7 @@
 
 _Static_assert(sizeof(tps_topology) == sizeof(int), "enums are int-sized");
 
-enum { TOP_NAME, TOP_SOURCE, TOP_DEVICE, TOP_NODE, TOP_INTER, TOP_N };
+enum { TOP_NAME, TOP_SOURCE, TOP_DEVICE, TOP_NODE, TOP_INTER, TOP_STACK, TOP_N };
 static const io_key top_keys[TOP_N] = {
     [TOP_NAME] = {.name = "name", .type = IO_KEY_STRING,
                   .offset = offsetof(tps_hw, name), .size = TPS_NAME_MAX,
@@ -30,6 +30,11 @@ static const io_key top_keys[TOP_N] = {
                   .required = ALL, .help = "devices of a node and their link"},
     [TOP_INTER] = {.name = "inter_link", .type = IO_KEY_NODE, .applies = ALL,
                    .required = ALL, .help = "per-device link between nodes"},
+    /* optional; absent: no software stack (a calibrated tp-kernel profile) */
+    [TOP_STACK] = {.name = "stack", .type = IO_KEY_STRING,
+                   .offset = offsetof(tps_hw, stack_name), .size = TPS_NAME_MAX,
+                   .applies = ALL,
+                   .help = "default software stack, a name in hw_profiles/stacks/ (megatron-cuda)"},
 };
 
 #define DEV_Q(key, field, q, pos, text)                                         \
@@ -192,6 +197,18 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
              !(st = read_device(&d, f[TOP_DEVICE], hw)) &&
              !(st = read_node(&d, f[TOP_NODE], hw))) {
     st = read_link(&d, f[TOP_INTER], INTER, "'inter_link'", &hw->inter);
+  }
+  if (!st && hw->stack_name[0]) {
+    /* The profile's default stack, found like any bundled file. */
+    char spath[512];
+    tps_error serr;
+    tps_error_clear(&serr);
+    if (tps_data_find("hw_profiles/stacks", hw->stack_name, spath, sizeof spath, &serr) != TPS_OK) {
+      st = tps_doc_fail(&d, f[TOP_STACK], serr.status, "'stack': %s", serr.msg);
+      if (serr.hint[0]) tps_doc_hint(&d, "%s", serr.hint);
+    } else if ((st = tps_stack_load(spath, &hw->stack, &serr)) != TPS_OK && err) {
+      *err = serr; /* the stack file's own FILE:LINE:COL error */
+    }
   }
   tps_doc_free(&d);
   if (st) {
