@@ -27,6 +27,9 @@ int write_output(const char *path, render_fn render, const void *data);
  * flags) and the hardware profile, and resolves the run options (Megatron
  * arguments first, explicit options over them). Returns an exit code. */
 int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over);
+/* --stack: replaces hw->stack with the named stack (or a path; "none": no
+ * framework costs); NULL keeps the profile's. Returns an exit code. */
+int apply_stack(const char *stack, tps_hw *hw);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
 void warn_skipped(const report_skip *skipped, int n);
 
@@ -38,5 +41,6 @@ int cmd_report(const cli_args *args);
 int cmd_recommend(const cli_args *args);
 int cmd_validate(const cli_args *args);
 int cmd_calibrate(const cli_args *args);
+int cmd_fit(const cli_args *args);
 
 #endif

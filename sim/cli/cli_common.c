@@ -157,6 +157,24 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
     print_error(&err);
     return EXIT_USAGE;
   }
+  return apply_stack(args->stack, hw);
+}
+
+int apply_stack(const char *stack, tps_hw *hw) {
+  if (!stack) return EXIT_OK;
+  if (strcmp(stack, "none") == 0) {
+    memset(&hw->stack, 0, sizeof hw->stack);
+    snprintf(hw->stack.name, sizeof hw->stack.name, "none");
+    return EXIT_OK;
+  }
+  char path[4096];
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_data_find("hw_profiles/stacks", stack, path, sizeof path, &err) != TPS_OK ||
+      tps_stack_load(path, &hw->stack, &err) != TPS_OK) {
+    print_error(&err);
+    return EXIT_USAGE;
+  }
   return EXIT_OK;
 }
 

@@ -36,6 +36,10 @@ static const command commands[] = {
     {"calibrate", "tp-sim calibrate [-o PREFIX] [--quick]",
      "measure this machine with tp-kernel and write hardware profiles PREFIX-tpN[-sp].yaml",
      OPTS_CALIBRATE, cmd_calibrate},
+    {"fit", "tp-sim fit --cases FILE [--cases FILE ...] --stack S --param LIST [--write OUT.yaml]",
+     "fit software-stack constants to measured runs: values with standard errors, residuals, "
+     "leave-one-group-out error",
+     OPTS_FIT | OPTS_OUTPUT, cmd_fit},
     {"list", "tp-sim list models|hw", "bundled models or hardware profiles", 0, NULL},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
@@ -46,7 +50,7 @@ static void print_main_help(void) {
   printf("Usage:\n  tp-sim --model M --tp 1,2,4 [--hw H]   same as `tp-sim estimate ...`\n");
   for (int i = 0; i < N_COMMANDS; i++)
     printf("  %s\n      %s\n", commands[i].usage, commands[i].summary);
-  printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input,\n3 validate beyond --max-error.\n");
+  printf("  tp-sim --help | --version\n\nEvery command has --help. Exit codes: 0 ok, 1 run failed, 2 bad usage or input,\n3 validate beyond --max-error, or fit without convergence.\n");
   printf("Bundled data: $TPSIM_DATA_DIR or %s (models/, hw_profiles/).\n", "the build's data directory");
 }
 

@@ -12,7 +12,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -102,6 +102,20 @@ static const cli_option options[] = {
     {ID_OUTPUT, OPTS_CALIBRATE, "--output", "-o", T_STRING, "PREFIX", NULL, 0, 0,
      "write PREFIX-tpN[-sp].yaml (default hw_profiles/local)"},
     {ID_TOP, OPTS_SEARCH, "--top", NULL, T_INT, "N", NULL, 1, 1000, "configurations listed (default 10)"},
+    {ID_STACK, OPTS_MODEL | OPTS_SEARCH, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
+     "software stack (hw_profiles/stacks/S.yaml or a path; none: no framework costs; default: "
+     "the hardware profile's)"},
+    {ID_CASES, OPTS_FIT, "--cases", NULL, T_STRING, "FILE", NULL, 0, 0,
+     "measured runs in the published-case format (repeat for several files)"},
+    {ID_STACK, OPTS_FIT, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
+     "the stack whose constants are fitted (its values are the starting point); required"},
+    {ID_PARAM, OPTS_FIT, "--param", NULL, T_STRING, "LIST", NULL, 0, 0,
+     "constants to fit, comma-separated: host_dispatch, per_micro_batch, per_step, "
+     "allocator_overhead"},
+    {ID_HW, OPTS_FIT, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
+     "hardware profile for every case (default: each case's profile: or device rule)"},
+    {ID_WRITE, OPTS_FIT, "--write", NULL, T_STRING, "FILE", NULL, 0, 0,
+     "write the fitted stack profile (YAML, with its sources and errors) to FILE"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
 };
 #define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
@@ -245,6 +259,17 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_HW_PREFIX: args->hw_prefix = value; break;
     case ID_QUICK: args->quick = true; break;
     case ID_TOP: args->top = v; break;
+    case ID_STACK: args->stack = value; break;
+    case ID_CASES:
+      if (args->n_cases == (int)(sizeof args->cases / sizeof args->cases[0])) {
+        tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--cases: at most %d files",
+                      (int)(sizeof args->cases / sizeof args->cases[0]));
+        return TPS_EINVAL;
+      }
+      args->cases[args->n_cases++] = value;
+      break;
+    case ID_PARAM: args->params = value; break;
+    case ID_WRITE: args->write_path = value; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;

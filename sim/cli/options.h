@@ -32,6 +32,11 @@ typedef struct cli_args {
   bool quick;                 /* calibrate / validate --kernel --quick */
   int64_t top;                /* recommend --top N; 0: default */
   double days;                /* report --days; 0: none */
+  const char *stack;          /* --stack NAME|FILE|none: software stack; NULL: the profile's */
+  const char *cases[16];      /* fit --cases FILE (repeatable) */
+  int n_cases;
+  const char *params;         /* fit --param LIST (comma-separated names) */
+  const char *write_path;     /* fit --write FILE.yaml: the fitted stack profile */
   bool help;
 } cli_args;
 
@@ -47,7 +52,8 @@ enum {
   OPTS_REPORT = 1 << 7,   /* -o DIR, --tokens, --days */
   OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick */
   OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick */
-  OPTS_SEARCH = 1 << 10    /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
+  OPTS_SEARCH = 1 << 10,   /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
+  OPTS_FIT = 1 << 11       /* fit: --cases, --stack, --param, --hw, --write */
 };
 
 void cli_args_init(cli_args *args);

@@ -32,6 +32,7 @@ typedef struct pub_ctx {
   pub_case *pc;
   validate_report *rep;
   int cap_rows;
+  pub_set *set;             /* pub_set_load: ready cases go here, not to rows */
 } pub_ctx;
 
 /* ---- rows ---- */
@@ -187,7 +188,17 @@ static bool any_layer_metric(const pub_case *c) {
   return false;
 }
 
-static tps_status predict_case(pub_ctx *x, const pub_case *c) {
+/* A case whose model, profile and run are resolved. */
+typedef struct ready_case {
+  const tps_hw *hw;
+  tps_run run;
+} ready_case;
+
+/* Resolves the model (into x->model), hardware profile and run of a case.
+ * Returns TPS_OK with *skipped false when it can be predicted; TPS_OK with
+ * *skipped true after adding its skip row; else a fatal status (ENOMEM). */
+static tps_status prepare_case(pub_ctx *x, const pub_case *c, ready_case *r, bool *skipped) {
+  *skipped = true;
   if (c->skip[0]) return skip_case(x, c, "%s", c->skip);
   char why[VALIDATE_WHY_MAX];
   tps_error err;
@@ -211,7 +222,6 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
   /* Hardware: --hw, else profile:, else the device rule, else the bundled
    * model's default. */
   const tps_hw *hw = x->hw_override;
-  char hw_label[64] = "";
   if (!hw) {
     const char *name = c->profile[0] ? c->profile : pub_device_profile(c->device);
     if (!name && profile_model && m->default_hw[0]) name = m->default_hw;
@@ -222,7 +232,6 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
     hw = load_hw(x, name, why, sizeof why);
     if (!hw) return skip_case(x, c, "%s", why);
   }
-  snprintf(hw_label, sizeof hw_label, "%s", hw->name);
 
   if (c->n_measured == 0) {
     if (c->ignored[0])
@@ -230,43 +239,77 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
     return skip_case(x, c, "no measured value tp-sim compares");
   }
 
-  /* Run and estimate. */
+  /* Run. */
   tps_run_overrides over;
   pub_case_overrides(c, profile_model, &over);
-  tps_run run;
-  tps_status st = tps_run_resolve(m, &over, &run, &err);
-  if (st == TPS_OK && largest_op_elements(m, &run) > ELEMENTS_MAX)
+  tps_status st = tps_run_resolve(m, &over, &r->run, &err);
+  if (st == TPS_OK && largest_op_elements(m, &r->run) > ELEMENTS_MAX)
     return skip_case(x, c, "too large to evaluate: %.3g elements in one op of a micro-batch "
-                     "(limit %.0e)", largest_op_elements(m, &run), ELEMENTS_MAX);
-  if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, x->est, &err);
+                     "(limit %.0e)", largest_op_elements(m, &r->run), ELEMENTS_MAX);
   if (st == TPS_ENOMEM) return st;
   if (st != TPS_OK) {
     describe(&err, why, sizeof why);
     return skip_case(x, c, "the engine cannot evaluate it: %s", why);
   }
+  r->hw = hw;
+  *skipped = false;
+  return TPS_OK;
+}
+
+/* Predicts every measured value of a prepared case on hw: pred[i] in the
+ * key's unit. TPS_OK; else the engine's refusal in err (a skip reason). */
+static tps_status predict_values(const pub_case *c, const tps_model *m, const tps_run *run,
+                                 const tps_hw *hw, tps_estimate *est, double *pred,
+                                 tps_error *err) {
+  tps_status st = tps_estimate_run(m, run, hw, est, err);
+  if (st != TPS_OK) return st;
   tps_layer_cost layer;
   bool have_layer = false;
   if (any_layer_metric(c)) {
-    have_layer = first_block_cost(m, &run, hw, &layer, &err);
+    have_layer = first_block_cost(m, run, hw, &layer, err);
     if (!have_layer) {
-      if (err.status == TPS_ENOMEM) return TPS_ENOMEM;
-      return skip_case(x, c, "no decoder block to cost for the layer metrics");
+      if (err->status == TPS_ENOMEM) return TPS_ENOMEM;
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "no decoder block to cost for the layer metrics");
     }
   }
-
-  /* Rows: all or none, so that a case never counts half. */
-  double pred[PUB_MAX_MEASURED];
   for (int i = 0; i < c->n_measured; i++) {
-    pred[i] = pub_metric_predict(c->measured[i].metric, x->est, hw, have_layer ? &layer : NULL);
+    pred[i] = pub_metric_predict(c->measured[i].metric, est, hw, have_layer ? &layer : NULL);
     if (!isfinite(pred[i]))
-      return skip_case(x, c, "measured.%s cannot be predicted: profile '%s' has no peak for %s",
-                       c->measured[i].metric->key, hw->name, tps_precision_name(run.precision));
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "measured.%s cannot be predicted: profile '%s' has no peak for %s",
+                           c->measured[i].metric->key, hw->name,
+                           tps_precision_name(run->precision));
   }
+  return TPS_OK;
+}
+
+static tps_status keep_case(pub_ctx *x, const pub_case *c, const ready_case *r);
+
+static tps_status predict_case(pub_ctx *x, const pub_case *c) {
+  ready_case r;
+  bool skipped;
+  tps_status st = prepare_case(x, c, &r, &skipped);
+  if (st != TPS_OK || skipped) return st;
+  if (x->set) return keep_case(x, c, &r);
+  double pred[PUB_MAX_MEASURED];
+  tps_error err;
+  tps_error_clear(&err);
+  st = predict_values(c, x->model, &r.run, r.hw, x->est, pred, &err);
+  if (st == TPS_ENOMEM) return st;
+  if (st != TPS_OK) {
+    char why[VALIDATE_WHY_MAX];
+    describe(&err, why, sizeof why);
+    if (strncmp(err.msg, "measured.", 9) == 0 || strncmp(err.msg, "no decoder", 10) == 0)
+      return skip_case(x, c, "%s", why);
+    return skip_case(x, c, "the engine cannot evaluate it: %s", why);
+  }
+  /* Rows: all or none, so that a case never counts half. */
   for (int i = 0; i < c->n_measured; i++) {
     validate_row *row = add_row(x, c);
     if (!row) return TPS_ENOMEM;
     snprintf(row->metric, sizeof row->metric, "%s", c->measured[i].metric->key);
-    memcpy(row->hw, hw_label, sizeof row->hw);
+    snprintf(row->hw, sizeof row->hw, "%s", r.hw->name);
     row->predicted = pred[i];
     row->measured = c->measured[i].value;
     row->error = pred[i] / c->measured[i].value - 1.0;
@@ -333,8 +376,97 @@ static tps_status run_cases(pub_ctx *x, const yaml_node_t *cases) {
   return TPS_OK;
 }
 
+/* ---- a set of ready cases (tp-sim fit) ---- */
+
+/* The set's copy of a profile the ctx loaded (one per distinct name). */
+static int set_hw(pub_set *set, const tps_hw *hw) {
+  for (int i = 0; i < set->n_hws; i++)
+    if (strcmp(set->hws[i].path, hw->path) == 0 && strcmp(set->hws[i].name, hw->name) == 0) return i;
+  if (set->n_hws == PUB_SET_MAX_HW) return -1;
+  set->hws[set->n_hws] = *hw;
+  return set->n_hws++;
+}
+
+static tps_status keep_case(pub_ctx *x, const pub_case *c, const ready_case *r) {
+  pub_set *set = x->set;
+  int h = set_hw(set, r->hw);
+  if (h < 0) return skip_case(x, c, "more than %d hardware profiles in one fit", PUB_SET_MAX_HW);
+  if (set->n_cases == set->cap) {
+    int cap = set->cap ? 2 * set->cap : 16;
+    pub_ready_case *cases = realloc(set->cases, (size_t)cap * sizeof *cases);
+    if (!cases) return TPS_ENOMEM;
+    set->cases = cases;
+    set->cap = cap;
+  }
+  pub_ready_case *k = &set->cases[set->n_cases];
+  memset(k, 0, sizeof *k);
+  k->c = malloc(sizeof *k->c);
+  k->model = malloc(sizeof *k->model);
+  if (!k->c || !k->model) {
+    free(k->c);
+    free(k->model);
+    return TPS_ENOMEM;
+  }
+  *k->c = *c;
+  *k->model = *x->model;
+  k->run = r->run;
+  k->hw = h;
+  k->file = set->n_files;
+  set->n_cases++;
+  return TPS_OK;
+}
+
+tps_status pub_set_predict(pub_set *set, int i, tps_estimate *est, double *pred, tps_error *err) {
+  const pub_ready_case *k = &set->cases[i];
+  return predict_values(k->c, k->model, &k->run, &set->hws[k->hw], est, pred, err);
+}
+
+void pub_set_free(pub_set *set) {
+  for (int i = 0; i < set->n_cases; i++) {
+    free(set->cases[i].c);
+    free(set->cases[i].model);
+  }
+  free(set->cases);
+  free(set->hws);
+  pub_report_free(&set->skipped);
+  memset(set, 0, sizeof *set);
+}
+
+static tps_status pub_run(const char *path, const char *hw_override, validate_report *rep,
+                          pub_set *set, tps_error *err);
+
+tps_status pub_set_load(const char *path, const char *hw_override, pub_set *set, tps_error *err) {
+  if (!set->hws) {
+    set->hws = calloc(PUB_SET_MAX_HW, sizeof *set->hws);
+    if (!set->hws) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+  }
+  /* Skipped cases of every file accumulate in set->skipped. */
+  validate_report rep;
+  tps_status st = pub_run(path, hw_override, &rep, set, err);
+  validate_report *all = &set->skipped;
+  for (int i = 0; st == TPS_OK && i < rep.n_rows; i++) {
+    validate_row *rows = realloc(all->rows, (size_t)(all->n_rows + 1) * sizeof *rows);
+    if (!rows) {
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+      break;
+    }
+    all->rows = rows;
+    all->rows[all->n_rows++] = rep.rows[i];
+  }
+  all->n_cases += rep.n_cases;
+  all->n_skipped += rep.n_skipped;
+  pub_report_free(&rep);
+  set->n_files++;
+  return st;
+}
+
 tps_status pub_validate(const char *path, const char *hw_override, validate_report *rep,
                         tps_error *err) {
+  return pub_run(path, hw_override, rep, NULL, err);
+}
+
+static tps_status pub_run(const char *path, const char *hw_override, validate_report *rep,
+                          pub_set *set, tps_error *err) {
   memset(rep, 0, sizeof *rep);
   rep->file = path;
   rep->hw_override = hw_override;
@@ -342,6 +474,7 @@ tps_status pub_validate(const char *path, const char *hw_override, validate_repo
   pub_ctx x;
   memset(&x, 0, sizeof x);
   x.rep = rep;
+  x.set = set;
   x.hws = calloc(HW_CACHE_MAX, sizeof *x.hws);
   x.model = calloc(1, sizeof *x.model);
   x.est = calloc(1, sizeof *x.est);
@@ -369,7 +502,7 @@ tps_status pub_validate(const char *path, const char *hw_override, validate_repo
   yaml_node_t *cases = NULL;
   if ((st = cases_node(&x, &cases))) goto done;
   if ((st = run_cases(&x, cases))) goto done;
-  if ((st = pub_summarize(rep))) tps_error_set(err, st, NULL, 0, 0, "out of memory");
+  if (!set && (st = pub_summarize(rep))) tps_error_set(err, st, NULL, 0, 0, "out of memory");
 done:
   if (st == TPS_ENOMEM && !err->msg[0]) tps_error_set(err, st, NULL, 0, 0, "out of memory");
   tps_doc_free(&x.doc);

@@ -21,6 +21,37 @@ tps_status pub_validate(const char *path, const char *hw_override, validate_repo
                         tps_error *err);
 void pub_report_free(validate_report *rep);
 
+/* Published cases ready to be predicted again and again (`tp-sim fit`):
+ * model, run and profile resolved once. The set holds its own copy of
+ * each hardware profile; a caller may change them (their stacks) between
+ * predictions. */
+#define PUB_SET_MAX_HW 16
+typedef struct pub_ready_case {
+  struct pub_case *c;       /* the case as read */
+  tps_model *model;
+  tps_run run;
+  int hw;                   /* index into the set's hws */
+  int file;                 /* which pub_set_load call added it, from 0 */
+} pub_ready_case;
+
+typedef struct pub_set {
+  pub_ready_case *cases;
+  int n_cases, cap;
+  tps_hw *hws;              /* PUB_SET_MAX_HW entries */
+  int n_hws;
+  int n_files;              /* pub_set_load calls so far */
+  validate_report skipped;  /* one row per case that cannot be predicted */
+} pub_set;
+
+/* Adds the cases of the file at `path` to set (zero-initialise it first):
+ * the predictable ones to set->cases, the others to set->skipped. Errors
+ * of the file itself as pub_validate. Free with pub_set_free. */
+tps_status pub_set_load(const char *path, const char *hw_override, pub_set *set, tps_error *err);
+void pub_set_free(pub_set *set);
+/* Predicts case i's measured values (pred: c->n_measured entries, in each
+ * key's unit) on its profile as the set holds it now. */
+tps_status pub_set_predict(pub_set *set, int i, tps_estimate *est, double *pred, tps_error *err);
+
 /* Fills rep->groups, rep->n and rep->mape from rep->rows. Returns TPS_ENOMEM
  * when the group table cannot be allocated. */
 tps_status pub_summarize(validate_report *rep);

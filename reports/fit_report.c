@@ -1,0 +1,271 @@
+/* Rendering `tp-sim fit` (fit_report.h). */
+#include "reports/fit_report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "reports/json_writer.h"
+
+/* "12.3 us" / "1.5" for a parameter value (SI) in its unit. */
+static void fmt_value(const fit_param_def *p, double v, char *buf, size_t size) {
+  if (p->unit)
+    snprintf(buf, size, "%.4g %s", v * p->unit_scale, p->unit);
+  else
+    snprintf(buf, size, "%.4g", v);
+}
+
+static void fmt_pct(double f, char *buf, size_t size) {
+  if (isfinite(f))
+    snprintf(buf, size, "%+.1f%%", 100.0 * f);
+  else
+    snprintf(buf, size, "-");
+}
+
+static void fmt_abs_pct(double f, char *buf, size_t size) {
+  if (isfinite(f))
+    snprintf(buf, size, "%.1f%%", 100.0 * f);
+  else
+    snprintf(buf, size, "-");
+}
+
+/* Mean |cv error| and |error| of the rows whose `field` (file or hw) is key. */
+static void mean_by(const fit_result *r, bool by_hw, const char *key, int *n, double *mape,
+                    double *cv) {
+  double s = 0, c = 0;
+  int k = 0, kc = 0;
+  for (int i = 0; i < r->n_rows; i++) {
+    const fit_row *row = &r->rows[i];
+    if (strcmp(by_hw ? row->hw : row->file, key) != 0) continue;
+    k++;
+    s += fabs(row->error);
+    if (isfinite(row->cv_error)) {
+      kc++;
+      c += fabs(row->cv_error);
+    }
+  }
+  *n = k;
+  *mape = k ? s / k : NAN;
+  *cv = kc ? c / kc : NAN;
+}
+
+/* Prints one line per distinct file or hardware profile. */
+static void print_by(FILE *out, const fit_result *r, bool by_hw) {
+  for (int i = 0; i < r->n_rows; i++) {
+    const char *key = by_hw ? r->rows[i].hw : r->rows[i].file;
+    bool seen = false;
+    for (int j = 0; j < i && !seen; j++) seen = strcmp(by_hw ? r->rows[j].hw : r->rows[j].file, key) == 0;
+    if (seen) continue;
+    int n;
+    double m, c;
+    char a[32], b[32];
+    mean_by(r, by_hw, key, &n, &m, &c);
+    fmt_abs_pct(m, a, sizeof a);
+    fmt_abs_pct(c, b, sizeof b);
+    fprintf(out, "  %-60s %5d %9s %9s\n", key, n, a, b);
+  }
+}
+
+void report_fit_table(FILE *out, const fit_result *r) {
+  char a[48], b[48], c[48];
+  fprintf(out, "Fit of stack '%s' (%s) on %d comparison%s from %d case%s (%d skipped)\n",
+          r->stack.name, r->stack_path, r->n_rows, r->n_rows == 1 ? "" : "s", r->n_cases,
+          r->n_cases == 1 ? "" : "s", r->n_skipped_cases);
+  fprintf(out, "residual = log(predicted / measured); %d iterations\n\n", r->nls.iterations);
+  fprintf(out, "  %-20s %14s %14s %14s\n", "constant", "start", "fitted", "std. error");
+  for (int j = 0; j < r->n_params; j++) {
+    const fit_param_def *p = r->param[j];
+    fmt_value(p, r->start[j], a, sizeof a);
+    fmt_value(p, r->nls.value[j], b, sizeof b);
+    if (isfinite(r->nls.se[j]))
+      fmt_value(p, r->nls.se[j], c, sizeof c);
+    else
+      snprintf(c, sizeof c, "-");
+    fprintf(out, "  %-20s %14s %14s %14s%s\n", p->name, a, b, c,
+            r->nls.at_bound[j] ? "  (at a bound)" : "");
+  }
+  fprintf(out, "\n  %-32s %-22s %-12s %11s %11s %8s %8s\n", "case", "metric", "hw", "measured",
+          "predicted", "error", "CV err");
+  for (int g = 0; g < r->n_groups; g++) {
+    fprintf(out, "%s\n", r->groups[g].name);
+    for (int i = 0; i < r->n_rows; i++) {
+      const fit_row *row = &r->rows[i];
+      if (strcmp(row->group, r->groups[g].name) != 0) continue;
+      fmt_pct(row->error, a, sizeof a);
+      fmt_pct(row->cv_error, b, sizeof b);
+      fprintf(out, "  %-32.32s %-22.22s %-12.12s %11.5g %11.5g %8s %8s\n", row->id, row->metric,
+              row->hw, row->measured, row->predicted, a, b);
+    }
+  }
+  fprintf(out, "\nCV err: predicted by constants fitted without the case's group (leave one group out).\n");
+  fprintf(out, "  %-60s %5s %9s %9s\n", "group", "n", "MAPE", "CV MAPE");
+  for (int g = 0; g < r->n_groups; g++) {
+    fmt_abs_pct(r->groups[g].mape, a, sizeof a);
+    fmt_abs_pct(r->groups[g].cv_mape, b, sizeof b);
+    fprintf(out, "  %-60.60s %5d %9s %9s\n", r->groups[g].name, r->groups[g].n, a, b);
+  }
+  fprintf(out, "  %-60s %5s %9s %9s\n", "file", "n", "MAPE", "CV MAPE");
+  print_by(out, r, false);
+  fprintf(out, "  %-60s %5s %9s %9s\n", "hardware profile", "n", "MAPE", "CV MAPE");
+  print_by(out, r, true);
+  fmt_abs_pct(r->mape, a, sizeof a);
+  fmt_abs_pct(r->cv_mape, b, sizeof b);
+  fprintf(out, "  %-60s %5d %9s %9s\n", "all", r->n_rows, a, b);
+}
+
+static void json_num_or_null(json_writer *w, double v) {
+  if (isfinite(v))
+    json_number(w, v);
+  else
+    json_null(w);
+}
+
+void report_fit_json(FILE *out, const fit_result *r) {
+  json_writer w;
+  json_init(&w, out);
+  json_object_begin(&w);
+  json_key(&w, "tool");
+  json_string(&w, "tp-sim");
+  json_key(&w, "stack");
+  json_string(&w, r->stack.name);
+  json_key(&w, "stack_file");
+  json_string(&w, r->stack_path);
+  json_key(&w, "files");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_files; i++) json_string(&w, r->files[i]);
+  json_array_end(&w);
+  json_key(&w, "residual");
+  json_string(&w, "log(predicted / measured)");
+  json_key(&w, "iterations");
+  json_int(&w, r->nls.iterations);
+  json_key(&w, "params");
+  json_array_begin(&w);
+  for (int j = 0; j < r->n_params; j++) {
+    json_object_begin(&w);
+    json_key(&w, "name");
+    json_string(&w, r->param[j]->name);
+    json_key(&w, "unit");
+    json_string(&w, "SI");
+    json_key(&w, "start");
+    json_number(&w, r->start[j]);
+    json_key(&w, "value");
+    json_number(&w, r->nls.value[j]);
+    json_key(&w, "std_error");
+    json_num_or_null(&w, r->nls.se[j]);
+    json_key(&w, "at_bound");
+    json_bool(&w, r->nls.at_bound[j]);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "rows");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_rows; i++) {
+    const fit_row *row = &r->rows[i];
+    json_object_begin(&w);
+    json_key(&w, "id");
+    json_string(&w, row->id);
+    json_key(&w, "group");
+    json_string(&w, row->group);
+    json_key(&w, "file");
+    json_string(&w, row->file);
+    json_key(&w, "metric");
+    json_string(&w, row->metric);
+    json_key(&w, "hw");
+    json_string(&w, row->hw);
+    json_key(&w, "measured");
+    json_number(&w, row->measured);
+    json_key(&w, "predicted");
+    json_number(&w, row->predicted);
+    json_key(&w, "error");
+    json_number(&w, row->error);
+    json_key(&w, "cv_error");
+    json_num_or_null(&w, row->cv_error);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "groups");
+  json_array_begin(&w);
+  for (int g = 0; g < r->n_groups; g++) {
+    json_object_begin(&w);
+    json_key(&w, "name");
+    json_string(&w, r->groups[g].name);
+    json_key(&w, "n");
+    json_int(&w, r->groups[g].n);
+    json_key(&w, "mape");
+    json_num_or_null(&w, r->groups[g].mape);
+    json_key(&w, "cv_mape");
+    json_num_or_null(&w, r->groups[g].cv_mape);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_key(&w, "mape");
+  json_num_or_null(&w, r->mape);
+  json_key(&w, "cv_mape");
+  json_num_or_null(&w, r->cv_mape);
+  json_key(&w, "skipped");
+  json_array_begin(&w);
+  for (int i = 0; i < r->skipped.n_rows; i++) {
+    json_object_begin(&w);
+    json_key(&w, "id");
+    json_string(&w, r->skipped.rows[i].id);
+    json_key(&w, "why");
+    json_string(&w, r->skipped.rows[i].skipped);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
+  json_object_end(&w);
+  json_finish(&w);
+}
+
+/* A YAML double-quoted scalar body: backslash and quote escaped, control
+ * characters dropped. */
+static void yaml_quoted(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') fputc('\\', out);
+    if ((unsigned char)*s >= 0x20) fputc(*s, out);
+  }
+  fputc('"', out);
+}
+
+void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
+  const tps_stack *s = &r->stack;
+  char a[48], b[48], src[TPS_SOURCE_MAX];
+  fprintf(out, "# Software stack '%s', constants FITTED by `tp-sim fit` on %s (see source:).\n", s->name,
+          date);
+  fprintf(out, "# Starting profile: %s\n", r->stack_path);
+  for (int j = 0; j < r->n_params; j++) {
+    fmt_value(r->param[j], r->nls.value[j], a, sizeof a);
+    if (isfinite(r->nls.se[j]))
+      fmt_value(r->param[j], r->nls.se[j], b, sizeof b);
+    else
+      snprintf(b, sizeof b, "not identifiable");
+    fprintf(out, "# %s = %s +- %s (standard error)%s\n", r->param[j]->name, a, b,
+            r->nls.at_bound[j] ? ", at a bound of its range" : "");
+  }
+  fprintf(out, "name: %s\n", s->name);
+  int w = snprintf(src, sizeof src, "FITTED by tp-sim fit on %s: ", date);
+  for (int j = 0; j < r->n_params && w > 0 && (size_t)w < sizeof src; j++)
+    w += snprintf(src + w, sizeof src - (size_t)w, "%s%s", j ? ", " : "", r->param[j]->name);
+  for (int i = 0; i < r->n_files && w > 0 && (size_t)w < sizeof src; i++)
+    w += snprintf(src + w, sizeof src - (size_t)w, "%s%s", i ? ", " : " on the measured runs of ",
+                  r->files[i]);
+  char m[32], c[32];
+  fmt_abs_pct(r->mape, m, sizeof m);
+  fmt_abs_pct(r->cv_mape, c, sizeof c);
+  if (w > 0 && (size_t)w < sizeof src)
+    snprintf(src + w, sizeof src - (size_t)w,
+             " (%d comparisons, %d groups; MAPE %s in sample, %s leave-one-group-out). Other "
+             "constants: %.400s",
+             r->n_rows, r->n_groups, m, c, s->source);
+  fputs("source: ", out);
+  yaml_quoted(out, src);
+  fputc('\n', out);
+  fprintf(out, "host_dispatch: %.6g us\n", s->host_dispatch_s * 1e6);
+  fprintf(out, "per_micro_batch: %.6g ms\n", s->per_micro_batch_s * 1e3);
+  fprintf(out, "per_step: %.6g ms\n", s->per_step_s * 1e3);
+  fprintf(out, "allocator_overhead: %.6g\n", s->allocator_overhead >= 1 ? s->allocator_overhead : 1.0);
+  fprintf(out, "ops:\n");
+  for (int k = 0; k < TPS_OP_KIND_COUNT; k++)
+    fprintf(out, "  %s: {host_ops: [%g, %g], extra_kernels: [%g, %g]}\n", tps_op_kind_name((tps_op_kind)k),
+            s->host_ops[k][0], s->host_ops[k][1], s->extra_kernels[k][0], s->extra_kernels[k][1]);
+}
