@@ -1,12 +1,13 @@
 /* Private helpers of the input layer (sim/io): number scanning, units with
- * hints, fractions, and the name tables shared by the loaders and by the
- * *_name() functions of model.h. Not part of the public API. */
+ * hints, fractions; the enum name tables the loaders parse with come from
+ * the base (base/names.h). Not part of the public API. */
 #ifndef TPSIM_IO_INTERNAL_H
 #define TPSIM_IO_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/names.h"
 #include "tpsim/io.h"
 
 /* Largest value accepted for a count (layers, widths, vocab, tokens, ...). */
@@ -19,15 +20,6 @@
 #define TPS_IO_FILE_MAX (1024L * 1024L)
 /* Deepest nesting of collections accepted before a document is built. */
 #define TPS_IO_DEPTH_MAX 16
-
-/* NULL-terminated names, indexed by the enum value of model.h. */
-extern const char *const tps_module_type_names[];
-extern const char *const tps_mlp_names[];
-extern const char *const tps_norm_names[];
-extern const char *const tps_position_names[];
-extern const char *const tps_precision_names[];
-extern const char *const tps_recompute_names[];
-extern const char *const tps_topology_names[];
 
 /* Scans a decimal number at s: [+-] digits [. digits] [(e|E) [+-] digits]
  * (at least one digit before or after the point). No hex, no inf/nan, no
