@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "reports/kernel_report.h"
 #include "tpsim/tpsim.h"
+#include "validate/validate_types.h"
 
 #define KV_SPREAD_MAX 0.10 /* repeats further apart than this (max/min - 1): noisy */
 #define KV_LOAD_FRACTION 0.5 /* 1-minute load above this x CPUs: noisy */
