@@ -86,26 +86,26 @@ tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
     capacity_row *c = &out->capacity[i];
     const tps_estimate *est = &out->est[i];
     tps_run_overrides pinned;
-    capacity_pin(&est->run, &base, &pinned);
+    tps_capacity_pin(&est->run, &base, &pinned);
     c->tp = est->run.tp;
-    c->limit_bytes = capacity_limit_bytes(hw, &pinned);
+    c->limit_bytes = tps_capacity_limit_bytes(hw, &pinned);
     c->headroom_bytes = c->limit_bytes - est->memory.total;
     c->free_bytes = hw->memory_bytes - est->memory.total;
     int ev = 0;
     tps_error ce;
     tps_error_clear(&ce);
-    st = capacity_max_fit(m, hw, &pinned, CAPACITY_SEQ_LEN, CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
-                          &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
+    st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_SEQ_LEN, TPS_CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
+                              &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
     c->evals += ev;
     if (st == TPS_OK)
-      st = capacity_max_fit(m, hw, &pinned, CAPACITY_MICRO_BATCH, CAPACITY_MAX_MICRO_BATCH,
-                            &c->max_micro_batch, &c->max_micro_batch_bytes,
-                            &c->max_micro_batch_capped, &ev, &ce);
+      st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_MICRO_BATCH, TPS_CAPACITY_MAX_MICRO_BATCH,
+                                &c->max_micro_batch, &c->max_micro_batch_bytes,
+                                &c->max_micro_batch_capped, &ev, &ce);
     c->evals += ev;
     if (st == TPS_OK && out->token_budget > 0 && out->days > 0) {
       c->has_budget = true;
-      st = capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
-                                     &c->budget, &ce);
+      st = tps_capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
+                                         &c->budget, &ce);
     }
     if (st == TPS_ENOMEM) {
       if (err) *err = ce;
@@ -187,7 +187,7 @@ static void fmt_budget(char *buf, size_t size, const capacity_row *c) {
   if (!c->has_budget) {
     snprintf(buf, size, "-");
   } else if (!c->budget.reachable) {
-    snprintf(buf, size, "not within %lld replicas", (long long)CAPACITY_MAX_DP);
+    snprintf(buf, size, "not within %lld replicas", (long long)TPS_CAPACITY_MAX_DP);
   } else {
     snprintf(buf, size, "%lld cards (DP %lld, global batch %lld, %.2f days%s)",
              (long long)c->budget.cards, (long long)c->budget.dp, (long long)c->budget.global_batch,

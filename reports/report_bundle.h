@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "reports/capacity.h"
 #include "reports/report.h"
+#include "tpsim/capacity.h"
 
 /* Capacity planning of one evaluated TP size (same order as est). */
 typedef struct capacity_row {
@@ -21,13 +21,13 @@ typedef struct capacity_row {
   double free_bytes;       /* device memory - peak per card */
   int64_t max_seq_len;     /* largest fitting seq_len, tokens; 0: none; -1: search failed */
   double max_seq_len_bytes;
-  bool max_seq_len_capped; /* CAPACITY_MAX_SEQ_LEN fits: at least that */
+  bool max_seq_len_capped; /* TPS_CAPACITY_MAX_SEQ_LEN fits: at least that */
   int64_t max_micro_batch; /* largest fitting micro-batch, samples (same meaning of 0, -1) */
   double max_micro_batch_bytes;
   bool max_micro_batch_capped;
   int evals;               /* engine evaluations spent in both searches */
   bool has_budget;         /* token budget and days were given */
-  capacity_budget budget;  /* cards needed for the budget within the days */
+  tps_capacity_budget budget;  /* cards needed for the budget within the days */
   double days_at_run;      /* budget / tokens/s of the evaluated run / 86400; 0: no budget */
   double tokens_in_days;   /* tokens/s of the evaluated run x days x 86400; 0: no days */
 } capacity_row;
