@@ -28,7 +28,7 @@ int write_output(const char *path, render_fn render, const void *data);
  * arguments first, explicit options over them). Returns an exit code. */
 int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
-void warn_skipped(const report_skip *skipped, int n);
+void warn_skipped(const tps_tp_skip *skipped, int n);
 
 /* The commands (cmd_estimate.c, cmd_report.c, cmd_validate.c). */
 int cmd_estimate(const cli_args *args);

@@ -33,12 +33,12 @@ int cmd_estimate(const cli_args *args) {
   if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
 
   static tps_estimate est[CLI_MAX_TP];
-  static report_skip skipped[CLI_MAX_TP];
+  static tps_tp_skip skipped[CLI_MAX_TP];
   int n = 0, n_skipped = 0;
   tps_error err;
   tps_error_clear(&err);
-  tps_status st = report_estimate_tps(&model, &hw, &over, tps, n_tp, est, &n, skipped,
-                                      &n_skipped, &err);
+  tps_status st = tps_estimate_tp_list(&model, &hw, &over, tps, n_tp, est, &n, skipped,
+                                       &n_skipped, &err);
   if (st != TPS_OK) {
     print_error(&err);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;

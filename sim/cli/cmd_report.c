@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "reports/report_bundle.h"
+#include "cli/report_build.h"
 #include "reports/search_report.h"
 
 static void report_progress(int done, int total, void *ctx) {

@@ -1,7 +1,7 @@
-/* Capacity planning: see capacity.h. */
-#include <ctype.h>
-#include <errno.h>
+/* Planning on the engine: several TP sizes, the largest fit (GSL Brent),
+ * cards for a token budget. See tpsim/capacity.h. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +9,42 @@
 #include <gsl/gsl_roots.h>
 
 #include "tpsim/capacity.h"
+
+/* ---- several TP sizes ---- */
+
+tps_status tps_estimate_tp_list(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                                const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
+                                tps_tp_skip *skipped, int *n_skipped, tps_error *err) {
+  tps_error first;
+  tps_error_clear(&first);
+  *n = *n_skipped = 0;
+  for (int i = 0; i < n_tp; i++) {
+    tps_run_overrides o = *over;
+    o.tp = tp_list[i];
+    tps_run run;
+    tps_error e;
+    tps_error_clear(&e);
+    tps_status st = tps_run_resolve(m, &o, &run, &e);
+    if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, &est[*n], &e);
+    if (st == TPS_OK) {
+      (*n)++;
+      continue;
+    }
+    if (st == TPS_ENOMEM) {
+      if (err) *err = e;
+      return st;
+    }
+    if (!first.status) first = e;
+    skipped[*n_skipped].tp = o.tp ? o.tp : run.tp;
+    snprintf(skipped[*n_skipped].why, sizeof skipped[*n_skipped].why, "%s", e.msg);
+    (*n_skipped)++;
+  }
+  if (*n > 0) return TPS_OK;
+  if (err) *err = first;
+  return first.status ? first.status : TPS_EINVAL;
+}
+
+/* ---- one configuration ---- */
 
 void tps_capacity_pin(const tps_run *run, const tps_run_overrides *user, tps_run_overrides *out) {
   if (user)
@@ -266,28 +302,42 @@ tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
   return st;
 }
 
-tps_status tps_token_count_parse(const char *text, double *out) {
-  if (!text) return TPS_EINVAL;
-  while (isspace((unsigned char)*text)) text++;
-  if (!*text) return TPS_EINVAL;
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (end == text || errno == ERANGE) return TPS_EINVAL;
-  while (isspace((unsigned char)*end)) end++;
-  double scale = 1.0;
-  switch (toupper((unsigned char)*end)) {
-    case '\0': break;
-    case 'T': scale = 1e12; end++; break;
-    case 'B': case 'G': scale = 1e9; end++; break;
-    case 'M': scale = 1e6; end++; break;
-    case 'K': scale = 1e3; end++; break;
-    default: return TPS_EINVAL;
+/* ---- all of it for one evaluated TP size ---- */
+
+tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                             const tps_estimate *est, double token_budget, double days,
+                             tps_capacity_row *c, tps_error *err) {
+  memset(c, 0, sizeof *c);
+  tps_run_overrides pinned;
+  tps_capacity_pin(&est->run, over, &pinned);
+  c->tp = est->run.tp;
+  c->limit_bytes = tps_capacity_limit_bytes(hw, &pinned);
+  c->headroom_bytes = c->limit_bytes - est->memory.total;
+  c->free_bytes = hw->memory_bytes - est->memory.total;
+  int ev = 0;
+  tps_error ce;
+  tps_error_clear(&ce);
+  tps_status st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_SEQ_LEN,
+                                       TPS_CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
+                                       &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
+  c->evals += ev;
+  if (st == TPS_OK)
+    st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_MICRO_BATCH,
+                              TPS_CAPACITY_MAX_MICRO_BATCH, &c->max_micro_batch,
+                              &c->max_micro_batch_bytes, &c->max_micro_batch_capped, &ev, &ce);
+  c->evals += ev;
+  if (st == TPS_OK && token_budget > 0 && days > 0) {
+    c->has_budget = true;
+    st = tps_capacity_cards_for_budget(m, hw, &pinned, token_budget, days * 86400.0, &c->budget,
+                                       &ce);
   }
-  while (isspace((unsigned char)*end)) end++;
-  if (*end) return TPS_EINVAL;
-  v *= scale;
-  if (!isfinite(v) || v <= 0) return TPS_ERANGE;
-  *out = v;
+  if (st == TPS_ENOMEM) {
+    if (err) *err = ce;
+    return st;
+  }
+  if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
+  if (token_budget > 0 && est->tokens_per_s > 0)
+    c->days_at_run = token_budget / est->tokens_per_s / 86400.0;
+  if (days > 0) c->tokens_in_days = est->tokens_per_s * days * 86400.0;
   return TPS_OK;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/report_build.h"
 #include "reports/report_bundle.h"
 #include "tpsim/capacity.h"
 #include "tpsim/tpsim.h"

@@ -1,7 +1,9 @@
-/* Capacity planning on the engine: the largest sequence length or
- * micro-batch that fits in device memory, and the data-parallel size (cards)
- * that trains a token budget within a deadline. Pure computation on
- * tps_estimate_run: no printing. */
+/* Planning on the engine: several TP sizes estimated at once; the largest
+ * sequence length or micro-batch that fits in device memory; the
+ * data-parallel size (cards) that trains a token budget within a deadline.
+ * Pure computation on tps_run_resolve + tps_estimate_run (GSL's Brent root
+ * finder for the largest fit): no I/O, no exit. The renderers in reports/
+ * print what these fill in. */
 #ifndef TPSIM_CAPACITY_H
 #define TPSIM_CAPACITY_H
 
@@ -11,6 +13,24 @@
 #include "tpsim/engine.h"
 #include "tpsim/model.h"
 #include "tpsim/status.h"
+
+/* ---- several TP sizes ---- */
+
+/* A TP size that could not be evaluated, and why. */
+typedef struct tps_tp_skip {
+  int64_t tp;
+  char why[512];
+} tps_tp_skip;
+
+/* Evaluates each TP of tp_list (0 = the model's default) with `over`: the
+ * valid ones go to est[*n], the others to skipped[*n_skipped] with their
+ * reason (arrays of n_tp entries). Returns ENOMEM; or, when no TP could be
+ * evaluated, the first reason's status with err holding it; else OK. */
+tps_status tps_estimate_tp_list(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                                const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
+                                tps_tp_skip *skipped, int *n_skipped, tps_error *err);
+
+/* ---- capacity of one configuration ---- */
 
 #define TPS_CAPACITY_MAX_SEQ_LEN ((int64_t)1 << 24)   /* tokens; searches stop here */
 #define TPS_CAPACITY_MAX_MICRO_BATCH ((int64_t)1 << 16) /* samples */
@@ -66,8 +86,33 @@ tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
                                          const tps_run_overrides *pinned, double tokens,
                                          double seconds, tps_capacity_budget *out, tps_error *err);
 
-/* Parses a token count: "1T", "500B", "20M", "2.5e12", "1.5t" (T = 1e12,
- * B = 1e9, M = 1e6, K = 1e3). Must be finite and > 0. */
-tps_status tps_token_count_parse(const char *text, double *out);
+/* Capacity planning of one evaluated TP size. */
+typedef struct tps_capacity_row {
+  int64_t tp;
+  double limit_bytes;      /* device memory x (1 - margin) */
+  double headroom_bytes;   /* limit - peak per card at the evaluated run; < 0: over */
+  double free_bytes;       /* device memory - peak per card */
+  int64_t max_seq_len;     /* largest fitting seq_len, tokens; 0: none; -1: search failed */
+  double max_seq_len_bytes;
+  bool max_seq_len_capped; /* TPS_CAPACITY_MAX_SEQ_LEN fits: at least that */
+  int64_t max_micro_batch; /* largest fitting micro-batch, samples (same meaning of 0, -1) */
+  double max_micro_batch_bytes;
+  bool max_micro_batch_capped;
+  int evals;               /* engine evaluations spent in both searches */
+  bool has_budget;         /* token budget and days were given */
+  tps_capacity_budget budget; /* cards needed for the budget within the days */
+  double days_at_run;      /* budget / tokens/s of the evaluated run / 86400; 0: no budget */
+  double tokens_in_days;   /* tokens/s of the evaluated run x days x 86400; 0: no days */
+} tps_capacity_row;
+
+/* Fills `row` for the evaluated run est->run under the options of `over`
+ * (tps_capacity_pin): headroom, the largest seq_len and micro-batch that fit
+ * (tps_capacity_max_fit), and, when token_budget (tokens) and days are both
+ * > 0, the cards for the budget (tps_capacity_cards_for_budget; has_budget
+ * is cleared when the engine rejects a scaled run). Returns ENOMEM (err
+ * set), else OK. */
+tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                             const tps_estimate *est, double token_budget, double days,
+                             tps_capacity_row *row, tps_error *err);
 
 #endif
