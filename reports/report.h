@@ -43,6 +43,11 @@ void report_estimate_json(FILE *out, const estimate_report *r);
 void report_estimate_csv(FILE *out, const estimate_report *r);
 void report_estimate_md(FILE *out, const estimate_report *r);
 
+/* Seconds of one op of a layer template, per micro-batch (tps_op_time). */
+typedef struct layers_op_time {
+  double fwd_s, bwd_s;
+} layers_op_time;
+
 /* Per-layer breakdown of one configuration (`tp-sim layers`). */
 typedef struct layers_report {
   const tps_model *model;
@@ -51,6 +56,7 @@ typedef struct layers_report {
   const tps_plan *plan;
   const tps_layer_cost *costs;  /* one per plan layer */
   bool show_ops;
+  const layers_op_time *const *op_times; /* show_ops: [template id][op index] */
 } layers_report;
 
 void report_layers_table(FILE *out, const layers_report *r);
