@@ -12,38 +12,6 @@ static double comm_share(const tps_estimate *e) {
   return e->step_time_s > 0 ? e->time.tp_comm / e->step_time_s : 0.0;
 }
 
-tps_status report_estimate_tps(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
-                               const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
-                               report_skip *skipped, int *n_skipped, tps_error *err) {
-  tps_error first;
-  tps_error_clear(&first);
-  *n = *n_skipped = 0;
-  for (int i = 0; i < n_tp; i++) {
-    tps_run_overrides o = *over;
-    o.tp = tp_list[i];
-    tps_run run;
-    tps_error e;
-    tps_error_clear(&e);
-    tps_status st = tps_run_resolve(m, &o, &run, &e);
-    if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, &est[*n], &e);
-    if (st == TPS_OK) {
-      (*n)++;
-      continue;
-    }
-    if (st == TPS_ENOMEM) {
-      if (err) *err = e;
-      return st;
-    }
-    if (!first.status) first = e;
-    skipped[*n_skipped].tp = o.tp ? o.tp : run.tp;
-    snprintf(skipped[*n_skipped].why, sizeof skipped[*n_skipped].why, "%s", e.msg);
-    (*n_skipped)++;
-  }
-  if (*n > 0) return TPS_OK;
-  if (err) *err = first;
-  return first.status ? first.status : TPS_EINVAL;
-}
-
 /* Card-seconds per token of each part of a step. */
 static void per_token(const tps_estimate *e, double out[6]) {
   double k = (double)e->run.cards / e->tokens_per_step;

@@ -14,8 +14,7 @@ static void print_ops(FILE *out, const layers_report *r, int template_id) {
           "k", "fwd GFLOP", "bwd GFLOP", "fwd ms", "bwd ms");
   for (int i = 0; i < t->ops.n; i++) {
     const tps_op *op = &t->ops.ops[i];
-    double f, b;
-    tps_op_time(op, r->hw, r->run, &f, &b);
+    double f = r->op_times[template_id][i].fwd_s, b = r->op_times[template_id][i].bwd_s;
     const char *split = op->kind != TPS_OP_GEMM ? "" :
                         op->split == TPS_SPLIT_COLUMN ? "column" :
                         op->split == TPS_SPLIT_ROW ? "row" : "repl";
@@ -80,8 +79,7 @@ void report_layers_json(FILE *out, const layers_report *r) {
       json_array_begin(&w);
       for (int k = 0; k < t->ops.n; k++) {
         const tps_op *op = &t->ops.ops[k];
-        double f, b;
-        tps_op_time(op, r->hw, r->run, &f, &b);
+        double f = r->op_times[l->template_id][k].fwd_s, b = r->op_times[l->template_id][k].bwd_s;
         json_object_begin(&w);
         json_key(&w, "name"); json_string(&w, op->name);
         json_key(&w, "kind"); json_string(&w, tps_op_kind_name(op->kind));

@@ -11,32 +11,19 @@
 
 #define REPORT_MAX_ROWS 32
 
-/* A TP size that could not be evaluated, and why. */
-typedef struct report_skip {
-  int64_t tp;
-  char why[512];
-} report_skip;
-
 typedef struct estimate_report {
   const tps_model *model;
   const tps_hw *hw;
-  const tps_estimate *est;   /* evaluated configurations, in the order asked */
+  const tps_estimate *est;   /* evaluated configurations, in the order asked
+                                (tps_estimate_tp_list, tpsim/capacity.h) */
   int n;
-  const report_skip *skipped;
+  const tps_tp_skip *skipped;
   int n_skipped;
   int recommended;           /* index into est, or -1 */
   char reason[1024];         /* why that TP, in checkable sentences */
   const char *assumptions[12];
   int n_assumptions;
 } estimate_report;
-
-/* Evaluates each TP of tp_list (0 = the model's default) with `over`: the
- * valid ones go to est[*n], the others to skipped[*n_skipped] with their
- * reason (arrays of n_tp entries). Returns ENOMEM; or, when no TP could be
- * evaluated, the first reason's status with err holding it; else OK. */
-tps_status report_estimate_tps(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
-                               const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
-                               report_skip *skipped, int *n_skipped, tps_error *err);
 
 /* Opens a tp-sim JSON document on out: `{` and the keys every one starts
  * with ("tool", "version", "model", "hw"; "device_memory_bytes" when
@@ -56,6 +43,11 @@ void report_estimate_json(FILE *out, const estimate_report *r);
 void report_estimate_csv(FILE *out, const estimate_report *r);
 void report_estimate_md(FILE *out, const estimate_report *r);
 
+/* Seconds of one op of a layer template, per micro-batch (tps_op_time). */
+typedef struct layers_op_time {
+  double fwd_s, bwd_s;
+} layers_op_time;
+
 /* Per-layer breakdown of one configuration (`tp-sim layers`). */
 typedef struct layers_report {
   const tps_model *model;
@@ -64,6 +56,7 @@ typedef struct layers_report {
   const tps_plan *plan;
   const tps_layer_cost *costs;  /* one per plan layer */
   bool show_ops;
+  const layers_op_time *const *op_times; /* show_ops: [template id][op index] */
 } layers_report;
 
 void report_layers_table(FILE *out, const layers_report *r);

@@ -1,6 +1,6 @@
-/* The capacity-planning report: building (engine + capacity searches) and
- * the Markdown, HTML (inline CSS + inline SVG), CSV and JSON renderers. See
- * report_bundle.h. */
+/* The capacity-planning report: the Markdown, HTML (inline CSS + inline
+ * SVG), CSV and JSON renderers of a built bundle (sim/cli/report_build.c
+ * builds it). See report_bundle.h. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,142 +14,6 @@
 
 #define GB 1e9
 #define MS 1e3
-
-/* ---- building ---- */
-
-void report_bundle_free(report_bundle *b) {
-  if (!b) return;
-  free(b->est);
-  free(b->skipped);
-  free(b->capacity);
-  free(b->costs);
-  if (b->has_plan) tps_plan_free(&b->plan);
-  memset(b, 0, sizeof *b);
-  b->layers_tp_index = -1;
-}
-
-static void add_rules(report_bundle *b) {
-  b->n_rules = 0;
-  b->rules[b->n_rules++] =
-      "memory limit per card = device memory x (1 - memory margin); headroom = limit - peak of the "
-      "most loaded pipeline stage";
-  b->rules[b->n_rules++] =
-      "largest seq_len: other settings as evaluated; largest micro-batch: micro-batches per step "
-      "kept, so global batch = micro-batch x DP x micro-batches; both found with GSL's Brent root "
-      "finder on memory - limit (memory interpolated between integers), the integer below the root "
-      "checked to fit and the next one checked not to";
-  b->rules[b->n_rules++] =
-      "cards for a token budget: TP, PP, micro-batch and micro-batches per step kept, DP scaled "
-      "(cards = TP x PP x DP, global batch = micro-batch x micro-batches x DP); the smallest DP whose "
-      "job tokens/s x days x 86400 s reaches the budget";
-  b->rules[b->n_rules++] = "a token budget counts decoder tokens (global batch x seq_len per step)";
-}
-
-tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
-                                  const tps_run_overrides *over, const int64_t *tp_list, int n_tp,
-                                  double token_budget, double days, report_progress_fn progress,
-                                  void *progress_ctx, report_bundle *out, tps_error *err) {
-  memset(out, 0, sizeof *out);
-  out->layers_tp_index = -1;
-  out->model = m;
-  out->hw = hw;
-  out->token_budget = token_budget > 0 ? token_budget : 0;
-  out->days = days > 0 ? days : 0;
-  add_rules(out);
-  int64_t default_tp = 0;
-  if (n_tp <= 0 || !tp_list) {
-    tp_list = &default_tp;
-    n_tp = 1;
-  }
-  tps_run_overrides base;
-  if (over)
-    base = *over;
-  else
-    tps_run_overrides_init(&base);
-
-  out->est = calloc((size_t)n_tp, sizeof *out->est);
-  out->skipped = calloc((size_t)n_tp, sizeof *out->skipped);
-  out->capacity = calloc((size_t)n_tp, sizeof *out->capacity);
-  if (!out->est || !out->skipped || !out->capacity) {
-    report_bundle_free(out);
-    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
-  }
-  int n = 0, n_skipped = 0;
-  tps_status st = report_estimate_tps(m, hw, &base, tp_list, n_tp, out->est, &n, out->skipped,
-                                      &n_skipped, err);
-  if (st != TPS_OK) {
-    report_bundle_free(out);
-    return st;
-  }
-  for (int i = 0; i < n; i++) {
-    /* capacity planning of this TP */
-    capacity_row *c = &out->capacity[i];
-    const tps_estimate *est = &out->est[i];
-    tps_run_overrides pinned;
-    capacity_pin(&est->run, &base, &pinned);
-    c->tp = est->run.tp;
-    c->limit_bytes = capacity_limit_bytes(hw, &pinned);
-    c->headroom_bytes = c->limit_bytes - est->memory.total;
-    c->free_bytes = hw->memory_bytes - est->memory.total;
-    int ev = 0;
-    tps_error ce;
-    tps_error_clear(&ce);
-    st = capacity_max_fit(m, hw, &pinned, CAPACITY_SEQ_LEN, CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
-                          &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
-    c->evals += ev;
-    if (st == TPS_OK)
-      st = capacity_max_fit(m, hw, &pinned, CAPACITY_MICRO_BATCH, CAPACITY_MAX_MICRO_BATCH,
-                            &c->max_micro_batch, &c->max_micro_batch_bytes,
-                            &c->max_micro_batch_capped, &ev, &ce);
-    c->evals += ev;
-    if (st == TPS_OK && out->token_budget > 0 && out->days > 0) {
-      c->has_budget = true;
-      st = capacity_cards_for_budget(m, hw, &pinned, out->token_budget, out->days * 86400.0,
-                                     &c->budget, &ce);
-    }
-    if (st == TPS_ENOMEM) {
-      if (err) *err = ce;
-      report_bundle_free(out);
-      return st;
-    }
-    if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
-    if (out->token_budget > 0 && est->tokens_per_s > 0)
-      c->days_at_run = out->token_budget / est->tokens_per_s / 86400.0;
-    if (out->days > 0) c->tokens_in_days = est->tokens_per_s * out->days * 86400.0;
-    if (progress) progress(i + 1, n, progress_ctx);
-  }
-  out->report.model = m;
-  out->report.hw = hw;
-  out->report.est = out->est;
-  out->report.n = n;
-  out->report.skipped = out->skipped;
-  out->report.n_skipped = n_skipped;
-  report_recommend(&out->report);
-
-  /* per-layer breakdown */
-  int li = out->report.recommended >= 0 ? out->report.recommended : 0;
-  out->layers_tp_index = li;
-  tps_error pe;
-  tps_error_clear(&pe);
-  if (tps_plan_build(m, &out->est[li].run, &out->plan, &pe) == TPS_OK) {
-    out->has_plan = true;
-    out->costs = calloc(out->plan.n_layers > 0 ? (size_t)out->plan.n_layers : 1, sizeof *out->costs);
-    if (!out->costs) {
-      report_bundle_free(out);
-      return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
-    }
-    for (int i = 0; i < out->plan.n_layers; i++)
-      tps_layer_cost_compute(&out->plan, i, &out->est[li].run, hw, &out->costs[i]);
-  }
-  return TPS_OK;
-}
-
-tps_status report_bundle_build(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
-                               const int64_t *tp_list, int n_tp, double token_budget, double days,
-                               report_bundle *out, tps_error *err) {
-  return report_bundle_build_ex(m, hw, over, tp_list, n_tp, token_budget, days, NULL, NULL, out,
-                                err);
-}
 
 /* ---- helpers ---- */
 
@@ -183,11 +47,11 @@ static void fmt_fit(char *buf, size_t size, int64_t v, bool capped) {
 }
 
 /* Sentence on the cards needed, for the Markdown and HTML. */
-static void fmt_budget(char *buf, size_t size, const capacity_row *c) {
+static void fmt_budget(char *buf, size_t size, const tps_capacity_row *c) {
   if (!c->has_budget) {
     snprintf(buf, size, "-");
   } else if (!c->budget.reachable) {
-    snprintf(buf, size, "not within %lld replicas", (long long)CAPACITY_MAX_DP);
+    snprintf(buf, size, "not within %lld replicas", (long long)TPS_CAPACITY_MAX_DP);
   } else {
     snprintf(buf, size, "%lld cards (DP %lld, global batch %lld, %.2f days%s)",
              (long long)c->budget.cards, (long long)c->budget.dp, (long long)c->budget.global_batch,
@@ -200,7 +64,7 @@ typedef struct capacity_cells {
   char seq[32], mb[32], bud[160], days[32];
 } capacity_cells;
 
-static void capacity_cells_of(const capacity_row *c, capacity_cells *out) {
+static void capacity_cells_of(const tps_capacity_row *c, capacity_cells *out) {
   fmt_fit(out->seq, sizeof out->seq, c->max_seq_len, c->max_seq_len_capped);
   fmt_fit(out->mb, sizeof out->mb, c->max_micro_batch, c->max_micro_batch_capped);
   fmt_budget(out->bud, sizeof out->bud, c);
@@ -356,7 +220,7 @@ void report_bundle_md(FILE *out, const report_bundle *b) {
   fprintf(out, ".\n\n| TP | headroom GB | largest seq_len | largest micro-batch | cards for the budget | days at the evaluated cards |\n");
   fprintf(out, "|---:|---:|---:|---:|---|---:|\n");
   for (int i = 0; i < b->report.n; i++) {
-    const capacity_row *c = &b->capacity[i];
+    const tps_capacity_row *c = &b->capacity[i];
     capacity_cells cells;
     capacity_cells_of(c, &cells);
     const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
@@ -526,7 +390,7 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
         "<th>largest seq_len</th><th>largest micro-batch</th><th class=\"l\">cards for the budget</th>"
         "<th>days at the evaluated cards</th></tr>\n", out);
   for (int i = 0; i < r->n; i++) {
-    const capacity_row *c = &b->capacity[i];
+    const tps_capacity_row *c = &b->capacity[i];
     capacity_cells cells;
     capacity_cells_of(c, &cells);
     const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
@@ -557,7 +421,7 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
   for (int i = 0; i < b->report.n; i++) {
     const tps_estimate *e = &b->est[i];
     const tps_memory *m = &e->memory;
-    const capacity_row *c = &b->capacity[i];
+    const tps_capacity_row *c = &b->capacity[i];
     fprintf(out, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
                  "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld,%lld,",
             (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, (long long)e->run.cards,
@@ -621,7 +485,7 @@ void report_bundle_json(FILE *out, const report_bundle *b) {
   json_key(&w, "capacity");
   json_array_begin(&w);
   for (int i = 0; i < b->report.n; i++) {
-    const capacity_row *c = &b->capacity[i];
+    const tps_capacity_row *c = &b->capacity[i];
     json_object_begin(&w);
     json_key(&w, "tp"); json_int(&w, c->tp);
     json_key(&w, "limit_bytes"); json_number(&w, c->limit_bytes);

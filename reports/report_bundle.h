@@ -2,7 +2,9 @@
  * estimated, the recommendation of report_recommend, the per-layer
  * breakdown of the recommended TP, and capacity planning per TP; written as
  * report.md, report.html (self-contained: inline CSS and SVG, no scripts,
- * no URLs), report.csv and report.json. Building and writing never print. */
+ * no URLs), report.csv and report.json. The bundle is built (engine runs,
+ * capacity searches) by sim/cli/report_build.c; here it is only rendered
+ * and written. Writing never prints. */
 #ifndef TPSIM_REPORTS_REPORT_BUNDLE_H
 #define TPSIM_REPORTS_REPORT_BUNDLE_H
 
@@ -10,35 +12,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "reports/capacity.h"
 #include "reports/report.h"
-
-/* Capacity planning of one evaluated TP size (same order as est). */
-typedef struct capacity_row {
-  int64_t tp;
-  double limit_bytes;      /* device memory x (1 - margin) */
-  double headroom_bytes;   /* limit - peak per card at the evaluated run; < 0: over */
-  double free_bytes;       /* device memory - peak per card */
-  int64_t max_seq_len;     /* largest fitting seq_len, tokens; 0: none; -1: search failed */
-  double max_seq_len_bytes;
-  bool max_seq_len_capped; /* CAPACITY_MAX_SEQ_LEN fits: at least that */
-  int64_t max_micro_batch; /* largest fitting micro-batch, samples (same meaning of 0, -1) */
-  double max_micro_batch_bytes;
-  bool max_micro_batch_capped;
-  int evals;               /* engine evaluations spent in both searches */
-  bool has_budget;         /* token budget and days were given */
-  capacity_budget budget;  /* cards needed for the budget within the days */
-  double days_at_run;      /* budget / tokens/s of the evaluated run / 86400; 0: no budget */
-  double tokens_in_days;   /* tokens/s of the evaluated run x days x 86400; 0: no days */
-} capacity_row;
+#include "tpsim/capacity.h"
 
 typedef struct report_bundle {
   const tps_model *model;  /* borrowed: outlive the bundle */
   const tps_hw *hw;
   tps_estimate *est;       /* owned, n entries */
-  report_skip *skipped;    /* owned, n_skipped entries */
+  tps_tp_skip *skipped;    /* owned, n_skipped entries */
   estimate_report report;  /* points into est / skipped; recommendation filled */
-  capacity_row *capacity;  /* owned, report.n entries */
+  tps_capacity_row *capacity; /* owned, report.n entries (same order as est) */
   double token_budget;     /* tokens; 0: none */
   double days;             /* 0: none */
   /* per-layer breakdown of the recommended TP (or the first evaluated one
@@ -50,26 +33,6 @@ typedef struct report_bundle {
   const char *rules[6];    /* capacity-planning rules, as sentences */
   int n_rules;
 } report_bundle;
-
-/* Progress callback: `done` of `total` TP sizes finished (for a CLI that
- * shows progress on a terminal). */
-typedef void (*report_progress_fn)(int done, int total, void *ctx);
-
-/* Evaluates each TP of tp_list (0 = the model's default) with `over`,
- * skipping the invalid ones with their reason (like `estimate`), fills the
- * recommendation, the per-layer costs of the recommended TP and capacity
- * planning. token_budget (tokens) and days are optional (0 = none).
- * Returns EINVAL when no TP could be evaluated (err holds the first
- * reason), ENOMEM on allocation failure; `out` is then freed. */
-tps_status report_bundle_build(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
-                               const int64_t *tp_list, int n_tp, double token_budget, double days,
-                               report_bundle *out, tps_error *err);
-/* Same, calling progress (may be NULL) after each TP size. */
-tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
-                                  const tps_run_overrides *over, const int64_t *tp_list, int n_tp,
-                                  double token_budget, double days, report_progress_fn progress,
-                                  void *progress_ctx, report_bundle *out, tps_error *err);
-void report_bundle_free(report_bundle *b);
 
 /* Creates dir (one level, mode 0777 less umask) if needed and writes
  * report.md, report.html, report.csv and report.json: all four are first

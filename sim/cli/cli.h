@@ -31,7 +31,7 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_over
  * framework costs); NULL keeps the profile's. Returns an exit code. */
 int apply_stack(const char *stack, tps_hw *hw);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
-void warn_skipped(const report_skip *skipped, int n);
+void warn_skipped(const tps_tp_skip *skipped, int n);
 
 /* The commands (cmd_estimate.c, cmd_report.c, cmd_validate.c). */
 int cmd_estimate(const cli_args *args);

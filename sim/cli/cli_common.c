@@ -178,7 +178,7 @@ int apply_stack(const char *stack, tps_hw *hw) {
   return EXIT_OK;
 }
 
-void warn_skipped(const report_skip *skipped, int n) {
+void warn_skipped(const tps_tp_skip *skipped, int n) {
   for (int i = 0; i < n; i++)
     fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
             skipped[i].why);

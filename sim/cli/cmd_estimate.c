@@ -33,12 +33,12 @@ int cmd_estimate(const cli_args *args) {
   if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
 
   static tps_estimate est[CLI_MAX_TP];
-  static report_skip skipped[CLI_MAX_TP];
+  static tps_tp_skip skipped[CLI_MAX_TP];
   int n = 0, n_skipped = 0;
   tps_error err;
   tps_error_clear(&err);
-  tps_status st = report_estimate_tps(&model, &hw, &over, tps, n_tp, est, &n, skipped,
-                                      &n_skipped, &err);
+  tps_status st = tps_estimate_tp_list(&model, &hw, &over, tps, n_tp, est, &n, skipped,
+                                       &n_skipped, &err);
   if (st != TPS_OK) {
     print_error(&err);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
@@ -69,6 +69,29 @@ static void render_layers_job(FILE *out, const void *data) {
   }
 }
 
+static void op_times_free(layers_op_time **t, int n) {
+  if (!t) return;
+  for (int i = 0; i < n; i++) free(t[i]);
+  free(t);
+}
+
+/* Forward and backward seconds of every op of every layer template
+ * ([template][op]), for `layers --ops`; NULL when out of memory. */
+static layers_op_time **op_times_compute(const tps_plan *plan, const tps_hw *hw, const tps_run *run) {
+  layers_op_time **t = calloc(plan->n_templates > 0 ? (size_t)plan->n_templates : 1, sizeof *t);
+  if (!t) return NULL;
+  for (int i = 0; i < plan->n_templates; i++) {
+    const tps_op_list *ops = &plan->templates[i].ops;
+    t[i] = calloc(ops->n > 0 ? (size_t)ops->n : 1, sizeof *t[i]);
+    if (!t[i]) {
+      op_times_free(t, i);
+      return NULL;
+    }
+    for (int k = 0; k < ops->n; k++) tps_op_time(&ops->ops[k], hw, run, &t[i][k].fwd_s, &t[i][k].bwd_s);
+  }
+  return t;
+}
+
 int cmd_layers(const cli_args *args) {
   static tps_model model;
   static tps_hw hw;
@@ -87,7 +110,9 @@ int cmd_layers(const cli_args *args) {
     return EXIT_USAGE;
   }
   tps_layer_cost *costs = calloc((size_t)plan.n_layers, sizeof *costs);
-  if (!costs) {
+  layers_op_time **op_times = args->show_ops ? op_times_compute(&plan, &hw, &run) : NULL;
+  if (!costs || (args->show_ops && !op_times)) {
+    free(costs);
     tps_plan_free(&plan);
     fprintf(stderr, "tp-sim: out of memory\n");
     return EXIT_RUN;
@@ -95,8 +120,10 @@ int cmd_layers(const cli_args *args) {
   for (int i = 0; i < plan.n_layers; i++) tps_layer_cost_compute(&plan, i, &run, &hw, &costs[i]);
   layers_job job = {.format = args->format};
   job.report = (layers_report){.model = &model, .hw = &hw, .run = &run, .plan = &plan,
-                               .costs = costs, .show_ops = args->show_ops};
+                               .costs = costs, .show_ops = args->show_ops,
+                               .op_times = (const layers_op_time *const *)op_times};
   rc = write_output(args->output, render_layers_job, &job);
+  op_times_free(op_times, plan.n_templates);
   free(costs);
   tps_plan_free(&plan);
   return rc;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "reports/report_bundle.h"
+#include "cli/report_build.h"
 #include "reports/search_report.h"
 
 static void report_progress(int done, int total, void *ctx) {
@@ -19,7 +19,7 @@ int cmd_report(const cli_args *args) {
   if (!args->output)
     return fail_usage("report: -o DIR is required", "tp-sim report --model M --tp 1,2,4 -o DIR");
   double tokens = 0.0;
-  if (args->tokens && report_parse_tokens(args->tokens, &tokens) != TPS_OK) {
+  if (args->tokens && tps_token_count_parse(args->tokens, &tokens) != TPS_OK) {
     char msg[160];
     snprintf(msg, sizeof msg, "--tokens: expected a token count such as 1T, 500B or 2.5e12, got '%s'",
              args->tokens);

@@ -1,6 +1,8 @@
 /* The option table: parsing and --help from the same rows. */
 #include "cli/options.h"
 
+#include "base/names.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

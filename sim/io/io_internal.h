@@ -1,6 +1,6 @@
 /* Private helpers of the input layer (sim/io): limits, number scanning,
- * units with hints and fractions. Not part of the public API. (The enum
- * name tables the loaders parse with are public, in tpsim/model.h.) */
+ * units with hints and fractions; the enum name tables the loaders parse
+ * with come from the base (base/names.h). Not part of the public API. */
 #ifndef TPSIM_IO_INTERNAL_H
 #define TPSIM_IO_INTERNAL_H
 
@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/names.h"
 #include "tpsim/io.h"
 
 /* Largest value accepted for a count (layers, widths, vocab, tokens, ...). */

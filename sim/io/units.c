@@ -347,3 +347,29 @@ tps_status tps_unit_parse(const char *quantity, const char *text, double *out,
                           char *why, size_t why_size) {
   return io_unit_parse_hint(quantity, text, out, why, why_size, NULL, 0);
 }
+
+tps_status tps_token_count_parse(const char *text, double *out) {
+  if (!text) return TPS_EINVAL;
+  while (isspace((unsigned char)*text)) text++;
+  if (!*text) return TPS_EINVAL;
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  if (end == text || errno == ERANGE) return TPS_EINVAL;
+  while (isspace((unsigned char)*end)) end++;
+  double scale = 1.0;
+  switch (toupper((unsigned char)*end)) {
+    case '\0': break;
+    case 'T': scale = 1e12; end++; break;
+    case 'B': case 'G': scale = 1e9; end++; break;
+    case 'M': scale = 1e6; end++; break;
+    case 'K': scale = 1e3; end++; break;
+    default: return TPS_EINVAL;
+  }
+  while (isspace((unsigned char)*end)) end++;
+  if (*end) return TPS_EINVAL;
+  v *= scale;
+  if (!isfinite(v) || v <= 0) return TPS_ERANGE;
+  *out = v;
+  return TPS_OK;
+}

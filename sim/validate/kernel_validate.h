@@ -16,8 +16,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "reports/kernel_report.h"
 #include "tpsim/tpsim.h"
+#include "validate/validate_types.h"
 
 #define KV_SPREAD_MAX 0.10 /* repeats further apart than this (max/min - 1): noisy */
 #define KV_LOAD_FRACTION 0.5 /* 1-minute load above this x CPUs: noisy */
@@ -120,7 +120,7 @@ tps_status kv_run_kernel(const char *launcher, int ranks, const char *const *arg
 /* 1-minute load average, or -1. */
 double kv_loadavg(void);
 
-/* ---- calibrate (kernel_fit.c) ---- */
+/* ---- calibrate (kernel_drive.c: runs tp-kernel, fits with kernel_fit.c) ---- */
 
 typedef struct kv_calibrate_opts {
   const char *prefix;   /* profiles go to PREFIX-tpN[-sp].yaml; NULL: "hw_profiles/local" */
@@ -137,7 +137,8 @@ typedef struct kv_calibrate_opts {
 tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t written_size,
                         tps_error *err);
 
-/* ---- validate --kernel (kernel_validate.c) ---- */
+/* ---- validate --kernel (kernel_validate.c; kv_validate, which runs the grid,
+ * in kernel_drive.c) ---- */
 
 /* One grid point. */
 typedef struct kv_config {

@@ -9,9 +9,9 @@
 #define TPSIM_VALIDATE_PUB_CASE_H
 
 #include "io/yaml_doc.h"
-#include "reports/validate_report.h"
 #include "tpsim/tpsim.h"
 #include "validate/pub_metrics.h"
+#include "validate/validate_types.h"
 
 #define PUB_MAX_MEASURED 24
 #define PUB_PATH_MAX 512

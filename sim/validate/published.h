@@ -1,11 +1,12 @@
 /* `tp-sim validate --published FILE`: predicts published training runs with
  * the engine and compares them with what was measured. No printing, no
- * exit: the CLI renders the report (reports/validate_report.h). */
+ * exit: the CLI renders the report (reports/validate_report.h); its data
+ * types are in validate/validate_types.h. */
 #ifndef TPSIM_VALIDATE_PUBLISHED_H
 #define TPSIM_VALIDATE_PUBLISHED_H
 
-#include "reports/validate_report.h"
 #include "tpsim/tpsim.h"
+#include "validate/validate_types.h"
 
 /* Reads the published-cases file at `path` (a mapping with a `cases:` list;
  * other top-level keys are ignored), predicts every case it can and fills

@@ -12,8 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reports/capacity.h"
+#include "cli/report_build.h"
 #include "reports/report_bundle.h"
+#include "tpsim/capacity.h"
 #include "tpsim/tpsim.h"
 
 static tps_model model;
@@ -40,7 +41,7 @@ static tps_run_overrides pinned_at(int64_t tp, double margin) {
   tps_error err;
   tps_error_clear(&err);
   cr_assert_eq(tps_run_resolve(&model, &over, &run, &err), TPS_OK, "%s", err.msg);
-  capacity_pin(&run, &over, &pinned);
+  tps_capacity_pin(&run, &over, &pinned);
   return pinned;
 }
 
@@ -73,19 +74,19 @@ static int count_entries(const char *dir, const char *containing) {
 
 Test(report_tokens, parses_suffixes_and_rejects_junk) {
   double v = 0;
-  cr_assert_eq(report_parse_tokens("1T", &v), TPS_OK);
+  cr_assert_eq(tps_token_count_parse("1T", &v), TPS_OK);
   cr_assert_float_eq(v, 1e12, 1);
-  cr_assert_eq(report_parse_tokens("500B", &v), TPS_OK);
+  cr_assert_eq(tps_token_count_parse("500B", &v), TPS_OK);
   cr_assert_float_eq(v, 5e11, 1);
-  cr_assert_eq(report_parse_tokens("2.5e12", &v), TPS_OK);
+  cr_assert_eq(tps_token_count_parse("2.5e12", &v), TPS_OK);
   cr_assert_float_eq(v, 2.5e12, 1);
-  cr_assert_eq(report_parse_tokens("20M", &v), TPS_OK);
+  cr_assert_eq(tps_token_count_parse("20M", &v), TPS_OK);
   cr_assert_float_eq(v, 2e7, 1e-3);
-  cr_assert_neq(report_parse_tokens("", &v), TPS_OK);
-  cr_assert_neq(report_parse_tokens("1X", &v), TPS_OK);
-  cr_assert_neq(report_parse_tokens("1TT", &v), TPS_OK);
-  cr_assert_neq(report_parse_tokens("-1T", &v), TPS_OK);
-  cr_assert_neq(report_parse_tokens("T", &v), TPS_OK);
+  cr_assert_neq(tps_token_count_parse("", &v), TPS_OK);
+  cr_assert_neq(tps_token_count_parse("1X", &v), TPS_OK);
+  cr_assert_neq(tps_token_count_parse("1TT", &v), TPS_OK);
+  cr_assert_neq(tps_token_count_parse("-1T", &v), TPS_OK);
+  cr_assert_neq(tps_token_count_parse("T", &v), TPS_OK);
 }
 
 /* Largest seq_len and micro-batch: x fits under the limit, x + 1 does not. */
@@ -93,10 +94,10 @@ Test(report_capacity, largest_seq_len_and_micro_batch_are_tight, .init = load) {
   int64_t tps_[2] = {1, 2};
   for (int k = 0; k < 2; k++) {
     tps_run_overrides p = pinned_at(tps_[k], 0.1);
-    double limit = capacity_limit_bytes(&hw, &p);
+    double limit = tps_capacity_limit_bytes(&hw, &p);
     cr_assert_float_eq(limit, hw.memory_bytes * 0.9, 1.0);
-    capacity_var vars[2] = {CAPACITY_SEQ_LEN, CAPACITY_MICRO_BATCH};
-    int64_t caps[2] = {CAPACITY_MAX_SEQ_LEN, CAPACITY_MAX_MICRO_BATCH};
+    tps_capacity_var vars[2] = {TPS_CAPACITY_SEQ_LEN, TPS_CAPACITY_MICRO_BATCH};
+    int64_t caps[2] = {TPS_CAPACITY_MAX_SEQ_LEN, TPS_CAPACITY_MAX_MICRO_BATCH};
     for (int v = 0; v < 2; v++) {
       int64_t best = -1;
       double bytes = 0;
@@ -104,12 +105,12 @@ Test(report_capacity, largest_seq_len_and_micro_batch_are_tight, .init = load) {
       int evals = 0;
       tps_error err;
       tps_error_clear(&err);
-      cr_assert_eq(capacity_max_fit(&model, &hw, &p, vars[v], caps[v], &best, &bytes, &capped,
-                                    &evals, &err), TPS_OK, "%s", err.msg);
+      cr_assert_eq(tps_capacity_max_fit(&model, &hw, &p, vars[v], caps[v], &best, &bytes, &capped,
+                                        &evals, &err), TPS_OK, "%s", err.msg);
       cr_assert(best >= 1 && !capped, "TP=%lld var %d: best %lld", (long long)tps_[k], v, (long long)best);
       tps_status st;
-      double at = capacity_memory(&model, &hw, &p, vars[v], best, &st, &err);
-      double above = capacity_memory(&model, &hw, &p, vars[v], best + 1, &st, &err);
+      double at = tps_capacity_memory(&model, &hw, &p, vars[v], best, &st, &err);
+      double above = tps_capacity_memory(&model, &hw, &p, vars[v], best + 1, &st, &err);
       cr_assert(at <= limit, "x=%lld: %.6g bytes > limit %.6g", (long long)best, at, limit);
       cr_assert(above > limit, "x+1=%lld: %.6g bytes <= limit %.6g", (long long)best + 1, above, limit);
       cr_assert_float_eq(bytes, at, 1.0);
@@ -123,17 +124,17 @@ Test(report_capacity, largest_seq_len_and_micro_batch_are_tight, .init = load) {
 Test(report_capacity, cards_for_budget_is_the_smallest, .init = load) {
   tps_run_overrides p = pinned_at(2, 0.0);
   double tokens = 1e12, seconds = 30 * 86400.0;
-  capacity_budget b;
+  tps_capacity_budget b;
   tps_error err;
   tps_error_clear(&err);
-  cr_assert_eq(capacity_cards_for_budget(&model, &hw, &p, tokens, seconds, &b, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_capacity_cards_for_budget(&model, &hw, &p, tokens, seconds, &b, &err), TPS_OK, "%s", err.msg);
   cr_assert(b.reachable);
   cr_assert_eq(b.cards, 2 * p.pp * b.dp);
   cr_assert(b.tokens_per_s * seconds >= tokens);
   cr_assert(b.days <= 30.0 + 1e-9);
   cr_assert(b.dp > 1);
   tps_status st;
-  double fewer = capacity_tokens_per_s(&model, &hw, &p, b.dp - 1, NULL, &st, &err);
+  double fewer = tps_capacity_tokens_per_s(&model, &hw, &p, b.dp - 1, NULL, &st, &err);
   cr_assert_eq(st, TPS_OK, "%s", err.msg);
   cr_assert(fewer * seconds < tokens, "DP %lld already reaches the budget", (long long)b.dp - 1);
   /* global batch scales with DP, micro-batches per replica kept */

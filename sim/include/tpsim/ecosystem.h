@@ -12,7 +12,6 @@
 
 #include <stdbool.h>
 
-#include "tpsim/engine.h"
 #include "tpsim/model.h"
 #include "tpsim/status.h"
 

@@ -102,16 +102,8 @@ typedef struct tps_estimate {
 } tps_estimate;
 
 /* Resolves a run from the model's training defaults overridden by `over`
- * (fields left 0 / unset in `over` take the defaults; see tps_run_overrides). */
-typedef struct tps_run_overrides {
-  int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
-  int64_t vpp;    /* 0: unset */
-  int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
-  int recompute;  /* -1 unset, else tps_recompute */
-  int precision;  /* -1 unset, else tps_precision */
-  double memory_margin; /* < 0: unset */
-} tps_run_overrides;
-
+ * (fields left 0 / unset in `over` take the defaults; tps_run_overrides is
+ * in model.h: the input layer fills it too). */
 void tps_run_overrides_init(tps_run_overrides *over);
 tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over,
                            tps_run *run, tps_error *err);

@@ -30,6 +30,11 @@ int tps_data_list(const char *kind, char names[][TPS_NAME_MAX], int max);
 tps_status tps_unit_parse(const char *quantity, const char *text, double *out,
                           char *why, size_t why_size);
 
+/* Parses a token count: "1T", "500B", "20M", "2.5e12", "1.5t" (T = 1e12,
+ * B or G = 1e9, M = 1e6, K = 1e3). Must be finite and > 0: EINVAL on junk,
+ * ERANGE when not. */
+tps_status tps_token_count_parse(const char *text, double *out);
+
 /* Closest candidate to `word` by edit distance, or NULL if none is close. */
 const char *tps_did_you_mean(const char *word, const char *const *candidates,
                              int n);

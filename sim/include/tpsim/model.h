@@ -198,16 +198,17 @@ typedef struct tps_run {
   bool explicit_pipeline;
 } tps_run;
 
-/* The names of each enum, NULL-terminated, indexed by the enum value: the
- * names a model or hardware file and the command line accept, and the
- * *_name() functions print. */
-extern const char *const tps_module_type_names[];
-extern const char *const tps_mlp_names[];
-extern const char *const tps_norm_names[];
-extern const char *const tps_position_names[];
-extern const char *const tps_precision_names[];
-extern const char *const tps_recompute_names[];
-extern const char *const tps_topology_names[];
+/* A run as asked for: what the model's training defaults are overridden by
+ * (command line, Megatron arguments, a published case). The engine resolves
+ * it into a tps_run (tps_run_overrides_init, tps_run_resolve in engine.h). */
+typedef struct tps_run_overrides {
+  int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
+  int64_t vpp;    /* 0: unset */
+  int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
+  int recompute;  /* -1 unset, else tps_recompute */
+  int precision;  /* -1 unset, else tps_precision */
+  double memory_margin; /* < 0: unset */
+} tps_run_overrides;
 
 const char *tps_precision_name(tps_precision p);
 const char *tps_recompute_name(tps_recompute r);

@@ -1,9 +1,9 @@
 /* Search over the parallel space: every combination of TP, PP, (DP =
- * cards / (TP x PP)), sequence parallelism, recompute, micro-batch size and
- * the distributed optimizer for one model, hardware profile and card count,
- * ranked by tokens/s per card, with the Pareto front of peak memory against
- * throughput and the recommended default TP. Pure arithmetic: no I/O, no
- * exit. See docs/search.md.
+ * cards / (TP x PP)), virtual pipeline stages, sequence parallelism,
+ * recompute, micro-batch size and the distributed optimizer for one model,
+ * hardware profile and card count, ranked by tokens/s per card, with the
+ * Pareto front of peak memory against throughput and the recommended
+ * default TP. Pure arithmetic: no I/O, no exit. See docs/search.md.
  *
  * Speed: the search never re-lowers the model per configuration. A
  * "prepared" object per (TP, SP, micro-batch) holds each layer template's
@@ -12,8 +12,13 @@
  * these (tps_searcher_eval), and gives the same numbers as tps_estimate_run
  * to rounding (tested to 1e-9 relative).
  *
- * Virtual pipeline stages (interleaved 1F1B) are not enumerated: the engine
- * models the plain 1F1B schedule only. */
+ * Virtual pipeline stages (interleaved 1F1B) are enumerated for PP > 1:
+ * VPP 1, 2 and 4 model chunks per stage (TPS_SEARCH_VPP), where PP x VPP
+ * divides every decoder's layers (else skipped as pp_split), the
+ * micro-batches per step are a multiple of PP (else batch) and the model
+ * gives no explicit pipeline placement at that PP; the engine costs the
+ * interleaved schedule (bubble / VPP, sends x VPP, more activations in
+ * flight; docs/model.md, Sec. 4). */
 #ifndef TPSIM_SEARCH_H
 #define TPSIM_SEARCH_H
 

@@ -10,6 +10,7 @@
 #include "tpsim/engine.h"
 #include "tpsim/io.h"
 #include "tpsim/search.h"
+#include "tpsim/capacity.h"
 #include "tpsim/ecosystem.h"
 
 #endif

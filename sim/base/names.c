@@ -1,7 +1,9 @@
 /* Names of the enums of model.h: one NULL-terminated table per enum, indexed
  * by the enum value. The loaders use the same tables to parse, so a name
  * printed in a report is always a name a file may contain. */
-#include "io/io_internal.h"
+#include <stddef.h>
+
+#include "base/names.h"
 #include "tpsim/model.h"
 
 const char *const tps_module_type_names[] = {"decoder", "vit", "projector", NULL};

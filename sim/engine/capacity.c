@@ -1,16 +1,52 @@
-/* Capacity planning: see capacity.h. */
-#include <ctype.h>
-#include <errno.h>
+/* Planning on the engine: several TP sizes, the largest fit (GSL Brent),
+ * cards for a token budget. See tpsim/capacity.h. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_roots.h>
 
-#include "reports/capacity.h"
+#include "tpsim/capacity.h"
 
-void capacity_pin(const tps_run *run, const tps_run_overrides *user, tps_run_overrides *out) {
+/* ---- several TP sizes ---- */
+
+tps_status tps_estimate_tp_list(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                                const int64_t *tp_list, int n_tp, tps_estimate *est, int *n,
+                                tps_tp_skip *skipped, int *n_skipped, tps_error *err) {
+  tps_error first;
+  tps_error_clear(&first);
+  *n = *n_skipped = 0;
+  for (int i = 0; i < n_tp; i++) {
+    tps_run_overrides o = *over;
+    o.tp = tp_list[i];
+    tps_run run;
+    tps_error e;
+    tps_error_clear(&e);
+    tps_status st = tps_run_resolve(m, &o, &run, &e);
+    if (st == TPS_OK) st = tps_estimate_run(m, &run, hw, &est[*n], &e);
+    if (st == TPS_OK) {
+      (*n)++;
+      continue;
+    }
+    if (st == TPS_ENOMEM) {
+      if (err) *err = e;
+      return st;
+    }
+    if (!first.status) first = e;
+    skipped[*n_skipped].tp = o.tp ? o.tp : run.tp;
+    snprintf(skipped[*n_skipped].why, sizeof skipped[*n_skipped].why, "%s", e.msg);
+    (*n_skipped)++;
+  }
+  if (*n > 0) return TPS_OK;
+  if (err) *err = first;
+  return first.status ? first.status : TPS_EINVAL;
+}
+
+/* ---- one configuration ---- */
+
+void tps_capacity_pin(const tps_run *run, const tps_run_overrides *user, tps_run_overrides *out) {
   if (user)
     *out = *user;
   else
@@ -24,7 +60,7 @@ void capacity_pin(const tps_run *run, const tps_run_overrides *user, tps_run_ove
   out->global_batch = run->global_batch;
 }
 
-double capacity_limit_bytes(const tps_hw *hw, const tps_run_overrides *pinned) {
+double tps_capacity_limit_bytes(const tps_hw *hw, const tps_run_overrides *pinned) {
   double margin = pinned->memory_margin >= 0 ? pinned->memory_margin : 0.0;
   return hw->memory_bytes * (1.0 - margin);
 }
@@ -38,10 +74,10 @@ static tps_status evaluate(const tps_model *m, const tps_hw *hw, const tps_run_o
   return st;
 }
 
-double capacity_memory(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
-                       capacity_var var, int64_t x, tps_status *st, tps_error *err) {
+double tps_capacity_memory(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
+                           tps_capacity_var var, int64_t x, tps_status *st, tps_error *err) {
   tps_run_overrides o = *pinned;
-  if (var == CAPACITY_SEQ_LEN) {
+  if (var == TPS_CAPACITY_SEQ_LEN) {
     o.seq_len = x;
   } else {
     int64_t per_replica_steps = pinned->global_batch / (pinned->micro_batch * pinned->dp);
@@ -67,7 +103,7 @@ typedef struct fit_ctx {
   const tps_model *m;
   const tps_hw *hw;
   const tps_run_overrides *pinned;
-  capacity_var var;
+  tps_capacity_var var;
   double limit;              /* bytes */
   int64_t memo_x[MEMO_SIZE]; /* evaluated points, round-robin */
   double memo_bytes[MEMO_SIZE];
@@ -85,7 +121,7 @@ static double mem_at(fit_ctx *c, int64_t x) {
   tps_status st;
   tps_error scratch;
   tps_error_clear(&scratch);
-  double b = capacity_memory(c->m, c->hw, c->pinned, c->var, x, &st, &scratch);
+  double b = tps_capacity_memory(c->m, c->hw, c->pinned, c->var, x, &st, &scratch);
   c->evals++;
   if (st == TPS_ENOMEM && c->st == TPS_OK) {
     c->st = st;
@@ -115,23 +151,23 @@ static double relaxed(double x, void *params) {
   return a + t * (b - a) - c->limit;
 }
 
-tps_status capacity_max_fit(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
-                            capacity_var var, int64_t cap, int64_t *best, double *best_bytes,
-                            bool *capped, int *evals, tps_error *err) {
+tps_status tps_capacity_max_fit(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
+                                tps_capacity_var var, int64_t cap, int64_t *best, double *best_bytes,
+                                bool *capped, int *evals, tps_error *err) {
   fit_ctx *c = calloc(1, sizeof *c);
   if (!c) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
   c->m = m;
   c->hw = hw;
   c->pinned = pinned;
   c->var = var;
-  c->limit = capacity_limit_bytes(hw, pinned);
+  c->limit = tps_capacity_limit_bytes(hw, pinned);
   c->err = err;
   *best = 0;
   *best_bytes = 0;
   *capped = false;
   tps_status st = TPS_OK;
 
-  int64_t start = var == CAPACITY_SEQ_LEN ? pinned->seq_len : pinned->micro_batch;
+  int64_t start = var == TPS_CAPACITY_SEQ_LEN ? pinned->seq_len : pinned->micro_batch;
   if (start < 1) start = 1;
   if (start > cap) start = cap;
   int64_t lo, hi; /* fits(lo), !fits(hi) */
@@ -204,8 +240,8 @@ done:
 
 /* ---- cards for a token budget ---- */
 
-double capacity_tokens_per_s(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
-                             int64_t dp, tps_estimate *est, tps_status *st, tps_error *err) {
+double tps_capacity_tokens_per_s(const tps_model *m, const tps_hw *hw, const tps_run_overrides *pinned,
+                                 int64_t dp, tps_estimate *est, tps_status *st, tps_error *err) {
   tps_run_overrides o = *pinned;
   int64_t per_replica_steps = pinned->global_batch / (pinned->micro_batch * pinned->dp);
   o.dp = dp;
@@ -222,9 +258,9 @@ double capacity_tokens_per_s(const tps_model *m, const tps_hw *hw, const tps_run
   return r;
 }
 
-tps_status capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
-                                     const tps_run_overrides *pinned, double tokens,
-                                     double seconds, capacity_budget *out, tps_error *err) {
+tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
+                                         const tps_run_overrides *pinned, double tokens,
+                                         double seconds, tps_capacity_budget *out, tps_error *err) {
   memset(out, 0, sizeof *out);
   if (!(tokens > 0) || !(seconds > 0))
     return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "token budget and time must be > 0");
@@ -233,16 +269,16 @@ tps_status capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
   int64_t lo = 0, hi = 1;         /* lo fails (0: none tried), hi is the candidate */
   double r;
   for (;;) {
-    r = capacity_tokens_per_s(m, hw, pinned, hi, NULL, &st, err);
+    r = tps_capacity_tokens_per_s(m, hw, pinned, hi, NULL, &st, err);
     if (st != TPS_OK) return st;
     if (r >= need) break;
     lo = hi;
-    if (hi >= CAPACITY_MAX_DP) return TPS_OK; /* unreachable */
+    if (hi >= TPS_CAPACITY_MAX_DP) return TPS_OK; /* unreachable */
     hi *= 2;
   }
   while (hi - lo > 1) {
     int64_t mid = lo + (hi - lo) / 2;
-    r = capacity_tokens_per_s(m, hw, pinned, mid, NULL, &st, err);
+    r = tps_capacity_tokens_per_s(m, hw, pinned, mid, NULL, &st, err);
     if (st != TPS_OK) return st;
     if (r >= need)
       hi = mid;
@@ -251,7 +287,7 @@ tps_status capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
   }
   tps_estimate *e = malloc(sizeof *e);
   if (!e) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
-  r = capacity_tokens_per_s(m, hw, pinned, hi, e, &st, err);
+  r = tps_capacity_tokens_per_s(m, hw, pinned, hi, e, &st, err);
   if (st == TPS_OK) {
     out->reachable = true;
     out->dp = hi;
@@ -266,28 +302,42 @@ tps_status capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
   return st;
 }
 
-tps_status report_parse_tokens(const char *text, double *out) {
-  if (!text) return TPS_EINVAL;
-  while (isspace((unsigned char)*text)) text++;
-  if (!*text) return TPS_EINVAL;
-  char *end;
-  errno = 0;
-  double v = strtod(text, &end);
-  if (end == text || errno == ERANGE) return TPS_EINVAL;
-  while (isspace((unsigned char)*end)) end++;
-  double scale = 1.0;
-  switch (toupper((unsigned char)*end)) {
-    case '\0': break;
-    case 'T': scale = 1e12; end++; break;
-    case 'B': case 'G': scale = 1e9; end++; break;
-    case 'M': scale = 1e6; end++; break;
-    case 'K': scale = 1e3; end++; break;
-    default: return TPS_EINVAL;
+/* ---- all of it for one evaluated TP size ---- */
+
+tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
+                             const tps_estimate *est, double token_budget, double days,
+                             tps_capacity_row *c, tps_error *err) {
+  memset(c, 0, sizeof *c);
+  tps_run_overrides pinned;
+  tps_capacity_pin(&est->run, over, &pinned);
+  c->tp = est->run.tp;
+  c->limit_bytes = tps_capacity_limit_bytes(hw, &pinned);
+  c->headroom_bytes = c->limit_bytes - est->memory.total;
+  c->free_bytes = hw->memory_bytes - est->memory.total;
+  int ev = 0;
+  tps_error ce;
+  tps_error_clear(&ce);
+  tps_status st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_SEQ_LEN,
+                                       TPS_CAPACITY_MAX_SEQ_LEN, &c->max_seq_len,
+                                       &c->max_seq_len_bytes, &c->max_seq_len_capped, &ev, &ce);
+  c->evals += ev;
+  if (st == TPS_OK)
+    st = tps_capacity_max_fit(m, hw, &pinned, TPS_CAPACITY_MICRO_BATCH,
+                              TPS_CAPACITY_MAX_MICRO_BATCH, &c->max_micro_batch,
+                              &c->max_micro_batch_bytes, &c->max_micro_batch_capped, &ev, &ce);
+  c->evals += ev;
+  if (st == TPS_OK && token_budget > 0 && days > 0) {
+    c->has_budget = true;
+    st = tps_capacity_cards_for_budget(m, hw, &pinned, token_budget, days * 86400.0, &c->budget,
+                                       &ce);
   }
-  while (isspace((unsigned char)*end)) end++;
-  if (*end) return TPS_EINVAL;
-  v *= scale;
-  if (!isfinite(v) || v <= 0) return TPS_ERANGE;
-  *out = v;
+  if (st == TPS_ENOMEM) {
+    if (err) *err = ce;
+    return st;
+  }
+  if (st != TPS_OK) c->has_budget = false; /* engine rejected a scaled run */
+  if (token_budget > 0 && est->tokens_per_s > 0)
+    c->days_at_run = token_budget / est->tokens_per_s / 86400.0;
+  if (days > 0) c->tokens_in_days = est->tokens_per_s * days * 86400.0;
   return TPS_OK;
 }
