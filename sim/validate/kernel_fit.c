@@ -13,6 +13,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,20 @@ static double median_of(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void fit_gemm(const kv_gemm_bench *g, tps_hw *hw) {
+/* A figure the profile needs that the benchmarks did not yield: calibration
+ * fails with EMEASURE, naming the benchmark, rather than writing an
+ * invented value. */
+__attribute__((format(printf, 3, 4)))
+static tps_status nothing_to_fit(tps_error *err, int tp, const char *fmt, ...) {
+  char what[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return tps_error_set(err, TPS_EMEASURE, "", 0, 0, "calibration for TP %d: %s", tp, what);
+}
+
+static tps_status fit_gemm(const kv_gemm_bench *g, int tp, tps_hw *hw, tps_error *err) {
   double ovh = g->overhead.median > 0 ? g->overhead.median : 0.0;
   double rate[KV_GEMM_MAX], peak = 0.0;
   for (int i = 0; i < g->n; i++) {
@@ -64,15 +78,20 @@ static void fit_gemm(const kv_gemm_bench *g, tps_hw *hw) {
     rate[i] = t > 0 ? 3.0 * g->flops[i] / t : 0.0; /* FLOP/s */
     if (rate[i] > peak) peak = rate[i];
   }
-  if (peak <= 0) peak = 1e9;
+  if (!(peak > 0))
+    return nothing_to_fit(err, tp,
+                          "the GEMM benchmark (tp-kernel --bench gemm) yielded no time above the "
+                          "1x1x1 sgemm overhead at any of its %d shapes: no peak_flops to fit",
+                          g->n);
   hw->peak_flops[TPS_PRECISION_FP32] = peak;
   hw->kernel_overhead_s = ovh;
   hw->gemm_efficiency.n = 0;
   for (int i = 0; i < g->n; i++) table_add(&hw->gemm_efficiency, g->flops[i], clamp_eff(rate[i] / peak));
+  return TPS_OK;
 }
 
 /* Attention efficiency and elementwise bandwidth from calibration layer runs. */
-static void fit_layers(const kv_kernel_run *runs, int n, tps_hw *hw) {
+static tps_status fit_layers(const kv_kernel_run *runs, int n, int tp, tps_hw *hw, tps_error *err) {
   double launch = hw->kernel_overhead_s, peak = hw->peak_flops[TPS_PRECISION_FP32];
   double bytes = 0.0, secs = 0.0;
   double pts[2 * 64];
@@ -102,17 +121,27 @@ static void fit_layers(const kv_kernel_run *runs, int n, tps_hw *hw) {
       }
     }
   }
-  hw->memory_bandwidth_Bps = secs > 0 && bytes > 0 ? bytes / secs : 1e10;
+  if (!(secs > 0 && bytes > 0))
+    return nothing_to_fit(err, tp,
+                          "the %d calibration layer run(s) (tp-kernel --json) yielded no norm, "
+                          "activation or residual time above the launch overhead: no "
+                          "memory_bandwidth to fit", n);
+  if (np == 0)
+    return nothing_to_fit(err, tp,
+                          "the %d calibration layer run(s) (tp-kernel --json) yielded no "
+                          "attention-core time above the launch overhead: no "
+                          "attention_efficiency to fit", n);
+  if (nrss == 0)
+    return nothing_to_fit(err, tp,
+                          "the %d calibration layer run(s) (tp-kernel --json) reported no "
+                          "resident set before their buffers: no runtime_reserve to fit", n);
+  hw->memory_bandwidth_Bps = bytes / secs;
   hw->memory_efficiency = 1.0;
   qsort(pts, (size_t)np, 2 * sizeof(double), cmp_xy);
   hw->attention_efficiency.n = 0;
   for (int i = 0; i < np; i++) table_add(&hw->attention_efficiency, pts[2 * i], pts[2 * i + 1]);
-  if (hw->attention_efficiency.n == 0) {
-    hw->attention_efficiency.n = 1;
-    hw->attention_efficiency.x[0] = 1.0;
-    hw->attention_efficiency.y[0] = 0.5; /* no layer run: a placeholder, said in `source` */
-  }
   hw->runtime_reserve_bytes = median_of(rss, nrss);
+  return TPS_OK;
 }
 
 /* backward_buffers: how many layer-input-sized buffers tp-kernel keeps
@@ -137,7 +166,7 @@ static void fit_backward_buffers(const kv_kernel_run *runs, int n, tps_hw *hw) {
 
 /* Link fitted to one collective family: all-reduce (2 phases) or the SP pair
  * reduce-scatter + all-gather (1 phase each; their mean per call). */
-static void fit_link(const kv_coll_bench *c, bool sp, tps_link *l) {
+static tps_status fit_link(const kv_coll_bench *c, bool sp, int tp, tps_link *l, tps_error *err) {
   double p = (double)c->ranks, steps = p - 1.0, share = (p - 1.0) / p;
   double phases = sp ? 1.0 : 2.0;
   double t[KV_COLL_MAX], lat = INFINITY;
@@ -153,30 +182,50 @@ static void fit_link(const kv_coll_bench *c, bool sp, tps_link *l) {
     bw[i] = rest > 0 ? share * c->bytes[i] / rest : 0.0;
     if (bw[i] > best) best = bw[i];
   }
-  if (best <= 0) best = 1e9;
+  if (!(best > 0))
+    return nothing_to_fit(err, tp,
+                          "the collectives benchmark (tp-kernel --bench collectives, %s) yielded "
+                          "no time above the latency at any of its %d sizes: no intra_link "
+                          "bandwidth to fit",
+                          sp ? "MPI_Reduce_scatter_block + MPI_Allgather" : "MPI_Allreduce", c->n);
   l->bandwidth_Bps = best;
   l->latency_s = lat;
   l->topology = TPS_TOPOLOGY_SWITCH;
   l->efficiency.n = 0;
   for (int i = 0; i < c->n; i++) table_add(&l->efficiency, c->bytes[i], clamp_eff(bw[i] / best));
+  return TPS_OK;
 }
 
 tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err) {
   memset(hw, 0, sizeof *hw);
+  tps_status st;
+  int tp = in->tp;
   if (!in->gemm || in->gemm->n < 1)
-    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "calibration for TP %d has no GEMM table", in->tp);
-  if (in->tp > 1 && (!in->coll || in->coll->n < 1))
-    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "calibration for TP %d has no collective table", in->tp);
+    return nothing_to_fit(err, tp,
+                          "the GEMM benchmark (tp-kernel --bench gemm) yielded no shape: no "
+                          "peak_flops, gemm_efficiency or kernel_overhead to fit");
+  if (tp > 1 && (!in->coll || in->coll->n < 1))
+    return nothing_to_fit(err, tp,
+                          "the collectives benchmark (tp-kernel --bench collectives) yielded no "
+                          "size: no intra_link to fit");
+  if (!in->layers || in->n_layers < 1)
+    return nothing_to_fit(err, tp,
+                          "no calibration layer run (tp-kernel --json): no memory_bandwidth, "
+                          "attention_efficiency or runtime_reserve to fit");
+  if (!(in->host_memory_bytes > 0))
+    return nothing_to_fit(err, tp, "/proc/meminfo yielded no MemTotal: no device memory to write");
   snprintf(hw->name, sizeof hw->name, "%s", in->name ? in->name : "local");
   snprintf(hw->source, sizeof hw->source, "%s", in->source ? in->source : "tp-sim calibrate");
-  snprintf(hw->device_name, sizeof hw->device_name, "CPU rank (%d per node, single-threaded OpenBLAS)", in->tp);
-  hw->memory_bytes = in->host_memory_bytes > 0 ? in->host_memory_bytes : 1e9;
-  fit_gemm(in->gemm, hw);
-  fit_layers(in->layers, in->n_layers, hw);
-  hw->devices_per_node = 8; /* every TP group of the grid shares this node: intra link */
-  if (in->coll && in->coll->n > 0) {
-    fit_link(in->coll, in->sp, &hw->intra);
-  } else { /* TP 1 runs no collective: a neutral link */
+  snprintf(hw->device_name, sizeof hw->device_name, "CPU rank (%d per node, single-threaded OpenBLAS)", tp);
+  hw->memory_bytes = in->host_memory_bytes;
+  if ((st = fit_gemm(in->gemm, tp, hw, err))) return st;
+  if ((st = fit_layers(in->layers, in->n_layers, tp, hw, err))) return st;
+  /* The tp ranks of this calibration ran on one node: its TP group is
+   * intra-node, as every group of the validation grid using the profile. */
+  hw->devices_per_node = tp;
+  if (tp > 1) {
+    if ((st = fit_link(in->coll, in->sp, tp, &hw->intra, err))) return st;
+  } else { /* TP 1 runs no collective: a neutral link the engine never uses at TP 1 */
     hw->intra.bandwidth_Bps = 1e10;
     hw->intra.latency_s = 0.0;
     hw->intra.topology = TPS_TOPOLOGY_SWITCH;

@@ -281,3 +281,75 @@ Test(kernel_fit, backward_buffers_predict_other_runs) {
     free(r);
   }
 }
+
+/* A benchmark that yields nothing to fit makes the fit fail with EMEASURE,
+ * naming the benchmark, instead of writing an invented figure (1e9 FLOP/s,
+ * 1e10 B/s, 1 GB, ...) into the profile. Each case empties one input of
+ * the fixture fit. */
+static void expect_nothing(const kv_fit_input *in, const char *names) {
+  tps_hw hw;
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_fit_profile(in, &hw, &e), TPS_EMEASURE, "status %d: %s", e.status, e.msg);
+  cr_assert_eq(e.status, TPS_EMEASURE);
+  cr_assert(strstr(e.msg, "calibration for TP 2: ") == e.msg, "%s", e.msg);
+  cr_assert(strstr(e.msg, names), "'%s' does not name %s", e.msg, names);
+}
+
+Test(kernel_fit, empty_benchmark_fails_naming_it) {
+  kv_gemm_bench *g = calloc(1, sizeof *g), *g0 = calloc(1, sizeof *g0), *gz = calloc(1, sizeof *gz);
+  kv_coll_bench *c = calloc(1, sizeof *c), *cz = calloc(1, sizeof *cz);
+  kv_kernel_run *l = calloc(1, sizeof *l), *lz = calloc(1, sizeof *lz);
+  tps_hw hw;
+  fit(2, false, &hw, g, c, l); /* loads the fixtures; this one fits */
+  kv_fit_input in = {2, false, g, c, l, 1, "t-tp2", "unit test", 24e9};
+
+  kv_fit_input x = in; /* a GEMM result without a shape */
+  x.gemm = g0;
+  expect_nothing(&x, "GEMM benchmark (tp-kernel --bench gemm) yielded no shape");
+  x.gemm = NULL;
+  expect_nothing(&x, "tp-kernel --bench gemm");
+
+  *gz = *g; /* shapes, but no time above the launch overhead */
+  for (int i = 0; i < gz->n; i++) gz->fwd[i].median = gz->dgrad[i].median = gz->wgrad[i].median = 0.0;
+  x = in;
+  x.gemm = gz;
+  expect_nothing(&x, "GEMM benchmark (tp-kernel --bench gemm) yielded no time");
+
+  x = in; /* TP 2 without a collective result, or with nothing timed */
+  x.coll = NULL;
+  expect_nothing(&x, "collectives benchmark (tp-kernel --bench collectives) yielded no size");
+  *cz = *c;
+  for (int i = 0; i < cz->n; i++) cz->all_reduce[i].median = 0.0;
+  x.coll = cz;
+  expect_nothing(&x, "collectives benchmark (tp-kernel --bench collectives, MPI_Allreduce) yielded no time");
+
+  x = in; /* no calibration layer run, or one without ops and resident set */
+  x.n_layers = 0;
+  expect_nothing(&x, "no calibration layer run (tp-kernel --json)");
+  x.layers = lz;
+  x.n_layers = 1;
+  expect_nothing(&x, "calibration layer run(s) (tp-kernel --json) yielded no norm, activation or residual time");
+  *lz = *l; /* elementwise ops but no attention core */
+  for (int i = 0; i < lz->n_ops; i++)
+    if (!strcmp(lz->ops[i].kind, "attention")) lz->ops[i].fwd.median = lz->ops[i].bwd.median = 0.0;
+  expect_nothing(&x, "yielded no attention-core time");
+  *lz = *l;
+  lz->vmrss_start = 0.0;
+  expect_nothing(&x, "reported no resident set before their buffers");
+
+  x = in; /* the host's memory */
+  x.host_memory_bytes = 0.0;
+  expect_nothing(&x, "/proc/meminfo yielded no MemTotal");
+
+  /* the fixture fit itself writes measured figures only */
+  cr_assert_eq(hw.devices_per_node, 2);
+  cr_assert_float_eq(hw.memory_bytes, 24e9, 1.0);
+  free(g);
+  free(g0);
+  free(gz);
+  free(c);
+  free(cz);
+  free(l);
+  free(lz);
+}

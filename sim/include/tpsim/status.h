@@ -23,7 +23,8 @@
   X(EDIVIDE, "parallel size does not divide the model")                \
   X(ENOTFOUND, "no such model or hardware profile")                    \
   X(EINVAL, "invalid argument")                                        \
-  X(EUNSUPPORTED, "not modelled")
+  X(EUNSUPPORTED, "not modelled")                                      \
+  X(EMEASURE, "a measurement yielded nothing to fit")
 
 typedef enum {
 #define TPS_STATUS_ENUM(name, msg) TPS_##name,
