@@ -128,6 +128,11 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             run0->distributed_optimizer ? ", distributed optimizer" : "");
   if (run0 && run0->vpp > 1)
     fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
+  if (run0 && run0->mean_seq_len > 0 && run0->mean_seq_len < run0->seq_len)
+    fprintf(out, ", samples of mean length %lld (time at the mean, memory at seq %lld)",
+            (long long)run0->mean_seq_len, (long long)run0->seq_len);
+  if (r->hw->stack.name[0])
+    fprintf(out, "; stack %s", r->hw->stack.name);
   fprintf(out, "\n\n");
   fprintf(out, "  TP  PP  DP  GB/card  fits   step s  tokens/s/card  tokens/s job    MFU  TP comm\n");
   for (int i = 0; i < r->n; i++) {
@@ -155,6 +160,7 @@ void report_json_memory(json_writer *w, const tps_memory *m) {
   json_key(w, "grads"); json_number(w, m->grads);
   json_key(w, "optimizer"); json_number(w, m->optimizer);
   json_key(w, "activations"); json_number(w, m->activations);
+  json_key(w, "allocator"); json_number(w, m->allocator);
   json_key(w, "runtime_reserve"); json_number(w, m->runtime_reserve);
   json_key(w, "total"); json_number(w, m->total);
   json_object_end(w);
@@ -168,6 +174,7 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
   json_key(w, "version"); json_string(w, TPSIM_VERSION);
   json_key(w, "model"); json_string(w, m->name);
   json_key(w, "hw"); json_string(w, hw->name);
+  json_key(w, "stack"); json_string(w, hw->stack.name);
   if (with_memory) {
     json_key(w, "device_memory_bytes"); json_number(w, hw->memory_bytes);
   }
@@ -195,6 +202,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
     json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);
     json_key(&w, "seq_len"); json_int(&w, e->run.seq_len);
+    json_key(&w, "mean_seq_len"); json_int(&w, e->run.mean_seq_len);
     json_key(&w, "precision"); json_string(&w, tps_precision_name(e->run.precision));
     json_key(&w, "distributed_optimizer"); json_bool(&w, e->run.distributed_optimizer);
     json_key(&w, "fits"); json_bool(&w, e->fits);
@@ -248,20 +256,20 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
 
 void report_estimate_csv(FILE *out, const estimate_report *r) {
   fprintf(out, "tp,pp,dp,cards,sp,recompute,micro_batch,global_batch,seq_len,fits,"
-               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,runtime_reserve_bytes,"
-               "total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,overhead_s,"
+               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,allocator_bytes,"
+               "runtime_reserve_bytes,total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,overhead_s,"
                "tokens_per_s,tokens_per_s_per_card,mfu\n");
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
     const tps_memory *m = &e->memory;
-    fprintf(out, "%lld,%lld,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+    fprintf(out, "%lld,%lld,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
                  "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
             (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp,
             (long long)e->run.cards, e->run.sp ? "true" : "false",
             tps_recompute_name(e->run.recompute), (long long)e->run.micro_batch,
             (long long)e->run.global_batch, (long long)e->run.seq_len, e->fits ? "true" : "false",
-            m->weights, m->grads, m->optimizer, m->activations, m->runtime_reserve, m->total,
-            e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
+            m->weights, m->grads, m->optimizer, m->activations, m->allocator, m->runtime_reserve,
+            m->total, e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
             e->time.optimizer, e->time.overhead, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu);
   }
 }

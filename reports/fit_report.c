@@ -232,7 +232,7 @@ void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
   char a[48], b[48], src[TPS_SOURCE_MAX];
   fprintf(out, "# Software stack '%s', constants FITTED by `tp-sim fit` on %s (see source:).\n", s->name,
           date);
-  fprintf(out, "# Starting profile: %s\n", r->stack_path);
+  fprintf(out, "# Written by scripts/fit-stacks.sh; see docs/validation.md, \"Fitted constants\".\n");
   for (int j = 0; j < r->n_params; j++) {
     fmt_value(r->param[j], r->nls.value[j], a, sizeof a);
     if (isfinite(r->nls.se[j]))
@@ -252,11 +252,14 @@ void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
   char m[32], c[32];
   fmt_abs_pct(r->mape, m, sizeof m);
   fmt_abs_pct(r->cv_mape, c, sizeof c);
+  /* The starting profile's own source, without an earlier fit's sentence. */
+  const char *others = s->source, *prev = strstr(s->source, "Other constants: ");
+  if (strncmp(s->source, "FITTED by tp-sim fit", 20) == 0 && prev) others = prev + 17;
   if (w > 0 && (size_t)w < sizeof src)
     snprintf(src + w, sizeof src - (size_t)w,
              " (%d comparisons, %d groups; MAPE %s in sample, %s leave-one-group-out). Other "
-             "constants: %.400s",
-             r->n_rows, r->n_groups, m, c, s->source);
+             "constants: %.600s",
+             r->n_rows, r->n_groups, m, c, others);
   fputs("source: ", out);
   yaml_quoted(out, src);
   fputc('\n', out);

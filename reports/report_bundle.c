@@ -85,7 +85,7 @@ static void tp_labels(const report_bundle *b, char (*names)[24], const char **ca
 
 static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
   int n = b->report.n;
-  double *v = calloc((size_t)(5 * n + 1), sizeof *v);
+  double *v = calloc((size_t)(6 * n + 1), sizeof *v);
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
   if (!v || !names || !cats) goto done;
@@ -96,15 +96,17 @@ static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
     v[n + i] = mm->grads / GB;
     v[2 * n + i] = mm->optimizer / GB;
     v[3 * n + i] = mm->activations / GB;
-    v[4 * n + i] = mm->runtime_reserve / GB;
+    v[4 * n + i] = mm->allocator / GB;
+    v[5 * n + i] = mm->runtime_reserve / GB;
   }
-  svg_series s[5] = {{"weights", v}, {"gradients", v + n}, {"optimizer state", v + 2 * n},
-                     {"activations", v + 3 * n}, {"runtime reserve", v + 4 * n}};
+  svg_series s[6] = {{"weights", v}, {"gradients", v + n}, {"optimizer state", v + 2 * n},
+                     {"activations", v + 3 * n}, {"allocator cache", v + 4 * n},
+                     {"runtime reserve", v + 5 * n}};
   char ref[96];
   snprintf(ref, sizeof ref, "device memory %.1f GB", b->hw->memory_bytes / GB);
   svg_chart c = {.id = "chart-memory", .title = "Memory per card by component (most loaded stage)",
                  .x_label = "tensor-parallel size", .y_label = "memory per card (GB, 10^9 bytes)",
-                 .categories = cats, .n_categories = n, .series = s, .n_series = 5,
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 6,
                  .ref_value = b->hw->memory_bytes / GB, .ref_label = ref, .width = 1040,
                  .height = 400, .standalone = standalone};
   svg_stacked_bars(out, &c);
@@ -166,7 +168,7 @@ done:
 
 static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
   int n = b->report.n;
-  double *v = calloc((size_t)(5 * n + 1), sizeof *v);
+  double *v = calloc((size_t)(6 * n + 1), sizeof *v);
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
   if (!v || !names || !cats) goto done;
@@ -184,7 +186,7 @@ static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
                      {"pipeline bubble", v + 3 * n}, {"host overhead + optimizer", v + 4 * n}};
   svg_chart c = {.id = "chart-share", .title = "Share of the step time by cause",
                  .x_label = "tensor-parallel size", .y_label = "share of step time (%)",
-                 .categories = cats, .n_categories = n, .series = s, .n_series = 5, .y_max = 100.0,
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 6, .y_max = 100.0,
                  .width = 1040, .height = 380, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:
@@ -413,8 +415,8 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
 
 void report_bundle_csv(FILE *out, const report_bundle *b) {
   fprintf(out, "tp,pp,dp,cards,seq_len,micro_batch,global_batch,fits_with_margin,"
-               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,runtime_reserve_bytes,"
-               "total_bytes,limit_bytes,headroom_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,"
+               "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,allocator_bytes,"
+               "runtime_reserve_bytes,total_bytes,limit_bytes,headroom_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,"
                "dp_comm_s,optimizer_s,overhead_s,tokens_per_s,tokens_per_s_per_card,mfu,"
                "max_seq_len,max_micro_batch,token_budget,days,budget_dp,budget_cards,"
                "budget_global_batch,budget_tokens_per_s,budget_days,recommended\n");
@@ -422,12 +424,12 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
     const tps_estimate *e = &b->est[i];
     const tps_memory *m = &e->memory;
     const tps_capacity_row *c = &b->capacity[i];
-    fprintf(out, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+    fprintf(out, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
                  "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld,%lld,",
             (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, (long long)e->run.cards,
             (long long)e->run.seq_len, (long long)e->run.micro_batch, (long long)e->run.global_batch,
             e->fits_with_margin ? "true" : "false", m->weights, m->grads, m->optimizer,
-            m->activations, m->runtime_reserve, m->total, c->limit_bytes, c->headroom_bytes,
+            m->activations, m->allocator, m->runtime_reserve, m->total, c->limit_bytes, c->headroom_bytes,
             e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
             e->time.optimizer, e->time.overhead, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu,
             (long long)c->max_seq_len, (long long)c->max_micro_batch);

@@ -76,9 +76,11 @@ int write_output(const char *path, render_fn render, const void *data) {
  * Megatron arguments: what the user typed wins. */
 static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli) {
   int64_t *eco_i[] = {&eco->tp,      &eco->pp,          &eco->vpp,         &eco->dp,
-                      &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch};
+                      &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch,
+                      &eco->mean_seq_len};
   const int64_t cli_i[] = {cli->tp,    cli->pp,      cli->vpp,         cli->dp,
-                           cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch};
+                           cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch,
+                           cli->mean_seq_len};
   for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
@@ -88,6 +90,36 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;
+}
+
+/* --freeze a,b: marks the named modules frozen (no gradients, no optimizer
+ * state, no backward unless a trained module before them needs it). */
+static int freeze_modules(const char *list, tps_model *model) {
+  char buf[512];
+  if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
+    return fail_usage("--freeze: list too long", NULL);
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    int found = -1;
+    const char *names[TPS_MAX_MODULES];
+    for (int m = 0; m < model->n_modules; m++) {
+      names[m] = model->modules[m].name;
+      if (strcmp(model->modules[m].name, t) == 0) found = m;
+    }
+    if (found < 0) {
+      char msg[256], all[256] = "", hint[300];
+      for (int m = 0; m < model->n_modules; m++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", m ? ", " : "", names[m]);
+      snprintf(msg, sizeof msg, "--freeze: model '%s' has no module '%.60s'", model->name, t);
+      const char *close = tps_did_you_mean(t, names, model->n_modules);
+      if (close)
+        snprintf(hint, sizeof hint, "did you mean '%s'? (modules: %s)", close, all);
+      else
+        snprintf(hint, sizeof hint, "modules: %s", all);
+      return fail_usage(msg, hint);
+    }
+    model->modules[found].frozen = true;
+  }
+  return EXIT_OK;
 }
 
 static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
@@ -148,6 +180,7 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
   }
   merge_overrides(&eco, &args->over);
   *over = eco;
+  if (args->freeze && freeze_modules(args->freeze, model) != EXIT_OK) return EXIT_USAGE;
   const char *hw_name = args->hw ? args->hw : model->default_hw;
   if (!hw_name || !hw_name[0])
     return fail_usage("--hw is required: the model names no default hardware",

@@ -12,9 +12,9 @@
 typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCENT } opt_type;
 
 typedef enum {
-  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
+  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -51,6 +51,9 @@ static const cli_option options[] = {
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
      "data-parallel size (default: cards / (TP x PP))"},
     {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
+    {ID_MEAN_SEQ, OPTS_RUN, "--mean-seq-len", NULL, T_INT, "N", NULL, 1, BIG,
+     "mean tokens per sample when lengths vary (--variable-seq-lengths): time at the mean, "
+     "memory at --seq-len"},
     {ID_MB, OPTS_RUN, "--micro-batch", "--micro-batch-size", T_INT, "N", NULL, 1, BIG,
      "samples per micro-batch"},
     {ID_GB, OPTS_RUN | OPTS_SEARCH, "--global-batch", "--global-batch-size", T_INT, "N", NULL, 1, BIG,
@@ -107,6 +110,9 @@ static const cli_option options[] = {
     {ID_STACK, OPTS_MODEL | OPTS_SEARCH, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
      "software stack (hw_profiles/stacks/S.yaml or a path; none: no framework costs; default: "
      "the hardware profile's)"},
+    {ID_FREEZE, OPTS_MODEL, "--freeze", NULL, T_STRING, "MODULES", NULL, 0, 0,
+     "modules that do not train, comma-separated (names as `tp-sim layers` prints them: "
+     "vision_encoder,projector)"},
     {ID_CASES, OPTS_FIT, "--cases", NULL, T_STRING, "FILE", NULL, 0, 0,
      "measured runs in the published-case format (repeat for several files)"},
     {ID_STACK, OPTS_FIT, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
@@ -217,6 +223,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_VPP: ov->vpp = v; break;
     case ID_DP: ov->dp = v; break;
     case ID_SEQ: ov->seq_len = v; break;
+    case ID_MEAN_SEQ: ov->mean_seq_len = v; break;
     case ID_MB: ov->micro_batch = v; break;
     case ID_GB: ov->global_batch = v; break;
     case ID_SP: ov->sp = 1; break;
@@ -262,6 +269,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_QUICK: args->quick = true; break;
     case ID_TOP: args->top = v; break;
     case ID_STACK: args->stack = value; break;
+    case ID_FREEZE: args->freeze = value; break;
     case ID_CASES:
       if (args->n_cases == (int)(sizeof args->cases / sizeof args->cases[0])) {
         tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--cases: at most %d files",

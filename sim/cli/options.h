@@ -33,6 +33,7 @@ typedef struct cli_args {
   int64_t top;                /* recommend --top N; 0: default */
   double days;                /* report --days; 0: none */
   const char *stack;          /* --stack NAME|FILE|none: software stack; NULL: the profile's */
+  const char *freeze;         /* --freeze MODULE[,MODULE]: modules that do not train; NULL: none */
   const char *cases[16];      /* fit --cases FILE (repeatable) */
   int n_cases;
   const char *params;         /* fit --param LIST (comma-separated names) */

@@ -61,9 +61,32 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   }
   eng_model_sums ms;
   eng_model_sums_from_plan(&plan, run, hw, sums, &ms);
+  /* Samples of varying length: the time at the mean length. */
+  eng_model_sums ms_mean = ms;
+  eng_tmpl_sums *sums_mean = NULL;
+  if (eng_varlen(run)) {
+    tps_run at_mean = *run;
+    at_mean.seq_len = run->mean_seq_len;
+    tps_plan plan_mean;
+    st = tps_plan_build(model, &at_mean, &plan_mean, err);
+    if (st == TPS_OK && plan_mean.n_templates != plan.n_templates)
+      st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ at the mean length");
+    if (st == TPS_OK && !(sums_mean = malloc((size_t)plan.n_templates * sizeof *sums_mean + 1)))
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
+    if (st == TPS_OK) eng_model_sums_from_plan(&plan_mean, &at_mean, hw, sums_mean, &ms_mean);
+    if (st == TPS_OK || plan_mean.templates) tps_plan_free(&plan_mean);
+    if (st != TPS_OK) {
+      free(sums_mean);
+      eng_placement_free(&pl);
+      free(sums);
+      tps_plan_free(&plan);
+      return st;
+    }
+  }
   eng_stage stages[TPS_MAX_STAGES];
   eng_step step;
-  eng_evaluate(&ms, &pl, run, hw, &step, stages);
+  eng_evaluate(&ms_mean, &ms, &pl, run, hw, &step, stages);
+  free(sums_mean);
 #ifndef NDEBUG
   {
     /* Invariant: the stages hold the whole model. Each rank holds 1/TP of
@@ -86,7 +109,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     r->memory = e->memory;
     r->tp_comm_s = e->comm_s;
     r->bwd_s = e->bwd_s;
-    r->fwd_s = e->compute_s + e->comm_s - e->bwd_s;
+    r->fwd_s = e->compute_s + e->comm_s + e->host_s - e->bwd_s; /* bwd_s holds its own host time */
     r->stream_bytes = e->stream_bytes;
     r->in_flight = e->in_flight;
   }
@@ -105,6 +128,16 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   free(sums);
   tps_plan_free(&plan);
   return TPS_OK;
+}
+
+double tps_memory_read(const tps_memory *m, tps_memory_reading reading) {
+  switch (reading) {
+    case TPS_MEMORY_ALLOCATED: return m->weights + m->grads + m->optimizer + m->activations;
+    case TPS_MEMORY_RESERVED:
+      return m->weights + m->grads + m->optimizer + m->activations + m->allocator;
+    case TPS_MEMORY_DEVICE: break;
+  }
+  return m->total;
 }
 
 int tps_recommend_tp(const tps_estimate *est, int n) {

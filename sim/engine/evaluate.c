@@ -73,19 +73,25 @@ static double exposed(double host_s, double device_s) {
   return host_s > device_s ? host_s - device_s : 0.0;
 }
 
+/* Bytes one layer keeps for backward under a recompute choice. */
+static double saved_bytes(const eng_tmpl_sums *c, tps_recompute recompute) {
+  if (recompute == TPS_RECOMPUTE_SELECTIVE) return c->saved_sel;
+  if (recompute == TPS_RECOMPUTE_FULL && c->full_applies) return c->full_saved;
+  return c->saved;
+}
+
 void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_layer_fig *out) {
-  double rec = 0.0, rec_comm = 0.0, rec_flops = 0.0, rec_host = 0.0, act = c->saved;
+  double rec = 0.0, rec_comm = 0.0, rec_flops = 0.0, rec_host = 0.0;
+  const double act = saved_bytes(c, recompute);
   if (recompute == TPS_RECOMPUTE_SELECTIVE) {
     rec = c->sel_s;
     rec_flops = c->sel_flops;
     rec_host = c->host_sel_s;
-    act = c->saved_sel;
   } else if (recompute == TPS_RECOMPUTE_FULL && c->full_applies) {
     rec = c->fwd_s;
     rec_comm = c->comm_fwd_s;
     rec_flops = c->fwd_flops;
     rec_host = c->host_fwd_s;
-    act = c->full_saved;
   }
   double host_fwd = exposed(c->host_fwd_s, c->fwd_s + c->comm_fwd_s);
   double host_bwd = exposed(c->host_bwd_s + rec_host, c->bwd_s + c->comm_bwd_s + rec + rec_comm);
@@ -151,14 +157,15 @@ void eng_placement_free(eng_placement *p) {
 
 #define MAX_FIGS 64 /* templates evaluated on the stack; more take the heap */
 
-void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_run *run,
-                  const tps_hw *hw, eng_step *out, eng_stage *stages) {
+void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const eng_placement *pl,
+                  const tps_run *run, const tps_hw *hw, eng_step *out, eng_stage *stages) {
   const int nt = ms->n_templates;
-  assert(pl->n_templates == nt && pl->n_stages >= 1);
+  if (!ms_mem) ms_mem = ms;
+  assert(pl->n_templates == nt && ms_mem->n_templates == nt && pl->n_stages >= 1);
   const double w_bytes = tps_precision_bytes(run->precision);
   const double grad_bytes = eng_grad_bytes_per_param(run);
   const double opt_bytes = eng_optimizer_bytes_per_param(run);
-  const double act_overhead = hw->activation_overhead > 0 ? hw->activation_overhead : 1.0;
+  const double alloc_extra = hw->stack.allocator_overhead > 1.0 ? hw->stack.allocator_overhead - 1.0 : 0.0;
   const int64_t m = run->micro_batches;
 
   eng_layer_fig stack_figs[MAX_FIGS];
@@ -186,17 +193,17 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
            act = 0.0, workspace = 0.0, stream = 0.0;
     for (int i = 0; i < nt; i++) {
       if (!cnt[i]) continue;
-      const eng_tmpl_sums *c = &ms->t[i];
+      const eng_tmpl_sums *c = &ms->t[i], *cm = &ms_mem->t[i];
       double k = (double)cnt[i];
       compute += k * lf[i].compute_s;
       comm += k * lf[i].comm_s;
       host += k * lf[i].host_s;
       bwd += k * lf[i].bwd_s;
-      act += k * lf[i].activation_bytes;
+      act += k * (cm == c ? lf[i].activation_bytes : saved_bytes(cm, run->recompute));
       params += k * c->params;
       trainable += k * c->trainable;
-      if (c->workspace > workspace) workspace = c->workspace;
-      if (c->stream > stream) stream = c->stream;
+      if (cm->workspace > workspace) workspace = cm->workspace;
+      if (cm->stream > stream) stream = cm->stream;
       replica_model_flops += k * c->model_flops_replica;
       replica_hw_flops += k * (c->replicated_flops + (c->split_flops + lf[i].recompute_flops) *
                                                          (double)run->tp);
@@ -214,11 +221,14 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
     mem.optimizer = trainable * opt_bytes;
     /* Saved tensors of the micro-batches in flight, plus the working set of
      * the op running at the peak and the gradient buffers held through
-     * backward, scaled for allocator fragmentation. */
-    mem.activations = (act * (double)in_flight * eng_vpp_activation_scale(run) + workspace +
-                       hw->backward_buffers * stream) * act_overhead;
+     * backward; the caching allocator holds more than these live tensors
+     * (blocks of the sizes earlier micro-batches asked for). */
+    mem.activations = act * (double)in_flight * eng_vpp_activation_scale(run) + workspace +
+                      hw->backward_buffers * stream;
+    mem.allocator = mem.activations * alloc_extra;
     mem.runtime_reserve = hw->runtime_reserve_bytes;
-    mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.runtime_reserve;
+    mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.allocator +
+                mem.runtime_reserve;
     assert(mem.weights >= 0 && mem.grads >= 0 && mem.optimizer >= 0 && !(mem.activations < 0));
     if (stages) {
       eng_stage *r = &stages[st];
@@ -279,7 +289,9 @@ void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_r
   out->time.optimizer = opt_s;
   out->step_time_s = out->time.compute + out->time.tp_comm + out->time.overhead +
                      out->time.pp_bubble + out->time.dp_comm + out->time.optimizer;
-  out->tokens_per_step = (double)run->global_batch * (double)run->seq_len;
+  /* Tokens actually processed: the mean sample length when lengths vary. */
+  const int64_t tokens_per_sample = run->mean_seq_len > 0 ? run->mean_seq_len : run->seq_len;
+  out->tokens_per_step = (double)run->global_batch * (double)tokens_per_sample;
   out->tokens_per_s = out->tokens_per_step / out->step_time_s;
   out->tokens_per_s_per_card = out->tokens_per_s / (double)run->cards;
   out->model_flops_per_step = replica_model_flops * (double)run->dp * (double)m;

@@ -113,8 +113,17 @@ void eng_model_sums_from_plan(const tps_plan *plan, const tps_run *run, const tp
 tps_status eng_placement_from_plan(const tps_plan *plan, eng_placement *out, tps_error *err);
 void eng_placement_free(eng_placement *p);
 
-/* The step of `run` on `hw`. `stages` (pl->n_stages entries) may be NULL. */
-void eng_evaluate(const eng_model_sums *ms, const eng_placement *pl, const tps_run *run,
-                  const tps_hw *hw, eng_step *out, eng_stage *stages);
+/* The step of `run` on `hw`: time and tokens from `ms`, memory from
+ * `ms_mem` (NULL: ms). With samples of varying length (run->mean_seq_len <
+ * seq_len) ms holds the templates lowered at the mean length and ms_mem at
+ * seq_len, the longest sample, which sets the memory peak. `stages`
+ * (pl->n_stages entries) may be NULL. */
+void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const eng_placement *pl,
+                  const tps_run *run, const tps_hw *hw, eng_step *out, eng_stage *stages);
+
+/* Whether a run's samples vary in length (time at the mean, memory at the longest). */
+static inline bool eng_varlen(const tps_run *run) {
+  return run->mean_seq_len > 0 && run->mean_seq_len < run->seq_len;
+}
 
 #endif

@@ -29,6 +29,16 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->pp = pick(over->pp, pick(tr->pp, 1));
   run->seq_len = pick(over->seq_len, pick(tr->seq_len, TPS_DEFAULT_SEQ_LEN));
   run->micro_batch = pick(over->micro_batch, pick(tr->micro_batch, 1));
+  /* A mean length given with a seq_len override that is shorter is the
+   * override's: every sample then fits it. */
+  run->mean_seq_len = pick(over->mean_seq_len, pick(tr->mean_seq_len, run->seq_len));
+  if (run->mean_seq_len > run->seq_len) {
+    if (over->mean_seq_len > 0)
+      return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
+                           "--mean-seq-len %lld is above --seq-len %lld (the longest sample)",
+                           (long long)run->mean_seq_len, (long long)run->seq_len);
+    run->mean_seq_len = run->seq_len;
+  }
   run->precision = over->precision >= 0 ? (tps_precision)over->precision : tr->precision;
   run->recompute = over->recompute >= 0 ? (tps_recompute)over->recompute : tr->recompute;
   run->sp = pick_bool(over->sp, tr->sp);

@@ -54,6 +54,8 @@ typedef struct prepared {
   tps_status status;            /* TPS_OK or why lowering refused */
   eng_tmpl_sums t[MAX_TEMPLATES];
   eng_model_sums sums;          /* points at t */
+  eng_tmpl_sums t_mean[MAX_TEMPLATES]; /* at the mean sample length (varying lengths) */
+  eng_model_sums sums_mean;     /* points at t_mean, or equals sums */
 } prepared;
 
 typedef struct placement {
@@ -215,6 +217,17 @@ static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
     }
   eng_model_sums_from_plan(&plan, &run, s->hw, p->t, &p->sums);
   tps_plan_free(&plan);
+  p->sums_mean = p->sums;
+  if (eng_varlen(&run)) {
+    run.seq_len = run.mean_seq_len;
+    p->status = tps_plan_build(s->model, &run, &plan, err ? err : &local);
+    if (p->status != TPS_OK) return;
+    if (plan.n_templates != s->n_templates)
+      p->status = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ at the mean length");
+    else
+      eng_model_sums_from_plan(&plan, &run, s->hw, p->t_mean, &p->sums_mean);
+    tps_plan_free(&plan);
+  }
 }
 
 static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb, prepared **out,
@@ -328,7 +341,7 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
   tps_run *const run = &s->scratch;
   config_run_fast(&s->base, cfg, run);
   eng_step step;
-  eng_evaluate(&p->sums, &pl->layers, run, s->hw, &step, NULL);
+  eng_evaluate(&p->sums_mean, &p->sums, &pl->layers, run, s->hw, &step, NULL);
   memset(out, 0, sizeof *out);
   out->cfg = *cfg;
   out->cfg.sp = run->sp;
@@ -412,6 +425,7 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.dp = cfg->dp;
   o.cards = base->cards;
   o.seq_len = base->seq_len;
+  o.mean_seq_len = base->mean_seq_len;
   o.micro_batch = cfg->micro_batch;
   o.global_batch = base->global_batch;
   o.sp = cfg->sp;

@@ -68,12 +68,9 @@ static const io_key device_keys[DEV_N] = {
                      .required = ALL, .help = "fraction of memory_bandwidth reached"},
     [DEV_OVERHEAD] = DEV_Q(kernel_overhead, kernel_overhead_s, "time", 0,
                            "time per kernel launch (10 us)"),
-    /* optional; absent: 0, which the engine reads as 1 (no overhead) */
-    [DEV_ACT_OVERHEAD] = {.name = "activation_overhead", .type = IO_KEY_NUMBER,
-                          .offset = offsetof(tps_hw, activation_overhead),
-                          .min = 1, .max = 10, .applies = ALL,
-                          .help = "multiplier on activation bytes for allocator "
-                                  "fragmentation (1.1)"},
+    /* refused by name: the caching allocator belongs to the software stack */
+    [DEV_ACT_OVERHEAD] = {.name = "activation_overhead", .type = IO_KEY_NODE, .applies = ALL,
+                          .help = "no longer a hardware key: see the stack's allocator_overhead"},
     /* optional; absent: 0 */
     [DEV_BWD_BUFFERS] = {.name = "backward_buffers", .type = IO_KEY_NUMBER,
                          .offset = offsetof(tps_hw, backward_buffers), .min = 0, .max = 64,
@@ -139,6 +136,13 @@ static tps_status read_device(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
   static const io_map_ctx ctx = {.where = "'device'", .variant_bit = ALL};
   yaml_node_t *f[DEV_N];
   if ((st = io_map_read(d, n, device_keys, DEV_N, &ctx, hw, f))) return st;
+  if (f[DEV_ACT_OVERHEAD]) {
+    tps_doc_fail(d, f[DEV_ACT_OVERHEAD], TPS_EINVAL,
+                 "'activation_overhead' is not a hardware key: what the caching allocator "
+                 "holds beyond live tensors is the software stack's 'allocator_overhead'");
+    tps_doc_hint(d, "remove it, and set allocator_overhead in hw_profiles/stacks/STACK.yaml");
+    return TPS_EINVAL;
+  }
 
   const yaml_node_t *pn = f[DEV_PEAK];
   if ((st = io_node_expect_map(d, pn, "'peak_flops'"))) return st;

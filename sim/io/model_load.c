@@ -102,12 +102,15 @@ static const io_key module_keys[M_N] = {
    .def = dflt, .applies = ALL, .help = text}
 
 enum {
-  T_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
+  T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
   T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const io_key training_keys[T_N] = {
     [T_SEQ_LEN] = TR_INT(seq_len, TPS_DEFAULT_SEQ_LEN, CMAX, "decoder tokens per sample"),
+    /* 0 = samples all seq_len long */
+    [T_MEAN_SEQ_LEN] = TR_INT(mean_seq_len, 0, CMAX,
+                              "mean decoder tokens per sample when lengths vary (<= seq_len)"),
     [T_MICRO_BATCH] = TR_INT(micro_batch, 1, CMAX, "samples per micro-batch"),
     /* 0 = derived at run time: micro_batch x dp */
     [T_GLOBAL_BATCH] = TR_INT(global_batch, 0, CMAX, "samples per step"),

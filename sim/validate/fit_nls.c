@@ -108,7 +108,14 @@ int fit_nls_solve(const fit_nls_problem *pb, fit_nls_result *out) {
     if (w) gsl_multifit_nlinear_free(w);
     return 3;
   }
-  for (int j = 0; j < k; j++) gsl_vector_set(u0, (size_t)j, to_u(pb, j, pb->init[j]));
+  /* GSL's finite-difference step is proportional to |u| (an absolute step
+   * only at exactly 0, where it is too small to move the residuals): start
+   * at least 0.1 away from the middle of the range. */
+  for (int j = 0; j < k; j++) {
+    double u = to_u(pb, j, pb->init[j]);
+    if (fabs(u) < 0.1) u = u < 0 ? -0.1 : 0.1;
+    gsl_vector_set(u0, (size_t)j, u);
+  }
   gsl_multifit_nlinear_fdf fdf = {.f = resid_u, .df = NULL, .fvv = NULL, .n = (size_t)n,
                                   .p = (size_t)k, .params = &c};
   int info = 0, rc = 0;

@@ -387,6 +387,19 @@ static void read_case(tps_doc *d, const yaml_node_t *map, int index, pub_case *c
     skip_at(c, prec_node, "FP8 training is not modelled yet (precision)");
   read_measured(d, map, c);
   read_uncertain(d, map, c);
+  const yaml_node_t *mr = tps_map_get(d, map, "memory_reading");
+  if (mr && !skipping(c)) {
+    static const char *const readings[] = {"device", "reserved", "allocated", NULL};
+    const char *t = text_of(mr);
+    int k = -1;
+    for (int i = 0; t && readings[i] && k < 0; i++)
+      if (strcmp(t, readings[i]) == 0) k = i;
+    if (k < 0)
+      skip_at(c, mr, "memory_reading must be device, reserved or allocated, got '%.40s'",
+              t ? t : "");
+    else
+      c->memory_reading = (tps_memory_reading)k;
+  }
 }
 
 void pub_case_read(tps_doc *d, const yaml_node_t *node, int index, pub_case *c) {

@@ -45,6 +45,8 @@ typedef struct pub_case {
   char profile[PUB_PATH_MAX];   /* `profile:` (case or hardware), or "" */
   char device[256];             /* hardware.device, or "" */
 
+  tps_memory_reading memory_reading; /* `memory_reading:` allocated | reserved | device
+                                        (default: device, npu-smi / nvidia-smi "used") */
   pub_measured measured[PUB_MAX_MEASURED];
   int n_measured;
   char ignored[192];            /* measured keys tp-sim does not compare, comma-separated */

@@ -48,7 +48,7 @@ bool pub_metric_needs_layer(const pub_metric *m) {
 
 /* SI value of a quantity. */
 static double si_value(pub_quantity q, const tps_estimate *e, const tps_hw *hw,
-                       const tps_layer_cost *l) {
+                       const tps_layer_cost *l, tps_memory_reading reading) {
   double card_s = e->step_time_s * (double)e->run.cards; /* card-seconds per step */
   double peak = hw->peak_flops[e->run.precision];
   switch (q) {
@@ -58,7 +58,7 @@ static double si_value(pub_quantity q, const tps_estimate *e, const tps_hw *hw,
     case PUB_Q_MFU: return peak > 0 ? e->mfu : NAN;
     case PUB_Q_HFU: return peak > 0 ? e->hardware_flops_per_step / card_s / peak : NAN;
     case PUB_Q_TOKENS_CARD: return e->tokens_per_s_per_card;
-    case PUB_Q_MEMORY: return e->memory.total;
+    case PUB_Q_MEMORY: return tps_memory_read(&e->memory, reading);
     case PUB_Q_LAYER_FWD: return l->fwd_s + l->tp_comm_fwd_s;
     case PUB_Q_LAYER_BWD: return l->bwd_s + l->tp_comm_bwd_s + l->recompute_s + l->recompute_comm_s;
     case PUB_Q_LAYER_TOTAL:
@@ -69,7 +69,7 @@ static double si_value(pub_quantity q, const tps_estimate *e, const tps_hw *hw,
 }
 
 double pub_metric_predict(const pub_metric *m, const tps_estimate *est, const tps_hw *hw,
-                          const tps_layer_cost *layer) {
+                          const tps_layer_cost *layer, tps_memory_reading reading) {
   if (pub_metric_needs_layer(m) && !layer) return NAN;
-  return si_value(m->quantity, est, hw, layer) * m->scale;
+  return si_value(m->quantity, est, hw, layer, reading) * m->scale;
 }

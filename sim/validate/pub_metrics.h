@@ -39,9 +39,10 @@ const pub_metric *pub_metric_at(int i);
 bool pub_metric_needs_layer(const pub_metric *m);
 
 /* The predicted value of metric m in the key's unit. layer may be NULL when
- * !pub_metric_needs_layer(m). Returns NaN when the quantity is undefined
- * (no peak FLOP/s for the run's precision). */
+ * !pub_metric_needs_layer(m). A memory metric is read as the case says it
+ * was measured (reading). Returns NaN when the quantity is undefined (no
+ * peak FLOP/s for the run's precision). */
 double pub_metric_predict(const pub_metric *m, const tps_estimate *est, const tps_hw *hw,
-                          const tps_layer_cost *layer);
+                          const tps_layer_cost *layer, tps_memory_reading reading);
 
 #endif

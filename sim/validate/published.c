@@ -274,7 +274,8 @@ static tps_status predict_values(const pub_case *c, const tps_model *m, const tp
     }
   }
   for (int i = 0; i < c->n_measured; i++) {
-    pred[i] = pub_metric_predict(c->measured[i].metric, est, hw, have_layer ? &layer : NULL);
+    pred[i] = pub_metric_predict(c->measured[i].metric, est, hw, have_layer ? &layer : NULL,
+                                 c->memory_reading);
     if (!isfinite(pred[i]))
       return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                            "measured.%s cannot be predicted: profile '%s' has no peak for %s",
@@ -291,7 +292,6 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
   bool skipped;
   tps_status st = prepare_case(x, c, &r, &skipped);
   if (st != TPS_OK || skipped) return st;
-  if (x->set) return keep_case(x, c, &r);
   double pred[PUB_MAX_MEASURED];
   tps_error err;
   tps_error_clear(&err);
@@ -304,6 +304,7 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
       return skip_case(x, c, "%s", why);
     return skip_case(x, c, "the engine cannot evaluate it: %s", why);
   }
+  if (x->set) return keep_case(x, c, &r);
   /* Rows: all or none, so that a case never counts half. */
   for (int i = 0; i < c->n_measured; i++) {
     validate_row *row = add_row(x, c);

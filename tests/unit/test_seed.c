@@ -4,9 +4,15 @@
  * section 1; shared/validation/published-dev.yaml cases msmm_qwen25vl_7b_tp1/2):
  * 50.26 GB and 34.20 GB per card, 11,042 and 6,088 tokens/s (-44.86%), default
  * TP 1. Readings argued in docs/validation.md: memory in 10^9 bytes, tokens/s
- * for the whole 8-card job. Two constants are fitted to this case (910b2
- * activation_overhead, the model's micro_batch_overhead), so this test guards
- * the fit; the unfitted published cases are in docs/validation.md. */
+ * for the whole 8-card job.
+ *
+ * OUT OF SAMPLE: no constant is fitted to this case. The software stack
+ * (hw_profiles/stacks/mindspeed-npu.yaml) is fitted by `tp-sim fit` on
+ * MindSpeed-LLM's and MindSpeed-MM's other published runs
+ * (scripts/fit-stacks.sh); the model's mean sample length (689 tokens) is
+ * MindSpeed-MM's README figure. The bands below pin today's out-of-sample
+ * error (docs/validation.md, "The seed, out of sample"): memory -5.5% / -4.1%,
+ * job tokens/s +21% / +13%; the accuracy issue's target is 5% and 15%. */
 #include <criterion/criterion.h>
 #include <math.h>
 
@@ -35,28 +41,38 @@ static void estimate_seed(void) {
   }
 }
 
-Test(seed, memory_per_card_within_3_percent, .init = estimate_seed) {
+Test(seed, memory_per_card_within_6_percent_out_of_sample, .init = estimate_seed) {
   const double published_gb[2] = {50.26, 34.20};
   for (int i = 0; i < 2; i++) {
     double got = est[i].memory.total / 1e9;
     double err = fabs(got / published_gb[i] - 1.0);
-    cr_assert(err <= 0.03, "TP=%d: %.2f GB vs %.2f GB (%.1f%%)", i + 1, got, published_gb[i],
+    cr_assert(err <= 0.06, "TP=%d: %.2f GB vs %.2f GB (%.1f%%)", i + 1, got, published_gb[i],
               err * 100.0);
   }
 }
 
-Test(seed, throughput_ratio_within_0_03, .init = estimate_seed) {
+Test(seed, throughput_ratio_within_0_05_out_of_sample, .init = estimate_seed) {
   double ratio = est[1].tokens_per_s_per_card / est[0].tokens_per_s_per_card;
-  cr_assert(fabs(ratio - 6088.0 / 11042.0) <= 0.03, "TP2/TP1 = %.3f vs 0.551", ratio);
+  cr_assert(fabs(ratio - 6088.0 / 11042.0) <= 0.05, "TP2/TP1 = %.3f vs 0.551", ratio);
 }
 
-Test(seed, job_tokens_per_s_within_10_percent, .init = estimate_seed) {
+Test(seed, job_tokens_per_s_within_25_percent_out_of_sample, .init = estimate_seed) {
   const double published[2] = {11042.0, 6088.0};
   for (int i = 0; i < 2; i++) {
     double err = fabs(est[i].tokens_per_s / published[i] - 1.0);
-    cr_assert(err <= 0.10, "TP=%d: %.0f vs %.0f tokens/s (%.1f%%)", i + 1, est[i].tokens_per_s,
+    cr_assert(err <= 0.25, "TP=%d: %.0f vs %.0f tokens/s (%.1f%%)", i + 1, est[i].tokens_per_s,
               published[i], err * 100.0);
   }
+}
+
+/* The mechanism the stack adds: at micro-batch 1 the host issuing the ops
+ * bounds the step, so TP 2 (twice the micro-batches per rank, half the
+ * work each) loses most of the time to host issue, not to collectives. */
+Test(seed, tp2_loses_mostly_to_host_issue, .init = estimate_seed) {
+  cr_assert(est[1].time.overhead > est[1].time.tp_comm, "host %.2f s vs TP comm %.2f s",
+            est[1].time.overhead, est[1].time.tp_comm);
+  cr_assert(est[0].time.overhead > 0.3 * est[0].step_time_s, "host %.2f of %.2f s",
+            est[0].time.overhead, est[0].step_time_s);
 }
 
 Test(seed, recommends_tp1, .init = estimate_seed) {

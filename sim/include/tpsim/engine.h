@@ -10,8 +10,19 @@
 
 /* Bytes per card by component. */
 typedef struct tps_memory {
-  double weights, grads, optimizer, activations, runtime_reserve, total;
+  double weights, grads, optimizer, activations;
+  double allocator;       /* held by the caching allocator beyond live tensors:
+                             activations x (stack allocator_overhead - 1) */
+  double runtime_reserve; /* framework + runtime (CANN/CUDA context, HCCL/NCCL buffers) */
+  double total;           /* the device's view (npu-smi / nvidia-smi "used") */
 } tps_memory;
+
+/* What a memory figure counts (a measurement says which it reports):
+ * allocated = live tensors (torch max_memory_allocated), reserved = the
+ * caching allocator's pool (max_memory_reserved), device = reserved + the
+ * runtime (npu-smi / nvidia-smi "used"). */
+typedef enum { TPS_MEMORY_DEVICE, TPS_MEMORY_RESERVED, TPS_MEMORY_ALLOCATED } tps_memory_reading;
+double tps_memory_read(const tps_memory *m, tps_memory_reading reading);
 
 /* Seconds per training step by cause; they add up to the step time. */
 typedef struct tps_time_split {
@@ -76,7 +87,8 @@ typedef struct tps_stage_result {
   int stage;
   char layers[256];             /* "vision_encoder[0..31], language_model[0..11]" */
   tps_memory memory;
-  double fwd_s, bwd_s;          /* per micro-batch, compute + TP comm + recompute */
+  double fwd_s, bwd_s;          /* per micro-batch: compute + TP comm (+ recompute in bwd)
+                                   + exposed host issue */
   double tp_comm_s;             /* per micro-batch */
   double stream_bytes;          /* the largest full-sequence layer input of the
                                    stage: hw->backward_buffers of them are held

@@ -86,6 +86,8 @@ typedef struct tps_module {
  * from the command line. A value of 0 means "not given". */
 typedef struct tps_training {
   int64_t seq_len, micro_batch, global_batch, cards, pp, dp, tp;
+  int64_t mean_seq_len; /* variable-length samples: mean decoder tokens per sample
+                           (seq_len is then the longest); 0: every sample seq_len */
   int64_t vpp; /* model chunks per pipeline stage (interleaved 1F1B); 0/1: none */
   tps_precision precision;
   bool distributed_optimizer;
@@ -163,8 +165,6 @@ typedef struct tps_hw {
   double memory_bandwidth_Bps;
   double peak_flops[TPS_PRECISION_COUNT]; /* dense FLOP/s; 0 = not given */
   double runtime_reserve_bytes; /* framework + runtime + allocator reserve */
-  double activation_overhead;   /* multiplier on activation bytes for the caching
-                                   allocator's fragmentation; 0 or 1 = none */
   double backward_buffers;      /* gradient buffers the size of a layer's input
                                    (tokens x hidden) kept alive through backward
                                    besides one op's working set; 0 = none */
@@ -183,6 +183,10 @@ typedef struct tps_hw {
 typedef struct tps_run {
   int64_t tp, pp, dp, cards;
   int64_t seq_len, micro_batch, global_batch;
+  int64_t mean_seq_len;         /* tokens per sample on average when samples vary in
+                                   length (Megatron --variable-seq-lengths): time and
+                                   tokens/s at the mean, memory at seq_len (the
+                                   longest); equals seq_len when they do not vary */
   int64_t micro_batches;        /* global_batch / (micro_batch * dp) */
   int64_t vpp;                  /* model chunks per pipeline stage (interleaved 1F1B); 1: none */
   tps_precision precision;
@@ -203,6 +207,7 @@ typedef struct tps_run {
  * it into a tps_run (tps_run_overrides_init, tps_run_resolve in engine.h). */
 typedef struct tps_run_overrides {
   int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
+  int64_t mean_seq_len; /* 0: unset */
   int64_t vpp;    /* 0: unset */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
