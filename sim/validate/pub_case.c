@@ -254,7 +254,16 @@ static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     }
     o->recompute = (int)r;
   }
-  if (o->overlap_grad_reduce < 0 && pub_text_has(text_of(tps_map_get(d, par, "dp_impl")), "overlap"))
+  /* Sharding parameters and gradients over DP (ZeRO-3, FSDP) is not the
+   * distributed optimizer (which shards optimizer state only): refused. */
+  const yaml_node_t *impl = tps_map_get(d, par, "dp_impl");
+  const char *impl_text = text_of(impl);
+  if (!skipping(c) && (pub_text_has(impl_text, "fsdp") || pub_text_has(impl_text, "zero-3") ||
+                       pub_text_has(impl_text, "zero-dp stage 3") ||
+                       pub_text_has(impl_text, "stage 3")))
+    skip_at(c, impl, "parameter and gradient sharding (ZeRO-3 / FSDP, parallel.dp_impl) is not "
+                     "modelled");
+  if (o->overlap_grad_reduce < 0 && pub_text_has(impl_text, "overlap"))
     o->overlap_grad_reduce = 1;
 }
 
