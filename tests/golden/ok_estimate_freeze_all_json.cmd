@@ -1,0 +1,1 @@
+--model qwen25vl-7b --tp 1,2 --freeze vision_encoder,projector,language_model --format json

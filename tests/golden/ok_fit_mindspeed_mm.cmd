@@ -1,0 +1,1 @@
+fit --cases validation/mindspeed-mm-910b.yaml --stack mindspeed-npu --param host_dispatch
