@@ -32,8 +32,14 @@ int cmd_estimate(const cli_args *args) {
   memcpy(tps, args->tp_list, sizeof tps);
   if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
 
-  static tps_estimate est[CLI_MAX_TP];
-  static tps_tp_skip skipped[CLI_MAX_TP];
+  tps_estimate *est = calloc(CLI_MAX_TP, sizeof *est);
+  tps_tp_skip *skipped = calloc(CLI_MAX_TP, sizeof *skipped);
+  if (!est || !skipped) {
+    free(est);
+    free(skipped);
+    fprintf(stderr, "tp-sim: out of memory\n");
+    return EXIT_RUN;
+  }
   int n = 0, n_skipped = 0;
   tps_error err;
   tps_error_clear(&err);
@@ -41,6 +47,8 @@ int cmd_estimate(const cli_args *args) {
                                        &n_skipped, &err);
   if (st != TPS_OK) {
     print_error(&err);
+    free(est);
+    free(skipped);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
   warn_skipped(skipped, n_skipped);
@@ -52,7 +60,10 @@ int cmd_estimate(const cli_args *args) {
   job.report.skipped = skipped;
   job.report.n_skipped = n_skipped;
   report_recommend(&job.report);
-  return write_output(args->output, render_estimate_job, &job);
+  rc = write_output(args->output, render_estimate_job, &job);
+  free(est);
+  free(skipped);
+  return rc;
 }
 
 typedef struct layers_job {

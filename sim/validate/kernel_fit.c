@@ -148,20 +148,24 @@ static tps_status fit_layers(const kv_kernel_run *runs, int n, int tp, tps_hw *h
  * beyond what the engine already counts (weights, grads, saved activations,
  * one op's working set), from its analytic buffer report on the calibration
  * runs: the median of (buffers - predicted) / one layer input. */
-static void fit_backward_buffers(const kv_kernel_run *runs, int n, tps_hw *hw) {
-  static kv_case c; /* large (per-op rows); calibration is single-threaded */
+static tps_status fit_backward_buffers(const kv_kernel_run *runs, int n, tps_hw *hw,
+                                       tps_error *err) {
+  kv_case *c = calloc(1, sizeof *c); /* large: its per-op rows */
+  if (!c) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while calibrating");
   double k[64];
   int nk = 0;
   hw->backward_buffers = 0.0;
   for (int r = 0; r < n && nk < 64; r++) {
     tps_error e;
     tps_error_clear(&e);
-    if (kv_compare(&runs[r], hw, &c, &e) != TPS_OK || c.stream_bytes <= 0 || c.buf_measured <= 0)
+    if (kv_compare(&runs[r], hw, c, &e) != TPS_OK || c->stream_bytes <= 0 || c->buf_measured <= 0)
       continue;
-    k[nk++] = (c.buf_measured - c.buf_predicted) / c.stream_bytes;
+    k[nk++] = (c->buf_measured - c->buf_predicted) / c->stream_bytes;
   }
+  free(c);
   double b = median_of(k, nk);
   hw->backward_buffers = b < 0 ? 0.0 : b > 64 ? 64.0 : b;
+  return TPS_OK;
 }
 
 /* Link fitted to one collective family: all-reduce (2 phases) or the SP pair
@@ -234,8 +238,7 @@ tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err) {
     hw->intra.efficiency.y[0] = 1.0;
   }
   hw->inter = hw->intra; /* never used: one node */
-  fit_backward_buffers(in->layers, in->n_layers, hw);
-  return TPS_OK;
+  return fit_backward_buffers(in->layers, in->n_layers, hw, err);
 }
 
 /* YAML double-quoted string. */
