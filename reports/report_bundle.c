@@ -186,7 +186,7 @@ static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
                      {"pipeline bubble", v + 3 * n}, {"host overhead + optimizer", v + 4 * n}};
   svg_chart c = {.id = "chart-share", .title = "Share of the step time by cause",
                  .x_label = "tensor-parallel size", .y_label = "share of step time (%)",
-                 .categories = cats, .n_categories = n, .series = s, .n_series = 6, .y_max = 100.0,
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 5, .y_max = 100.0,
                  .width = 1040, .height = 380, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-20}
 jobs=${FUZZ_JOBS:-1}
-harnesses=${FUZZ_HARNESSES:-"fuzz_model fuzz_hw fuzz_cli fuzz_published fuzz_hf"}
+harnesses=${FUZZ_HARNESSES:-"fuzz_model fuzz_hw fuzz_cli fuzz_published fuzz_hf fuzz_stack"}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 cc=${CC:-clang}
 if ! command -v "$cc" >/dev/null; then
@@ -28,7 +28,7 @@ run_one() {
   mkdir -p "$work"
   [ -x "$build/$h" ] || { printf '%-16s not built (skipped)\n' "$h"; return 0; }
   case $h in
-    fuzz_model|fuzz_hw|fuzz_published) dict=(-dict=tests/fuzz/yaml.dict) ;;
+    fuzz_model|fuzz_hw|fuzz_published|fuzz_stack) dict=(-dict=tests/fuzz/yaml.dict) ;;
     fuzz_hf) dict=(-dict=tests/fuzz/json.dict) ;;
   esac
   # First corpus directory is scratch (new inputs land there); the seed corpus is read-only.
