@@ -55,6 +55,8 @@ check 0 report --model qwen25vl-7b --tp 1,2,4 -o "$tmp/report" --tokens 1T --day
 check 0 validate --published tests/inputs/published/gpt_a100.yaml
 check 0 validate --published tests/inputs/published/skips.yaml --format json
 check 3 validate --published tests/inputs/published/tolerance.yaml --max-error 50
+check 0 fit --cases validation/mindspeed-mm-910b.yaml --cases validation/public-runs-910b.yaml --stack mindspeed-npu --param host_dispatch,per_micro_batch --write "$tmp/fitted.yaml"
+check 0 --model qwen25vl-7b --tp 1,2 --freeze vision_encoder,projector --stack none
 check 0 --help
 check 0 estimate --help
 # error paths
@@ -71,6 +73,8 @@ check 2 --model qwen2.5-7b --tp 3 --cards 3
 check 1 --model qwen25vl-7b --tp 1 -o /tmp/tpsim-no-such-dir/out.json
 check 1 report --model qwen25vl-7b --tp 1 -o /tmp/tpsim-no-such-dir/sub
 check 2 validate --published tests/inputs/published/bad_yaml.yaml
+check 2 fit --cases validation/mindspeed-mm-910b.yaml --stack mindspeed-npu --param host_dispach
+check 2 --model qwen25vl-7b --tp 1 --stack no-such-stack
 
 echo "valgrind.sh: $n commands, $([ $status = 0 ] && echo 'no errors, no leaks' || echo 'FAILURES above')"
 exit $status
