@@ -18,7 +18,7 @@ _tp_sim() {
         cword=$COMP_CWORD
     fi
 
-    local commands="estimate layers recommend report validate calibrate from-script list"
+    local commands="estimate layers recommend report validate calibrate fit from-script list"
     local run_opts="--model --hw --tp --tensor-model-parallel-size --cards --pp
         --pipeline-model-parallel-size --dp --seq-len --seq-length --micro-batch
         --micro-batch-size --global-batch --global-batch-size --sp --sequence-parallel --no-sp
@@ -26,7 +26,7 @@ _tp_sim() {
         --no-distributed-optimizer --precision --flash-attention --use-flash-attn
         --no-flash-attention --overlap-grad-reduce --margin --megatron-args --format --output -o
         --top --tokens --days --published --kernel --hw-prefix --quick --max-error --ops
-        --help -h"
+        --stack --freeze --mean-seq-len --help -h"
 
     # the command: the first word after tp-sim that is not an option
     local cmd="" i
@@ -61,8 +61,16 @@ _tp_sim() {
             COMPREPLY=($(compgen -W "1 2 4 8 1,2 1,2,4 1,2,4,8" -- "$cur")); return ;;
         --cards|--pp|--pipeline-model-parallel-size|--dp|--seq-len|--seq-length|--micro-batch|\
         --micro-batch-size|--global-batch|--global-batch-size|--margin|--tokens|--days|\
-        --max-error|--megatron-args)
+        --max-error|--megatron-args|--mean-seq-len|--freeze|--param)
             return ;;
+        --stack)
+            COMPREPLY=($(compgen -W "megatron-cuda mindspeed-npu none" -- "$cur"))
+            compopt -o filenames 2>/dev/null
+            COMPREPLY+=($(compgen -f -X '!*.@(yaml|yml)' -- "$cur") $(compgen -d -- "$cur"))
+            return ;;
+        --cases|--write)
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur")); return ;;
     esac
 
     case $cmd in
@@ -76,6 +84,8 @@ _tp_sim() {
             COMPREPLY=($(compgen -W "models hw --help" -- "$cur")) ;;
         validate)
             COMPREPLY=($(compgen -W "--published --hw --max-error --format --output -o --help" -- "$cur")) ;;
+        fit)
+            COMPREPLY=($(compgen -W "--cases --stack --param --hw --write --format --output -o --help" -- "$cur")) ;;
         layers)
             COMPREPLY=($(compgen -W "$run_opts --ops" -- "$cur")) ;;
         report)
