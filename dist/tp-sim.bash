@@ -81,7 +81,7 @@ _tp_sim() {
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             fi ;;
         list)
-            COMPREPLY=($(compgen -W "models hw --help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "models hw stacks --help" -- "$cur")) ;;
         validate)
             COMPREPLY=($(compgen -W "--published --hw --max-error --format --output -o --help" -- "$cur")) ;;
         fit)

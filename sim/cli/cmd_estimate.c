@@ -143,7 +143,7 @@ int cmd_layers(const cli_args *args) {
 int list_kind(const char *kind) {
   static char names[256][TPS_NAME_MAX];
   int n = tps_data_list(kind, names, 256);
-  bool models = strcmp(kind, "models") == 0;
+  bool models = strcmp(kind, "models") == 0, stacks = strcmp(kind, "hw_profiles/stacks") == 0;
   for (int i = 0; i < n && i < 256; i++) {
     char path[4096];
     tps_error err;
@@ -157,11 +157,20 @@ int list_kind(const char *kind) {
                m.default_hw);
       else
         printf("%-24s (invalid: %s)\n", names[i], err.msg);
+    } else if (stacks) {
+      static tps_stack s;
+      if (tps_stack_load(path, &s, &err) == TPS_OK)
+        printf("%-24s host %.1f us per op, %.2f ms per micro-batch, %.2f ms per step%s\n", names[i],
+               s.host_dispatch_s * 1e6, s.per_micro_batch_s * 1e3, s.per_step_s * 1e3,
+               strncmp(s.source, "FITTED", 6) == 0 ? " (fitted)" : "");
+      else
+        printf("%-24s (invalid: %s)\n", names[i], err.msg);
     } else {
       static tps_hw h;
       if (tps_hw_load(path, &h, &err) == TPS_OK)
-        printf("%-24s %s, %.0f GB, %lld per node\n", names[i], h.device_name, h.memory_bytes / 1e9,
-               (long long)h.devices_per_node);
+        printf("%-24s %s, %.0f GB, %lld per node, stack %s\n", names[i], h.device_name,
+               h.memory_bytes / 1e9, (long long)h.devices_per_node,
+               h.stack_name[0] ? h.stack_name : "none");
       else
         printf("%-24s (invalid: %s)\n", names[i], err.msg);
     }

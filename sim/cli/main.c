@@ -40,7 +40,8 @@ static const command commands[] = {
      "fit software-stack constants to measured runs: values with standard errors, residuals, "
      "leave-one-group-out error",
      OPTS_FIT | OPTS_OUTPUT, cmd_fit},
-    {"list", "tp-sim list models|hw", "bundled models or hardware profiles", 0, NULL},
+    {"list", "tp-sim list models|hw|stacks", "bundled models, hardware profiles or software stacks",
+     0, NULL},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -101,9 +102,12 @@ int main(int argc, char **argv) {
       print_command_help(cmd);
       return EXIT_OK;
     }
-    if (argc != 3 || (strcmp(argv[2], "models") != 0 && strcmp(argv[2], "hw") != 0))
-      return fail_usage("list: expected 'models' or 'hw'", "tp-sim list models");
-    return list_kind(strcmp(argv[2], "models") == 0 ? "models" : "hw_profiles");
+    if (argc != 3 || (strcmp(argv[2], "models") != 0 && strcmp(argv[2], "hw") != 0 &&
+                      strcmp(argv[2], "stacks") != 0))
+      return fail_usage("list: expected 'models', 'hw' or 'stacks'", "tp-sim list models");
+    return list_kind(strcmp(argv[2], "models") == 0 ? "models"
+                     : strcmp(argv[2], "hw") == 0   ? "hw_profiles"
+                                                    : "hw_profiles/stacks");
   }
   cli_args args;
   cli_args_init(&args);
