@@ -30,17 +30,23 @@ void tps_error_clear(tps_error *err) {
   if (err) memset(err, 0, sizeof *err);
 }
 
-tps_status tps_error_set(tps_error *err, tps_status status, const char *file,
-                         int line, int col, const char *fmt, ...) {
+tps_status tps_error_vset(tps_error *err, tps_status status, const char *file, int line,
+                          int col, const char *fmt, va_list ap) {
   if (!err) return status;
   err->status = status;
   snprintf(err->file, sizeof err->file, "%s", file ? file : "");
   err->line = line;
   err->col = col;
   err->hint[0] = '\0';
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  return status;
+}
+
+tps_status tps_error_set(tps_error *err, tps_status status, const char *file,
+                         int line, int col, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  tps_error_vset(err, status, file, line, col, fmt, ap);
   va_end(ap);
   return status;
 }

@@ -31,13 +31,10 @@ typedef struct mg_apply {
 static tps_status fail(const mg_apply *S, shx_pos at, tps_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static tps_status fail(const mg_apply *S, shx_pos at, tps_status st, const char *fmt, ...) {
-  if (!S->err) return st;
-  char msg[sizeof S->err->msg];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  tps_error_vset(S->err, st, S->file, at.line, at.col, fmt, ap);
   va_end(ap);
-  tps_error_set(S->err, st, S->file, at.line, at.col, "%s", msg);
   return st;
 }
 

@@ -72,13 +72,10 @@ static tps_status fail(shx_reader *S, shx_pos at, tps_status st, const char *fmt
 static tps_status fail(shx_reader *S, shx_pos at, tps_status st, const char *fmt, ...) {
   if (S->st) return S->st;
   S->st = st;
-  if (!S->err) return st;
-  char msg[sizeof S->err->msg];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  tps_error_vset(S->err, st, S->file, at.line, at.col, fmt, ap);
   va_end(ap);
-  tps_error_set(S->err, st, S->file, at.line, at.col, "%s", msg);
   return st;
 }
 

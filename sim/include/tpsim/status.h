@@ -55,6 +55,10 @@ void tps_error_clear(tps_error *err);
 tps_status tps_error_set(tps_error *err, tps_status status, const char *file,
                          int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* The same with a va_list, for callers that wrap it. */
+tps_status tps_error_vset(tps_error *err, tps_status status, const char *file, int line,
+                          int col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 /* Sets the hint (printf-style); err may be NULL. */
 void tps_error_hint(tps_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
