@@ -1,7 +1,7 @@
 /* Reading a Hugging Face config.json into a tps_model (docs/ecosystem.md).
  *
  * JSON is YAML flow syntax, so the file goes through the same safe loader as
- * the model files (tps_doc_load) and errors carry FILE:LINE:COL. Unlike a
+ * the model files (io_doc_load) and errors carry FILE:LINE:COL. Unlike a
  * model file, unknown keys are ignored: a config.json holds many fields
  * (token ids, rope scaling, dtype, ...) that change no parameter count,
  * memory or time tp-sim models. A JSON `null` counts as "left out".
@@ -113,8 +113,8 @@ void tps_training_defaults(tps_training *t) {
 }
 
 /* A value, or NULL when the key is absent or JSON null. */
-static yaml_node_t *field(tps_doc *d, const yaml_node_t *map, const char *key) {
-  yaml_node_t *n = tps_map_get(d, map, key);
+static yaml_node_t *field(io_doc *d, const yaml_node_t *map, const char *key) {
+  yaml_node_t *n = io_map_get(d, map, key);
   if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
     const char *s = (const char *)n->data.scalar.value;
     if (strcmp(s, "null") == 0 || strcmp(s, "~") == 0 || *s == '\0') return NULL;
@@ -124,61 +124,61 @@ static yaml_node_t *field(tps_doc *d, const yaml_node_t *map, const char *key) {
 
 /* Reads an integer field >= min, or keeps *out (the default) when absent;
  * *at receives the node (NULL when defaulted). */
-static tps_status int_field(tps_doc *d, const yaml_node_t *map, const char *key, int64_t min,
+static tps_status int_field(io_doc *d, const yaml_node_t *map, const char *key, int64_t min,
                             int64_t *out, yaml_node_t **at) {
   yaml_node_t *n = field(d, map, key);
   if (at) *at = n;
   if (!n) return TPS_OK;
   char what[80];
   snprintf(what, sizeof what, "'%s'", key);
-  return tps_node_int(d, n, what, min, CMAX, out);
+  return io_node_int(d, n, what, min, CMAX, out);
 }
 
 /* A layer count: 1..IO_LAYERS_MAX. */
-static tps_status int_max_field(tps_doc *d, const yaml_node_t *map, const char *key,
+static tps_status int_max_field(io_doc *d, const yaml_node_t *map, const char *key,
                                 int64_t *out) {
   yaml_node_t *n = field(d, map, key);
   if (!n) return TPS_OK;
   char what[80];
   snprintf(what, sizeof what, "'%s'", key);
-  return tps_node_int(d, n, what, 1, IO_LAYERS_MAX, out);
+  return io_node_int(d, n, what, 1, IO_LAYERS_MAX, out);
 }
 
-static tps_status bool_field(tps_doc *d, const yaml_node_t *map, const char *key,
+static tps_status bool_field(io_doc *d, const yaml_node_t *map, const char *key,
                              bool *out) {
   yaml_node_t *n = field(d, map, key);
   if (!n) return TPS_OK;
   char what[80];
   snprintf(what, sizeof what, "'%s'", key);
-  return tps_node_bool(d, n, what, out);
+  return io_node_bool(d, n, what, out);
 }
 
 /* The architecture row: architectures[0], else model_type. */
-static tps_status find_arch(tps_doc *d, const yaml_node_t *root, const hf_arch **out) {
+static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **out) {
   yaml_node_t *list = field(d, root, "architectures");
   yaml_node_t *name_node = NULL;
   const char *name = NULL;
   bool by_type = false;
   if (list) {
-    if (list->type != YAML_SEQUENCE_NODE || tps_seq_len(list) == 0) {
+    if (list->type != YAML_SEQUENCE_NODE || io_seq_len(list) == 0) {
       char got[64];
-      tps_node_desc(list, got, sizeof got);
-      return tps_doc_fail(d, list, TPS_ETYPE,
+      io_node_desc(list, got, sizeof got);
+      return io_doc_fail(d, list, TPS_ETYPE,
                           "'architectures' must be a list of class names, got %s", got);
     }
-    name_node = tps_seq_at(d, list, 0);
+    name_node = io_seq_at(d, list, 0);
   } else {
     name_node = field(d, root, "model_type");
     by_type = true;
   }
   if (!name_node) {
-    tps_doc_fail(d, root, TPS_EMISSINGKEY,
+    io_doc_fail(d, root, TPS_EMISSINGKEY,
                  "missing key 'architectures' (and 'model_type') in the config");
-    tps_doc_hint(d, "is this a Hugging Face config.json?");
+    io_doc_hint(d, "is this a Hugging Face config.json?");
     return TPS_EMISSINGKEY;
   }
   if (name_node->type != YAML_SCALAR_NODE)
-    return tps_doc_fail(d, name_node, TPS_ETYPE, "the architecture must be a string");
+    return io_doc_fail(d, name_node, TPS_ETYPE, "the architecture must be a string");
   name = (const char *)name_node->data.scalar.value;
   for (int i = 0; i < HF_N_ARCHS; i++) {
     if (strcmp(name, by_type ? hf_archs[i].model_type : hf_archs[i].arch) == 0) {
@@ -186,28 +186,28 @@ static tps_status find_arch(tps_doc *d, const yaml_node_t *root, const hf_arch *
       return TPS_OK;
     }
   }
-  tps_doc_fail(d, name_node, TPS_EUNSUPPORTED, "%s '%.80s' is not supported",
+  io_doc_fail(d, name_node, TPS_EUNSUPPORTED, "%s '%.80s' is not supported",
                by_type ? "model_type" : "architecture", name);
-  tps_doc_hint(d, "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+  io_doc_hint(d, "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
                   "Qwen2_5_VLForConditionalGeneration, GPT2LMHeadModel");
   return TPS_EUNSUPPORTED;
 }
 
 /* Refuses mixture-of-experts settings: the engine has no expert layers. */
-static tps_status refuse_moe(tps_doc *d, const yaml_node_t *map, const hf_arch *a) {
+static tps_status refuse_moe(io_doc *d, const yaml_node_t *map, const hf_arch *a) {
   for (int i = 0; moe_keys[i]; i++) {
     yaml_node_t *n = field(d, map, moe_keys[i]);
     if (!n) continue;
     int64_t e = 0;
     char what[80];
     snprintf(what, sizeof what, "'%s'", moe_keys[i]);
-    tps_status st = tps_node_int(d, n, what, 0, CMAX, &e);
+    tps_status st = io_node_int(d, n, what, 0, CMAX, &e);
     if (st) return st;
     if (e > 1) {
-      tps_doc_fail(d, n, TPS_EUNSUPPORTED,
+      io_doc_fail(d, n, TPS_EUNSUPPORTED,
                    "'%s' is %" PRId64 ": mixture-of-experts %s models are not supported",
                    moe_keys[i], e, a->arch);
-      tps_doc_hint(d, "tp-sim models dense decoders only");
+      io_doc_hint(d, "tp-sim models dense decoders only");
       return TPS_EUNSUPPORTED;
     }
   }
@@ -215,18 +215,18 @@ static tps_status refuse_moe(tps_doc *d, const yaml_node_t *map, const hf_arch *
 }
 
 /* Checks heads/kv_heads/head_dim of a module; `at` locates the error. */
-static tps_status check_attention(tps_doc *d, const yaml_node_t *at, tps_module *m,
+static tps_status check_attention(io_doc *d, const yaml_node_t *at, tps_module *m,
                                   bool head_dim_given, const char *heads_key,
                                   const char *hidden_key) {
   if (m->kv_heads > m->heads || m->heads % m->kv_heads != 0)
-    return tps_doc_fail(d, at, TPS_ERANGE,
+    return io_doc_fail(d, at, TPS_ERANGE,
                         "'num_key_value_heads' (%" PRId64 ") must divide '%s' (%" PRId64 ")",
                         m->kv_heads, heads_key, m->heads);
   if (!head_dim_given || m->head_dim == 0) {
     if (m->hidden % m->heads != 0) {
-      tps_doc_fail(d, at, TPS_ERANGE, "'%s' (%" PRId64 ") does not divide '%s' (%" PRId64 ")",
+      io_doc_fail(d, at, TPS_ERANGE, "'%s' (%" PRId64 ") does not divide '%s' (%" PRId64 ")",
                    heads_key, m->heads, hidden_key, m->hidden);
-      tps_doc_hint(d, "give 'head_dim' explicitly");
+      io_doc_hint(d, "give 'head_dim' explicitly");
       return TPS_ERANGE;
     }
     m->head_dim = m->hidden / m->heads;
@@ -236,7 +236,7 @@ static tps_status check_attention(tps_doc *d, const yaml_node_t *at, tps_module 
 
 /* The text decoder of a Llama-style family (Llama, Mistral, Qwen2, and the
  * language model of Qwen2.5-VL); fields read from `map`. */
-static tps_status read_llama_decoder(tps_doc *d, const yaml_node_t *map, const hf_arch *a,
+static tps_status read_llama_decoder(io_doc *d, const yaml_node_t *map, const hf_arch *a,
                                      tps_module *m) {
   tps_status st;
   yaml_node_t *at_heads = NULL, *at_kv = NULL, *at_hd = NULL;
@@ -279,7 +279,7 @@ static tps_status read_llama_decoder(tps_doc *d, const yaml_node_t *map, const h
                          "hidden_size");
 }
 
-static tps_status read_gpt2(tps_doc *d, const yaml_node_t *map, const hf_arch *a,
+static tps_status read_gpt2(io_doc *d, const yaml_node_t *map, const hf_arch *a,
                             tps_module *m) {
   tps_status st;
   yaml_node_t *at_heads = NULL;
@@ -310,7 +310,7 @@ static tps_status read_gpt2(tps_doc *d, const yaml_node_t *map, const hf_arch *a
 }
 
 /* Qwen2.5-VL vision_config: the ViT and its patch merger (projector). */
-static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_module *vit,
+static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_module *vit,
                                        tps_module *proj, int64_t text_hidden) {
   tps_status st;
   yaml_node_t *vc = field(d, root, "vision_config");
@@ -350,7 +350,7 @@ static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_
                             "num_heads", "hidden_size")))
     return st;
   if (window_px % vit->patch != 0)
-    return tps_doc_fail(d, at_window ? at_window : root, TPS_ERANGE,
+    return io_doc_fail(d, at_window ? at_window : root, TPS_ERANGE,
                         "'window_size' (%" PRId64 " pixels) is not a multiple of "
                         "'patch_size' (%" PRId64 ")",
                         window_px, vit->patch);
@@ -358,19 +358,19 @@ static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_
   /* fullatt_block_indexes */
   yaml_node_t *fa = vc ? field(d, vc, "fullatt_block_indexes") : NULL;
   if (fa) {
-    int len = tps_seq_len(fa);
+    int len = io_seq_len(fa);
     if (fa->type != YAML_SEQUENCE_NODE || len > TPS_MAX_FULL_ATTN)
-      return tps_doc_fail(d, fa, TPS_ETYPE,
+      return io_doc_fail(d, fa, TPS_ETYPE,
                           "'fullatt_block_indexes' must be a list of at most %d block indices",
                           TPS_MAX_FULL_ATTN);
     for (int i = 0; i < len; i++) {
-      yaml_node_t *e = tps_seq_at(d, fa, i);
+      yaml_node_t *e = io_seq_at(d, fa, i);
       int64_t b;
-      if ((st = tps_node_int(d, e, "each entry of 'fullatt_block_indexes'", 0,
+      if ((st = io_node_int(d, e, "each entry of 'fullatt_block_indexes'", 0,
                              vit->layers - 1, &b)))
         return st;
       if (i > 0 && b <= vit->full_attention_blocks[i - 1])
-        return tps_doc_fail(d, e, TPS_ERANGE, "'fullatt_block_indexes' must increase");
+        return io_doc_fail(d, e, TPS_ERANGE, "'fullatt_block_indexes' must increase");
       vit->full_attention_blocks[i] = b;
     }
     vit->n_full_attention_blocks = len;
@@ -383,7 +383,7 @@ static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_
     vit->n_full_attention_blocks = n;
   }
   if (out != text_hidden)
-    return tps_doc_fail(d, at_out ? at_out : root, TPS_ERANGE,
+    return io_doc_fail(d, at_out ? at_out : root, TPS_ERANGE,
                         "vision 'out_hidden_size' (%" PRId64 ") must equal the text "
                         "'hidden_size' (%" PRId64 ")",
                         out, text_hidden);
@@ -405,7 +405,7 @@ static tps_status read_qwen25vl_vision(tps_doc *d, const yaml_node_t *root, tps_
 
 /* Model name: the last component of _name_or_path, else the directory
  * holding the file, else the file name without .json. */
-static void model_name(tps_doc *d, const yaml_node_t *root, const char *path, char *out,
+static void model_name(io_doc *d, const yaml_node_t *root, const char *path, char *out,
                        size_t size) {
   yaml_node_t *n = field(d, root, "_name_or_path");
   char buf[512] = "";
@@ -431,13 +431,13 @@ static void model_name(tps_doc *d, const yaml_node_t *root, const char *path, ch
 }
 
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err) {
-  tps_doc d;
+  io_doc d;
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path ? path : "", 0, 0, "no model to fill");
   memset(model, 0, sizeof *model);
-  if ((st = tps_doc_load(&d, path, err))) return st;
+  if ((st = io_doc_load(&d, path, err))) return st;
   snprintf(model->path, sizeof model->path, "%s", path);
-  yaml_node_t *root = tps_doc_root(&d);
+  yaml_node_t *root = io_doc_root(&d);
   const hf_arch *a = NULL;
   if (!root) {
     tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
@@ -445,8 +445,8 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
     st = TPS_ESYNTAX;
   } else if (root->type != YAML_MAPPING_NODE) {
     char got[64];
-    tps_node_desc(root, got, sizeof got);
-    st = tps_doc_fail(&d, root, TPS_ETYPE, "a config.json must be a JSON object, got %s", got);
+    io_node_desc(root, got, sizeof got);
+    st = io_doc_fail(&d, root, TPS_ETYPE, "a config.json must be a JSON object, got %s", got);
   } else {
     st = find_arch(&d, root, &a);
   }
@@ -483,7 +483,7 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
              a->arch, a->config_class, path);
     tps_training_defaults(&model->training);
   }
-  tps_doc_free(&d);
+  io_doc_free(&d);
   if (st) {
     char keep[sizeof model->path];
     snprintf(keep, sizeof keep, "%s", model->path);

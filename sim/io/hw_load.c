@@ -120,7 +120,7 @@ static const io_key link_keys[LINK_N] = {
                   .help = "fraction, or [[message bytes, fraction], ...]"},
 };
 
-static tps_status read_link(tps_doc *d, const yaml_node_t *n, unsigned variant,
+static tps_status read_link(io_doc *d, const yaml_node_t *n, unsigned variant,
                             const char *where, tps_link *link) {
   tps_status st;
   if ((st = io_node_expect_map(d, n, where))) return st;
@@ -130,17 +130,17 @@ static tps_status read_link(tps_doc *d, const yaml_node_t *n, unsigned variant,
   return io_map_read(d, n, link_keys, LINK_N, &ctx, link, f);
 }
 
-static tps_status read_device(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
+static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
   tps_status st;
   if ((st = io_node_expect_map(d, n, "'device'"))) return st;
   static const io_map_ctx ctx = {.where = "'device'", .variant_bit = ALL};
   yaml_node_t *f[DEV_N];
   if ((st = io_map_read(d, n, device_keys, DEV_N, &ctx, hw, f))) return st;
   if (f[DEV_ACT_OVERHEAD]) {
-    tps_doc_fail(d, f[DEV_ACT_OVERHEAD], TPS_EINVAL,
+    io_doc_fail(d, f[DEV_ACT_OVERHEAD], TPS_EINVAL,
                  "'activation_overhead' is not a hardware key: what the caching allocator "
                  "holds beyond live tensors is the software stack's 'allocator_overhead'");
-    tps_doc_hint(d, "remove it, and set allocator_overhead in hw_profiles/stacks/STACK.yaml");
+    io_doc_hint(d, "remove it, and set allocator_overhead in hw_profiles/stacks/STACK.yaml");
     return TPS_EINVAL;
   }
 
@@ -154,21 +154,21 @@ static tps_status read_device(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
   bool any = false;
   for (int i = 0; i < TPS_PRECISION_COUNT; i++) any = any || pf[i];
   if (!any) {
-    tps_doc_fail(d, pn, TPS_EMISSINGKEY,
+    io_doc_fail(d, pn, TPS_EMISSINGKEY,
                  "'peak_flops' must give at least one of bf16, fp16, fp32");
-    tps_doc_hint(d, "for example 'bf16: 376 TFLOPS'");
+    io_doc_hint(d, "for example 'bf16: 376 TFLOPS'");
     return TPS_EMISSINGKEY;
   }
   if (hw->runtime_reserve_bytes >= hw->memory_bytes) {
     char got[64];
-    tps_node_desc(f[DEV_RESERVE], got, sizeof got);
-    return tps_doc_fail(d, f[DEV_RESERVE], TPS_ERANGE,
+    io_node_desc(f[DEV_RESERVE], got, sizeof got);
+    return io_doc_fail(d, f[DEV_RESERVE], TPS_ERANGE,
                         "'runtime_reserve' must be less than 'memory', got %s", got);
   }
   return TPS_OK;
 }
 
-static tps_status read_node(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
+static tps_status read_node(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
   tps_status st;
   if ((st = io_node_expect_map(d, n, "'node'"))) return st;
   static const io_map_ctx ctx = {.where = "'node'", .variant_bit = ALL};
@@ -178,13 +178,13 @@ static tps_status read_node(tps_doc *d, const yaml_node_t *n, tps_hw *hw) {
 }
 
 tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
-  tps_doc d;
+  io_doc d;
   tps_status st;
   if (!hw) return tps_error_set(err, TPS_EINVAL, path, 0, 0, "no profile to fill");
   memset(hw, 0, sizeof *hw);
-  if ((st = tps_doc_load(&d, path, err))) return st;
+  if ((st = io_doc_load(&d, path, err))) return st;
   snprintf(hw->path, sizeof hw->path, "%s", path);
-  yaml_node_t *root = tps_doc_root(&d);
+  yaml_node_t *root = io_doc_root(&d);
   yaml_node_t *f[TOP_N];
   static const io_map_ctx ctx = {.where = "the hardware profile", .variant_bit = ALL};
   if (!root) {
@@ -194,8 +194,8 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
     st = TPS_ESYNTAX;
   } else if (root->type != YAML_MAPPING_NODE) {
     char got[64];
-    tps_node_desc(root, got, sizeof got);
-    st = tps_doc_fail(&d, root, TPS_ETYPE,
+    io_node_desc(root, got, sizeof got);
+    st = io_doc_fail(&d, root, TPS_ETYPE,
                       "a hardware profile must be a mapping of keys, got %s", got);
   } else if (!(st = io_map_read(&d, root, top_keys, TOP_N, &ctx, hw, f)) &&
              !(st = read_device(&d, f[TOP_DEVICE], hw)) &&
@@ -208,13 +208,13 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err) {
     tps_error serr;
     tps_error_clear(&serr);
     if (tps_data_find("hw_profiles/stacks", hw->stack_name, spath, sizeof spath, &serr) != TPS_OK) {
-      st = tps_doc_fail(&d, f[TOP_STACK], serr.status, "'stack': %s", serr.msg);
-      if (serr.hint[0]) tps_doc_hint(&d, "%s", serr.hint);
+      st = io_doc_fail(&d, f[TOP_STACK], serr.status, "'stack': %s", serr.msg);
+      if (serr.hint[0]) io_doc_hint(&d, "%s", serr.hint);
     } else if ((st = tps_stack_load(spath, &hw->stack, &serr)) != TPS_OK && err) {
       *err = serr; /* the stack file's own FILE:LINE:COL error */
     }
   }
-  tps_doc_free(&d);
+  io_doc_free(&d);
   if (st) {
     char keep[sizeof hw->path];
     snprintf(keep, sizeof keep, "%s", hw->path);

@@ -147,9 +147,9 @@ static const io_key training_keys[T_N] = {
 
 /* Where a module is in messages: "module 'vit'" or "module 2" (1-based)
  * while its name is unknown. */
-static void module_where(tps_doc *d, const yaml_node_t *mn, int index, char *buf,
+static void module_where(io_doc *d, const yaml_node_t *mn, int index, char *buf,
                          size_t size) {
-  yaml_node_t *name = tps_map_get(d, mn, "name");
+  yaml_node_t *name = io_map_get(d, mn, "name");
   if (name && name->type == YAML_SCALAR_NODE && name->data.scalar.length > 0 &&
       name->data.scalar.length < TPS_NAME_MAX)
     snprintf(buf, size, "module '%s'", (const char *)name->data.scalar.value);
@@ -157,33 +157,33 @@ static void module_where(tps_doc *d, const yaml_node_t *mn, int index, char *buf
     snprintf(buf, size, "module %d", index + 1);
 }
 
-static tps_status read_full_attention(tps_doc *d, const yaml_node_t *n,
+static tps_status read_full_attention(io_doc *d, const yaml_node_t *n,
                                       tps_module *m) {
   if (!n || n->type != YAML_SEQUENCE_NODE) {
     char got[64];
-    tps_node_desc(n, got, sizeof got);
-    return tps_doc_fail(d, n, TPS_ETYPE,
+    io_node_desc(n, got, sizeof got);
+    return io_doc_fail(d, n, TPS_ETYPE,
                         "'full_attention_blocks' must be a list of block indices, got %s",
                         got);
   }
-  int len = tps_seq_len(n);
+  int len = io_seq_len(n);
   if (len > TPS_MAX_FULL_ATTN)
-    return tps_doc_fail(d, n, TPS_ERANGE,
+    return io_doc_fail(d, n, TPS_ERANGE,
                         "'full_attention_blocks' has %d entries; at most %d are allowed",
                         len, TPS_MAX_FULL_ATTN);
   for (int i = 0; i < len; i++) {
-    yaml_node_t *e = tps_seq_at(d, n, i);
+    yaml_node_t *e = io_seq_at(d, n, i);
     int64_t b;
-    tps_status st = tps_node_int(d, e, "each entry of 'full_attention_blocks'", 0,
+    tps_status st = io_node_int(d, e, "each entry of 'full_attention_blocks'", 0,
                                  CMAX, &b);
     if (st) return st;
     if (b >= m->layers)
-      return tps_doc_fail(d, e, TPS_ERANGE,
+      return io_doc_fail(d, e, TPS_ERANGE,
                           "'full_attention_blocks' entry %" PRId64
                           " is not a block of %" PRId64 "-layer module '%s' (0..%" PRId64 ")",
                           b, m->layers, m->name, m->layers - 1);
     if (i > 0 && b <= m->full_attention_blocks[i - 1])
-      return tps_doc_fail(d, e, TPS_ERANGE,
+      return io_doc_fail(d, e, TPS_ERANGE,
                           "'full_attention_blocks' must increase, got %" PRId64
                           " after %" PRId64,
                           b, m->full_attention_blocks[i - 1]);
@@ -194,19 +194,19 @@ static tps_status read_full_attention(tps_doc *d, const yaml_node_t *n,
 }
 
 /* Defaults that depend on other keys, and checks across keys of a module. */
-static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
+static tps_status finish_module(io_doc *d, const yaml_node_t *mn,
                                 yaml_node_t **f, tps_module *m,
                                 const char *where) {
   tps_status st;
   if (m->layers > IO_LAYERS_MAX) {
-    tps_doc_fail(d, f[M_LAYERS], TPS_ERANGE, "'layers' must be at most %lld, got '%" PRId64 "'",
+    io_doc_fail(d, f[M_LAYERS], TPS_ERANGE, "'layers' must be at most %lld, got '%" PRId64 "'",
                  IO_LAYERS_MAX, m->layers);
-    tps_doc_hint(d, "the simulator keeps one record per layer; real models have a few hundred");
+    io_doc_hint(d, "the simulator keeps one record per layer; real models have a few hundred");
     return TPS_ERANGE;
   }
   if (m->type == TPS_MODULE_PROJECTOR) {
     if (f[M_LAYERS] && m->layers != 1)
-      return tps_doc_fail(d, f[M_LAYERS], TPS_ERANGE,
+      return io_doc_fail(d, f[M_LAYERS], TPS_ERANGE,
                           "'layers' of a projector must be 1, got %" PRId64, m->layers);
     m->layers = 1;
     return TPS_OK;
@@ -214,15 +214,15 @@ static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
   /* decoder and vit: attention shape */
   if (!f[M_KV_HEADS]) m->kv_heads = m->heads;
   if (m->heads % m->kv_heads != 0)
-    return tps_doc_fail(d, f[M_KV_HEADS], TPS_ERANGE,
+    return io_doc_fail(d, f[M_KV_HEADS], TPS_ERANGE,
                         "'kv_heads' (%" PRId64 ") must divide 'heads' (%" PRId64 ")",
                         m->kv_heads, m->heads);
   if (!f[M_HEAD_DIM]) {
     if (m->hidden % m->heads != 0) {
-      tps_doc_fail(d, f[M_HEADS], TPS_ERANGE,
+      io_doc_fail(d, f[M_HEADS], TPS_ERANGE,
                    "'heads' (%" PRId64 ") does not divide 'hidden' (%" PRId64 ") in %s",
                    m->heads, m->hidden, where);
-      tps_doc_hint(d, "give 'head_dim' explicitly");
+      io_doc_hint(d, "give 'head_dim' explicitly");
       return TPS_ERANGE;
     }
     m->head_dim = m->hidden / m->heads;
@@ -230,8 +230,8 @@ static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
   if (!f[M_QKV_BIAS]) m->qkv_bias = m->bias;
   if (m->type == TPS_MODULE_DECODER) {
     if (m->position == TPS_POSITION_LEARNED && !f[M_MAX_POSITION]) {
-      tps_doc_fail(d, mn, TPS_EMISSINGKEY, "missing key 'max_position' in %s", where);
-      tps_doc_hint(d, "'max_position' is required when 'position' is learned");
+      io_doc_fail(d, mn, TPS_EMISSINGKEY, "missing key 'max_position' in %s", where);
+      io_doc_hint(d, "'max_position' is required when 'position' is learned");
       return TPS_EMISSINGKEY;
     }
   }
@@ -241,16 +241,16 @@ static tps_status finish_module(tps_doc *d, const yaml_node_t *mn,
   return TPS_OK;
 }
 
-static tps_status read_module(tps_doc *d, const yaml_node_t *mn, int index,
+static tps_status read_module(io_doc *d, const yaml_node_t *mn, int index,
                               tps_module *m) {
   char where[TPS_NAME_MAX + 16], what[TPS_NAME_MAX + 16];
   tps_status st;
   module_where(d, mn, index, where, sizeof where);
   if ((st = io_node_expect_map(d, mn, where))) return st;
-  yaml_node_t *tn = tps_map_get(d, mn, "type");
+  yaml_node_t *tn = io_map_get(d, mn, "type");
   if (!tn) {
-    tps_doc_fail(d, mn, TPS_EMISSINGKEY, "missing key 'type' in %s", where);
-    tps_doc_hint(d, "'type': decoder, vit or projector");
+    io_doc_fail(d, mn, TPS_EMISSINGKEY, "missing key 'type' in %s", where);
+    io_doc_hint(d, "'type': decoder, vit or projector");
     return TPS_EMISSINGKEY;
   }
   int type;
@@ -265,29 +265,29 @@ static tps_status read_module(tps_doc *d, const yaml_node_t *mn, int index,
   return finish_module(d, mn, f, m, what);
 }
 
-static tps_status read_modules(tps_doc *d, const yaml_node_t *n, tps_model *model) {
-  int len = tps_seq_len(n);
+static tps_status read_modules(io_doc *d, const yaml_node_t *n, tps_model *model) {
+  int len = io_seq_len(n);
   if (!n || n->type != YAML_SEQUENCE_NODE) {
     char got[64];
-    tps_node_desc(n, got, sizeof got);
-    return tps_doc_fail(d, n, TPS_ETYPE, "'modules' must be a list of modules, got %s",
+    io_node_desc(n, got, sizeof got);
+    return io_doc_fail(d, n, TPS_ETYPE, "'modules' must be a list of modules, got %s",
                         got);
   }
   if (len == 0)
-    return tps_doc_fail(d, n, TPS_ERANGE, "'modules' must hold at least one module");
+    return io_doc_fail(d, n, TPS_ERANGE, "'modules' must hold at least one module");
   if (len > TPS_MAX_MODULES)
-    return tps_doc_fail(d, n, TPS_ERANGE, "'modules' holds %d modules; at most %d are allowed",
+    return io_doc_fail(d, n, TPS_ERANGE, "'modules' holds %d modules; at most %d are allowed",
                         len, TPS_MAX_MODULES);
   for (int i = 0; i < len; i++) {
-    yaml_node_t *mn = tps_seq_at(d, n, i);
+    yaml_node_t *mn = io_seq_at(d, n, i);
     tps_status st = read_module(d, mn, i, &model->modules[i]);
     if (st) return st;
     for (int j = 0; j < i; j++) {
       if (strcmp(model->modules[j].name, model->modules[i].name) == 0) {
-        tps_doc_fail(d, tps_map_get(d, mn, "name"), TPS_EINVAL,
+        io_doc_fail(d, io_map_get(d, mn, "name"), TPS_EINVAL,
                      "duplicate module name '%s'", model->modules[i].name);
-        tps_doc_hint(d, "first used at line %d",
-                     tps_node_line(tps_map_get(d, tps_seq_at(d, n, j), "name")));
+        io_doc_hint(d, "first used at line %d",
+                     io_node_line(io_map_get(d, io_seq_at(d, n, j), "name")));
         return TPS_EINVAL;
       }
     }
@@ -299,7 +299,7 @@ static tps_status read_modules(tps_doc *d, const yaml_node_t *n, tps_model *mode
 /* pipeline_layers: {module: [layers on stage 0, stage 1, ...]}; every module
  * listed, every list of the same length, each summing to the module's
  * layers. Returns the stage count in *stages. */
-static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
+static tps_status read_pipeline_layers(io_doc *d, const yaml_node_t *n,
                                        tps_model *model, int *stages) {
   tps_status st;
   tps_training *t = &model->training;
@@ -326,29 +326,29 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
     }
     if (m < 0) {
       char got[64];
-      tps_node_desc(kn, got, sizeof got);
-      tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "unknown module %s in 'pipeline_layers'", got);
+      io_node_desc(kn, got, sizeof got);
+      io_doc_fail(d, kn, TPS_EUNKNOWNKEY, "unknown module %s in 'pipeline_layers'", got);
       const char *best = key ? tps_did_you_mean(key, names, model->n_modules) : NULL;
-      if (best) tps_doc_hint(d, "did you mean '%s'?", best);
+      if (best) io_doc_hint(d, "did you mean '%s'?", best);
       return TPS_EUNKNOWNKEY;
     }
     if (seen[m]) {
-      tps_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key '%s' in 'pipeline_layers'", key);
-      tps_doc_hint(d, "first given at line %d", tps_node_line(seen[m]));
+      io_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key '%s' in 'pipeline_layers'", key);
+      io_doc_hint(d, "first given at line %d", io_node_line(seen[m]));
       return TPS_ESYNTAX;
     }
     seen[m] = kn;
-    int len = tps_seq_len(vn);
+    int len = io_seq_len(vn);
     if (!vn || vn->type != YAML_SEQUENCE_NODE || len == 0) {
       char got[64];
-      tps_node_desc(vn, got, sizeof got);
-      return tps_doc_fail(d, vn, TPS_ETYPE,
+      io_node_desc(vn, got, sizeof got);
+      return io_doc_fail(d, vn, TPS_ETYPE,
                           "'pipeline_layers' of '%s' must be a list of layer "
                           "counts per stage, got %s",
                           key, got);
     }
     if (len > TPS_MAX_STAGES)
-      return tps_doc_fail(d, vn, TPS_ERANGE,
+      return io_doc_fail(d, vn, TPS_ERANGE,
                           "'pipeline_layers' of '%s' has %d stages; at most %d are allowed",
                           key, len, TPS_MAX_STAGES);
     if (!first_list) {
@@ -356,10 +356,10 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
       first_name = key;
       len0 = len;
     } else if (len != len0) {
-      tps_doc_fail(d, vn, TPS_ERANGE,
+      io_doc_fail(d, vn, TPS_ERANGE,
                    "'pipeline_layers' of '%s' has %d stages, but '%s' has %d", key,
                    len, first_name, len0);
-      tps_doc_hint(d, "every list has one entry per pipeline stage");
+      io_doc_hint(d, "every list has one entry per pipeline stage");
       return TPS_ERANGE;
     }
     int64_t sum = 0;
@@ -367,12 +367,12 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
     snprintf(what, sizeof what, "each entry of 'pipeline_layers' of '%s'", key);
     for (int s = 0; s < len; s++) {
       int64_t v;
-      if ((st = tps_node_int(d, tps_seq_at(d, vn, s), what, 0, CMAX, &v))) return st;
+      if ((st = io_node_int(d, io_seq_at(d, vn, s), what, 0, CMAX, &v))) return st;
       t->pipeline_layers[m][s] = v;
       sum += v;
     }
     if (sum != model->modules[m].layers) {
-      tps_doc_fail(d, vn, TPS_ERANGE,
+      io_doc_fail(d, vn, TPS_ERANGE,
                    "'pipeline_layers' of '%s' sums to %" PRId64
                    ", but the module has %" PRId64 " layers",
                    key, sum, model->modules[m].layers);
@@ -381,9 +381,9 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
   }
   for (int i = 0; i < model->n_modules; i++) {
     if (!seen[i]) {
-      tps_doc_fail(d, n, TPS_EMISSINGKEY, "missing key '%s' in 'pipeline_layers'",
+      io_doc_fail(d, n, TPS_EMISSINGKEY, "missing key '%s' in 'pipeline_layers'",
                    names[i]);
-      tps_doc_hint(d, "list the layers of every module on every stage");
+      io_doc_hint(d, "list the layers of every module on every stage");
       return TPS_EMISSINGKEY;
     }
   }
@@ -391,7 +391,7 @@ static tps_status read_pipeline_layers(tps_doc *d, const yaml_node_t *n,
   return TPS_OK;
 }
 
-static tps_status read_training(tps_doc *d, const yaml_node_t *n, tps_model *model) {
+static tps_status read_training(io_doc *d, const yaml_node_t *n, tps_model *model) {
   tps_status st;
   tps_training *t = &model->training;
   static const io_map_ctx ctx = {.where = "'training'", .variant_bit = ALL};
@@ -408,7 +408,7 @@ static tps_status read_training(tps_doc *d, const yaml_node_t *n, tps_model *mod
     int stages = 0;
     if ((st = read_pipeline_layers(d, f[T_PIPELINE_LAYERS], model, &stages))) return st;
     if (f[T_PP] && t->pp != stages) {
-      tps_doc_fail(d, f[T_PP], TPS_ERANGE,
+      io_doc_fail(d, f[T_PP], TPS_ERANGE,
                    "'pp' is %" PRId64 ", but the lists of 'pipeline_layers' have %d stages",
                    t->pp, stages);
       return TPS_ERANGE;
@@ -421,7 +421,7 @@ static tps_status read_training(tps_doc *d, const yaml_node_t *n, tps_model *mod
 }
 
 tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
-  tps_doc d;
+  io_doc d;
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path, 0, 0, "no model to fill");
   /* A Hugging Face config.json (docs/ecosystem.md). */
@@ -429,9 +429,9 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
   if (plen > 5 && strcmp(path + plen - 5, ".json") == 0)
     return tps_hf_config_load(path, model, err);
   memset(model, 0, sizeof *model);
-  if ((st = tps_doc_load(&d, path, err))) return st;
+  if ((st = io_doc_load(&d, path, err))) return st;
   snprintf(model->path, sizeof model->path, "%s", path);
-  yaml_node_t *root = tps_doc_root(&d);
+  yaml_node_t *root = io_doc_root(&d);
   yaml_node_t *f[TOP_N];
   static const io_map_ctx ctx = {.where = "the model file", .variant_bit = ALL};
   if (!root) {
@@ -440,14 +440,14 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
     st = TPS_ESYNTAX;
   } else if (root->type != YAML_MAPPING_NODE) {
     char got[64];
-    tps_node_desc(root, got, sizeof got);
-    st = tps_doc_fail(&d, root, TPS_ETYPE,
+    io_node_desc(root, got, sizeof got);
+    st = io_doc_fail(&d, root, TPS_ETYPE,
                       "a model file must be a mapping of keys, got %s", got);
   } else if (!(st = io_map_read(&d, root, top_keys, TOP_N, &ctx, model, f)) &&
              !(st = read_modules(&d, f[TOP_MODULES], model))) {
     st = read_training(&d, f[TOP_TRAINING], model);
   }
-  tps_doc_free(&d);
+  io_doc_free(&d);
   if (st) {
     /* Never hand back half a model. */
     char keep[sizeof model->path];

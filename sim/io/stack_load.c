@@ -62,22 +62,22 @@ static const io_key op_keys[OP_N] = {
 };
 
 /* A [forward, backward] pair of counts in [0, 1000]. */
-static tps_status read_pair(tps_doc *d, const yaml_node_t *n, const char *what, double out[2]) {
-  if (n->type != YAML_SEQUENCE_NODE || tps_seq_len(n) != 2) {
+static tps_status read_pair(io_doc *d, const yaml_node_t *n, const char *what, double out[2]) {
+  if (n->type != YAML_SEQUENCE_NODE || io_seq_len(n) != 2) {
     char got[64];
-    tps_node_desc(n, got, sizeof got);
-    tps_doc_fail(d, n, TPS_ETYPE, "%s must be a list [forward, backward], got %s", what, got);
-    tps_doc_hint(d, "for example [2, 4]");
+    io_node_desc(n, got, sizeof got);
+    io_doc_fail(d, n, TPS_ETYPE, "%s must be a list [forward, backward], got %s", what, got);
+    io_doc_hint(d, "for example [2, 4]");
     return TPS_ETYPE;
   }
   for (int i = 0; i < 2; i++) {
-    tps_status st = tps_node_number(d, tps_seq_at(d, n, i), what, 0, 1000, &out[i]);
+    tps_status st = io_node_number(d, io_seq_at(d, n, i), what, 0, 1000, &out[i]);
     if (st) return st;
   }
   return TPS_OK;
 }
 
-static tps_status read_ops(tps_doc *d, const yaml_node_t *n, tps_stack *s) {
+static tps_status read_ops(io_doc *d, const yaml_node_t *n, tps_stack *s) {
   tps_status st;
   if ((st = io_node_expect_map(d, n, "'ops'"))) return st;
   static const io_map_ctx ctx = {.where = "'ops'", .variant_bit = ALL};
@@ -100,13 +100,13 @@ static tps_status read_ops(tps_doc *d, const yaml_node_t *n, tps_stack *s) {
 }
 
 tps_status tps_stack_load(const char *path, tps_stack *s, tps_error *err) {
-  tps_doc d;
+  io_doc d;
   tps_status st;
   if (!s) return tps_error_set(err, TPS_EINVAL, path, 0, 0, "no stack to fill");
   memset(s, 0, sizeof *s);
-  if ((st = tps_doc_load(&d, path, err))) return st;
+  if ((st = io_doc_load(&d, path, err))) return st;
   snprintf(s->path, sizeof s->path, "%s", path);
-  yaml_node_t *root = tps_doc_root(&d);
+  yaml_node_t *root = io_doc_root(&d);
   yaml_node_t *f[ST_N];
   static const io_map_ctx ctx = {.where = "the software-stack profile", .variant_bit = ALL};
   if (!root) {
@@ -116,13 +116,13 @@ tps_status tps_stack_load(const char *path, tps_stack *s, tps_error *err) {
     st = TPS_ESYNTAX;
   } else if (root->type != YAML_MAPPING_NODE) {
     char got[64];
-    tps_node_desc(root, got, sizeof got);
-    st = tps_doc_fail(&d, root, TPS_ETYPE,
+    io_node_desc(root, got, sizeof got);
+    st = io_doc_fail(&d, root, TPS_ETYPE,
                       "a software-stack profile must be a mapping of keys, got %s", got);
   } else if (!(st = io_map_read(&d, root, stack_keys, ST_N, &ctx, s, f))) {
     st = read_ops(&d, f[ST_OPS], s);
   }
-  tps_doc_free(&d);
+  io_doc_free(&d);
   if (st) {
     char keep[sizeof s->path];
     snprintf(keep, sizeof keep, "%s", s->path);

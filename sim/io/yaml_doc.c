@@ -17,7 +17,7 @@
 
 #include "io/io_internal.h"
 
-tps_status tps_doc_fail(tps_doc *d, const yaml_node_t *at, tps_status status,
+tps_status io_doc_fail(io_doc *d, const yaml_node_t *at, tps_status status,
                         const char *fmt, ...) {
   if (!d->err) return status;
   char msg[sizeof d->err->msg];
@@ -31,10 +31,10 @@ tps_status tps_doc_fail(tps_doc *d, const yaml_node_t *at, tps_status status,
 }
 
 /* Error at a libyaml mark (0-based). */
-static tps_status fail_at_mark(tps_doc *d, yaml_mark_t mark, tps_status status,
+static tps_status fail_at_mark(io_doc *d, yaml_mark_t mark, tps_status status,
                                const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static tps_status fail_at_mark(tps_doc *d, yaml_mark_t mark, tps_status status,
+static tps_status fail_at_mark(io_doc *d, yaml_mark_t mark, tps_status status,
                                const char *fmt, ...) {
   if (!d->err) return status;
   char msg[sizeof d->err->msg];
@@ -46,7 +46,7 @@ static tps_status fail_at_mark(tps_doc *d, yaml_mark_t mark, tps_status status,
                        (int)mark.column + 1, "%s", msg);
 }
 
-void tps_doc_hint(tps_doc *d, const char *fmt, ...) {
+void io_doc_hint(io_doc *d, const char *fmt, ...) {
   if (!d->err) return;
   va_list ap;
   va_start(ap, fmt);
@@ -72,12 +72,12 @@ static yaml_mark_t mark_of_offset(const unsigned char *buf, size_t len,
 }
 
 /* Turns a libyaml parser error into a tps_error. */
-static tps_status parser_fail(tps_doc *d, const yaml_parser_t *p,
+static tps_status parser_fail(io_doc *d, const yaml_parser_t *p,
                               const unsigned char *buf, size_t len) {
   const char *problem = p->problem ? p->problem : "unknown error";
   switch (p->error) {
     case YAML_MEMORY_ERROR:
-      return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+      return io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
     case YAML_READER_ERROR: {
       yaml_mark_t m = mark_of_offset(buf, len, p->problem_offset);
       if (p->problem_value >= 0)
@@ -85,13 +85,13 @@ static tps_status parser_fail(tps_doc *d, const yaml_parser_t *p,
                      (unsigned)p->problem_value & 0xFFu);
       else
         fail_at_mark(d, m, TPS_ESYNTAX, "invalid YAML: %s", problem);
-      tps_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
+      io_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
       return TPS_ESYNTAX;
     }
     default:
       fail_at_mark(d, p->problem_mark, TPS_ESYNTAX, "invalid YAML: %s", problem);
       if (p->context)
-        tps_doc_hint(d, "%s at line %d, column %d", p->context,
+        io_doc_hint(d, "%s at line %d, column %d", p->context,
                      (int)p->context_mark.line + 1,
                      (int)p->context_mark.column + 1);
       return TPS_ESYNTAX;
@@ -110,11 +110,11 @@ static const yaml_char_t *event_anchor(const yaml_event_t *ev) {
 
 /* The event pass: syntax, one document, no anchors or aliases, bounded
  * depth. */
-static tps_status check_events(tps_doc *d, const unsigned char *buf,
+static tps_status check_events(io_doc *d, const unsigned char *buf,
                                size_t len) {
   yaml_parser_t p;
   if (!yaml_parser_initialize(&p))
-    return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+    return io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
   yaml_parser_set_input_string(&p, buf, len);
   tps_status st = TPS_OK;
   int depth = 0, docs = 0;
@@ -130,7 +130,7 @@ static tps_status check_events(tps_doc *d, const unsigned char *buf,
       st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
                         "YAML anchors are not supported ('&%.40s')",
                         (const char *)anchor);
-      tps_doc_hint(d, "write the value out in full");
+      io_doc_hint(d, "write the value out in full");
     }
     switch (ev.type) {
       case YAML_STREAM_END_EVENT:
@@ -140,7 +140,7 @@ static tps_status check_events(tps_doc *d, const unsigned char *buf,
         if (++docs > 1 && st == TPS_OK) {
           st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
                             "file holds more than one YAML document");
-          tps_doc_hint(d, "remove the '---' line or split the file");
+          io_doc_hint(d, "remove the '---' line or split the file");
         }
         break;
       case YAML_ALIAS_EVENT:
@@ -148,7 +148,7 @@ static tps_status check_events(tps_doc *d, const unsigned char *buf,
           st = fail_at_mark(d, ev.start_mark, TPS_ESYNTAX,
                             "YAML aliases are not supported ('*%.40s')",
                             (const char *)ev.data.alias.anchor);
-          tps_doc_hint(d, "write the value out in full");
+          io_doc_hint(d, "write the value out in full");
         }
         break;
       case YAML_SEQUENCE_START_EVENT:
@@ -172,13 +172,13 @@ static tps_status check_events(tps_doc *d, const unsigned char *buf,
 
 /* Rejects NUL and control characters inside scalars (possible through
  * double-quoted escapes such as "\0"); tab and newline are allowed. */
-static tps_status check_scalars(tps_doc *d) {
+static tps_status check_scalars(io_doc *d) {
   for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
     if (n->type != YAML_SCALAR_NODE) continue;
     const unsigned char *v = n->data.scalar.value;
     for (size_t i = 0; i < n->data.scalar.length; i++) {
       if ((v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F)
-        return tps_doc_fail(d, n, TPS_ESYNTAX,
+        return io_doc_fail(d, n, TPS_ESYNTAX,
                             "text holds a control character (0x%02x)", v[i]);
     }
   }
@@ -187,21 +187,21 @@ static tps_status check_scalars(tps_doc *d) {
 
 /* A file-level I/O error: "cannot open file: no such file or directory".
  * The path is in err->file, so the message does not repeat it. */
-static tps_status fail_errno(tps_doc *d, const char *what, int errnum) {
+static tps_status fail_errno(io_doc *d, const char *what, int errnum) {
   char reason[128];
   snprintf(reason, sizeof reason, "%s", strerror(errnum));
   if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
-  return tps_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
+  return io_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
 }
 
 /* Reads at most IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
-static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
+static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
                             size_t *len) {
   struct stat stt;
   if (stat(path, &stt) != 0)
     return fail_errno(d, "cannot open file", errno);
   if (S_ISDIR(stt.st_mode))
-    return tps_doc_fail(d, NULL, TPS_EIO, "is a directory, not a file");
+    return io_doc_fail(d, NULL, TPS_EIO, "is a directory, not a file");
   FILE *f = fopen(path, "rb");
   if (!f)
     return fail_errno(d, "cannot open file", errno);
@@ -224,9 +224,9 @@ static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
     size_t got = fread(b + n, 1, cap - 1 - n, f);
     n += got;
     if (n > (size_t)IO_FILE_MAX) {
-      st = tps_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
+      st = io_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
                         IO_FILE_MAX);
-      tps_doc_hint(d, "model and hardware files are small YAML text files");
+      io_doc_hint(d, "model and hardware files are small YAML text files");
       break;
     }
     if (got == 0) {
@@ -236,7 +236,7 @@ static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
     }
   }
   fclose(f);
-  if (!b) return tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory reading the file");
+  if (!b) return io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory reading the file");
   if (st != TPS_OK) {
     free(b);
     return st;
@@ -247,14 +247,14 @@ static tps_status read_file(tps_doc *d, const char *path, unsigned char **buf,
   return TPS_OK;
 }
 
-tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err) {
+tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
   memset(d, 0, sizeof *d);
   d->err = err;
   tps_error_clear(err);
   if (!path || !*path)
-    return tps_doc_fail(d, NULL, TPS_EINVAL, "no file name given");
+    return io_doc_fail(d, NULL, TPS_EINVAL, "no file name given");
   if (strlen(path) >= sizeof d->path)
-    return tps_doc_fail(d, NULL, TPS_EINVAL, "file name is longer than %zu characters",
+    return io_doc_fail(d, NULL, TPS_EINVAL, "file name is longer than %zu characters",
                         sizeof d->path - 1);
   snprintf(d->path, sizeof d->path, "%s", path);
 
@@ -267,7 +267,7 @@ tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err) {
   if (nul) {
     st = fail_at_mark(d, mark_of_offset(buf, len, (size_t)(nul - buf)),
                       TPS_ESYNTAX, "file is not text: it holds a NUL byte");
-    tps_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
+    io_doc_hint(d, "is this a binary file? expected UTF-8 YAML text");
     free(buf);
     return st;
   }
@@ -275,7 +275,7 @@ tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err) {
   if (st == TPS_OK) {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) {
-      st = tps_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
+      st = io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory while reading YAML");
     } else {
       yaml_parser_set_input_string(&p, buf, len);
       if (yaml_parser_load(&p, &d->doc))
@@ -287,33 +287,33 @@ tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err) {
   }
   free(buf);
   if (st == TPS_OK) st = check_scalars(d);
-  if (st != TPS_OK) tps_doc_free(d);
+  if (st != TPS_OK) io_doc_free(d);
   return st;
 }
 
-void tps_doc_free(tps_doc *d) {
+void io_doc_free(io_doc *d) {
   if (d && d->loaded) {
     yaml_document_delete(&d->doc);
     d->loaded = false;
   }
 }
 
-yaml_node_t *tps_doc_root(tps_doc *d) {
+yaml_node_t *io_doc_root(io_doc *d) {
   return d->loaded ? yaml_document_get_root_node(&d->doc) : NULL;
 }
 
-int tps_node_line(const yaml_node_t *n) {
+int io_node_line(const yaml_node_t *n) {
   return n ? (int)n->start_mark.line + 1 : 0;
 }
 
-void tps_node_desc(const yaml_node_t *n, char *buf, size_t size) {
+void io_node_desc(const yaml_node_t *n, char *buf, size_t size) {
   if (!n) {
     snprintf(buf, size, "nothing");
     return;
   }
   switch (n->type) {
     case YAML_SEQUENCE_NODE:
-      snprintf(buf, size, "%s", tps_seq_len(n) ? "a list" : "an empty list");
+      snprintf(buf, size, "%s", io_seq_len(n) ? "a list" : "an empty list");
       return;
     case YAML_MAPPING_NODE:
       snprintf(buf, size, "%s",
@@ -340,17 +340,17 @@ void tps_node_desc(const yaml_node_t *n, char *buf, size_t size) {
   }
 }
 
-int tps_seq_len(const yaml_node_t *seq) {
+int io_seq_len(const yaml_node_t *seq) {
   if (!seq || seq->type != YAML_SEQUENCE_NODE) return 0;
   return (int)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 }
 
-yaml_node_t *tps_seq_at(tps_doc *d, const yaml_node_t *seq, int i) {
-  if (i < 0 || i >= tps_seq_len(seq)) return NULL;
+yaml_node_t *io_seq_at(io_doc *d, const yaml_node_t *seq, int i) {
+  if (i < 0 || i >= io_seq_len(seq)) return NULL;
   return yaml_document_get_node(&d->doc, seq->data.sequence.items.start[i]);
 }
 
-yaml_node_t *tps_map_get(tps_doc *d, const yaml_node_t *map, const char *key) {
+yaml_node_t *io_map_get(io_doc *d, const yaml_node_t *map, const char *key) {
   if (!map || map->type != YAML_MAPPING_NODE) return NULL;
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
        p < map->data.mapping.pairs.top; p++) {

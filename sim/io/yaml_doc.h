@@ -1,17 +1,16 @@
 /* A loaded YAML file and table-driven readers for its mappings.
  *
- * tps_doc_load reads one file (at most IO_FILE_MAX bytes), rejects what
+ * io_doc_load reads one file (at most IO_FILE_MAX bytes), rejects what
  * the schema never needs and what could hurt (several documents, anchors and
  * aliases, nesting deeper than IO_DEPTH_MAX, NUL or control characters in
  * text) and builds a libyaml document whose nodes carry their position.
  *
- * Every error goes to the tps_error given to tps_doc_load with the file name
+ * Every error goes to the tps_error given to io_doc_load with the file name
  * and the 1-based line and column of the node at fault. Readers return the
  * status they set, so callers can `if ((st = ...)) return st;`.
  *
- * Not part of the public API: what only sim/io uses is named io_*; the
- * tps_doc_*, tps_node_*, tps_seq_* and tps_map_get readers are used by
- * sim/validate as well and keep their names until they move with it. */
+ * Not part of the public API (named io_*): sim/io reads its files with it,
+ * and sim/validate reads published cases and tp-kernel's JSON with it. */
 #ifndef TPSIM_IO_YAML_DOC_H
 #define TPSIM_IO_YAML_DOC_H
 
@@ -23,58 +22,58 @@
 #include "tpsim/model.h"
 #include "tpsim/status.h"
 
-typedef struct tps_doc {
+typedef struct io_doc {
   char path[512];
   yaml_document_t doc;
   bool loaded;    /* doc holds a document to delete */
   tps_error *err; /* where errors go; may be NULL */
-} tps_doc;
+} io_doc;
 
-/* Reads and parses path. On error nothing needs freeing, but tps_doc_free is
+/* Reads and parses path. On error nothing needs freeing, but io_doc_free is
  * harmless. */
-tps_status tps_doc_load(tps_doc *d, const char *path, tps_error *err);
-void tps_doc_free(tps_doc *d);
+tps_status io_doc_load(io_doc *d, const char *path, tps_error *err);
+void io_doc_free(io_doc *d);
 /* The root node, or NULL for an empty file. */
-yaml_node_t *tps_doc_root(tps_doc *d);
+yaml_node_t *io_doc_root(io_doc *d);
 
 /* Sets an error located at node `at` (its start; NULL: the file itself, no
  * line) and returns status. */
-tps_status tps_doc_fail(tps_doc *d, const yaml_node_t *at, tps_status status,
+tps_status io_doc_fail(io_doc *d, const yaml_node_t *at, tps_status status,
                         const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Sets the hint of the error last set. */
-void tps_doc_hint(tps_doc *d, const char *fmt, ...)
+void io_doc_hint(io_doc *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Describes a node for "got ..." in messages: 'text' (cut at 40
  * characters), "nothing" (empty plain scalar), "a list", "an empty list",
  * "a mapping" or "an empty mapping". */
-void tps_node_desc(const yaml_node_t *n, char *buf, size_t size);
+void io_node_desc(const yaml_node_t *n, char *buf, size_t size);
 /* 1-based line of a node. */
-int tps_node_line(const yaml_node_t *n);
+int io_node_line(const yaml_node_t *n);
 
 /* Sequence access. */
-int tps_seq_len(const yaml_node_t *seq);
-yaml_node_t *tps_seq_at(tps_doc *d, const yaml_node_t *seq, int i);
+int io_seq_len(const yaml_node_t *seq);
+yaml_node_t *io_seq_at(io_doc *d, const yaml_node_t *seq, int i);
 /* Value of the first pair whose key is `key` in a mapping, or NULL. */
-yaml_node_t *tps_map_get(tps_doc *d, const yaml_node_t *map, const char *key);
+yaml_node_t *io_map_get(io_doc *d, const yaml_node_t *map, const char *key);
 
 /* Scalar readers. `what` names the value in messages ("'layers'", "each entry
  * of 'full_attention_blocks'"). */
-tps_status io_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_string(io_doc *d, const yaml_node_t *n, const char *what,
                           char *buf, size_t size);
-tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_int(io_doc *d, const yaml_node_t *n, const char *what,
                         int64_t min, int64_t max, int64_t *out);
-tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_bool(io_doc *d, const yaml_node_t *n, const char *what,
                          bool *out);
 /* choices: NULL-terminated; *out is the index of the match. */
-tps_status io_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_enum(io_doc *d, const yaml_node_t *n, const char *what,
                         const char *const *choices, int *out);
 /* A plain number (no unit) in [min, max]. */
-tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_number(io_doc *d, const yaml_node_t *n, const char *what,
                            double min, double max, double *out);
 /* Requires a mapping; `what` as in "'device' must be a mapping". */
-tps_status io_node_expect_map(tps_doc *d, const yaml_node_t *n,
+tps_status io_node_expect_map(io_doc *d, const yaml_node_t *n,
                               const char *what);
 
 /* Key tables: one row per key of a mapping (Redis config.c style). */
@@ -121,7 +120,7 @@ typedef struct io_map_ctx {
  * mapping. A `source:` string is accepted in every mapping even when the
  * table lacks it. found[i] receives the value node of keys[i] (NULL when
  * absent). */
-tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
+tps_status io_map_read(io_doc *d, const yaml_node_t *map,
                        const io_key *keys, int n, const io_map_ctx *ctx,
                        void *base, yaml_node_t **found);
 

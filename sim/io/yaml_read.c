@@ -15,28 +15,28 @@ static const char *scalar(const yaml_node_t *n) {
                                           : NULL;
 }
 
-tps_status io_node_expect_map(tps_doc *d, const yaml_node_t *n,
+tps_status io_node_expect_map(io_doc *d, const yaml_node_t *n,
                               const char *what) {
   if (n && n->type == YAML_MAPPING_NODE) return TPS_OK;
   char got[64];
-  tps_node_desc(n, got, sizeof got);
-  return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a mapping, got %s", what, got);
+  io_node_desc(n, got, sizeof got);
+  return io_doc_fail(d, n, TPS_ETYPE, "%s must be a mapping, got %s", what, got);
 }
 
-tps_status io_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_string(io_doc *d, const yaml_node_t *n, const char *what,
                           char *buf, size_t size) {
   const char *s = scalar(n);
   char got[64];
-  tps_node_desc(n, got, sizeof got);
+  io_node_desc(n, got, sizeof got);
   /* A plain ~ or null is YAML's null, not text. */
   bool is_null = s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                  (strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
                   strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0);
   if (!s || is_null)
-    return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a string, got %s", what, got);
-  if (*s == '\0') return tps_doc_fail(d, n, TPS_ETYPE, "%s must not be empty", what);
+    return io_doc_fail(d, n, TPS_ETYPE, "%s must be a string, got %s", what, got);
+  if (*s == '\0') return io_doc_fail(d, n, TPS_ETYPE, "%s must not be empty", what);
   if (strlen(s) >= size)
-    return tps_doc_fail(d, n, TPS_ERANGE, "%s is longer than %zu characters",
+    return io_doc_fail(d, n, TPS_ERANGE, "%s is longer than %zu characters",
                         what, size - 1);
   snprintf(buf, size, "%s", s);
   return TPS_OK;
@@ -45,21 +45,21 @@ tps_status io_node_string(tps_doc *d, const yaml_node_t *n, const char *what,
 /* "must be an integer >= 1" or, when the range is narrow, "between a and b".
  * status: ETYPE when the text is no integer at all, ERANGE when it is one out
  * of range. */
-static tps_status int_fail(tps_doc *d, const yaml_node_t *n, const char *what,
+static tps_status int_fail(io_doc *d, const yaml_node_t *n, const char *what,
                            int64_t min, int64_t max, tps_status status) {
   char got[64];
-  tps_node_desc(n, got, sizeof got);
+  io_node_desc(n, got, sizeof got);
   if (max < IO_COUNT_MAX)
-    return tps_doc_fail(d, n, status,
+    return io_doc_fail(d, n, status,
                         "%s must be an integer between %" PRId64 " and %" PRId64
                         ", got %s",
                         what, min, max, got);
-  return tps_doc_fail(d, n, status,
+  return io_doc_fail(d, n, status,
                       "%s must be an integer >= %" PRId64 ", got %s", what, min,
                       got);
 }
 
-tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_int(io_doc *d, const yaml_node_t *n, const char *what,
                         int64_t min, int64_t max, int64_t *out) {
   const char *s = scalar(n);
   if (!s) return int_fail(d, n, what, min, max, TPS_ETYPE);
@@ -75,8 +75,8 @@ tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
   if (errno == ERANGE || v > max) {
     if (*s == '-') return int_fail(d, n, what, min, max, TPS_ERANGE);
     char got[64];
-    tps_node_desc(n, got, sizeof got);
-    return tps_doc_fail(d, n, TPS_ERANGE, "%s must be at most %" PRId64 ", got %s",
+    io_node_desc(n, got, sizeof got);
+    return io_doc_fail(d, n, TPS_ERANGE, "%s must be at most %" PRId64 ", got %s",
                         what, max, got);
   }
   if (v < min) return int_fail(d, n, what, min, max, TPS_ERANGE);
@@ -84,7 +84,7 @@ tps_status tps_node_int(tps_doc *d, const yaml_node_t *n, const char *what,
   return TPS_OK;
 }
 
-tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_bool(io_doc *d, const yaml_node_t *n, const char *what,
                          bool *out) {
   const char *s = scalar(n);
   if (s && strcmp(s, "true") == 0) {
@@ -96,17 +96,17 @@ tps_status tps_node_bool(tps_doc *d, const yaml_node_t *n, const char *what,
     return TPS_OK;
   }
   char got[64];
-  tps_node_desc(n, got, sizeof got);
-  tps_doc_fail(d, n, TPS_ETYPE, "%s must be true or false, got %s", what, got);
+  io_node_desc(n, got, sizeof got);
+  io_doc_fail(d, n, TPS_ETYPE, "%s must be true or false, got %s", what, got);
   /* YAML 1.1 spellings that other tools read as booleans. */
   static const char *const other[] = {"yes", "no", "on", "off", "y", "n", "True",
                                       "False", "TRUE", "FALSE", "Yes", "No", NULL};
   for (int i = 0; s && other[i]; i++)
-    if (strcmp(s, other[i]) == 0) tps_doc_hint(d, "write true or false (lowercase)");
+    if (strcmp(s, other[i]) == 0) io_doc_hint(d, "write true or false (lowercase)");
   return TPS_ETYPE;
 }
 
-tps_status io_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_enum(io_doc *d, const yaml_node_t *n, const char *what,
                         const char *const *choices, int *out) {
   const char *s = scalar(n);
   int count = 0;
@@ -125,40 +125,40 @@ tps_status io_node_enum(tps_doc *d, const yaml_node_t *n, const char *what,
     if (w < 0) break;
     used += (size_t)w;
   }
-  tps_node_desc(n, got, sizeof got);
-  tps_doc_fail(d, n, TPS_ETYPE, "%s must be one of %s, got %s", what, list, got);
+  io_node_desc(n, got, sizeof got);
+  io_doc_fail(d, n, TPS_ETYPE, "%s must be one of %s, got %s", what, list, got);
   const char *best = s ? tps_did_you_mean(s, choices, count) : NULL;
-  if (best) tps_doc_hint(d, "did you mean '%s'?", best);
+  if (best) io_doc_hint(d, "did you mean '%s'?", best);
   return TPS_ETYPE;
 }
 
 /* A value with a unit of `quantity` (see tps_unit_parse), in SI units;
  * positive: must be > 0, else >= 0. */
-static tps_status node_quantity(tps_doc *d, const yaml_node_t *n,
+static tps_status node_quantity(io_doc *d, const yaml_node_t *n,
                                 const char *what, const char *quantity,
                                 bool positive, double *out) {
   const char *s = scalar(n);
   char why[384], hint[128], got[64];
-  tps_node_desc(n, got, sizeof got);
+  io_node_desc(n, got, sizeof got);
   if (!s)
-    return tps_doc_fail(d, n, TPS_ETYPE, "%s must be a number with a unit, got %s",
+    return io_doc_fail(d, n, TPS_ETYPE, "%s must be a number with a unit, got %s",
                         what, got);
   double v = 0.0;
   tps_status st = io_unit_parse_hint(quantity, s, &v, why, sizeof why, hint,
                                      sizeof hint);
   if (st != TPS_OK) {
-    tps_doc_fail(d, n, st, "%s: %s", what, why);
-    if (hint[0]) tps_doc_hint(d, "%s", hint);
+    io_doc_fail(d, n, st, "%s: %s", what, why);
+    if (hint[0]) io_doc_hint(d, "%s", hint);
     return st;
   }
   if (positive && !(v > 0.0))
-    return tps_doc_fail(d, n, TPS_ERANGE, "%s must be greater than 0, got %s",
+    return io_doc_fail(d, n, TPS_ERANGE, "%s must be greater than 0, got %s",
                         what, got);
   *out = v;
   return TPS_OK;
 }
 
-tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
+tps_status io_node_number(io_doc *d, const yaml_node_t *n, const char *what,
                            double min, double max, double *out) {
   const char *s = scalar(n);
   double v;
@@ -167,19 +167,19 @@ tps_status tps_node_number(tps_doc *d, const yaml_node_t *n, const char *what,
     return TPS_OK;
   }
   char got[64];
-  tps_node_desc(n, got, sizeof got);
-  return tps_doc_fail(d, n, TPS_ERANGE, "%s must be a number between %g and %g, got %s",
+  io_node_desc(n, got, sizeof got);
+  return io_doc_fail(d, n, TPS_ERANGE, "%s must be a number between %g and %g, got %s",
                       what, min, max, got);
 }
 
 /* A fraction in (0, 1] or a percentage ("35%"). */
-static tps_status node_fraction(tps_doc *d, const yaml_node_t *n,
+static tps_status node_fraction(io_doc *d, const yaml_node_t *n,
                                 const char *what, double *out) {
   const char *s = scalar(n);
   if (s && io_fraction_parse(s, out)) return TPS_OK;
   char got[64];
-  tps_node_desc(n, got, sizeof got);
-  return tps_doc_fail(d, n, TPS_ERANGE,
+  io_node_desc(n, got, sizeof got);
+  return io_doc_fail(d, n, TPS_ERANGE,
                       "%s must be a fraction in (0, 1] or a percentage, got %s",
                       what, got);
 }
@@ -187,10 +187,10 @@ static tps_status node_fraction(tps_doc *d, const yaml_node_t *n,
 /* An efficiency: a fraction (n = 1, x = 1) or a list of [x, y] pairs with x
  * strictly increasing and > 0 (x_quantity: unit of x, NULL for a plain
  * number), y a fraction; at most TPS_MAX_TABLE pairs. */
-static tps_status node_table(tps_doc *d, const yaml_node_t *n, const char *what,
+static tps_status node_table(io_doc *d, const yaml_node_t *n, const char *what,
                              const char *x_quantity, tps_table *out) {
   char got[64], item[96];
-  tps_node_desc(n, got, sizeof got);
+  io_node_desc(n, got, sizeof got);
   if (n && n->type == YAML_SCALAR_NODE) {
     double y;
     tps_status st = node_fraction(d, n, what, &y);
@@ -201,25 +201,25 @@ static tps_status node_table(tps_doc *d, const yaml_node_t *n, const char *what,
     out->y[0] = y;
     return TPS_OK;
   }
-  int len = tps_seq_len(n);
+  int len = io_seq_len(n);
   if (!n || n->type != YAML_SEQUENCE_NODE || len == 0)
-    return tps_doc_fail(d, n, TPS_ETYPE,
+    return io_doc_fail(d, n, TPS_ETYPE,
                         "%s must be a fraction or a list of [x, y] pairs, got %s",
                         what, got);
   if (len > TPS_MAX_TABLE)
-    return tps_doc_fail(d, n, TPS_ERANGE, "%s has %d points; at most %d are allowed",
+    return io_doc_fail(d, n, TPS_ERANGE, "%s has %d points; at most %d are allowed",
                         what, len, TPS_MAX_TABLE);
   tps_table t;
   memset(&t, 0, sizeof t);
   for (int i = 0; i < len; i++) {
-    yaml_node_t *pair = tps_seq_at(d, n, i);
-    if (!pair || pair->type != YAML_SEQUENCE_NODE || tps_seq_len(pair) != 2) {
-      tps_node_desc(pair, got, sizeof got);
-      return tps_doc_fail(d, pair, TPS_ETYPE,
+    yaml_node_t *pair = io_seq_at(d, n, i);
+    if (!pair || pair->type != YAML_SEQUENCE_NODE || io_seq_len(pair) != 2) {
+      io_node_desc(pair, got, sizeof got);
+      return io_doc_fail(d, pair, TPS_ETYPE,
                           "each entry of %s must be an [x, y] pair, got %s", what,
                           got);
     }
-    yaml_node_t *xn = tps_seq_at(d, pair, 0), *yn = tps_seq_at(d, pair, 1);
+    yaml_node_t *xn = io_seq_at(d, pair, 0), *yn = io_seq_at(d, pair, 1);
     double x = 0.0;
     snprintf(item, sizeof item, "x of %s", what);
     if (x_quantity) {
@@ -228,17 +228,17 @@ static tps_status node_table(tps_doc *d, const yaml_node_t *n, const char *what,
     } else {
       const char *s = scalar(xn);
       if (!s || !io_number_parse(s, &x) || !(x > 0.0)) {
-        tps_node_desc(xn, got, sizeof got);
-        return tps_doc_fail(d, xn, TPS_ETYPE,
+        io_node_desc(xn, got, sizeof got);
+        return io_doc_fail(d, xn, TPS_ETYPE,
                             "%s must be a positive number, got %s", item, got);
       }
     }
     if (i > 0 && !(x > t.x[i - 1])) {
-      tps_node_desc(xn, got, sizeof got);
-      yaml_node_t *prev = tps_seq_at(d, tps_seq_at(d, n, i - 1), 0);
+      io_node_desc(xn, got, sizeof got);
+      yaml_node_t *prev = io_seq_at(d, io_seq_at(d, n, i - 1), 0);
       char before[64];
-      tps_node_desc(prev, before, sizeof before);
-      return tps_doc_fail(d, xn, TPS_ERANGE,
+      io_node_desc(prev, before, sizeof before);
+      return io_doc_fail(d, xn, TPS_ERANGE,
                           "x values of %s must increase, got %s after %s", what,
                           got, before);
     }
@@ -254,7 +254,7 @@ static tps_status node_table(tps_doc *d, const yaml_node_t *n, const char *what,
 
 /* "unknown key 'hiden' in module 'x'" with a did-you-mean hint over the keys
  * of this variant, or the list of them when none is close. */
-static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key,
+static tps_status unknown_key(io_doc *d, const yaml_node_t *kn, const char *key,
                               const io_key *keys, int n,
                               const io_map_ctx *ctx) {
   const char *names[IO_KEYS_MAX + 1];
@@ -266,10 +266,10 @@ static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key
     if (strcmp(keys[i].name, "source") == 0) has_source = true;
   }
   if (!has_source) names[m++] = "source";
-  tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "unknown key '%.64s' in %s", key, ctx->where);
+  io_doc_fail(d, kn, TPS_EUNKNOWNKEY, "unknown key '%.64s' in %s", key, ctx->where);
   const char *best = tps_did_you_mean(key, names, m);
   if (best) {
-    tps_doc_hint(d, "did you mean '%s'?", best);
+    io_doc_hint(d, "did you mean '%s'?", best);
     return TPS_EUNKNOWNKEY;
   }
   char list[256] = "";
@@ -279,11 +279,11 @@ static tps_status unknown_key(tps_doc *d, const yaml_node_t *kn, const char *key
     if (w < 0) break;
     used += (size_t)w;
   }
-  tps_doc_hint(d, "known keys: %s", list);
+  io_doc_hint(d, "known keys: %s", list);
   return TPS_EUNKNOWNKEY;
 }
 
-static tps_status read_value(tps_doc *d, const yaml_node_t *v, const io_key *k,
+static tps_status read_value(io_doc *d, const yaml_node_t *v, const io_key *k,
                              void *base) {
   char what[80];
   snprintf(what, sizeof what, "'%s'", k->name);
@@ -293,13 +293,13 @@ static tps_status read_value(tps_doc *d, const yaml_node_t *v, const io_key *k,
       return io_node_string(d, v, what, at, k->size);
     case IO_KEY_INT: {
       int64_t x;
-      tps_status st = tps_node_int(d, v, what, k->min, k->max, &x);
+      tps_status st = io_node_int(d, v, what, k->min, k->max, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
     case IO_KEY_BOOL: {
       bool b;
-      tps_status st = tps_node_bool(d, v, what, &b);
+      tps_status st = io_node_bool(d, v, what, &b);
       if (st == TPS_OK) memcpy(at, &b, sizeof b);
       return st;
     }
@@ -323,7 +323,7 @@ static tps_status read_value(tps_doc *d, const yaml_node_t *v, const io_key *k,
     }
     case IO_KEY_NUMBER: {
       double x = 0.0;
-      tps_status st = tps_node_number(d, v, what, (double)k->min, (double)k->max, &x);
+      tps_status st = io_node_number(d, v, what, (double)k->min, (double)k->max, &x);
       if (st == TPS_OK) memcpy(at, &x, sizeof x);
       return st;
     }
@@ -359,14 +359,14 @@ static void write_default(const io_key *k, void *base) {
   }
 }
 
-tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
+tps_status io_map_read(io_doc *d, const yaml_node_t *map,
                        const io_key *keys, int n, const io_map_ctx *ctx,
                        void *base, yaml_node_t **found) {
   tps_status st;
   yaml_node_t *key_nodes[IO_KEYS_MAX];
   yaml_node_t *source_key = NULL;
   if (n > IO_KEYS_MAX)
-    return tps_doc_fail(d, map, TPS_EINVAL, "internal error: key table too long");
+    return io_doc_fail(d, map, TPS_EINVAL, "internal error: key table too long");
   for (int i = 0; i < n; i++) found[i] = key_nodes[i] = NULL;
 
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
@@ -376,8 +376,8 @@ tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
     const char *key = scalar(kn);
     if (!key) {
       char got[64];
-      tps_node_desc(kn, got, sizeof got);
-      return tps_doc_fail(d, kn, TPS_ETYPE, "keys in %s must be plain names, got %s",
+      io_node_desc(kn, got, sizeof got);
+      return io_doc_fail(d, kn, TPS_ETYPE, "keys in %s must be plain names, got %s",
                           ctx->where, got);
     }
     int idx = -1;
@@ -386,8 +386,8 @@ tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
     if (idx < 0 && strcmp(key, "source") == 0) {
       /* Implicit `source:` in any mapping: a string, said once. */
       if (source_key) {
-        tps_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key 'source' in %s", ctx->where);
-        tps_doc_hint(d, "first given at line %d", tps_node_line(source_key));
+        io_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key 'source' in %s", ctx->where);
+        io_doc_hint(d, "first given at line %d", io_node_line(source_key));
         return TPS_ESYNTAX;
       }
       source_key = kn;
@@ -399,13 +399,13 @@ tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
     const io_key *k = &keys[idx];
     if (!(k->applies & ctx->variant_bit)) {
       if (!ctx->variant_name) return unknown_key(d, kn, key, keys, n, ctx);
-      tps_doc_fail(d, kn, TPS_EUNKNOWNKEY, "key '%s' does not apply to %s %s",
+      io_doc_fail(d, kn, TPS_EUNKNOWNKEY, "key '%s' does not apply to %s %s",
                    key, ctx->variant_name, ctx->where);
       return TPS_EUNKNOWNKEY;
     }
     if (key_nodes[idx]) {
-      tps_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key '%s' in %s", key, ctx->where);
-      tps_doc_hint(d, "first given at line %d", tps_node_line(key_nodes[idx]));
+      io_doc_fail(d, kn, TPS_ESYNTAX, "duplicate key '%s' in %s", key, ctx->where);
+      io_doc_hint(d, "first given at line %d", io_node_line(key_nodes[idx]));
       return TPS_ESYNTAX;
     }
     key_nodes[idx] = kn;
@@ -417,9 +417,9 @@ tps_status io_map_read(tps_doc *d, const yaml_node_t *map,
     const io_key *k = &keys[i];
     if (found[i] || !(k->applies & ctx->variant_bit)) continue;
     if (k->required & ctx->variant_bit) {
-      tps_doc_fail(d, map, TPS_EMISSINGKEY, "missing key '%s' in %s", k->name,
+      io_doc_fail(d, map, TPS_EMISSINGKEY, "missing key '%s' in %s", k->name,
                    ctx->where);
-      if (k->help) tps_doc_hint(d, "'%s': %s", k->name, k->help);
+      if (k->help) io_doc_hint(d, "'%s': %s", k->name, k->help);
       return TPS_EMISSINGKEY;
     }
     write_default(k, base);

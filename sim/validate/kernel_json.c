@@ -11,20 +11,20 @@
 #include "validate/kernel_validate.h"
 
 /* Scalar text of map[key], or NULL. */
-static const char *text_of(tps_doc *d, const yaml_node_t *map, const char *key) {
-  yaml_node_t *n = map ? tps_map_get(d, map, key) : NULL;
+static const char *text_of(io_doc *d, const yaml_node_t *map, const char *key) {
+  yaml_node_t *n = map ? io_map_get(d, map, key) : NULL;
   if (!n || n->type != YAML_SCALAR_NODE) return NULL;
   return (const char *)n->data.scalar.value;
 }
 
 /* Number at map[key]; required: missing is an error. */
-static tps_status num(tps_doc *d, const yaml_node_t *map, const char *key, bool required,
+static tps_status num(io_doc *d, const yaml_node_t *map, const char *key, bool required,
                       double *out) {
   const char *t = text_of(d, map, key);
   if (!t) {
     *out = 0.0;
     if (!required) return TPS_OK;
-    return tps_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing number '%s'", key);
+    return io_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing number '%s'", key);
   }
   if (strcmp(t, "null") == 0) {
     *out = NAN;
@@ -32,47 +32,47 @@ static tps_status num(tps_doc *d, const yaml_node_t *map, const char *key, bool 
   }
   char *end = NULL;
   double v = strtod(t, &end);
-  if (end == t || *end) return tps_doc_fail(d, map, TPS_ETYPE, "tp-kernel JSON: '%s' is not a number", key);
+  if (end == t || *end) return io_doc_fail(d, map, TPS_ETYPE, "tp-kernel JSON: '%s' is not a number", key);
   *out = v;
   return TPS_OK;
 }
 
-static bool flag(tps_doc *d, const yaml_node_t *map, const char *key) {
+static bool flag(io_doc *d, const yaml_node_t *map, const char *key) {
   const char *t = text_of(d, map, key);
   return t && strcmp(t, "true") == 0;
 }
 
 /* {"median": .., "min": ..} at map[key]. */
-static tps_status stat_of(tps_doc *d, const yaml_node_t *map, const char *key, bool required,
+static tps_status stat_of(io_doc *d, const yaml_node_t *map, const char *key, bool required,
                           kv_stat *out) {
-  yaml_node_t *n = tps_map_get(d, map, key);
+  yaml_node_t *n = io_map_get(d, map, key);
   out->median = out->min = 0.0;
   if (!n || n->type != YAML_MAPPING_NODE) {
     if (!required) return TPS_OK;
-    return tps_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing '%s' {median, min}", key);
+    return io_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing '%s' {median, min}", key);
   }
   tps_status st = num(d, n, "median", true, &out->median);
   return st ? st : num(d, n, "min", true, &out->min);
 }
 
-static tps_status open_doc(tps_doc *d, const char *path, const char *bench, yaml_node_t **root,
+static tps_status open_doc(io_doc *d, const char *path, const char *bench, yaml_node_t **root,
                            tps_error *err) {
-  tps_status st = tps_doc_load(d, path, err);
+  tps_status st = io_doc_load(d, path, err);
   if (st) return st;
-  *root = tps_doc_root(d);
+  *root = io_doc_root(d);
   if (!*root || (*root)->type != YAML_MAPPING_NODE)
-    return tps_doc_fail(d, *root, TPS_ETYPE, "not a tp-kernel JSON object");
+    return io_doc_fail(d, *root, TPS_ETYPE, "not a tp-kernel JSON object");
   const char *tool = text_of(d, *root, "tool");
   if (!tool || strcmp(tool, "tp-kernel") != 0)
-    return tps_doc_fail(d, *root, TPS_ETYPE, "not tp-kernel output (\"tool\" is not \"tp-kernel\")");
+    return io_doc_fail(d, *root, TPS_ETYPE, "not tp-kernel output (\"tool\" is not \"tp-kernel\")");
   const char *b = text_of(d, *root, "bench");
   if ((bench == NULL) != (b == NULL) || (bench && strcmp(bench, b) != 0))
-    return tps_doc_fail(d, *root, TPS_ETYPE, "expected tp-kernel %s%s output", bench ? "--bench " : "a layer run",
+    return io_doc_fail(d, *root, TPS_ETYPE, "expected tp-kernel %s%s output", bench ? "--bench " : "a layer run",
                         bench ? bench : "");
   return TPS_OK;
 }
 
-static int64_t inum(tps_doc *d, const yaml_node_t *map, const char *key) {
+static int64_t inum(io_doc *d, const yaml_node_t *map, const char *key) {
   double v = 0.0;
   if (num(d, map, key, false, &v) != TPS_OK || !isfinite(v)) return 0;
   return (int64_t)v;
@@ -80,13 +80,13 @@ static int64_t inum(tps_doc *d, const yaml_node_t *map, const char *key) {
 
 tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *err) {
   memset(out, 0, sizeof *out);
-  tps_doc d;
+  io_doc d;
   yaml_node_t *root = NULL;
   tps_status st = open_doc(&d, path, NULL, &root, err);
   if (st) goto done;
-  yaml_node_t *cfg = tps_map_get(&d, root, "config"), *mach = tps_map_get(&d, root, "machine");
+  yaml_node_t *cfg = io_map_get(&d, root, "config"), *mach = io_map_get(&d, root, "machine");
   if (!cfg || cfg->type != YAML_MAPPING_NODE) {
-    st = tps_doc_fail(&d, root, TPS_EMISSINGKEY, "tp-kernel JSON: missing 'config'");
+    st = io_doc_fail(&d, root, TPS_EMISSINGKEY, "tp-kernel JSON: missing 'config'");
     goto done;
   }
   double tp = 0;
@@ -105,7 +105,7 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   out->swiglu = mlp && strcmp(mlp, "swiglu") == 0;
   out->rmsnorm = norm && strcmp(norm, "rmsnorm") == 0;
   if (out->tp < 1 || out->hidden < 1 || out->heads < 1 || out->seq < 1 || out->layers < 1) {
-    st = tps_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config lacks tp, hidden, heads, seq_len or layers");
+    st = io_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config lacks tp, hidden, heads, seq_len or layers");
     goto done;
   }
   if (out->kv_heads < 1) out->kv_heads = out->heads;
@@ -115,38 +115,38 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
     out->cpus = (int)inum(&d, mach, "cpus_online");
   }
   if ((st = stat_of(&d, root, "step_time_s", true, &out->step))) goto done;
-  yaml_node_t *samples = tps_map_get(&d, root, "step_time_samples_s");
+  yaml_node_t *samples = io_map_get(&d, root, "step_time_samples_s");
   if (samples && samples->type == YAML_SEQUENCE_NODE) {
-    int n = tps_seq_len(samples);
+    int n = io_seq_len(samples);
     for (int i = 0; i < n && out->n_samples < KV_MAX_SAMPLES; i++) {
-      yaml_node_t *s = tps_seq_at(&d, samples, i);
+      yaml_node_t *s = io_seq_at(&d, samples, i);
       if (s && s->type == YAML_SCALAR_NODE) out->samples[out->n_samples++] = strtod((const char *)s->data.scalar.value, NULL);
     }
   }
-  yaml_node_t *ops = tps_map_get(&d, root, "ops");
+  yaml_node_t *ops = io_map_get(&d, root, "ops");
   if (!ops || ops->type != YAML_SEQUENCE_NODE) {
-    st = tps_doc_fail(&d, root, TPS_EMISSINGKEY, "tp-kernel JSON: missing 'ops' list");
+    st = io_doc_fail(&d, root, TPS_EMISSINGKEY, "tp-kernel JSON: missing 'ops' list");
     goto done;
   }
-  int nops = tps_seq_len(ops);
+  int nops = io_seq_len(ops);
   if (nops > KV_OPS_MAX) {
-    st = tps_doc_fail(&d, ops, TPS_ERANGE, "tp-kernel JSON: %d ops, at most %d", nops, KV_OPS_MAX);
+    st = io_doc_fail(&d, ops, TPS_ERANGE, "tp-kernel JSON: %d ops, at most %d", nops, KV_OPS_MAX);
     goto done;
   }
   for (int i = 0; i < nops; i++) {
-    yaml_node_t *o = tps_seq_at(&d, ops, i);
+    yaml_node_t *o = io_seq_at(&d, ops, i);
     kv_meas_op *m = &out->ops[out->n_ops++];
     const char *name = o && o->type == YAML_MAPPING_NODE ? text_of(&d, o, "name") : NULL;
     const char *kind = name ? text_of(&d, o, "kind") : NULL;
     if (!name || !kind) {
-      st = tps_doc_fail(&d, o ? o : ops, TPS_EMISSINGKEY, "tp-kernel JSON: op %d lacks name or kind", i);
+      st = io_doc_fail(&d, o ? o : ops, TPS_EMISSINGKEY, "tp-kernel JSON: op %d lacks name or kind", i);
       goto done;
     }
     snprintf(m->name, sizeof m->name, "%s", name);
     snprintf(m->kind, sizeof m->kind, "%s", kind);
     if ((st = stat_of(&d, o, "fwd_s", true, &m->fwd)) || (st = stat_of(&d, o, "bwd_s", true, &m->bwd)))
       goto done;
-    m->has_regather = tps_map_get(&d, o, "bwd_regather_s") != NULL;
+    m->has_regather = io_map_get(&d, o, "bwd_regather_s") != NULL;
     if ((st = stat_of(&d, o, "bwd_regather_s", false, &m->regather))) goto done;
     if ((st = num(&d, o, "fwd_flops", false, &m->fwd_flops)) || (st = num(&d, o, "bwd_flops", false, &m->bwd_flops)) ||
         (st = num(&d, o, "fwd_bytes", false, &m->fwd_bytes)) || (st = num(&d, o, "bwd_bytes", false, &m->bwd_bytes)) ||
@@ -154,15 +154,15 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
       goto done;
     m->group = inum(&d, o, "group");
   }
-  yaml_node_t *mem = tps_map_get(&d, root, "memory");
+  yaml_node_t *mem = io_map_get(&d, root, "memory");
   if (mem && mem->type == YAML_MAPPING_NODE) {
     if ((st = num(&d, mem, "lowering_saved_bytes_per_layer", false, &out->lowering_saved_per_layer))) goto done;
-    yaml_node_t *ranks = tps_map_get(&d, mem, "ranks");
-    int nr = ranks && ranks->type == YAML_SEQUENCE_NODE ? tps_seq_len(ranks) : 0;
+    yaml_node_t *ranks = io_map_get(&d, mem, "ranks");
+    int nr = ranks && ranks->type == YAML_SEQUENCE_NODE ? io_seq_len(ranks) : 0;
     for (int i = 0; i < nr; i++) {
-      yaml_node_t *r = tps_seq_at(&d, ranks, i);
+      yaml_node_t *r = io_seq_at(&d, ranks, i);
       if (!r || r->type != YAML_MAPPING_NODE) continue;
-      yaml_node_t *b = tps_map_get(&d, r, "buffers_bytes");
+      yaml_node_t *b = io_map_get(&d, r, "buffers_bytes");
       double v[7] = {0};
       num(&d, r, "vmhwm_bytes", false, &v[0]);
       num(&d, r, "vmrss_start_bytes", false, &v[1]);
@@ -180,53 +180,53 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
     }
   }
 done:
-  tps_doc_free(&d);
+  io_doc_free(&d);
   return st;
 }
 
 tps_status kv_gemm_bench_load(const char *path, kv_gemm_bench *out, tps_error *err) {
   memset(out, 0, sizeof *out);
-  tps_doc d;
+  io_doc d;
   yaml_node_t *root = NULL;
   tps_status st = open_doc(&d, path, "gemm", &root, err);
   if (st) goto done;
   out->ranks = (int)inum(&d, root, "ranks");
   out->oversubscribed = flag(&d, root, "oversubscribed");
   if ((st = stat_of(&d, root, "overhead_s", true, &out->overhead))) goto done;
-  yaml_node_t *rows = tps_map_get(&d, root, "rows");
-  int n = rows && rows->type == YAML_SEQUENCE_NODE ? tps_seq_len(rows) : 0;
+  yaml_node_t *rows = io_map_get(&d, root, "rows");
+  int n = rows && rows->type == YAML_SEQUENCE_NODE ? io_seq_len(rows) : 0;
   if (n < 1 || n > KV_GEMM_MAX) {
-    st = tps_doc_fail(&d, root, TPS_ERANGE, "tp-kernel --bench gemm: need 1..%d rows, got %d", KV_GEMM_MAX, n);
+    st = io_doc_fail(&d, root, TPS_ERANGE, "tp-kernel --bench gemm: need 1..%d rows, got %d", KV_GEMM_MAX, n);
     goto done;
   }
   for (int i = 0; i < n; i++) {
-    yaml_node_t *r = tps_seq_at(&d, rows, i);
+    yaml_node_t *r = io_seq_at(&d, rows, i);
     if ((st = num(&d, r, "flops", true, &out->flops[i])) || (st = stat_of(&d, r, "fwd_s", true, &out->fwd[i])) ||
         (st = stat_of(&d, r, "dgrad_s", true, &out->dgrad[i])) || (st = stat_of(&d, r, "wgrad_s", true, &out->wgrad[i])))
       goto done;
     out->n++;
   }
 done:
-  tps_doc_free(&d);
+  io_doc_free(&d);
   return st;
 }
 
 tps_status kv_coll_bench_load(const char *path, kv_coll_bench *out, tps_error *err) {
   memset(out, 0, sizeof *out);
-  tps_doc d;
+  io_doc d;
   yaml_node_t *root = NULL;
   tps_status st = open_doc(&d, path, "collectives", &root, err);
   if (st) goto done;
   out->ranks = (int)inum(&d, root, "ranks");
   out->oversubscribed = flag(&d, root, "oversubscribed");
-  yaml_node_t *rows = tps_map_get(&d, root, "rows");
-  int n = rows && rows->type == YAML_SEQUENCE_NODE ? tps_seq_len(rows) : 0;
+  yaml_node_t *rows = io_map_get(&d, root, "rows");
+  int n = rows && rows->type == YAML_SEQUENCE_NODE ? io_seq_len(rows) : 0;
   if (n < 1 || n > KV_COLL_MAX || out->ranks < 2) {
-    st = tps_doc_fail(&d, root, TPS_ERANGE, "tp-kernel --bench collectives: need >= 2 ranks and 1..%d rows", KV_COLL_MAX);
+    st = io_doc_fail(&d, root, TPS_ERANGE, "tp-kernel --bench collectives: need >= 2 ranks and 1..%d rows", KV_COLL_MAX);
     goto done;
   }
   for (int i = 0; i < n; i++) {
-    yaml_node_t *r = tps_seq_at(&d, rows, i);
+    yaml_node_t *r = io_seq_at(&d, rows, i);
     if ((st = num(&d, r, "bytes", true, &out->bytes[i])) ||
         (st = stat_of(&d, r, "all_reduce_s", true, &out->all_reduce[i])) ||
         (st = stat_of(&d, r, "reduce_scatter_s", true, &out->reduce_scatter[i])) ||
@@ -235,6 +235,6 @@ tps_status kv_coll_bench_load(const char *path, kv_coll_bench *out, tps_error *e
     out->n++;
   }
 done:
-  tps_doc_free(&d);
+  io_doc_free(&d);
   return st;
 }

@@ -37,7 +37,7 @@ static void skip_at(pub_case *c, const yaml_node_t *at, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (at)
-    snprintf(c->skip, sizeof c->skip, "%.400s (line %d)", msg, tps_node_line(at));
+    snprintf(c->skip, sizeof c->skip, "%.400s (line %d)", msg, io_node_line(at));
   else
     snprintf(c->skip, sizeof c->skip, "%s", msg);
 }
@@ -68,13 +68,13 @@ static const char *text_of(const yaml_node_t *n) {
 
 /* An optional integer at SEC.KEY in [min, max]: 0 when absent or null, 1 when
  * read into *out, -1 when bad (skip set). */
-static int read_int(tps_doc *d, const yaml_node_t *map, const char *sec, const char *key,
+static int read_int(io_doc *d, const yaml_node_t *map, const char *sec, const char *key,
                     int64_t min, int64_t max, pub_case *c, int64_t *out) {
-  yaml_node_t *n = tps_map_get(d, map, key);
+  yaml_node_t *n = io_map_get(d, map, key);
   if (is_null(n)) return 0;
   char what[96];
   snprintf(what, sizeof what, "'%s.%s'", sec, key);
-  if (tps_node_int(d, n, what, min, max, out) != TPS_OK) {
+  if (io_node_int(d, n, what, min, max, out) != TPS_OK) {
     skip_from(c, d->err);
     return -1;
   }
@@ -82,7 +82,7 @@ static int read_int(tps_doc *d, const yaml_node_t *map, const char *sec, const c
 }
 
 /* A required integer: "SEC.KEY not given" when absent or null. */
-static void need_int(tps_doc *d, const yaml_node_t *map, const char *sec, const char *key,
+static void need_int(io_doc *d, const yaml_node_t *map, const char *sec, const char *key,
                      int64_t min, int64_t max, pub_case *c, int64_t *out) {
   if (skipping(c)) return;
   if (read_int(d, map, sec, key, min, max, c, out) == 0)
@@ -90,14 +90,14 @@ static void need_int(tps_doc *d, const yaml_node_t *map, const char *sec, const 
 }
 
 /* An optional boolean into *out (-1 absent or null, 0, 1); skip when bad. */
-static void read_bool(tps_doc *d, const yaml_node_t *map, const char *sec, const char *key,
+static void read_bool(io_doc *d, const yaml_node_t *map, const char *sec, const char *key,
                       pub_case *c, int *out) {
-  yaml_node_t *n = tps_map_get(d, map, key);
+  yaml_node_t *n = io_map_get(d, map, key);
   if (is_null(n) || skipping(c)) return;
   char what[96];
   snprintf(what, sizeof what, "'%s.%s'", sec, key);
   bool v;
-  if (tps_node_bool(d, n, what, &v) != TPS_OK) {
+  if (io_node_bool(d, n, what, &v) != TPS_OK) {
     skip_from(c, d->err);
     return;
   }
@@ -113,7 +113,7 @@ static bool copy_text(const yaml_node_t *n, char *buf, size_t size) {
 }
 
 /* The earliest year named by `source` (a string or a mapping of strings). */
-static int source_year(tps_doc *d, const yaml_node_t *src) {
+static int source_year(io_doc *d, const yaml_node_t *src) {
   if (!src) return 0;
   if (src->type == YAML_SCALAR_NODE) return pub_year_in(text_of(src));
   if (src->type != YAML_MAPPING_NODE) return 0;
@@ -125,8 +125,8 @@ static int source_year(tps_doc *d, const yaml_node_t *src) {
   return best;
 }
 
-static void read_model(tps_doc *d, const yaml_node_t *map, pub_case *c) {
-  yaml_node_t *model = tps_map_get(d, map, "model");
+static void read_model(io_doc *d, const yaml_node_t *map, pub_case *c) {
+  yaml_node_t *model = io_map_get(d, map, "model");
   bool profile = c->model_profile[0] != '\0';
   if (is_null(model)) {
     if (!profile) skip_at(c, NULL, "model not given");
@@ -139,7 +139,7 @@ static void read_model(tps_doc *d, const yaml_node_t *map, pub_case *c) {
   int64_t seq = 0;
   if (read_int(d, model, "model", "seq_len", 1, MAX_TOKENS, c, &seq) > 0) c->seq_len = seq;
   if (profile || skipping(c)) return;
-  yaml_node_t *vision = tps_map_get(d, model, "vision_encoder");
+  yaml_node_t *vision = io_map_get(d, model, "vision_encoder");
   if (!is_null(vision)) {
     skip_at(c, vision,
             "model has a vision_encoder, which an inline case cannot describe; name a bundled "
@@ -161,14 +161,14 @@ static void read_model(tps_doc *d, const yaml_node_t *map, pub_case *c) {
   if (!skipping(c) && c->seq_len == 0) skip_at(c, NULL, "model.seq_len not given");
   if (skipping(c)) return;
   if (m->heads % m->kv_heads != 0) {
-    skip_at(c, tps_map_get(d, model, "kv_heads"),
+    skip_at(c, io_map_get(d, model, "kv_heads"),
             "model.kv_heads (%" PRId64 ") does not divide model.heads (%" PRId64 ")", m->kv_heads,
             m->heads);
     return;
   }
   if (m->head_dim == 0) {
     if (m->hidden % m->heads != 0) {
-      skip_at(c, tps_map_get(d, model, "heads"),
+      skip_at(c, io_map_get(d, model, "heads"),
               "model.heads (%" PRId64 ") does not divide model.hidden (%" PRId64
               ") and no head_dim is given",
               m->heads, m->hidden);
@@ -176,32 +176,32 @@ static void read_model(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     }
     m->head_dim = m->hidden / m->heads;
   }
-  const char *arch = text_of(tps_map_get(d, model, "arch"));
+  const char *arch = text_of(io_map_get(d, model, "arch"));
   if (!arch) {
     skip_at(c, NULL, "model.arch not given (the architecture rule reads it)");
     return;
   }
   char why[256];
   if (!pub_arch_apply(arch, c->seq_len, m, why, sizeof why))
-    skip_at(c, tps_map_get(d, model, "arch"), "%s", why);
+    skip_at(c, io_map_get(d, model, "arch"), "%s", why);
 }
 
 /* cp, ep: parallelism the engine does not model (vpp it does). */
-static void reject_unmodelled(tps_doc *d, const yaml_node_t *par, pub_case *c) {
+static void reject_unmodelled(io_doc *d, const yaml_node_t *par, pub_case *c) {
   static const struct {
     const char *key, *what;
   } rows[] = {{"cp", "context parallelism"}, {"ep", "expert parallelism"}};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !skipping(c); i++) {
     int64_t v = 0;
     if (read_int(d, par, "parallel", rows[i].key, 1, MAX_PARALLEL, c, &v) > 0 && v > 1)
-      skip_at(c, tps_map_get(d, par, rows[i].key), "%s (parallel.%s = %" PRId64 ") %s not modelled",
+      skip_at(c, io_map_get(d, par, rows[i].key), "%s (parallel.%s = %" PRId64 ") %s not modelled",
               rows[i].what, rows[i].key, v, "is");
   }
 }
 
 /* Flash attention stated in the arch text or any text of `parallel`. */
-static int flash_stated(tps_doc *d, const yaml_node_t *model, const yaml_node_t *par) {
-  int f = pub_flash_stated(text_of(tps_map_get(d, model, "arch")));
+static int flash_stated(io_doc *d, const yaml_node_t *model, const yaml_node_t *par) {
+  int f = pub_flash_stated(text_of(io_map_get(d, model, "arch")));
   if (f >= 0 || !par || par->type != YAML_MAPPING_NODE) return f;
   for (yaml_node_pair_t *p = par->data.mapping.pairs.start; p < par->data.mapping.pairs.top; p++) {
     f = pub_flash_stated(text_of(yaml_document_get_node(&d->doc, p->value)));
@@ -210,8 +210,8 @@ static int flash_stated(tps_doc *d, const yaml_node_t *model, const yaml_node_t 
   return -1;
 }
 
-static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
-  yaml_node_t *par = tps_map_get(d, map, "parallel");
+static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
+  yaml_node_t *par = io_map_get(d, map, "parallel");
   bool profile = c->model_profile[0] != '\0';
   tps_run_overrides *o = &c->over;
   if (is_null(par)) {
@@ -242,13 +242,13 @@ static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
   read_bool(d, par, "parallel", "overlap_grad_reduce", c, &o->overlap_grad_reduce);
   read_bool(d, par, "parallel", "flash_attention", c, &c->flash);
   if (skipping(c)) return;
-  yaml_node_t *rn = tps_map_get(d, par, "recompute");
+  yaml_node_t *rn = io_map_get(d, par, "recompute");
   if (!is_null(rn)) {
     tps_recompute r;
     const char *text = text_of(rn);
     if (!pub_recompute(text, &r)) {
       char got[64];
-      tps_node_desc(rn, got, sizeof got);
+      io_node_desc(rn, got, sizeof got);
       skip_at(c, rn, "parallel.recompute must start with none, selective or full, got %s", got);
       return;
     }
@@ -256,7 +256,7 @@ static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
   }
   /* Sharding parameters and gradients over DP (ZeRO-3, FSDP) is not the
    * distributed optimizer (which shards optimizer state only): refused. */
-  const yaml_node_t *impl = tps_map_get(d, par, "dp_impl");
+  const yaml_node_t *impl = io_map_get(d, par, "dp_impl");
   const char *impl_text = text_of(impl);
   if (!skipping(c) && (pub_text_has(impl_text, "fsdp") || pub_text_has(impl_text, "zero-3") ||
                        pub_text_has(impl_text, "zero-dp stage 3") ||
@@ -267,24 +267,24 @@ static void read_parallel(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     o->overlap_grad_reduce = 1;
 }
 
-static void read_hardware(tps_doc *d, const yaml_node_t *map, pub_case *c) {
-  yaml_node_t *hw = tps_map_get(d, map, "hardware");
-  if (!copy_text(tps_map_get(d, map, "profile"), c->profile, sizeof c->profile) && hw &&
+static void read_hardware(io_doc *d, const yaml_node_t *map, pub_case *c) {
+  yaml_node_t *hw = io_map_get(d, map, "hardware");
+  if (!copy_text(io_map_get(d, map, "profile"), c->profile, sizeof c->profile) && hw &&
       hw->type == YAML_MAPPING_NODE)
-    copy_text(tps_map_get(d, hw, "profile"), c->profile, sizeof c->profile);
+    copy_text(io_map_get(d, hw, "profile"), c->profile, sizeof c->profile);
   if (is_null(hw)) return;
   if (hw->type != YAML_MAPPING_NODE) {
     skip_at(c, hw, "hardware must be a mapping");
     return;
   }
-  copy_text(tps_map_get(d, hw, "device"), c->device, sizeof c->device);
+  copy_text(io_map_get(d, hw, "device"), c->device, sizeof c->device);
   int64_t count = 0;
   if (read_int(d, hw, "hardware", "count", 1, MAX_BATCH, c, &count) <= 0) return;
   const tps_run_overrides *o = &c->over;
   if (c->model_profile[0]) {
     c->over.cards = count;
   } else if (o->tp > 0 && o->pp > 0 && o->dp > 0 && count != o->tp * o->pp * o->dp) {
-    skip_at(c, tps_map_get(d, hw, "count"),
+    skip_at(c, io_map_get(d, hw, "count"),
             "hardware.count %" PRId64 " is not tp x pp x dp = %" PRId64 " x %" PRId64 " x %" PRId64
             " = %" PRId64,
             count, o->tp, o->pp, o->dp, o->tp * o->pp * o->dp);
@@ -301,8 +301,8 @@ static bool leading_number(const char *s, double *out) {
   return true;
 }
 
-static void read_measured(tps_doc *d, const yaml_node_t *map, pub_case *c) {
-  yaml_node_t *meas = tps_map_get(d, map, "measured");
+static void read_measured(io_doc *d, const yaml_node_t *map, pub_case *c) {
+  yaml_node_t *meas = io_map_get(d, map, "measured");
   if (is_null(meas)) return;
   if (meas->type != YAML_MAPPING_NODE) {
     skip_at(c, meas, "measured must be a mapping");
@@ -327,10 +327,10 @@ static void read_measured(tps_doc *d, const yaml_node_t *map, pub_case *c) {
     double v = 0.0;
     bool ok = m->quantity == PUB_Q_MEMORY && strcmp(key, "memory_gib_used_of_total") == 0
                   ? leading_number(text_of(vn), &v)
-                  : tps_node_number(d, vn, what, 0.0, 1e300, &v) == TPS_OK;
+                  : io_node_number(d, vn, what, 0.0, 1e300, &v) == TPS_OK;
     if (!ok || !(v >= MEASURED_MIN && v <= MEASURED_MAX)) {
       char got[64];
-      tps_node_desc(vn, got, sizeof got);
+      io_node_desc(vn, got, sizeof got);
       skip_at(c, vn, "%s must be a number from %g to %g, got %s", what, MEASURED_MIN, MEASURED_MAX,
               got);
       return;
@@ -346,11 +346,11 @@ static void read_measured(tps_doc *d, const yaml_node_t *map, pub_case *c) {
 /* Marks measured values that an entry of `uncertain:` names: the entry's
  * first word is a prefix of "measured.KEY" ("measured.memory" marks
  * memory_gb_per_card; "measured.*" and "measured" mark all). */
-static void read_uncertain(tps_doc *d, const yaml_node_t *map, pub_case *c) {
-  yaml_node_t *list = tps_map_get(d, map, "uncertain");
-  int n = tps_seq_len(list);
+static void read_uncertain(io_doc *d, const yaml_node_t *map, pub_case *c) {
+  yaml_node_t *list = io_map_get(d, map, "uncertain");
+  int n = io_seq_len(list);
   for (int i = 0; i < n; i++) {
-    const char *s = text_of(tps_seq_at(d, list, i));
+    const char *s = text_of(io_seq_at(d, list, i));
     if (!s) continue;
     char word[96];
     size_t len = 0;
@@ -369,25 +369,25 @@ static void read_uncertain(tps_doc *d, const yaml_node_t *map, pub_case *c) {
   }
 }
 
-static void read_case(tps_doc *d, const yaml_node_t *map, int index, pub_case *c) {
+static void read_case(io_doc *d, const yaml_node_t *map, int index, pub_case *c) {
   if (!map || map->type != YAML_MAPPING_NODE) {
     skip_at(c, map, "case %d is not a mapping", index + 1);
     return;
   }
-  copy_text(tps_map_get(d, map, "id"), c->id, sizeof c->id);
-  copy_text(tps_map_get(d, map, "group"), c->group, sizeof c->group);
+  copy_text(io_map_get(d, map, "id"), c->id, sizeof c->id);
+  copy_text(io_map_get(d, map, "group"), c->group, sizeof c->group);
   int64_t year = 0;
   if (read_int(d, map, "case", "year", 1900, 2100, c, &year) > 0)
     c->year = (int)year;
   else
-    c->year = source_year(d, tps_map_get(d, map, "source"));
-  copy_text(tps_map_get(d, map, "model_profile"), c->model_profile, sizeof c->model_profile);
+    c->year = source_year(d, io_map_get(d, map, "source"));
+  copy_text(io_map_get(d, map, "model_profile"), c->model_profile, sizeof c->model_profile);
   read_model(d, map, c);
   read_parallel(d, map, c);
   if (c->flash < 0)
-    c->flash = flash_stated(d, tps_map_get(d, map, "model"), tps_map_get(d, map, "parallel"));
+    c->flash = flash_stated(d, io_map_get(d, map, "model"), io_map_get(d, map, "parallel"));
   read_hardware(d, map, c);
-  const yaml_node_t *prec_node = tps_map_get(d, map, "precision");
+  const yaml_node_t *prec_node = io_map_get(d, map, "precision");
   const char *prec = text_of(prec_node);
   c->precision = pub_precision(prec, c->year, &c->precision_explicit);
   /* FP8 GEMMs run at twice the bf16 peak: read as bf16, such a case would
@@ -396,7 +396,7 @@ static void read_case(tps_doc *d, const yaml_node_t *map, int index, pub_case *c
     skip_at(c, prec_node, "FP8 training is not modelled yet (precision)");
   read_measured(d, map, c);
   read_uncertain(d, map, c);
-  const yaml_node_t *mr = tps_map_get(d, map, "memory_reading");
+  const yaml_node_t *mr = io_map_get(d, map, "memory_reading");
   if (mr && !skipping(c)) {
     static const char *const readings[] = {"device", "reserved", "allocated", NULL};
     const char *t = text_of(mr);
@@ -411,11 +411,11 @@ static void read_case(tps_doc *d, const yaml_node_t *map, int index, pub_case *c
   }
 }
 
-void pub_case_read(tps_doc *d, const yaml_node_t *node, int index, pub_case *c) {
+void pub_case_read(io_doc *d, const yaml_node_t *node, int index, pub_case *c) {
   memset(c, 0, sizeof *c);
   tps_run_overrides_init(&c->over);
   c->flash = -1;
-  c->line = tps_node_line(node);
+  c->line = io_node_line(node);
   snprintf(c->id, sizeof c->id, "case %d", index + 1);
   snprintf(c->group, sizeof c->group, "(no group)");
   tps_error scratch, *saved = d->err;

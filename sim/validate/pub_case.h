@@ -54,7 +54,7 @@ typedef struct pub_case {
 
 /* Reads case `index` (0-based) of the `cases` list into c. Errors of content
  * go to c->skip; d's own error is left untouched. */
-void pub_case_read(tps_doc *d, const yaml_node_t *node, int index, pub_case *c);
+void pub_case_read(io_doc *d, const yaml_node_t *node, int index, pub_case *c);
 
 /* The run overrides of a case: its parallel keys, plus precision and flash
  * attention by the documented rules. With a bundled model (profile_model),

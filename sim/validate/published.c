@@ -22,7 +22,7 @@ typedef struct hw_entry {
 } hw_entry;
 
 typedef struct pub_ctx {
-  tps_doc doc;
+  io_doc doc;
   char dir[PUB_PATH_MAX];   /* directory of the published file, for relative paths */
   const tps_hw *hw_override;
   hw_entry *hws;            /* HW_CACHE_MAX entries */
@@ -324,8 +324,8 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
 
 /* The `cases` list of the document, or an error at the place it is wrong. */
 static tps_status cases_node(pub_ctx *x, yaml_node_t **out) {
-  tps_doc *d = &x->doc;
-  yaml_node_t *root = tps_doc_root(d);
+  io_doc *d = &x->doc;
+  yaml_node_t *root = io_doc_root(d);
   if (!root) {
     tps_error_set(d->err, TPS_ESYNTAX, d->path, 1, 1, "file is empty");
     tps_error_hint(d->err, "a published-cases file is a mapping with a 'cases:' list");
@@ -333,14 +333,14 @@ static tps_status cases_node(pub_ctx *x, yaml_node_t **out) {
   }
   char got[64];
   if (root->type != YAML_MAPPING_NODE) {
-    tps_node_desc(root, got, sizeof got);
-    tps_doc_fail(d, root, TPS_ETYPE, "a published-cases file must be a mapping, got %s", got);
-    tps_doc_hint(d, "the file holds 'cases:', a list of cases");
+    io_node_desc(root, got, sizeof got);
+    io_doc_fail(d, root, TPS_ETYPE, "a published-cases file must be a mapping, got %s", got);
+    io_doc_hint(d, "the file holds 'cases:', a list of cases");
     return TPS_ETYPE;
   }
-  yaml_node_t *cases = tps_map_get(d, root, "cases");
+  yaml_node_t *cases = io_map_get(d, root, "cases");
   if (!cases) {
-    tps_doc_fail(d, root, TPS_EMISSINGKEY, "missing key 'cases'");
+    io_doc_fail(d, root, TPS_EMISSINGKEY, "missing key 'cases'");
     const char *keys[64];
     int n = 0;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
@@ -353,23 +353,23 @@ static tps_status cases_node(pub_ctx *x, yaml_node_t **out) {
     for (int i = 0; i < n && !close; i++)
       if (tps_did_you_mean(keys[i], want, 1)) close = keys[i];
     if (close)
-      tps_doc_hint(d, "'%s' is not 'cases'", close);
+      io_doc_hint(d, "'%s' is not 'cases'", close);
     else
-      tps_doc_hint(d, "the file holds 'cases:', a list of cases");
+      io_doc_hint(d, "the file holds 'cases:', a list of cases");
     return TPS_EMISSINGKEY;
   }
   if (cases->type != YAML_SEQUENCE_NODE) {
-    tps_node_desc(cases, got, sizeof got);
-    return tps_doc_fail(d, cases, TPS_ETYPE, "'cases' must be a list of cases, got %s", got);
+    io_node_desc(cases, got, sizeof got);
+    return io_doc_fail(d, cases, TPS_ETYPE, "'cases' must be a list of cases, got %s", got);
   }
   *out = cases;
   return TPS_OK;
 }
 
 static tps_status run_cases(pub_ctx *x, const yaml_node_t *cases) {
-  int n = tps_seq_len(cases);
+  int n = io_seq_len(cases);
   for (int i = 0; i < n; i++) {
-    pub_case_read(&x->doc, tps_seq_at(&x->doc, cases, i), i, x->pc);
+    pub_case_read(&x->doc, io_seq_at(&x->doc, cases, i), i, x->pc);
     x->rep->n_cases++;
     tps_status st = predict_case(x, x->pc);
     if (st != TPS_OK) return st;
@@ -499,14 +499,14 @@ static tps_status pub_run(const char *path, const char *hw_override, validate_re
     x.n_hws = 1;
     x.hw_override = &x.hws[0].hw;
   }
-  if ((st = tps_doc_load(&x.doc, path, err))) goto done;
+  if ((st = io_doc_load(&x.doc, path, err))) goto done;
   yaml_node_t *cases = NULL;
   if ((st = cases_node(&x, &cases))) goto done;
   if ((st = run_cases(&x, cases))) goto done;
   if (!set && (st = pub_summarize(rep))) tps_error_set(err, st, NULL, 0, 0, "out of memory");
 done:
   if (st == TPS_ENOMEM && !err->msg[0]) tps_error_set(err, st, NULL, 0, 0, "out of memory");
-  tps_doc_free(&x.doc);
+  io_doc_free(&x.doc);
   free(x.hws);
   free(x.model);
   free(x.est);
