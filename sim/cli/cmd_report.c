@@ -99,6 +99,12 @@ int cmd_recommend(const cli_args *args) {
   o.precision = over.precision;
   o.memory_margin = over.memory_margin;
   if (args->top > 0) o.top_n = (int)args->top;
+  o.tp_list = args->tp_list;
+  o.n_tp_list = args->n_tp;
+  o.pp_list = args->pp_list;
+  o.n_pp_list = args->n_pp;
+  o.mb_list = args->mb_list;
+  o.n_mb_list = args->n_mb;
   bool shown = false;
   if (isatty(STDERR_FILENO)) {
     o.progress = search_progress;

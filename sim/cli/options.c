@@ -14,10 +14,11 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP, ID_S_MB, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
+static const char *const format_tj_choices[] = {"table", "json", NULL};
 
 typedef struct cli_option {
   opt_id id;
@@ -84,6 +85,10 @@ static const cli_option options[] = {
      "output format: table, json, csv or md (default table)"},
     {ID_OUTPUT, OPTS_OUTPUT, "--output", "-o", T_STRING, "FILE", NULL, 0, 0,
      "write to FILE (atomically) instead of stdout"},
+    {ID_FORMAT, OPTS_OUTPUT_TJ, "--format", NULL, T_ENUM, "FMT", format_tj_choices, 0, 0,
+     "output format: table or json (default table)"},
+    {ID_OUTPUT, OPTS_OUTPUT_TJ, "--output", "-o", T_STRING, "FILE", NULL, 0, 0,
+     "write to FILE (atomically) instead of stdout"},
     {ID_OPS, OPTS_LAYERS, "--ops", NULL, T_FLAG, NULL, NULL, 0, 0,
      "also list the ops of each distinct layer"},
     {ID_PUBLISHED, OPTS_VALIDATE, "--published", NULL, T_STRING, "FILE", NULL, 0, 0,
@@ -107,6 +112,12 @@ static const cli_option options[] = {
     {ID_OUTPUT, OPTS_CALIBRATE, "--output", "-o", T_STRING, "PREFIX", NULL, 0, 0,
      "write PREFIX-tpN[-sp].yaml (default hw_profiles/local)"},
     {ID_TOP, OPTS_SEARCH, "--top", NULL, T_INT, "N", NULL, 1, 1000, "configurations listed (default 10)"},
+    {ID_S_TP, OPTS_SEARCH, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1,
+     1000000, "only these TP sizes, comma-separated (default: every divisor of --cards)"},
+    {ID_S_PP, OPTS_SEARCH, "--pp", "--pipeline-model-parallel-size", T_INT_LIST, "LIST", NULL, 1,
+     128, "only these PP sizes (default: every divisor of cards / TP)"},
+    {ID_S_MB, OPTS_SEARCH, "--micro-batch", "--micro-batch-size", T_INT_LIST, "LIST", NULL, 1, BIG,
+     "only these micro-batch sizes (default: every divisor of the global batch up to 64)"},
     {ID_STACK, OPTS_MODEL | OPTS_SEARCH, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
      "software stack (hw_profiles/stacks/S.yaml or a path; none: no framework costs; default: "
      "the hardware profile's)"},
@@ -160,9 +171,9 @@ static tps_status parse_int(const char *opt, const char *text, int64_t min, int6
   return TPS_OK;
 }
 
-static tps_status parse_list(const cli_option *o, const char *text, cli_args *args,
+static tps_status parse_list(const cli_option *o, const char *text, int64_t *list, int *n,
                              tps_error *err) {
-  args->n_tp = 0;
+  *n = 0;
   const char *p = text;
   for (;;) {
     const char *comma = strchr(p, ',');
@@ -172,13 +183,13 @@ static tps_status parse_list(const cli_option *o, const char *text, cli_args *ar
       return bad(err, o->name, "a comma-separated list of integers", text);
     memcpy(item, p, len);
     item[len] = '\0';
-    if (args->n_tp == CLI_MAX_TP) {
+    if (*n == CLI_MAX_TP) {
       tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s: at most %d sizes", o->name, CLI_MAX_TP);
       return TPS_EINVAL;
     }
-    tps_status st = parse_int(o->name, item, o->min, o->max, &args->tp_list[args->n_tp], err);
+    tps_status st = parse_int(o->name, item, o->min, o->max, &list[*n], err);
     if (st) return st;
-    args->n_tp++;
+    (*n)++;
     if (!comma) break;
     p = comma + 1;
   }
@@ -214,7 +225,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_MODEL: args->model = value; break;
     case ID_HW: args->hw = value; break;
     case ID_TP:
-      if (o->type == T_INT_LIST) return parse_list(o, value, args, err);
+      if (o->type == T_INT_LIST) return parse_list(o, value, args->tp_list, &args->n_tp, err);
       args->tp_list[0] = v;
       args->n_tp = 1;
       break;
@@ -269,6 +280,9 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_QUICK: args->quick = true; break;
     case ID_TOP: args->top = v; break;
     case ID_STACK: args->stack = value; break;
+    case ID_S_TP: return parse_list(o, value, args->tp_list, &args->n_tp, err);
+    case ID_S_PP: return parse_list(o, value, args->pp_list, &args->n_pp, err);
+    case ID_S_MB: return parse_list(o, value, args->mb_list, &args->n_mb, err);
     case ID_FREEZE: args->freeze = value; break;
     case ID_CASES:
       if (args->n_cases == (int)(sizeof args->cases / sizeof args->cases[0])) {

@@ -31,6 +31,10 @@ typedef struct cli_args {
   const char *hw_prefix;      /* validate --kernel --hw-prefix PREFIX; NULL: default */
   bool quick;                 /* calibrate / validate --kernel --quick */
   int64_t top;                /* recommend --top N; 0: default */
+  int64_t pp_list[CLI_MAX_TP];  /* recommend --pp LIST; n_pp 0: searched */
+  int n_pp;
+  int64_t mb_list[CLI_MAX_TP];  /* recommend --micro-batch LIST; n_mb 0: searched */
+  int n_mb;
   double days;                /* report --days; 0: none */
   const char *stack;          /* --stack NAME|FILE|none: software stack; NULL: the profile's */
   const char *freeze;         /* --freeze MODULE[,MODULE]: modules that do not train; NULL: none */
@@ -54,7 +58,8 @@ enum {
   OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick */
   OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick */
   OPTS_SEARCH = 1 << 10,   /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
-  OPTS_FIT = 1 << 11       /* fit: --cases, --stack, --param, --hw, --write */
+  OPTS_FIT = 1 << 11,      /* fit: --cases, --stack, --param, --hw, --write */
+  OPTS_OUTPUT_TJ = 1 << 12 /* --format table|json, -o (commands without csv/md) */
 };
 
 void cli_args_init(cli_args *args);

@@ -516,10 +516,24 @@ static int divisors(int64_t n, int64_t max, int64_t *out, int cap) {
   return k;
 }
 
+/* A constraint list sorted ascending without repeats, at most cap values. */
+static int sorted_unique(const int64_t *in, int n, int64_t *out, int cap) {
+  int k = 0;
+  for (int i = 0; i < n; i++) keep_smallest(in[i], out, &k, cap);
+  int u = 0;
+  for (int i = 0; i < k; i++)
+    if (u == 0 || out[u - 1] != out[i]) out[u++] = out[i];
+  return u;
+}
+
 /* PP sizes tried at one TP: the divisors of cards / TP up to the stage limit
  * (DP must be whole), or the model's PP when PP is not enumerated (or TP does
- * not divide the cards: that point is then skipped as "cards"). */
-static int pp_candidates(unsigned dims, int64_t cards, int64_t tp, int64_t model_pp, int64_t *out) {
+ * not divide the cards: that point is then skipped as "cards"); with a
+ * constraint list, its values (those that do not divide are skipped). */
+static int pp_candidates(unsigned dims, int64_t cards, int64_t tp, int64_t model_pp,
+                         const tps_search_opts *opts, int64_t *out) {
+  if ((dims & TPS_SEARCH_PP) && opts->n_pp_list > 0)
+    return sorted_unique(opts->pp_list, opts->n_pp_list, out, TPS_MAX_STAGES);
   if (!(dims & TPS_SEARCH_PP) || cards % tp != 0) {
     out[0] = (dims & TPS_SEARCH_PP) ? 1 : model_pp;
     return 1;
@@ -641,7 +655,9 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   /* Candidate lists. */
   int64_t tps[TPS_SEARCH_MAX_TP];
   int n_tps;
-  if (dims & TPS_SEARCH_TP) {
+  if ((dims & TPS_SEARCH_TP) && opts->n_tp_list > 0) {
+    n_tps = sorted_unique(opts->tp_list, opts->n_tp_list, tps, TPS_SEARCH_MAX_TP);
+  } else if (dims & TPS_SEARCH_TP) {
     n_tps = divisors(opts->cards, max_tp, tps, TPS_SEARCH_MAX_TP);
   } else {
     tps[0] = out->base.tp;
@@ -649,7 +665,10 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   }
   int64_t mbs[64];
   int n_mbs;
-  if (dims & TPS_SEARCH_MICRO_BATCH) n_mbs = divisors(base.global_batch, max_mb, mbs, 64);
+  if ((dims & TPS_SEARCH_MICRO_BATCH) && opts->n_mb_list > 0)
+    n_mbs = sorted_unique(opts->mb_list, opts->n_mb_list, mbs, 64);
+  else if (dims & TPS_SEARCH_MICRO_BATCH)
+    n_mbs = divisors(base.global_batch, max_mb, mbs, 64);
   else {
     mbs[0] = out->base.micro_batch;
     n_mbs = 1;
@@ -671,7 +690,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   int64_t total = 0;
   for (int ti = 0; ti < n_tps; ti++) {
     int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, opts->cards, tps[ti], out->base.pp, pps);
+    int n_pps = pp_candidates(dims, opts->cards, tps[ti], out->base.pp, opts, pps);
     int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
     int64_t vv[3];
     for (int pi = 0; pi < n_pps; pi++)
@@ -702,7 +721,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     bool tp_ok = tp_splits(model, &s->scratch, tp, NULL);
     tb->splits = tp_ok;
     int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, opts->cards, tp, out->base.pp, pps);
+    int n_pps = pp_candidates(dims, opts->cards, tp, out->base.pp, opts, pps);
     bool sps[2] = {false, true};
     int n_sps = 2;
     if (!(dims & TPS_SEARCH_SP)) {

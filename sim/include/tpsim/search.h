@@ -102,6 +102,11 @@ typedef struct tps_search_opts {
   int64_t max_micro_batch;      /* largest micro-batch tried; 0: 64 */
   int64_t max_tp;               /* largest TP tried; 0: cards */
   unsigned dims;                /* TPS_SEARCH_* mask; 0: TPS_SEARCH_ALL */
+  /* Constraints: only these values of a searched dimension (n = 0: all).
+   * A value that cannot be (TP not dividing the cards, a micro-batch not
+   * dividing the batch) is counted under its skip reason. */
+  const int64_t *tp_list, *pp_list, *mb_list;
+  int n_tp_list, n_pp_list, n_mb_list;
   tps_search_progress_fn progress;
   void *progress_user;
   int64_t progress_every;       /* grid points between callbacks; 0: 4096 */

@@ -1,0 +1,1 @@
+recommend --model qwen25vl-7b --format csv
