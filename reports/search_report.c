@@ -10,19 +10,20 @@
 
 static void table_header(FILE *out) {
   fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
-               "step s  compute  TP comm  bubble  DP comm  optim\n");
+               "step s  compute  TP comm  bubble  DP comm  optim    host  same figures with\n");
 }
 
 static void table_row(FILE *out, int rank, const tps_search_row *row) {
   const tps_search_config *c = &row->cfg;
   const tps_time_split *t = &row->time;
-  fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f\n",
+  fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f %7.3f%s%s\n",
           rank, (long long)c->tp, (long long)c->pp, (long long)(c->vpp > 1 ? c->vpp : 1),
           (long long)c->dp, c->sp ? "on" : "off",
           tps_recompute_name(c->recompute), (long long)c->micro_batch,
           c->distributed_optimizer ? "on" : "off", row->memory.total / GB, row->tokens_per_s_per_card,
           row->mfu * 100.0, row->step_time_s, t->compute, t->tp_comm, t->pp_bubble, t->dp_comm,
-          t->optimizer);
+          t->optimizer, t->overhead, row->n_equivalent ? "  " : "",
+          row->n_equivalent ? row->equivalent : "");
 }
 
 void report_search_table(FILE *out, const search_report *r) {
@@ -50,6 +51,9 @@ void report_search_table(FILE *out, const search_report *r) {
     fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)s->recommended_tp, s->reason);
   else
     fprintf(out, "No recommendation: %s.\n", s->reason);
+  fprintf(out, "Time columns add up to the step (host: op issue the device does not hide, and fixed host "
+               "costs). \"Same figures with\": other settings that give this row's figures exactly, "
+               "listed once.\n");
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
                "Ties: smaller TP, smaller PP, smaller VPP, SP off, recompute none < selective < full, larger micro-batch, "
                "distributed optimizer off.\n");
@@ -87,6 +91,8 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "tokens_per_s"); json_number(w, row->tokens_per_s);
   json_key(w, "tokens_per_s_per_card"); json_number(w, row->tokens_per_s_per_card);
   json_key(w, "mfu"); json_number(w, row->mfu);
+  json_key(w, "n_equivalent"); json_int(w, row->n_equivalent);
+  json_key(w, "equivalent"); json_string(w, row->equivalent);
   json_object_end(w);
 }
 

@@ -482,6 +482,69 @@ static int row_cmp_memory(const void *a, const void *b) {
   return tps_search_row_cmp(x, y);
 }
 
+/* "recompute selective, distributed optimizer on": the settings of b that
+ * differ from a's (SP, recompute, distributed optimizer). */
+static void setting_words(const tps_search_config *a, const tps_search_config *b, char *out,
+                          size_t size) {
+  int w = 0;
+  out[0] = '\0';
+  if (a->sp != b->sp)
+    w += snprintf(out + w, size - (size_t)w, "%sSP %s", w ? ", " : "", b->sp ? "on" : "off");
+  if (a->recompute != b->recompute && (size_t)w < size)
+    w += snprintf(out + w, size - (size_t)w, "%srecompute %s", w ? ", " : "",
+                  tps_recompute_name(b->recompute));
+  if (a->distributed_optimizer != b->distributed_optimizer && (size_t)w < size)
+    snprintf(out + w, size - (size_t)w, "%sdistributed optimizer %s", w ? ", " : "",
+             b->distributed_optimizer ? "on" : "off");
+}
+
+/* Appends "; words" (or "words") to a row's list of equivalent settings. */
+static void add_equivalent(tps_search_row *kept, const char *words) {
+  size_t len = strlen(kept->equivalent);
+  if (len + 2 < sizeof kept->equivalent)
+    snprintf(kept->equivalent + len, sizeof kept->equivalent - len, "%s%s", len ? "; " : "", words);
+  kept->n_equivalent++;
+}
+
+/* When `row` has exactly the figures of a kept top row at the same TP, PP,
+ * VPP, DP and micro-batch, the two differ only in a setting that changes
+ * nothing here: keep the one first in the tie order, name the other in its
+ * `equivalent`, and return true (row is not inserted). */
+static bool merge_equivalent(tps_search_row *top, int n, const tps_search_row *row) {
+  for (int k = 0; k < n; k++) {
+    tps_search_row *kept = &top[k];
+    const tps_search_config *a = &kept->cfg, *b = &row->cfg;
+    if (a->tp != b->tp || a->pp != b->pp || a->dp != b->dp || a->micro_batch != b->micro_batch ||
+        (a->vpp > 1 ? a->vpp : 1) != (b->vpp > 1 ? b->vpp : 1) ||
+        kept->step_time_s != row->step_time_s || kept->memory.total != row->memory.total ||
+        kept->tokens_per_s_per_card != row->tokens_per_s_per_card)
+      continue;
+    char words[96];
+    if (tps_search_row_cmp(row, kept) < 0) { /* the new row ranks first: it is kept */
+      tps_search_row old = *kept;
+      *kept = *row;
+      kept->n_equivalent = 0;
+      kept->equivalent[0] = '\0';
+      setting_words(&kept->cfg, &old.cfg, words, sizeof words);
+      add_equivalent(kept, words);
+      kept->n_equivalent += old.n_equivalent; /* named relative to the old row: counted only */
+      /* equal figures: its place among the other rows is unchanged except
+       * against rows of equal throughput, which the tie order settles */
+      while (k > 0 && tps_search_row_cmp(&top[k], &top[k - 1]) < 0) {
+        tps_search_row t = top[k];
+        top[k] = top[k - 1];
+        top[k - 1] = t;
+        k--;
+      }
+    } else {
+      setting_words(&kept->cfg, &row->cfg, words, sizeof words);
+      add_equivalent(kept, words);
+    }
+    return true;
+  }
+  return false;
+}
+
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -824,6 +887,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
                 cap_valid *= 2;
               }
               valid[n_valid++] = row;
+              if (merge_equivalent(out->top, out->n_top, &row)) continue;
               /* Top N, kept sorted by insertion. */
               if (out->n_top < top_n || tps_search_row_cmp(&row, &out->top[out->n_top - 1]) < 0) {
                 int k = out->n_top < top_n ? out->n_top++ : top_n - 1;

@@ -288,7 +288,8 @@ Test(search, tiny_model_best_by_hand) {
 
 Test(search, ties_on_one_card_go_to_documented_order) {
   /* On one card DP = 1: the distributed optimizer changes nothing, so each
-   * configuration ties with its twin; the twin with it off must rank first. */
+   * configuration has a twin with the same figures; the top list keeps the
+   * twin with it off (first in the tie order) and names the other. */
   tps_model m;
   tps_hw hw;
   tiny(&m, &hw);
@@ -300,14 +301,19 @@ Test(search, ties_on_one_card_go_to_documented_order) {
   tps_error err;
   cr_assert_eq(tps_search(&m, &hw, &o, &r, &err), TPS_OK, "%s", err.msg);
   int pairs = 0;
-  for (int i = 1; i < r.n_top; i++)
-    if (r.top[i].tokens_per_s_per_card == r.top[i - 1].tokens_per_s_per_card &&
-        r.top[i].cfg.micro_batch == r.top[i - 1].cfg.micro_batch &&
-        r.top[i].cfg.recompute == r.top[i - 1].cfg.recompute) {
-      cr_assert(!r.top[i - 1].cfg.distributed_optimizer && r.top[i].cfg.distributed_optimizer,
-                "tie at %d not broken by distributed optimizer off first", i);
-      pairs++;
-    }
+  for (int i = 0; i < r.n_top; i++) {
+    cr_assert(!r.top[i].cfg.distributed_optimizer, "row %d kept the twin with sharding on", i);
+    cr_assert_geq(r.top[i].n_equivalent, 1, "row %d has no twin named", i);
+    cr_assert(strstr(r.top[i].equivalent, "distributed optimizer on") != NULL, "row %d: '%s'", i,
+              r.top[i].equivalent);
+    for (int j = 0; j < i; j++) /* no two rows with the same figures and shape */
+      cr_assert(!(r.top[j].step_time_s == r.top[i].step_time_s &&
+                  r.top[j].cfg.micro_batch == r.top[i].cfg.micro_batch &&
+                  r.top[j].cfg.tp == r.top[i].cfg.tp && r.top[j].cfg.pp == r.top[i].cfg.pp &&
+                  r.top[j].memory.total == r.top[i].memory.total),
+                "rows %d and %d repeat the same figures", j, i);
+    pairs++;
+  }
   cr_assert_gt(pairs, 0);
   tps_search_result_free(&r);
 }

@@ -84,6 +84,12 @@ typedef struct tps_search_row {
   double tokens_per_s;          /* whole job */
   double tokens_per_s_per_card;
   double mfu;                   /* model FLOPs / (step x cards x peak) */
+  /* Other settings with exactly the same figures at the same TP, PP, VPP,
+   * DP and micro-batch (selective recompute under flash attention, optimizer
+   * sharding at DP 1, ...): the top list keeps one row, first in the tie
+   * order, and names the others here ("recompute selective; ..."). */
+  int n_equivalent;
+  char equivalent[160];
 } tps_search_row;
 
 /* Called during tps_search about every `progress_every` configurations and
