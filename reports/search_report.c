@@ -30,10 +30,15 @@ void report_search_table(FILE *out, const search_report *r) {
   const tps_search_result *s = r->res;
   const tps_run *b = &s->base;
   fprintf(out, "%s on %s (%s, %.1f GB per card): %lld cards, seq %lld, global batch %lld, %s, "
-               "memory margin %.0f%%\n\n",
+               "memory margin %.0f%%\n",
           r->model->name, r->hw->name, r->hw->device_name, r->hw->memory_bytes / GB,
           (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
           tps_precision_name(b->precision), s->memory_margin * 100.0);
+  if (s->global_batch_scaled)
+    fprintf(out, "Global batch: the model's %lld for %lld cards, scaled to %lld cards (samples per "
+                 "replica kept); --global-batch sets another.\n",
+            (long long)s->model_global_batch, (long long)s->model_cards, (long long)b->cards);
+  fprintf(out, "\n");
   fprintf(out, "Top %d of %lld configurations that fit (ranked by tokens/s per card; seconds per step):\n",
           s->n_top, (long long)s->valid);
   table_header(out);
@@ -104,6 +109,9 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "cards"); json_int(&w, b->cards);
   json_key(&w, "seq_len"); json_int(&w, b->seq_len);
   json_key(&w, "global_batch"); json_int(&w, b->global_batch);
+  json_key(&w, "global_batch_scaled"); json_bool(&w, s->global_batch_scaled);
+  json_key(&w, "model_global_batch"); json_int(&w, s->model_global_batch);
+  json_key(&w, "model_cards"); json_int(&w, s->model_cards);
   json_key(&w, "precision"); json_string(&w, tps_precision_name(b->precision));
   json_key(&w, "memory_margin"); json_number(&w, s->memory_margin);
   json_key(&w, "ranking");

@@ -639,11 +639,19 @@ static void write_reason(tps_search_result *r, const tps_hw *hw, const tps_searc
   }
   const tps_search_row *best = &r->top[0];
   config_words(&best->cfg, words, sizeof words);
+  char spans[160] = "";
+  if (best->cfg.tp > hw->devices_per_node)
+    snprintf(spans, sizeof spans,
+             " (TP=%lld spans %lld nodes of %lld devices: its collectives cross the inter-node "
+             "links)",
+             (long long)best->cfg.tp,
+             (long long)((best->cfg.tp + hw->devices_per_node - 1) / hw->devices_per_node),
+             (long long)hw->devices_per_node);
   w = snprintf(p, left,
                "TP=%lld: the best configuration (%s) gives %.1f tokens/s per card (MFU %.1f%%) "
-               "at %.1f GB of %.1f GB per card (margin %.0f%%)",
+               "at %.1f GB of %.1f GB per card (margin %.0f%%)%s",
                (long long)best->cfg.tp, words, best->tokens_per_s_per_card, best->mfu * 100.0,
-               best->memory.total / GB, hw->memory_bytes / GB, r->memory_margin * 100.0);
+               best->memory.total / GB, hw->memory_bytes / GB, r->memory_margin * 100.0, spans);
   for (int i = 0; i < r->n_tp && w > 0 && (size_t)w < left; i++) {
     const tps_search_tp_best *b = &r->by_tp[i];
     if (b->tp == best->cfg.tp) continue;
@@ -695,6 +703,14 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   o.seq_len = opts->seq_len;
   o.global_batch = opts->global_batch > 0 ? opts->global_batch
                                           : (tr->global_batch > 0 ? tr->global_batch : opts->cards);
+  out->model_global_batch = tr->global_batch;
+  out->model_cards = tr->cards;
+  if (opts->global_batch <= 0 && tr->global_batch > 0 && tr->cards > 0 && opts->cards != tr->cards &&
+      tr->global_batch <= INT64_MAX / opts->cards &&
+      (tr->global_batch * opts->cards) % tr->cards == 0) {
+    o.global_batch = tr->global_batch * opts->cards / tr->cards;
+    out->global_batch_scaled = true;
+  }
   o.precision = opts->precision;
   o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : TPS_DEFAULT_MEMORY_MARGIN;
   o.sp = 0;

@@ -603,3 +603,29 @@ Test(search, card_counts) {
   o.cards = (INT64_C(1) << 40) + 1;
   cr_assert_eq(tps_search(&m, &hw, &o, &r, &err), TPS_ERANGE);
 }
+
+/* The model's global batch (gpt3-175b: 64 sequences for 64 cards, its
+ * training: defaults) scales with the searched card count, samples per
+ * replica kept, and says so; an explicit global batch is used as given. */
+Test(search, global_batch_scales_with_cards_and_says_so) {
+  static tps_model m;
+  static tps_hw hw;
+  load("gpt3-175b", "a100-80g-sxm", &m, &hw);
+  tps_search_opts o;
+  tps_search_opts_init(&o);
+  o.cards = 1024;
+  o.dims = TPS_SEARCH_TP; /* the rest at the model's defaults: fast */
+  tps_search_result r;
+  tps_error err;
+  cr_assert_eq(tps_search(&m, &hw, &o, &r, &err), TPS_OK, "%s", err.msg);
+  cr_assert(r.global_batch_scaled);
+  cr_assert_eq(r.model_global_batch, 64);
+  cr_assert_eq(r.model_cards, 64);
+  cr_assert_eq(r.base.global_batch, 1024); /* 64 x 1024 / 64 */
+  tps_search_result_free(&r);
+  o.global_batch = 512;
+  cr_assert_eq(tps_search(&m, &hw, &o, &r, &err), TPS_OK, "%s", err.msg);
+  cr_assert(!r.global_batch_scaled);
+  cr_assert_eq(r.base.global_batch, 512);
+  tps_search_result_free(&r);
+}

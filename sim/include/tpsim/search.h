@@ -151,6 +151,13 @@ typedef struct tps_search_result {
   int n_tp;
   int64_t recommended_tp;       /* the best configuration's TP; 0 if none fits */
   char reason[2048];            /* why, in checkable sentences */
+  /* Where the global batch came from: opts.global_batch; else the model's
+   * `training: global_batch`, scaled by cards / `training: cards` when the
+   * search has another card count (samples per model replica kept; a batch
+   * that does not scale to a whole number is kept as the model's); else one
+   * sample per card. */
+  int64_t model_global_batch, model_cards; /* the model's (0: not given) */
+  bool global_batch_scaled;
   double elapsed_s;             /* wall time of the search */
 } tps_search_result;
 
