@@ -133,6 +133,9 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)run0->mean_seq_len, (long long)run0->seq_len);
   if (r->hw->stack.name[0])
     fprintf(out, "; stack %s", r->hw->stack.name);
+  if (r->params_total > 0)
+    fprintf(out, "\n%.2fB parameters, %.2fB trainable", r->params_total / 1e9,
+            r->params_trainable / 1e9);
   fprintf(out, "\n\n");
   fprintf(out, "  TP  PP  DP  GB/card  fits   step s  tokens/s/card  tokens/s job    MFU  TP comm\n");
   for (int i = 0; i < r->n; i++) {
@@ -183,6 +186,12 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 void report_estimate_json(FILE *out, const estimate_report *r) {
   json_writer w;
   report_json_begin(&w, out, r->model, r->hw, true);
+  json_key(&w, "params");
+  json_object_begin(&w);
+  json_key(&w, "total"); json_number(&w, r->params_total);
+  json_key(&w, "active"); json_number(&w, r->params_total);
+  json_key(&w, "trainable"); json_number(&w, r->params_trainable);
+  json_object_end(&w);
   json_key(&w, "assumptions");
   json_array_begin(&w);
   for (int i = 0; i < r->n_assumptions; i++) json_string(&w, r->assumptions[i]);

@@ -23,6 +23,7 @@ typedef struct estimate_report {
   char reason[1024];         /* why that TP, in checkable sentences */
   const char *assumptions[12];
   int n_assumptions;
+  double params_total, params_trainable; /* whole model (dense: every parameter is active) */
 } estimate_report;
 
 /* Opens a tp-sim JSON document on out: `{` and the keys every one starts

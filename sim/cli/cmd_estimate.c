@@ -59,6 +59,8 @@ int cmd_estimate(const cli_args *args) {
   job.report.n = n;
   job.report.skipped = skipped;
   job.report.n_skipped = n_skipped;
+  job.report.params_total = tps_model_params(&model);
+  job.report.params_trainable = tps_model_trainable_params(&model);
   report_recommend(&job.report);
   rc = write_output(args->output, render_estimate_job, &job);
   free(est);

@@ -51,7 +51,8 @@ static const cli_option options[] = {
      "model chunks per pipeline stage (interleaved 1F1B; default 1)"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
      "data-parallel size (default: cards / (TP x PP))"},
-    {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG, "tokens per sample"},
+    {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG,
+     "tokens per sample (32k = 32768)"},
     {ID_MEAN_SEQ, OPTS_RUN, "--mean-seq-len", NULL, T_INT, "N", NULL, 1, BIG,
      "mean tokens per sample when lengths vary (--variable-seq-lengths): time at the mean, "
      "memory at --seq-len"},
@@ -205,7 +206,23 @@ static int choice_index(const char *const *choices, const char *text) {
 static tps_status apply(const cli_option *o, const char *value, cli_args *args, tps_error *err) {
   int64_t v = 0;
   tps_status st = TPS_OK;
-  if (o->type == T_INT && (st = parse_int(o->name, value, o->min, o->max, &v, err))) return st;
+  if (o->type == T_INT && (o->id == ID_SEQ || o->id == ID_MEAN_SEQ)) {
+    /* Sequence lengths as people write them: 32k = 32 x 1024 tokens. */
+    size_t len = strlen(value);
+    if (len > 1 && len < 32 && (value[len - 1] == 'k' || value[len - 1] == 'K')) {
+      char digits[32];
+      memcpy(digits, value, len - 1);
+      digits[len - 1] = '\0';
+      tps_error ignored;
+      if (parse_int(o->name, digits, 1, o->max / 1024, &v, &ignored) != TPS_OK)
+        return bad(err, o->name, "a number of tokens (4096 or 32k)", value);
+      v *= 1024;
+    } else if ((st = parse_int(o->name, value, o->min, o->max, &v, err))) {
+      return st;
+    }
+  } else if (o->type == T_INT && (st = parse_int(o->name, value, o->min, o->max, &v, err))) {
+    return st;
+  }
   int choice = -1;
   if (o->type == T_ENUM) {
     choice = choice_index(o->choices, value);

@@ -58,6 +58,13 @@ double tps_model_params(const tps_model *model) {
   return total;
 }
 
+double tps_model_trainable_params(const tps_model *model) {
+  double total = 0.0;
+  for (int i = 0; i < model->n_modules; i++)
+    if (!model->modules[i].frozen) total += tps_module_params(&model->modules[i]);
+  return total;
+}
+
 const char *tps_op_kind_name(tps_op_kind k) {
   static const char *const names[] = {"gemm", "attention", "norm", "activation", "residual",
                                       "rope", "embedding", "loss", "collective"};

@@ -130,6 +130,8 @@ double tps_layer_params(const tps_module *mod, tps_lower_opts opts);
 /* Parameters of a whole module / model (embedding counted once if tied). */
 double tps_module_params(const tps_module *mod);
 double tps_model_params(const tps_model *model);
+/* Parameters of the modules that train (not frozen), whole model. */
+double tps_model_trainable_params(const tps_model *model);
 
 const char *tps_op_kind_name(tps_op_kind k);
 const char *tps_coll_name(tps_coll c);
