@@ -150,8 +150,9 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
       print_error(&err);
       return EXIT_USAGE;
     }
-  } else if (!args->script) {
-    return fail_usage("--model is required", "see `tp-sim list models`");
+  } else if (!args->script && !args->megatron_args) {
+    return fail_usage("--model is required", "see `tp-sim list models`, or give the model's shape "
+                                             "with --megatron-args");
   }
   tps_run_overrides eco;
   tps_run_overrides_init(&eco);
@@ -177,6 +178,9 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
       return EXIT_USAGE;
     }
     warn_unresolved("--megatron-args", &unres);
+    if (model->n_modules == 0)
+      return fail_usage("--megatron-args give no complete model",
+                        "pass --model, or --num-layers, --hidden-size and --num-attention-heads");
   }
   merge_overrides(&eco, &args->over);
   *over = eco;

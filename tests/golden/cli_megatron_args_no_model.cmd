@@ -1,0 +1,1 @@
+--tp 1 --megatron-args "--tensor-model-parallel-size 2"

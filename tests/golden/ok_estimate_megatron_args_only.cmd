@@ -1,0 +1,1 @@
+--hw a100-80g-sxm --tp 1,2 --cards 8 --megatron-args "--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 2048 --max-position-embeddings 2048 --micro-batch-size 4 --global-batch-size 64 --vocab-size 50257 --bf16"
