@@ -85,7 +85,7 @@ _tp_sim() {
         validate)
             COMPREPLY=($(compgen -W "--published --hw --max-error --format --output -o --help" -- "$cur")) ;;
         recommend)
-            COMPREPLY=($(compgen -W "--model --hw --stack --freeze --cards --seq-len --global-batch --precision --margin --top --tp --pp --micro-batch --format --output -o --help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--model --hw --stack --freeze --cards --seq-len --global-batch --precision --margin --top --tp --pp --micro-batch --max-tp --format --output -o --help" -- "$cur")) ;;
         fit)
             COMPREPLY=($(compgen -W "--cases --stack --param --hw --write --format --output -o --help" -- "$cur")) ;;
         layers)

@@ -99,6 +99,9 @@ int cmd_recommend(const cli_args *args) {
   o.precision = over.precision;
   o.memory_margin = over.memory_margin;
   if (args->top > 0) o.top_n = (int)args->top;
+  o.max_tp = args->max_tp;
+  if (args->max_tp > 0 && args->n_tp > 0)
+    return fail_usage("recommend: give --tp LIST or --max-tp N, not both", NULL);
   o.tp_list = args->tp_list;
   o.n_tp_list = args->n_tp;
   o.pp_list = args->pp_list;

@@ -14,7 +14,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP, ID_S_MB, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP, ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -115,6 +115,8 @@ static const cli_option options[] = {
     {ID_TOP, OPTS_SEARCH, "--top", NULL, T_INT, "N", NULL, 1, 1000, "configurations listed (default 10)"},
     {ID_S_TP, OPTS_SEARCH, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1,
      1000000, "only these TP sizes, comma-separated (default: every divisor of --cards)"},
+    {ID_MAX_TP, OPTS_SEARCH, "--max-tp", NULL, T_INT, "N", NULL, 1, 1000000,
+     "largest TP searched (default: the cards; the devices per node keeps TP inside a node)"},
     {ID_S_PP, OPTS_SEARCH, "--pp", "--pipeline-model-parallel-size", T_INT_LIST, "LIST", NULL, 1,
      128, "only these PP sizes (default: every divisor of cards / TP)"},
     {ID_S_MB, OPTS_SEARCH, "--micro-batch", "--micro-batch-size", T_INT_LIST, "LIST", NULL, 1, BIG,
@@ -299,6 +301,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_STACK: args->stack = value; break;
     case ID_S_TP: return parse_list(o, value, args->tp_list, &args->n_tp, err);
     case ID_S_PP: return parse_list(o, value, args->pp_list, &args->n_pp, err);
+    case ID_MAX_TP: args->max_tp = v; break;
     case ID_S_MB: return parse_list(o, value, args->mb_list, &args->n_mb, err);
     case ID_FREEZE: args->freeze = value; break;
     case ID_CASES:

@@ -31,6 +31,7 @@ typedef struct cli_args {
   const char *hw_prefix;      /* validate --kernel --hw-prefix PREFIX; NULL: default */
   bool quick;                 /* calibrate / validate --kernel --quick */
   int64_t top;                /* recommend --top N; 0: default */
+  int64_t max_tp;             /* recommend --max-tp N; 0: the cards */
   int64_t pp_list[CLI_MAX_TP];  /* recommend --pp LIST; n_pp 0: searched */
   int n_pp;
   int64_t mb_list[CLI_MAX_TP];  /* recommend --micro-batch LIST; n_mb 0: searched */
