@@ -285,6 +285,19 @@ tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
     else
       lo = mid;
   }
+  /* Book whole nodes: the smallest dp >= hi whose cards fill them. */
+  out->dp_needed = hi;
+  int64_t per_replica = pinned->tp * pinned->pp, node = hw->devices_per_node;
+  if (node > 1 && per_replica * hi > node) {
+    int64_t a = per_replica % node, b = node; /* gcd(per_replica, node) */
+    while (b) {
+      int64_t t = a % b;
+      a = b;
+      b = t;
+    }
+    int64_t step = node / (a > 0 ? a : node); /* dp multiple that fills nodes */
+    if (hi <= INT64_MAX - step) hi = (hi + step - 1) / step * step;
+  }
   tps_estimate *e = malloc(sizeof *e);
   if (!e) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
   r = tps_capacity_tokens_per_s(m, hw, pinned, hi, e, &st, err);
@@ -295,6 +308,7 @@ tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
     out->global_batch = e->run.global_batch;
     out->tokens_per_s = r;
     out->days = tokens / r / 86400.0;
+    out->card_hours = (double)out->cards * out->days * 24.0;
     out->memory_bytes = e->memory.total;
     out->fits_with_margin = e->fits_with_margin;
   }
@@ -326,7 +340,7 @@ tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run
                               TPS_CAPACITY_MAX_MICRO_BATCH, &c->max_micro_batch,
                               &c->max_micro_batch_bytes, &c->max_micro_batch_capped, &ev, &ce);
   c->evals += ev;
-  if (st == TPS_OK && token_budget > 0 && days > 0) {
+  if (st == TPS_OK && token_budget > 0 && days > 0 && est->fits_with_margin) {
     c->has_budget = true;
     st = tps_capacity_cards_for_budget(m, hw, &pinned, token_budget, days * 86400.0, &c->budget,
                                        &ce);

@@ -119,8 +119,9 @@ Test(report_capacity, largest_seq_len_and_micro_batch_are_tight, .init = load) {
   }
 }
 
-/* Cards for 1T tokens in 30 days: the DP found reaches the budget, one
- * replica fewer does not. */
+/* Cards for 1T tokens in 30 days: the smallest DP that reaches the budget
+ * (one replica fewer does not), then rounded up to whole nodes of the
+ * profile's devices per node. */
 Test(report_capacity, cards_for_budget_is_the_smallest, .init = load) {
   tps_run_overrides p = pinned_at(2, 0.0);
   double tokens = 1e12, seconds = 30 * 86400.0;
@@ -134,9 +135,15 @@ Test(report_capacity, cards_for_budget_is_the_smallest, .init = load) {
   cr_assert(b.days <= 30.0 + 1e-9);
   cr_assert(b.dp > 1);
   tps_status st;
-  double fewer = tps_capacity_tokens_per_s(&model, &hw, &p, b.dp - 1, NULL, &st, &err);
+  double fewer = tps_capacity_tokens_per_s(&model, &hw, &p, b.dp_needed - 1, NULL, &st, &err);
   cr_assert_eq(st, TPS_OK, "%s", err.msg);
-  cr_assert(fewer * seconds < tokens, "DP %lld already reaches the budget", (long long)b.dp - 1);
+  cr_assert(fewer * seconds < tokens, "DP %lld already reaches the budget",
+            (long long)b.dp_needed - 1);
+  cr_assert(b.dp >= b.dp_needed);
+  cr_assert_eq(b.cards % hw.devices_per_node, 0, "%lld cards are not whole nodes of %lld",
+               (long long)b.cards, (long long)hw.devices_per_node);
+  cr_assert(b.cards - 2 * p.pp * b.dp_needed < hw.devices_per_node, "more than one node added");
+  cr_assert_float_eq(b.card_hours, (double)b.cards * b.days * 24.0, 1e-6 * b.card_hours);
   /* global batch scales with DP, micro-batches per replica kept */
   int64_t per_replica = p.global_batch / p.dp;
   cr_assert_eq(b.global_batch, per_replica * b.dp);

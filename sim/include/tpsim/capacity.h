@@ -73,6 +73,9 @@ double tps_capacity_tokens_per_s(const tps_model *m, const tps_hw *hw, const tps
 typedef struct tps_capacity_budget {
   bool reachable;          /* some dp <= TPS_CAPACITY_MAX_DP reaches the budget */
   int64_t dp, cards, global_batch;
+  int64_t dp_needed;       /* the smallest dp that reaches it; dp rounds it up so
+                              that the cards fill whole nodes (dp >= dp_needed) */
+  double card_hours;       /* cards x days x 24: the accelerator time the plan books */
   double tokens_per_s;     /* job, at that dp */
   double days;             /* token budget / tokens_per_s / 86400 */
   double memory_bytes;     /* peak per card at that dp */
@@ -80,8 +83,9 @@ typedef struct tps_capacity_budget {
 } tps_capacity_budget;
 
 /* Smallest dp whose tokens/s x seconds >= tokens (rule of
- * tps_capacity_tokens_per_s), by doubling then bisection; assumes tokens/s
- * grows with dp. */
+ * tps_capacity_tokens_per_s), by doubling then bisection, assuming tokens/s
+ * grows with dp; then rounded up so that the cards are a whole number of
+ * nodes (hw->devices_per_node) when the job spans more than one. */
 tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
                                          const tps_run_overrides *pinned, double tokens,
                                          double seconds, tps_capacity_budget *out, tps_error *err);
@@ -99,7 +103,9 @@ typedef struct tps_capacity_row {
   double max_micro_batch_bytes;
   bool max_micro_batch_capped;
   int evals;               /* engine evaluations spent in both searches */
-  bool has_budget;         /* token budget and days were given */
+  bool has_budget;         /* token budget and days were given, and the run fits with
+                              the margin (a budget is not sized for a run that does
+                              not fit) */
   tps_capacity_budget budget; /* cards needed for the budget within the days */
   double days_at_run;      /* budget / tokens/s of the evaluated run / 86400; 0: no budget */
   double tokens_in_days;   /* tokens/s of the evaluated run x days x 86400; 0: no days */
