@@ -245,7 +245,14 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     }
     case ID_FORMAT: args->format = (cli_format)choice; break;
-    case ID_OUTPUT: args->output = value; break;
+    case ID_OUTPUT:
+    case ID_WRITE:
+      if (!*value) return bad(err, o->name, "a path", value); /* not a file name: bad usage */
+      if (o->id == ID_OUTPUT)
+        args->output = value;
+      else
+        args->write_path = value;
+      break;
     case ID_OPS: args->show_ops = true; break;
     case ID_PUBLISHED: args->published = value; break;
     case ID_MAX_ERROR: {
@@ -279,7 +286,6 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       args->cases[args->n_cases++] = value;
       break;
     case ID_PARAM: args->params = value; break;
-    case ID_WRITE: args->write_path = value; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;
