@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/report_build.h"
+#include "reports/csv.h"
 #include "reports/report_bundle.h"
 #include "tpsim/capacity.h"
 #include "tpsim/tpsim.h"
@@ -410,4 +411,21 @@ Test(report_bundle, failed_write_changes_nothing_and_modes_stay, .init = load) {
   rmdir(sub);
   rmdir(dir);
   report_bundle_free(&b);
+}
+
+/* RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled;
+ * a plain field is written as is (the CSV of plain names is unchanged). */
+Test(report_csv, fields_are_quoted_per_rfc4180) {
+  const char *in[] = {"decoder", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", NULL};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_not_null(f);
+  for (int i = 0; i < 7; i++) { /* NULL: an empty field */
+    csv_field(f, in[i]);
+    fputc('|', f);
+  }
+  fclose(f);
+  cr_assert_str_eq(buf, "decoder|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"cr\r\"|||");
+  free(buf);
 }
