@@ -568,7 +568,11 @@ static tps_status swap_in(tps_outfile *o, int n, tps_error *err) {
     struct stat sb;
     if (lstat(o[i].path, &sb) != 0) continue; /* new: nothing to keep */
     had[i] = true;
-    snprintf(backup[i], sizeof backup[i], "%s.old.%ld", o[i].tmp, (long)getpid());
+    if ((size_t)snprintf(backup[i], sizeof backup[i], "%s.old.%ld", o[i].tmp, (long)getpid()) >=
+        sizeof backup[i]) {
+      backup[i][0] = '\0'; /* cannot be named: no undo for this one */
+      continue;
+    }
     unlink(backup[i]);
     if (link(o[i].path, backup[i]) != 0) backup[i][0] = '\0'; /* no hard links here: no undo */
   }
