@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "reports/csv.h"
 #include "reports/json_writer.h"
 #include "reports/report.h"
 
@@ -271,11 +272,12 @@ void report_estimate_csv(FILE *out, const estimate_report *r) {
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
     const tps_memory *m = &e->memory;
-    fprintf(out, "%lld,%lld,%lld,%lld,%s,%s,%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
+    fprintf(out, "%lld,%lld,%lld,%lld,%s,", (long long)e->run.tp, (long long)e->run.pp,
+            (long long)e->run.dp, (long long)e->run.cards, e->run.sp ? "true" : "false");
+    csv_field(out, tps_recompute_name(e->run.recompute));
+    fprintf(out, ",%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
                  "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
-            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp,
-            (long long)e->run.cards, e->run.sp ? "true" : "false",
-            tps_recompute_name(e->run.recompute), (long long)e->run.micro_batch,
+            (long long)e->run.micro_batch,
             (long long)e->run.global_batch, (long long)e->run.seq_len, e->fits ? "true" : "false",
             m->weights, m->grads, m->optimizer, m->activations, m->allocator, m->runtime_reserve,
             m->total, e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,

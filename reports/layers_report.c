@@ -2,6 +2,7 @@
  * optionally the ops of each distinct layer shape. */
 #include <stdio.h>
 
+#include "reports/csv.h"
 #include "reports/json_writer.h"
 #include "reports/report.h"
 
@@ -107,8 +108,10 @@ void report_layers_csv(FILE *out, const layers_report *r) {
   for (int i = 0; i < r->plan->n_layers; i++) {
     const tps_layer *l = &r->plan->layers[i];
     const tps_layer_cost *c = &r->costs[i];
-    fprintf(out, "%s,%s,%d,%.0f,%.0f,%.0f,%.9g,%.9g,%.9g\n", l->name,
-            r->plan->modules[l->module].name, l->stage, c->params, c->static_bytes,
+    csv_field(out, l->name);
+    fputc(',', out);
+    csv_field(out, r->plan->modules[l->module].name);
+    fprintf(out, ",%d,%.0f,%.0f,%.0f,%.9g,%.9g,%.9g\n", l->stage, c->params, c->static_bytes,
             c->activation_bytes, c->fwd_s, c->bwd_s + c->recompute_s,
             c->tp_comm_fwd_s + c->tp_comm_bwd_s + c->recompute_comm_s);
   }

@@ -1,13 +1,17 @@
 /* The capacity-planning report: the Markdown, HTML (inline CSS + inline
  * SVG), CSV and JSON renderers of a built bundle (sim/cli/report_build.c
  * builds it). See report_bundle.h. */
+#define _DEFAULT_SOURCE /* flock */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/outfile.h"
 #include "reports/json_writer.h"
 #include "reports/report_bundle.h"
 #include "reports/svg.h"
@@ -550,57 +554,98 @@ void report_bundle_json(FILE *out, const report_bundle *b) {
 
 typedef void (*render_fn)(FILE *out, const report_bundle *b);
 
+/* Puts the finished temporaries in place as one unit: every target is
+ * first linked to a backup name, so that a rename failing half way is
+ * undone (the targets renamed so far get their old files back, or are
+ * removed when they had none). Called with the directory locked. */
+static tps_status swap_in(tps_outfile *o, int n, tps_error *err) {
+  char backup[4][TPS_OUT_PATH_MAX];
+  bool had[4] = {false};
+  tps_status st = TPS_OK;
+  int done = 0;
+  for (int i = 0; i < n; i++) {
+    backup[i][0] = '\0';
+    struct stat sb;
+    if (lstat(o[i].path, &sb) != 0) continue; /* new: nothing to keep */
+    had[i] = true;
+    if ((size_t)snprintf(backup[i], sizeof backup[i], "%s.old.%ld", o[i].tmp, (long)getpid()) >=
+        sizeof backup[i]) {
+      backup[i][0] = '\0'; /* cannot be named: no undo for this one */
+      continue;
+    }
+    unlink(backup[i]);
+    if (link(o[i].path, backup[i]) != 0) backup[i][0] = '\0'; /* no hard links here: no undo */
+  }
+  for (; done < n; done++) {
+    if (rename(o[done].tmp, o[done].path) != 0) {
+      st = tps_error_set(err, TPS_EIO, o[done].shown, 0, 0, "cannot write: %s", strerror(errno));
+      break;
+    }
+    o[done].tmp[0] = '\0';
+  }
+  for (int i = 0; i < n; i++) {
+    if (st != TPS_OK && i < done) {
+      if (had[i] && backup[i][0])
+        (void)rename(backup[i], o[i].path); /* the old file back */
+      else if (!had[i])
+        (void)unlink(o[i].path);
+    }
+    if (backup[i][0]) unlink(backup[i]);
+  }
+  return st;
+}
+
 tps_status report_bundle_write(const report_bundle *b, const char *dir, tps_error *err) {
   static const char *const names[4] = {"report.md", "report.html", "report.csv", "report.json"};
   static const render_fn renders[4] = {report_bundle_md, report_bundle_html, report_bundle_csv,
                                        report_bundle_json};
   if (!dir || !dir[0]) return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "no output directory");
+  if (strlen(dir) > TPS_OUT_PATH_MAX - 128)
+    return tps_error_set(err, TPS_EINVAL, "", 0, 0, "output directory path too long (%zu bytes)", strlen(dir));
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot create directory: %s", strerror(errno));
   struct stat sb;
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
     return tps_error_set(err, TPS_EIO, dir, 0, 0, "not a directory");
-  char tmp[4][4096];
-  int made = 0;
+  /* One report at a time in a directory: concurrent runs into the same DIR
+   * each put their four files in place under an exclusive lock, so DIR
+   * always holds the files of one run, never a mix. */
+  int lock = open(dir, O_RDONLY | O_CLOEXEC);
+  if (lock < 0) return tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot open directory: %s", strerror(errno));
+  while (flock(lock, LOCK_EX) != 0)
+    if (errno != EINTR) {
+      int e = errno;
+      close(lock);
+      return tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot lock directory: %s", strerror(e));
+    }
+  tps_outfile *o = calloc(4, sizeof *o);
+  if (!o) {
+    close(lock);
+    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+  }
   tps_status st = TPS_OK;
-  for (int i = 0; i < 4; i++) {
-    if (snprintf(tmp[i], sizeof tmp[i], "%s/.%s.tmp.XXXXXX", dir, names[i]) >= (int)sizeof tmp[i]) {
-      st = tps_error_set(err, TPS_EINVAL, dir, 0, 0, "output path too long");
-      break;
-    }
-    int fd = mkstemp(tmp[i]);
-    if (fd < 0) {
-      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot create %s: %s", names[i], strerror(errno));
-      break;
-    }
-    made++;
-    mode_t mask = umask(0); /* mkstemp makes 0600: give the usual 0666 less umask */
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-      close(fd);
-      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot write %s: %s", names[i], strerror(errno));
-      break;
-    }
-    renders[i](f, b);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot write %s: %s", names[i], strerror(errno));
-      break;
-    }
-  }
-  for (int i = 0; st == TPS_OK && i < 4; i++) {
-    char final[4200];
+  int opened = 0;
+  /* Only regular files are replaced: anything else where a report file
+   * goes fails the whole report before a byte is written. */
+  for (int i = 0; i < 4 && st == TPS_OK; i++) {
+    char final[TPS_OUT_PATH_MAX];
     snprintf(final, sizeof final, "%s/%s", dir, names[i]);
-    if (rename(tmp[i], final) != 0)
-      st = tps_error_set(err, TPS_EIO, dir, 0, 0, "cannot rename into %s: %s", final, strerror(errno));
-    else
-      tmp[i][0] = '\0';
+    if (lstat(final, &sb) == 0 && !S_ISREG(sb.st_mode))
+      st = tps_error_set(err, TPS_EIO, final, 0, 0, "cannot write: %s",
+                         S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
   }
-  if (st != TPS_OK)
-    for (int i = 0; i < made; i++)
-      if (tmp[i][0]) unlink(tmp[i]);
+  for (int i = 0; i < 4 && st == TPS_OK; i++) {
+    char final[TPS_OUT_PATH_MAX];
+    snprintf(final, sizeof final, "%s/%s", dir, names[i]);
+    if ((st = tps_outfile_open(&o[i], final, err))) break;
+    opened++;
+    renders[i](o[i].f, b);
+    st = tps_outfile_finish(&o[i], err);
+  }
+  if (st == TPS_OK) st = swap_in(o, 4, err);
+  for (int i = 0; i < opened; i++) tps_outfile_discard(&o[i]);
+  free(o);
+  flock(lock, LOCK_UN);
+  close(lock);
   return st;
 }

@@ -35,10 +35,15 @@ typedef struct report_bundle {
 } report_bundle;
 
 /* Creates dir (one level, mode 0777 less umask) if needed and writes
- * report.md, report.html, report.csv and report.json: all four are first
- * written completely to temporary names in dir (".report.*.tmp.XXXXXX"),
- * then renamed into place. When any write fails (EIO, err says which
- * file), every temporary file is removed and none is renamed. */
+ * report.md, report.html, report.csv and report.json as one unit: with dir
+ * locked (flock, so that concurrent reports into one dir leave the four
+ * files of one run, never a mix), all four are first written completely to
+ * temporaries in dir (".report.*.tmp.XXXXXX", base/outfile.h: an existing
+ * file keeps its mode), then renamed into place; a rename failing half way
+ * is undone (the old files are put back). A report file that exists and is
+ * not a regular file fails the write before anything is written. On any
+ * failure (EIO, err says which file) every temporary is removed and the
+ * old files stay. */
 tps_status report_bundle_write(const report_bundle *b, const char *dir, tps_error *err);
 
 /* The renderers, to a stream. */

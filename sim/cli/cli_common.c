@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/outfile.h"
 #include "cli/cli.h"
 
 void print_error(const tps_error *err) {
@@ -27,44 +28,32 @@ int fail_usage(const char *msg, const char *hint) {
   return EXIT_USAGE;
 }
 
-/* ---- output: stdout, or a temporary file renamed into place ---- */
+/* ---- output: stdout, or base/outfile.h (a temporary renamed over a
+ * regular file; a device, FIFO or standard stream written in place) ---- */
 
 typedef void (*render_fn)(FILE *out, const void *data);
 
 int write_output(const char *path, render_fn render, const void *data) {
   if (!path) {
     render(stdout, data);
-    if (fflush(stdout) != 0) {
-      fprintf(stderr, "tp-sim: cannot write to standard output: %s\n", strerror(errno));
+    int bad = fflush(stdout) != 0 || ferror(stdout);
+    if (bad) {
+      fprintf(stderr, "tp-sim: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
       return EXIT_RUN;
     }
     return EXIT_OK;
   }
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-    return fail_usage("--output: path too long", NULL);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    fprintf(stderr, "tp-sim: %s: cannot create: %s\n", path, strerror(errno));
-    return EXIT_RUN;
+  if (!*path) return fail_usage("--output: expected a path, got ''", NULL);
+  tps_outfile o;
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_outfile_open(&o, path, &err) != TPS_OK) {
+    print_error(&err);
+    return err.status == TPS_EINVAL ? EXIT_USAGE : EXIT_RUN;
   }
-  mode_t mask = umask(0); /* the usual permissions, not mkstemp's 0600 */
-  umask(mask);
-  (void)fchmod(fd, 0666 & ~mask); /* best effort: on failure the file stays private */
-  FILE *f = fdopen(fd, "w");
-  if (!f) {
-    close(fd);
-    unlink(tmp);
-    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(errno));
-    return EXIT_RUN;
-  }
-  render(f, data);
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (bad || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    fprintf(stderr, "tp-sim: %s: cannot write: %s\n", path, strerror(e));
+  render(o.f, data);
+  if (tps_outfile_close(&o, &err) != TPS_OK) {
+    print_error(&err);
     return EXIT_RUN;
   }
   return EXIT_OK;

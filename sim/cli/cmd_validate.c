@@ -1,8 +1,11 @@
 /* `validate` (published runs or tp-kernel runs) and `calibrate`. */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -52,13 +55,50 @@ static void render_kernel_job(FILE *out, const void *data) {
     report_kernel_table(out, job->report, true);
 }
 
+/* After a tp-kernel driver returned: when tp-sim got SIGINT/SIGTERM/SIGHUP
+ * meanwhile (the run's processes are stopped and the temporary folder is
+ * removed by then), end by that same signal, as the shell expects. */
+static void end_if_interrupted(void) {
+  int sig = kv_interrupted();
+  if (!sig) return;
+  fflush(stdout);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/* The exit code of a failed driver: a bad option or profile is bad usage;
+ * a run that failed (or nothing to compare) is a failed run. */
+static int driver_failed(tps_status st, const tps_error *err) {
+  print_error(err);
+  end_if_interrupted();
+  return st == TPS_EINVAL || st == TPS_ENOTFOUND ? EXIT_USAGE : EXIT_RUN;
+}
+
+/* The directory an output (-o FILE, or a calibrate PREFIX) goes to must
+ * exist before minutes of tp-kernel runs, not after. */
+static int output_dir_ok(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) return EXIT_OK;
+  snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+  struct stat sb;
+  int e = stat(dir, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+  if (e) {
+    fprintf(stderr, "tp-sim: %s: cannot create: %s\n", path, strerror(e));
+    return EXIT_RUN;
+  }
+  return EXIT_OK;
+}
+
 /* validate --kernel: tp-kernel over a grid, predicted vs measured per op. */
 static int cmd_validate_kernel(const cli_args *args) {
   if (args->published)
     return fail_usage("validate: give --kernel or --published, not both", NULL);
   if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
     return fail_usage("validate: --format must be table or json", NULL);
+  if (args->output && output_dir_ok(args->output) != EXIT_OK) return EXIT_RUN;
   kv_validate_opts o = {.hw = args->hw, .prefix = args->hw_prefix, .quick = args->quick,
+                        .timeout_s = (double)args->timeout_s,
                         .log = isatty(STDERR_FILENO) ? stderr : NULL};
   kv_report rep;
   memset(&rep, 0, sizeof rep);
@@ -66,9 +106,8 @@ static int cmd_validate_kernel(const cli_args *args) {
   tps_error_clear(&err);
   tps_status st = kv_validate(&o, &rep, &err);
   if (st != TPS_OK) {
-    print_error(&err);
     kv_report_free(&rep);
-    return st == TPS_EINVAL || st == TPS_ENOTFOUND ? EXIT_USAGE : EXIT_RUN;
+    return driver_failed(st, &err);
   }
   kernel_job job = {.report = &rep, .format = args->format};
   int rc = write_output(args->output, render_kernel_job, &job);
@@ -86,16 +125,22 @@ static int cmd_validate_kernel(const cli_args *args) {
 
 /* calibrate: measure this machine with tp-kernel, write hardware profiles. */
 int cmd_calibrate(const cli_args *args) {
-  kv_calibrate_opts o = {.prefix = args->output, .quick = args->quick,
+  const char *prefix = args->output;
+  if (prefix) {
+    const char *slash = strrchr(prefix, '/');
+    const char *base = slash ? slash + 1 : prefix;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+      return fail_usage("calibrate: -o PREFIX needs a file name prefix after the directory",
+                        "e.g. -o hw_profiles/local writes hw_profiles/local-tp1.yaml, ...");
+    if (output_dir_ok(prefix) != EXIT_OK) return EXIT_RUN;
+  }
+  kv_calibrate_opts o = {.prefix = prefix, .quick = args->quick, .timeout_s = (double)args->timeout_s,
                          .log = isatty(STDERR_FILENO) ? stderr : NULL};
   char written[4096] = "";
   tps_error err;
   tps_error_clear(&err);
   tps_status st = kv_calibrate(&o, written, sizeof written, &err);
-  if (st != TPS_OK) {
-    print_error(&err);
-    return st == TPS_EINVAL || st == TPS_ENOTFOUND ? EXIT_USAGE : EXIT_RUN;
-  }
+  if (st != TPS_OK) return driver_failed(st, &err);
   printf("%s", written);
   if (written[0] && written[strlen(written) - 1] != '\n') printf("\n");
   return EXIT_OK;

@@ -1,6 +1,7 @@
 /* tp-sim: the command-line front end: one table of subcommands and their
  * option groups (cli/options.c), dispatched to sim/cli/cmd_*.c. */
 #include <gsl/gsl_errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,10 @@ static void print_command_help(const command *c) {
 
 int main(int argc, char **argv) {
   gsl_set_error_handler_off();
+  /* A write beyond the file size limit (ulimit -f) then fails with EFBIG,
+   * which the output writers report (exit 1, temporaries removed), instead
+   * of killing tp-sim with its temporary files left behind. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     print_main_help();
     return EXIT_USAGE;

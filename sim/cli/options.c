@@ -14,7 +14,9 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
-  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS, ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP, ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_HELP
+  ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
+  ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
+  ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -112,6 +114,8 @@ static const cli_option options[] = {
      "short sweeps and 2 configurations (CI)"},
     {ID_OUTPUT, OPTS_CALIBRATE, "--output", "-o", T_STRING, "PREFIX", NULL, 0, 0,
      "write PREFIX-tpN[-sp].yaml (default hw_profiles/local)"},
+    {ID_TIMEOUT, OPTS_KERNEL | OPTS_CALIBRATE, "--timeout", NULL, T_INT, "S", NULL, 1, 604800,
+     "stop a tp-kernel run (all its processes) after S seconds and fail (default 600)"},
     {ID_TOP, OPTS_SEARCH, "--top", NULL, T_INT, "N", NULL, 1, 1000, "configurations listed (default 10)"},
     {ID_S_TP, OPTS_SEARCH, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1,
      1000000, "only these TP sizes, comma-separated (default: every divisor of --cards)"},
@@ -275,7 +279,14 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     }
     case ID_FORMAT: args->format = (cli_format)choice; break;
-    case ID_OUTPUT: args->output = value; break;
+    case ID_OUTPUT:
+    case ID_WRITE:
+      if (!*value) return bad(err, o->name, "a path", value); /* not a file name: bad usage */
+      if (o->id == ID_OUTPUT)
+        args->output = value;
+      else
+        args->write_path = value;
+      break;
     case ID_OPS: args->show_ops = true; break;
     case ID_PUBLISHED: args->published = value; break;
     case ID_MAX_ERROR: {
@@ -313,7 +324,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       args->cases[args->n_cases++] = value;
       break;
     case ID_PARAM: args->params = value; break;
-    case ID_WRITE: args->write_path = value; break;
+    case ID_TIMEOUT: args->timeout_s = v; break;
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;

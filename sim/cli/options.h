@@ -43,6 +43,7 @@ typedef struct cli_args {
   int n_cases;
   const char *params;         /* fit --param LIST (comma-separated names) */
   const char *write_path;     /* fit --write FILE.yaml: the fitted stack profile */
+  int64_t timeout_s;          /* validate --kernel / calibrate --timeout S; 0: default */
   bool help;
 } cli_args;
 
@@ -56,8 +57,8 @@ enum {
   OPTS_LAYERS = 1 << 5,  /* --ops */
   OPTS_VALIDATE = 1 << 6, /* --published, --hw, --max-error */
   OPTS_REPORT = 1 << 7,   /* -o DIR, --tokens, --days */
-  OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick */
-  OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick */
+  OPTS_KERNEL = 1 << 8,   /* validate: --kernel, --hw-prefix, --quick, --timeout */
+  OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick, --timeout */
   OPTS_SEARCH = 1 << 10,   /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
   OPTS_FIT = 1 << 11,      /* fit: --cases, --stack, --param, --hw, --write */
   OPTS_OUTPUT_TJ = 1 << 12 /* --format table|json, -o (commands without csv/md) */

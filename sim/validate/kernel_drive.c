@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/outfile.h"
 #include "validate/kernel_validate.h"
 
 /* ---- calibrate: run the benchmarks, fit, write ---- */
@@ -37,37 +38,68 @@ typedef struct cal_layer {
 } cal_layer;
 static const cal_layer cal_layers[] = {{"128", "12", "gelu"}, {"512", "4", "swiglu"}, {"1536", "12", "gelu"}};
 
-/* Makes a fresh working directory when none is given. */
-static tps_status workdir_of(const char *given, char *out, size_t size, tps_error *err) {
-  if (given) {
-    if (mkdir(given, 0777) != 0 && errno != EEXIST)
-      return tps_error_set(err, TPS_EIO, given, 0, 0, "cannot create %s: %s", given, strerror(errno));
-    snprintf(out, size, "%s", given);
-    return TPS_OK;
+/* The profiles of one calibration, written only once every run succeeded:
+ * each to a temporary first, then all renamed (base/outfile.h). */
+static tps_status write_profiles(const tps_hw *hw, char (*paths)[1024], int n, FILE *log, char *written,
+                                 size_t written_size, tps_error *err) {
+  tps_outfile *o = calloc((size_t)n + 1, sizeof *o);
+  if (!o) return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+  tps_status st = TPS_OK;
+  int opened = 0;
+  for (int i = 0; i < n && st == TPS_OK; i++) {
+    if ((st = tps_outfile_open(&o[i], paths[i], err))) break;
+    opened++;
+    kv_profile_render(o[i].f, &hw[i]);
+    st = tps_outfile_finish(&o[i], err);
   }
-  const char *tmp = getenv("TMPDIR");
-  snprintf(out, size, "%s/tpsim-kv.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(out)) return tps_error_set(err, TPS_EIO, "", 0, 0, "cannot create %s: %s", out, strerror(errno));
-  return TPS_OK;
+  for (int i = 0; i < n && st == TPS_OK; i++) {
+    if ((st = tps_outfile_commit(&o[i], err))) break;
+    if (log) fprintf(log, "calibrate: wrote %s\n", paths[i]);
+    if (written && written_size) {
+      size_t u = strlen(written);
+      snprintf(written + u, written_size - u, "%s\n", paths[i]);
+    }
+  }
+  for (int i = 0; i < opened; i++) tps_outfile_discard(&o[i]);
+  free(o);
+  return st;
+}
+
+enum { KV_MAX_PROFILES = 8 }; /* 4 TP sizes x (SP or not) */
+
+/* A failed calibration run: its error, the TP size named. */
+static tps_status run_failed(int tp, tps_status st, tps_error *err) {
+  if (err && !kv_interrupted()) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "calibrate, TP %d: %.480s", tp, err->msg);
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+  }
+  return st;
 }
 
 tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t written_size, tps_error *err) {
-  char launcher[1024], dir[900], path[1024], reps[16];
+  char launcher[1024], dir[900], reps[16];
   tps_status st;
+  if (written && written_size) written[0] = '\0';
   if (o->launcher)
     snprintf(launcher, sizeof launcher, "%s", o->launcher);
   else if ((st = kv_find_launcher(launcher, sizeof launcher, err)))
     return st;
-  if ((st = workdir_of(o->workdir, dir, sizeof dir, err))) return st;
+  bool made = false;
+  if ((st = kv_workdir_make(o->workdir, dir, sizeof dir, &made, err))) return st;
+  kv_signals_begin();
+  double timeout = o->timeout_s > 0 ? o->timeout_s : KV_TIMEOUT_DEFAULT_S;
   const char *prefix = o->prefix ? o->prefix : "hw_profiles/local";
   snprintf(reps, sizeof reps, "%d", o->reps > 0 ? o->reps : (o->quick ? 3 : 7));
   int tps[4] = {1, 2, 4, 0};
   if (o->tps[0]) memcpy(tps, o->tps, sizeof tps);
-  if (written && written_size) written[0] = '\0';
   kv_kernel_run *layers = calloc(3, sizeof *layers);
   kv_gemm_bench *gemm = calloc(1, sizeof *gemm);
   kv_coll_bench *coll = calloc(1, sizeof *coll);
-  if (!layers || !gemm || !coll) {
+  tps_hw *fitted = calloc(KV_MAX_PROFILES, sizeof *fitted);
+  char (*paths)[1024] = calloc(KV_MAX_PROFILES, sizeof *paths);
+  int n_fitted = 0;
+  if (!layers || !gemm || !coll || !fitted || !paths) {
     st = tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
     goto done;
   }
@@ -81,14 +113,19 @@ tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t writte
     snprintf(gpath, sizeof gpath, "%s/gemm-tp%d.json", dir, tp);
     const char *ga[] = {"--bench", "gemm", "--steps", reps, "--quiet", "--json", gpath,
                         o->quick ? "--bench-quick" : NULL, NULL};
-    if ((st = kv_run_kernel(launcher, tp, ga, o->log, err)) || (st = kv_gemm_bench_load(gpath, gemm, err)))
+    if ((st = kv_run_kernel(launcher, tp, ga, o->log, timeout, err)) || (st = kv_gemm_bench_load(gpath, gemm, err))) {
+      st = run_failed(tp, st, err);
       goto done;
+    }
     if (tp > 1) {
       snprintf(cpath, sizeof cpath, "%s/coll-tp%d.json", dir, tp);
       const char *ca[] = {"--bench", "collectives", "--steps", reps, "--quiet", "--json", cpath,
                           o->quick ? "--bench-quick" : NULL, NULL};
-      if ((st = kv_run_kernel(launcher, tp, ca, o->log, err)) || (st = kv_coll_bench_load(cpath, coll, err)))
+      if ((st = kv_run_kernel(launcher, tp, ca, o->log, timeout, err)) ||
+          (st = kv_coll_bench_load(cpath, coll, err))) {
+        st = run_failed(tp, st, err);
         goto done;
+      }
     }
     int nl = o->quick ? 1 : 3;
     for (int li = 0; li < nl; li++) {
@@ -100,9 +137,11 @@ tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t writte
                                "--quiet", "--json", lpath, NULL};
       const char *la_quick[] = {"--hidden", "256", "--heads", "4", "--seq-len", "128", "--layers", "1",
                                 "--steps", "3", "--warmup", "1", "--quiet", "--json", lpath, NULL};
-      if ((st = kv_run_kernel(launcher, tp, o->quick ? la_quick : la_full, o->log, err)) ||
-          (st = kv_kernel_run_load(lpath, &layers[li], err)))
+      if ((st = kv_run_kernel(launcher, tp, o->quick ? la_quick : la_full, o->log, timeout, err)) ||
+          (st = kv_kernel_run_load(lpath, &layers[li], err))) {
+        st = run_failed(tp, st, err);
         goto done;
+      }
     }
     double load1 = kv_loadavg();
     time_t now = time(NULL);
@@ -111,7 +150,7 @@ tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t writte
     gmtime_r(&now, &tmv);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    for (int sp = 0; sp <= (tp > 1); sp++) {
+    for (int sp = 0; sp <= (tp > 1) && n_fitted < KV_MAX_PROFILES; sp++) {
       char name[TPS_NAME_MAX], src[TPS_SOURCE_MAX], coll_text[200];
       double top = tp > 1 && coll->n > 0 ? coll->bytes[coll->n - 1] / 1048576.0 : 0.0; /* MiB */
       if (tp == 1)
@@ -136,22 +175,26 @@ tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t writte
                coll_text,
                nl, o->quick ? "256" : "768");
       kv_fit_input in = {tp, sp != 0, gemm, tp > 1 ? coll : NULL, layers, nl, name, src, host_memory()};
-      tps_hw hw;
-      if ((st = kv_fit_profile(&in, &hw, err))) goto done;
-      snprintf(path, sizeof path, "%s-tp%d%s.yaml", prefix, tp, sp ? "-sp" : "");
-      if ((st = kv_profile_write(&hw, path, err))) goto done;
-      if (o->log) fprintf(o->log, "calibrate: wrote %s\n", path);
-      if (written && written_size) {
-        size_t u = strlen(written);
-        snprintf(written + u, written_size - u, "%s\n", path);
+      if ((st = kv_fit_profile(&in, &fitted[n_fitted], err))) goto done;
+      if ((size_t)snprintf(paths[n_fitted], sizeof paths[n_fitted], "%s-tp%d%s.yaml", prefix, tp,
+                           sp ? "-sp" : "") >= sizeof paths[n_fitted]) {
+        st = tps_error_set(err, TPS_EINVAL, "", 0, 0, "-o PREFIX: '%.200s...' is too long", prefix);
+        goto done;
       }
+      n_fitted++;
     }
   }
-  st = TPS_OK;
+  /* Every run succeeded: now, and only now, the profiles. */
+  st = kv_interrupted() ? kv_interrupted_error(err)
+                        : write_profiles(fitted, paths, n_fitted, o->log, written, written_size, err);
 done:
   free(layers);
   free(gemm);
   free(coll);
+  free(fitted);
+  free(paths);
+  if (made) kv_workdir_remove(dir);
+  kv_signals_end();
   return st;
 }
 
@@ -169,6 +212,15 @@ static tps_status profile_for(const char *prefix, int tp, bool sp, char *out, si
   return tps_data_find("hw_profiles", name, out, size, err);
 }
 
+/* A failed case fails the validation: its error, the case named. */
+static tps_status case_failed(const char *id, const tps_error *e, tps_error *err) {
+  if (err) {
+    *err = *e;
+    snprintf(err->msg, sizeof err->msg, "validate --kernel: case %.60s: %.400s", id, e->msg);
+  }
+  return e->status ? e->status : TPS_EIO;
+}
+
 tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err) {
   memset(rep, 0, sizeof *rep);
   char launcher[1024], dir[900], prefix[1024];
@@ -177,31 +229,28 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     snprintf(launcher, sizeof launcher, "%s", o->launcher);
   else if ((st = kv_find_launcher(launcher, sizeof launcher, err)))
     return st;
+  double timeout = o->timeout_s > 0 ? o->timeout_s : KV_TIMEOUT_DEFAULT_S;
   const kv_config *grid = NULL;
   int n = kv_grid(o->quick, &grid);
   rep->cases = calloc((size_t)n, sizeof *rep->cases);
   if (!rep->cases) return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
-  if (o->workdir) {
-    if (mkdir(o->workdir, 0777) != 0 && errno != EEXIST)
-      return tps_error_set(err, TPS_EIO, o->workdir, 0, 0, "cannot create %s: %s", o->workdir, strerror(errno));
-    snprintf(dir, sizeof dir, "%s", o->workdir);
-  } else {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tpsim-kv.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) return tps_error_set(err, TPS_EIO, "", 0, 0, "cannot create %s: %s", dir, strerror(errno));
-  }
+  bool made = false;
+  if ((st = kv_workdir_make(o->workdir, dir, sizeof dir, &made, err))) return st;
+  kv_signals_begin();
+  kv_kernel_run *run = NULL;
+  tps_hw *hw = NULL, *one = NULL;
   /* Profiles: one given, or PREFIX-tpN[-sp]; missing ones are calibrated
    * first into the work directory (never into the data directory). */
   snprintf(prefix, sizeof prefix, "%s", o->prefix ? o->prefix : "local");
-  tps_hw *one = NULL;
   if (o->hw) {
     char path[1024];
     one = calloc(1, sizeof *one);
-    if (!one) return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
-    if ((st = tps_data_find("hw_profiles", o->hw, path, sizeof path, err)) || (st = tps_hw_load(path, one, err))) {
-      free(one);
-      return st;
+    if (!one) {
+      st = tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+      goto done;
     }
+    if ((st = tps_data_find("hw_profiles", o->hw, path, sizeof path, err)) || (st = tps_hw_load(path, one, err)))
+      goto done;
     snprintf(rep->profile, sizeof rep->profile, "%.500s", path);
   } else {
     bool missing = false;
@@ -229,11 +278,12 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
       co.launcher = launcher;
       co.workdir = dir;
       co.quick = o->quick;
+      co.timeout_s = timeout;
       co.log = o->log;
       memcpy(co.tps, want, sizeof want);
       if (o->log) fprintf(o->log, "validate: no calibrated profile %s-tpN; calibrating into %s\n",
                           o->prefix ? o->prefix : "local", dir);
-      if ((st = kv_calibrate(&co, NULL, 0, err))) return st;
+      if ((st = kv_calibrate(&co, NULL, 0, err))) goto done;
     }
     snprintf(rep->profile, sizeof rep->profile, "%.490s-tpN[-sp]", prefix);
   }
@@ -247,15 +297,15 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
   rep->load_before = kv_loadavg();
   int steps = o->steps > 0 ? o->steps : (o->quick ? 3 : 5);
   int layers = o->layers > 0 ? o->layers : 2;
-  kv_kernel_run *run = calloc(1, sizeof *run);
-  tps_hw *hw = calloc(1, sizeof *hw);
+  run = calloc(1, sizeof *run);
+  hw = calloc(1, sizeof *hw);
   if (!run || !hw) {
-    free(run);
-    free(hw);
-    free(one);
-    return tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+    st = tps_error_set(err, TPS_ENOMEM, "", 0, 0, "out of memory");
+    goto done;
   }
   st = TPS_OK;
+  int compared = 0, skipped = 0;
+  const char *first_skip = NULL;
   for (int i = 0; i < n; i++) {
     const kv_config *g = &grid[i];
     kv_case *c = &rep->cases[rep->n_cases];
@@ -279,7 +329,10 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     if (one) {
       *hw = *one;
     } else if (profile_for(prefix, g->tp, g->sp, hwpath, sizeof hwpath, &e) || tps_hw_load(hwpath, hw, &e)) {
+      /* not a run: this case cannot be predicted, the others still can */
       snprintf(c->skipped, sizeof c->skipped, "profile: %.480s", e.msg);
+      skipped++;
+      if (!first_skip) first_skip = c->skipped;
       continue;
     }
     snprintf(path, sizeof path, "%s/%s.json", dir, c->id);
@@ -295,16 +348,28 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
                           "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path,
                           g->sp ? "--sp" : NULL, NULL};
     if (o->log) fprintf(o->log, "validate: %s (%d/%d)\n", c->id, i + 1, n);
-    if (kv_run_kernel(launcher, g->tp, args, o->log, &e) || kv_kernel_run_load(path, run, &e)) {
-      snprintf(c->skipped, sizeof c->skipped, "%s", e.msg);
-      continue;
+    /* A failed run (exit status, signal, timeout, unreadable or impossible
+     * JSON) fails the validation: never a case quietly left out. */
+    if (kv_run_kernel(launcher, g->tp, args, o->log, timeout, &e) || kv_kernel_run_load(path, run, &e)) {
+      st = kv_interrupted() ? kv_interrupted_error(err) : case_failed(c->id, &e, err);
+      break;
     }
     if ((st = kv_compare(run, hw, c, err))) break;
+    compared++;
+  }
+  if (st == TPS_OK && kv_interrupted()) st = kv_interrupted_error(err);
+  if (st == TPS_OK && compared == 0) {
+    st = tps_error_set(err, TPS_EMEASURE, "", 0, 0,
+                       "validate --kernel: no case was compared (%d of %d skipped%s%.300s): no MAPE to report",
+                       skipped, rep->n_cases, first_skip ? "; the first: " : "", first_skip ? first_skip : "");
   }
   rep->load_after = kv_loadavg();
   kv_summarize(rep);
+done:
   free(run);
   free(hw);
   free(one);
+  if (made) kv_workdir_remove(dir);
+  kv_signals_end();
   return st;
 }

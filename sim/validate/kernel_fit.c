@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/outfile.h"
 #include "validate/kernel_validate.h"
 
 #define KV_EFF_MIN 1e-4 /* smallest efficiency written (the schema wants > 0) */
@@ -274,11 +275,7 @@ static void ylink(FILE *f, const char *indent, const tps_link *l, bool topology)
   fputc('\n', f);
 }
 
-tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err) {
-  char tmp[1024];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+void kv_profile_render(FILE *f, const tps_hw *hw) {
   fprintf(f, "# Written by tp-sim calibrate (sim/validate/kernel_fit.c); see docs/validation.md,\n"
              "# \"Kernel validation\". Regenerate, do not edit: the tables reproduce measured medians.\n");
   fputs("name: ", f);
@@ -310,12 +307,12 @@ tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err) 
   ylink(f, "    ", &hw->intra, true);
   fputs("inter_link:\n  source: \"unused: every calibrated group is on one node; a copy of intra_link\"\n", f);
   ylink(f, "  ", &hw->inter, false);
-  bool ok = !ferror(f);
-  if (fclose(f) != 0) ok = false;
-  if (ok && rename(tmp, path) != 0) ok = false;
-  if (!ok) {
-    remove(tmp);
-    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot write %s: %s", path, strerror(errno));
-  }
-  return TPS_OK;
+}
+
+tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err) {
+  tps_outfile o;
+  tps_status st = tps_outfile_open(&o, path, err);
+  if (st) return st;
+  kv_profile_render(o.f, hw);
+  return tps_outfile_close(&o, err);
 }

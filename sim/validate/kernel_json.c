@@ -1,9 +1,13 @@
 /* Reading tp-kernel's JSON (layer runs and --bench tables) back. JSON is
  * YAML 1.2 flow syntax, so the project's libyaml reader (io/yaml_doc.h)
- * parses it; numbers are plain scalars read with strtod ("null" reads as
- * NaN). Missing keys the comparison needs are errors naming the key. */
+ * parses it; numbers are plain scalars read with strtod. Missing keys the
+ * comparison needs are errors naming the key; so is any number that is not
+ * finite and non-negative (null, NaN, inf, -1: a broken run, never data),
+ * and a step time that is not positive. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,24 +21,34 @@ static const char *text_of(io_doc *d, const yaml_node_t *map, const char *key) {
   return (const char *)n->data.scalar.value;
 }
 
-/* Number at map[key]; required: missing is an error. */
-static tps_status num(io_doc *d, const yaml_node_t *map, const char *key, bool required,
-                      double *out) {
+/* The largest figure accepted (bytes, FLOPs, counts): beyond it a number is
+ * not a measurement, and would overflow the integer fields. */
+#define KV_JSON_MAX 1e18
+
+/* Number at map[key] (named `label` in messages); required: missing is an
+ * error. Every number must be finite (not null, NaN or inf) and in
+ * [0, 1e18]: tp-kernel writes times, sizes and counts, none negative. */
+static tps_status num_as(io_doc *d, const yaml_node_t *map, const char *key, const char *label,
+                         bool required, double *out) {
   const char *t = text_of(d, map, key);
+  *out = 0.0;
   if (!t) {
-    *out = 0.0;
     if (!required) return TPS_OK;
-    return io_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing number '%s'", key);
-  }
-  if (strcmp(t, "null") == 0) {
-    *out = NAN;
-    return TPS_OK;
+    return io_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing number '%s'", label);
   }
   char *end = NULL;
   double v = strtod(t, &end);
-  if (end == t || *end) return io_doc_fail(d, map, TPS_ETYPE, "tp-kernel JSON: '%s' is not a number", key);
+  if (end == t || *end)
+    return io_doc_fail(d, map, TPS_ETYPE, "tp-kernel JSON: '%s' is not a number ('%.40s')", label, t);
+  if (!isfinite(v) || v < 0 || v > KV_JSON_MAX)
+    return io_doc_fail(d, map, TPS_ERANGE, "tp-kernel JSON: '%s' is %.40s, not a finite number in [0, 1e18]",
+                       label, t);
   *out = v;
   return TPS_OK;
+}
+
+static tps_status num(io_doc *d, const yaml_node_t *map, const char *key, bool required, double *out) {
+  return num_as(d, map, key, key, required, out);
 }
 
 static bool flag(io_doc *d, const yaml_node_t *map, const char *key) {
@@ -51,8 +65,11 @@ static tps_status stat_of(io_doc *d, const yaml_node_t *map, const char *key, bo
     if (!required) return TPS_OK;
     return io_doc_fail(d, map, TPS_EMISSINGKEY, "tp-kernel JSON: missing '%s' {median, min}", key);
   }
-  tps_status st = num(d, n, "median", true, &out->median);
-  return st ? st : num(d, n, "min", true, &out->min);
+  char label[80];
+  snprintf(label, sizeof label, "%.60s.median", key);
+  tps_status st = num_as(d, n, "median", label, true, &out->median);
+  snprintf(label, sizeof label, "%.60s.min", key);
+  return st ? st : num_as(d, n, "min", label, true, &out->min);
 }
 
 static tps_status open_doc(io_doc *d, const char *path, const char *bench, yaml_node_t **root,
@@ -72,10 +89,12 @@ static tps_status open_doc(io_doc *d, const char *path, const char *bench, yaml_
   return TPS_OK;
 }
 
-static int64_t inum(io_doc *d, const yaml_node_t *map, const char *key) {
+/* Integer at map[key] (0 when missing), checked as num(). */
+static tps_status inum(io_doc *d, const yaml_node_t *map, const char *key, int64_t *out) {
   double v = 0.0;
-  if (num(d, map, key, false, &v) != TPS_OK || !isfinite(v)) return 0;
-  return (int64_t)v;
+  tps_status st = num(d, map, key, false, &v);
+  *out = (int64_t)v;
+  return st;
 }
 
 tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *err) {
@@ -91,16 +110,24 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   }
   double tp = 0;
   if ((st = num(&d, cfg, "tp", true, &tp))) goto done;
+  if (tp > 65536) {
+    st = io_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config tp %.0f is out of range", tp);
+    goto done;
+  }
   out->tp = (int)tp;
   out->sp = flag(&d, cfg, "sp");
-  out->hidden = inum(&d, cfg, "hidden");
-  out->heads = inum(&d, cfg, "heads");
-  out->kv_heads = inum(&d, cfg, "kv_heads");
-  out->head_dim = inum(&d, cfg, "head_dim");
-  out->ffn = inum(&d, cfg, "ffn");
-  out->seq = inum(&d, cfg, "seq_len");
-  out->micro_batch = inum(&d, cfg, "micro_batch");
-  out->layers = inum(&d, cfg, "layers");
+  if ((st = inum(&d, cfg, "hidden", &out->hidden)) || (st = inum(&d, cfg, "heads", &out->heads)) ||
+      (st = inum(&d, cfg, "kv_heads", &out->kv_heads)) || (st = inum(&d, cfg, "head_dim", &out->head_dim)) ||
+      (st = inum(&d, cfg, "ffn", &out->ffn)) || (st = inum(&d, cfg, "seq_len", &out->seq)) ||
+      (st = inum(&d, cfg, "micro_batch", &out->micro_batch)) || (st = inum(&d, cfg, "layers", &out->layers)))
+    goto done;
+  const int64_t shape[] = {out->hidden, out->heads, out->kv_heads, out->head_dim, out->ffn, out->seq,
+                           out->micro_batch, out->layers};
+  for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++)
+    if (shape[i] > INT64_C(1000000000)) {
+      st = io_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config has a size above 10^9 (%lld)", (long long)shape[i]);
+      goto done;
+    }
   const char *mlp = text_of(&d, cfg, "mlp"), *norm = text_of(&d, cfg, "norm");
   out->swiglu = mlp && strcmp(mlp, "swiglu") == 0;
   out->rmsnorm = norm && strcmp(norm, "rmsnorm") == 0;
@@ -110,17 +137,32 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   }
   if (out->kv_heads < 1) out->kv_heads = out->heads;
   if (out->micro_batch < 1) out->micro_batch = 1;
-  if (mach) {
+  if (mach && mach->type == YAML_MAPPING_NODE) {
     out->oversubscribed = flag(&d, mach, "oversubscribed");
-    out->cpus = (int)inum(&d, mach, "cpus_online");
+    int64_t cpus = 0;
+    if ((st = inum(&d, mach, "cpus_online", &cpus))) goto done;
+    out->cpus = cpus > 1000000 ? 1000000 : (int)cpus;
   }
   if ((st = stat_of(&d, root, "step_time_s", true, &out->step))) goto done;
+  if (!(out->step.median > 0)) {
+    st = io_doc_fail(&d, root, TPS_ERANGE, "tp-kernel JSON: step_time_s median is %g s, not a positive time",
+                     out->step.median);
+    goto done;
+  }
   yaml_node_t *samples = io_map_get(&d, root, "step_time_samples_s");
   if (samples && samples->type == YAML_SEQUENCE_NODE) {
     int n = io_seq_len(samples);
     for (int i = 0; i < n && out->n_samples < KV_MAX_SAMPLES; i++) {
       yaml_node_t *s = io_seq_at(&d, samples, i);
-      if (s && s->type == YAML_SCALAR_NODE) out->samples[out->n_samples++] = strtod((const char *)s->data.scalar.value, NULL);
+      if (!s || s->type != YAML_SCALAR_NODE) continue;
+      const char *t = (const char *)s->data.scalar.value;
+      char *end = NULL;
+      double v = strtod(t, &end);
+      if (end == t || *end || !isfinite(v) || v < 0 || v > KV_JSON_MAX) {
+        st = io_doc_fail(&d, s, TPS_ERANGE, "tp-kernel JSON: step_time_samples_s[%d] is %.40s, not a time", i, t);
+        goto done;
+      }
+      out->samples[out->n_samples++] = v;
     }
   }
   yaml_node_t *ops = io_map_get(&d, root, "ops");
@@ -152,7 +194,7 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
         (st = num(&d, o, "fwd_bytes", false, &m->fwd_bytes)) || (st = num(&d, o, "bwd_bytes", false, &m->bwd_bytes)) ||
         (st = num(&d, o, "coll_bytes", false, &m->coll_bytes)))
       goto done;
-    m->group = inum(&d, o, "group");
+    if ((st = inum(&d, o, "group", &m->group))) goto done;
   }
   yaml_node_t *mem = io_map_get(&d, root, "memory");
   if (mem && mem->type == YAML_MAPPING_NODE) {
@@ -164,15 +206,13 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
       if (!r || r->type != YAML_MAPPING_NODE) continue;
       yaml_node_t *b = io_map_get(&d, r, "buffers_bytes");
       double v[7] = {0};
-      num(&d, r, "vmhwm_bytes", false, &v[0]);
-      num(&d, r, "vmrss_start_bytes", false, &v[1]);
-      if (b && b->type == YAML_MAPPING_NODE) {
-        num(&d, b, "weights", false, &v[2]);
-        num(&d, b, "grads", false, &v[3]);
-        num(&d, b, "saved", false, &v[4]);
-        num(&d, b, "scratch", false, &v[5]);
-        num(&d, b, "total", false, &v[6]);
-      }
+      if ((st = num(&d, r, "vmhwm_bytes", false, &v[0])) || (st = num(&d, r, "vmrss_start_bytes", false, &v[1])))
+        goto done;
+      if (b && b->type == YAML_MAPPING_NODE &&
+          ((st = num(&d, b, "weights", false, &v[2])) || (st = num(&d, b, "grads", false, &v[3])) ||
+           (st = num(&d, b, "saved", false, &v[4])) || (st = num(&d, b, "scratch", false, &v[5])) ||
+           (st = num(&d, b, "total", false, &v[6]))))
+        goto done;
       double *dst[7] = {&out->vmhwm, &out->vmrss_start, &out->buf_weights, &out->buf_grads,
                         &out->buf_saved, &out->buf_scratch, &out->buf_total};
       for (int j = 0; j < 7; j++)
@@ -190,7 +230,9 @@ tps_status kv_gemm_bench_load(const char *path, kv_gemm_bench *out, tps_error *e
   yaml_node_t *root = NULL;
   tps_status st = open_doc(&d, path, "gemm", &root, err);
   if (st) goto done;
-  out->ranks = (int)inum(&d, root, "ranks");
+  int64_t ranks = 0;
+  if ((st = inum(&d, root, "ranks", &ranks))) goto done;
+  out->ranks = ranks > 65536 ? 65536 : (int)ranks;
   out->oversubscribed = flag(&d, root, "oversubscribed");
   if ((st = stat_of(&d, root, "overhead_s", true, &out->overhead))) goto done;
   yaml_node_t *rows = io_map_get(&d, root, "rows");
@@ -217,7 +259,9 @@ tps_status kv_coll_bench_load(const char *path, kv_coll_bench *out, tps_error *e
   yaml_node_t *root = NULL;
   tps_status st = open_doc(&d, path, "collectives", &root, err);
   if (st) goto done;
-  out->ranks = (int)inum(&d, root, "ranks");
+  int64_t ranks = 0;
+  if ((st = inum(&d, root, "ranks", &ranks))) goto done;
+  out->ranks = ranks > 65536 ? 65536 : (int)ranks;
   out->oversubscribed = flag(&d, root, "oversubscribed");
   yaml_node_t *rows = io_map_get(&d, root, "rows");
   int n = rows && rows->type == YAML_SEQUENCE_NODE ? io_seq_len(rows) : 0;

@@ -103,22 +103,48 @@ typedef struct kv_fit_input {
  * tps_collective_time reproduces the measured median at every size. */
 tps_status kv_fit_profile(const kv_fit_input *in, tps_hw *hw, tps_error *err);
 
-/* Writes hw as a profile YAML (docs/schema.md) that tps_hw_load reads back:
- * to PATH.tmp.PID, then rename. */
+/* Writes hw as a profile YAML (docs/schema.md) that tps_hw_load reads back
+ * to a stream (kv_profile_render), or to path through base/outfile.h (a
+ * temporary renamed into place; an existing file keeps its mode). */
+void kv_profile_render(FILE *f, const tps_hw *hw);
 tps_status kv_profile_write(const tps_hw *hw, const char *path, tps_error *err);
 
 /* ---- subprocesses (kernel_run.c) ---- */
 
+#define KV_TIMEOUT_DEFAULT_S 600.0 /* per tp-kernel run, when no --timeout is given */
+
 /* The launcher: $TPSIM_KERNEL_RUN, else tp-kernel-run next to the running
- * executable (/proc/self/exe). */
+ * executable (/proc/self/exe). Not found: EIO. */
 tps_status kv_find_launcher(char *out, size_t size, tps_error *err);
-/* Runs the launcher with -n ranks and argv (NULL-terminated), stdout and
- * stderr to /dev/null unless log; exit status 0 or an error naming the
- * command. */
+/* Runs the launcher with -n ranks and argv (NULL-terminated) in a session
+ * of its own; stdin and stdout from/to /dev/null, stderr to log, or (no
+ * log) kept to quote its last line on failure. Success is exit status 0.
+ * A run still going after timeout_s seconds (<= 0: no limit), or when
+ * tp-sim got SIGINT/SIGTERM/SIGHUP (kv_signals_begin), is stopped, with
+ * every process of its session (SIGTERM, SIGCONT, SIGKILL 3 s later);
+ * whatever a run leaves behind is killed when it ends. Errors (EIO) name
+ * the command and how it ended. */
 tps_status kv_run_kernel(const char *launcher, int ranks, const char *const *argv, FILE *log,
-                         tps_error *err);
+                         double timeout_s, tps_error *err);
 /* 1-minute load average, or -1. */
 double kv_loadavg(void);
+
+/* While tp-kernel runs, SIGINT, SIGTERM and SIGHUP (those not ignored) are
+ * caught: the running launcher's session is stopped and the drivers return
+ * an error (kv_interrupted_error) after removing their temporary folder;
+ * the caller then re-raises kv_interrupted() so that tp-sim ends by that
+ * signal. Nested begin/end pairs are counted; end restores the handlers. */
+void kv_signals_begin(void);
+void kv_signals_end(void);
+/* The signal received since the outermost kv_signals_begin, or 0. */
+int kv_interrupted(void);
+tps_status kv_interrupted_error(tps_error *err);
+
+/* The work directory: given (created if missing), or a fresh
+ * $TMPDIR/tpsim-kv.XXXXXX (*made = true) that kv_workdir_remove deletes
+ * with all its content. */
+tps_status kv_workdir_make(const char *given, char *out, size_t size, bool *made, tps_error *err);
+void kv_workdir_remove(const char *dir);
 
 /* ---- calibrate (kernel_drive.c: runs tp-kernel, fits with kernel_fit.c) ---- */
 
@@ -129,11 +155,15 @@ typedef struct kv_calibrate_opts {
   int reps;             /* repeats per point; 0: 7 (quick: 3) */
   bool quick;           /* CI: short sweeps, one small layer run per TP */
   int tps[4];           /* TP sizes to calibrate, 0-terminated; all 0: {1, 2, 4} */
+  double timeout_s;     /* per tp-kernel run; 0: KV_TIMEOUT_DEFAULT_S */
   FILE *log;            /* progress lines, or NULL */
 } kv_calibrate_opts;
 
-/* Runs the micro-benchmarks and calibration layer runs for each TP size and
- * writes the profiles. written: the paths, newline-separated (may be NULL). */
+/* Runs the micro-benchmarks and calibration layer runs for each TP size,
+ * fits the profiles and, only when every run succeeded, writes them all
+ * (each to a temporary, all renamed at the end): a failed run, a failed fit
+ * or an interruption writes none. A fresh work directory is removed at the
+ * end. written: the paths, newline-separated (may be NULL). */
 tps_status kv_calibrate(const kv_calibrate_opts *o, char *written, size_t written_size,
                         tps_error *err);
 
@@ -156,6 +186,7 @@ typedef struct kv_validate_opts {
   bool quick;           /* CI: 2 configurations, 3 steps */
   int steps, layers;    /* 0: 5 steps (quick 3), 2 layers */
   const char *only;     /* run only cases whose id contains this, or NULL */
+  double timeout_s;     /* per tp-kernel run; 0: KV_TIMEOUT_DEFAULT_S */
   FILE *log;
 } kv_validate_opts;
 
@@ -176,7 +207,12 @@ void kv_summarize(kv_report *r);
 bool kv_is_noisy(double load_before, double load_after, int cpus, double max_spread, char *why,
                  size_t why_size);
 
-/* Runs the grid and fills rep (the caller frees with kv_report_free). */
+/* Runs the grid and fills rep (the caller frees with kv_report_free). Any
+ * failed tp-kernel run (exit status, signal, timeout, output that is not a
+ * well-formed run with finite, non-negative figures) fails the whole
+ * validation with the case named (EIO or the reader's status), as does a
+ * validation in which no case was compared (EMEASURE): never a MAPE over
+ * zero cases. A fresh work directory is removed at the end. */
 tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err);
 void kv_report_free(kv_report *rep);
 /* Number of TP 1-2 cases whose |step-time error| exceeds max_error. */

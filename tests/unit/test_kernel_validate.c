@@ -353,3 +353,80 @@ Test(kernel_fit, empty_benchmark_fails_naming_it) {
   free(l);
   free(lz);
 }
+
+/* ---- broken tp-kernel output (issue "Hostile input, broken MPI and
+ * concurrent outputs", item 1): a number that is null, NaN, inf or negative,
+ * a step time of 0, or absurd sizes is an error naming the key, never a
+ * figure that turns into "MAPE 0.0%". ---- */
+
+/* FIX(name) with the first `from` replaced by `to`, loaded as kind. */
+static tps_status load_edited(const char *name, const char *from, const char *to, char kind, tps_error *e) {
+  FILE *in = fopen(name, "r");
+  cr_assert_not_null(in, "%s", name);
+  static char text[65536];
+  size_t n = fread(text, 1, sizeof text - 1, in);
+  fclose(in);
+  text[n] = '\0';
+  char *at = strstr(text, from);
+  cr_assert_not_null(at, "'%s' not in %s", from, name);
+  char path[] = "/tmp/tpsim-kvjson-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  FILE *out = fdopen(fd, "w");
+  fwrite(text, 1, (size_t)(at - text), out);
+  fputs(to, out);
+  fputs(at + strlen(from), out);
+  fclose(out);
+  tps_error_clear(e);
+  tps_status st;
+  if (kind == 'g') {
+    kv_gemm_bench *g = calloc(1, sizeof *g);
+    st = kv_gemm_bench_load(path, g, e);
+    free(g);
+  } else if (kind == 'c') {
+    kv_coll_bench *c = calloc(1, sizeof *c);
+    st = kv_coll_bench_load(path, c, e);
+    free(c);
+  } else {
+    kv_kernel_run *r = calloc(1, sizeof *r);
+    st = kv_kernel_run_load(path, r, e);
+    free(r);
+  }
+  unlink(path);
+  return st;
+}
+
+Test(kernel_json, rejects_nan_null_negative_and_zero_step) {
+  struct {
+    const char *file, *from, *to, *key;
+    char kind;
+  } bad[] = {
+      {FIX("run_tp1.json"), "\"step_time_s\": {\"median\": 0.124739172", "\"step_time_s\": {\"median\": NaN",
+       "step_time_s.median", 'r'},
+      {FIX("run_tp1.json"), "\"step_time_s\": {\"median\": 0.124739172", "\"step_time_s\": {\"median\": null",
+       "step_time_s.median", 'r'},
+      {FIX("run_tp1.json"), "\"step_time_s\": {\"median\": 0.124739172", "\"step_time_s\": {\"median\": 0",
+       "step_time_s median", 'r'},
+      {FIX("run_tp1.json"), "\"step_time_s\": {\"median\": 0.124739172", "\"step_time_s\": {\"median\": -0.1",
+       "step_time_s.median", 'r'},
+      {FIX("run_tp1.json"), "\"fwd_s\": {\"median\": ", "\"fwd_s\": {\"median\": -", "fwd_s.median", 'r'},
+      {FIX("run_tp1.json"), "\"fwd_s\": {\"median\": ", "\"fwd_s\": {\"median\": inf, \"x\": ", "fwd_s.median", 'r'},
+      {FIX("run_tp1.json"), "\"fwd_bytes\": ", "\"fwd_bytes\": -", "fwd_bytes", 'r'},
+      {FIX("run_tp1.json"), "[0.148459924,", "[NaN,", "step_time_samples_s", 'r'},
+      {FIX("run_tp1.json"), "\"hidden\": 512", "\"hidden\": 1e300", "hidden", 'r'},
+      {FIX("run_tp1.json"), "\"tp\": 1,", "\"tp\": 1e12,", "tp", 'r'},
+      {FIX("gemm_tp2.json"), "\"fwd_s\": {\"median\": ", "\"fwd_s\": {\"median\": -", "fwd_s.median", 'g'},
+      {FIX("gemm_tp2.json"), "\"flops\": 524288", "\"flops\": null", "flops", 'g'},
+      {FIX("coll_tp2.json"), "\"bytes\": 1024", "\"bytes\": -1024", "bytes", 'c'},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tps_error e;
+    tps_status st = load_edited(bad[i].file, bad[i].from, bad[i].to, bad[i].kind, &e);
+    cr_assert_neq(st, TPS_OK, "case %zu (%s -> %s) was accepted", i, bad[i].from, bad[i].to);
+    if (strcmp(bad[i].key, "hidden") != 0 && strcmp(bad[i].key, "tp") != 0)
+      cr_assert(strstr(e.msg, bad[i].key) != NULL, "case %zu: '%s' does not name %s", i, e.msg, bad[i].key);
+  }
+  /* the unedited fixtures still load */
+  tps_error e;
+  cr_assert_eq(load_edited(FIX("run_tp1.json"), "\"tp\": 1,", "\"tp\": 1,", 'r', &e), TPS_OK, "%s", e.msg);
+}

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/report_build.h"
+#include "reports/csv.h"
 #include "reports/report_bundle.h"
 #include "tpsim/capacity.h"
 #include "tpsim/tpsim.h"
@@ -269,4 +271,168 @@ Test(report_bundle, nothing_valid_fails_with_reason, .init = load) {
   cr_assert_neq(report_bundle_build(&model, &hw, NULL, list, 1, 0, 0, &b, &err), TPS_OK);
   cr_assert(strlen(err.msg) > 0);
   cr_assert_null(b.est);
+}
+
+/* ---- the four files as one unit (issue "Hostile input, broken MPI and
+ * concurrent outputs", item 3) ---- */
+
+/* The `days` a written report was rendered with, read back from each of the
+ * four files (md and html: "within D days"; csv: the days column; json: the
+ * first "days" key, the top-level one); -1 where it is not found. */
+static void days_of(const char *dir, double out[4], int n) {
+  char path[512];
+  const char *names[4] = {"report.md", "report.html", "report.csv", "report.json"};
+  for (int i = 0; i < n; i++) {
+    out[i] = -1;
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    char *s = slurp(path);
+    const char *p = NULL;
+    if (i == 0 || i == 1) {
+      p = strstr(s, "within ");
+      if (p) out[i] = strtod(p + 7, NULL);
+    } else if (i == 3) {
+      p = strstr(s, "\"days\": ");
+      if (p) out[i] = strtod(p + 8, NULL);
+    } else {
+      /* column index of "days" in the header, then that field of row 1 */
+      int col = -1, k = 0;
+      char *nl = strchr(s, '\n');
+      cr_assert_not_null(nl);
+      *nl = '\0';
+      for (char *save = NULL, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save), k++)
+        if (strcmp(t, "days") == 0) col = k;
+      cr_assert(col >= 0, "report.csv has no days column");
+      const char *f = nl + 1;
+      for (k = 0; k < col && f; k++) {
+        f = strchr(f, ',');
+        if (f) f++;
+      }
+      if (f) out[i] = strtod(f, NULL);
+    }
+    free(s);
+  }
+}
+
+/* 10 processes write reports that differ (days 11..20) into one directory
+ * at the same moment, 6 rounds: every round leaves the four files of one
+ * run, no temporaries, and every writer succeeds. */
+Test(report_bundle, concurrent_writes_leave_one_run, .init = load, .timeout = 120) {
+  int64_t list[1] = {1};
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(report_bundle_build(&model, &hw, NULL, list, 1, 1e12, 30, &b, &err), TPS_OK, "%s", err.msg);
+  char dir[64], sub[128];
+  make_tmpdir(dir, sizeof dir);
+  snprintf(sub, sizeof sub, "%s/out", dir);
+  enum { WRITERS = 10, ROUNDS = 6 };
+  for (int round = 0; round < ROUNDS; round++) {
+    int gate[2];
+    cr_assert_eq(pipe(gate), 0);
+    pid_t pids[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+      pids[i] = fork();
+      cr_assert(pids[i] >= 0);
+      if (pids[i] == 0) {
+        close(gate[1]);
+        char c;
+        while (read(gate[0], &c, 1) > 0) {
+        } /* all start together when the gate closes */
+        b.days = 11 + i;
+        tps_error e;
+        tps_error_clear(&e);
+        _exit(report_bundle_write(&b, sub, &e) == TPS_OK ? 0 : 1);
+      }
+    }
+    close(gate[0]);
+    close(gate[1]);
+    for (int i = 0; i < WRITERS; i++) {
+      int status = 0;
+      cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+      cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", i);
+    }
+    double d[4];
+    days_of(sub, d, 4);
+    cr_assert(d[0] >= 11 && d[0] <= 20, "round %d: report.md has days %g", round, d[0]);
+    for (int i = 1; i < 4; i++)
+      cr_assert_eq(d[i], d[0], "round %d: mixed runs: report.md from the run with days %g, file %d from %g",
+                   round, d[0], i, d[i]);
+    cr_assert_eq(count_entries(sub, NULL), 4, "round %d: temporary files left in %s", round, sub);
+  }
+  const char *names[4] = {"report.md", "report.html", "report.csv", "report.json"};
+  for (int i = 0; i < 4; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", sub, names[i]);
+    unlink(path);
+  }
+  rmdir(sub);
+  rmdir(dir);
+  report_bundle_free(&b);
+}
+
+/* A report that cannot be completed (report.json is a directory) changes
+ * none of the other files; an overwritten report keeps the files' modes. */
+Test(report_bundle, failed_write_changes_nothing_and_modes_stay, .init = load) {
+  int64_t list[1] = {1};
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  cr_assert_eq(report_bundle_build(&model, &hw, NULL, list, 1, 1e12, 30, &b, &err), TPS_OK, "%s", err.msg);
+  char dir[64], sub[128], path[256], inner[300];
+  make_tmpdir(dir, sizeof dir);
+  snprintf(sub, sizeof sub, "%s/out", dir);
+  b.days = 11;
+  cr_assert_eq(report_bundle_write(&b, sub, &err), TPS_OK, "%s", err.msg);
+  /* modes: 0640 stays 0640 */
+  snprintf(path, sizeof path, "%s/report.csv", sub);
+  cr_assert_eq(chmod(path, 0640), 0);
+  b.days = 12;
+  cr_assert_eq(report_bundle_write(&b, sub, &err), TPS_OK, "%s", err.msg);
+  struct stat st;
+  cr_assert_eq(stat(path, &st), 0);
+  cr_assert_eq(st.st_mode & 0777, 0640, "report.csv is now %o", (unsigned)(st.st_mode & 0777));
+  /* report.json a (non-empty) directory: the write fails, nothing changes */
+  snprintf(path, sizeof path, "%s/report.json", sub);
+  cr_assert_eq(unlink(path), 0);
+  cr_assert_eq(mkdir(path, 0777), 0);
+  snprintf(inner, sizeof inner, "%s/keep", path);
+  FILE *f = fopen(inner, "w");
+  cr_assert_not_null(f);
+  fclose(f);
+  b.days = 13;
+  cr_assert_eq(report_bundle_write(&b, sub, &err), TPS_EIO);
+  cr_assert(strstr(err.file, "report.json") && strlen(err.msg) > 0, "%s: %s", err.file, err.msg);
+  const char *kept[3] = {"report.md", "report.html", "report.csv"};
+  double d[4];
+  days_of(sub, d, 3);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(d[i], 12, "%s was replaced by the failed report (days %g)", kept[i], d[i]);
+  cr_assert_eq(count_entries(sub, NULL), 4, "temporary files left in %s", sub);
+  unlink(inner);
+  snprintf(path, sizeof path, "%s/report.json", sub);
+  rmdir(path);
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", sub, kept[i]);
+    unlink(path);
+  }
+  rmdir(sub);
+  rmdir(dir);
+  report_bundle_free(&b);
+}
+
+/* RFC 4180: a field with a comma, quote, CR or LF is quoted, quotes doubled;
+ * a plain field is written as is (the CSV of plain names is unchanged). */
+Test(report_csv, fields_are_quoted_per_rfc4180) {
+  const char *in[] = {"decoder", "a,b", "say \"hi\"", "two\nlines", "cr\r", "", NULL};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  cr_assert_not_null(f);
+  for (int i = 0; i < 7; i++) { /* NULL: an empty field */
+    csv_field(f, in[i]);
+    fputc('|', f);
+  }
+  fclose(f);
+  cr_assert_str_eq(buf, "decoder|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"cr\r\"|||");
+  free(buf);
 }

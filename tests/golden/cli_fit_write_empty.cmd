@@ -1,0 +1,1 @@
+fit --cases validation/published-dev.yaml --stack megatron-cuda --param per_step --write ''

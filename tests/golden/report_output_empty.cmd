@@ -1,0 +1,1 @@
+report --model qwen25vl-7b --tp 1 -o ''

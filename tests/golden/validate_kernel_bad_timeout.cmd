@@ -1,0 +1,1 @@
+validate --kernel --quick --timeout 0

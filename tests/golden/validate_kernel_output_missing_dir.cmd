@@ -1,0 +1,1 @@
+validate --kernel --quick -o /tmp/tpsim-no-such-dir/out.json
