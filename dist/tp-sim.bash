@@ -61,7 +61,7 @@ _tp_sim() {
             COMPREPLY=($(compgen -W "1 2 4 8 1,2 1,2,4 1,2,4,8" -- "$cur")); return ;;
         --cards|--pp|--pipeline-model-parallel-size|--dp|--seq-len|--seq-length|--micro-batch|\
         --micro-batch-size|--global-batch|--global-batch-size|--margin|--tokens|--days|\
-        --max-error|--megatron-args|--mean-seq-len|--freeze|--param|--timeout)
+        --max-error|--megatron-args|--mean-seq-len|--freeze|--param|--timeout|--price)
             return ;;
         --stack)
             COMPREPLY=($(compgen -W "megatron-cuda mindspeed-npu none" -- "$cur"))
@@ -91,7 +91,7 @@ _tp_sim() {
         layers)
             COMPREPLY=($(compgen -W "$run_opts --ops" -- "$cur")) ;;
         report)
-            COMPREPLY=($(compgen -W "$run_opts --tokens --days" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "$run_opts --tokens --days --price" -- "$cur")) ;;
         from-script)
             if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$run_opts" -- "$cur"))

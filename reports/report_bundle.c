@@ -51,27 +51,37 @@ static void fmt_fit(char *buf, size_t size, int64_t v, bool capped) {
 }
 
 /* Sentence on the cards needed, for the Markdown and HTML. */
-static void fmt_budget(char *buf, size_t size, const tps_capacity_row *c) {
+static void fmt_budget(char *buf, size_t size, const report_bundle *b, int i) {
+  const tps_capacity_row *c = &b->capacity[i];
+  const tps_estimate *e = &b->est[i];
   if (!c->has_budget) {
-    snprintf(buf, size, "-");
+    snprintf(buf, size, b->token_budget > 0 && !e->fits_with_margin ? "not sized: does not fit" : "-");
   } else if (!c->budget.reachable) {
     snprintf(buf, size, "not within %lld replicas", (long long)TPS_CAPACITY_MAX_DP);
   } else {
-    snprintf(buf, size, "%lld cards (DP %lld, global batch %lld, %.2f days%s)",
-             (long long)c->budget.cards, (long long)c->budget.dp, (long long)c->budget.global_batch,
-             c->budget.days, c->budget.fits_with_margin ? "" : ", does not fit");
+    char batch[64] = "", cost[64] = "";
+    if (c->budget.global_batch != e->run.global_batch)
+      snprintf(batch, sizeof batch, " (from %lld)", (long long)e->run.global_batch);
+    if (b->price > 0) snprintf(cost, sizeof cost, ", cost %.0f", c->budget.card_hours * b->price);
+    snprintf(buf, size, "%lld cards = %lld nodes (DP %lld, global batch %lld%s, %.2f days, %.0f "
+             "card-hours%s%s)",
+             (long long)c->budget.cards,
+             (long long)((c->budget.cards + b->hw->devices_per_node - 1) / b->hw->devices_per_node),
+             (long long)c->budget.dp, (long long)c->budget.global_batch, batch, c->budget.days,
+             c->budget.card_hours, cost, c->budget.fits_with_margin ? "" : ", does not fit");
   }
 }
 
 /* The text cells of one capacity row, shared by the Markdown and HTML tables. */
 typedef struct capacity_cells {
-  char seq[32], mb[32], bud[160], days[32];
+  char seq[32], mb[32], bud[256], days[32];
 } capacity_cells;
 
-static void capacity_cells_of(const tps_capacity_row *c, capacity_cells *out) {
+static void capacity_cells_of(const report_bundle *b, int i, capacity_cells *out) {
+  const tps_capacity_row *c = &b->capacity[i];
   fmt_fit(out->seq, sizeof out->seq, c->max_seq_len, c->max_seq_len_capped);
   fmt_fit(out->mb, sizeof out->mb, c->max_micro_batch, c->max_micro_batch_capped);
-  fmt_budget(out->bud, sizeof out->bud, c);
+  fmt_budget(out->bud, sizeof out->bud, b, i);
   if (c->days_at_run > 0)
     snprintf(out->days, sizeof out->days, "%.1f", c->days_at_run);
   else
@@ -228,7 +238,7 @@ void report_bundle_md(FILE *out, const report_bundle *b) {
   for (int i = 0; i < b->report.n; i++) {
     const tps_capacity_row *c = &b->capacity[i];
     capacity_cells cells;
-    capacity_cells_of(c, &cells);
+    capacity_cells_of(b, i, &cells);
     const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
     fprintf(out, "| %lld | %.1f | %s | %s | %s | %s |\n", (long long)c->tp, c->headroom_bytes / GB,
             seq, mb, bud, days);
@@ -398,7 +408,7 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
   for (int i = 0; i < r->n; i++) {
     const tps_capacity_row *c = &b->capacity[i];
     capacity_cells cells;
-    capacity_cells_of(c, &cells);
+    capacity_cells_of(b, i, &cells);
     const char *seq = cells.seq, *mb = cells.mb, *bud = cells.bud, *days = cells.days;
     fprintf(out, "<tr><td>%lld</td><td%s>%.1f</td><td>%.1f</td><td>", (long long)c->tp,
             c->headroom_bytes < 0 ? " class=\"no\"" : "", c->headroom_bytes / GB, c->free_bytes / GB);
@@ -423,7 +433,8 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
                "runtime_reserve_bytes,total_bytes,limit_bytes,headroom_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,"
                "dp_comm_s,optimizer_s,overhead_s,tokens_per_s,tokens_per_s_per_card,mfu,"
                "max_seq_len,max_micro_batch,token_budget,days,budget_dp,budget_cards,"
-               "budget_global_batch,budget_tokens_per_s,budget_days,recommended\n");
+               "budget_global_batch,budget_tokens_per_s,budget_days,budget_card_hours,budget_cost,"
+               "recommended\n");
   for (int i = 0; i < b->report.n; i++) {
     const tps_estimate *e = &b->est[i];
     const tps_memory *m = &e->memory;
@@ -441,11 +452,14 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
     fputc(',', out);
     if (b->days > 0) fprintf(out, "%.9g", b->days);
     fputc(',', out);
-    if (c->has_budget && c->budget.reachable)
-      fprintf(out, "%lld,%lld,%lld,%.9g,%.9g", (long long)c->budget.dp, (long long)c->budget.cards,
-              (long long)c->budget.global_batch, c->budget.tokens_per_s, c->budget.days);
-    else
-      fputs(",,,,", out);
+    if (c->has_budget && c->budget.reachable) {
+      fprintf(out, "%lld,%lld,%lld,%.9g,%.9g,%.9g,", (long long)c->budget.dp,
+              (long long)c->budget.cards, (long long)c->budget.global_batch, c->budget.tokens_per_s,
+              c->budget.days, c->budget.card_hours);
+      if (b->price > 0) fprintf(out, "%.9g", c->budget.card_hours * b->price);
+    } else {
+      fputs(",,,,,,", out);
+    }
     fprintf(out, ",%s\n", i == b->report.recommended ? "true" : "false");
   }
 }
@@ -511,6 +525,10 @@ void report_bundle_json(FILE *out, const report_bundle *b) {
       json_key(&w, "global_batch"); json_int(&w, c->budget.global_batch);
       json_key(&w, "tokens_per_s"); json_number(&w, c->budget.tokens_per_s);
       json_key(&w, "days"); json_number(&w, c->budget.days);
+      json_key(&w, "dp_needed"); json_int(&w, c->budget.dp_needed);
+      json_key(&w, "card_hours"); json_number(&w, c->budget.card_hours);
+      json_key(&w, "cost");
+      if (b->price > 0) json_number(&w, c->budget.card_hours * b->price); else json_null(&w);
       json_key(&w, "memory_bytes"); json_number(&w, c->budget.memory_bytes);
       json_key(&w, "fits_with_margin"); json_bool(&w, c->budget.fits_with_margin);
       json_object_end(&w);

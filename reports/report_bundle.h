@@ -24,6 +24,7 @@ typedef struct report_bundle {
   tps_capacity_row *capacity; /* owned, report.n entries (same order as est) */
   double token_budget;     /* tokens; 0: none */
   double days;             /* 0: none */
+  double price;            /* per card-hour (any currency); 0: none */
   /* per-layer breakdown of the recommended TP (or the first evaluated one
    * when nothing fits: layers_tp_index says which) */
   int layers_tp_index;     /* index into est, -1 when n == 0 */

@@ -47,6 +47,16 @@ int cmd_report(const cli_args *args) {
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
   warn_skipped(b.report.skipped, b.report.n_skipped);
+  b.price = args->price;
+  for (int i = 0; i < b.report.n; i++) {
+    const tps_capacity_row *c = &b.capacity[i];
+    if (c->has_budget && c->budget.reachable && c->budget.global_batch != b.est[i].run.global_batch)
+      fprintf(stderr,
+              "tp-sim: warning: TP=%lld: the budget's %lld cards run a global batch of %lld, not "
+              "%lld (micro-batches per replica kept); check that the recipe allows it\n",
+              (long long)c->tp, (long long)c->budget.cards, (long long)c->budget.global_batch,
+              (long long)b.est[i].run.global_batch);
+  }
   st = report_bundle_write(&b, args->output, &err);
   report_bundle_free(&b);
   if (st != TPS_OK) {

@@ -16,7 +16,7 @@ typedef enum {
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
-  ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_HELP
+  ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -106,6 +106,8 @@ static const cli_option options[] = {
      "token budget to plan cards for: 1T, 500B, 2.5e12"},
     {ID_DAYS, OPTS_REPORT, "--days", NULL, T_STRING, "D", NULL, 0, 0,
      "deadline for the token budget, days"},
+    {ID_PRICE, OPTS_REPORT, "--price", NULL, T_STRING, "P", NULL, 0, 0,
+     "price per card-hour (any currency): the budget's cost"},
     {ID_KERNEL, OPTS_KERNEL, "--kernel", NULL, T_FLAG, NULL, NULL, 0, 0,
      "run tp-kernel over a grid of configurations and compare per op (instead of --published)"},
     {ID_HW_PREFIX, OPTS_KERNEL, "--hw-prefix", NULL, T_STRING, "PREFIX", NULL, 0, 0,
@@ -325,6 +327,15 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     case ID_PARAM: args->params = value; break;
     case ID_TIMEOUT: args->timeout_s = v; break;
+    case ID_PRICE: {
+      char *end = NULL;
+      errno = 0;
+      double p = strtod(value, &end);
+      if (end == value || *end != '\0' || errno || !isfinite(p) || p <= 0.0 || p > 1e6)
+        return bad(err, o->name, "a price per card-hour in (0, 1e6]", value);
+      args->price = p;
+      break;
+    }
     case ID_DAYS: {
       char *end = NULL;
       errno = 0;

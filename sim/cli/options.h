@@ -37,6 +37,7 @@ typedef struct cli_args {
   int64_t mb_list[CLI_MAX_TP];  /* recommend --micro-batch LIST; n_mb 0: searched */
   int n_mb;
   double days;                /* report --days; 0: none */
+  double price;               /* report --price per card-hour; 0: none */
   const char *stack;          /* --stack NAME|FILE|none: software stack; NULL: the profile's */
   const char *freeze;         /* --freeze MODULE[,MODULE]: modules that do not train; NULL: none */
   const char *cases[16];      /* fit --cases FILE (repeatable) */

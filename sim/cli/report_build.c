@@ -28,7 +28,9 @@ static void add_rules(report_bundle *b) {
   b->rules[b->n_rules++] =
       "cards for a token budget: TP, PP, micro-batch and micro-batches per step kept, DP scaled "
       "(cards = TP x PP x DP, global batch = micro-batch x micro-batches x DP); the smallest DP whose "
-      "job tokens/s x days x 86400 s reaches the budget";
+      "job tokens/s x days x 86400 s reaches the budget, rounded up so that the cards fill whole "
+      "nodes; card-hours = cards x days x 24 (x --price per card-hour = cost); no budget is sized "
+      "for a configuration that does not fit with the margin";
   b->rules[b->n_rules++] = "a token budget counts decoder tokens (global batch x seq_len per step)";
 }
 
