@@ -116,13 +116,16 @@ static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
   svg_series s[6] = {{"weights", v}, {"gradients", v + n}, {"optimizer state", v + 2 * n},
                      {"activations", v + 3 * n}, {"allocator cache", v + 4 * n},
                      {"runtime reserve", v + 5 * n}};
-  char ref[96];
+  char ref[96], ref2[96];
   snprintf(ref, sizeof ref, "device memory %.1f GB", b->hw->memory_bytes / GB);
+  double limit = n > 0 ? b->capacity[0].limit_bytes / GB : 0.0;
+  snprintf(ref2, sizeof ref2, "limit with the margin %.1f GB", limit);
   svg_chart c = {.id = "chart-memory", .title = "Memory per card by component (most loaded stage)",
                  .x_label = "tensor-parallel size", .y_label = "memory per card (GB, 10^9 bytes)",
                  .categories = cats, .n_categories = n, .series = s, .n_series = 6,
-                 .ref_value = b->hw->memory_bytes / GB, .ref_label = ref, .width = 1040,
-                 .height = 400, .standalone = standalone};
+                 .ref_value = b->hw->memory_bytes / GB, .ref_label = ref,
+                 .ref2_value = limit < b->hw->memory_bytes / GB ? limit : 0.0, .ref2_label = ref2,
+                 .width = 1040, .height = 400, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:
   free(v);
@@ -133,21 +136,27 @@ done:
 static void chart_line(FILE *out, const report_bundle *b, bool standalone, bool throughput) {
   int n = b->report.n;
   double *v = calloc((size_t)n + 1, sizeof *v);
+  int *flag = calloc((size_t)n + 1, sizeof *flag);
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
-  if (!v || !names || !cats) goto done;
+  if (!v || !flag || !names || !cats) goto done;
   tp_labels(b, names, cats);
-  for (int i = 0; i < n; i++) v[i] = throughput ? b->est[i].tokens_per_s_per_card : b->est[i].step_time_s;
+  for (int i = 0; i < n; i++) {
+    v[i] = throughput ? b->est[i].tokens_per_s_per_card : b->est[i].step_time_s;
+    flag[i] = !b->est[i].fits_with_margin;
+  }
   svg_series s = {throughput ? "tokens/s per card" : "step time", v};
   svg_chart c = {.id = throughput ? "chart-throughput" : "chart-step",
                  .title = throughput ? "Throughput per card" : "Step time",
                  .x_label = "tensor-parallel size",
                  .y_label = throughput ? "tokens/s per card (job tokens/s / cards)" : "step time (s)",
-                 .categories = cats, .n_categories = n, .series = &s, .n_series = 1, .width = 515,
+                 .categories = cats, .n_categories = n, .series = &s, .n_series = 1,
+                 .flagged = flag, .flag_label = "does not fit (with the margin)", .width = 515,
                  .height = 340, .standalone = standalone};
   svg_lines(out, &c);
 done:
   free(v);
+  free(flag);
   free(names);
   free(cats);
 }
@@ -166,13 +175,16 @@ static void chart_layers(FILE *out, const report_bundle *b, bool standalone) {
     cats[i] = names[i];
   }
   svg_series s[2] = {{"compute (fwd + bwd + recompute)", v}, {"TP communication", v + n}};
+  bool any_comm = false;
+  for (int i = 0; i < n; i++) any_comm = any_comm || v[n + i] > 0;
   char title[128];
-  snprintf(title, sizeof title, "Time per layer, TP=%lld, one micro-batch",
-           b->layers_tp_index >= 0 ? (long long)b->est[b->layers_tp_index].run.tp : 0LL);
+  long long ltp = b->layers_tp_index >= 0 ? (long long)b->est[b->layers_tp_index].run.tp : 0LL;
+  snprintf(title, sizeof title, "Time per layer, TP=%lld%s, one micro-batch", ltp,
+           any_comm ? "" : " (no tensor-parallel communication)");
   svg_chart c = {.id = "chart-layers", .title = title,
                  .x_label = "layer, in execution order (see the table of modules below)",
                  .y_label = "time per micro-batch (ms)", .categories = cats, .n_categories = n,
-                 .series = s, .n_series = 2, .width = 1040, .height = 380, .standalone = standalone};
+                 .series = s, .n_series = any_comm ? 2 : 1, .width = 1040, .height = 380, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:
   free(v);
@@ -182,25 +194,26 @@ done:
 
 static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
   int n = b->report.n;
-  double *v = calloc((size_t)(6 * n + 1), sizeof *v);
+  double *v = calloc((size_t)(6 * n + 1), sizeof *v); /* six causes */
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
   if (!v || !names || !cats) goto done;
   tp_labels(b, names, cats);
   for (int i = 0; i < n; i++) {
     const tps_estimate *e = &b->est[i];
-    double t = e->step_time_s > 0 ? e->step_time_s : 1.0;
-    v[i] = e->time.compute / t * 100.0;
-    v[n + i] = e->time.tp_comm / t * 100.0;
-    v[2 * n + i] = e->time.dp_comm / t * 100.0;
-    v[3 * n + i] = e->time.pp_bubble / t * 100.0;
-    v[4 * n + i] = (e->time.overhead + e->time.optimizer) / t * 100.0;
+    v[i] = e->time.compute;
+    v[n + i] = e->time.tp_comm;
+    v[2 * n + i] = e->time.dp_comm;
+    v[3 * n + i] = e->time.pp_bubble;
+    v[4 * n + i] = e->time.overhead;
+    v[5 * n + i] = e->time.optimizer;
   }
-  svg_series s[5] = {{"compute", v}, {"TP communication", v + n}, {"DP communication", v + 2 * n},
-                     {"pipeline bubble", v + 3 * n}, {"host overhead + optimizer", v + 4 * n}};
-  svg_chart c = {.id = "chart-share", .title = "Share of the step time by cause",
-                 .x_label = "tensor-parallel size", .y_label = "share of step time (%)",
-                 .categories = cats, .n_categories = n, .series = s, .n_series = 5, .y_max = 100.0,
+  svg_series s[6] = {{"compute", v}, {"TP communication", v + n}, {"DP communication", v + 2 * n},
+                     {"pipeline bubble", v + 3 * n}, {"host (issue, fixed costs)", v + 4 * n},
+                     {"optimizer", v + 5 * n}};
+  svg_chart c = {.id = "chart-share", .title = "Where the step time goes (seconds per step)",
+                 .x_label = "tensor-parallel size", .y_label = "time per step (s)",
+                 .categories = cats, .n_categories = n, .series = s, .n_series = 6,
                  .width = 1040, .height = 380, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:

@@ -59,6 +59,16 @@ static int decimals_for(double step) {
 
 static double y_px(const frame *f, double v) { return f->top + f->ph - v / f->y_top * f->ph; }
 
+/* Whether a series has a value to draw (a legend entry for one that has
+ * none would name nothing on the chart). */
+static bool has_data(const svg_chart *c, int s) {
+  for (int i = 0; i < c->n_categories; i++) {
+    double v = c->series[s].values[i];
+    if (isfinite(v) && v > 0) return true;
+  }
+  return false;
+}
+
 /* Title, legend, axes, y ticks and grid; returns the frame for the data. */
 static frame begin(FILE *out, const svg_chart *c, double data_max) {
   frame f;
@@ -68,6 +78,7 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
   double row_w = 0.0;
   int rows = 1;
   for (int s = 0; s < c->n_series; s++) {
+    if (!has_data(c, s)) continue;
     double item = 22.0 + CHAR_W * (double)strlen(c->series[s].name ? c->series[s].name : "") + 16.0;
     if (row_w > 0 && row_w + item > f.w - 80.0) {
       rows++;
@@ -81,6 +92,7 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
   f.ph = f.h - f.top - 58.0;
   double top = data_max;
   if (c->ref_value > top) top = c->ref_value;
+  if (c->ref2_value > top) top = c->ref2_value;
   if (c->y_max > 0) top = c->y_max;
   if (!(top > 0)) top = 1.0;
   f.step = svg_nice_step(top * 1.04, 5);
@@ -109,9 +121,10 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
   svg_escape(out, c->title);
   fputs("</text>\n", out);
 
-  /* legend */
+  /* legend (the flag's cross last) */
   double lx = f.left, ly = 34.0;
   for (int s = 0; s < c->n_series; s++) {
+    if (!has_data(c, s)) continue;
     const char *name = c->series[s].name ? c->series[s].name : "";
     double item = 22.0 + CHAR_W * (double)strlen(name) + 16.0;
     if (lx > f.left && lx + item > f.w - 8.0) {
@@ -124,6 +137,23 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
     svg_escape(out, name);
     fputs("</text>\n", out);
     lx += item;
+  }
+  if (c->flagged && c->flag_label) {
+    bool any = false;
+    for (int i = 0; i < c->n_categories; i++) any = any || c->flagged[i];
+    if (any) {
+      double item = 22.0 + CHAR_W * (double)strlen(c->flag_label) + 16.0;
+      if (lx > f.left && lx + item > f.w - 8.0) {
+        lx = f.left;
+        ly += 18.0;
+      }
+      fprintf(out, "<path d=\"M%.1f %.1f l10 10 m0 -10 l-10 10\" stroke=\"#C00000\" "
+                   "stroke-width=\"2.5\" class=\"flag\"/><text x=\"%.1f\" y=\"%.1f\" " FONT
+                   " font-size=\"12\" fill=\"#222\">",
+              lx + 2.0, ly - 9.0, lx + 20.0, ly);
+      svg_escape(out, c->flag_label);
+      fputs("</text>\n", out);
+    }
   }
 
   /* y grid, ticks and tick labels */
@@ -179,18 +209,24 @@ static void x_labels(FILE *out, const svg_chart *c, const frame *f) {
   }
 }
 
-static void ref_line(FILE *out, const svg_chart *c, const frame *f) {
-  if (!(c->ref_value > 0) || c->ref_value > f->y_top) return;
-  double y = y_px(f, c->ref_value);
+static void one_ref_line(FILE *out, const frame *f, double v, const char *label, const char *dash,
+                         const char *cls, double label_dy) {
+  if (!(v > 0) || v > f->y_top) return;
+  double y = y_px(f, v);
   fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#C00000\" "
-               "stroke-width=\"2\" stroke-dasharray=\"7 4\"/>\n",
-          f->left, y, f->left + f->pw, y);
-  if (c->ref_label) {
+               "stroke-width=\"2\" stroke-dasharray=\"%s\" class=\"%s\"/>\n",
+          f->left, y, f->left + f->pw, y, dash, cls);
+  if (label) {
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" " FONT " font-size=\"11\" fill=\"#C00000\" text-anchor=\"end\">",
-            f->left + f->pw - 4.0, y - 5.0);
-    svg_escape(out, c->ref_label);
+            f->left + f->pw - 4.0, y + label_dy);
+    svg_escape(out, label);
     fputs("</text>\n", out);
   }
+}
+
+static void ref_line(FILE *out, const svg_chart *c, const frame *f) {
+  one_ref_line(out, f, c->ref_value, c->ref_label, "7 4", "ref", -5.0);
+  one_ref_line(out, f, c->ref2_value, c->ref2_label, "2 3", "ref2", 14.0);
 }
 
 void svg_stacked_bars(FILE *out, const svg_chart *c) {
@@ -249,12 +285,24 @@ void svg_lines(FILE *out, const svg_chart *c) {
       double v = c->series[s].values[i];
       if (!isfinite(v) || v < 0) continue;
       double x = f.left + band * (i + 0.5), y = y_px(&f, v);
-      fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4.5\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"1.5\">"
-                   "<title>", x, y, color);
+      bool flag = c->flagged && c->flagged[i];
+      if (flag)
+        fprintf(out, "<path d=\"M%.2f %.2f l10 10 m0 -10 l-10 10\" stroke=\"#C00000\" "
+                     "stroke-width=\"2.5\" class=\"flag\"><title>",
+                x - 5.0, y - 5.0);
+      else
+        fprintf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"4.5\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"1.5\">"
+                     "<title>", x, y, color);
       svg_escape(out, c->categories[i] ? c->categories[i] : "");
       fputs(": ", out);
       svg_escape(out, c->series[s].name ? c->series[s].name : "");
-      fprintf(out, " %.4g</title></circle>\n", v);
+      fprintf(out, " %.4g", v);
+      if (flag && c->flag_label) {
+        fputs(" (", out);
+        svg_escape(out, c->flag_label);
+        fputc(')', out);
+      }
+      fputs(flag ? "</title></path>\n" : "</title></circle>\n", out);
       int dec = v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
       fprintf(out, "<text x=\"%.2f\" y=\"%.2f\" " FONT " font-size=\"11\" fill=\"%s\" text-anchor=\"middle\">%.*f</text>\n",
               x, y - 9.0, color, dec, v);

@@ -29,6 +29,12 @@ typedef struct svg_chart {
   int n_series;            /* 1..SVG_MAX_SERIES */
   double ref_value;        /* y of a dashed horizontal line; <= 0: none */
   const char *ref_label;   /* text drawn by that line */
+  double ref2_value;       /* y of a second (dotted) line, e.g. the limit under a
+                              margin; <= 0: none */
+  const char *ref2_label;
+  const int *flagged;      /* lines: flagged[i] != 0 draws category i's points as a
+                              cross (e.g. "does not fit"); NULL: none */
+  const char *flag_label;  /* legend text of the cross */
   double y_max;            /* top of the y axis; <= 0: from the data */
   int width, height;       /* pixels; 0: 640 x 360 */
   int standalone;          /* 1: a .svg document (xmlns attribute); 0: inline

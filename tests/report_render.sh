@@ -26,3 +26,21 @@ if [ "$size" -lt 50000 ]; then
   echo "screenshot is $size bytes: the page did not render"; exit 1
 fi
 echo "rendered report.html to a ${size}-byte PNG"
+
+# The charts mark what does not fit and draw the margin: a report where
+# TP=1 does not fit (llama3-8b at 8192 tokens on 64 GB cards), read back from
+# the DOM Chromium builds: a cross on the throughput and step-time lines
+# for it, and the limit-with-margin line on the memory chart.
+"$tpsim" report --model llama3-8b --hw 910b2 --tp 1,2,4,8 --cards 8 -o "$dir/nofit" >/dev/null 2>&1 || {
+  echo "report of the non-fitting case failed"; exit 1; }
+timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+  --disable-component-update --disable-sync --no-first-run --user-data-dir="$dir/profile2" \
+  --dump-dom "file://$dir/nofit/report.html" >"$dir/dom.html" 2>"$dir/chromium2.log" || {
+  echo "chromium --dump-dom failed"; cat "$dir/chromium2.log"; exit 1; }
+flags=$(grep -o 'class="flag"' "$dir/dom.html" | wc -l)
+margin=$(grep -o 'class="ref2"' "$dir/dom.html" | wc -l)
+# two line charts x (one cross for TP=1 + one legend cross)
+if [ "$flags" -lt 4 ]; then echo "non-fitting marker: $flags crosses in the DOM, expected >= 4"; exit 1; fi
+if [ "$margin" -lt 1 ]; then echo "no margin line on the memory chart"; exit 1; fi
+grep -q 'does not fit (with the margin)' "$dir/dom.html" || { echo "no 'does not fit' legend"; exit 1; }
+echo "non-fitting TP marked ($flags crosses), margin line drawn"
