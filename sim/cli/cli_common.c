@@ -134,7 +134,21 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
   char path[4096];
   memset(model, 0, sizeof *model);
   if (args->model) {
-    if (tps_data_find("models", args->model, path, sizeof path, &err) != TPS_OK ||
+    /* A checkpoint folder (a Hugging Face model directory) stands for its config.json. */
+    const char *model_arg = args->model;
+    char in_dir[4096];
+    struct stat sb;
+    if (stat(args->model, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      if (snprintf(in_dir, sizeof in_dir, "%s/config.json", args->model) >= (int)sizeof in_dir)
+        return fail_usage("--model: the folder's path is too long", NULL);
+      if (stat(in_dir, &sb) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "--model: %.500s is a folder without a config.json", args->model);
+        return fail_usage(msg, "give a model YAML, a Hugging Face config.json or a folder holding one");
+      }
+      model_arg = in_dir;
+    }
+    if (tps_data_find("models", model_arg, path, sizeof path, &err) != TPS_OK ||
         tps_model_load(path, model, &err) != TPS_OK) {
       print_error(&err);
       return EXIT_USAGE;

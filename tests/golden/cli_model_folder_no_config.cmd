@@ -1,0 +1,1 @@
+--model tests/inputs --hw a100-80g-sxm --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/hf/qwen2.5-0.5b --hw a100-80g-sxm --tp 1,2
