@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io/io_internal.h"
+#include "io/limits.h"
 #include "io/yaml_doc.h"
 #include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
@@ -399,6 +400,9 @@ static tps_status read_training(io_doc *d, const yaml_node_t *n, tps_model *mode
   if (n) {
     if ((st = io_node_expect_map(d, n, "'training'"))) return st;
     if ((st = io_map_read(d, n, training_keys, T_N, &ctx, t, f))) return st;
+    if ((st = io_check_limit(d, f[T_MB_OVERHEAD], "'micro_batch_overhead'",
+                             t->micro_batch_overhead_s, &io_limit_time)))
+      return st;
   } else {
     /* No training: mapping: every default. */
     static const yaml_node_t empty_map = {.type = YAML_MAPPING_NODE};
