@@ -316,7 +316,8 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
   yaml_node_t *vc = field(d, root, "vision_config");
   if (vc && (st = io_node_expect_map(d, vc, "'vision_config'"))) return st;
   int64_t window_px = VIS_WINDOW_PX, merge = VIS_MERGE, out = VIS_OUT;
-  yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL;
+  yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL, *at_patch = NULL,
+              *at_temporal = NULL, *at_merge = NULL;
   vit->type = TPS_MODULE_VIT;
   snprintf(vit->name, sizeof vit->name, "vision_encoder");
   vit->layers = VIS_DEPTH;
@@ -333,13 +334,32 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
         (st = int_field(d, vc, "num_heads", 1, &vit->heads, &at_heads)) ||
         (st = int_field(d, vc, "in_chans", 1, &vit->in_channels, NULL)) ||
         (st = int_field(d, vc, "in_channels", 1, &vit->in_channels, NULL)) ||
-        (st = int_field(d, vc, "patch_size", 1, &vit->patch, NULL)) ||
-        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, NULL)) ||
-        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, NULL)) ||
+        (st = int_field(d, vc, "patch_size", 1, &vit->patch, &at_patch)) ||
+        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, &at_temporal)) ||
+        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, &at_merge)) ||
         (st = int_field(d, vc, "window_size", 0, &window_px, &at_window)) ||
         (st = int_field(d, vc, "out_hidden_size", 1, &out, &at_out)))
       return st;
   }
+  /* Products the lowering stores as 64-bit counts: the pixels of one patch
+   * and the merger's width (hidden x merge^2). */
+  int64_t prod;
+  if (__builtin_mul_overflow(vit->in_channels, vit->temporal_patch, &prod) ||
+      __builtin_mul_overflow(prod, vit->patch, &prod) ||
+      __builtin_mul_overflow(prod, vit->patch, &prod)) {
+    io_doc_fail(d, at_temporal ? at_temporal : at_patch ? at_patch : root, TPS_ERANGE,
+                "'in_chans' x 'temporal_patch_size' x 'patch_size'^2 = %" PRId64 " x %" PRId64
+                " x %" PRId64 "^2 does not fit a 64-bit count",
+                vit->in_channels, vit->temporal_patch, vit->patch);
+    io_doc_hint(d, "Qwen2.5-VL has patch_size 14 and temporal_patch_size 2");
+    return TPS_ERANGE;
+  }
+  if (__builtin_mul_overflow(merge, merge, &prod) ||
+      __builtin_mul_overflow(prod, vit->hidden, &prod))
+    return io_doc_fail(d, at_merge ? at_merge : root, TPS_ERANGE,
+                       "vision 'hidden_size' x 'spatial_merge_size'^2 = %" PRId64 " x %" PRId64
+                       "^2 does not fit a 64-bit count",
+                       vit->hidden, merge);
   vit->kv_heads = vit->heads;
   vit->mlp = TPS_MLP_SWIGLU; /* Qwen2_5_VLMLP: gate/up/down, silu */
   vit->norm = TPS_NORM_RMSNORM;

@@ -209,3 +209,79 @@ Test(extremes, every_count_at_its_maximum) {
   estimate(&o);
   cr_expect_eq(est.run.dp, 1000000000);
 }
+
+/* ---- counts beyond int64: refused by the lowering, never wrapped -------- */
+
+/* Lowers one layer of `mod` at TP 1, micro-batch 1, vocabulary padded to a
+ * multiple of 128; returns the status and
+ * leaves the message in *err. */
+static tps_status lower_one(const tps_module *mod, tps_layer_kind kind, tps_error *err) {
+  tps_run run;
+  memset(&run, 0, sizeof run);
+  run.tp = run.pp = run.dp = run.cards = 1;
+  run.micro_batch = 1;
+  run.seq_len = 1;
+  run.vocab_divisor = TPS_DEFAULT_VOCAB_DIVISOR;
+  run.precision = TPS_PRECISION_BF16;
+  tps_lower_opts opts = {.kind = kind};
+  tps_op_list ops;
+  tps_op_list_init(&ops);
+  tps_error_clear(err);
+  tps_status st = tps_lower_layer(mod, &run, opts, &ops, err);
+  tps_op_list_free(&ops);
+  return st;
+}
+
+static void expect_too_large(const tps_module *mod, tps_layer_kind kind, const char *msg) {
+  tps_error err;
+  cr_expect_eq(lower_one(mod, kind, &err), TPS_ERANGE, "%s: %s", mod->name, err.msg);
+  cr_expect_str_eq(err.msg, msg);
+}
+
+Test(extremes, lowering_refuses_counts_beyond_int64) {
+  /* A library caller can build modules the loaders would refuse; the
+   * lowering checks the products it stores itself (UBSan: no overflow). */
+  load_bundled("qwen25vl-7b", "h100-sxm");
+  tps_module vit = model.modules[0], proj = model.modules[1], dec = model.modules[2];
+  cr_assert_eq(vit.type, TPS_MODULE_VIT);
+  cr_assert_eq(proj.type, TPS_MODULE_PROJECTOR);
+  tps_error err;
+  cr_assert_eq(lower_one(&vit, TPS_LAYER_PATCH_EMBED, &err), TPS_OK, "%s", err.msg);
+
+  vit.patch = 1000000000;
+  vit.temporal_patch = 1000000000;
+  expect_too_large(&vit, TPS_LAYER_PATCH_EMBED,
+                   "module 'vision_encoder': in_channels x temporal_patch x patch^2 = 3 x "
+                   "1000000000 x 1000000000^2 does not fit a 64-bit count");
+
+  proj.spatial_merge = 1000000000;
+  proj.tokens = 1;
+  expect_too_large(&proj, TPS_LAYER_MERGER,
+                   "module 'projector': hidden x spatial_merge^2 = 1280 x 1000000000^2 does not "
+                   "fit a 64-bit count");
+
+  tps_module wide = dec;
+  wide.heads = wide.kv_heads = 4000000000LL;
+  wide.head_dim = 4000000000LL;
+  expect_too_large(&wide, TPS_LAYER_BLOCK,
+                   "module 'language_model': (heads + 2 x kv_heads) / tp x head_dim = "
+                   "(4000000000 + 2 x 4000000000) x 4000000000 does not fit a 64-bit count");
+
+  wide = dec;
+  wide.vocab = INT64_MAX - 10;
+  expect_too_large(&wide, TPS_LAYER_HEAD,
+                   "module 'language_model': vocab 9223372036854775797 padded to a multiple of "
+                   "vocab_divisor x tp = 128 x 1 does not fit a 64-bit count");
+
+  /* And through the CLI's path: the estimate is refused, nothing printed. */
+  model.modules[0].patch = 1000000000;
+  model.modules[0].temporal_patch = 1000000000;
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  tps_run run;
+  tps_error_clear(&err);
+  cr_assert_eq(tps_run_resolve(&model, &o, &run, &err), TPS_OK, "%s", err.msg);
+  cr_expect_eq(tps_estimate_run(&model, &run, &hw, &est, &err), TPS_ERANGE);
+  cr_expect(strstr(err.msg, "module 'vision_encoder'") && strstr(err.msg, "patch"), "%s",
+            err.msg);
+}

@@ -186,6 +186,17 @@ Test(hf_config, kv_heads_must_divide_heads) {
                  "'num_key_value_heads' (3) must divide 'num_attention_heads' (28)");
 }
 
+/* A vision patch or merged width beyond int64 is refused at the key: it
+ * used to wrap into negative memory per card and a negative MFU. */
+Test(hf_config, vision_products_beyond_int64_refused) {
+  assert_refused(HF "vision-patch-overflow/config.json", TPS_ERANGE, 13, 28,
+                 "'in_chans' x 'temporal_patch_size' x 'patch_size'^2 = 3 x 1000000000 x "
+                 "1000000000^2 does not fit a 64-bit count");
+  assert_refused(HF "vision-merge-overflow/config.json", TPS_ERANGE, 12, 27,
+                 "vision 'hidden_size' x 'spatial_merge_size'^2 = 1280 x 1000000000^2 does not "
+                 "fit a 64-bit count");
+}
+
 Test(hf_config, missing_file) {
   static tps_model m;
   tps_error err;
