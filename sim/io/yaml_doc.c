@@ -9,11 +9,13 @@
 #include "io/yaml_doc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/io_internal.h"
 
@@ -185,26 +187,58 @@ static tps_status check_scalars(io_doc *d) {
   return TPS_OK;
 }
 
-/* A file-level I/O error: "cannot open file: no such file or directory".
- * The path is in err->file, so the message does not repeat it. */
-static tps_status fail_errno(io_doc *d, const char *what, int errnum) {
-  char reason[128];
-  snprintf(reason, sizeof reason, "%s", strerror(errnum));
-  if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
-  return io_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
+/* strerror(errnum) starting in lowercase, for "cannot open file: ...". */
+static void errno_text(int errnum, char *buf, size_t size) {
+  snprintf(buf, size, "%s", strerror(errnum));
+  if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
 }
 
-/* Reads at most IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
-static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
-                            size_t *len) {
+/* What a non-regular file is, for "is a named pipe (FIFO), not a regular
+ * file". */
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+tps_status io_file_read(const char *path, unsigned char **buf, size_t *len, tps_error *err) {
+  char reason[128];
+  *buf = NULL;
+  *len = 0;
+  /* O_NONBLOCK: opening a FIFO without a writer returns at once instead of
+   * waiting forever; the mode is then checked on the open file itself (no
+   * race between a stat and the open). */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    errno_text(errno, reason, sizeof reason);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
   struct stat stt;
-  if (stat(path, &stt) != 0)
-    return fail_errno(d, "cannot open file", errno);
-  if (S_ISDIR(stt.st_mode))
-    return io_doc_fail(d, NULL, TPS_EIO, "is a directory, not a file");
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return fail_errno(d, "cannot open file", errno);
+  if (fstat(fd, &stt) != 0) {
+    errno_text(errno, reason, sizeof reason);
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
+  if (S_ISDIR(stt.st_mode)) {
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "is a directory, not a file");
+  }
+  if (!S_ISREG(stt.st_mode)) {
+    close(fd);
+    tps_error_set(err, TPS_EIO, path, 0, 0, "is %s, not a regular file", file_kind(stt.st_mode));
+    tps_error_hint(err, "tp-sim reads regular files only; save the input to a file first");
+    return TPS_EIO;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    errno_text(errno, reason, sizeof reason);
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
   size_t cap = 4096, n = 0;
   unsigned char *b = malloc(cap);
   tps_status st = TPS_OK;
@@ -224,19 +258,20 @@ static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
     size_t got = fread(b + n, 1, cap - 1 - n, f);
     n += got;
     if (n > (size_t)IO_FILE_MAX) {
-      st = io_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
-                        IO_FILE_MAX);
-      io_doc_hint(d, "model and hardware files are small YAML text files");
+      st = tps_error_set(err, TPS_EIO, path, 0, 0, "file is larger than %ld bytes", IO_FILE_MAX);
+      tps_error_hint(err, "model and hardware files are small YAML text files");
       break;
     }
     if (got == 0) {
-      if (ferror(f))
-        st = fail_errno(d, "cannot read file", errno);
+      if (ferror(f)) {
+        errno_text(errno, reason, sizeof reason);
+        st = tps_error_set(err, TPS_EIO, path, 0, 0, "cannot read file: %s", reason);
+      }
       break;
     }
   }
   fclose(f);
-  if (!b) return io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory reading the file");
+  if (!b) return tps_error_set(err, TPS_ENOMEM, path, 0, 0, "out of memory reading the file");
   if (st != TPS_OK) {
     free(b);
     return st;
@@ -260,7 +295,7 @@ tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
 
   unsigned char *buf = NULL;
   size_t len = 0;
-  tps_status st = read_file(d, path, &buf, &len);
+  tps_status st = io_file_read(d->path, &buf, &len, err);
   if (st != TPS_OK) return st;
 
   const unsigned char *nul = memchr(buf, '\0', len);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tpsim/io.h"
@@ -663,6 +664,88 @@ Test(bad, directory) {
   cr_expect_str_eq(err.file, INPUTS "/bad");
   cr_expect_eq(err.line, 0);
   cr_expect_str_eq(err.msg, "is a directory, not a file");
+}
+
+/* Non-regular files and unreachable paths (hostile-input issue): a FIFO
+ * used to block the reader forever; a symlink loop and a path under a file
+ * said "no such file or directory". */
+static char special_dir[] = "/tmp/tpsim-io-special-XXXXXX";
+static char fifo_yaml[128], fifo_json[128], loop_yaml[128];
+
+static void make_special(void) {
+  cr_assert_not_null(mkdtemp(special_dir));
+  snprintf(fifo_yaml, sizeof fifo_yaml, "%s/fifo.yaml", special_dir);
+  snprintf(fifo_json, sizeof fifo_json, "%s/config.json", special_dir);
+  snprintf(loop_yaml, sizeof loop_yaml, "%s/loop.yaml", special_dir);
+  cr_assert_eq(mkfifo(fifo_yaml, 0600), 0);
+  cr_assert_eq(mkfifo(fifo_json, 0600), 0);
+  cr_assert_eq(symlink("loop.yaml", loop_yaml), 0);
+}
+
+static void remove_special(void) {
+  unlink(fifo_yaml);
+  unlink(fifo_json);
+  unlink(loop_yaml);
+  rmdir(special_dir);
+}
+
+static void expect_io_error(tps_status st, const tps_error *err, const char *path,
+                            const char *msg) {
+  cr_expect_eq(st, TPS_EIO, "%s: %s", path, tps_status_name(st));
+  cr_expect_str_eq(err->file, path);
+  cr_expect_eq(err->line, 0);
+  cr_expect_str_eq(err->msg, msg);
+}
+
+Test(bad, fifo_is_refused_not_waited_on, .init = make_special, .fini = remove_special,
+     .timeout = 10) {
+  static tps_stack stack;
+  tps_error err;
+  const char *msg = "is a named pipe (FIFO), not a regular file";
+  expect_io_error(tps_model_load(fifo_yaml, &model, &err), &err, fifo_yaml, msg);
+  cr_expect_str_eq(err.hint, "tp-sim reads regular files only; save the input to a file first");
+  expect_io_error(tps_hw_load(fifo_yaml, &hw, &err), &err, fifo_yaml, msg);
+  expect_io_error(tps_stack_load(fifo_yaml, &stack, &err), &err, fifo_yaml, msg);
+  expect_io_error(tps_model_load(fifo_json, &model, &err), &err, fifo_json, msg);
+  /* found by name like any file, then refused by the loader */
+  char path[512];
+  cr_expect_eq(tps_data_find("models", fifo_yaml, path, sizeof path, &err), TPS_OK);
+}
+
+Test(bad, device_is_refused) {
+  tps_error err;
+  expect_io_error(tps_model_load("/dev/null", &model, &err), &err, "/dev/null",
+                  "is a character device, not a regular file");
+}
+
+Test(bad, symlink_loop_says_so, .init = make_special, .fini = remove_special) {
+  tps_error err;
+  const char *msg = "cannot open file: too many levels of symbolic links";
+  expect_io_error(tps_model_load(loop_yaml, &model, &err), &err, loop_yaml, msg);
+  char path[512];
+  cr_expect_eq(tps_data_find("models", loop_yaml, path, sizeof path, &err), TPS_EIO);
+  cr_expect_str_eq(err.file, loop_yaml);
+  cr_expect_str_eq(err.msg, msg);
+  /* a bare name in the working directory that loops is not looked up as a
+   * bundled name either */
+  char cwd[512];
+  cr_assert_not_null(getcwd(cwd, sizeof cwd));
+  cr_assert_eq(chdir(special_dir), 0);
+  tps_status st = tps_data_find("models", "loop.yaml", path, sizeof path, &err);
+  cr_assert_eq(chdir(cwd), 0);
+  cr_expect_eq(st, TPS_EIO);
+  cr_expect_str_eq(err.msg, msg);
+}
+
+Test(bad, path_under_a_file_says_not_a_directory) {
+  tps_error err;
+  const char *p = INPUTS "/bad/m_syntax.yaml/model.yaml";
+  const char *msg = "cannot open file: not a directory";
+  expect_io_error(tps_model_load(p, &model, &err), &err, p, msg);
+  expect_io_error(tps_hw_load(p, &hw, &err), &err, p, msg);
+  char path[512];
+  cr_expect_eq(tps_data_find("hw_profiles", p, path, sizeof path, &err), TPS_EIO);
+  cr_expect_str_eq(err.msg, msg);
 }
 
 Test(bad, empty_path) {
