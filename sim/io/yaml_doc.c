@@ -173,18 +173,93 @@ static tps_status check_events(io_doc *d, const unsigned char *buf,
 }
 
 /* Rejects NUL and control characters inside scalars (possible through
- * double-quoted escapes such as "\0"); tab and newline are allowed. */
-static tps_status check_scalars(io_doc *d) {
+ * double-quoted escapes such as "\0"); tab and newline are allowed. A JSON
+ * document (json) may hold any escaped control character but NUL in its
+ * values ("\r\n" in a description); its keys, which reach messages, may
+ * not. */
+static tps_status check_scalars(io_doc *d, bool json) {
   for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
     if (n->type != YAML_SCALAR_NODE) continue;
     const unsigned char *v = n->data.scalar.value;
     for (size_t i = 0; i < n->data.scalar.length; i++) {
-      if ((v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F)
+      bool control = (v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F;
+      if (v[i] == 0 || (control && !json))
         return io_doc_fail(d, n, TPS_ESYNTAX,
                             "text holds a control character (0x%02x)", v[i]);
     }
   }
+  if (!json) return TPS_OK;
+  for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
+    if (n->type != YAML_MAPPING_NODE) continue;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+      yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+      if (!k || k->type != YAML_SCALAR_NODE) continue;
+      for (size_t i = 0; i < k->data.scalar.length; i++) {
+        unsigned char c = k->data.scalar.value[i];
+        if (c < 0x20 || c == 0x7F)
+          return io_doc_fail(d, k, TPS_ESYNTAX, "a key holds a control character (0x%02x)", c);
+      }
+    }
+  }
   return TPS_OK;
+}
+
+static int hex4(const unsigned char *p) {
+  int v = 0;
+  for (int i = 0; i < 4; i++) {
+    int c = p[i], h = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+/* JSON writes a character beyond U+FFFF as a UTF-16 surrogate pair of
+ * escapes ("\ud83d\ude00", Python's json.dump), which YAML (libyaml)
+ * refuses; it is rewritten in place, inside double-quoted strings only, as
+ * the YAML escape of the same character ("\U0001f600"), two bytes shorter.
+ * One pass; *len is updated. A lone surrogate is left for libyaml to refuse.
+ * Columns after a rewritten pair on its line move left by 2. */
+static void json_surrogates(unsigned char *buf, size_t *len) {
+  size_t n = *len, w = 0;
+  bool in_string = false;
+  for (size_t r = 0; r < n;) {
+    unsigned char c = buf[r];
+    if (!in_string) {
+      if (c == '"') in_string = true;
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (c != '\\' || r + 1 >= n) {
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (buf[r + 1] == 'u' && r + 12 <= n && buf[r + 6] == '\\' && buf[r + 7] == 'u') {
+      int hi = hex4(buf + r + 2), lo = hex4(buf + r + 8);
+      if (hi >= 0xD800 && hi <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+        unsigned long cp = 0x10000UL + (((unsigned long)hi - 0xD800UL) << 10) +
+                           ((unsigned long)lo - 0xDC00UL);
+        char esc[11];
+        snprintf(esc, sizeof esc, "\\U%08lx", cp);
+        memcpy(buf + w, esc, 10);
+        w += 10;
+        r += 12;
+        continue;
+      }
+    }
+    buf[w++] = buf[r++]; /* the backslash and the character it escapes */
+    buf[w++] = buf[r++];
+  }
+  buf[w] = '\0';
+  *len = w;
 }
 
 /* strerror(errnum) starting in lowercase, for "cannot open file: ...". */
@@ -282,7 +357,7 @@ tps_status io_file_read(const char *path, unsigned char **buf, size_t *len, tps_
   return TPS_OK;
 }
 
-tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
+static tps_status doc_load(io_doc *d, const char *path, bool json, tps_error *err) {
   memset(d, 0, sizeof *d);
   d->err = err;
   tps_error_clear(err);
@@ -297,6 +372,7 @@ tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
   size_t len = 0;
   tps_status st = io_file_read(d->path, &buf, &len, err);
   if (st != TPS_OK) return st;
+  if (json) json_surrogates(buf, &len);
 
   const unsigned char *nul = memchr(buf, '\0', len);
   if (nul) {
@@ -321,9 +397,17 @@ tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
     }
   }
   free(buf);
-  if (st == TPS_OK) st = check_scalars(d);
+  if (st == TPS_OK) st = check_scalars(d, json);
   if (st != TPS_OK) io_doc_free(d);
   return st;
+}
+
+tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
+  return doc_load(d, path, false, err);
+}
+
+tps_status io_doc_load_json(io_doc *d, const char *path, tps_error *err) {
+  return doc_load(d, path, true, err);
 }
 
 void io_doc_free(io_doc *d) {
