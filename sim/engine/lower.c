@@ -7,7 +7,9 @@
  * (one fp32 per token) are left out, as in that paper. */
 #include "tpsim/ops.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +168,28 @@ static tps_status oom(tps_error *err) {
   return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while lowering");
 }
 
+/* Overflow-checked int64 arithmetic for the counts an op stores (GEMM
+ * sides, widths, tokens): false when the exact result does not fit. */
+static bool mul_i64(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static bool add_i64(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
+
+/* Refuses a count that does not fit int64: "module 'M': " + the keys whose
+ * product it is, with their values. */
+static tps_status too_large(const tps_module *m, tps_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static tps_status too_large(const tps_module *m, tps_error *err, const char *fmt, ...) {
+  char what[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "module '%s': %s does not fit a 64-bit count",
+                m->name, what);
+  tps_error_hint(err, "real models are many orders of magnitude smaller; check the keys of "
+                      "module '%s'", m->name);
+  return TPS_ERANGE;
+}
+
 /* Tokens one rank holds between blocks: all of them, or 1/tp under SP. */
 static int64_t seq_shard(const lower_ctx *c, int64_t tokens) {
   return c->run->sp ? tokens / c->tp : tokens;
@@ -212,6 +236,15 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   const int64_t h = m->hidden, d = m->head_dim;
   const int64_t heads_r = m->heads / tp, kv_r = tps_kv_heads_per_rank(m->kv_heads, tp);
   const int64_t ffn_r = m->ffn / tp;
+  /* Widths the GEMMs store: (heads + 2 kv_heads) x head_dim per rank and
+   * twice ffn per rank (SwiGLU). */
+  int64_t qkv_n, attn_k, up_n, qkv_heads;
+  if (!add_i64(heads_r, kv_r, &qkv_heads) || !add_i64(qkv_heads, kv_r, &qkv_heads) ||
+      !mul_i64(qkv_heads, d, &qkv_n) || !mul_i64(heads_r, d, &attn_k))
+    return too_large(m, err, "(heads + 2 x kv_heads) / tp x head_dim = (%lld + 2 x %lld) x %lld",
+                     (long long)heads_r, (long long)kv_r, (long long)d);
+  if (!mul_i64(m->mlp == TPS_MLP_SWIGLU ? 2 : 1, ffn_r, &up_n))
+    return too_large(m, err, "2 x ffn / tp = 2 x %lld", (long long)ffn_r);
   const int64_t ts = seq_shard(c, tokens);
   const double mask = m->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
   const bool flash = c->run->flash_attention;
@@ -219,12 +252,11 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   /* ---- attention ---- */
   if (!add_norm(c, "attn_norm", ts, h)) return oom(err);
   if (!add_conjugate(c, "attn_f", false, tokens, h)) return oom(err);
-  int64_t qkv_n = (heads_r + 2 * kv_r) * d;
   tps_op *qkv = add_gemm(c, "qkv", TPS_SPLIT_COLUMN, tokens, h, qkv_n, m->qkv_bias,
                          (double)ts * h * a);
   if (!qkv) return oom(err);
   if (m->type == TPS_MODULE_DECODER && m->position == TPS_POSITION_ROPE) {
-    double el = (double)tokens * (double)((heads_r + kv_r) * d); /* rotates q and k */
+    double el = (double)tokens * (double)(heads_r + kv_r) * (double)d; /* rotates q and k */
     if (!add_elementwise(c, "rope", TPS_OP_ROPE, el, 1, 1, 0.0)) return oom(err);
   }
 
@@ -263,7 +295,7 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   }
   core->model_flops = c->runs_bwd ? 3.0 * full_flops : full_flops;
 
-  if (!add_gemm(c, "attn_out", TPS_SPLIT_ROW, tokens, heads_r * d, h, m->bias, out_bytes))
+  if (!add_gemm(c, "attn_out", TPS_SPLIT_ROW, tokens, attn_k, h, m->bias, out_bytes))
     return oom(err);
   if (!add_conjugate(c, "attn_g", true, tokens, h)) return oom(err);
   if (!add_elementwise(c, "attn_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
@@ -272,7 +304,6 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   /* ---- MLP ---- */
   if (!add_norm(c, "mlp_norm", ts, h)) return oom(err);
   if (!add_conjugate(c, "mlp_f", false, tokens, h)) return oom(err);
-  int64_t up_n = (m->mlp == TPS_MLP_SWIGLU ? 2 : 1) * ffn_r;
   if (!add_gemm(c, "mlp_up", TPS_SPLIT_COLUMN, tokens, h, up_n, m->bias, (double)ts * h * a))
     return oom(err);
   /* GeLU keeps its input (ffn/tp wide), SwiGLU its gate and up halves. */
@@ -291,12 +322,23 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   return TPS_OK;
 }
 
+/* The vocabulary padded to a multiple of vocab_divisor x tp, checked. */
+static tps_status padded_vocab(const lower_ctx *c, int64_t *out, tps_error *err) {
+  const tps_module *m = c->mod;
+  int64_t divisor = c->run->vocab_divisor > 0 ? c->run->vocab_divisor : 1, multiple, sum;
+  if (!mul_i64(divisor, c->tp, &multiple) || !add_i64(m->vocab, multiple, &sum))
+    return too_large(m, err, "vocab %lld padded to a multiple of vocab_divisor x tp = %lld x %lld",
+                     (long long)m->vocab, (long long)divisor, (long long)c->tp);
+  *out = tps_padded_vocab(m->vocab, divisor, c->tp);
+  return TPS_OK;
+}
+
 static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
-  int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
-  int64_t ts = seq_shard(c, tokens);
+  int64_t vpad, ts = seq_shard(c, tokens);
   tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
+  if ((st = padded_vocab(c, &vpad, err)) != TPS_OK) return st;
   tps_op *emb = add_elementwise(c, "embed", TPS_OP_EMBEDDING, (double)tokens * m->hidden, 0, 1, 0.0);
   if (!emb) return oom(err);
   emb->m = tokens;
@@ -313,7 +355,9 @@ static tps_status lower_embedding(lower_ctx *c, int64_t tokens, tps_error *err) 
 static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
   const double a = c->act_bytes;
-  int64_t vpad = tps_padded_vocab(m->vocab, c->run->vocab_divisor, c->tp);
+  int64_t vpad;
+  tps_status st = padded_vocab(c, &vpad, err);
+  if (st != TPS_OK) return st;
   int64_t vr = vpad / c->tp;
   int64_t ts = seq_shard(c, tokens);
   if (!add_norm(c, "final_norm", ts, m->hidden)) return oom(err);
@@ -346,7 +390,11 @@ static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
 
 static tps_status lower_patch_embed(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
-  int64_t k = m->in_channels * m->temporal_patch * m->patch * m->patch;
+  int64_t k; /* pixels of one patch: in_channels x temporal_patch x patch^2 */
+  if (!mul_i64(m->in_channels, m->temporal_patch, &k) || !mul_i64(k, m->patch, &k) ||
+      !mul_i64(k, m->patch, &k))
+    return too_large(m, err, "in_channels x temporal_patch x patch^2 = %lld x %lld x %lld^2",
+                     (long long)m->in_channels, (long long)m->temporal_patch, (long long)m->patch);
   /* Conv3d with stride = kernel is a GEMM over flattened patches, replicated. */
   if (!add_gemm(c, "patch_embed", TPS_SPLIT_REPLICATED, tokens, k, m->hidden, false,
                 (double)tokens * k * c->act_bytes))
@@ -357,7 +405,10 @@ static tps_status lower_patch_embed(lower_ctx *c, int64_t tokens, tps_error *err
 static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) {
   const tps_module *m = c->mod;
   const double a = c->act_bytes;
-  int64_t merge = m->spatial_merge * m->spatial_merge;
+  int64_t merge, width;
+  if (!mul_i64(m->spatial_merge, m->spatial_merge, &merge) || !mul_i64(m->hidden, merge, &width))
+    return too_large(m, err, "hidden x spatial_merge^2 = %lld x %lld^2", (long long)m->hidden,
+                     (long long)m->spatial_merge);
   if (tokens_in % merge != 0) {
     return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                          "module '%s': %lld input tokens are not a multiple of spatial_merge^2 = %lld",
@@ -365,7 +416,7 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
   }
   tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
-  int64_t tokens = tokens_in / merge, width = m->hidden * merge, ffn_r = m->ffn / c->tp;
+  int64_t tokens = tokens_in / merge, ffn_r = m->ffn / c->tp;
   if (!add_norm(c, "merger_norm", tokens_in, m->hidden)) return oom(err);
   if (!add_conjugate(c, "merger_f", false, tokens, width)) return oom(err);
   if (!add_gemm(c, "merger_fc1", TPS_SPLIT_COLUMN, tokens, width, ffn_r, m->bias, (double)tokens * width * a))
@@ -382,8 +433,9 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
 }
 
 int64_t eng_module_tokens(const tps_module *mod, const tps_run *run) {
-  int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens;
-  return per_sample * run->micro_batch;
+  int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens, tokens;
+  /* saturated: tps_run_resolve and tps_lower_layer refuse such runs */
+  return mul_i64(per_sample, run->micro_batch, &tokens) ? tokens : INT64_MAX;
 }
 
 tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
@@ -401,7 +453,13 @@ tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
       .trainable = !mod->frozen,
       .runs_bwd = !mod->frozen || opts.needs_input_grad,
   };
-  int64_t tokens = eng_module_tokens(mod, run);
+  /* Tokens per micro-batch (tps_run_resolve checks them too; the lowering
+   * is also called on runs built elsewhere). */
+  int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens, tokens;
+  if (!mul_i64(per_sample, run->micro_batch, &tokens))
+    return too_large(mod, err, "%s x micro_batch = %lld x %lld",
+                     mod->type == TPS_MODULE_DECODER ? "seq_len" : "tokens", (long long)per_sample,
+                     (long long)run->micro_batch);
   int first = out->n;
   tps_status st;
   switch (opts.kind) {

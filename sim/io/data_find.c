@@ -102,13 +102,22 @@ tps_status tps_data_find(const char *kind, const char *name_or_path,
     if (strlen(name_or_path) >= out_size)
       return tps_error_set(err, TPS_EINVAL, name_or_path, 0, 0,
                            "path is too long");
+    /* Not a regular file (a FIFO, a device): the loader refuses it by
+     * name without opening it for reading (io_file_read). */
     snprintf(out, out_size, "%s", name_or_path);
     return TPS_OK;
   }
-  /* A path (it has a '/') that does not exist is not a bundled name. */
-  if (strchr(name_or_path, '/'))
-    return tps_error_set(err, TPS_ENOTFOUND, name_or_path, 0, 0,
-                         "cannot open file: %s", "no such file or directory");
+  /* A path that exists but cannot be reached (a symlink loop, a component
+   * that is a file, no permission) says why; so does a path (it has a '/')
+   * that does not exist, which is not a bundled name. */
+  int why = errno;
+  if (why != ENOENT || strchr(name_or_path, '/')) {
+    char reason[128];
+    snprintf(reason, sizeof reason, "%s", strerror(why));
+    if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
+    return tps_error_set(err, why == ENOENT ? TPS_ENOTFOUND : TPS_EIO, name_or_path, 0, 0,
+                         "cannot open file: %s", reason);
+  }
 
   const char *env = getenv("TPSIM_DATA_DIR");
   if (env && *env && try_dir(env, kind, name_or_path, out, out_size)) return TPS_OK;

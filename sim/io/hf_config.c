@@ -11,6 +11,7 @@
  * which modules are built. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/io_internal.h"
@@ -153,6 +154,99 @@ static tps_status bool_field(io_doc *d, const yaml_node_t *map, const char *key,
   return io_node_bool(d, n, what, out);
 }
 
+/* One key of a mapping, for sorting. */
+typedef struct hf_key {
+  const yaml_node_t *node;
+  const char *text;
+  size_t len;
+} hf_key;
+
+static int hf_key_cmp(const void *pa, const void *pb) {
+  const hf_key *a = pa, *b = pb;
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->text, b->text, n);
+  if (c) return c;
+  if (a->len != b->len) return a->len < b->len ? -1 : 1;
+  /* equal keys in document order */
+  return a->node->start_mark.index < b->node->start_mark.index ? -1
+         : a->node->start_mark.index > b->node->start_mark.index;
+}
+
+/* Refuses a key given twice in any mapping of the document, as the model
+ * YAML does (a JSON parser would silently keep the first or the last one):
+ * "duplicate key 'hidden_size' in 'vision_config'", first given at line N.
+ * Keys are sorted per mapping (a hostile object may hold 10^5 keys), and
+ * the repeat that comes first in the file is reported. `depth` is bounded by
+ * io_doc_load's nesting limit. */
+static tps_status refuse_duplicates(io_doc *d, const yaml_node_t *n, const char *where,
+                                    int depth) {
+  if (!n || depth > IO_DEPTH_MAX + 1) return TPS_OK;
+  if (n->type == YAML_SEQUENCE_NODE) {
+    for (int i = 0; i < io_seq_len(n); i++) {
+      tps_status st = refuse_duplicates(d, io_seq_at(d, n, i), where, depth + 1);
+      if (st) return st;
+    }
+    return TPS_OK;
+  }
+  if (n->type != YAML_MAPPING_NODE) return TPS_OK;
+  size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+  if (count > 1) {
+    hf_key *keys = malloc(count * sizeof *keys);
+    if (!keys) return io_doc_fail(d, n, TPS_ENOMEM, "out of memory while reading the config");
+    size_t m = 0;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+      yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+      if (k && k->type == YAML_SCALAR_NODE)
+        keys[m++] = (hf_key){k, (const char *)k->data.scalar.value, k->data.scalar.length};
+    }
+    qsort(keys, m, sizeof *keys, hf_key_cmp);
+    const hf_key *first = NULL, *repeat = NULL;
+    for (size_t i = 1; i < m; i++) {
+      if (keys[i].len != keys[i - 1].len || memcmp(keys[i].text, keys[i - 1].text, keys[i].len))
+        continue;
+      if (!repeat || keys[i].node->start_mark.index < repeat->node->start_mark.index) {
+        repeat = &keys[i];
+        first = &keys[i - 1];
+        while (first > keys && first[-1].len == first->len &&
+               memcmp(first[-1].text, first->text, first->len) == 0)
+          first--;
+      }
+    }
+    if (repeat) {
+      io_doc_fail(d, repeat->node, TPS_ESYNTAX, "duplicate key '%.64s' in %s", repeat->text, where);
+      io_doc_hint(d, "first given at line %d; JSON readers disagree on which value wins",
+                  io_node_line(first->node));
+      free(keys);
+      return TPS_ESYNTAX;
+    }
+    free(keys);
+  }
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+    char inner[96];
+    if (k && k->type == YAML_SCALAR_NODE)
+      snprintf(inner, sizeof inner, "'%.64s'", (const char *)k->data.scalar.value);
+    else
+      snprintf(inner, sizeof inner, "%s", where);
+    tps_status st = refuse_duplicates(d, yaml_document_get_node(&d->doc, p->value), inner,
+                                      depth + 1);
+    if (st) return st;
+  }
+  return TPS_OK;
+}
+
+/* A text field tp-sim uses (and may print): no control characters, which
+ * a JSON value may otherwise hold (io_doc_load_json). */
+static tps_status plain_text(io_doc *d, const yaml_node_t *n) {
+  if (!n || n->type != YAML_SCALAR_NODE) return TPS_OK;
+  for (size_t i = 0; i < n->data.scalar.length; i++) {
+    unsigned char c = n->data.scalar.value[i];
+    if (c < 0x20 || c == 0x7F)
+      return io_doc_fail(d, n, TPS_ESYNTAX, "text holds a control character (0x%02x)", c);
+  }
+  return TPS_OK;
+}
+
 /* The architecture row: architectures[0], else model_type. */
 static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **out) {
   yaml_node_t *list = field(d, root, "architectures");
@@ -179,6 +273,8 @@ static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **
   }
   if (name_node->type != YAML_SCALAR_NODE)
     return io_doc_fail(d, name_node, TPS_ETYPE, "the architecture must be a string");
+  tps_status st = plain_text(d, name_node);
+  if (st) return st;
   name = (const char *)name_node->data.scalar.value;
   for (int i = 0; i < HF_N_ARCHS; i++) {
     if (strcmp(name, by_type ? hf_archs[i].model_type : hf_archs[i].arch) == 0) {
@@ -316,7 +412,8 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
   yaml_node_t *vc = field(d, root, "vision_config");
   if (vc && (st = io_node_expect_map(d, vc, "'vision_config'"))) return st;
   int64_t window_px = VIS_WINDOW_PX, merge = VIS_MERGE, out = VIS_OUT;
-  yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL;
+  yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL, *at_patch = NULL,
+              *at_temporal = NULL, *at_merge = NULL;
   vit->type = TPS_MODULE_VIT;
   snprintf(vit->name, sizeof vit->name, "vision_encoder");
   vit->layers = VIS_DEPTH;
@@ -333,13 +430,32 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
         (st = int_field(d, vc, "num_heads", 1, &vit->heads, &at_heads)) ||
         (st = int_field(d, vc, "in_chans", 1, &vit->in_channels, NULL)) ||
         (st = int_field(d, vc, "in_channels", 1, &vit->in_channels, NULL)) ||
-        (st = int_field(d, vc, "patch_size", 1, &vit->patch, NULL)) ||
-        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, NULL)) ||
-        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, NULL)) ||
+        (st = int_field(d, vc, "patch_size", 1, &vit->patch, &at_patch)) ||
+        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, &at_temporal)) ||
+        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, &at_merge)) ||
         (st = int_field(d, vc, "window_size", 0, &window_px, &at_window)) ||
         (st = int_field(d, vc, "out_hidden_size", 1, &out, &at_out)))
       return st;
   }
+  /* Products the lowering stores as 64-bit counts: the pixels of one patch
+   * and the merger's width (hidden x merge^2). */
+  int64_t prod;
+  if (__builtin_mul_overflow(vit->in_channels, vit->temporal_patch, &prod) ||
+      __builtin_mul_overflow(prod, vit->patch, &prod) ||
+      __builtin_mul_overflow(prod, vit->patch, &prod)) {
+    io_doc_fail(d, at_temporal ? at_temporal : at_patch ? at_patch : root, TPS_ERANGE,
+                "'in_chans' x 'temporal_patch_size' x 'patch_size'^2 = %" PRId64 " x %" PRId64
+                " x %" PRId64 "^2 does not fit a 64-bit count",
+                vit->in_channels, vit->temporal_patch, vit->patch);
+    io_doc_hint(d, "Qwen2.5-VL has patch_size 14 and temporal_patch_size 2");
+    return TPS_ERANGE;
+  }
+  if (__builtin_mul_overflow(merge, merge, &prod) ||
+      __builtin_mul_overflow(prod, vit->hidden, &prod))
+    return io_doc_fail(d, at_merge ? at_merge : root, TPS_ERANGE,
+                       "vision 'hidden_size' x 'spatial_merge_size'^2 = %" PRId64 " x %" PRId64
+                       "^2 does not fit a 64-bit count",
+                       vit->hidden, merge);
   vit->kv_heads = vit->heads;
   vit->mlp = TPS_MLP_SWIGLU; /* Qwen2_5_VLMLP: gate/up/down, silu */
   vit->norm = TPS_NORM_RMSNORM;
@@ -435,11 +551,13 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path ? path : "", 0, 0, "no model to fill");
   memset(model, 0, sizeof *model);
-  if ((st = io_doc_load(&d, path, err))) return st;
+  if ((st = io_doc_load_json(&d, path, err))) return st;
   snprintf(model->path, sizeof model->path, "%s", path);
   yaml_node_t *root = io_doc_root(&d);
   const hf_arch *a = NULL;
-  if (!root) {
+  if (root && (st = refuse_duplicates(&d, root, "the config", 0))) {
+    /* error set */
+  } else if (!root) {
     tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
     tps_error_hint(err, "a Hugging Face config.json is a JSON object");
     st = TPS_ESYNTAX;
@@ -447,8 +565,8 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
     char got[64];
     io_node_desc(root, got, sizeof got);
     st = io_doc_fail(&d, root, TPS_ETYPE, "a config.json must be a JSON object, got %s", got);
-  } else {
-    st = find_arch(&d, root, &a);
+  } else if (!(st = find_arch(&d, root, &a))) {
+    st = plain_text(&d, field(&d, root, "_name_or_path")); /* the model's name */
   }
   /* Newer transformers write the text fields of a VLM under text_config. */
   yaml_node_t *text = root;

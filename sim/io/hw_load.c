@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/io_internal.h"
+#include "io/limits.h"
 #include "io/yaml_doc.h"
 #include "tpsim/io.h"
 
@@ -127,7 +128,15 @@ static tps_status read_link(io_doc *d, const yaml_node_t *n, unsigned variant,
   io_map_ctx ctx = {.where = where, .variant_bit = variant};
   yaml_node_t *f[LINK_N];
   link->topology = TPS_TOPOLOGY_SWITCH; /* inter_link: always a switched fabric */
-  return io_map_read(d, n, link_keys, LINK_N, &ctx, link, f);
+  if ((st = io_map_read(d, n, link_keys, LINK_N, &ctx, link, f))) return st;
+  char what[64];
+  snprintf(what, sizeof what, "'bandwidth' of %s", where);
+  if ((st = io_check_limit(d, f[LINK_BW], what, link->bandwidth_Bps, &io_limit_bandwidth)))
+    return st;
+  snprintf(what, sizeof what, "'latency' of %s", where);
+  if ((st = io_check_limit(d, f[LINK_LATENCY], what, link->latency_s, &io_limit_time))) return st;
+  snprintf(what, sizeof what, "'efficiency' of %s", where);
+  return io_check_efficiency(d, f[LINK_EFF], what, &link->efficiency);
 }
 
 static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
@@ -152,13 +161,29 @@ static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
                         hw->peak_flops, pf)))
     return st;
   bool any = false;
-  for (int i = 0; i < TPS_PRECISION_COUNT; i++) any = any || pf[i];
+  for (int i = 0; i < TPS_PRECISION_COUNT; i++) {
+    any = any || pf[i];
+    char what[32];
+    snprintf(what, sizeof what, "'%s'", peak_keys[i].name);
+    if ((st = io_check_limit(d, pf[i], what, hw->peak_flops[i], &io_limit_flops))) return st;
+  }
   if (!any) {
     io_doc_fail(d, pn, TPS_EMISSINGKEY,
                  "'peak_flops' must give at least one of bf16, fp16, fp32");
     io_doc_hint(d, "for example 'bf16: 376 TFLOPS'");
     return TPS_EMISSINGKEY;
   }
+  if ((st = io_check_limit(d, f[DEV_MEMORY], "'memory'", hw->memory_bytes, &io_limit_memory)) ||
+      (st = io_check_limit(d, f[DEV_BW], "'memory_bandwidth'", hw->memory_bandwidth_Bps,
+                           &io_limit_bandwidth)) ||
+      (st = io_check_efficiency(d, f[DEV_GEMM], "'gemm_efficiency'", &hw->gemm_efficiency)) ||
+      (st = io_check_efficiency(d, f[DEV_ATTN], "'attention_efficiency'",
+                                &hw->attention_efficiency)) ||
+      (st = io_check_limit(d, f[DEV_MEM_EFF], "'memory_efficiency'", hw->memory_efficiency,
+                           &io_limit_efficiency)) ||
+      (st = io_check_limit(d, f[DEV_OVERHEAD], "'kernel_overhead'", hw->kernel_overhead_s,
+                           &io_limit_time)))
+    return st;
   if (hw->runtime_reserve_bytes >= hw->memory_bytes) {
     char got[64];
     io_node_desc(f[DEV_RESERVE], got, sizeof got);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "io/io_internal.h"
+#include "io/limits.h"
 #include "io/yaml_doc.h"
 #include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
@@ -202,6 +203,31 @@ static tps_status finish_module(io_doc *d, const yaml_node_t *mn,
     io_doc_fail(d, f[M_LAYERS], TPS_ERANGE, "'layers' must be at most %lld, got '%" PRId64 "'",
                  IO_LAYERS_MAX, m->layers);
     io_doc_hint(d, "the simulator keeps one record per layer; real models have a few hundred");
+    return TPS_ERANGE;
+  }
+  /* Products the lowering stores as 64-bit counts (it refuses them too;
+   * here the error points at the key). */
+  int64_t prod;
+  if (m->type == TPS_MODULE_VIT &&
+      (__builtin_mul_overflow(m->in_channels, m->temporal_patch, &prod) ||
+       __builtin_mul_overflow(prod, m->patch, &prod) ||
+       __builtin_mul_overflow(prod, m->patch, &prod))) {
+    io_doc_fail(d, f[M_TEMPORAL_PATCH] ? f[M_TEMPORAL_PATCH] : f[M_PATCH], TPS_ERANGE,
+                "in_channels x temporal_patch x patch^2 = %" PRId64 " x %" PRId64 " x %" PRId64
+                "^2 does not fit a 64-bit count in %s",
+                m->in_channels, m->temporal_patch, m->patch, where);
+    io_doc_hint(d, "'patch' is the side of a patch in pixels (Qwen2.5-VL: 14), "
+                   "'temporal_patch' the frames per patch (2)");
+    return TPS_ERANGE;
+  }
+  if (m->type == TPS_MODULE_PROJECTOR &&
+      (__builtin_mul_overflow(m->spatial_merge, m->spatial_merge, &prod) ||
+       __builtin_mul_overflow(prod, m->hidden, &prod))) {
+    io_doc_fail(d, f[M_SPATIAL_MERGE] ? f[M_SPATIAL_MERGE] : f[M_HIDDEN], TPS_ERANGE,
+                "hidden x spatial_merge^2 = %" PRId64 " x %" PRId64
+                "^2 does not fit a 64-bit count in %s",
+                m->hidden, m->spatial_merge, where);
+    io_doc_hint(d, "'spatial_merge' is the tokens merged per side (Qwen2.5-VL: 2)");
     return TPS_ERANGE;
   }
   if (m->type == TPS_MODULE_PROJECTOR) {
@@ -399,6 +425,9 @@ static tps_status read_training(io_doc *d, const yaml_node_t *n, tps_model *mode
   if (n) {
     if ((st = io_node_expect_map(d, n, "'training'"))) return st;
     if ((st = io_map_read(d, n, training_keys, T_N, &ctx, t, f))) return st;
+    if ((st = io_check_limit(d, f[T_MB_OVERHEAD], "'micro_batch_overhead'",
+                             t->micro_batch_overhead_s, &io_limit_time)))
+      return st;
   } else {
     /* No training: mapping: every default. */
     static const yaml_node_t empty_map = {.type = YAML_MAPPING_NODE};

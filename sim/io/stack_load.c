@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io/io_internal.h"
+#include "io/limits.h"
 #include "io/yaml_doc.h"
 #include "tpsim/io.h"
 
@@ -119,7 +120,13 @@ tps_status tps_stack_load(const char *path, tps_stack *s, tps_error *err) {
     io_node_desc(root, got, sizeof got);
     st = io_doc_fail(&d, root, TPS_ETYPE,
                       "a software-stack profile must be a mapping of keys, got %s", got);
-  } else if (!(st = io_map_read(&d, root, stack_keys, ST_N, &ctx, s, f))) {
+  } else if (!(st = io_map_read(&d, root, stack_keys, ST_N, &ctx, s, f)) &&
+             !(st = io_check_limit(&d, f[ST_DISPATCH], "'host_dispatch'", s->host_dispatch_s,
+                                   &io_limit_time)) &&
+             !(st = io_check_limit(&d, f[ST_PER_MB], "'per_micro_batch'", s->per_micro_batch_s,
+                                   &io_limit_time)) &&
+             !(st = io_check_limit(&d, f[ST_PER_STEP], "'per_step'", s->per_step_s,
+                                   &io_limit_time))) {
     st = read_ops(&d, f[ST_OPS], s);
   }
   io_doc_free(&d);

@@ -9,11 +9,13 @@
 #include "io/yaml_doc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/io_internal.h"
 
@@ -171,40 +173,147 @@ static tps_status check_events(io_doc *d, const unsigned char *buf,
 }
 
 /* Rejects NUL and control characters inside scalars (possible through
- * double-quoted escapes such as "\0"); tab and newline are allowed. */
-static tps_status check_scalars(io_doc *d) {
+ * double-quoted escapes such as "\0"); tab and newline are allowed. A JSON
+ * document (json) may hold any escaped control character but NUL in its
+ * values ("\r\n" in a description); its keys, which reach messages, may
+ * not. */
+static tps_status check_scalars(io_doc *d, bool json) {
   for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
     if (n->type != YAML_SCALAR_NODE) continue;
     const unsigned char *v = n->data.scalar.value;
     for (size_t i = 0; i < n->data.scalar.length; i++) {
-      if ((v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F)
+      bool control = (v[i] < 0x20 && v[i] != '\t' && v[i] != '\n') || v[i] == 0x7F;
+      if (v[i] == 0 || (control && !json))
         return io_doc_fail(d, n, TPS_ESYNTAX,
                             "text holds a control character (0x%02x)", v[i]);
+    }
+  }
+  if (!json) return TPS_OK;
+  for (yaml_node_t *n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
+    if (n->type != YAML_MAPPING_NODE) continue;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+      yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
+      if (!k || k->type != YAML_SCALAR_NODE) continue;
+      for (size_t i = 0; i < k->data.scalar.length; i++) {
+        unsigned char c = k->data.scalar.value[i];
+        if (c < 0x20 || c == 0x7F)
+          return io_doc_fail(d, k, TPS_ESYNTAX, "a key holds a control character (0x%02x)", c);
+      }
     }
   }
   return TPS_OK;
 }
 
-/* A file-level I/O error: "cannot open file: no such file or directory".
- * The path is in err->file, so the message does not repeat it. */
-static tps_status fail_errno(io_doc *d, const char *what, int errnum) {
-  char reason[128];
-  snprintf(reason, sizeof reason, "%s", strerror(errnum));
-  if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
-  return io_doc_fail(d, NULL, TPS_EIO, "%s: %s", what, reason);
+static int hex4(const unsigned char *p) {
+  int v = 0;
+  for (int i = 0; i < 4; i++) {
+    int c = p[i], h = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
 }
 
-/* Reads at most IO_FILE_MAX bytes of path into *buf (NUL-terminated). */
-static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
-                            size_t *len) {
+/* JSON writes a character beyond U+FFFF as a UTF-16 surrogate pair of
+ * escapes ("\ud83d\ude00", Python's json.dump), which YAML (libyaml)
+ * refuses; it is rewritten in place, inside double-quoted strings only, as
+ * the YAML escape of the same character ("\U0001f600"), two bytes shorter.
+ * One pass; *len is updated. A lone surrogate is left for libyaml to refuse.
+ * Columns after a rewritten pair on its line move left by 2. */
+static void json_surrogates(unsigned char *buf, size_t *len) {
+  size_t n = *len, w = 0;
+  bool in_string = false;
+  for (size_t r = 0; r < n;) {
+    unsigned char c = buf[r];
+    if (!in_string) {
+      if (c == '"') in_string = true;
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (c != '\\' || r + 1 >= n) {
+      buf[w++] = buf[r++];
+      continue;
+    }
+    if (buf[r + 1] == 'u' && r + 12 <= n && buf[r + 6] == '\\' && buf[r + 7] == 'u') {
+      int hi = hex4(buf + r + 2), lo = hex4(buf + r + 8);
+      if (hi >= 0xD800 && hi <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+        unsigned long cp = 0x10000UL + (((unsigned long)hi - 0xD800UL) << 10) +
+                           ((unsigned long)lo - 0xDC00UL);
+        char esc[11];
+        snprintf(esc, sizeof esc, "\\U%08lx", cp);
+        memcpy(buf + w, esc, 10);
+        w += 10;
+        r += 12;
+        continue;
+      }
+    }
+    buf[w++] = buf[r++]; /* the backslash and the character it escapes */
+    buf[w++] = buf[r++];
+  }
+  buf[w] = '\0';
+  *len = w;
+}
+
+/* strerror(errnum) starting in lowercase, for "cannot open file: ...". */
+static void errno_text(int errnum, char *buf, size_t size) {
+  snprintf(buf, size, "%s", strerror(errnum));
+  if (buf[0] >= 'A' && buf[0] <= 'Z') buf[0] = (char)(buf[0] - 'A' + 'a');
+}
+
+/* What a non-regular file is, for "is a named pipe (FIFO), not a regular
+ * file". */
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+tps_status io_file_read(const char *path, unsigned char **buf, size_t *len, tps_error *err) {
+  char reason[128];
+  *buf = NULL;
+  *len = 0;
+  /* O_NONBLOCK: opening a FIFO without a writer returns at once instead of
+   * waiting forever; the mode is then checked on the open file itself (no
+   * race between a stat and the open). */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    errno_text(errno, reason, sizeof reason);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
   struct stat stt;
-  if (stat(path, &stt) != 0)
-    return fail_errno(d, "cannot open file", errno);
-  if (S_ISDIR(stt.st_mode))
-    return io_doc_fail(d, NULL, TPS_EIO, "is a directory, not a file");
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return fail_errno(d, "cannot open file", errno);
+  if (fstat(fd, &stt) != 0) {
+    errno_text(errno, reason, sizeof reason);
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
+  if (S_ISDIR(stt.st_mode)) {
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "is a directory, not a file");
+  }
+  if (!S_ISREG(stt.st_mode)) {
+    close(fd);
+    tps_error_set(err, TPS_EIO, path, 0, 0, "is %s, not a regular file", file_kind(stt.st_mode));
+    tps_error_hint(err, "tp-sim reads regular files only; save the input to a file first");
+    return TPS_EIO;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    errno_text(errno, reason, sizeof reason);
+    close(fd);
+    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
+  }
   size_t cap = 4096, n = 0;
   unsigned char *b = malloc(cap);
   tps_status st = TPS_OK;
@@ -224,19 +333,20 @@ static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
     size_t got = fread(b + n, 1, cap - 1 - n, f);
     n += got;
     if (n > (size_t)IO_FILE_MAX) {
-      st = io_doc_fail(d, NULL, TPS_EIO, "file is larger than %ld bytes",
-                        IO_FILE_MAX);
-      io_doc_hint(d, "model and hardware files are small YAML text files");
+      st = tps_error_set(err, TPS_EIO, path, 0, 0, "file is larger than %ld bytes", IO_FILE_MAX);
+      tps_error_hint(err, "model and hardware files are small YAML text files");
       break;
     }
     if (got == 0) {
-      if (ferror(f))
-        st = fail_errno(d, "cannot read file", errno);
+      if (ferror(f)) {
+        errno_text(errno, reason, sizeof reason);
+        st = tps_error_set(err, TPS_EIO, path, 0, 0, "cannot read file: %s", reason);
+      }
       break;
     }
   }
   fclose(f);
-  if (!b) return io_doc_fail(d, NULL, TPS_ENOMEM, "out of memory reading the file");
+  if (!b) return tps_error_set(err, TPS_ENOMEM, path, 0, 0, "out of memory reading the file");
   if (st != TPS_OK) {
     free(b);
     return st;
@@ -247,7 +357,7 @@ static tps_status read_file(io_doc *d, const char *path, unsigned char **buf,
   return TPS_OK;
 }
 
-tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
+static tps_status doc_load(io_doc *d, const char *path, bool json, tps_error *err) {
   memset(d, 0, sizeof *d);
   d->err = err;
   tps_error_clear(err);
@@ -260,8 +370,9 @@ tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
 
   unsigned char *buf = NULL;
   size_t len = 0;
-  tps_status st = read_file(d, path, &buf, &len);
+  tps_status st = io_file_read(d->path, &buf, &len, err);
   if (st != TPS_OK) return st;
+  if (json) json_surrogates(buf, &len);
 
   const unsigned char *nul = memchr(buf, '\0', len);
   if (nul) {
@@ -286,9 +397,17 @@ tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
     }
   }
   free(buf);
-  if (st == TPS_OK) st = check_scalars(d);
+  if (st == TPS_OK) st = check_scalars(d, json);
   if (st != TPS_OK) io_doc_free(d);
   return st;
+}
+
+tps_status io_doc_load(io_doc *d, const char *path, tps_error *err) {
+  return doc_load(d, path, false, err);
+}
+
+tps_status io_doc_load_json(io_doc *d, const char *path, tps_error *err) {
+  return doc_load(d, path, true, err);
 }
 
 void io_doc_free(io_doc *d) {

@@ -29,9 +29,22 @@ typedef struct io_doc {
   tps_error *err; /* where errors go; may be NULL */
 } io_doc;
 
+/* Reads a whole input file (at most IO_FILE_MAX bytes) into *buf (malloc'd,
+ * NUL-terminated; *len bytes before the NUL). Refuses anything but a regular
+ * file without blocking ("is a named pipe (FIFO), not a regular file", a
+ * device, a socket, a directory) and reports open errors with strerror
+ * ("cannot open file: too many levels of symbolic links", "... not a
+ * directory"). Errors carry path as their file, no line. */
+tps_status io_file_read(const char *path, unsigned char **buf, size_t *len, tps_error *err);
+
 /* Reads and parses path. On error nothing needs freeing, but io_doc_free is
  * harmless. */
 tps_status io_doc_load(io_doc *d, const char *path, tps_error *err);
+/* io_doc_load for a JSON file (JSON is YAML flow syntax): also accepts
+ * what valid JSON holds and YAML refuses, a surrogate pair of \u escapes
+ * (decoded to the UTF-8 of its character) and escaped control characters
+ * other than NUL in values ("\r\n"); keys still may not hold them. */
+tps_status io_doc_load_json(io_doc *d, const char *path, tps_error *err);
 void io_doc_free(io_doc *d);
 /* The root node, or NULL for an empty file. */
 yaml_node_t *io_doc_root(io_doc *d);

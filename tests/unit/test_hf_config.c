@@ -186,6 +186,49 @@ Test(hf_config, kv_heads_must_divide_heads) {
                  "'num_key_value_heads' (3) must divide 'num_attention_heads' (28)");
 }
 
+/* A vision patch or merged width beyond int64 is refused at the key: it
+ * used to wrap into negative memory per card and a negative MFU. */
+Test(hf_config, vision_products_beyond_int64_refused) {
+  assert_refused(HF "vision-patch-overflow/config.json", TPS_ERANGE, 13, 28,
+                 "'in_chans' x 'temporal_patch_size' x 'patch_size'^2 = 3 x 1000000000 x "
+                 "1000000000^2 does not fit a 64-bit count");
+  assert_refused(HF "vision-merge-overflow/config.json", TPS_ERANGE, 12, 27,
+                 "vision 'hidden_size' x 'spatial_merge_size'^2 = 1280 x 1000000000^2 does not "
+                 "fit a 64-bit count");
+}
+
+/* What Python's json.dump writes: a character beyond U+FFFF as a surrogate
+ * pair, escaped control characters ("\r\n", "\u0007") and "\/" in fields
+ * tp-sim ignores; YAML refused the first two. The pair is decoded to UTF-8
+ * (here in the model name, from _name_or_path). */
+Test(hf_config, json_escapes_accepted) {
+  static tps_model hf, ref;
+  load_ok(HF "json-escapes/config.json", &hf);
+  load_ok(HF "llama3-8b/config.json", &ref);
+  cr_assert_str_eq(hf.name, "llama3-8b-\xf0\x9f\x98\x80");
+  cr_assert_eq(hf.n_modules, 1);
+  assert_same_module(&hf.modules[0], &ref.modules[0]);
+}
+
+/* A key given twice is refused as in a model file: JSON parsers differ on
+ * which value wins (tp-sim used to keep the first silently). */
+Test(hf_config, duplicate_keys_refused) {
+  assert_refused(HF "json-duplicate/config.json", TPS_ESYNTAX, 7, 3,
+                 "duplicate key 'hidden_size' in the config");
+  static tps_model m;
+  tps_error err;
+  tps_model_load(HF "json-duplicate/config.json", &m, &err);
+  cr_assert_str_eq(err.hint, "first given at line 3; JSON readers disagree on which value wins");
+  assert_refused(HF "json-duplicate-nested/config.json", TPS_ESYNTAX, 14, 5,
+                 "duplicate key 'patch_size' in 'vision_config'");
+}
+
+/* Control characters stay refused in the text tp-sim uses and prints. */
+Test(hf_config, control_character_in_name_refused) {
+  assert_refused(HF "json-control-name/config.json", TPS_ESYNTAX, 2, 20,
+                 "text holds a control character (0x1b)");
+}
+
 Test(hf_config, missing_file) {
   static tps_model m;
   tps_error err;

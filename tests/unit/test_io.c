@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tpsim/io.h"
@@ -314,7 +315,7 @@ Test(hw, scalars_and_switch) {
 
 typedef struct bad_case {
   char file[48];  /* under tests/inputs/bad */
-  char kind;      /* 'm' model, 'h' hardware profile */
+  char kind;      /* 'm' model, 'h' hardware profile, 's' software stack */
   tps_status status;
   int line, col;
   char msg[256];
@@ -326,6 +327,9 @@ static const bad_case bad_cases[] = {
      "'activation_overhead' is not a hardware key: what the caching allocator holds beyond live "
      "tensors is the software stack's 'allocator_overhead'",
      "remove it, and set allocator_overhead in hw_profiles/stacks/STACK.yaml"},
+    {"h_bandwidth_tiny.yaml", 'h', TPS_ERANGE, 8, 21,
+     "'memory_bandwidth' must be between 1 MB/s and 1 PB/s, got '1e-300 TB/s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_bandwidth_unit.yaml", 'h', TPS_EUNIT, 7, 21,
      "'memory_bandwidth': unknown unit 'GB' in '2039 GB' (expected bandwidth: B/s, KB/s, MB/s, GB/s, TB/s, KiB/s, MiB/s, GiB/s, Mb/s, Gb/s, Tb/s, Gbps)",
      "did you mean 'GB/s'?"},
@@ -335,6 +339,9 @@ static const bad_case bad_cases[] = {
     {"h_devices.yaml", 'h', TPS_ETYPE, 16, 12,
      "'devices' must be an integer between 1 and 1000000, got 'eight'",
      ""},
+    {"h_efficiency_tiny.yaml", 'h', TPS_ERANGE, 19, 22,
+     "'memory_efficiency' must be between 0.0001 (0.01%) and 1 (100%), got '1e-300'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_flops_unit.yaml", 'h', TPS_EUNIT, 9, 11,
      "'bf16': unknown unit 'TFLOP' in '312 TFLOP' (expected flops: FLOPS, GFLOPS, TFLOPS, PFLOPS, FLOP/s, GFLOP/s, TFLOP/s, PFLOP/s)",
      "did you mean 'TFLOP/s'?"},
@@ -350,9 +357,21 @@ static const bad_case bad_cases[] = {
     {"h_inter_topology.yaml", 'h', TPS_EUNKNOWNKEY, 25, 3,
      "unknown key 'topology' in 'inter_link'",
      "known keys: bandwidth, latency, efficiency, source"},
+    {"h_latency_huge.yaml", 'h', TPS_ERANGE, 30, 12,
+     "'latency' of 'inter_link' must be between 0 s and 3600 s (1 hour), got '1e307 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
+    {"h_link_bandwidth_tiny.yaml", 'h', TPS_ERANGE, 24, 16,
+     "'bandwidth' of 'intra_link' must be between 1 MB/s and 1 PB/s, got '900 KB/s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
+    {"h_link_efficiency_tiny.yaml", 'h', TPS_ERANGE, 27, 26,
+     "y of 'efficiency' of 'intra_link' must be between 0.0001 (0.01%) and 1 (100%), got '1e-300'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_link_typo.yaml", 'h', TPS_EUNKNOWNKEY, 18, 5,
      "unknown key 'bandwith' in 'intra_link'",
      "did you mean 'bandwidth'?"},
+    {"h_memory_huge.yaml", 'h', TPS_ERANGE, 7, 11,
+     "'memory' must be between 1 MB and 1 PB, got '2000 TB'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_missing_inter.yaml", 'h', TPS_EMISSINGKEY, 2, 1,
      "missing key 'inter_link' in the hardware profile",
      "'inter_link': per-device link between nodes"},
@@ -362,9 +381,15 @@ static const bad_case bad_cases[] = {
     {"h_node_scalar.yaml", 'h', TPS_ETYPE, 15, 7,
      "'node' must be a mapping, got '8'",
      ""},
+    {"h_overhead_huge.yaml", 'h', TPS_ERANGE, 20, 20,
+     "'kernel_overhead' must be between 0 s and 3600 s (1 hour), got '1e307 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_peak_empty.yaml", 'h', TPS_EMISSINGKEY, 9, 5,
      "'peak_flops' must give at least one of bf16, fp16, fp32",
      "for example 'bf16: 376 TFLOPS'"},
+    {"h_peak_huge.yaml", 'h', TPS_ERANGE, 13, 11,
+     "'fp32' must be between 1 MFLOPS and 1 EFLOPS, got '1e10 PFLOPS'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_peak_unknown.yaml", 'h', TPS_EUNKNOWNKEY, 9, 5,
      "unknown key 'bf8' in 'peak_flops'",
      "known keys: bf16, fp16, fp32, source"},
@@ -392,6 +417,9 @@ static const bad_case bad_cases[] = {
     {"h_table_y.yaml", 'h', TPS_ERANGE, 15, 44,
      "y of 'gemm_efficiency' must be a fraction in (0, 1] or a percentage, got '1.2'",
      ""},
+    {"h_table_y_tiny.yaml", 'h', TPS_ERANGE, 17, 13,
+     "y of 'attention_efficiency' must be between 0.0001 (0.01%) and 1 (100%), got '0.001%'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_time_unit.yaml", 'h', TPS_EUNIT, 14, 20,
      "'kernel_overhead': unknown unit '\u00b5s' in '5 \u00b5s' (expected time: ns, us, ms, s)",
      "write 'us' for microseconds"},
@@ -458,6 +486,9 @@ static const bad_case bad_cases[] = {
     {"m_learned_no_max.yaml", 'm', TPS_EMISSINGKEY, 4, 5,
      "missing key 'max_position' in module 'language_model'",
      "'max_position' is required when 'position' is learned"},
+    {"m_mb_overhead_huge.yaml", 'm', TPS_ERANGE, 15, 25,
+     "'micro_batch_overhead' must be between 0 s and 3600 s (1 hour), got '1e307 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"m_missing_key.yaml", 'm', TPS_EMISSINGKEY, 4, 5,
      "missing key 'hidden' in module 'language_model'",
      "'hidden': model width h"},
@@ -473,11 +504,11 @@ static const bad_case bad_cases[] = {
     {"m_name_long.yaml", 'm', TPS_ERANGE, 1, 7,
      "'name' is longer than 63 characters",
      ""},
-    {"m_negative.yaml", 'm', TPS_ERANGE, 6, 13,
-     "'layers' must be an integer >= 1, got '-3'",
-     ""},
     {"m_name_null.yaml", 'm', TPS_ETYPE, 1, 7,
      "'name' must be a string, got '~'",
+     ""},
+    {"m_negative.yaml", 'm', TPS_ERANGE, 6, 13,
+     "'layers' must be an integer >= 1, got '-3'",
      ""},
     {"m_no_modules.yaml", 'm', TPS_ERANGE, 3, 10,
      "'modules' must hold at least one module",
@@ -521,6 +552,9 @@ static const bad_case bad_cases[] = {
     {"m_projector_layers.yaml", 'm', TPS_ERANGE, 6, 13,
      "'layers' of a projector must be 1, got 2",
      ""},
+    {"m_projector_merge_overflow.yaml", 'm', TPS_ERANGE, 22, 20,
+     "hidden x spatial_merge^2 = 64 x 1000000000^2 does not fit a 64-bit count in module 'projector'",
+     "'spatial_merge' is the tokens merged per side (Qwen2.5-VL: 2)"},
     {"m_root_list.yaml", 'm', TPS_ETYPE, 1, 1,
      "a model file must be a mapping of keys, got a list",
      ""},
@@ -566,6 +600,9 @@ static const bad_case bad_cases[] = {
     {"m_vit_blocks_order.yaml", 'm', TPS_ERANGE, 15, 32,
      "'full_attention_blocks' must increase, got 1 after 2",
      ""},
+    {"m_vit_patch_overflow.yaml", 'm', TPS_ERANGE, 15, 21,
+     "in_channels x temporal_patch x patch^2 = 3 x 1000000000 x 1000000000^2 does not fit a 64-bit count in module 'vit'",
+     "'patch' is the side of a patch in pixels (Qwen2.5-VL: 14), 'temporal_patch' the frames per patch (2)"},
     {"m_window_negative.yaml", 'm', TPS_ERANGE, 24, 13,
      "'window' must be an integer >= 0, got '-1'",
      ""},
@@ -575,6 +612,15 @@ static const bad_case bad_cases[] = {
     {"m_zero.yaml", 'm', TPS_ERANGE, 8, 12,
      "'heads' must be an integer >= 1, got '0'",
      ""},
+    {"s_dispatch_huge.yaml", 's', TPS_ERANGE, 4, 16,
+     "'host_dispatch' must be between 0 s and 3600 s (1 hour), got '1e307 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
+    {"s_per_micro_batch_huge.yaml", 's', TPS_ERANGE, 5, 18,
+     "'per_micro_batch' must be between 0 s and 3600 s (1 hour), got '7200 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
+    {"s_per_step_huge.yaml", 's', TPS_ERANGE, 6, 11,
+     "'per_step' must be between 0 s and 3600 s (1 hour), got '3601 s'",
+     "docs/schema.md, \"Ranges\", gives the range of every quantity"},
 };
 
 ParameterizedTestParameters(bad, fixtures) {
@@ -586,8 +632,10 @@ ParameterizedTest(const bad_case *c, bad, fixtures) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", INPUTS "/bad", c->file);
   tps_error err;
-  tps_status st = c->kind == 'm' ? tps_model_load(path, &model, &err)
-                                 : tps_hw_load(path, &hw, &err);
+  static tps_stack stack;
+  tps_status st = c->kind == 'm'   ? tps_model_load(path, &model, &err)
+                  : c->kind == 's' ? tps_stack_load(path, &stack, &err)
+                                   : tps_hw_load(path, &hw, &err);
   cr_expect_eq(st, c->status, "%s: status %s, expected %s", c->file,
                tps_status_name(st), tps_status_name(c->status));
   cr_expect_eq(err.status, st, "%s: err.status", c->file);
@@ -616,6 +664,88 @@ Test(bad, directory) {
   cr_expect_str_eq(err.file, INPUTS "/bad");
   cr_expect_eq(err.line, 0);
   cr_expect_str_eq(err.msg, "is a directory, not a file");
+}
+
+/* Non-regular files and unreachable paths (hostile-input issue): a FIFO
+ * used to block the reader forever; a symlink loop and a path under a file
+ * said "no such file or directory". */
+static char special_dir[] = "/tmp/tpsim-io-special-XXXXXX";
+static char fifo_yaml[128], fifo_json[128], loop_yaml[128];
+
+static void make_special(void) {
+  cr_assert_not_null(mkdtemp(special_dir));
+  snprintf(fifo_yaml, sizeof fifo_yaml, "%s/fifo.yaml", special_dir);
+  snprintf(fifo_json, sizeof fifo_json, "%s/config.json", special_dir);
+  snprintf(loop_yaml, sizeof loop_yaml, "%s/loop.yaml", special_dir);
+  cr_assert_eq(mkfifo(fifo_yaml, 0600), 0);
+  cr_assert_eq(mkfifo(fifo_json, 0600), 0);
+  cr_assert_eq(symlink("loop.yaml", loop_yaml), 0);
+}
+
+static void remove_special(void) {
+  unlink(fifo_yaml);
+  unlink(fifo_json);
+  unlink(loop_yaml);
+  rmdir(special_dir);
+}
+
+static void expect_io_error(tps_status st, const tps_error *err, const char *path,
+                            const char *msg) {
+  cr_expect_eq(st, TPS_EIO, "%s: %s", path, tps_status_name(st));
+  cr_expect_str_eq(err->file, path);
+  cr_expect_eq(err->line, 0);
+  cr_expect_str_eq(err->msg, msg);
+}
+
+Test(bad, fifo_is_refused_not_waited_on, .init = make_special, .fini = remove_special,
+     .timeout = 10) {
+  static tps_stack stack;
+  tps_error err;
+  const char *msg = "is a named pipe (FIFO), not a regular file";
+  expect_io_error(tps_model_load(fifo_yaml, &model, &err), &err, fifo_yaml, msg);
+  cr_expect_str_eq(err.hint, "tp-sim reads regular files only; save the input to a file first");
+  expect_io_error(tps_hw_load(fifo_yaml, &hw, &err), &err, fifo_yaml, msg);
+  expect_io_error(tps_stack_load(fifo_yaml, &stack, &err), &err, fifo_yaml, msg);
+  expect_io_error(tps_model_load(fifo_json, &model, &err), &err, fifo_json, msg);
+  /* found by name like any file, then refused by the loader */
+  char path[512];
+  cr_expect_eq(tps_data_find("models", fifo_yaml, path, sizeof path, &err), TPS_OK);
+}
+
+Test(bad, device_is_refused) {
+  tps_error err;
+  expect_io_error(tps_model_load("/dev/null", &model, &err), &err, "/dev/null",
+                  "is a character device, not a regular file");
+}
+
+Test(bad, symlink_loop_says_so, .init = make_special, .fini = remove_special) {
+  tps_error err;
+  const char *msg = "cannot open file: too many levels of symbolic links";
+  expect_io_error(tps_model_load(loop_yaml, &model, &err), &err, loop_yaml, msg);
+  char path[512];
+  cr_expect_eq(tps_data_find("models", loop_yaml, path, sizeof path, &err), TPS_EIO);
+  cr_expect_str_eq(err.file, loop_yaml);
+  cr_expect_str_eq(err.msg, msg);
+  /* a bare name in the working directory that loops is not looked up as a
+   * bundled name either */
+  char cwd[512];
+  cr_assert_not_null(getcwd(cwd, sizeof cwd));
+  cr_assert_eq(chdir(special_dir), 0);
+  tps_status st = tps_data_find("models", "loop.yaml", path, sizeof path, &err);
+  cr_assert_eq(chdir(cwd), 0);
+  cr_expect_eq(st, TPS_EIO);
+  cr_expect_str_eq(err.msg, msg);
+}
+
+Test(bad, path_under_a_file_says_not_a_directory) {
+  tps_error err;
+  const char *p = INPUTS "/bad/m_syntax.yaml/model.yaml";
+  const char *msg = "cannot open file: not a directory";
+  expect_io_error(tps_model_load(p, &model, &err), &err, p, msg);
+  expect_io_error(tps_hw_load(p, &hw, &err), &err, p, msg);
+  char path[512];
+  cr_expect_eq(tps_data_find("hw_profiles", p, path, sizeof path, &err), TPS_EIO);
+  cr_expect_str_eq(err.msg, msg);
 }
 
 Test(bad, empty_path) {

@@ -1,0 +1,1 @@
+--model tests/inputs/bad/m_syntax.yaml/model.yaml --tp 1

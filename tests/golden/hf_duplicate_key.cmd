@@ -1,0 +1,1 @@
+--model tests/inputs/hf/json-duplicate/config.json --hw h100-sxm --tp 8

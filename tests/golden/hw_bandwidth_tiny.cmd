@@ -1,0 +1,1 @@
+--model llama3-8b --hw tests/inputs/bad/h_bandwidth_tiny.yaml --tp 1

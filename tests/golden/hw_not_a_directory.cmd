@@ -1,0 +1,1 @@
+--model llama3-8b --hw hw_profiles/h100-sxm.yaml/h100.yaml --tp 1

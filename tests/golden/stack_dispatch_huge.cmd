@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --stack tests/inputs/bad/s_dispatch_huge.yaml --tp 1
