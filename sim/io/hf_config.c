@@ -600,6 +600,14 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
              "defaults): %.700s",
              a->arch, a->config_class, path);
     tps_training_defaults(&model->training);
+    /* A config.json carries no recipe: train it as current Megatron recipes
+     * do rather than with one micro-batch per step and unsharded Adam
+     * state: the distributed optimizer on and 128 sequences per step
+     * (Megatron-LM examples/llama/train_llama3_8b_h100_fp8.sh and NeMo's
+     * Llama-3 8B recipe: --use-distributed-optimizer, global batch 128).
+     * Every run option overrides them; the header names them. */
+    model->training.distributed_optimizer = true;
+    model->training.global_batch = 128;
   }
   io_doc_free(&d);
   if (st) {

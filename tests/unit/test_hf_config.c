@@ -143,11 +143,18 @@ Test(hf_config, missing_fields_take_transformers_defaults) {
   cr_assert_eq(tps_model_params(&hf), expect, "%.0f vs %.0f", tps_model_params(&hf), expect);
 }
 
-/* The schema's training defaults, identical to a model file without training:. */
+/* The schema's training defaults, identical to a model file without
+ * training:, except the two a config.json gets as current Megatron recipes
+ * run (hf_config.c: the distributed optimizer on, global batch 128). */
 Test(hf_config, training_defaults_match_the_schema) {
   static tps_model hf, yaml;
   load_ok(HF "gpt2/config.json", &hf);
   load_ok(HF "no-training.yaml", &yaml);
+  cr_assert(hf.training.distributed_optimizer && !yaml.training.distributed_optimizer);
+  cr_assert_eq(hf.training.global_batch, 128);
+  cr_assert_eq(yaml.training.global_batch, 0);
+  hf.training.distributed_optimizer = yaml.training.distributed_optimizer;
+  hf.training.global_batch = yaml.training.global_batch;
   cr_assert_eq(memcmp(&hf.training, &yaml.training, sizeof hf.training), 0);
   cr_assert_eq(hf.training.seq_len, 2048);
   cr_assert_eq(hf.training.vocab_divisor, 128);
