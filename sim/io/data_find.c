@@ -7,6 +7,7 @@
  * (the build-time data directory, a macro set by CMake)/KIND/NAME.yaml. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -133,8 +134,29 @@ tps_status tps_data_find(const char *kind, const char *name_or_path,
   int n = tps_data_list(kind, names, MAX_NAMES);
   const char *ptrs[MAX_NAMES];
   for (int i = 0; i < n; i++) ptrs[i] = names[i];
-  const char *best = tps_did_you_mean(name_or_path, ptrs, n);
-  if (best) {
+  /* The name as people write it: any case ("H100"), and a bundled name it
+   * begins ("h100" for "h100-sxm"), before an edit-distance guess. */
+  char lower[TPS_NAME_MAX];
+  size_t len = strlen(name_or_path);
+  for (size_t i = 0; i < sizeof lower - 1 && i < len; i++)
+    lower[i] = (char)tolower((unsigned char)name_or_path[i]);
+  lower[len < sizeof lower - 1 ? len : sizeof lower - 1] = '\0';
+  const char *best = NULL;
+  for (int i = 0; i < n && !best; i++)
+    if (strcmp(names[i], lower) == 0) best = names[i];
+  const char *starts[2] = {NULL, NULL};
+  int n_starts = 0;
+  for (int i = 0; i < n && !best && len >= 2; i++)
+    if (strncmp(names[i], lower, strlen(lower)) == 0 && names[i][strlen(lower)] == '-') {
+      if (n_starts < 2) starts[n_starts] = names[i];
+      n_starts++;
+    }
+  if (n_starts == 1) best = starts[0];
+  if (!best && n_starts == 0) best = tps_did_you_mean(name_or_path, ptrs, n);
+  if (n_starts >= 2) {
+    tps_error_hint(err, "did you mean '%s' or '%s'%s?", starts[0], starts[1],
+                   n_starts > 2 ? " (or another)" : "");
+  } else if (best) {
     tps_error_hint(err, "did you mean '%s'?", best);
   } else if (n > 0) {
     char list[200] = "";
