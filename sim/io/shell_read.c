@@ -33,6 +33,7 @@
 #define SHX_NAME_MAX 64    /* longest variable name */
 #define SHX_DEPTH_MAX 32   /* nested ${...:-${...}} expansions, quotes in $(...) */
 #define SHX_TEXT_MAX (1L << 20) /* longest expanded word or variable, characters */
+#define SHX_ARITH_DEPTH 256 /* nested parentheses and unary signs in $((...)) */
 
 typedef struct shx_var {
   char name[SHX_NAME_MAX];
@@ -332,13 +333,19 @@ static bool emit_var(shx_reader *S, shx_emit *em, const shx_var *v, bool in_dq, 
   return true;
 }
 
-/* Integer arithmetic over a flat string: + - * / % ( ), unary -, names. */
+/* Integer arithmetic over a flat string: + - * / % ( ), unary - and +,
+ * names. Every operation is checked: a result outside int64_t (which bash
+ * would wrap, and which for INT64_MIN / -1 traps) ends the read with an
+ * error, as does nesting deeper than SHX_ARITH_DEPTH (the parser recurses). */
+typedef enum { AR_OK, AR_UNRESOLVED, AR_OVERFLOW, AR_DEEP } shx_ar_state;
+
 typedef struct shx_arith {
   shx_reader *S;
   const char *s;
   size_t i;
-  bool bad;
-  char why[160];
+  int depth;
+  shx_ar_state bad; /* the first failure; evaluation stops there */
+  char why[160];    /* AR_UNRESOLVED: the reason */
 } shx_arith;
 
 static void ar_blank(shx_arith *A) {
@@ -347,23 +354,42 @@ static void ar_blank(shx_arith *A) {
 
 static int64_t ar_expr(shx_arith *A);
 
-/* Records the first reason the arithmetic failed: "<pre><name><post>". */
+/* Records the first reason the arithmetic is left unexpanded: "<pre><name><post>". */
 static int64_t ar_fail(shx_arith *A, const char *pre, const char *name, const char *post) {
-  if (!A->bad) snprintf(A->why, sizeof A->why, "%s%s%s", pre, name, post);
-  A->bad = true;
+  if (!A->bad) {
+    snprintf(A->why, sizeof A->why, "%s%s%s", pre, name, post);
+    A->bad = AR_UNRESOLVED;
+  }
   return 0;
 }
 
 static int64_t ar_bad(shx_arith *A, const char *why) { return ar_fail(A, why, "", ""); }
 
+static int64_t ar_overflow(shx_arith *A) {
+  if (!A->bad) A->bad = AR_OVERFLOW;
+  return 0;
+}
 
+static int64_t ar_primary_in(shx_arith *A);
 
 static int64_t ar_primary(shx_arith *A) {
+  if (++A->depth > SHX_ARITH_DEPTH) {
+    if (!A->bad) A->bad = AR_DEEP;
+    A->depth--;
+    return 0;
+  }
+  int64_t v = ar_primary_in(A);
+  A->depth--;
+  return v;
+}
+
+static int64_t ar_primary_in(shx_arith *A) {
   ar_blank(A);
   char c = A->s[A->i];
   if (c == '(') {
     A->i++;
     int64_t v = ar_expr(A);
+    if (A->bad) return 0;
     ar_blank(A);
     if (A->s[A->i] != ')') return ar_bad(A, "unbalanced parentheses in $((...))");
     A->i++;
@@ -371,15 +397,18 @@ static int64_t ar_primary(shx_arith *A) {
   }
   if (c == '-' || c == '+') {
     A->i++;
-    int64_t v = ar_primary(A);
-    return c == '-' ? -v : v;
+    int64_t v = ar_primary(A), r;
+    if (A->bad) return 0;
+    if (c == '+') return v;
+    if (__builtin_sub_overflow((int64_t)0, v, &r)) return ar_overflow(A); /* -INT64_MIN */
+    return r;
   }
   if (isdigit((unsigned char)c)) {
     int64_t v = 0;
     while (isdigit((unsigned char)A->s[A->i])) {
       if (__builtin_mul_overflow(v, 10, &v) ||
           __builtin_add_overflow(v, A->s[A->i] - '0', &v))
-        return ar_bad(A, "number too large in $((...))");
+        return ar_overflow(A);
       A->i++;
     }
     return v;
@@ -407,6 +436,7 @@ static int64_t ar_primary(shx_arith *A) {
 static int64_t ar_term(shx_arith *A) {
   int64_t v = ar_primary(A);
   for (;;) {
+    if (A->bad) return 0;
     ar_blank(A);
     char op = A->s[A->i];
     if (op != '*' && op != '/' && op != '%') return v;
@@ -414,9 +444,10 @@ static int64_t ar_term(shx_arith *A) {
     int64_t r = ar_primary(A);
     if (A->bad) return 0;
     if (op == '*') {
-      if (__builtin_mul_overflow(v, r, &v)) return ar_bad(A, "overflow in $((...))");
+      if (__builtin_mul_overflow(v, r, &v)) return ar_overflow(A);
     } else {
       if (r == 0) return ar_bad(A, "division by zero in $((...))");
+      if (v == INT64_MIN && r == -1) return ar_overflow(A); /* traps (SIGFPE) in C */
       v = op == '/' ? v / r : v % r;
     }
   }
@@ -425,6 +456,7 @@ static int64_t ar_term(shx_arith *A) {
 static int64_t ar_expr(shx_arith *A) {
   int64_t v = ar_term(A);
   for (;;) {
+    if (A->bad) return 0;
     ar_blank(A);
     char op = A->s[A->i];
     if (op != '+' && op != '-') return v;
@@ -432,7 +464,7 @@ static int64_t ar_expr(shx_arith *A) {
     int64_t r = ar_term(A);
     if (A->bad) return 0;
     if (op == '+' ? __builtin_add_overflow(v, r, &v) : __builtin_sub_overflow(v, r, &v))
-      return ar_bad(A, "overflow in $((...))");
+      return ar_overflow(A);
   }
 }
 
@@ -453,9 +485,21 @@ static bool expand_arith(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
     v = ar_expr(&A);
     ar_blank(&A);
     if (!A.bad && A.s[A.i]) ar_bad(&A, "cannot evaluate $((...))");
-    if (A.bad) u = why_add(S, "%s", A.why);
+    if (A.bad == AR_UNRESOLVED) u = why_add(S, "%s", A.why);
   }
   emit_free(&inner);
+  if (A.bad == AR_OVERFLOW || A.bad == AR_DEEP) {
+    int n = (int)(e - b > 80 ? 80 : e - b);
+    const char *more = e - b > 80 ? "..." : "";
+    if (A.bad == AR_DEEP)
+      fail(S, p, TPS_ESYNTAX, "parentheses and signs in $((...)) nested deeper than %d levels",
+           SHX_ARITH_DEPTH);
+    else
+      fail(S, p, TPS_ERANGE, "'%.*s%s' overflows 64-bit integers", n, S->src + b, more);
+    if (S->err && A.bad == AR_OVERFLOW)
+      tps_error_hint(S->err, "bash would wrap around or stop here; tp-sim does not guess a value");
+    return false;
+  }
   if (u) return emit_raw(S, em, b, e, p, u);
   char num[32];
   snprintf(num, sizeof num, "%" PRId64, v);

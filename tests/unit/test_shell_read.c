@@ -1,0 +1,150 @@
+/* Hostile launch scripts and argument strings (sim/io/shell_read.c) through
+ * the public entry points of ecosystem.h: tps_megatron_args_parse and
+ * tps_megatron_script_load. Every case here once crashed, leaked, hung or
+ * read a flag that bash would not pass; each must now end in an error that
+ * names the line, or in the flags bash would see. */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tpsim/tpsim.h"
+
+static tps_run_overrides fresh_over(void) {
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  return o;
+}
+
+/* Parses text as --megatron-args. */
+static tps_status args(const char *text, tps_run_overrides *o, tps_eco_unresolved *u,
+                       tps_error *err) {
+  *o = fresh_over();
+  return tps_megatron_args_parse(text, NULL, o, u, err);
+}
+
+/* Writes text to a temporary .sh file and loads it as a launch script. */
+static tps_status script(const char *text, tps_run_overrides *o, tps_eco_unresolved *u,
+                         tps_error *err) {
+  char path[] = "/tmp/tpsim-shell-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  size_t n = strlen(text);
+  cr_assert_eq(write(fd, text, n), (ssize_t)n);
+  close(fd);
+  *o = fresh_over();
+  tps_status st = tps_megatron_script_load(path, NULL, o, u, err);
+  unlink(path);
+  return st;
+}
+
+/* A string of n copies of piece, then tail (malloc'ed). */
+static char *repeat(const char *head, const char *piece, int n, const char *tail) {
+  size_t hl = strlen(head), pl = strlen(piece), tl = strlen(tail);
+  char *s = malloc(hl + pl * (size_t)n + tl + 1);
+  cr_assert_not_null(s);
+  memcpy(s, head, hl);
+  for (int i = 0; i < n; i++) memcpy(s + hl + pl * (size_t)i, piece, pl);
+  memcpy(s + hl + pl * (size_t)n, tail, tl + 1);
+  return s;
+}
+
+/* ---- 1. $((...)) arithmetic leaving 64 bits: an error at its line ---- */
+
+static void expect_overflow(const char *expr) {
+  char text[512];
+  snprintf(text, sizeof text, "TP=2\nX=%s\n--tensor-model-parallel-size $TP\n", expr);
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(script(text, &o, &u, &err), TPS_ERANGE, "%s: %s", expr, err.msg);
+  cr_assert_eq(err.line, 2, "%s: line %d", expr, err.line);
+  cr_assert_eq(err.col, 3, "%s: col %d", expr, err.col);
+  cr_assert(strstr(err.msg, "overflows 64-bit integers") != NULL, "%s: %s", expr, err.msg);
+  cr_assert_eq(o.tp, 0, "overrides untouched");
+  /* the same in an argument string */
+  snprintf(text, sizeof text, "--tensor-model-parallel-size %s", expr);
+  cr_assert_eq(args(text, &o, &u, &err), TPS_ERANGE, "%s: %s", expr, err.msg);
+  cr_assert_str_eq(err.file, "--megatron-args");
+  cr_assert_eq(err.line, 1);
+}
+
+Test(shell_read, arithmetic_overflow_is_an_error) {
+  expect_overflow("$(( (-9223372036854775807 - 1) / -1 ))"); /* SIGFPE before */
+  expect_overflow("$(( (-9223372036854775807 - 1) % -1 ))"); /* SIGFPE before */
+  expect_overflow("$(( -(-9223372036854775807 - 1) ))");     /* negating INT64_MIN */
+  expect_overflow("$(( 9223372036854775807 + 1 ))");
+  expect_overflow("$(( -9223372036854775807 - 2 ))");
+  expect_overflow("$(( 4294967296 * 4294967296 ))");
+  expect_overflow("$(( 99999999999999999999 ))");
+  expect_overflow("$(( -9223372036854775808 ))"); /* bash wraps; tp-sim refuses */
+}
+
+Test(shell_read, arithmetic_overflow_through_a_variable) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(script("M=-9223372036854775808\n\nX=$(( -M ))\n", &o, &u, &err), TPS_ERANGE,
+               "%s", err.msg);
+  cr_assert_eq(err.line, 3);
+  cr_assert_eq(script("M=-9223372036854775808\nX=$(( M / -1 ))\n", &o, &u, &err), TPS_ERANGE);
+  cr_assert_eq(err.line, 2);
+}
+
+Test(shell_read, arithmetic_in_range_still_works) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(args("M=-9223372036854775808; --tensor-model-parallel-size $(( M / M + 1 ))"
+                    " --pipeline-model-parallel-size $(( -(-3) % 4 - -1 ))"
+                    " --micro-batch-size $(( (-9223372036854775807 - 1) / -9223372036854775807 ))"
+                    " --global-batch-size $(( -(7 % -4) * -(2) ))",
+                    &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.pp, 4);
+  cr_assert_eq(o.micro_batch, 1);
+  cr_assert_eq(o.global_batch, 6);
+  /* division by zero stays what it was: an unresolved value, listed */
+  cr_assert_eq(args("--tensor-model-parallel-size $(( 1 / 0 ))", &o, &u, &err), TPS_OK);
+  cr_assert_eq(u.n, 1);
+  cr_assert_str_eq(u.items[0].why, "division by zero in $((...))");
+}
+
+/* ---- 3. $((...)) nested without end: a depth limit, not a stack overflow ---- */
+
+Test(shell_read, arithmetic_depth_is_limited) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  char *t = repeat("A=1\nX=$((", "-", 60000, "1))\n");
+  cr_assert_eq(script(t, &o, &u, &err), TPS_ESYNTAX, "%s", err.msg);
+  cr_assert_eq(err.line, 2);
+  cr_assert(strstr(err.msg, "nested deeper than 256") != NULL, "%s", err.msg);
+  free(t);
+  t = repeat("X=$((", "(", 60000, "1");
+  char *u2 = repeat(t, ")", 60000, "))");
+  cr_assert_eq(args(u2, &o, &u, &err), TPS_ESYNTAX, "%s", err.msg);
+  cr_assert(strstr(err.msg, "nested deeper than 256") != NULL, "%s", err.msg);
+  free(t);
+  free(u2);
+  t = repeat("X=$((", "- ( ", 30000, "1");
+  u2 = repeat(t, ")", 30000, "))");
+  cr_assert_eq(args(u2, &o, &u, &err), TPS_ESYNTAX, "%s", err.msg);
+  free(t);
+  free(u2);
+  /* 200 levels are fine */
+  t = repeat("--tensor-model-parallel-size $((", "(", 200, "2");
+  u2 = repeat(t, ")", 200, "))");
+  cr_assert_eq(args(u2, &o, &u, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
+  free(t);
+  free(u2);
+  t = repeat("--tensor-model-parallel-size $((", "-", 200, "2))");
+  cr_assert_eq(args(t, &o, &u, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
+  free(t);
+}
