@@ -269,9 +269,16 @@ static shx_var *var_find(shx_reader *S, const char *name, size_t len) {
   return NULL;
 }
 
-/* Sets (append: adds to) a variable; takes ownership of value. */
+/* Sets (append: adds to) a variable; takes ownership of value. A name
+ * longer than SHX_NAME_MAX - 1 is an error at p, where it is assigned. */
 static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value, bool array,
-                    bool append) {
+                    bool append, shx_pos p) {
+  if (len >= SHX_NAME_MAX) {
+    shx_text_free(value);
+    fail(S, p, TPS_ERANGE, "variable name '%.20s...' is longer than %d characters", name,
+         SHX_NAME_MAX - 1);
+    return false;
+  }
   shx_var *v = var_find(S, name, len);
   if (!v) {
     if (S->n_vars == S->cap_vars) {
@@ -292,8 +299,7 @@ static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value
   }
   if (append) {
     if (array && v->value.n && value->n) {
-      shx_pos p = value->pos[0];
-      if (!shx_text_push(S, &v->value, ' ', p, 0)) return false;
+      if (!shx_text_push(S, &v->value, ' ', value->pos[0], 0)) return false;
     }
     for (size_t i = 0; i < value->n; i++)
       if (!shx_text_push(S, &v->value, value->s[i], value->pos[i], value->u[i])) return false;
@@ -577,7 +583,7 @@ static bool expand_brace(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       memset(&w.fields[0], 0, sizeof w.fields[0]);
     }
     emit_free(&w);
-    if (!ok || !var_set(S, s + nb, ne - nb, &val, false, false)) return false;
+    if (!ok || !var_set(S, s + nb, ne - nb, &val, false, false, p)) return false;
     v = var_find(S, s + nb, ne - nb);
     return emit_var(S, em, v, in_dq, false);
   }
@@ -780,7 +786,7 @@ static size_t assignment_name(const shx_reader *S, const shx_word *w, bool *appe
 static bool do_assignment(shx_reader *S, const shx_word *w) {
   bool append = false;
   size_t nlen = assignment_name(S, w, &append);
-  if (nlen == 0 || nlen >= SHX_NAME_MAX) return true; /* not one we keep */
+  if (nlen == 0) return true;
   size_t vb = w->b + nlen + (append ? 2 : 1);
   shx_pos vp = pos_at(S, w->p, w->b, vb);
   shx_text val = {0};
@@ -807,7 +813,7 @@ static bool do_assignment(shx_reader *S, const shx_word *w) {
     shx_text_free(&val);
     return false;
   }
-  return var_set(S, S->src + w->b, nlen, &val, array, append);
+  return var_set(S, S->src + w->b, nlen, &val, array, append, w->p);
 }
 
 static bool word_is(const shx_reader *S, const shx_word *w, const char *lit) {

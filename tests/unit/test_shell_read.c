@@ -148,3 +148,41 @@ Test(shell_read, arithmetic_depth_is_limited) {
   cr_assert_eq(o.tp, 2);
   free(t);
 }
+
+/* ---- 2. Variable names are bounded: a long one is an error at its line ---- */
+
+Test(shell_read, long_variable_name_is_an_error) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  char *name = repeat("", "A", 200, "");
+  char *t = repeat("TP=2\n--tensor-model-parallel-size ${", name, 1, "=1}\n");
+  cr_assert_eq(script(t, &o, &u, &err), TPS_ERANGE, "%s", err.msg); /* heap overflow before */
+  cr_assert_eq(err.line, 2);
+  cr_assert(strstr(err.msg, "longer than 63 characters") != NULL, "%s", err.msg);
+  free(t);
+  t = repeat("TP=2\n\n", name, 1, "=1 --tensor-model-parallel-size 2");
+  cr_assert_eq(args(t, &o, &u, &err), TPS_ERANGE, "%s", err.msg);
+  cr_assert_eq(err.line, 3);
+  cr_assert_eq(err.col, 1);
+  free(t);
+  t = repeat("export ", name, 1, "=1");
+  cr_assert_eq(args(t, &o, &u, &err), TPS_ERANGE, "%s", err.msg);
+  free(t);
+  t = repeat("", "B", 5000, "");
+  char *t2 = repeat("echo ${", t, 1, ":=1}");
+  cr_assert_eq(args(t2, &o, &u, &err), TPS_ERANGE, "%s", err.msg);
+  free(t2);
+  free(t);
+  free(name);
+  /* 63 characters are fine, and reading a long name that is not set is too */
+  name = repeat("", "N", 63, "");
+  t = repeat("--tensor-model-parallel-size ${", name, 1, "=4} --pipeline-model-parallel-size ${");
+  t2 = repeat(t, "P", 300, ":-3}");
+  cr_assert_eq(args(t2, &o, &u, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 4);
+  cr_assert_eq(o.pp, 3);
+  free(t2);
+  free(t);
+  free(name);
+}
