@@ -54,6 +54,7 @@ struct shx_reader {
   char whys[SHX_WHY_MAX][160];
   int n_whys;
   int depth;       /* expansions being expanded */
+  shx_pos where;   /* the word or outermost expansion being expanded, for errors */
   int skip_depth;  /* constructs being skipped */
   shx_command_fn on_command;
   void *user;
@@ -95,7 +96,8 @@ void shx_text_free(shx_text *t) {
 
 bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char u) {
   if (t->n >= (size_t)SHX_TEXT_MAX) {
-    fail(S, p, TPS_ERANGE, "an expansion is longer than %ld characters", SHX_TEXT_MAX);
+    fail(S, S->where.line ? S->where : p, TPS_ERANGE, "an expansion is longer than %ld characters",
+         SHX_TEXT_MAX);
     return false;
   }
   if (t->n + 1 >= t->cap) {
@@ -298,12 +300,12 @@ static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value
     append = false;
   }
   if (append) {
-    if (array && v->value.n && value->n) {
-      if (!shx_text_push(S, &v->value, ' ', value->pos[0], 0)) return false;
-    }
-    for (size_t i = 0; i < value->n; i++)
-      if (!shx_text_push(S, &v->value, value->s[i], value->pos[i], value->u[i])) return false;
+    bool ok = !(array && v->value.n && value->n) ||
+              shx_text_push(S, &v->value, ' ', value->pos[0], 0);
+    for (size_t i = 0; ok && i < value->n; i++)
+      ok = shx_text_push(S, &v->value, value->s[i], value->pos[i], value->u[i]);
     shx_text_free(value);
+    if (!ok) return false;
   } else {
     shx_text_free(&v->value);
     v->value = *value;
@@ -598,6 +600,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
     fail(S, p, TPS_ESYNTAX, "expansions nested deeper than %d levels", SHX_DEPTH_MAX);
     return false;
   }
+  if (S->depth == 1) S->where = p;
   bool ok = true;
   if (i + 2 < end && s[i + 1] == '(' && s[i + 2] == '(') {
     size_t c = skip_construct(S, i, end, p); /* the outer ')' of "))" */
@@ -788,6 +791,7 @@ static bool do_assignment(shx_reader *S, const shx_word *w) {
   size_t nlen = assignment_name(S, w, &append);
   if (nlen == 0) return true;
   size_t vb = w->b + nlen + (append ? 2 : 1);
+  S->where = w->p;
   shx_pos vp = pos_at(S, w->p, w->b, vb);
   shx_text val = {0};
   bool array = vb < w->e && S->src[vb] == '(' && S->src[w->e - 1] == ')';
@@ -864,9 +868,11 @@ static tps_status run_text(shx_reader *S) {
     } else if (k < n && !S->st) {
       shx_emit em = {.split = true};
       bool ok = true;
-      for (int j = k; ok && j < n; j++)
+      for (int j = k; ok && j < n; j++) {
+        S->where = words[j].p;
         ok = expand_range(S, words[j].b, words[j].e, words[j].p, &em, false) &&
              emit_field_end(S, &em);
+      }
       if (ok) S->on_command(S, em.fields, em.n, S->user);
       emit_free(&em);
     }

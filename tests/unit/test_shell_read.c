@@ -186,3 +186,23 @@ Test(shell_read, long_variable_name_is_an_error) {
   free(t);
   free(name);
 }
+
+/* ---- 4. The "expansion too long" error frees what it built ---- */
+
+/* Leaked 20 MiB before (the appended value of a += that goes over the
+ * limit); LeakSanitizer in the sanitizer build (TPSIM_SANITIZE) sees it. */
+Test(shell_read, too_long_expansion_frees_everything) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  static const char *tails[] = {"A+=$A$A\n", "A+=( $A $A )\n", "B=x; B+=$A$A\n",
+                                "B=$A$A$A\n", "echo ${B:=$A$A$A}\n", "echo --seq-length=$A$A$A\n",
+                                "C=( $A $A $A )\n"};
+  for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+    char *t = repeat("A=xxxxxxxxxxxxxxxx\n", "A=$A$A\n", 15, tails[k]); /* A: 2^19 */
+    cr_assert_eq(args(t, &o, &u, &err), TPS_ERANGE, "%s: %s", tails[k], err.msg);
+    cr_assert(strstr(err.msg, "longer than 1048576 characters") != NULL, "%s", err.msg);
+    cr_assert_eq(err.line, 17, "%s: line %d", tails[k], err.line);
+    free(t);
+  }
+}
