@@ -34,9 +34,11 @@
 #define SHX_DEPTH_MAX 32   /* nested ${...:-${...}} expansions, quotes in $(...) */
 #define SHX_TEXT_MAX (1L << 20) /* longest expanded word or variable, characters */
 #define SHX_ARITH_DEPTH 256 /* nested parentheses and unary signs in $((...)) */
+#define SHX_WORK_MAX (1L << 24) /* characters expanded in one read, all words together */
 
 typedef struct shx_var {
-  char name[SHX_NAME_MAX];
+  const char *name; /* in the text being read (not NUL-terminated) */
+  size_t name_len;  /* < SHX_NAME_MAX */
   shx_text value;
   bool array; /* ${NAME[@]} splits even inside double quotes */
 } shx_var;
@@ -51,6 +53,9 @@ struct shx_reader {
   tps_status st;    /* first error (sticky) */
   shx_var *vars;
   int n_vars, cap_vars;
+  int *slots;       /* hash table of indexes into vars, -1 empty; n_slots a power of 2 */
+  size_t n_slots;
+  long work;        /* characters expanded so far (SHX_WORK_MAX) */
   char whys[SHX_WHY_MAX][160];
   int n_whys;
   int depth;       /* expansions being expanded */
@@ -98,6 +103,12 @@ bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char 
   if (t->n >= (size_t)SHX_TEXT_MAX) {
     fail(S, S->where.line ? S->where : p, TPS_ERANGE, "an expansion is longer than %ld characters",
          SHX_TEXT_MAX);
+    return false;
+  }
+  if (++S->work > SHX_WORK_MAX) {
+    fail(S, S->where.line ? S->where : p, TPS_ERANGE,
+         "the script expands to more than %ld characters in all", SHX_WORK_MAX);
+    if (S->err) tps_error_hint(S->err, "a variable this large copied this often is not a launch script");
     return false;
   }
   if (t->n + 1 >= t->cap) {
@@ -194,10 +205,31 @@ static shx_pos pos_at(const shx_reader *S, shx_pos from, size_t b, size_t e) {
   return from;
 }
 
-static size_t skip_construct(shx_reader *S, size_t i, size_t end, shx_pos p);
+/* The position of S->src[i]; the reader starts at 1:1 and advances one
+ * character at a time, so this is where it would be. Only for errors (it
+ * reads from the start): the skips below do not track positions. */
+static shx_pos pos_of(const shx_reader *S, size_t i) {
+  shx_pos p = {1, 1};
+  return pos_at(S, p, 0, i);
+}
+
+static tps_status fail_at(shx_reader *S, size_t i, tps_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static tps_status fail_at(shx_reader *S, size_t i, tps_status st, const char *fmt, ...) {
+  if (S->st) return S->st;
+  S->st = st;
+  shx_pos at = pos_of(S, i);
+  va_list ap;
+  va_start(ap, fmt);
+  tps_error_vset(S->err, st, S->file, at.line, at.col, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static size_t skip_construct(shx_reader *S, size_t i, size_t end);
 
 /* End (index of the closing quote) of a quoted string opened at i. */
-static size_t skip_quote(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_quote(shx_reader *S, size_t i, size_t end) {
   char q = S->src[i];
   for (size_t j = i + 1; j < end; j++) {
     char c = S->src[j];
@@ -206,39 +238,39 @@ static size_t skip_quote(shx_reader *S, size_t i, size_t end, shx_pos p) {
       j++;
     } else if (q == '"' && c == '$' && j + 1 < end &&
                (S->src[j + 1] == '(' || S->src[j + 1] == '{')) {
-      j = skip_construct(S, j, end, pos_at(S, p, i, j));
+      j = skip_construct(S, j, end);
       if (S->st) return end;
     }
   }
-  fail(S, p, TPS_ESYNTAX, "unterminated %s quote", q == '"' ? "double" : "single");
+  fail_at(S, i, TPS_ESYNTAX, "unterminated %s quote", q == '"' ? "double" : "single");
   if (S->err) tps_error_hint(S->err, "the quote opened here is never closed");
   return end;
 }
 
 /* Given S->src[i] == '$' followed by '(' or '{', or a '`' or '(': the index of
  * the closing character, skipping nested quotes and constructs. */
-static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p);
+static size_t skip_construct_in(shx_reader *S, size_t i, size_t end);
 
-static size_t skip_construct(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_construct(shx_reader *S, size_t i, size_t end) {
   if (++S->skip_depth > SHX_DEPTH_MAX) {
-    fail(S, p, TPS_ESYNTAX, "quotes and $(...) nested deeper than %d levels", SHX_DEPTH_MAX);
+    fail_at(S, i, TPS_ESYNTAX, "quotes and $(...) nested deeper than %d levels", SHX_DEPTH_MAX);
     S->skip_depth--;
     return end;
   }
-  size_t r = skip_construct_in(S, i, end, p);
+  size_t r = skip_construct_in(S, i, end);
   S->skip_depth--;
   return r;
 }
 
-static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_construct_in(shx_reader *S, size_t i, size_t end) {
   char open, close;
-  size_t j;
+  size_t j, at = i;
   if (S->src[i] == '`') {
     for (j = i + 1; j < end; j++) {
       if (S->src[j] == '\\') j++;
       else if (S->src[j] == '`') return j;
     }
-    fail(S, p, TPS_ESYNTAX, "unterminated backquote");
+    fail_at(S, at, TPS_ESYNTAX, "unterminated backquote");
     return end;
   }
   if (S->src[i] == '$') i++;
@@ -250,7 +282,7 @@ static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p) 
     if (c == '\\') {
       j++;
     } else if (c == '\'' || c == '"') {
-      j = skip_quote(S, j, end, pos_at(S, p, i, j));
+      j = skip_quote(S, j, end);
       if (S->st) return end;
     } else if (c == open) {
       depth++;
@@ -258,17 +290,60 @@ static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p) 
       if (--depth == 0) return j;
     }
   }
-  fail(S, p, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");
+  fail_at(S, at, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");
   return end;
 }
 
 /* ---- variables ---- */
 
+static size_t name_hash(const char *name, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)name[i];
+    h *= 1099511628211ull;
+  }
+  return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of name in the hash table: where it is, or the empty slot where it would go. */
+static size_t var_slot(const shx_reader *S, const char *name, size_t len) {
+  size_t mask = S->n_slots - 1, k = name_hash(name, len) & mask;
+  for (;;) {
+    int x = S->slots[k];
+    if (x < 0) return k;
+    const shx_var *v = &S->vars[x];
+    if (v->name_len == len && memcmp(v->name, name, len) == 0) return k;
+    k = (k + 1) & mask;
+  }
+}
+
 static shx_var *var_find(shx_reader *S, const char *name, size_t len) {
-  for (int i = 0; i < S->n_vars; i++)
-    if (strlen(S->vars[i].name) == len && memcmp(S->vars[i].name, name, len) == 0)
-      return &S->vars[i];
-  return NULL;
+  if (!S->n_slots) return NULL;
+  int x = S->slots[var_slot(S, name, len)];
+  return x < 0 ? NULL : &S->vars[x];
+}
+
+/* Room for one more variable: vars grown, the table at most half full. */
+static bool var_reserve(shx_reader *S) {
+  if (S->n_vars == S->cap_vars) {
+    int ncap = S->cap_vars ? S->cap_vars * 2 : 32;
+    shx_var *nv = realloc(S->vars, (size_t)ncap * sizeof *nv);
+    if (!nv) return oom(S);
+    S->vars = nv;
+    S->cap_vars = ncap;
+  }
+  if ((size_t)(S->n_vars + 1) * 2 > S->n_slots) {
+    size_t n = S->n_slots ? S->n_slots * 2 : 64;
+    int *slots = malloc(n * sizeof *slots);
+    if (!slots) return oom(S);
+    free(S->slots);
+    S->slots = slots;
+    S->n_slots = n;
+    for (size_t k = 0; k < n; k++) slots[k] = -1;
+    for (int x = 0; x < S->n_vars; x++)
+      slots[var_slot(S, S->vars[x].name, S->vars[x].name_len)] = x;
+  }
+  return true;
 }
 
 /* Sets (append: adds to) a variable; takes ownership of value. A name
@@ -283,20 +358,15 @@ static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value
   }
   shx_var *v = var_find(S, name, len);
   if (!v) {
-    if (S->n_vars == S->cap_vars) {
-      int ncap = S->cap_vars ? S->cap_vars * 2 : 32;
-      shx_var *nv = realloc(S->vars, (size_t)ncap * sizeof *nv);
-      if (!nv) {
-        shx_text_free(value);
-        return oom(S);
-      }
-      S->vars = nv;
-      S->cap_vars = ncap;
+    if (!var_reserve(S)) {
+      shx_text_free(value);
+      return false;
     }
+    S->slots[var_slot(S, name, len)] = S->n_vars;
     v = &S->vars[S->n_vars++];
     memset(v, 0, sizeof *v);
-    memcpy(v->name, name, len);
-    v->name[len] = '\0';
+    v->name = name;
+    v->name_len = len;
     append = false;
   }
   if (append) {
@@ -603,7 +673,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
   if (S->depth == 1) S->where = p;
   bool ok = true;
   if (i + 2 < end && s[i + 1] == '(' && s[i + 2] == '(') {
-    size_t c = skip_construct(S, i, end, p); /* the outer ')' of "))" */
+    size_t c = skip_construct(S, i, end); /* the outer ')' of "))" */
     if (S->st) ok = false;
     else if (c + 1 <= end && c > i + 3 && s[c - 1] == ')') {
       *next = c + 1;
@@ -613,7 +683,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
       ok = emit_raw(S, em, i, c + 1, p, why_add(S, "command substitution is not run"));
     }
   } else if (i + 1 < end && s[i + 1] == '(') {
-    size_t c = skip_construct(S, i, end, p);
+    size_t c = skip_construct(S, i, end);
     if (S->st) ok = false;
     else {
       *next = c + 1;
@@ -622,7 +692,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
                             (int)(c + 1 - i > 60 ? 60 : c + 1 - i), s + i));
     }
   } else if (i + 1 < end && s[i + 1] == '{') {
-    size_t c = skip_construct(S, i, end, p);
+    size_t c = skip_construct(S, i, end);
     if (S->st) ok = false;
     else {
       *next = c + 1;
@@ -678,7 +748,7 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = advance(np, n);
       i += 2;
     } else if (c == '\'' && !in_dq) {
-      size_t q = skip_quote(S, i, e, p);
+      size_t q = skip_quote(S, i, e);
       if (S->st) return false;
       em->has = true;
       shx_pos qp = advance(p, c);
@@ -689,7 +759,7 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = advance(qp, '\'');
       i = q + 1;
     } else if (c == '"' && !in_dq) {
-      size_t q = skip_quote(S, i, e, p);
+      size_t q = skip_quote(S, i, e);
       if (S->st) return false;
       em->has = true;
       if (!expand_range(S, i + 1, q, advance(p, c), em, true)) return false;
@@ -701,7 +771,7 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = pos_at(S, p, i, next);
       i = next;
     } else if (c == '`') {
-      size_t q = skip_construct(S, i, e, p);
+      size_t q = skip_construct(S, i, e);
       if (S->st) return false;
       if (!emit_raw(S, em, i, q + 1, p, why_add(S, "command substitution `...` is not run")))
         return false;
@@ -759,11 +829,11 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
     if (c == '\\') {
       j += 2;
     } else if (c == '\'' || c == '"') {
-      j = skip_quote(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_quote(S, j, S->len) + 1;
     } else if (c == '`' || (c == '$' && j + 1 < S->len && (s[j + 1] == '(' || s[j + 1] == '{'))) {
-      j = skip_construct(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_construct(S, j, S->len) + 1;
     } else if (c == '(' && j > w->b && s[j - 1] == '=') { /* NAME=( array ) */
-      j = skip_construct(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_construct(S, j, S->len) + 1;
     } else {
       j++;
     }
@@ -899,6 +969,7 @@ tps_status shx_read(const char *text, size_t len, const char *file, tps_error *e
   tps_status st = run_text(S);
   for (int k = 0; k < S->n_vars; k++) shx_text_free(&S->vars[k].value);
   free(S->vars);
+  free(S->slots);
   free(S);
   return st;
 }

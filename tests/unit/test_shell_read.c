@@ -206,3 +206,111 @@ Test(shell_read, too_long_expansion_frees_everything) {
     free(t);
   }
 }
+
+/* ---- 5. Big scripts read in linear time ---- */
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Seconds to parse text (the fastest of `runs`), asserting st. */
+static double parse_time(const char *text, int runs, tps_status want) {
+  double best = 1e30;
+  for (int r = 0; r < runs; r++) {
+    tps_run_overrides o;
+    tps_eco_unresolved u;
+    tps_error err;
+    double t0 = now_s();
+    tps_status st = args(text, &o, &u, &err);
+    double dt = now_s() - t0;
+    cr_assert_eq(st, want, "%s", err.msg);
+    if (want == TPS_OK) cr_assert_eq(o.tp, 2);
+    if (dt < best) best = dt;
+    if (dt > 5.0) break;
+  }
+  return best;
+}
+
+/* n assignments to distinct 3-letter names (of 52 letters: up to 140,608),
+ * then a command that reads the first and the last. */
+static char *assignments(int n) {
+  static const char L[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  char *s = malloc((size_t)n * 8 + 128);
+  cr_assert_not_null(s);
+  size_t k = 0;
+  for (int i = 0; i < n; i++) {
+    s[k++] = L[i / (52 * 52)];
+    s[k++] = L[i / 52 % 52];
+    s[k++] = L[i % 52];
+    memcpy(s + k, "=1\n", 3);
+    k += 3;
+  }
+  char last[4] = {L[(n - 1) / (52 * 52)], L[(n - 1) / 52 % 52], L[(n - 1) % 52], '\0'};
+  k += (size_t)sprintf(s + k, "--tensor-model-parallel-size $(( aaa + %s ))\n", last);
+  return s;
+}
+
+/* 140,608 assignments (843 KB) took 53 s: every lookup walked every
+ * variable. Linear now: within 5 s on a loaded 2-core machine, and about 8
+ * times the time of 1/8 of the assignments (a quadratic reader: 64). */
+Test(shell_read, many_assignments_read_in_linear_time, .timeout = 120) {
+  char *big = assignments(52 * 52 * 52), *small = assignments(52 * 52 * 52 / 8);
+  double tb = parse_time(big, 2, TPS_OK);
+  cr_assert(tb < 5.0, "140,608 assignments took %.2f s", tb);
+  double ts = parse_time(small, 5, TPS_OK);
+  if (ts < 2e-3) {
+    cr_log_warn("too noisy for the ratio: 17,576 assignments took %.4f s (140,608: %.3f s)", ts,
+                tb);
+  } else {
+    double ratio = tb / ts;
+    for (int retry = 0; ratio > 32 && retry < 3; retry++) /* noise, or quadratic? */
+      ratio = parse_time(big, 2, TPS_OK) / parse_time(small, 5, TPS_OK);
+    cr_assert(ratio < 32, "8x the assignments took %.1fx the time (linear: 8, quadratic: 64)",
+              ratio);
+  }
+  free(big);
+  free(small);
+}
+
+/* Positions were recomputed from the start of the word for every quote or
+ * expansion in it: a 800 KB word took minutes. */
+Test(shell_read, long_words_read_in_linear_time, .timeout = 120) {
+  char *t = repeat("X=", "''", 400000, "\n--tensor-model-parallel-size 2");
+  double dt = parse_time(t, 1, TPS_OK);
+  cr_assert(dt < 5.0, "a word of 400,000 quotes took %.2f s", dt);
+  free(t);
+  t = repeat("A=a; X=\"", "${A}", 200000, "\"\n--tensor-model-parallel-size 2");
+  dt = parse_time(t, 1, TPS_OK);
+  cr_assert(dt < 5.0, "a word of 200,000 expansions took %.2f s", dt);
+  free(t);
+  t = repeat("GPT_ARGS=( ", "\"$(echo x)\" ", 80000, ")\n--tensor-model-parallel-size 2");
+  dt = parse_time(t, 1, TPS_OK);
+  cr_assert(dt < 5.0, "an array of 80,000 command substitutions took %.2f s", dt);
+  free(t);
+}
+
+/* Every line copying a 512 K variable: 1 MB of script asked for 10^11
+ * characters. The whole read is capped (16 Mi characters expanded). */
+Test(shell_read, expansion_bomb_is_refused, .timeout = 120) {
+  char *t = repeat("A=xxxxxxxxxxxxxxxx\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\n"
+                   "A=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\nA=$A$A\n",
+                   "B=$A\n", 190000, "--tensor-model-parallel-size 2");
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  double t0 = now_s();
+  cr_assert_eq(args(t, &o, &u, &err), TPS_ERANGE, "%s", err.msg);
+  double dt = now_s() - t0;
+  cr_assert(strstr(err.msg, "more than 16777216 characters") != NULL, "%s", err.msg);
+  cr_assert(err.line > 16 && err.line < 60, "line %d", err.line);
+  cr_assert(dt < 20.0, "%.2f s", dt); /* 0.1 s; 3 s in the sanitizer build; minutes before */
+  free(t);
+  /* a big but ordinary script: 4 KB of arguments used 500 times */
+  t = repeat("GPT_ARGS=\"", "--lr 1e-4 ", 400, "\"\n");
+  char *t2 = repeat(t, "echo $GPT_ARGS\n", 500, "--tensor-model-parallel-size 2");
+  parse_time(t2, 1, TPS_OK);
+  free(t2);
+  free(t);
+}
