@@ -35,6 +35,8 @@
 #define SHX_TEXT_MAX (1L << 20) /* longest expanded word or variable, characters */
 #define SHX_ARITH_DEPTH 256 /* nested parentheses and unary signs in $((...)) */
 #define SHX_WORK_MAX (1L << 24) /* characters expanded in one read, all words together */
+#define SHX_HEREDOC_MAX 16  /* here-documents opened on one line */
+#define SHX_DELIM_MAX 256   /* longest here-document delimiter + 1 */
 
 typedef struct shx_var {
   const char *name; /* in the text being read (not NUL-terminated) */
@@ -42,6 +44,14 @@ typedef struct shx_var {
   shx_text value;
   bool array; /* ${NAME[@]} splits even inside double quotes */
 } shx_var;
+
+/* A here-document whose body starts at the next line: `<<WORD`, `<<-WORD`
+ * (leading tabs stripped), WORD possibly quoted. */
+typedef struct shx_heredoc {
+  char delim[SHX_DELIM_MAX]; /* quotes removed */
+  size_t len;
+  bool strip_tabs;
+} shx_heredoc;
 
 /* ---- reader state ---- */
 
@@ -56,6 +66,8 @@ struct shx_reader {
   int *slots;       /* hash table of indexes into vars, -1 empty; n_slots a power of 2 */
   size_t n_slots;
   long work;        /* characters expanded so far (SHX_WORK_MAX) */
+  shx_heredoc heredocs[SHX_HEREDOC_MAX]; /* opened on the current line */
+  int n_heredocs;
   char whys[SHX_WHY_MAX][160];
   int n_whys;
   int depth;       /* expansions being expanded */
@@ -793,9 +805,93 @@ typedef struct shx_word {
   shx_pos p;
 } shx_word;
 
+/* `<<` (not `<<<`) at i: a here-document operator. */
+static bool at_heredoc(const shx_reader *S, size_t i) {
+  return i + 1 < S->len && S->src[i] == '<' && S->src[i + 1] == '<' &&
+         !(i + 2 < S->len && S->src[i + 2] == '<');
+}
+
+/* Reads the operator `<<[-]WORD` at *i (past it on return) and queues the
+ * here-document, whose body the next newline skips. */
+static bool heredoc_open(shx_reader *S, size_t *i, shx_pos *p) {
+  const char *s = S->src;
+  size_t j = *i + 2;
+  bool strip = j < S->len && s[j] == '-', quoted = false;
+  if (strip) j++;
+  while (j < S->len && (s[j] == ' ' || s[j] == '\t')) j++;
+  if (S->n_heredocs == SHX_HEREDOC_MAX) {
+    fail(S, *p, TPS_ERANGE, "more than %d here-documents on one line", SHX_HEREDOC_MAX);
+    return false;
+  }
+  shx_heredoc *d = &S->heredocs[S->n_heredocs];
+  size_t n = 0;
+  bool too_long = false;
+#define DELIM_ADD(ch) (n + 1 < SHX_DELIM_MAX ? (void)(d->delim[n++] = (ch)) : (void)(too_long = true))
+  while (j < S->len && s[j] && !strchr(" \t\r\n;&|<>()", s[j])) {
+    char c = s[j];
+    if (c == '\'' || c == '"') {
+      size_t q = skip_quote(S, j, S->len);
+      if (S->st) return false;
+      for (size_t k = j + 1; k < q; k++) {
+        if (c == '"' && s[k] == '\\' && k + 1 < q && strchr("$`\"\\", s[k + 1])) k++;
+        DELIM_ADD(s[k]);
+      }
+      quoted = true;
+      j = q + 1;
+    } else if (c == '\\' && j + 1 < S->len) {
+      if (s[j + 1] != '\n') DELIM_ADD(s[j + 1]);
+      quoted = true;
+      j += 2;
+    } else {
+      DELIM_ADD(c);
+      j++;
+    }
+  }
+#undef DELIM_ADD
+  if (too_long) {
+    fail(S, *p, TPS_ERANGE, "a here-document delimiter is longer than %d characters",
+         SHX_DELIM_MAX - 1);
+    return false;
+  }
+  if (n == 0 && !quoted) {
+    fail(S, *p, TPS_ESYNTAX, "'<<' without a word: a here-document needs a delimiter");
+    return false;
+  }
+  d->len = n;
+  d->strip_tabs = strip;
+  S->n_heredocs++;
+  *p = pos_at(S, *p, *i, j);
+  *i = j;
+  return true;
+}
+
+/* At the start of a line: skips the bodies of the here-documents opened on
+ * the line before, each up to its delimiter line (or the end of the text). */
+static void heredoc_bodies(shx_reader *S, size_t *i, shx_pos *p) {
+  const char *s = S->src;
+  for (int h = 0; h < S->n_heredocs; h++) {
+    const shx_heredoc *d = &S->heredocs[h];
+    while (*i < S->len) {
+      size_t b = *i, e = b;
+      while (e < S->len && s[e] != '\n') e++;
+      size_t c = b, ce = e;
+      if (d->strip_tabs)
+        while (c < e && s[c] == '\t') c++;
+      if (ce > c && s[ce - 1] == '\r') ce--; /* a CRLF script */
+      bool end = ce - c == d->len && memcmp(s + c, d->delim, d->len) == 0;
+      size_t next = e < S->len ? e + 1 : e;
+      *p = pos_at(S, *p, b, next);
+      *i = next;
+      if (end) break;
+    }
+  }
+  S->n_heredocs = 0;
+}
+
 /* Reads the next word from *i; returns 1 a word, 0 end of command, -1 end
- * of text (or error). */
-static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
+ * of text (or error). heredocs: `<<` opens a here-document (not inside an
+ * arithmetic command `(( ... ))`, where it is a shift). */
+static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w, bool heredocs) {
   const char *s = S->src;
   for (;;) {
     if (*i >= S->len) return -1;
@@ -814,7 +910,10 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
     } else if (c == '\n' || c == ';' || c == '&' || c == '|') {
       *p = advance(*p, c);
       (*i)++;
+      if (c == '\n' && S->n_heredocs) heredoc_bodies(S, i, p);
       return 0;
+    } else if (heredocs && at_heredoc(S, *i)) {
+      if (!heredoc_open(S, i, p)) return -1;
     } else {
       break;
     }
@@ -826,7 +925,10 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
     char c = s[j];
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '&' || c == '|')
       break;
-    if (c == '\\') {
+    if (c == '<' && j + 1 < S->len && s[j + 1] == '<') {
+      if (at_heredoc(S, j) && heredocs) break; /* cat<<EOF: the operator ends the word */
+      j += at_heredoc(S, j) ? 2 : 3;
+    } else if (c == '\\') {
       j += 2;
     } else if (c == '\'' || c == '"') {
       j = skip_quote(S, j, S->len) + 1;
@@ -909,7 +1011,9 @@ static tps_status run_text(shx_reader *S) {
   int r;
   do {
     shx_word w;
-    r = next_word(S, &i, &p, &w);
+    bool arith_cmd = n > 0 && words[0].e - words[0].b >= 2 && S->src[words[0].b] == '(' &&
+                     S->src[words[0].b + 1] == '(';
+    r = next_word(S, &i, &p, &w, !arith_cmd);
     if (r == 1) {
       if (n == cap) {
         int ncap = cap ? cap * 2 : 32;

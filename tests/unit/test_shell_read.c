@@ -314,3 +314,54 @@ Test(shell_read, expansion_bomb_is_refused, .timeout = 120) {
   free(t2);
   free(t);
 }
+
+/* ---- 6. Here-documents are data, not flags ---- */
+
+Test(shell_read, heredoc_bodies_are_skipped) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(script("#!/bin/bash\n"
+                      "cat <<EOF > /tmp/ds_config.json\n"
+                      "--tensor-model-parallel-size 8\n"
+                      "it's not shell: \"unbalanced\n"
+                      "EOF\n"
+                      "cat <<-'END'\n"
+                      "\t--pipeline-model-parallel-size 8\n"
+                      "\tEND\n"
+                      "cat << \"X\" ; cat<<Y\n"
+                      "--micro-batch-size 7\n"
+                      "X\n"
+                      "--seq-length 99\n"
+                      "Y\n"
+                      "python - <<PY\n"
+                      "EOF\n"
+                      "--global-batch-size 99\n"
+                      "PY\n"
+                      "echo $((1 << 2)) <<<\"--micro-batch-size 5\"\n"
+                      "torchrun pretrain_gpt.py --tensor-model-parallel-size 2 \\\n"
+                      "  --pipeline-model-parallel-size 3 --micro-batch-size 1\n",
+                      &o, &u, &err),
+               TPS_OK, "%s:%d: %s", err.file, err.line, err.msg);
+  cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.pp, 3);
+  cr_assert_eq(o.micro_batch, 1);
+  cr_assert_eq(o.seq_len, 0);
+  cr_assert_eq(o.global_batch, 0);
+  cr_assert_eq(u.n, 0, "%s: %s", u.items[0].arg, u.items[0].why);
+  /* lines after a body keep their numbers */
+  cr_assert_eq(script("cat <<EOF\n1\n2\nEOF\n--micro-batch-size 'x\n", &o, &u, &err),
+               TPS_ESYNTAX);
+  cr_assert_eq(err.line, 5);
+  cr_assert_eq(err.col, 20);
+  /* a body without its delimiter runs to the end, as in bash */
+  cr_assert_eq(args("--tensor-model-parallel-size 2; cat <<EOF\n--pipeline-model-parallel-size 4",
+                    &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.pp, 0);
+  /* `<<` with no word is an error, as in bash */
+  cr_assert_eq(args("cat <<\n--tensor-model-parallel-size 2", &o, &u, &err), TPS_ESYNTAX);
+  cr_assert_eq(err.line, 1);
+  cr_assert_eq(err.col, 5);
+}
