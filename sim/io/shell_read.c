@@ -82,6 +82,7 @@ typedef struct shx_emit {
   shx_text cur;
   bool has;     /* cur is a field even if empty ("" was seen) */
   bool split;   /* unquoted whitespace splits fields */
+  bool comments; /* an unquoted '#' starting a word comments out the line (arrays) */
   shx_text *fields;
   int n, cap;
 } shx_emit;
@@ -303,6 +304,37 @@ static size_t skip_construct_in(shx_reader *S, size_t i, size_t end) {
     }
   }
   fail_at(S, at, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");
+  return end;
+}
+
+/* '#' at i starts a comment inside an array opened at open: it begins a
+ * word (after a blank, a newline or the '('). */
+static bool array_comment(const shx_reader *S, size_t open, size_t i) {
+  char b = S->src[i - 1];
+  return S->src[i] == '#' && (i == open + 1 || b == ' ' || b == '\t' || b == '\n' || b == '\r');
+}
+
+/* NAME=( ... ) with '(' at i: the index of the closing ')', skipping
+ * quotes, constructs and # comments. */
+static size_t skip_array(shx_reader *S, size_t i, size_t end) {
+  const char *s = S->src;
+  for (size_t j = i + 1; j < end; j++) {
+    char c = s[j];
+    if (c == '\\') {
+      j++;
+    } else if (c == '\'' || c == '"') {
+      j = skip_quote(S, j, end);
+      if (S->st) return end;
+    } else if (c == '`' || (c == '$' && j + 1 < end && (s[j + 1] == '(' || s[j + 1] == '{'))) {
+      j = skip_construct(S, j, end);
+      if (S->st) return end;
+    } else if (array_comment(S, i, j)) {
+      while (j + 1 < end && s[j + 1] != '\n') j++;
+    } else if (c == ')') {
+      return j;
+    }
+  }
+  fail_at(S, i, TPS_ESYNTAX, "unterminated array '('");
   return end;
 }
 
@@ -683,6 +715,8 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
     return false;
   }
   if (S->depth == 1) S->where = p;
+  bool comments = em->comments; /* none inside ${...:-word} */
+  em->comments = false;
   bool ok = true;
   if (i + 2 < end && s[i + 1] == '(' && s[i + 2] == '(') {
     size_t c = skip_construct(S, i, end); /* the outer ')' of "))" */
@@ -728,6 +762,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
     ok = emit_char(S, em, '$', p, 0, false);
   }
   S->depth--;
+  em->comments = comments;
   return ok && !S->st;
 }
 
@@ -789,6 +824,11 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
         return false;
       p = pos_at(S, p, i, q + 1);
       i = q + 1;
+    } else if (em->comments && !in_dq && !em->has && i > 0 && array_comment(S, b - 1, i)) {
+      while (i < e && s[i] != '\n') { /* # comment in an array: to the end of the line */
+        p = advance(p, s[i]);
+        i++;
+      }
     } else {
       if (!emit_char(S, em, c, p, 0, !in_dq)) return false;
       p = advance(p, c);
@@ -935,7 +975,7 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w, bool her
     } else if (c == '`' || (c == '$' && j + 1 < S->len && (s[j + 1] == '(' || s[j + 1] == '{'))) {
       j = skip_construct(S, j, S->len) + 1;
     } else if (c == '(' && j > w->b && s[j - 1] == '=') { /* NAME=( array ) */
-      j = skip_construct(S, j, S->len) + 1;
+      j = skip_array(S, j, S->len) + 1;
     } else {
       j++;
     }
@@ -967,7 +1007,7 @@ static bool do_assignment(shx_reader *S, const shx_word *w) {
   shx_pos vp = pos_at(S, w->p, w->b, vb);
   shx_text val = {0};
   bool array = vb < w->e && S->src[vb] == '(' && S->src[w->e - 1] == ')';
-  shx_emit em = {.split = array};
+  shx_emit em = {.split = array, .comments = array};
   bool ok;
   if (array) {
     ok = expand_range(S, vb + 1, w->e - 1, advance(vp, '('), &em, false) &&

@@ -365,3 +365,41 @@ Test(shell_read, heredoc_bodies_are_skipped) {
   cr_assert_eq(err.line, 1);
   cr_assert_eq(err.col, 5);
 }
+
+/* ---- 7. Comments inside arrays are comments ---- */
+
+Test(shell_read, comments_in_arrays_are_ignored) {
+  tps_run_overrides o;
+  tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(script("ARGS=( --tensor-model-parallel-size 2 # --pipeline-model-parallel-size 8\n"
+                      "  --micro-batch-size 1   # don't: an apostrophe (and a paren)\n"
+                      "  # --seq-length 4096 )\n"
+                      "  --data-path a#b\n"
+                      "  --global-batch-size 16 #)\n"
+                      ")\n"
+                      "EXTRA=(#\n--recompute-granularity full)\n"
+                      "torchrun pretrain_gpt.py \"${ARGS[@]}\" ${EXTRA[@]} #--sequence-parallel\n",
+                      &o, &u, &err),
+               TPS_OK, "%s:%d:%d: %s", err.file, err.line, err.col, err.msg);
+  cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.pp, 0);
+  cr_assert_eq(o.micro_batch, 1);
+  cr_assert_eq(o.seq_len, 0);
+  cr_assert_eq(o.global_batch, 16);
+  cr_assert_eq(o.recompute, TPS_RECOMPUTE_FULL);
+  cr_assert_eq(o.sp, -1, "not given");
+  cr_assert_eq(u.n, 0, "%s %s: %s", u.items[0].arg, u.items[0].text, u.items[0].why);
+  /* the same with +=, and where the words land */
+  cr_assert_eq(args("A=( --tensor-model-parallel-size 2 )\nA+=( # --micro-batch-size 8\n"
+                    "  --pipeline-model-parallel-size x --seq-length ${G:-#2} )\n"
+                    "--seq-length 1 ${A[@]}",
+                    &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.micro_batch, 0);
+  cr_assert_eq(u.n, 2);
+  cr_assert_str_eq(u.items[0].arg, "--pipeline-model-parallel-size");
+  cr_assert_eq(u.items[0].line, 3);
+  cr_assert_str_eq(u.items[1].text, "#2", "a '#' from an expansion is no comment");
+}
