@@ -112,20 +112,26 @@ void shx_text_free(shx_text *t) {
   memset(t, 0, sizeof *t);
 }
 
-bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char u) {
-  if (t->n >= (size_t)SHX_TEXT_MAX) {
+/* Room for n more characters in t, within the limits: the length of one
+ * text (SHX_TEXT_MAX) and the characters of the whole read (SHX_WORK_MAX).
+ * p: where the characters come from, for the error when no expansion is
+ * being read. */
+static bool text_reserve(shx_reader *S, shx_text *t, size_t n, shx_pos p) {
+  if (n > (size_t)SHX_TEXT_MAX - t->n) {
     fail(S, S->where.line ? S->where : p, TPS_ERANGE, "an expansion is longer than %ld characters",
          SHX_TEXT_MAX);
     return false;
   }
-  if (++S->work > SHX_WORK_MAX) {
+  if ((long)n > SHX_WORK_MAX - S->work) {
     fail(S, S->where.line ? S->where : p, TPS_ERANGE,
          "the script expands to more than %ld characters in all", SHX_WORK_MAX);
     if (S->err) tps_error_hint(S->err, "a variable this large copied this often is not a launch script");
     return false;
   }
-  if (t->n + 1 >= t->cap) {
-    size_t ncap = t->cap ? t->cap * 2 : 32;
+  S->work += (long)n;
+  if (t->n + n >= t->cap) {
+    size_t ncap = t->cap ? t->cap : 32;
+    while (t->n + n >= ncap) ncap *= 2;
     char *s = realloc(t->s, ncap);
     if (s) t->s = s;
     shx_pos *pos = realloc(t->pos, ncap * sizeof *pos);
@@ -135,10 +141,27 @@ bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char 
     if (!s || !pos || !uu) return oom(S);
     t->cap = ncap;
   }
+  return true;
+}
+
+bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char u) {
+  if (!text_reserve(S, t, 1, p)) return false;
   t->s[t->n] = c;
   t->pos[t->n] = p;
   t->u[t->n] = u;
   t->n++;
+  t->s[t->n] = '\0';
+  return true;
+}
+
+/* Appends the characters [b, e) of src to t. */
+static bool text_append(shx_reader *S, shx_text *t, const shx_text *src, size_t b, size_t e) {
+  if (e <= b) return true;
+  if (!text_reserve(S, t, e - b, src->pos[b])) return false;
+  memcpy(t->s + t->n, src->s + b, e - b);
+  memcpy(t->pos + t->n, src->pos + b, (e - b) * sizeof *t->pos);
+  memcpy(t->u + t->n, src->u + b, e - b);
+  t->n += e - b;
   t->s[t->n] = '\0';
   return true;
 }
@@ -416,8 +439,7 @@ static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value
   if (append) {
     bool ok = !(array && v->value.n && value->n) ||
               shx_text_push(S, &v->value, ' ', value->pos[0], 0);
-    for (size_t i = 0; ok && i < value->n; i++)
-      ok = shx_text_push(S, &v->value, value->s[i], value->pos[i], value->u[i]);
+    ok = ok && text_append(S, &v->value, value, 0, value->n);
     shx_text_free(value);
     if (!ok) return false;
   } else {
@@ -446,11 +468,26 @@ static bool emit_raw(shx_reader *S, shx_emit *em, size_t b, size_t e, shx_pos p,
   return true;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+/* The value of v: runs of characters copied whole, blanks splitting fields
+ * where they are splittable (what emit_char does one character at a time). */
 static bool emit_var(shx_reader *S, shx_emit *em, const shx_var *v, bool in_dq, bool all) {
-  bool splittable = !in_dq || (all && v->array);
-  for (size_t i = 0; i < v->value.n; i++)
-    if (!emit_char(S, em, v->value.s[i], v->value.pos[i], v->value.u[i], splittable))
-      return false;
+  bool split = (!in_dq || (all && v->array)) && em->split;
+  const shx_text *t = &v->value;
+  size_t i = 0;
+  while (i < t->n) {
+    if (split && is_blank(t->s[i])) {
+      if (!emit_field_end(S, em)) return false;
+      i++;
+      continue;
+    }
+    size_t j = i;
+    while (j < t->n && !(split && is_blank(t->s[j]))) j++;
+    em->has = true;
+    if (!text_append(S, &em->cur, t, i, j)) return false;
+    i = j;
+  }
   if (in_dq) em->has = true;
   return true;
 }
@@ -1014,8 +1051,7 @@ static bool do_assignment(shx_reader *S, const shx_word *w) {
          emit_field_end(S, &em);
     for (int k = 0; ok && k < em.n; k++) {
       if (k > 0) ok = shx_text_push(S, &val, ' ', em.fields[k].n ? em.fields[k].pos[0] : vp, 0);
-      for (size_t c = 0; ok && c < em.fields[k].n; c++)
-        ok = shx_text_push(S, &val, em.fields[k].s[c], em.fields[k].pos[c], em.fields[k].u[c]);
+      ok = ok && text_append(S, &val, &em.fields[k], 0, em.fields[k].n);
     }
   } else {
     ok = expand_range(S, vb, w->e, vp, &em, false) && emit_field_end(S, &em);
