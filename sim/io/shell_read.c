@@ -8,9 +8,16 @@
  * assignments NAME=VALUE, NAME+=VALUE, NAME=( array ),
  * `export`/`declare`/`local`/`readonly` NAME=VALUE; expansions $NAME,
  * ${NAME}, ${NAME:-word} (and -, :=, =, :+, +), ${NAME[@]}, $((integer
- * arithmetic)). Nothing is ever run: $(command), `command`, positional
- * parameters and variables the script does not set stay unexpanded, and
- * the characters they leave carry the reason.
+ * arithmetic)); here-documents (<<WORD, <<-WORD, <<'WORD': their bodies are
+ * skipped) and # comments inside arrays. Nothing is ever run: $(command),
+ * `command`, positional parameters and variables the script does not set
+ * stay unexpanded, and the characters they leave carry the reason.
+ *
+ * Hostile text ends in an error at its line, never in a crash, a wrap or a
+ * hang: arithmetic is overflow-checked and its nesting limited, variable
+ * names, expansions and the characters expanded in all are bounded, and
+ * variables are found through a hash table, so a 1 MB script of 140,000
+ * assignments reads in a fraction of a second.
  *
  * Every character of an expanded word remembers where it was written
  * (line, column) and, when it comes from something unexpanded, why; so an
