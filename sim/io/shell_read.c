@@ -337,31 +337,42 @@ static size_t skip_construct_in(shx_reader *S, size_t i, size_t end) {
   return end;
 }
 
-/* '#' at i starts a comment inside an array opened at open: it begins a
- * word (after a blank, a newline or the '('). */
+/* '#' at i starts a comment inside an array opened at open when it begins
+ * a word: right after the '(' or a blank (the caller knows the word is
+ * empty so far). */
 static bool array_comment(const shx_reader *S, size_t open, size_t i) {
   char b = S->src[i - 1];
-  return S->src[i] == '#' && (i == open + 1 || b == ' ' || b == '\t' || b == '\n' || b == '\r');
+  return S->src[i] == '#' && (i == open + 1 || b == ' ' || b == '\t' || b == '\n');
 }
 
 /* NAME=( ... ) with '(' at i: the index of the closing ')', skipping
- * quotes, constructs and # comments. */
+ * quotes, constructs and # comments, as expand_range will read them. */
 static size_t skip_array(shx_reader *S, size_t i, size_t end) {
   const char *s = S->src;
+  bool start = true; /* at the start of a word */
   for (size_t j = i + 1; j < end; j++) {
     char c = s[j];
     if (c == '\\') {
+      if (j + 1 < end && s[j + 1] == '\n') { /* a continuation: nothing written */
+        j++;
+        continue;
+      }
       j++;
+      start = false;
     } else if (c == '\'' || c == '"') {
       j = skip_quote(S, j, end);
       if (S->st) return end;
+      start = false;
     } else if (c == '`' || (c == '$' && j + 1 < end && (s[j + 1] == '(' || s[j + 1] == '{'))) {
       j = skip_construct(S, j, end);
       if (S->st) return end;
-    } else if (array_comment(S, i, j)) {
+      start = false;
+    } else if (c == '#' && start) {
       while (j + 1 < end && s[j + 1] != '\n') j++;
     } else if (c == ')') {
       return j;
+    } else {
+      start = c == ' ' || c == '\t' || c == '\n';
     }
   }
   fail_at(S, i, TPS_ESYNTAX, "unterminated array '('");
