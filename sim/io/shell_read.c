@@ -319,18 +319,29 @@ static size_t skip_construct_in(shx_reader *S, size_t i, size_t end) {
   if (S->src[i] == '$') i++;
   open = S->src[i];
   close = open == '(' ? ')' : '}';
+  /* $(command): a '#' beginning a word comments out the rest of the line */
+  bool cmd = open == '(' && !(i + 1 < end && S->src[i + 1] == '(');
+  bool start = true;
   int depth = 1;
   for (j = i + 1; j < end; j++) {
     char c = S->src[j];
     if (c == '\\') {
       j++;
+      start = false;
     } else if (c == '\'' || c == '"') {
       j = skip_quote(S, j, end);
       if (S->st) return end;
+      start = false;
+    } else if (cmd && c == '#' && start) {
+      while (j + 1 < end && S->src[j + 1] != '\n') j++;
     } else if (c == open) {
       depth++;
+      start = true;
     } else if (c == close) {
       if (--depth == 0) return j;
+      start = false;
+    } else {
+      start = c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|';
     }
   }
   fail_at(S, at, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");

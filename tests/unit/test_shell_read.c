@@ -402,6 +402,12 @@ Test(shell_read, comments_in_arrays_are_ignored) {
   cr_assert_str_eq(u.items[0].arg, "--pipeline-model-parallel-size");
   cr_assert_eq(u.items[0].line, 3);
   cr_assert_str_eq(u.items[1].text, "#2", "a '#' from an expansion is no comment");
+  /* and inside $(command), which is never run */
+  cr_assert_eq(args("X=$(echo a#b # it's a comment (with a paren\n  cat f)\n"
+                    "--tensor-model-parallel-size 2",
+                    &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert_eq(o.tp, 2);
   /* after an escaped blank the '#' is inside a word */
   cr_assert_eq(args("X=( x\\ #y)\n--tensor-model-parallel-size 2 # )", &o, &u, &err), TPS_OK,
                "%s", err.msg);
