@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-20}
 jobs=${FUZZ_JOBS:-1}
-harnesses=${FUZZ_HARNESSES:-"fuzz_model fuzz_hw fuzz_cli fuzz_published fuzz_hf fuzz_stack"}
+harnesses=${FUZZ_HARNESSES:-"fuzz_model fuzz_hw fuzz_cli fuzz_published fuzz_hf fuzz_stack fuzz_script"}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 cc=${CC:-clang}
 if ! command -v "$cc" >/dev/null; then
@@ -30,6 +30,7 @@ run_one() {
   case $h in
     fuzz_model|fuzz_hw|fuzz_published|fuzz_stack) dict=(-dict=tests/fuzz/yaml.dict) ;;
     fuzz_hf) dict=(-dict=tests/fuzz/json.dict) ;;
+    fuzz_script) dict=(-dict=tests/fuzz/shell.dict) ;;
   esac
   # First corpus directory is scratch (new inputs land there); the seed corpus is read-only.
   TPSIM_DATA_DIR="$root" ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \

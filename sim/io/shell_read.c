@@ -8,9 +8,16 @@
  * assignments NAME=VALUE, NAME+=VALUE, NAME=( array ),
  * `export`/`declare`/`local`/`readonly` NAME=VALUE; expansions $NAME,
  * ${NAME}, ${NAME:-word} (and -, :=, =, :+, +), ${NAME[@]}, $((integer
- * arithmetic)). Nothing is ever run: $(command), `command`, positional
- * parameters and variables the script does not set stay unexpanded, and
- * the characters they leave carry the reason.
+ * arithmetic)); here-documents (<<WORD, <<-WORD, <<'WORD': their bodies are
+ * skipped) and # comments inside arrays. Nothing is ever run: $(command),
+ * `command`, positional parameters and variables the script does not set
+ * stay unexpanded, and the characters they leave carry the reason.
+ *
+ * Hostile text ends in an error at its line, never in a crash, a wrap or a
+ * hang: arithmetic is overflow-checked and its nesting limited, variable
+ * names, expansions and the characters expanded in all are bounded, and
+ * variables are found through a hash table, so a 1 MB script of 140,000
+ * assignments reads in a fraction of a second.
  *
  * Every character of an expanded word remembers where it was written
  * (line, column) and, when it comes from something unexpanded, why; so an
@@ -33,12 +40,25 @@
 #define SHX_NAME_MAX 64    /* longest variable name */
 #define SHX_DEPTH_MAX 32   /* nested ${...:-${...}} expansions, quotes in $(...) */
 #define SHX_TEXT_MAX (1L << 20) /* longest expanded word or variable, characters */
+#define SHX_ARITH_DEPTH 256 /* nested parentheses and unary signs in $((...)) */
+#define SHX_WORK_MAX (1L << 24) /* characters expanded in one read, all words together */
+#define SHX_HEREDOC_MAX 16  /* here-documents opened on one line */
+#define SHX_DELIM_MAX 256   /* longest here-document delimiter + 1 */
 
 typedef struct shx_var {
-  char name[SHX_NAME_MAX];
+  const char *name; /* in the text being read (not NUL-terminated) */
+  size_t name_len;  /* < SHX_NAME_MAX */
   shx_text value;
   bool array; /* ${NAME[@]} splits even inside double quotes */
 } shx_var;
+
+/* A here-document whose body starts at the next line: `<<WORD`, `<<-WORD`
+ * (leading tabs stripped), WORD possibly quoted. */
+typedef struct shx_heredoc {
+  char delim[SHX_DELIM_MAX]; /* quotes removed */
+  size_t len;
+  bool strip_tabs;
+} shx_heredoc;
 
 /* ---- reader state ---- */
 
@@ -50,9 +70,15 @@ struct shx_reader {
   tps_status st;    /* first error (sticky) */
   shx_var *vars;
   int n_vars, cap_vars;
+  int *slots;       /* hash table of indexes into vars, -1 empty; n_slots a power of 2 */
+  size_t n_slots;
+  long work;        /* characters expanded so far (SHX_WORK_MAX) */
+  shx_heredoc heredocs[SHX_HEREDOC_MAX]; /* opened on the current line */
+  int n_heredocs;
   char whys[SHX_WHY_MAX][160];
   int n_whys;
   int depth;       /* expansions being expanded */
+  shx_pos where;   /* the word or outermost expansion being expanded, for errors */
   int skip_depth;  /* constructs being skipped */
   shx_command_fn on_command;
   void *user;
@@ -63,6 +89,7 @@ typedef struct shx_emit {
   shx_text cur;
   bool has;     /* cur is a field even if empty ("" was seen) */
   bool split;   /* unquoted whitespace splits fields */
+  bool comments; /* an unquoted '#' starting a word comments out the line (arrays) */
   shx_text *fields;
   int n, cap;
 } shx_emit;
@@ -92,13 +119,26 @@ void shx_text_free(shx_text *t) {
   memset(t, 0, sizeof *t);
 }
 
-bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char u) {
-  if (t->n >= (size_t)SHX_TEXT_MAX) {
-    fail(S, p, TPS_ERANGE, "an expansion is longer than %ld characters", SHX_TEXT_MAX);
+/* Room for n more characters in t, within the limits: the length of one
+ * text (SHX_TEXT_MAX) and the characters of the whole read (SHX_WORK_MAX).
+ * p: where the characters come from, for the error when no expansion is
+ * being read. */
+static bool text_reserve(shx_reader *S, shx_text *t, size_t n, shx_pos p) {
+  if (n > (size_t)SHX_TEXT_MAX - t->n) {
+    fail(S, S->where.line ? S->where : p, TPS_ERANGE, "an expansion is longer than %ld characters",
+         SHX_TEXT_MAX);
     return false;
   }
-  if (t->n + 1 >= t->cap) {
-    size_t ncap = t->cap ? t->cap * 2 : 32;
+  if ((long)n > SHX_WORK_MAX - S->work) {
+    fail(S, S->where.line ? S->where : p, TPS_ERANGE,
+         "the script expands to more than %ld characters in all", SHX_WORK_MAX);
+    if (S->err) tps_error_hint(S->err, "a variable this large copied this often is not a launch script");
+    return false;
+  }
+  S->work += (long)n;
+  if (t->n + n >= t->cap) {
+    size_t ncap = t->cap ? t->cap : 32;
+    while (t->n + n >= ncap) ncap *= 2;
     char *s = realloc(t->s, ncap);
     if (s) t->s = s;
     shx_pos *pos = realloc(t->pos, ncap * sizeof *pos);
@@ -108,10 +148,27 @@ bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char 
     if (!s || !pos || !uu) return oom(S);
     t->cap = ncap;
   }
+  return true;
+}
+
+bool shx_text_push(shx_reader *S, shx_text *t, char c, shx_pos p, unsigned char u) {
+  if (!text_reserve(S, t, 1, p)) return false;
   t->s[t->n] = c;
   t->pos[t->n] = p;
   t->u[t->n] = u;
   t->n++;
+  t->s[t->n] = '\0';
+  return true;
+}
+
+/* Appends the characters [b, e) of src to t. */
+static bool text_append(shx_reader *S, shx_text *t, const shx_text *src, size_t b, size_t e) {
+  if (e <= b) return true;
+  if (!text_reserve(S, t, e - b, src->pos[b])) return false;
+  memcpy(t->s + t->n, src->s + b, e - b);
+  memcpy(t->pos + t->n, src->pos + b, (e - b) * sizeof *t->pos);
+  memcpy(t->u + t->n, src->u + b, e - b);
+  t->n += e - b;
   t->s[t->n] = '\0';
   return true;
 }
@@ -191,10 +248,31 @@ static shx_pos pos_at(const shx_reader *S, shx_pos from, size_t b, size_t e) {
   return from;
 }
 
-static size_t skip_construct(shx_reader *S, size_t i, size_t end, shx_pos p);
+/* The position of S->src[i]; the reader starts at 1:1 and advances one
+ * character at a time, so this is where it would be. Only for errors (it
+ * reads from the start): the skips below do not track positions. */
+static shx_pos pos_of(const shx_reader *S, size_t i) {
+  shx_pos p = {1, 1};
+  return pos_at(S, p, 0, i);
+}
+
+static tps_status fail_at(shx_reader *S, size_t i, tps_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static tps_status fail_at(shx_reader *S, size_t i, tps_status st, const char *fmt, ...) {
+  if (S->st) return S->st;
+  S->st = st;
+  shx_pos at = pos_of(S, i);
+  va_list ap;
+  va_start(ap, fmt);
+  tps_error_vset(S->err, st, S->file, at.line, at.col, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+static size_t skip_construct(shx_reader *S, size_t i, size_t end);
 
 /* End (index of the closing quote) of a quoted string opened at i. */
-static size_t skip_quote(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_quote(shx_reader *S, size_t i, size_t end) {
   char q = S->src[i];
   for (size_t j = i + 1; j < end; j++) {
     char c = S->src[j];
@@ -203,100 +281,196 @@ static size_t skip_quote(shx_reader *S, size_t i, size_t end, shx_pos p) {
       j++;
     } else if (q == '"' && c == '$' && j + 1 < end &&
                (S->src[j + 1] == '(' || S->src[j + 1] == '{')) {
-      j = skip_construct(S, j, end, pos_at(S, p, i, j));
+      j = skip_construct(S, j, end);
       if (S->st) return end;
     }
   }
-  fail(S, p, TPS_ESYNTAX, "unterminated %s quote", q == '"' ? "double" : "single");
+  fail_at(S, i, TPS_ESYNTAX, "unterminated %s quote", q == '"' ? "double" : "single");
   if (S->err) tps_error_hint(S->err, "the quote opened here is never closed");
   return end;
 }
 
 /* Given S->src[i] == '$' followed by '(' or '{', or a '`' or '(': the index of
  * the closing character, skipping nested quotes and constructs. */
-static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p);
+static size_t skip_construct_in(shx_reader *S, size_t i, size_t end);
 
-static size_t skip_construct(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_construct(shx_reader *S, size_t i, size_t end) {
   if (++S->skip_depth > SHX_DEPTH_MAX) {
-    fail(S, p, TPS_ESYNTAX, "quotes and $(...) nested deeper than %d levels", SHX_DEPTH_MAX);
+    fail_at(S, i, TPS_ESYNTAX, "quotes and $(...) nested deeper than %d levels", SHX_DEPTH_MAX);
     S->skip_depth--;
     return end;
   }
-  size_t r = skip_construct_in(S, i, end, p);
+  size_t r = skip_construct_in(S, i, end);
   S->skip_depth--;
   return r;
 }
 
-static size_t skip_construct_in(shx_reader *S, size_t i, size_t end, shx_pos p) {
+static size_t skip_construct_in(shx_reader *S, size_t i, size_t end) {
   char open, close;
-  size_t j;
+  size_t j, at = i;
   if (S->src[i] == '`') {
     for (j = i + 1; j < end; j++) {
       if (S->src[j] == '\\') j++;
       else if (S->src[j] == '`') return j;
     }
-    fail(S, p, TPS_ESYNTAX, "unterminated backquote");
+    fail_at(S, at, TPS_ESYNTAX, "unterminated backquote");
     return end;
   }
   if (S->src[i] == '$') i++;
   open = S->src[i];
   close = open == '(' ? ')' : '}';
+  /* $(command): a '#' beginning a word comments out the rest of the line */
+  bool cmd = open == '(' && !(i + 1 < end && S->src[i + 1] == '(');
+  bool start = true;
   int depth = 1;
   for (j = i + 1; j < end; j++) {
     char c = S->src[j];
     if (c == '\\') {
       j++;
+      start = false;
     } else if (c == '\'' || c == '"') {
-      j = skip_quote(S, j, end, pos_at(S, p, i, j));
+      j = skip_quote(S, j, end);
       if (S->st) return end;
+      start = false;
+    } else if (cmd && c == '#' && start) {
+      while (j + 1 < end && S->src[j + 1] != '\n') j++;
     } else if (c == open) {
       depth++;
+      start = true;
     } else if (c == close) {
       if (--depth == 0) return j;
+      start = false;
+    } else {
+      start = c == ' ' || c == '\t' || c == '\n' || c == ';' || c == '&' || c == '|';
     }
   }
-  fail(S, p, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");
+  fail_at(S, at, TPS_ESYNTAX, "unterminated '%s'", open == '(' ? "$(" : "${");
+  return end;
+}
+
+/* '#' at i starts a comment inside an array opened at open when it begins
+ * a word: right after the '(' or a blank (the caller knows the word is
+ * empty so far). */
+static bool array_comment(const shx_reader *S, size_t open, size_t i) {
+  char b = S->src[i - 1];
+  return S->src[i] == '#' && (i == open + 1 || b == ' ' || b == '\t' || b == '\n');
+}
+
+/* NAME=( ... ) with '(' at i: the index of the closing ')', skipping
+ * quotes, constructs and # comments, as expand_range will read them. */
+static size_t skip_array(shx_reader *S, size_t i, size_t end) {
+  const char *s = S->src;
+  bool start = true; /* at the start of a word */
+  for (size_t j = i + 1; j < end; j++) {
+    char c = s[j];
+    if (c == '\\') {
+      if (j + 1 < end && s[j + 1] == '\n') { /* a continuation: nothing written */
+        j++;
+        continue;
+      }
+      j++;
+      start = false;
+    } else if (c == '\'' || c == '"') {
+      j = skip_quote(S, j, end);
+      if (S->st) return end;
+      start = false;
+    } else if (c == '`' || (c == '$' && j + 1 < end && (s[j + 1] == '(' || s[j + 1] == '{'))) {
+      j = skip_construct(S, j, end);
+      if (S->st) return end;
+      start = false;
+    } else if (c == '#' && start) {
+      while (j + 1 < end && s[j + 1] != '\n') j++;
+    } else if (c == ')') {
+      return j;
+    } else {
+      start = c == ' ' || c == '\t' || c == '\n';
+    }
+  }
+  fail_at(S, i, TPS_ESYNTAX, "unterminated array '('");
   return end;
 }
 
 /* ---- variables ---- */
 
-static shx_var *var_find(shx_reader *S, const char *name, size_t len) {
-  for (int i = 0; i < S->n_vars; i++)
-    if (strlen(S->vars[i].name) == len && memcmp(S->vars[i].name, name, len) == 0)
-      return &S->vars[i];
-  return NULL;
+static size_t name_hash(const char *name, size_t len) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)name[i];
+    h *= 1099511628211ull;
+  }
+  return (size_t)(h ^ (h >> 32));
 }
 
-/* Sets (append: adds to) a variable; takes ownership of value. */
+/* The slot of name in the hash table: where it is, or the empty slot where it would go. */
+static size_t var_slot(const shx_reader *S, const char *name, size_t len) {
+  size_t mask = S->n_slots - 1, k = name_hash(name, len) & mask;
+  for (;;) {
+    int x = S->slots[k];
+    if (x < 0) return k;
+    const shx_var *v = &S->vars[x];
+    if (v->name_len == len && memcmp(v->name, name, len) == 0) return k;
+    k = (k + 1) & mask;
+  }
+}
+
+static shx_var *var_find(shx_reader *S, const char *name, size_t len) {
+  if (!S->n_slots) return NULL;
+  int x = S->slots[var_slot(S, name, len)];
+  return x < 0 ? NULL : &S->vars[x];
+}
+
+/* Room for one more variable: vars grown, the table at most half full. */
+static bool var_reserve(shx_reader *S) {
+  if (S->n_vars == S->cap_vars) {
+    int ncap = S->cap_vars ? S->cap_vars * 2 : 32;
+    shx_var *nv = realloc(S->vars, (size_t)ncap * sizeof *nv);
+    if (!nv) return oom(S);
+    S->vars = nv;
+    S->cap_vars = ncap;
+  }
+  if ((size_t)(S->n_vars + 1) * 2 > S->n_slots) {
+    size_t n = S->n_slots ? S->n_slots * 2 : 64;
+    int *slots = malloc(n * sizeof *slots);
+    if (!slots) return oom(S);
+    free(S->slots);
+    S->slots = slots;
+    S->n_slots = n;
+    for (size_t k = 0; k < n; k++) slots[k] = -1;
+    for (int x = 0; x < S->n_vars; x++)
+      slots[var_slot(S, S->vars[x].name, S->vars[x].name_len)] = x;
+  }
+  return true;
+}
+
+/* Sets (append: adds to) a variable; takes ownership of value. A name
+ * longer than SHX_NAME_MAX - 1 is an error at p, where it is assigned. */
 static bool var_set(shx_reader *S, const char *name, size_t len, shx_text *value, bool array,
-                    bool append) {
+                    bool append, shx_pos p) {
+  if (len >= SHX_NAME_MAX) {
+    shx_text_free(value);
+    fail(S, p, TPS_ERANGE, "variable name '%.20s...' is longer than %d characters", name,
+         SHX_NAME_MAX - 1);
+    return false;
+  }
   shx_var *v = var_find(S, name, len);
   if (!v) {
-    if (S->n_vars == S->cap_vars) {
-      int ncap = S->cap_vars ? S->cap_vars * 2 : 32;
-      shx_var *nv = realloc(S->vars, (size_t)ncap * sizeof *nv);
-      if (!nv) {
-        shx_text_free(value);
-        return oom(S);
-      }
-      S->vars = nv;
-      S->cap_vars = ncap;
+    if (!var_reserve(S)) {
+      shx_text_free(value);
+      return false;
     }
+    S->slots[var_slot(S, name, len)] = S->n_vars;
     v = &S->vars[S->n_vars++];
     memset(v, 0, sizeof *v);
-    memcpy(v->name, name, len);
-    v->name[len] = '\0';
+    v->name = name;
+    v->name_len = len;
     append = false;
   }
   if (append) {
-    if (array && v->value.n && value->n) {
-      shx_pos p = value->pos[0];
-      if (!shx_text_push(S, &v->value, ' ', p, 0)) return false;
-    }
-    for (size_t i = 0; i < value->n; i++)
-      if (!shx_text_push(S, &v->value, value->s[i], value->pos[i], value->u[i])) return false;
+    bool ok = !(array && v->value.n && value->n) ||
+              shx_text_push(S, &v->value, ' ', value->pos[0], 0);
+    ok = ok && text_append(S, &v->value, value, 0, value->n);
     shx_text_free(value);
+    if (!ok) return false;
   } else {
     shx_text_free(&v->value);
     v->value = *value;
@@ -323,22 +497,43 @@ static bool emit_raw(shx_reader *S, shx_emit *em, size_t b, size_t e, shx_pos p,
   return true;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+/* The value of v: runs of characters copied whole, blanks splitting fields
+ * where they are splittable (what emit_char does one character at a time). */
 static bool emit_var(shx_reader *S, shx_emit *em, const shx_var *v, bool in_dq, bool all) {
-  bool splittable = !in_dq || (all && v->array);
-  for (size_t i = 0; i < v->value.n; i++)
-    if (!emit_char(S, em, v->value.s[i], v->value.pos[i], v->value.u[i], splittable))
-      return false;
+  bool split = (!in_dq || (all && v->array)) && em->split;
+  const shx_text *t = &v->value;
+  size_t i = 0;
+  while (i < t->n) {
+    if (split && is_blank(t->s[i])) {
+      if (!emit_field_end(S, em)) return false;
+      i++;
+      continue;
+    }
+    size_t j = i;
+    while (j < t->n && !(split && is_blank(t->s[j]))) j++;
+    em->has = true;
+    if (!text_append(S, &em->cur, t, i, j)) return false;
+    i = j;
+  }
   if (in_dq) em->has = true;
   return true;
 }
 
-/* Integer arithmetic over a flat string: + - * / % ( ), unary -, names. */
+/* Integer arithmetic over a flat string: + - * / % ( ), unary - and +,
+ * names. Every operation is checked: a result outside int64_t (which bash
+ * would wrap, and which for INT64_MIN / -1 traps) ends the read with an
+ * error, as does nesting deeper than SHX_ARITH_DEPTH (the parser recurses). */
+typedef enum { AR_OK, AR_UNRESOLVED, AR_OVERFLOW, AR_DEEP } shx_ar_state;
+
 typedef struct shx_arith {
   shx_reader *S;
   const char *s;
   size_t i;
-  bool bad;
-  char why[160];
+  int depth;
+  shx_ar_state bad; /* the first failure; evaluation stops there */
+  char why[160];    /* AR_UNRESOLVED: the reason */
 } shx_arith;
 
 static void ar_blank(shx_arith *A) {
@@ -347,23 +542,42 @@ static void ar_blank(shx_arith *A) {
 
 static int64_t ar_expr(shx_arith *A);
 
-/* Records the first reason the arithmetic failed: "<pre><name><post>". */
+/* Records the first reason the arithmetic is left unexpanded: "<pre><name><post>". */
 static int64_t ar_fail(shx_arith *A, const char *pre, const char *name, const char *post) {
-  if (!A->bad) snprintf(A->why, sizeof A->why, "%s%s%s", pre, name, post);
-  A->bad = true;
+  if (!A->bad) {
+    snprintf(A->why, sizeof A->why, "%s%s%s", pre, name, post);
+    A->bad = AR_UNRESOLVED;
+  }
   return 0;
 }
 
 static int64_t ar_bad(shx_arith *A, const char *why) { return ar_fail(A, why, "", ""); }
 
+static int64_t ar_overflow(shx_arith *A) {
+  if (!A->bad) A->bad = AR_OVERFLOW;
+  return 0;
+}
 
+static int64_t ar_primary_in(shx_arith *A);
 
 static int64_t ar_primary(shx_arith *A) {
+  if (++A->depth > SHX_ARITH_DEPTH) {
+    if (!A->bad) A->bad = AR_DEEP;
+    A->depth--;
+    return 0;
+  }
+  int64_t v = ar_primary_in(A);
+  A->depth--;
+  return v;
+}
+
+static int64_t ar_primary_in(shx_arith *A) {
   ar_blank(A);
   char c = A->s[A->i];
   if (c == '(') {
     A->i++;
     int64_t v = ar_expr(A);
+    if (A->bad) return 0;
     ar_blank(A);
     if (A->s[A->i] != ')') return ar_bad(A, "unbalanced parentheses in $((...))");
     A->i++;
@@ -371,15 +585,18 @@ static int64_t ar_primary(shx_arith *A) {
   }
   if (c == '-' || c == '+') {
     A->i++;
-    int64_t v = ar_primary(A);
-    return c == '-' ? -v : v;
+    int64_t v = ar_primary(A), r;
+    if (A->bad) return 0;
+    if (c == '+') return v;
+    if (__builtin_sub_overflow((int64_t)0, v, &r)) return ar_overflow(A); /* -INT64_MIN */
+    return r;
   }
   if (isdigit((unsigned char)c)) {
     int64_t v = 0;
     while (isdigit((unsigned char)A->s[A->i])) {
       if (__builtin_mul_overflow(v, 10, &v) ||
           __builtin_add_overflow(v, A->s[A->i] - '0', &v))
-        return ar_bad(A, "number too large in $((...))");
+        return ar_overflow(A);
       A->i++;
     }
     return v;
@@ -407,6 +624,7 @@ static int64_t ar_primary(shx_arith *A) {
 static int64_t ar_term(shx_arith *A) {
   int64_t v = ar_primary(A);
   for (;;) {
+    if (A->bad) return 0;
     ar_blank(A);
     char op = A->s[A->i];
     if (op != '*' && op != '/' && op != '%') return v;
@@ -414,9 +632,10 @@ static int64_t ar_term(shx_arith *A) {
     int64_t r = ar_primary(A);
     if (A->bad) return 0;
     if (op == '*') {
-      if (__builtin_mul_overflow(v, r, &v)) return ar_bad(A, "overflow in $((...))");
+      if (__builtin_mul_overflow(v, r, &v)) return ar_overflow(A);
     } else {
       if (r == 0) return ar_bad(A, "division by zero in $((...))");
+      if (v == INT64_MIN && r == -1) return ar_overflow(A); /* traps (SIGFPE) in C */
       v = op == '/' ? v / r : v % r;
     }
   }
@@ -425,6 +644,7 @@ static int64_t ar_term(shx_arith *A) {
 static int64_t ar_expr(shx_arith *A) {
   int64_t v = ar_term(A);
   for (;;) {
+    if (A->bad) return 0;
     ar_blank(A);
     char op = A->s[A->i];
     if (op != '+' && op != '-') return v;
@@ -432,7 +652,7 @@ static int64_t ar_expr(shx_arith *A) {
     int64_t r = ar_term(A);
     if (A->bad) return 0;
     if (op == '+' ? __builtin_add_overflow(v, r, &v) : __builtin_sub_overflow(v, r, &v))
-      return ar_bad(A, "overflow in $((...))");
+      return ar_overflow(A);
   }
 }
 
@@ -453,9 +673,21 @@ static bool expand_arith(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
     v = ar_expr(&A);
     ar_blank(&A);
     if (!A.bad && A.s[A.i]) ar_bad(&A, "cannot evaluate $((...))");
-    if (A.bad) u = why_add(S, "%s", A.why);
+    if (A.bad == AR_UNRESOLVED) u = why_add(S, "%s", A.why);
   }
   emit_free(&inner);
+  if (A.bad == AR_OVERFLOW || A.bad == AR_DEEP) {
+    int n = (int)(e - b > 80 ? 80 : e - b);
+    const char *more = e - b > 80 ? "..." : "";
+    if (A.bad == AR_DEEP)
+      fail(S, p, TPS_ESYNTAX, "parentheses and signs in $((...)) nested deeper than %d levels",
+           SHX_ARITH_DEPTH);
+    else
+      fail(S, p, TPS_ERANGE, "'%.*s%s' overflows 64-bit integers", n, S->src + b, more);
+    if (S->err && A.bad == AR_OVERFLOW)
+      tps_error_hint(S->err, "bash would wrap around or stop here; tp-sim does not guess a value");
+    return false;
+  }
   if (u) return emit_raw(S, em, b, e, p, u);
   char num[32];
   snprintf(num, sizeof num, "%" PRId64, v);
@@ -533,7 +765,7 @@ static bool expand_brace(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       memset(&w.fields[0], 0, sizeof w.fields[0]);
     }
     emit_free(&w);
-    if (!ok || !var_set(S, s + nb, ne - nb, &val, false, false)) return false;
+    if (!ok || !var_set(S, s + nb, ne - nb, &val, false, false, p)) return false;
     v = var_find(S, s + nb, ne - nb);
     return emit_var(S, em, v, in_dq, false);
   }
@@ -548,9 +780,12 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
     fail(S, p, TPS_ESYNTAX, "expansions nested deeper than %d levels", SHX_DEPTH_MAX);
     return false;
   }
+  if (S->depth == 1) S->where = p;
+  bool comments = em->comments; /* none inside ${...:-word} */
+  em->comments = false;
   bool ok = true;
   if (i + 2 < end && s[i + 1] == '(' && s[i + 2] == '(') {
-    size_t c = skip_construct(S, i, end, p); /* the outer ')' of "))" */
+    size_t c = skip_construct(S, i, end); /* the outer ')' of "))" */
     if (S->st) ok = false;
     else if (c + 1 <= end && c > i + 3 && s[c - 1] == ')') {
       *next = c + 1;
@@ -560,7 +795,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
       ok = emit_raw(S, em, i, c + 1, p, why_add(S, "command substitution is not run"));
     }
   } else if (i + 1 < end && s[i + 1] == '(') {
-    size_t c = skip_construct(S, i, end, p);
+    size_t c = skip_construct(S, i, end);
     if (S->st) ok = false;
     else {
       *next = c + 1;
@@ -569,7 +804,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
                             (int)(c + 1 - i > 60 ? 60 : c + 1 - i), s + i));
     }
   } else if (i + 1 < end && s[i + 1] == '{') {
-    size_t c = skip_construct(S, i, end, p);
+    size_t c = skip_construct(S, i, end);
     if (S->st) ok = false;
     else {
       *next = c + 1;
@@ -593,6 +828,7 @@ static bool expand_dollar(shx_reader *S, size_t i, size_t end, shx_pos p, shx_em
     ok = emit_char(S, em, '$', p, 0, false);
   }
   S->depth--;
+  em->comments = comments;
   return ok && !S->st;
 }
 
@@ -625,7 +861,7 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = advance(np, n);
       i += 2;
     } else if (c == '\'' && !in_dq) {
-      size_t q = skip_quote(S, i, e, p);
+      size_t q = skip_quote(S, i, e);
       if (S->st) return false;
       em->has = true;
       shx_pos qp = advance(p, c);
@@ -636,7 +872,7 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = advance(qp, '\'');
       i = q + 1;
     } else if (c == '"' && !in_dq) {
-      size_t q = skip_quote(S, i, e, p);
+      size_t q = skip_quote(S, i, e);
       if (S->st) return false;
       em->has = true;
       if (!expand_range(S, i + 1, q, advance(p, c), em, true)) return false;
@@ -648,12 +884,17 @@ static bool expand_range(shx_reader *S, size_t b, size_t e, shx_pos p, shx_emit 
       p = pos_at(S, p, i, next);
       i = next;
     } else if (c == '`') {
-      size_t q = skip_construct(S, i, e, p);
+      size_t q = skip_construct(S, i, e);
       if (S->st) return false;
       if (!emit_raw(S, em, i, q + 1, p, why_add(S, "command substitution `...` is not run")))
         return false;
       p = pos_at(S, p, i, q + 1);
       i = q + 1;
+    } else if (em->comments && !in_dq && !em->has && i > 0 && array_comment(S, b - 1, i)) {
+      while (i < e && s[i] != '\n') { /* # comment in an array: to the end of the line */
+        p = advance(p, s[i]);
+        i++;
+      }
     } else {
       if (!emit_char(S, em, c, p, 0, !in_dq)) return false;
       p = advance(p, c);
@@ -670,9 +911,93 @@ typedef struct shx_word {
   shx_pos p;
 } shx_word;
 
+/* `<<` (not `<<<`) at i: a here-document operator. */
+static bool at_heredoc(const shx_reader *S, size_t i) {
+  return i + 1 < S->len && S->src[i] == '<' && S->src[i + 1] == '<' &&
+         !(i + 2 < S->len && S->src[i + 2] == '<');
+}
+
+/* Reads the operator `<<[-]WORD` at *i (past it on return) and queues the
+ * here-document, whose body the next newline skips. */
+static bool heredoc_open(shx_reader *S, size_t *i, shx_pos *p) {
+  const char *s = S->src;
+  size_t j = *i + 2;
+  bool strip = j < S->len && s[j] == '-', quoted = false;
+  if (strip) j++;
+  while (j < S->len && (s[j] == ' ' || s[j] == '\t')) j++;
+  if (S->n_heredocs == SHX_HEREDOC_MAX) {
+    fail(S, *p, TPS_ERANGE, "more than %d here-documents on one line", SHX_HEREDOC_MAX);
+    return false;
+  }
+  shx_heredoc *d = &S->heredocs[S->n_heredocs];
+  size_t n = 0;
+  bool too_long = false;
+#define DELIM_ADD(ch) (n + 1 < SHX_DELIM_MAX ? (void)(d->delim[n++] = (ch)) : (void)(too_long = true))
+  while (j < S->len && s[j] && !strchr(" \t\r\n;&|<>()", s[j])) {
+    char c = s[j];
+    if (c == '\'' || c == '"') {
+      size_t q = skip_quote(S, j, S->len);
+      if (S->st) return false;
+      for (size_t k = j + 1; k < q; k++) {
+        if (c == '"' && s[k] == '\\' && k + 1 < q && strchr("$`\"\\", s[k + 1])) k++;
+        DELIM_ADD(s[k]);
+      }
+      quoted = true;
+      j = q + 1;
+    } else if (c == '\\' && j + 1 < S->len) {
+      if (s[j + 1] != '\n') DELIM_ADD(s[j + 1]);
+      quoted = true;
+      j += 2;
+    } else {
+      DELIM_ADD(c);
+      j++;
+    }
+  }
+#undef DELIM_ADD
+  if (too_long) {
+    fail(S, *p, TPS_ERANGE, "a here-document delimiter is longer than %d characters",
+         SHX_DELIM_MAX - 1);
+    return false;
+  }
+  if (n == 0 && !quoted) {
+    fail(S, *p, TPS_ESYNTAX, "'<<' without a word: a here-document needs a delimiter");
+    return false;
+  }
+  d->len = n;
+  d->strip_tabs = strip;
+  S->n_heredocs++;
+  *p = pos_at(S, *p, *i, j);
+  *i = j;
+  return true;
+}
+
+/* At the start of a line: skips the bodies of the here-documents opened on
+ * the line before, each up to its delimiter line (or the end of the text). */
+static void heredoc_bodies(shx_reader *S, size_t *i, shx_pos *p) {
+  const char *s = S->src;
+  for (int h = 0; h < S->n_heredocs; h++) {
+    const shx_heredoc *d = &S->heredocs[h];
+    while (*i < S->len) {
+      size_t b = *i, e = b;
+      while (e < S->len && s[e] != '\n') e++;
+      size_t c = b, ce = e;
+      if (d->strip_tabs)
+        while (c < e && s[c] == '\t') c++;
+      if (ce > c && s[ce - 1] == '\r') ce--; /* a CRLF script */
+      bool end = ce - c == d->len && memcmp(s + c, d->delim, d->len) == 0;
+      size_t next = e < S->len ? e + 1 : e;
+      *p = pos_at(S, *p, b, next);
+      *i = next;
+      if (end) break;
+    }
+  }
+  S->n_heredocs = 0;
+}
+
 /* Reads the next word from *i; returns 1 a word, 0 end of command, -1 end
- * of text (or error). */
-static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
+ * of text (or error). heredocs: `<<` opens a here-document (not inside an
+ * arithmetic command `(( ... ))`, where it is a shift). */
+static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w, bool heredocs) {
   const char *s = S->src;
   for (;;) {
     if (*i >= S->len) return -1;
@@ -691,7 +1016,10 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
     } else if (c == '\n' || c == ';' || c == '&' || c == '|') {
       *p = advance(*p, c);
       (*i)++;
+      if (c == '\n' && S->n_heredocs) heredoc_bodies(S, i, p);
       return 0;
+    } else if (heredocs && at_heredoc(S, *i)) {
+      if (!heredoc_open(S, i, p)) return -1;
     } else {
       break;
     }
@@ -703,14 +1031,17 @@ static int next_word(shx_reader *S, size_t *i, shx_pos *p, shx_word *w) {
     char c = s[j];
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ';' || c == '&' || c == '|')
       break;
-    if (c == '\\') {
+    if (c == '<' && j + 1 < S->len && s[j + 1] == '<') {
+      if (at_heredoc(S, j) && heredocs) break; /* cat<<EOF: the operator ends the word */
+      j += at_heredoc(S, j) ? 2 : 3;
+    } else if (c == '\\') {
       j += 2;
     } else if (c == '\'' || c == '"') {
-      j = skip_quote(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_quote(S, j, S->len) + 1;
     } else if (c == '`' || (c == '$' && j + 1 < S->len && (s[j + 1] == '(' || s[j + 1] == '{'))) {
-      j = skip_construct(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_construct(S, j, S->len) + 1;
     } else if (c == '(' && j > w->b && s[j - 1] == '=') { /* NAME=( array ) */
-      j = skip_construct(S, j, S->len, pos_at(S, *p, *i, j)) + 1;
+      j = skip_array(S, j, S->len) + 1;
     } else {
       j++;
     }
@@ -736,20 +1067,20 @@ static size_t assignment_name(const shx_reader *S, const shx_word *w, bool *appe
 static bool do_assignment(shx_reader *S, const shx_word *w) {
   bool append = false;
   size_t nlen = assignment_name(S, w, &append);
-  if (nlen == 0 || nlen >= SHX_NAME_MAX) return true; /* not one we keep */
+  if (nlen == 0) return true;
   size_t vb = w->b + nlen + (append ? 2 : 1);
+  S->where = w->p;
   shx_pos vp = pos_at(S, w->p, w->b, vb);
   shx_text val = {0};
   bool array = vb < w->e && S->src[vb] == '(' && S->src[w->e - 1] == ')';
-  shx_emit em = {.split = array};
+  shx_emit em = {.split = array, .comments = array};
   bool ok;
   if (array) {
     ok = expand_range(S, vb + 1, w->e - 1, advance(vp, '('), &em, false) &&
          emit_field_end(S, &em);
     for (int k = 0; ok && k < em.n; k++) {
       if (k > 0) ok = shx_text_push(S, &val, ' ', em.fields[k].n ? em.fields[k].pos[0] : vp, 0);
-      for (size_t c = 0; ok && c < em.fields[k].n; c++)
-        ok = shx_text_push(S, &val, em.fields[k].s[c], em.fields[k].pos[c], em.fields[k].u[c]);
+      ok = ok && text_append(S, &val, &em.fields[k], 0, em.fields[k].n);
     }
   } else {
     ok = expand_range(S, vb, w->e, vp, &em, false) && emit_field_end(S, &em);
@@ -763,7 +1094,7 @@ static bool do_assignment(shx_reader *S, const shx_word *w) {
     shx_text_free(&val);
     return false;
   }
-  return var_set(S, S->src + w->b, nlen, &val, array, append);
+  return var_set(S, S->src + w->b, nlen, &val, array, append, w->p);
 }
 
 static bool word_is(const shx_reader *S, const shx_word *w, const char *lit) {
@@ -785,7 +1116,9 @@ static tps_status run_text(shx_reader *S) {
   int r;
   do {
     shx_word w;
-    r = next_word(S, &i, &p, &w);
+    bool arith_cmd = n > 0 && words[0].e - words[0].b >= 2 && S->src[words[0].b] == '(' &&
+                     S->src[words[0].b + 1] == '(';
+    r = next_word(S, &i, &p, &w, !arith_cmd);
     if (r == 1) {
       if (n == cap) {
         int ncap = cap ? cap * 2 : 32;
@@ -814,9 +1147,11 @@ static tps_status run_text(shx_reader *S) {
     } else if (k < n && !S->st) {
       shx_emit em = {.split = true};
       bool ok = true;
-      for (int j = k; ok && j < n; j++)
+      for (int j = k; ok && j < n; j++) {
+        S->where = words[j].p;
         ok = expand_range(S, words[j].b, words[j].e, words[j].p, &em, false) &&
              emit_field_end(S, &em);
+      }
       if (ok) S->on_command(S, em.fields, em.n, S->user);
       emit_free(&em);
     }
@@ -843,6 +1178,7 @@ tps_status shx_read(const char *text, size_t len, const char *file, tps_error *e
   tps_status st = run_text(S);
   for (int k = 0; k < S->n_vars; k++) shx_text_free(&S->vars[k].value);
   free(S->vars);
+  free(S->slots);
   free(S);
   return st;
 }

@@ -38,9 +38,10 @@ typedef void (*shx_command_fn)(shx_reader *R, const shx_text *fields, int n, voi
 /* Reads text[0, len) as shell: keeps the variables it assigns and calls
  * on_command for every other command. file names the text in errors (the
  * script path or "--megatron-args"). Returns the first error: TPS_ESYNTAX
- * (an unterminated quote or construct, nesting too deep), TPS_ERANGE (an
- * expansion too long) or TPS_ENOMEM, also set in err (may be NULL), at
- * FILE:LINE:COL. */
+ * (an unterminated quote or construct, nesting too deep, `<<` without a
+ * word), TPS_ERANGE ($((...)) outside 64-bit integers, a variable name over
+ * 63 characters, an expansion over 2^20 characters or 2^24 in all) or
+ * TPS_ENOMEM, also set in err (may be NULL), at FILE:LINE:COL. */
 tps_status shx_read(const char *text, size_t len, const char *file, tps_error *err,
                     shx_command_fn on_command, void *user);
 

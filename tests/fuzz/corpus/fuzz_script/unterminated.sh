@@ -1,0 +1,4 @@
+TP=2
+GPT_ARGS="
+  --tensor-model-parallel-size ${TP} \
+  --bf16
