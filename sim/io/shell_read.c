@@ -23,6 +23,7 @@
  * (line, column) and, when it comes from something unexpanded, why; so an
  * unresolved value inside GPT_ARGS="..." is reported at its own line. */
 #include "io/shell_read.h"
+#include "io/yaml_doc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1184,33 +1185,13 @@ tps_status shx_read(const char *text, size_t len, const char *file, tps_error *e
 }
 
 tps_status shx_load_file(const char *path, char **text, size_t *len, tps_error *err) {
-  struct stat stt;
-  if (stat(path, &stt) != 0) {
-    char reason[128];
-    snprintf(reason, sizeof reason, "%s", strerror(errno));
-    if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
-    return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file: %s", reason);
-  }
-  if (S_ISDIR(stt.st_mode))
-    return tps_error_set(err, TPS_EIO, path, 0, 0, "is a directory, not a file");
-  if (stt.st_size > IO_FILE_MAX)
-    return tps_error_set(err, TPS_EIO, path, 0, 0, "file is larger than %ld bytes",
-                         IO_FILE_MAX);
-  FILE *f = fopen(path, "rb");
-  if (!f) return tps_error_set(err, TPS_EIO, path, 0, 0, "cannot open file");
-  char *buf = malloc((size_t)IO_FILE_MAX + 1);
-  if (!buf) {
-    fclose(f);
-    return tps_error_set(err, TPS_ENOMEM, path, 0, 0, "out of memory");
-  }
-  size_t n = fread(buf, 1, (size_t)IO_FILE_MAX + 1, f);
-  bool bad = ferror(f) != 0;
-  fclose(f);
-  if (bad || n > (size_t)IO_FILE_MAX) {
-    free(buf);
-    return tps_error_set(err, TPS_EIO, path, 0, 0, bad ? "cannot read file"
-                                                       : "file is larger than the limit");
-  }
+  /* The shared reader: a regular file only, refused without blocking
+   * otherwise (a FIFO would hang a plain fopen). */
+  unsigned char *ubuf = NULL;
+  size_t n = 0;
+  tps_status st = io_file_read(path, &ubuf, &n, err);
+  if (st != TPS_OK) return st;
+  char *buf = (char *)ubuf;
   buf[n] = '\0';
   if (memchr(buf, '\0', n)) {
     free(buf);

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tpsim/ecosystem.h"
+#include "tpsim/engine.h"
 #include "tpsim/io.h"
 
 #define INPUTS TPSIM_SOURCE_DIR "/tests/inputs"
@@ -707,6 +709,14 @@ Test(bad, fifo_is_refused_not_waited_on, .init = make_special, .fini = remove_sp
   expect_io_error(tps_hw_load(fifo_yaml, &hw, &err), &err, fifo_yaml, msg);
   expect_io_error(tps_stack_load(fifo_yaml, &stack, &err), &err, fifo_yaml, msg);
   expect_io_error(tps_model_load(fifo_json, &model, &err), &err, fifo_json, msg);
+  /* a launch script (from-script) too */
+  tps_run_overrides over;
+  tps_run_overrides_init(&over);
+  tps_eco_unresolved unres;
+  tps_eco_unresolved_init(&unres);
+  memset(&model, 0, sizeof model);
+  expect_io_error(tps_megatron_script_load(fifo_yaml, &model, &over, &unres, &err), &err, fifo_yaml,
+                  msg);
   /* found by name like any file, then refused by the loader */
   char path[512];
   cr_expect_eq(tps_data_find("models", fifo_yaml, path, sizeof path, &err), TPS_OK);
