@@ -79,6 +79,10 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;
+  if (cli->n_decoder_layers > 0) {
+    memcpy(eco->decoder_layers, cli->decoder_layers, sizeof eco->decoder_layers);
+    eco->n_decoder_layers = cli->n_decoder_layers;
+  }
 }
 
 /* --freeze a,b: marks the named modules frozen (no gradients, no optimizer

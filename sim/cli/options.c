@@ -16,7 +16,7 @@ typedef enum {
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
-  ID_S_MB, ID_MAX_TP, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_HELP
+  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -49,6 +49,8 @@ static const cli_option options[] = {
     {ID_CARDS, OPTS_RUN | OPTS_SEARCH, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
     {ID_PP, OPTS_RUN, "--pp", "--pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
      "pipeline-parallel size"},
+    {ID_PIPE_LAYERS, OPTS_RUN, "--pipeline-layers", "--num-layer-list", T_INT_LIST, "LIST", NULL, 0,
+     100000, "decoder layers on each pipeline stage, comma-separated (12,16); encoders on stage 0"},
     {ID_VPP, OPTS_RUN, "--vpp", "--virtual-pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
      "model chunks per pipeline stage (interleaved 1F1B; default 1)"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
@@ -315,6 +317,8 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_S_TP: return parse_list(o, value, args->tp_list, &args->n_tp, err);
     case ID_S_PP: return parse_list(o, value, args->pp_list, &args->n_pp, err);
     case ID_MAX_TP: args->max_tp = v; break;
+    case ID_PIPE_LAYERS:
+      return parse_list(o, value, args->over.decoder_layers, &args->over.n_decoder_layers, err);
     case ID_S_MB: return parse_list(o, value, args->mb_list, &args->n_mb, err);
     case ID_FREEZE: args->freeze = value; break;
     case ID_CASES:

@@ -116,6 +116,32 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     run->explicit_pipeline = true;
     memcpy(run->pipeline_layers, tr->pipeline_layers, sizeof run->pipeline_layers);
   }
+  if (over->n_decoder_layers > 0) {
+    /* An explicit placement asked for: decoders by the list, everything else
+     * on the first stage (where a recipe puts its encoders). */
+    if (over->n_decoder_layers != run->pp)
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "--pipeline-layers gives %d stages, --pp is %lld", over->n_decoder_layers,
+                           (long long)run->pp);
+    memset(run->pipeline_layers, 0, sizeof run->pipeline_layers);
+    for (int m = 0; m < model->n_modules; m++) {
+      const tps_module *mod = &model->modules[m];
+      if (mod->type != TPS_MODULE_DECODER) {
+        run->pipeline_layers[m][0] = mod->type == TPS_MODULE_PROJECTOR ? 1 : mod->layers;
+        continue;
+      }
+      int64_t sum = 0;
+      for (int s = 0; s < over->n_decoder_layers; s++) {
+        run->pipeline_layers[m][s] = over->decoder_layers[s];
+        sum += over->decoder_layers[s];
+      }
+      if (sum != mod->layers)
+        return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                             "--pipeline-layers places %lld layers; module '%s' has %lld",
+                             (long long)sum, mod->name, (long long)mod->layers);
+    }
+    run->explicit_pipeline = run->pp > 1;
+  }
 
   run->vpp = pick(over->vpp, pick(tr->vpp, 1));
   if (run->vpp > 1) {

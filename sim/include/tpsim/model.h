@@ -213,6 +213,11 @@ typedef struct tps_run_overrides {
   int recompute;  /* -1 unset, else tps_recompute */
   int precision;  /* -1 unset, else tps_precision */
   double memory_margin; /* < 0: unset */
+  /* Layers of every decoder on each pipeline stage (--pipeline-layers,
+   * MindSpeed's --num-layer-list); encoders and projectors then sit on
+   * stage 0. n_decoder_layers 0: unset. */
+  int64_t decoder_layers[TPS_MAX_STAGES];
+  int n_decoder_layers;
 } tps_run_overrides;
 
 const char *tps_precision_name(tps_precision p);

@@ -1,0 +1,1 @@
+--model tests/inputs/hf/qwen25vl-7b/config.json --tp 1,2 --hw 910b2 --cards 8 --mean-seq-len 689 --freeze vision_encoder,projector --pipeline-layers 12,16 --megatron-args "--seq-length 1024 --micro-batch-size 1 --global-batch-size 192 --pipeline-model-parallel-size 2 --use-distributed-optimizer --bf16 --use-flash-attn --make-vocab-size-divisible-by 1"
