@@ -246,7 +246,23 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
     tps_training_defaults(&m->training);
     if (given(S, MGF_SEQ)) m->training.seq_len = ival(S, MGF_SEQ);
     st = apply_shape(S, d, &m->training, true, &applied);
-    if (!st && d->vocab == 0) {
+    bool gpt2_bpe = (given(S, MGF_TOKENIZER) && ival(S, MGF_TOKENIZER) == MGF_TOK_GPT2_BPE) ||
+                    (!given(S, MGF_TOKENIZER) && given(S, MGF_MERGE_FILE));
+    if (!st && given(S, MGF_TOKENIZER) && (ival(S, MGF_TOKENIZER) == MGF_TOK_BERT_LOWER ||
+                                           ival(S, MGF_TOKENIZER) == MGF_TOK_BERT_CASE)) {
+      /* BERT's WordPiece tokenizer: an encoder with a pooler and MLM heads,
+       * which tp-sim does not model; refused rather than costed as GPT. */
+      const char *choice = "";
+      for (int k = 0; k < mgf_n_flags; k++)
+        if (mgf_flags[k].id == MGF_TOKENIZER) choice = mgf_flags[k].choices[ival(S, MGF_TOKENIZER)];
+      st = fail(S, S->a->val[MGF_TOKENIZER].at, TPS_EUNSUPPORTED,
+                "%s %s: a BERT (encoder) model is not modelled; tp-sim costs decoder (GPT-style) "
+                "models", S->a->val[MGF_TOKENIZER].flag, choice);
+    }
+    if (!st && d->vocab == 0 && gpt2_bpe) {
+      /* The GPT-2 BPE vocabulary (Radford et al. 2019; Megatron's gpt2-vocab.json). */
+      d->vocab = 50257;
+    } else if (!st && d->vocab == 0) {
       d->vocab = 32000;
       unres_add(S, "--vocab-size", "",
                 "no --vocab-size or --padded-vocab-size (the tokenizer decides): 32000 assumed",

@@ -18,6 +18,12 @@ static const char *const norm_choices[] = {"LayerNorm", "RMSNorm", NULL};
 static const char *const position_choices[] = {"learned_absolute", "rope", "none", "mrope",
                                                NULL};
 
+static const char *const tokenizer_choices[] = {
+    "BertWordPieceLowerCase", "BertWordPieceCase",       "GPT2BPETokenizer",
+    "SentencePieceTokenizer", "GPTSentencePieceTokenizer", "HuggingFaceTokenizer",
+    "Llama2Tokenizer",        "TikTokenizer",            "MultimodalTokenizer",
+    "NullTokenizer",          "PretrainedFromHF",        NULL};
+
 const mgf_flag mgf_flags[] = {
     {"--tensor-model-parallel-size", MGF_TP, MGF_INT, false, NULL},
     {"--pipeline-model-parallel-size", MGF_PP, MGF_INT, false, NULL},
@@ -58,6 +64,9 @@ const mgf_flag mgf_flags[] = {
     {"--add-qkv-bias", MGF_QKV_BIAS, MGF_SWITCH, true, NULL},
     {"--attention-dropout", MGF_ATT_DROPOUT, MGF_FRAC, true, NULL},
     {"--hidden-dropout", MGF_HID_DROPOUT, MGF_FRAC, true, NULL},
+    {"--tokenizer-type", MGF_TOKENIZER, MGF_CHOICE, true, tokenizer_choices},
+    /* a BPE merges file: the GPT-2 tokenizer (the vocabulary size comes with it) */
+    {"--merge-file", MGF_MERGE_FILE, MGF_GIVEN, true, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 
@@ -98,7 +107,9 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
     return;
   }
   char why[160];
-  if (f->kind == MGF_INT) {
+  if (f->kind == MGF_GIVEN) {
+    /* the value only has to be there */
+  } else if (f->kind == MGF_INT) {
     int64_t x;
     int64_t max = f->id == MGF_LAYERS ? IO_LAYERS_MAX : IO_COUNT_MAX;
     if (!io_int_parse(txt, &x) || x < 1 || x > max) {

@@ -15,14 +15,16 @@ typedef enum {
   MGF_GROUPS, MGF_GQA, MGF_RECOMPUTE, MGF_RECOMPUTE_METHOD, MGF_RECOMPUTE_ACT, MGF_DIST_OPT,
   MGF_BF16, MGF_FP16, MGF_SWIGLU, MGF_FLASH, MGF_NORM, MGF_UNTIE, MGF_POSITION, MGF_ROTARY,
   MGF_PADDED_VOCAB, MGF_VOCAB, MGF_VOCAB_DIV, MGF_MAX_POS, MGF_KV_CHANNELS, MGF_NO_BIAS,
-  MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES, MGF_N
+  MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES,
+  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_N
 } mgf_id;
 
 typedef enum {
   MGF_SWITCH, /* no value */
   MGF_INT,    /* integer >= 1 */
   MGF_FRAC,   /* number in [0, 1] */
-  MGF_CHOICE  /* one of choices */
+  MGF_CHOICE, /* one of choices */
+  MGF_GIVEN   /* takes a value, which only needs to be there (a file name) */
 } mgf_kind;
 
 /* One row of the flag table; an id may have several spellings. */
@@ -34,6 +36,14 @@ typedef struct mgf_flag {
   const char *const *choices;
 } mgf_flag;
 
+/* --tokenizer-type choices (Megatron-LM arguments.py; MindSpeed adds
+ * PretrainedFromHF): indexes used by megatron_args.c. */
+enum {
+  MGF_TOK_BERT_LOWER, MGF_TOK_BERT_CASE, MGF_TOK_GPT2_BPE, MGF_TOK_SENTENCEPIECE,
+  MGF_TOK_GPT_SENTENCEPIECE, MGF_TOK_HUGGINGFACE, MGF_TOK_LLAMA2, MGF_TOK_TIKTOKEN,
+  MGF_TOK_MULTIMODAL, MGF_TOK_NULL, MGF_TOK_PRETRAINED_HF
+};
+
 extern const mgf_flag mgf_flags[];
 extern const int mgf_n_flags;
 
@@ -42,7 +52,8 @@ extern const int mgf_n_flags;
  *   --recompute-granularity    0 selective, 1 full
  *   --recompute-method         0 uniform, 1 block
  *   --normalization            0 LayerNorm, 1 RMSNorm
- *   --position-embedding-type  0 learned_absolute, 1 rope, 2 none, 3 mrope */
+ *   --position-embedding-type  0 learned_absolute, 1 rope, 2 none, 3 mrope
+ *   --tokenizer-type           mgf_tokenizer_* below */
 typedef struct mgf_val {
   bool given;
   int64_t i;        /* MGF_INT; MGF_CHOICE: index into choices */

@@ -1,0 +1,1 @@
+--hw a100-80g-sxm --tp 1 --cards 8 --megatron-args "--num-layers 24 --hidden-size 1024 --num-attention-heads 16 --seq-length 512 --tokenizer-type BertWordPieceLowerCase"

@@ -1,0 +1,1 @@
+--hw a100-80g-sxm --tp 1,2 --cards 8 --megatron-args "--num-layers 24 --hidden-size 2048 --num-attention-heads 16 --seq-length 1024 --max-position-embeddings 1024 --micro-batch-size 4 --global-batch-size 64 --fp16 --vocab-file gpt2-vocab.json --merge-file gpt2-merges.txt"
