@@ -83,7 +83,14 @@ struct shx_reader {
   int skip_depth;  /* constructs being skipped */
   shx_command_fn on_command;
   void *user;
+  int source_depth; /* `source FILE` / `. FILE` being read, nested */
+  char *sourced[64]; /* texts of sourced files: variable names point into them */
+  int n_sourced;
 };
+
+/* Deepest nesting of sourced files followed, and most files read. */
+#define SHX_SOURCE_DEPTH_MAX 8
+#define SHX_SOURCED_MAX 64
 
 /* An emitter collects the fields (words after splitting) of one expansion. */
 typedef struct shx_emit {
@@ -1108,6 +1115,63 @@ static bool is_declare(const shx_reader *S, const shx_word *w) {
          word_is(S, w, "readonly") || word_is(S, w, "typeset");
 }
 
+static tps_status run_text(shx_reader *S);
+
+/* `source FILE` or `. FILE` in a script: reads FILE (relative to the
+ * script's folder, as launch scripts are run from theirs) with the same
+ * variables, so that a CONFIG.sh's assignments reach the flags. Only for a
+ * script read from a file; a file that cannot be read is left alone (its
+ * variables then show as unresolved where they are used). Returns false
+ * when the command is not a followed source. */
+static bool follow_source(shx_reader *S, const shx_emit *em) {
+  if (em->n != 2 || shx_text_unresolved(&em->fields[1])) return false;
+  const char *cmd = shx_text_str(&em->fields[0]), *arg = shx_text_str(&em->fields[1]);
+  if (strcmp(cmd, "source") != 0 && strcmp(cmd, ".") != 0) return false;
+  struct stat sb;
+  if (!S->file || stat(S->file, &sb) != 0 || !S_ISREG(sb.st_mode)) return false;
+  if (S->source_depth >= SHX_SOURCE_DEPTH_MAX || S->n_sourced >= SHX_SOURCED_MAX) {
+    fail(S, S->where, TPS_ERANGE, "sourced files nested deeper than %d, or more than %d",
+         SHX_SOURCE_DEPTH_MAX, SHX_SOURCED_MAX);
+    return true;
+  }
+  char path[1024];
+  const char *slash = strrchr(S->file, '/');
+  int w = arg[0] == '/' || !slash
+              ? snprintf(path, sizeof path, "%s", arg)
+              : snprintf(path, sizeof path, "%.*s/%s", (int)(slash - S->file), S->file, arg);
+  if (w < 0 || (size_t)w >= sizeof path) return false;
+  char *text = NULL;
+  size_t len = 0;
+  tps_error ignored;
+  if (shx_load_file(path, &text, &len, &ignored) != TPS_OK) return false;
+  S->sourced[S->n_sourced++] = text; /* freed with the reader */
+  /* the sourced text in place of the script's, then back */
+  const char *src = S->src, *file = S->file;
+  size_t slen = S->len;
+  int n_heredocs = S->n_heredocs;
+  shx_heredoc saved[SHX_HEREDOC_MAX];
+  memcpy(saved, S->heredocs, sizeof saved);
+  char *name = strdup(path);
+  if (!name) {
+    oom(S);
+    return true;
+  }
+  S->src = text;
+  S->len = len;
+  S->file = name;
+  S->n_heredocs = 0;
+  S->source_depth++;
+  run_text(S);
+  S->source_depth--;
+  S->src = src;
+  S->len = slen;
+  S->file = file;
+  S->n_heredocs = n_heredocs;
+  memcpy(S->heredocs, saved, sizeof saved);
+  free(name); /* an error copied it */
+  return true;
+}
+
 /* Runs through the whole text: assignments, and the other commands to on_command. */
 static tps_status run_text(shx_reader *S) {
   size_t i = 0;
@@ -1153,7 +1217,7 @@ static tps_status run_text(shx_reader *S) {
         ok = expand_range(S, words[j].b, words[j].e, words[j].p, &em, false) &&
              emit_field_end(S, &em);
       }
-      if (ok) S->on_command(S, em.fields, em.n, S->user);
+      if (ok && !follow_source(S, &em)) S->on_command(S, em.fields, em.n, S->user);
       emit_free(&em);
     }
     n = 0;
@@ -1178,6 +1242,7 @@ tps_status shx_read(const char *text, size_t len, const char *file, tps_error *e
   S->user = user;
   tps_status st = run_text(S);
   for (int k = 0; k < S->n_vars; k++) shx_text_free(&S->vars[k].value);
+  for (int k = 0; k < S->n_sourced; k++) free(S->sourced[k]);
   free(S->vars);
   free(S->slots);
   free(S);
