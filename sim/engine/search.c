@@ -698,7 +698,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   /* The shared run: resolved at TP = PP = DP = 1, then given the cards. */
   tps_run_overrides o;
   tps_run_overrides_init(&o);
-  o.tp = o.pp = o.dp = o.cards = 1;
+  o.tp = o.pp = o.dp = o.cards = o.vpp = 1; /* VPP is a searched dimension: none in the base */
   o.micro_batch = 1;
   o.seq_len = opts->seq_len;
   o.global_batch = opts->global_batch > 0 ? opts->global_batch

@@ -629,3 +629,22 @@ Test(search, global_batch_scales_with_cards_and_says_so) {
   cr_assert_eq(r.base.global_batch, 512);
   tps_search_result_free(&r);
 }
+
+/* A model whose training: gives interleaving (vpp 2) is searched like any
+ * other: the base run has no pipeline, so it must not carry the model's VPP
+ * (it used to fail with "--vpp 2 needs a pipeline"). */
+Test(search, model_with_vpp_is_searched) {
+  static tps_model m;
+  static tps_hw hw;
+  load("gpt3-175b", "a100-80g-sxm", &m, &hw);
+  m.training.vpp = 2;
+  tps_search_opts o;
+  tps_search_opts_init(&o);
+  o.cards = 64;
+  o.dims = TPS_SEARCH_TP | TPS_SEARCH_PP | TPS_SEARCH_VPP;
+  tps_search_result r;
+  tps_error err;
+  cr_assert_eq(tps_search(&m, &hw, &o, &r, &err), TPS_OK, "%s", err.msg);
+  cr_assert_gt(r.valid, 0);
+  tps_search_result_free(&r);
+}
