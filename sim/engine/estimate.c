@@ -74,7 +74,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     if (st == TPS_OK && !(sums_mean = malloc((size_t)plan.n_templates * sizeof *sums_mean + 1)))
       st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
     if (st == TPS_OK) eng_model_sums_from_plan(&plan_mean, &at_mean, hw, sums_mean, &ms_mean);
-    if (st == TPS_OK || plan_mean.templates) tps_plan_free(&plan_mean);
+    tps_plan_free(&plan_mean); /* harmless after a failed build, which empties it */
     if (st != TPS_OK) {
       free(sums_mean);
       eng_placement_free(&pl);

@@ -257,11 +257,13 @@ static tps_status prepare_case(pub_ctx *x, const pub_case *c, ready_case *r, boo
 }
 
 /* Predicts every measured value of a prepared case on hw: pred[i] in the
- * key's unit. TPS_OK; else the engine's refusal in err (a skip reason). */
+ * key's unit. TPS_OK; else why in err (a skip reason), *by_engine telling
+ * whether the engine refused the run (else a metric cannot be predicted). */
 static tps_status predict_values(const pub_case *c, const tps_model *m, const tps_run *run,
                                  const tps_hw *hw, tps_estimate *est, double *pred,
-                                 tps_error *err) {
+                                 tps_error *err, bool *by_engine) {
   tps_status st = tps_estimate_run(m, run, hw, est, err);
+  *by_engine = st != TPS_OK;
   if (st != TPS_OK) return st;
   tps_layer_cost layer;
   bool have_layer = false;
@@ -295,13 +297,13 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
   double pred[PUB_MAX_MEASURED];
   tps_error err;
   tps_error_clear(&err);
-  st = predict_values(c, x->model, &r.run, r.hw, x->est, pred, &err);
+  bool by_engine;
+  st = predict_values(c, x->model, &r.run, r.hw, x->est, pred, &err, &by_engine);
   if (st == TPS_ENOMEM) return st;
   if (st != TPS_OK) {
     char why[VALIDATE_WHY_MAX];
     describe(&err, why, sizeof why);
-    if (strncmp(err.msg, "measured.", 9) == 0 || strncmp(err.msg, "no decoder", 10) == 0)
-      return skip_case(x, c, "%s", why);
+    if (!by_engine) return skip_case(x, c, "%s", why);
     return skip_case(x, c, "the engine cannot evaluate it: %s", why);
   }
   if (x->set) return keep_case(x, c, &r);
@@ -419,7 +421,8 @@ static tps_status keep_case(pub_ctx *x, const pub_case *c, const ready_case *r) 
 
 tps_status pub_set_predict(pub_set *set, int i, tps_estimate *est, double *pred, tps_error *err) {
   const pub_ready_case *k = &set->cases[i];
-  return predict_values(k->c, k->model, &k->run, &set->hws[k->hw], est, pred, err);
+  bool by_engine;
+  return predict_values(k->c, k->model, &k->run, &set->hws[k->hw], est, pred, err, &by_engine);
 }
 
 void pub_set_free(pub_set *set) {
