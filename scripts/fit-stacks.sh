@@ -31,8 +31,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 # MindSpeed on torch_npu: MindSpeed-LLM's tables, MindSpeed-MM's other
 # published runs (README table, CI baselines), MindSpeed's system test. No
-# public Megatron-style NPU run prints reserved memory: allocator_overhead
-# stays 1 (none), a known gap (docs/validation.md).
+# public Megatron-style NPU run prints reserved memory, so allocator_overhead
+# is TRANSFERRED from the megatron-cuda fit above: torch_npu's caching
+# allocator is PyTorch's CUDA caching allocator ported (same block sizes and
+# best-fit splitting; docs/data-sources.md), not fitted on NPU runs.
+alloc=$(sed -n 's/^allocator_overhead: *//p' hw_profiles/stacks/megatron-cuda.yaml)
+[ -n "$alloc" ] || { echo "fit-stacks: no allocator_overhead in megatron-cuda.yaml" >&2; exit 1; }
+sed -i "s/^allocator_overhead: .*/allocator_overhead: $alloc/" hw_profiles/stacks/mindspeed-npu.yaml
 "$bin" fit --stack hw_profiles/stacks/mindspeed-npu.yaml --param host_dispatch,per_micro_batch \
   --cases validation/mindspeed-llm-910b.yaml --cases validation/mindspeed-mm-910b.yaml \
   --cases validation/public-runs-910b.yaml \

@@ -167,6 +167,8 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   const double opt_bytes = eng_optimizer_bytes_per_param(run);
   const double alloc_extra = hw->stack.allocator_overhead > 1.0 ? hw->stack.allocator_overhead - 1.0 : 0.0;
   const int64_t m = run->micro_batches;
+  /* Communicators a rank holds: one per parallel group of more than one rank. */
+  const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1);
 
   eng_layer_fig stack_figs[MAX_FIGS];
   eng_layer_fig *lf = nt <= MAX_FIGS ? stack_figs : malloc((size_t)nt * sizeof *lf);
@@ -226,7 +228,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     mem.activations = act * (double)in_flight * eng_vpp_activation_scale(run) + workspace +
                       hw->backward_buffers * stream;
     mem.allocator = mem.activations * alloc_extra;
-    mem.runtime_reserve = hw->runtime_reserve_bytes;
+    mem.runtime_reserve = hw->runtime_reserve_bytes + hw->communicator_bytes * (double)n_groups;
     mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.allocator +
                 mem.runtime_reserve;
     assert(mem.weights >= 0 && mem.grads >= 0 && mem.optimizer >= 0 && !(mem.activations < 0));

@@ -44,7 +44,7 @@ static const io_key top_keys[TOP_N] = {
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
-  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_N
+  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_COMM_MEM, DEV_N
 };
 static const io_key device_keys[DEV_N] = {
     [DEV_NAME] = {.name = "name", .type = IO_KEY_STRING,
@@ -57,7 +57,7 @@ static const io_key device_keys[DEV_N] = {
     [DEV_PEAK] = {.name = "peak_flops", .type = IO_KEY_NODE, .applies = ALL,
                   .required = ALL, .help = "dense peak per precision (bf16: 376 TFLOPS)"},
     [DEV_RESERVE] = DEV_Q(runtime_reserve, runtime_reserve_bytes, "bytes", 0,
-                          "framework, runtime and allocator memory (4.5 GiB)"),
+                          "framework and runtime memory outside the allocator (4.5 GiB)"),
     [DEV_GEMM] = {.name = "gemm_efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_hw, gemm_efficiency), .applies = ALL,
                   .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]"},
@@ -77,6 +77,12 @@ static const io_key device_keys[DEV_N] = {
                          .offset = offsetof(tps_hw, backward_buffers), .min = 0, .max = 64,
                          .applies = ALL,
                          .help = "layer-input-sized gradient buffers alive through backward (2)"},
+    /* optional; absent: 0 (communicator buffers counted in runtime_reserve) */
+    [DEV_COMM_MEM] = {.name = "communicator_memory", .type = IO_KEY_QUANTITY,
+                      .offset = offsetof(tps_hw, communicator_bytes), .min = 0,
+                      .quantity = "bytes", .applies = ALL,
+                      .help = "buffers per collective communicator, held once per parallel "
+                              "group of more than one rank (0.6 GiB)"},
 };
 
 static const io_key peak_keys[TPS_PRECISION_COUNT] = {
@@ -189,6 +195,14 @@ static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
     io_node_desc(f[DEV_RESERVE], got, sizeof got);
     return io_doc_fail(d, f[DEV_RESERVE], TPS_ERANGE,
                         "'runtime_reserve' must be less than 'memory', got %s", got);
+  }
+  /* Three groups (TP, PP, DP) each hold one communicator. */
+  if (f[DEV_COMM_MEM] && hw->runtime_reserve_bytes + 3.0 * hw->communicator_bytes >= hw->memory_bytes) {
+    char got[64];
+    io_node_desc(f[DEV_COMM_MEM], got, sizeof got);
+    return io_doc_fail(d, f[DEV_COMM_MEM], TPS_ERANGE,
+                        "'runtime_reserve' + 3 x 'communicator_memory' (TP, PP and DP groups) must be "
+                        "less than 'memory', got %s", got);
   }
   return TPS_OK;
 }

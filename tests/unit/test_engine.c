@@ -304,6 +304,50 @@ Test(memory, static_bytes_per_param) {
   assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 18.0, 1e-12, "plain Adam");
 }
 
+/* Runtime memory: the profile's fixed reserve plus one communicator's buffers
+ * per parallel group of more than one rank (docs/model.md, "Memory"; the
+ * per-communicator figure of NVIDIA/nccl#964 is a profile value). */
+Test(memory, communicator_buffers_per_group) {
+  tps_model m = gpt(8, 1024, 8, 1024, 512);
+  m.training.cards = 4;
+  m.training.global_batch = 16;
+  tps_hw hw = test_hw();
+  hw.runtime_reserve_bytes = 3e8;
+  hw.communicator_bytes = 6e8;
+  const struct { int64_t tp, pp; int groups; } cases[] = {
+      {1, 1, 1}, /* DP 4 */
+      {2, 2, 2}, /* TP 2, PP 2, DP 1 */
+      {4, 1, 1}, /* TP 4, DP 1 */
+      {2, 1, 2}, /* TP 2, DP 2 */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    m.training.tp = cases[i].tp;
+    m.training.pp = cases[i].pp;
+    tps_run_overrides o;
+    tps_run_overrides_init(&o);
+    tps_run run;
+    tps_error err;
+    cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+    tps_estimate e;
+    cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+    cr_assert_float_eq(e.memory.runtime_reserve, 3e8 + 6e8 * cases[i].groups, 1e-3,
+                       "TP %ld PP %ld: %.0f", (long)cases[i].tp, (long)cases[i].pp,
+                       e.memory.runtime_reserve);
+  }
+  /* A single card holds no communicator. */
+  m.training.cards = 1;
+  m.training.tp = m.training.pp = 1;
+  m.training.global_batch = 4;
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
+  tps_estimate e;
+  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  cr_assert_float_eq(e.memory.runtime_reserve, 3e8, 1e-3);
+}
+
 /* 1F1B keeps pp - s micro-batches in flight on stage s. */
 Test(memory, pipeline_in_flight) {
   tps_model m = gpt(8, 1024, 8, 1024, 512);

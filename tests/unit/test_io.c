@@ -398,6 +398,13 @@ static const bad_case bad_cases[] = {
     {"h_reserve.yaml", 'h', TPS_ERANGE, 10, 20,
      "'runtime_reserve' must be less than 'memory', got '90 GiB'",
      ""},
+    {"h_communicator_huge.yaml", 'h', TPS_ERANGE, 11, 24,
+     "'runtime_reserve' + 3 x 'communicator_memory' (TP, PP and DP groups) must be less than "
+     "'memory', got '30 GiB'",
+     ""},
+    {"h_communicator_negative.yaml", 'h', TPS_ERANGE, 11, 24,
+     "'communicator_memory': negative value in '-1 GiB'",
+     ""},
     {"h_table_empty.yaml", 'h', TPS_ETYPE, 11, 20,
      "'gemm_efficiency' must be a fraction or a list of [x, y] pairs, got an empty list",
      ""},

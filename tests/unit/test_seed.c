@@ -8,11 +8,12 @@
  *
  * OUT OF SAMPLE: no constant is fitted to this case. The software stack
  * (hw_profiles/stacks/mindspeed-npu.yaml) is fitted by `tp-sim fit` on
- * MindSpeed-LLM's and MindSpeed-MM's other published runs
- * (scripts/fit-stacks.sh); the model's mean sample length (689 tokens) is
- * MindSpeed-MM's README figure. The bands below pin today's out-of-sample
- * error (docs/validation.md, "The seed, out of sample"): memory -5.5% / -4.1%,
- * job tokens/s +21% / +13%; the accuracy issue's target is 5% and 15%. */
+ * MindSpeed-LLM's and MindSpeed-MM's other published runs, its allocator
+ * overhead transferred from the CUDA fit (scripts/fit-stacks.sh); the model's
+ * mean sample length (689 tokens) is MindSpeed-MM's README figure. The bands
+ * below pin today's out-of-sample error (docs/validation.md, "The seed, out of
+ * sample"): memory -4.7% / -3.4% (the accuracy issue's target, 5%), job
+ * tokens/s +21% / +13% (target 15%; TP=1 misses it). */
 #include <criterion/criterion.h>
 #include <math.h>
 
@@ -41,12 +42,12 @@ static void estimate_seed(void) {
   }
 }
 
-Test(seed, memory_per_card_within_6_percent_out_of_sample, .init = estimate_seed) {
+Test(seed, memory_per_card_within_5_percent_out_of_sample, .init = estimate_seed) {
   const double published_gb[2] = {50.26, 34.20};
   for (int i = 0; i < 2; i++) {
     double got = est[i].memory.total / 1e9;
     double err = fabs(got / published_gb[i] - 1.0);
-    cr_assert(err <= 0.06, "TP=%d: %.2f GB vs %.2f GB (%.1f%%)", i + 1, got, published_gb[i],
+    cr_assert(err <= 0.05, "TP=%d: %.2f GB vs %.2f GB (%.1f%%)", i + 1, got, published_gb[i],
               err * 100.0);
   }
 }

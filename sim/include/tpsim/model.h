@@ -164,7 +164,10 @@ typedef struct tps_hw {
   double memory_bytes;          /* HBM per device */
   double memory_bandwidth_Bps;
   double peak_flops[TPS_PRECISION_COUNT]; /* dense FLOP/s; 0 = not given */
-  double runtime_reserve_bytes; /* framework + runtime + allocator reserve */
+  double runtime_reserve_bytes; /* framework + runtime (context) memory, fixed */
+  double communicator_bytes;    /* buffers of one collective communicator
+                                   (NCCL/HCCL), held once per parallel group
+                                   of more than one rank; 0 = in the reserve */
   double backward_buffers;      /* gradient buffers the size of a layer's input
                                    (tokens x hidden) kept alive through backward
                                    besides one op's working set; 0 = none */
