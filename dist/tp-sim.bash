@@ -26,7 +26,7 @@ _tp_sim() {
         --no-distributed-optimizer --precision --flash-attention --use-flash-attn
         --no-flash-attention --overlap-grad-reduce --margin --megatron-args --format --output -o
         --top --tokens --days --published --kernel --hw-prefix --quick --max-error --ops
-        --stack --freeze --mean-seq-len --pipeline-layers --num-layer-list --timeout --help -h"
+        --stack --freeze --mean-seq-len --pipeline-layers --num-layer-list --timeout --interval --help -h"
 
     # the command: the first word after tp-sim that is not an option
     local cmd="" i
@@ -61,7 +61,7 @@ _tp_sim() {
             COMPREPLY=($(compgen -W "1 2 4 8 1,2 1,2,4 1,2,4,8" -- "$cur")); return ;;
         --cards|--pp|--pipeline-model-parallel-size|--dp|--seq-len|--seq-length|--micro-batch|\
         --micro-batch-size|--global-batch|--global-batch-size|--margin|--tokens|--days|\
-        --max-error|--megatron-args|--mean-seq-len|--freeze|--param|--timeout|--price|--pipeline-layers|--num-layer-list)
+        --max-error|--megatron-args|--mean-seq-len|--freeze|--param|--timeout|--price|--pipeline-layers|--num-layer-list|--interval)
             return ;;
         --stack)
             COMPREPLY=($(compgen -W "megatron-cuda mindspeed-npu none" -- "$cur"))

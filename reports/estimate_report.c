@@ -1,5 +1,6 @@
 /* Rendering `tp-sim estimate`: the recommendation sentence, and the table,
  * JSON, CSV and Markdown forms of the same rows. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,37 @@ static const char *cause(const tps_estimate *e, const tps_estimate *best, const 
   return text;
 }
 
+/* The recommended TP against every other that fits with margin, at the
+ * intervals' level: indistinguishable when either central tokens/s per card
+ * lies inside the other's interval; and the share of paired samples in
+ * which the recommended one is better (docs/uncertainty.md). */
+static void compare_text(estimate_report *r) {
+  const int b = r->recommended;
+  const tps_estimate *best = &r->est[b];
+  char *p = r->compare;
+  size_t left = sizeof r->compare;
+  p[0] = '\0';
+  for (int i = 0; i < r->n && left > 1; i++) {
+    const tps_estimate *e = &r->est[i];
+    if (i == b || !e->fits_with_margin) continue;
+    double pb = tps_uncertainty_p_better(&r->unc[b], &r->unc[i]);
+    bool same = tps_uncertainty_overlap(best, &r->unc[b], e, &r->unc[i]);
+    char what[96];
+    if (same)
+      snprintf(what, sizeof what, "TP %lld and TP %lld are indistinguishable at %g%%",
+               (long long)best->run.tp, (long long)e->run.tp, r->unc[b].level * 100.0);
+    else
+      snprintf(what, sizeof what, "TP %lld beats TP %lld beyond the %g%% intervals",
+               (long long)best->run.tp, (long long)e->run.tp, r->unc[b].level * 100.0);
+    int w = snprintf(p, left, "%s%s (TP %lld better in %.0f%% of %d paired samples)",
+                     p == r->compare ? "" : "; ", what, (long long)best->run.tp, pb * 100.0,
+                     r->unc[b].n_samples);
+    if (w < 0 || (size_t)w >= left) break;
+    p += w;
+    left -= (size_t)w;
+  }
+}
+
 void report_recommend(estimate_report *r) {
   r->n_assumptions = 0;
   r->assumptions[r->n_assumptions++] =
@@ -70,6 +102,13 @@ void report_recommend(estimate_report *r) {
   r->assumptions[r->n_assumptions++] =
       "recommended TP: highest tokens/s per card among sizes that fit with the memory margin; ties "
       "go to the smaller TP";
+  r->compare[0] = '\0';
+  if (r->unc)
+    r->assumptions[r->n_assumptions++] =
+        "*_interval: central value and interval at the level given, from the spreads of the "
+        "profile constants (first order, through the evaluator) and the model error of the hardware "
+        "family (validation/model-error.yaml); fits_at_interval from 200 sampled draws; "
+        "docs/uncertainty.md";
 
   r->recommended = tps_recommend_tp(r->est, r->n);
   char *p = r->reason;
@@ -91,6 +130,7 @@ void report_recommend(estimate_report *r) {
     return;
   }
   const tps_estimate *best = &r->est[r->recommended];
+  if (r->unc) compare_text(r);
   w = snprintf(p, left,
                "TP=%lld fits (%.1f GB free of %.1f GB per card) and has the highest tokens/s per "
                "card (%.0f)",
@@ -117,6 +157,74 @@ void report_recommend(estimate_report *r) {
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
+static void recommendation_lines(FILE *out, const estimate_report *r) {
+  if (r->recommended >= 0)
+    fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)r->est[r->recommended].run.tp,
+            r->reason);
+  else
+    fprintf(out, "No recommendation: %s.\n", r->reason);
+}
+
+/* The rows with memory and tokens/s per card as `central (lo-hi)`, then
+ * what the intervals rest on and the comparison of TPs. */
+static void table_with_intervals(FILE *out, const estimate_report *r) {
+  double pct = r->unc[0].level * 100.0;
+  char h_mem[48], h_tpc[48], h_fit[48], cell_m[96], cell_t[96];
+  snprintf(h_mem, sizeof h_mem, "GB/card (%g%%)", pct);
+  snprintf(h_tpc, sizeof h_tpc, "tokens/s/card (%g%%)", pct);
+  snprintf(h_fit, sizeof h_fit, "at %g%%", pct);
+  fprintf(out, "  TP  PP  DP  %-21s fits  %-6s   step s  %-20s tokens/s job    MFU  TP comm\n", h_mem,
+          h_fit, h_tpc);
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    const tps_uncertainty *u = &r->unc[i];
+    snprintf(cell_m, sizeof cell_m, "%.2f (%.1f-%.1f)", e->memory.total / GB,
+             u->memory_bytes.lo / GB, u->memory_bytes.hi / GB);
+    snprintf(cell_t, sizeof cell_t, "%.0f (%.0f-%.0f)", e->tokens_per_s_per_card,
+             u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+    fprintf(out, "%4lld %3lld %3lld  %-21s %-4s  %-6s %8.3f  %-20s %12.1f %5.1f%% %7.1f%%\n",
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, cell_m,
+            yes_no(e->fits), tps_fits_at_interval_name(u->fits_at_interval), e->step_time_s, cell_t,
+            e->tokens_per_s, e->mfu * 100.0, comm_share(e) * 100.0);
+  }
+  for (int i = 0; i < r->n_skipped; i++)
+    fprintf(out, "%4lld   -   -  %-21s -     -             -  %-20s            -      -        -  (%s)\n",
+            (long long)r->skipped[i].tp, "-", "-", r->skipped[i].why);
+  fprintf(out, "\n");
+  recommendation_lines(out, r);
+  if (r->compare[0]) fprintf(out, "Uncertainty: %s.\n", r->compare);
+  /* What the intervals rest on, and what moves tokens/s most (at the
+   * recommended TP, else the first row). */
+  const int k = r->recommended >= 0 ? r->recommended : 0;
+  const tps_uncertainty *u = &r->unc[k];
+  fprintf(out, "Intervals: %g%%, from %d profile constant%s with a spread", pct, u->n_constants,
+          u->n_constants == 1 ? "" : "s");
+  if (r->model_error)
+    fprintf(out, " and the model error of %s (time %.1f%%, memory %.1f%%; validation/model-error.yaml)",
+            r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack,
+            r->model_error->time_sd * 100.0, r->model_error->memory_sd * 100.0);
+  else
+    fprintf(out, "; no model error is known for %s", r->hw->name);
+  fprintf(out, ".");
+  /* Constants below 1% of the variance of log(tokens/s) are not named
+   * here (JSON lists the top three whatever their share). */
+  int named = 0;
+  for (int j = 0; j < u->n_top; j++) {
+    if (u->top[j].share < 0.01) break;
+    if (!named++) fprintf(out, " At TP %lld tokens/s moves most with", (long long)r->est[k].run.tp);
+    fprintf(out, "%s %s (1%% more %s it %.2f%%; %.0f%% of the variance)", named > 1 ? "," : "",
+            u->top[j].constant, u->top[j].elasticity < 0 ? "lowers" : "raises",
+            fabs(u->top[j].elasticity), u->top[j].share * 100.0);
+  }
+  if (named)
+    fprintf(out, "; the model error: %.0f%%.", u->model_error_share * 100.0);
+  else if (u->n_constants > 0)
+    fprintf(out, " At TP %lld no constant carries 1%% of the variance of tokens/s; the model error "
+            "%.0f%%.", (long long)r->est[k].run.tp, u->model_error_share * 100.0);
+  fprintf(out, "\n");
+  fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+}
+
 void report_estimate_table(FILE *out, const estimate_report *r) {
   const tps_run *run0 = r->n > 0 ? &r->est[0].run : NULL;
   fprintf(out, "%s on %s (%s, %.1f GB per card)", r->model->name, r->hw->name, r->hw->device_name,
@@ -138,6 +246,10 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
     fprintf(out, "\n%.2fB parameters, %.2fB trainable", r->params_total / 1e9,
             r->params_trainable / 1e9);
   fprintf(out, "\n\n");
+  if (r->unc) {
+    table_with_intervals(out, r);
+    return;
+  }
   fprintf(out, "  TP  PP  DP  GB/card  fits   step s  tokens/s/card  tokens/s job    MFU  TP comm\n");
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
@@ -150,11 +262,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
     fprintf(out, "%4lld   -   -        -  -           -              -             -      -        -  (%s)\n",
             (long long)r->skipped[i].tp, r->skipped[i].why);
   fprintf(out, "\n");
-  if (r->recommended >= 0)
-    fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)r->est[r->recommended].run.tp,
-            r->reason);
-  else
-    fprintf(out, "No recommendation: %s.\n", r->reason);
+  recommendation_lines(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
 }
 
@@ -182,6 +290,36 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
   if (with_memory) {
     json_key(w, "device_memory_bytes"); json_number(w, hw->memory_bytes);
   }
+}
+
+static void json_pair(json_writer *w, const char *key, tps_interval iv) {
+  json_key(w, key);
+  json_array_begin(w);
+  json_number(w, iv.lo);
+  json_number(w, iv.hi);
+  json_array_end(w);
+}
+
+/* One row's intervals, fits_at_interval and sensitivities. */
+static void json_intervals(json_writer *w, const tps_uncertainty *u) {
+  json_pair(w, "memory_bytes_interval", u->memory_bytes);
+  json_pair(w, "step_time_s_interval", u->step_time_s);
+  json_pair(w, "tokens_per_s_interval", u->tokens_per_s);
+  json_pair(w, "tokens_per_s_per_card_interval", u->tokens_per_s_per_card);
+  json_pair(w, "mfu_interval", u->mfu);
+  json_key(w, "fits_at_interval"); json_string(w, tps_fits_at_interval_name(u->fits_at_interval));
+  json_key(w, "p_fits"); json_number(w, u->p_fits);
+  json_key(w, "sensitivities");
+  json_array_begin(w);
+  for (int j = 0; j < u->n_top; j++) {
+    json_object_begin(w);
+    json_key(w, "constant"); json_string(w, u->top[j].constant);
+    json_key(w, "elasticity"); json_number(w, u->top[j].elasticity);
+    json_key(w, "share"); json_number(w, u->top[j].share);
+    json_object_end(w);
+  }
+  json_array_end(w);
+  json_key(w, "model_error_share"); json_number(w, u->model_error_share);
 }
 
 void report_estimate_json(FILE *out, const estimate_report *r) {
@@ -231,6 +369,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
     json_key(&w, "mfu"); json_number(&w, e->mfu);
+    if (r->unc) json_intervals(&w, &r->unc[i]);
     json_key(&w, "stages");
     json_array_begin(&w);
     for (int s = 0; s < e->n_stages; s++) {
@@ -260,6 +399,39 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
   else
     json_null(&w); /* nothing fits */
   json_key(&w, "reason"); json_string(&w, r->reason);
+  if (r->unc) {
+    json_key(&w, "interval");
+    json_object_begin(&w);
+    json_key(&w, "level"); json_number(&w, r->unc[0].level);
+    json_key(&w, "samples"); json_int(&w, r->unc[0].n_samples);
+    json_key(&w, "model_error");
+    if (r->model_error) {
+      json_object_begin(&w);
+      json_key(&w, "family");
+      json_string(&w, r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack);
+      json_key(&w, "time_sd"); json_number(&w, r->model_error->time_sd);
+      json_key(&w, "memory_sd"); json_number(&w, r->model_error->memory_sd);
+      json_object_end(&w);
+    } else {
+      json_null(&w);
+    }
+    json_object_end(&w);
+    json_key(&w, "comparisons");
+    json_array_begin(&w);
+    for (int i = 0; r->recommended >= 0 && i < r->n; i++) {
+      const int b = r->recommended;
+      if (i == b || !r->est[i].fits_with_margin) continue;
+      json_object_begin(&w);
+      json_key(&w, "tp"); json_int(&w, r->est[b].run.tp);
+      json_key(&w, "other_tp"); json_int(&w, r->est[i].run.tp);
+      json_key(&w, "indistinguishable");
+      json_bool(&w, tps_uncertainty_overlap(&r->est[b], &r->unc[b], &r->est[i], &r->unc[i]));
+      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(&r->unc[b], &r->unc[i]));
+      json_object_end(&w);
+    }
+    json_array_end(&w);
+    json_key(&w, "comparison"); json_string(&w, r->compare);
+  }
   json_object_end(&w);
   json_finish(&w);
 }

@@ -263,10 +263,17 @@ void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
   fputs("source: ", out);
   yaml_quoted(out, src);
   fputc('\n', out);
-  fprintf(out, "host_dispatch: %.6g us\n", s->host_dispatch_s * 1e6);
-  fprintf(out, "per_micro_batch: %.6g ms\n", s->per_micro_batch_s * 1e3);
-  fprintf(out, "per_step: %.6g ms\n", s->per_step_s * 1e3);
-  fprintf(out, "allocator_overhead: %.6g\n", s->allocator_overhead >= 1 ? s->allocator_overhead : 1.0);
+  /* value, then `± sd` where the constant has a spread (a fitted one: its
+   * standard error; docs/uncertainty.md). */
+  fprintf(out, "host_dispatch: %.6g us", s->host_dispatch_s * 1e6);
+  if (s->host_dispatch_sd_s > 0) fprintf(out, " \xc2\xb1 %.4g us", s->host_dispatch_sd_s * 1e6);
+  fprintf(out, "\nper_micro_batch: %.6g ms", s->per_micro_batch_s * 1e3);
+  if (s->per_micro_batch_sd_s > 0) fprintf(out, " \xc2\xb1 %.4g ms", s->per_micro_batch_sd_s * 1e3);
+  fprintf(out, "\nper_step: %.6g ms", s->per_step_s * 1e3);
+  if (s->per_step_sd_s > 0) fprintf(out, " \xc2\xb1 %.4g ms", s->per_step_sd_s * 1e3);
+  fprintf(out, "\nallocator_overhead: %.6g", s->allocator_overhead >= 1 ? s->allocator_overhead : 1.0);
+  if (s->allocator_overhead_sd > 0) fprintf(out, " \xc2\xb1 %.4g", s->allocator_overhead_sd);
+  fputc('\n', out);
   fprintf(out, "ops:\n");
   for (int k = 0; k < TPS_OP_KIND_COUNT; k++)
     fprintf(out, "  %s: {host_ops: [%g, %g], extra_kernels: [%g, %g]}\n", tps_op_kind_name((tps_op_kind)k),

@@ -24,6 +24,11 @@ typedef struct estimate_report {
   const char *assumptions[12];
   int n_assumptions;
   double params_total, params_trainable; /* whole model (dense: every parameter is active) */
+  /* Prediction intervals (docs/uncertainty.md): one per est, or NULL when
+   * off (--interval none; `report` has none yet). */
+  const tps_uncertainty *unc;
+  const tps_model_error *model_error; /* the term applied, or NULL */
+  char compare[1024]; /* the recommended TP against each other that fits, at the level */
 } estimate_report;
 
 /* Opens a tp-sim JSON document on out: `{` and the keys every one starts

@@ -24,7 +24,8 @@ cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log" >&2; fail "cmake --install"; }
 
 for f in bin/tp-sim share/tp-sim/models/qwen25vl-7b.yaml share/tp-sim/hw_profiles/910b2.yaml \
-         include/tpsim/tpsim.h include/tpsim/ecosystem.h share/man/man1/tp-sim.1 \
+         include/tpsim/tpsim.h include/tpsim/ecosystem.h include/tpsim/uncertainty.h \
+         share/tp-sim/validation/model-error.yaml share/man/man1/tp-sim.1 \
          share/bash-completion/completions/tp-sim; do
   [ -e "$prefix/$f" ] || fail "missing $f"
 done

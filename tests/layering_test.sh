@@ -43,7 +43,7 @@ set -u
 # io.h and ecosystem.h the loaders; engine.h, ops.h, search.h and capacity.h
 # the engine; tpsim.h is the umbrella, for cli, reports, validate and tests.
 PUBLIC="status.h:base model.h:base io.h:io ecosystem.h:io engine.h:engine ops.h:engine
-search.h:engine capacity.h:engine tpsim.h:umbrella"
+search.h:engine capacity.h:engine uncertainty.h:engine tpsim.h:umbrella"
 
 # What each folder may include (besides itself).
 allowed() {

@@ -52,7 +52,47 @@ int cmd_estimate(const cli_args *args) {
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
   warn_skipped(skipped, n_skipped);
+  /* Prediction intervals: the profiles' spreads and the model error of the
+   * hardware family (validation/model-error.yaml). */
+  static tps_model_errors errors;
+  static char errors_path[4096];
+  tps_uncertainty *unc = NULL;
+  const tps_model_error *me = NULL;
+  if (args->interval > 0 && n > 0) {
+    if (tps_data_find("validation", "model-error", errors_path, sizeof errors_path, &err) !=
+            TPS_OK ||
+        tps_model_errors_load(errors_path, &errors, &err) != TPS_OK) {
+      print_error(&err);
+      free(est);
+      free(skipped);
+      return EXIT_USAGE;
+    }
+    me = tps_model_error_find(&errors, &hw);
+    unc = calloc((size_t)n, sizeof *unc);
+    if (!unc) {
+      free(est);
+      free(skipped);
+      fprintf(stderr, "tp-sim: out of memory\n");
+      return EXIT_RUN;
+    }
+    tps_unc_opts uo;
+    tps_unc_opts_init(&uo);
+    uo.level = args->interval;
+    uo.time_sd = me ? me->time_sd : 0.0;
+    uo.memory_sd = me ? me->memory_sd : 0.0;
+    for (int i = 0; i < n; i++) {
+      if ((st = tps_uncertainty_run(&model, &hw, &est[i], &uo, &unc[i], &err)) != TPS_OK) {
+        print_error(&err);
+        free(unc);
+        free(est);
+        free(skipped);
+        return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+      }
+    }
+  }
   estimate_job job = {.format = args->format};
+  job.report.unc = unc;
+  job.report.model_error = me;
   job.report.model = &model;
   job.report.hw = &hw;
   job.report.est = est;
@@ -63,6 +103,7 @@ int cmd_estimate(const cli_args *args) {
   job.report.params_trainable = tps_model_trainable_params(&model);
   report_recommend(&job.report);
   rc = write_output(args->output, render_estimate_job, &job);
+  free(unc);
   free(est);
   free(skipped);
   return rc;

@@ -16,7 +16,7 @@ typedef enum {
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
-  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_HELP
+  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_INTERVAL, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -146,6 +146,8 @@ static const cli_option options[] = {
      "hardware profile for every case (default: each case's profile: or device rule)"},
     {ID_WRITE, OPTS_FIT, "--write", NULL, T_STRING, "FILE", NULL, 0, 0,
      "write the fitted stack profile (YAML, with its sources and errors) to FILE"},
+    {ID_INTERVAL, OPTS_INTERVAL, "--interval", NULL, T_STRING, "P", NULL, 0, 0,
+     "prediction intervals at P percent (default 90; 0 or none: off; docs/uncertainty.md)"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
 };
 #define N_OPTIONS ((int)(sizeof options / sizeof options[0]))
@@ -156,6 +158,7 @@ void cli_args_init(cli_args *args) {
   args->over.memory_margin = TPS_DEFAULT_MEMORY_MARGIN; /* documented in --help */
   args->format = FORMAT_TABLE;
   args->max_error_pct = -1.0;
+  args->interval = TPS_UNC_DEFAULT_LEVEL; /* documented in --help */
 }
 
 /* "OPTION: expected WHAT, got 'VALUE'" */
@@ -347,6 +350,26 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       if (end == value || *end != '\0' || errno || !isfinite(d) || d <= 0.0 || d > 36500.0)
         return bad(err, o->name, "a number of days in (0, 36500]", value);
       args->days = d;
+      break;
+    }
+    case ID_INTERVAL: {
+      if (strcmp(value, "none") == 0) {
+        args->interval = 0.0;
+        break;
+      }
+      char *end = NULL;
+      errno = 0;
+      double pct = strtod(value, &end);
+      if (end != value && *end == '%') end++;
+      bool plain = value[0] == '.' || (value[0] >= '0' && value[0] <= '9');
+      for (const char *q = value; plain && *q; q++) plain = strchr("0123456789.%", *q) != NULL;
+      if (!plain || end == value || *end != '\0' || errno || !isfinite(pct) ||
+          !(pct == 0.0 || (pct >= 1.0 && pct <= 99.9))) {
+        bad(err, o->name, "a percentage in [1, 99.9], or 0 or none for no intervals", value);
+        tps_error_hint(err, "--interval 90 gives 90%% intervals");
+        return TPS_EINVAL;
+      }
+      args->interval = pct / 100.0;
       break;
     }
     case ID_HELP: args->help = true; break;

@@ -45,6 +45,7 @@ typedef struct cli_args {
   const char *params;         /* fit --param LIST (comma-separated names) */
   const char *write_path;     /* fit --write FILE.yaml: the fitted stack profile */
   int64_t timeout_s;          /* validate --kernel / calibrate --timeout S; 0: default */
+  double interval;            /* --interval P as a fraction (0.9); 0: no intervals */
   bool help;
 } cli_args;
 
@@ -62,7 +63,8 @@ enum {
   OPTS_CALIBRATE = 1 << 9, /* calibrate: -o PREFIX, --quick, --timeout */
   OPTS_SEARCH = 1 << 10,   /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
   OPTS_FIT = 1 << 11,      /* fit: --cases, --stack, --param, --hw, --write */
-  OPTS_OUTPUT_TJ = 1 << 12 /* --format table|json, -o (commands without csv/md) */
+  OPTS_OUTPUT_TJ = 1 << 12, /* --format table|json, -o (commands without csv/md) */
+  OPTS_INTERVAL = 1 << 13   /* estimate: --interval P */
 };
 
 void cli_args_init(cli_args *args);

@@ -36,6 +36,58 @@ static void stage_label(const tps_plan *plan, int s, char *out, size_t size) {
   }
 }
 
+tps_status eng_prepare(const tps_model *model, const tps_run *run, eng_prepared *p,
+                       tps_error *err) {
+  memset(p, 0, sizeof *p);
+  p->run = *run;
+  tps_status st = tps_plan_build(model, run, &p->plan, err);
+  if (st != TPS_OK) return st;
+  p->have_plan = true;
+  if (!(p->sums = malloc((size_t)p->plan.n_templates * sizeof *p->sums + 1))) {
+    eng_prepared_free(p);
+    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
+  }
+  if ((st = eng_placement_from_plan(&p->plan, &p->pl, err)) != TPS_OK) {
+    eng_prepared_free(p);
+    return st;
+  }
+  p->have_placement = true;
+  /* Samples of varying length: the time at the mean length. */
+  if (eng_varlen(run)) {
+    p->at_mean = *run;
+    p->at_mean.seq_len = run->mean_seq_len;
+    st = tps_plan_build(model, &p->at_mean, &p->plan_mean, err);
+    if (st == TPS_OK) p->have_mean = true;
+    if (st == TPS_OK && p->plan_mean.n_templates != p->plan.n_templates)
+      st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ at the mean length");
+    if (st == TPS_OK &&
+        !(p->sums_mean = malloc((size_t)p->plan.n_templates * sizeof *p->sums_mean + 1)))
+      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
+    if (st != TPS_OK) {
+      eng_prepared_free(p);
+      return st;
+    }
+  }
+  return TPS_OK;
+}
+
+void eng_prepared_eval(eng_prepared *p, const tps_hw *hw, eng_step *step, eng_stage *stages) {
+  eng_model_sums ms;
+  eng_model_sums_from_plan(&p->plan, &p->run, hw, p->sums, &ms);
+  eng_model_sums ms_mean = ms;
+  if (p->have_mean) eng_model_sums_from_plan(&p->plan_mean, &p->at_mean, hw, p->sums_mean, &ms_mean);
+  eng_evaluate(&ms_mean, &ms, &p->pl, &p->run, hw, step, stages);
+}
+
+void eng_prepared_free(eng_prepared *p) {
+  if (p->have_placement) eng_placement_free(&p->pl);
+  if (p->have_mean) tps_plan_free(&p->plan_mean);
+  if (p->have_plan) tps_plan_free(&p->plan);
+  free(p->sums);
+  free(p->sums_mean);
+  memset(p, 0, sizeof *p);
+}
+
 tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tps_hw *hw,
                             tps_estimate *out, tps_error *err) {
   memset(out, 0, sizeof *out);
@@ -44,49 +96,13 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     return tps_error_set(err, TPS_EINVAL, hw->path, 0, 0,
                          "hardware profile '%s' gives no peak_flops for %s", hw->name,
                          tps_precision_name(run->precision));
-  tps_plan plan;
-  tps_status st = tps_plan_build(model, run, &plan, err);
+  eng_prepared prep;
+  tps_status st = eng_prepare(model, run, &prep, err);
   if (st != TPS_OK) return st;
-  eng_placement pl;
-  eng_tmpl_sums *sums = malloc((size_t)plan.n_templates * sizeof *sums + 1);
-  if (!sums) {
-    tps_plan_free(&plan);
-    return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
-  }
-  st = eng_placement_from_plan(&plan, &pl, err);
-  if (st != TPS_OK) {
-    free(sums);
-    tps_plan_free(&plan);
-    return st;
-  }
-  eng_model_sums ms;
-  eng_model_sums_from_plan(&plan, run, hw, sums, &ms);
-  /* Samples of varying length: the time at the mean length. */
-  eng_model_sums ms_mean = ms;
-  eng_tmpl_sums *sums_mean = NULL;
-  if (eng_varlen(run)) {
-    tps_run at_mean = *run;
-    at_mean.seq_len = run->mean_seq_len;
-    tps_plan plan_mean;
-    st = tps_plan_build(model, &at_mean, &plan_mean, err);
-    if (st == TPS_OK && plan_mean.n_templates != plan.n_templates)
-      st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "layer templates differ at the mean length");
-    if (st == TPS_OK && !(sums_mean = malloc((size_t)plan.n_templates * sizeof *sums_mean + 1)))
-      st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while estimating");
-    if (st == TPS_OK) eng_model_sums_from_plan(&plan_mean, &at_mean, hw, sums_mean, &ms_mean);
-    tps_plan_free(&plan_mean); /* harmless after a failed build, which empties it */
-    if (st != TPS_OK) {
-      free(sums_mean);
-      eng_placement_free(&pl);
-      free(sums);
-      tps_plan_free(&plan);
-      return st;
-    }
-  }
+  const tps_plan plan = prep.plan;
   eng_stage stages[TPS_MAX_STAGES];
   eng_step step;
-  eng_evaluate(&ms_mean, &ms, &pl, run, hw, &step, stages);
-  free(sums_mean);
+  eng_prepared_eval(&prep, hw, &step, stages);
 #ifndef NDEBUG
   {
     /* Invariant: the stages hold the whole model. Each rank holds 1/TP of
@@ -124,9 +140,7 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   out->model_flops_per_step = step.model_flops_per_step;
   out->hardware_flops_per_step = step.hardware_flops_per_step;
   out->mfu = step.mfu;
-  eng_placement_free(&pl);
-  free(sums);
-  tps_plan_free(&plan);
+  eng_prepared_free(&prep);
   return TPS_OK;
 }
 

@@ -121,6 +121,23 @@ void eng_placement_free(eng_placement *p);
 void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const eng_placement *pl,
                   const tps_run *run, const tps_hw *hw, eng_step *out, eng_stage *stages);
 
+/* A run lowered once, ready to be evaluated on any number of hardware
+ * profiles (tps_estimate_run does it once; the uncertainty propagation once
+ * per perturbed constant and per sample). */
+typedef struct eng_prepared {
+  tps_run run, at_mean;        /* at_mean: the run at the mean sample length */
+  tps_plan plan, plan_mean;    /* plan_mean: lowered at the mean length (varlen) */
+  eng_placement pl;
+  eng_tmpl_sums *sums, *sums_mean;
+  bool have_plan, have_placement, have_mean;
+} eng_prepared;
+
+tps_status eng_prepare(const tps_model *model, const tps_run *run, eng_prepared *p,
+                       tps_error *err);
+/* The step of the prepared run on hw; stages may be NULL. */
+void eng_prepared_eval(eng_prepared *p, const tps_hw *hw, eng_step *step, eng_stage *stages);
+void eng_prepared_free(eng_prepared *p);
+
 /* Whether a run's samples vary in length (time at the mean, memory at the longest). */
 static inline bool eng_varlen(const tps_run *run) {
   return run->mean_seq_len > 0 && run->mean_seq_len < run->seq_len;

@@ -1,4 +1,4 @@
-/* Finding bundled models and hardware profiles.
+/* Finding bundled models, hardware profiles, stacks and validation files.
  *
  * A name resolves, in order, to: the path itself when such a file exists;
  * $TPSIM_DATA_DIR/KIND/NAME.yaml; <directory of the running executable>/
@@ -59,6 +59,7 @@ static const char *kind_noun(const char *kind) {
   if (strcmp(kind, "models") == 0) return "model";
   if (strcmp(kind, "hw_profiles") == 0) return "hardware profile";
   if (strcmp(kind, "hw_profiles/stacks") == 0) return "software stack";
+  if (strcmp(kind, "validation") == 0) return "validation file";
   return kind;
 }
 
@@ -86,7 +87,7 @@ tps_status tps_data_find(const char *kind, const char *name_or_path,
                          char *out, size_t out_size, tps_error *err) {
   tps_error_clear(err);
   if (!kind || (strcmp(kind, "models") != 0 && strcmp(kind, "hw_profiles") != 0 &&
-                strcmp(kind, "hw_profiles/stacks") != 0))
+                strcmp(kind, "hw_profiles/stacks") != 0 && strcmp(kind, "validation") != 0))
     return tps_error_set(err, TPS_EINVAL, "", 0, 0, "unknown data kind '%s'",
                          kind ? kind : "");
   if (!name_or_path || !*name_or_path)

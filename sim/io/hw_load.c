@@ -41,6 +41,11 @@ static const io_key top_keys[TOP_N] = {
 #define DEV_Q(key, field, q, pos, text)                                         \
   {.name = #key, .type = IO_KEY_QUANTITY, .offset = offsetof(tps_hw, field),    \
    .min = pos, .quantity = q, .applies = ALL, .required = ALL, .help = text}
+/* The same with a spread accepted (`value +- sd`), stored at sd_field. */
+#define DEV_QS(key, field, q, pos, text, sd_field)                              \
+  {.name = #key, .type = IO_KEY_QUANTITY, .offset = offsetof(tps_hw, field),    \
+   .min = pos, .quantity = q, .applies = ALL, .required = ALL, .help = text,    \
+   .spread = true, .sd_offset = offsetof(tps_hw, sd_field)}
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
@@ -52,23 +57,27 @@ static const io_key device_keys[DEV_N] = {
                   .size = sizeof(((tps_hw *)0)->device_name), .applies = ALL,
                   .required = ALL, .help = "device name"},
     [DEV_MEMORY] = DEV_Q(memory, memory_bytes, "bytes", 1, "device memory, bytes (64 GB)"),
-    [DEV_BW] = DEV_Q(memory_bandwidth, memory_bandwidth_Bps, "bandwidth", 1,
-                     "memory bandwidth (1.6 TB/s)"),
+    [DEV_BW] = DEV_QS(memory_bandwidth, memory_bandwidth_Bps, "bandwidth", 1,
+                      "memory bandwidth (1.6 TB/s)", memory_bandwidth_sd_Bps),
     [DEV_PEAK] = {.name = "peak_flops", .type = IO_KEY_NODE, .applies = ALL,
                   .required = ALL, .help = "dense peak per precision (bf16: 376 TFLOPS)"},
-    [DEV_RESERVE] = DEV_Q(runtime_reserve, runtime_reserve_bytes, "bytes", 0,
-                          "framework and runtime memory outside the allocator (4.5 GiB)"),
+    [DEV_RESERVE] = DEV_QS(runtime_reserve, runtime_reserve_bytes, "bytes", 0,
+                           "framework and runtime memory outside the allocator (4.5 GiB)",
+                           runtime_reserve_sd_bytes),
     [DEV_GEMM] = {.name = "gemm_efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_hw, gemm_efficiency), .applies = ALL,
-                  .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]"},
+                  .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]",
+                  .spread = true},
     [DEV_ATTN] = {.name = "attention_efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_hw, attention_efficiency), .applies = ALL,
-                  .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]"},
+                  .required = ALL, .help = "fraction, or [[FLOPs, fraction], ...]",
+                  .spread = true},
     [DEV_MEM_EFF] = {.name = "memory_efficiency", .type = IO_KEY_FRACTION,
                      .offset = offsetof(tps_hw, memory_efficiency), .applies = ALL,
-                     .required = ALL, .help = "fraction of memory_bandwidth reached"},
-    [DEV_OVERHEAD] = DEV_Q(kernel_overhead, kernel_overhead_s, "time", 0,
-                           "time per kernel launch (10 us)"),
+                     .required = ALL, .help = "fraction of memory_bandwidth reached",
+                     .spread = true, .sd_offset = offsetof(tps_hw, memory_efficiency_sd)},
+    [DEV_OVERHEAD] = DEV_QS(kernel_overhead, kernel_overhead_s, "time", 0,
+                            "time per kernel launch (10 us)", kernel_overhead_sd_s),
     /* refused by name: the caching allocator belongs to the software stack */
     [DEV_ACT_OVERHEAD] = {.name = "activation_overhead", .type = IO_KEY_NODE, .applies = ALL,
                           .help = "no longer a hardware key: see the stack's allocator_overhead"},
@@ -116,7 +125,8 @@ static const io_key link_keys[LINK_N] = {
     [LINK_LATENCY] = {.name = "latency", .type = IO_KEY_QUANTITY,
                       .offset = offsetof(tps_link, latency_s), .min = 0,
                       .quantity = "time", .applies = ALL, .required = ALL,
-                      .help = "per collective step (10 us)"},
+                      .help = "per collective step (10 us)", .spread = true,
+                      .sd_offset = offsetof(tps_link, latency_sd_s)},
     [LINK_TOPOLOGY] = {.name = "topology", .type = IO_KEY_ENUM,
                        .offset = offsetof(tps_link, topology),
                        .choices = tps_topology_names, .applies = INTRA,
@@ -124,7 +134,7 @@ static const io_key link_keys[LINK_N] = {
     [LINK_EFF] = {.name = "efficiency", .type = IO_KEY_TABLE,
                   .offset = offsetof(tps_link, efficiency), .quantity = "bytes",
                   .applies = ALL, .required = ALL,
-                  .help = "fraction, or [[message bytes, fraction], ...]"},
+                  .help = "fraction, or [[message bytes, fraction], ...]", .spread = true},
 };
 
 static tps_status read_link(io_doc *d, const yaml_node_t *n, unsigned variant,

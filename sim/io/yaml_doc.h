@@ -117,6 +117,12 @@ typedef struct io_key {
   unsigned applies;           /* variants (bits) the key belongs to */
   unsigned required;          /* variants that must give it */
   const char *help;           /* meaning and unit, one line */
+  /* QUANTITY, NUMBER, FRACTION, TABLE (one-point form only): the value may
+   * carry a spread, `value +- sd` or `value ± sd` (sd >= 0, in the value's
+   * unit); sd goes to base + sd_offset (TABLE: the table's own sd). A key
+   * without `spread` refuses one by name. */
+  bool spread;
+  size_t sd_offset;
 } io_key;
 
 typedef struct io_map_ctx {

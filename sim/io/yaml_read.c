@@ -3,6 +3,7 @@
  * names the key, what was expected and what was found. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,11 +284,121 @@ static tps_status unknown_key(io_doc *d, const yaml_node_t *kn, const char *key,
   return TPS_EUNKNOWNKEY;
 }
 
+/* Finds a spread marker, "+-" or "±" (U+00B1 in UTF-8), in s: copies what
+ * is before it into value and what is after it into sd, both trimmed of
+ * blanks. False when s holds no marker. */
+static bool split_spread(const char *s, char *value, size_t value_size, char *sd,
+                         size_t sd_size) {
+  const char *m = strstr(s, "+-"), *u = strstr(s, "\xc2\xb1");
+  size_t mlen = 2;
+  if (!m || (u && u < m)) m = u;
+  if (!m) return false;
+  const char *a = s, *b = m;
+  while (a < b && (*a == ' ' || *a == '\t')) a++;
+  while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+  snprintf(value, value_size, "%.*s", (int)(b - a), a);
+  const char *c = m + mlen, *e = c + strlen(c);
+  while (*c == ' ' || *c == '\t') c++;
+  while (e > c && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  snprintf(sd, sd_size, "%.*s", (int)(e - c), c);
+  return true;
+}
+
+/* The spread text of key k: in k's unit (QUANTITY), a plain number
+ * (NUMBER), or a plain number or percentage (FRACTION, TABLE); finite and
+ * >= 0. */
+static tps_status spread_parse(io_doc *d, const yaml_node_t *v, const io_key *k,
+                               const char *what, const char *text, double *sd) {
+  char why[384], hint[128];
+  bool ok;
+  double x = 0.0;
+  if (k->type == IO_KEY_QUANTITY) {
+    tps_status st = io_unit_parse_hint(k->quantity, text, &x, why, sizeof why, hint, sizeof hint);
+    if (st != TPS_OK) {
+      io_doc_fail(d, v, st, "spread of %s: %s", what, why);
+      if (hint[0]) io_doc_hint(d, "%s", hint);
+      else if (strstr(why, "missing unit"))
+        io_doc_hint(d, "the standard deviation takes the value's unit: 47 us +- 4 us");
+      else
+        io_doc_hint(d, "the standard deviation is a value >= 0 with a unit: 47 us +- 4 us");
+      return st;
+    }
+    ok = true;
+  } else {
+    char num[64];
+    size_t len = strlen(text);
+    bool pct = k->type != IO_KEY_NUMBER && len > 0 && text[len - 1] == '%';
+    ok = len < sizeof num;
+    if (ok) {
+      snprintf(num, sizeof num, "%.*s", (int)(pct ? len - 1 : len), text);
+      ok = io_number_parse(num, &x);
+      if (pct) x /= 100.0;
+    }
+  }
+  if (!ok || !isfinite(x) || x < 0.0) {
+    io_doc_fail(d, v, TPS_ERANGE, "spread of %s must be a standard deviation >= 0%s, got '%.40s'",
+                what, k->type == IO_KEY_QUANTITY ? " with a unit" : "", text);
+    io_doc_hint(d, "write value +- sd, for example %s",
+                k->type == IO_KEY_QUANTITY ? "47 us +- 4 us" : "0.9 +- 0.05");
+    return TPS_ERANGE;
+  }
+  *sd = x;
+  return TPS_OK;
+}
+
+static tps_status read_value(io_doc *d, const yaml_node_t *v, const io_key *k, void *base);
+
+/* A value that may be written `value +- sd`: reads the value through k and
+ * stores the spread (0 when none). *done is false when the text holds no
+ * spread marker (the caller reads it as usual). */
+static tps_status read_spread(io_doc *d, const yaml_node_t *v, const io_key *k,
+                              const char *what, void *base, bool *done) {
+  const char *s = scalar(v);
+  char value[128], sd_text[128], got[64];
+  *done = false;
+  if (!s || !split_spread(s, value, sizeof value, sd_text, sizeof sd_text)) return TPS_OK;
+  *done = true;
+  io_node_desc(v, got, sizeof got);
+  if (!k->spread) {
+    io_doc_fail(d, v, TPS_ETYPE, "%s takes no spread, got %s", what, got);
+    io_doc_hint(d, "a spread (value +- sd) is accepted on fitted and measured constants, not on "
+                   "data-sheet values or counts (docs/uncertainty.md)");
+    return TPS_ETYPE;
+  }
+  if (!value[0] || !sd_text[0]) {
+    io_doc_fail(d, v, TPS_ETYPE, "%s: a spread needs a value before '+-' and a standard "
+                "deviation after it, got %s", what, got);
+    io_doc_hint(d, "for example %s", k->type == IO_KEY_QUANTITY ? "47 us +- 4 us" : "0.9 +- 0.05");
+    return TPS_ETYPE;
+  }
+  double sd = 0.0;
+  tps_status st = spread_parse(d, v, k, what, sd_text, &sd);
+  if (st != TPS_OK) return st;
+  /* The value alone, read as if written without the spread (same position). */
+  yaml_node_t alone = *v;
+  alone.data.scalar.value = (yaml_char_t *)value;
+  alone.data.scalar.length = strlen(value);
+  io_key plain = *k;
+  plain.spread = false;
+  if ((st = read_value(d, &alone, &plain, base))) return st;
+  if (k->type == IO_KEY_TABLE)
+    ((tps_table *)(void *)((char *)base + k->offset))->sd = sd;
+  else
+    memcpy((char *)base + k->sd_offset, &sd, sizeof sd);
+  return TPS_OK;
+}
+
 static tps_status read_value(io_doc *d, const yaml_node_t *v, const io_key *k,
                              void *base) {
   char what[80];
   snprintf(what, sizeof what, "'%s'", k->name);
   char *at = (char *)base + k->offset;
+  if (k->type == IO_KEY_QUANTITY || k->type == IO_KEY_NUMBER || k->type == IO_KEY_FRACTION ||
+      k->type == IO_KEY_TABLE) {
+    bool done;
+    tps_status st = read_spread(d, v, k, what, base, &done);
+    if (done) return st;
+  }
   switch (k->type) {
     case IO_KEY_STRING:
       return io_node_string(d, v, what, at, k->size);

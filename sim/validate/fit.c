@@ -13,14 +13,14 @@
 
 const fit_param_def fit_params[] = {
     {"host_dispatch", "us", 1e6, 1e-8, 1e-3, offsetof(tps_stack, host_dispatch_s),
-     "host time to issue one framework op"},
+     "host time to issue one framework op", offsetof(tps_stack, host_dispatch_sd_s)},
     {"per_micro_batch", "ms", 1e3, 1e-6, 10.0, offsetof(tps_stack, per_micro_batch_s),
-     "host time per micro-batch outside the layers"},
+     "host time per micro-batch outside the layers", offsetof(tps_stack, per_micro_batch_sd_s)},
     {"per_step", "ms", 1e3, 1e-6, 100.0, offsetof(tps_stack, per_step_s),
-     "host time per step outside the layers"},
+     "host time per step outside the layers", offsetof(tps_stack, per_step_sd_s)},
     {"allocator_overhead", NULL, 1.0, 1.0, 4.0, offsetof(tps_stack, allocator_overhead),
-     "caching allocator: reserved / allocated activation bytes"},
-    {NULL, NULL, 0, 0, 0, 0, NULL},
+     "caching allocator: reserved / allocated activation bytes", offsetof(tps_stack, allocator_overhead_sd)},
+    {NULL, NULL, 0, 0, 0, 0, NULL, 0},
 };
 
 const fit_param_def *fit_param_find(const char *name) {
@@ -285,7 +285,13 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
   res->cv_mape = n_cv ? s_cv / n_cv : NAN;
   /* The fitted stack. */
   res->stack = x.base;
-  for (int j = 0; j < res->n_params; j++) *stack_field(&res->stack, res->param[j]) = res->nls.value[j];
+  for (int j = 0; j < res->n_params; j++) {
+    *stack_field(&res->stack, res->param[j]) = res->nls.value[j];
+    /* The standard error is the fitted constant's spread; none when it is
+     * not identifiable. */
+    double se = res->nls.se[j];
+    *(double *)(void *)((char *)&res->stack + res->param[j]->sd_offset) = isfinite(se) ? se : 0.0;
+  }
 
 done:
   if (!res->skipped.rows) {

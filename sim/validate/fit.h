@@ -23,6 +23,7 @@ typedef struct fit_param_def {
   double lo, hi;        /* bounds, SI */
   size_t offset;        /* in tps_stack */
   const char *help;
+  size_t sd_offset;     /* its spread in tps_stack: the fit's standard error goes there */
 } fit_param_def;
 
 /* The fittable constants, NULL-name terminated. */

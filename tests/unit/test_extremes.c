@@ -454,12 +454,21 @@ static char *slurp(const char *path) {
 static bool null_allowed(const char *text, const char *at) {
   static const char *const keys[] = {
       "\"best\": ",   "\"recommended_tp\": ", "\"token_budget\": ", "\"days\": ",
-      "\"budget\": ", "\"days_at_evaluated_cards\": ", "\"value\": ", "\"layers\": "};
+      "\"budget\": ", "\"days_at_evaluated_cards\": ", "\"value\": ", "\"layers\": ",
+      "\"model_error\": " /* none known for the hardware family */};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     size_t n = strlen(keys[i]);
     if ((size_t)(at - text) >= n && strncmp(at - n, keys[i], n) == 0) return true;
   }
   return false;
+}
+
+/* JSON keys whose value is signed by nature: an elasticity (d log tokens/s
+ * / d log constant) is negative for a cost (docs/uncertainty.md). */
+static bool signed_allowed(const char *text, const char *at) {
+  static const char key[] = "\"elasticity\": ";
+  size_t n = strlen(key);
+  return (size_t)(at - text) >= n && strncmp(at - n, key, n) == 0;
 }
 
 /* No NaN or inf anywhere (any case, as a word), no JSON null but for the
@@ -476,7 +485,8 @@ static void scan_text(const char *text, const char *what, bool allow_minus) {
         !null_allowed(text, p))
       cr_assert_fail("%s: JSON null at '%.40s'", what, p > text + 20 ? p - 20 : text);
     if (!allow_minus && *p == '-' && isdigit((unsigned char)p[1]) &&
-        (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '.' || p[-1] == '_')))
+        (p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '.' || p[-1] == '_')) &&
+        !signed_allowed(text, p))
       cr_assert_fail("%s: negative number at '%.40s'", what, p > text + 20 ? p - 20 : text);
   }
 }

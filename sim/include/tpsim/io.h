@@ -16,8 +16,12 @@ tps_status tps_hw_load(const char *path, tps_hw *hw, tps_error *err);
 /* Loads a software-stack profile (hw_profiles/stacks/NAME.yaml). */
 tps_status tps_stack_load(const char *path, tps_stack *stack, tps_error *err);
 
+/* Loads the model-error terms per hardware family
+ * (validation/model-error.yaml, docs/uncertainty.md). */
+tps_status tps_model_errors_load(const char *path, tps_model_errors *me, tps_error *err);
+
 /* Resolves a bundled name ("qwen25vl-7b", "910b2") or a path to a file.
- * kind is "models", "hw_profiles" or "hw_profiles/stacks". Search order: an existing path as
+ * kind is "models", "hw_profiles", "hw_profiles/stacks" or "validation". Search order: an existing path as
  * given; $TPSIM_DATA_DIR/kind/NAME.yaml; the build-time data directory. */
 tps_status tps_data_find(const char *kind, const char *name_or_path,
                          char *out, size_t out_size, tps_error *err);

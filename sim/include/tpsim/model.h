@@ -121,11 +121,14 @@ typedef struct tps_table {
   int n;
   double x[TPS_MAX_TABLE];
   double y[TPS_MAX_TABLE];
+  double sd;   /* spread of a one-point table's y (`0.9 +- 0.05`): the
+                  standard deviation, same unit as y; 0 = exact */
 } tps_table;
 
 typedef struct tps_link {
   double bandwidth_Bps;  /* per device, per direction, bytes/s */
   double latency_s;      /* per collective step */
+  double latency_sd_s;   /* its spread (standard deviation); 0 = exact */
   tps_topology topology;
   tps_table efficiency;  /* achieved / nominal bandwidth over message bytes */
 } tps_link;
@@ -154,6 +157,10 @@ typedef struct tps_stack {
   double per_step_s;            /* host seconds per step outside the layers */
   double allocator_overhead;    /* caching allocator: reserved / allocated bytes
                                    of activations; 0 or 1 = none */
+  /* Spreads (standard deviations, same units; 0 = exact) of the constants
+   * above, from `value +- sd` in the file: `tp-sim fit` writes its
+   * standard errors so (docs/uncertainty.md). */
+  double host_dispatch_sd_s, per_micro_batch_sd_s, per_step_sd_s, allocator_overhead_sd;
 } tps_stack;
 
 typedef struct tps_hw {
@@ -175,12 +182,38 @@ typedef struct tps_hw {
   tps_table attention_efficiency; /* x = FLOPs of one attention-core call */
   double memory_efficiency;     /* achieved / nominal bandwidth, elementwise */
   double kernel_overhead_s;     /* fixed cost per kernel launch */
+  /* Spreads (standard deviations, same units; 0 = exact) of measured
+   * constants above, from `value +- sd` in the file (docs/uncertainty.md);
+   * one-point efficiency tables carry theirs in tps_table.sd. */
+  double memory_bandwidth_sd_Bps, runtime_reserve_sd_bytes, memory_efficiency_sd,
+      kernel_overhead_sd_s;
   int64_t devices_per_node;
   tps_link intra;               /* within a node */
   tps_link inter;               /* between nodes, per device */
   char stack_name[TPS_NAME_MAX]; /* the profile's default software stack ("" none) */
   tps_stack stack;              /* the stack in use (loaded from stack_name or --stack) */
 } tps_hw;
+
+/* The model-error term of a hardware family (docs/uncertainty.md): the
+ * spread of log(predicted / measured) that remains on published runs when
+ * every constant is known, from leave-one-group-out validation. An entry
+ * applies to a hardware profile by name, or failing that to every profile
+ * running its software stack. */
+#define TPS_MAX_MODEL_ERRORS 32
+typedef struct tps_model_error {
+  char hw[TPS_NAME_MAX];    /* hardware profile name; "" = by stack */
+  char stack[TPS_NAME_MAX]; /* software stack name; "" = by hw */
+  double time_sd;           /* sd of log(predicted / measured) of step time
+                               (and all that scales with it: tokens/s, MFU) */
+  double memory_sd;         /* the same for memory per card */
+} tps_model_error;
+
+typedef struct tps_model_errors {
+  char path[512];
+  char source[TPS_SOURCE_MAX];
+  tps_model_error e[TPS_MAX_MODEL_ERRORS];
+  int n;
+} tps_model_errors;
 
 /* One fully resolved run: what the engine evaluates. */
 typedef struct tps_run {

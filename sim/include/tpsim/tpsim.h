@@ -12,5 +12,6 @@
 #include "tpsim/search.h"
 #include "tpsim/capacity.h"
 #include "tpsim/ecosystem.h"
+#include "tpsim/uncertainty.h"
 
 #endif

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --tp 1 --interval 100

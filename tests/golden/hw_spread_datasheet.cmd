@@ -1,0 +1,1 @@
+--model qwen25vl-7b --tp 1 --hw tests/inputs/bad/h_spread_datasheet.yaml

@@ -1,0 +1,1 @@
+--model llama3-8b --tp 1,2,4 --cards 8 --hw tests/inputs/hw_profiles/test-gpu-spread.yaml --interval 80%

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --tp 1 --stack tests/inputs/bad/s_spread_empty.yaml
