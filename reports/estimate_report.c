@@ -54,8 +54,17 @@ static const char *cause(const tps_estimate *e, const tps_estimate *best, const 
   return text;
 }
 
+void report_add_notes(estimate_report *r, const char *const *notes, int n) {
+  const int max = (int)(sizeof r->assumptions / sizeof r->assumptions[0]);
+  for (int i = 0; i < n && r->n_assumptions < max; i++) {
+    r->assumptions[r->n_assumptions++] = notes[i];
+    r->n_notes++;
+  }
+}
+
 void report_recommend(estimate_report *r) {
   r->n_assumptions = 0;
+  r->n_notes = 0;
   r->assumptions[r->n_assumptions++] =
       "tokens/s counted per card = job tokens / step time / cards";
   r->assumptions[r->n_assumptions++] =
@@ -156,6 +165,11 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
   else
     fprintf(out, "No recommendation: %s.\n", r->reason);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+  if (r->n_notes > 0) {
+    fprintf(out, "\nAssumptions:\n");
+    for (int i = r->n_assumptions - r->n_notes; i < r->n_assumptions; i++)
+      fprintf(out, "- %s\n", r->assumptions[i]);
+  }
 }
 
 void report_json_memory(json_writer *w, const tps_memory *m) {
