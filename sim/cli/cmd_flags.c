@@ -3,6 +3,7 @@
  * of docs/flags.md (a test compares the two). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
@@ -12,11 +13,22 @@ static void harmless_text(const tps_flag_info *f, char *out, size_t size) {
     snprintf(out, size, "%s", "");
   else if (f->harmless[0] == '<' && f->harmless[1] == '=')
     snprintf(out, size, "<= %s", f->harmless + 2);
-  else
-    snprintf(out, size, "%s", f->harmless);
+  else {
+    /* a|b -> "a or b" (a Markdown table cell holds no '|') */
+    size_t n = 0;
+    for (const char *p = f->harmless; *p && n + 5 < size; p++) {
+      if (*p == '|') {
+        memcpy(out + n, " or ", 4);
+        n += 4;
+      } else {
+        out[n++] = *p;
+      }
+    }
+    out[n] = '\0';
+  }
 }
 
-/* When an unmodelled flag counts: "always", "value not ...", "with group". */
+/* When an unmodelled flag counts: "when given", "unless <= 1", "with the moe feature". */
 static void when_text(const tps_flag_info *f, char *out, size_t size) {
   char h[64];
   harmless_text(f, h, sizeof h);
