@@ -113,9 +113,13 @@ tps_status tps_model_load_noted(const char *path, tps_model *model, tps_eco_unre
  * NULL: with a zeroed model (n_modules == 0) and at least --num-layers,
  * --hidden-size and --num-attention-heads they build a one-decoder model
  * (Megatron's own defaults for the rest), otherwise they change the model's
- * last decoder; with model == NULL they are listed as unresolved. Unrelated
- * arguments are ignored; a recognised flag whose value is missing, an
- * unexpanded variable or not a number is listed in `unres` (may be NULL).
+ * last decoder; with model == NULL they are listed as unresolved. A
+ * recognised flag whose value is missing, an unexpanded variable or not a
+ * number is listed in `unres` (may be NULL); every other flag is looked up
+ * in the flag classes (docs/ecosystem.md): ignored ones leave no trace,
+ * unmodelled ones (given with a value that is not harmless) go to
+ * unres->unmodelled, unknown ones (in a command holding a known flag) to
+ * unres->unknown with a did-you-mean.
  * Errors (TPS_ESYNTAX: an unterminated quote; TPS_ERANGE: a shape that
  * does not hold together) leave model and over unchanged. */
 tps_status tps_megatron_args_parse(const char *text, tps_model *model,
