@@ -128,10 +128,7 @@ static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
   if (u->dropped > 0) fprintf(stderr, "tp-sim: warning: %s: %d more not used\n", where, u->dropped);
 }
 
-/* Loads the model (--model, and/or a launch script's and --megatron-args'
- * shape flags) and the hardware profile, and resolves the run options:
- * Megatron arguments first, explicit tp-sim options over them. */
-/* "--context-parallel-size 4" or "'num_local_experts' 8" */
+/* "--context-parallel-size 4" or "'num_local_experts': 8" */
 static void item_words(const tps_eco_item *it, char *out, size_t size) {
   bool flag = it->arg[0] == '-';
   snprintf(out, size, flag ? "%s%s%s" : "'%s'%s%s", it->arg, it->text[0] ? (flag ? " " : ": ") : "",
@@ -205,6 +202,10 @@ static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_
   return EXIT_OK;
 }
 
+/* Loads the model (--model, and/or a launch script's and --megatron-args'
+ * shape flags) and the hardware profile, and resolves the run options:
+ * Megatron arguments first, explicit tp-sim options over them.
+ * The flag classes' rule applies before the hardware is loaded. */
 int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over,
                 cli_notes *notes) {
   tps_error err;

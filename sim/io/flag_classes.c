@@ -69,7 +69,8 @@ void flc_seen_flag_add(flc_seen *s, const flc_flag *f, const char *value,
   }
   e->f = f;
   snprintf(e->value, sizeof e->value, "%.*s", (int)sizeof e->value - 1, value ? value : "");
-  e->why_unresolved = why_unresolved;
+  snprintf(e->why_unresolved, sizeof e->why_unresolved, "%.*s",
+           (int)sizeof e->why_unresolved - 1, why_unresolved ? why_unresolved : "");
   e->line = line;
 }
 
@@ -104,7 +105,7 @@ static void list_add(tps_eco_list *l, const char *arg, const char *text, const c
 /* Whether a trigger counts: given, and its value is not known to be harmless. */
 static bool trigger_active(const flc_seen_flag *e) {
   if (e->f->takes == FLC_SWITCH) return true;
-  if (e->why_unresolved) return true; /* the value is not known: it may matter */
+  if (e->why_unresolved[0]) return true; /* the value is not known: it may matter */
   return !flc_harmless(e->f, e->value);
 }
 
@@ -131,7 +132,7 @@ void flc_report(const flc_seen *s, const char *const *known_modelled, int n_know
     bool counts = f->trigger ? trigger_active(e) : active[f->group];
     if (!counts) continue;
     char why[sizeof u->unmodelled.items[0].why];
-    if (e->why_unresolved)
+    if (e->why_unresolved[0])
       snprintf(why, sizeof why, "%s (the value is not known: %s)", f->note, e->why_unresolved);
     else
       snprintf(why, sizeof why, "%s", f->note);

@@ -69,7 +69,7 @@ bool flc_harmless(const flc_flag *f, const char *value);
 typedef struct flc_seen_flag {
   const flc_flag *f;
   char value[128];  /* as written after expansion; "" for a switch */
-  const char *why_unresolved; /* the value is not known: why (NULL: known) */
+  char why_unresolved[160]; /* the value is not known: why ("" when known) */
   int line;
 } flc_seen_flag;
 
@@ -87,7 +87,8 @@ typedef struct flc_seen {
 } flc_seen;
 
 /* Records a classified flag (a later one replaces an earlier one, as in
- * argparse); why_unresolved is a static string or NULL. */
+ * argparse); why_unresolved (copied) says why its value is not known, or is
+ * NULL. */
 void flc_seen_flag_add(flc_seen *s, const flc_flag *f, const char *value,
                        const char *why_unresolved, int line);
 /* Records an unknown flag once. */
