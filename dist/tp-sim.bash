@@ -26,7 +26,8 @@ _tp_sim() {
         --no-distributed-optimizer --precision --flash-attention --use-flash-attn
         --no-flash-attention --overlap-grad-reduce --margin --megatron-args --format --output -o
         --top --tokens --days --published --kernel --hw-prefix --quick --max-error --ops
-        --stack --freeze --mean-seq-len --pipeline-layers --num-layer-list --timeout --interval --help -h"
+        --stack --freeze --mean-seq-len --pipeline-layers --num-layer-list --timeout --interval --allow-unmodelled
+        --list-flags --help -h"
 
     # the command: the first word after tp-sim that is not an option
     local cmd="" i
@@ -85,7 +86,7 @@ _tp_sim() {
         validate)
             COMPREPLY=($(compgen -W "--published --hw --max-error --format --output -o --help" -- "$cur")) ;;
         recommend)
-            COMPREPLY=($(compgen -W "--model --hw --stack --freeze --cards --seq-len --global-batch --precision --margin --top --tp --pp --micro-batch --max-tp --format --output -o --help" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--model --hw --stack --freeze --allow-unmodelled --cards --seq-len --global-batch --precision --margin --top --tp --pp --micro-batch --max-tp --format --output -o --help" -- "$cur")) ;;
         fit)
             COMPREPLY=($(compgen -W "--cases --stack --param --hw --write --format --output -o --help" -- "$cur")) ;;
         layers)

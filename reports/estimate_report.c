@@ -86,8 +86,17 @@ static void compare_text(estimate_report *r) {
   }
 }
 
+void report_add_notes(estimate_report *r, const char *const *notes, int n) {
+  const int max = (int)(sizeof r->assumptions / sizeof r->assumptions[0]);
+  for (int i = 0; i < n && r->n_assumptions < max; i++) {
+    r->assumptions[r->n_assumptions++] = notes[i];
+    r->n_notes++;
+  }
+}
+
 void report_recommend(estimate_report *r) {
   r->n_assumptions = 0;
+  r->n_notes = 0;
   r->assumptions[r->n_assumptions++] =
       "tokens/s counted per card = job tokens / step time / cards";
   r->assumptions[r->n_assumptions++] =
@@ -167,6 +176,15 @@ static void recommendation_lines(FILE *out, const estimate_report *r) {
 
 /* The rows with memory and tokens/s per card as `central (lo-hi)`, then
  * what the intervals rest on and the comparison of TPs. */
+/* The input notes (flags or keys let through by --allow-unmodelled), the
+ * last n_notes of the assumptions. */
+static void notes_lines(FILE *out, const estimate_report *r) {
+  if (r->n_notes <= 0) return;
+  fprintf(out, "\nAssumptions:\n");
+  for (int i = r->n_assumptions - r->n_notes; i < r->n_assumptions; i++)
+    fprintf(out, "- %s\n", r->assumptions[i]);
+}
+
 static void table_with_intervals(FILE *out, const estimate_report *r) {
   double pct = r->unc[0].level * 100.0;
   char h_mem[48], h_tpc[48], h_fit[48], cell_m[96], cell_t[96];
@@ -219,10 +237,11 @@ static void table_with_intervals(FILE *out, const estimate_report *r) {
   if (named)
     fprintf(out, "; the model error: %.0f%%.", u->model_error_share * 100.0);
   else if (u->n_constants > 0)
-    fprintf(out, " At TP %lld no constant carries 1%% of the variance of tokens/s; the model error "
+    fprintf(out, " At TP %lld no constant carries 1%% of the variance of tokens/s; the model error: "
             "%.0f%%.", (long long)r->est[k].run.tp, u->model_error_share * 100.0);
   fprintf(out, "\n");
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+  notes_lines(out, r);
 }
 
 void report_estimate_table(FILE *out, const estimate_report *r) {
@@ -264,6 +283,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
   fprintf(out, "\n");
   recommendation_lines(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+  notes_lines(out, r);
 }
 
 void report_json_memory(json_writer *w, const tps_memory *m) {

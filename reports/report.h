@@ -21,8 +21,10 @@ typedef struct estimate_report {
   int n_skipped;
   int recommended;           /* index into est, or -1 */
   char reason[1024];         /* why that TP, in checkable sentences */
-  const char *assumptions[12];
+  const char *assumptions[40];
   int n_assumptions;
+  int n_notes;               /* the last n_notes assumptions are inputs tp-sim ignored
+                                (--allow-unmodelled); the table shows them */
   double params_total, params_trainable; /* whole model (dense: every parameter is active) */
   /* Prediction intervals (docs/uncertainty.md): one per est, or NULL when
    * off (--interval none; `report` has none yet). */
@@ -43,6 +45,8 @@ void report_json_memory(json_writer *w, const tps_memory *m);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);
+/* Appends notes (strings that outlive r) to the assumptions, as n_notes. */
+void report_add_notes(estimate_report *r, const char *const *notes, int n);
 
 void report_estimate_table(FILE *out, const estimate_report *r);
 void report_estimate_json(FILE *out, const estimate_report *r);

@@ -23,10 +23,22 @@ int fail_usage(const char *msg, const char *hint);
 typedef void (*render_fn)(FILE *out, const void *data);
 int write_output(const char *path, render_fn render, const void *data);
 
+/* Inputs tp-sim ignored because --allow-unmodelled was given: one sentence
+ * each, for the output's assumptions. */
+#define CLI_NOTES_MAX 24
+typedef struct cli_notes {
+  int n;
+  char text[CLI_NOTES_MAX][512];
+} cli_notes;
+
 /* Loads the model (--model, a launch script's or --megatron-args' shape
  * flags) and the hardware profile, and resolves the run options (Megatron
- * arguments first, explicit options over them). Returns an exit code. */
-int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over);
+ * arguments first, explicit options over them). A flag or config.json key
+ * that tp-sim does not model fails the load (exit 2) unless
+ * --allow-unmodelled, which warns and adds it to notes (may be NULL); an
+ * unknown flag or key warns. Returns an exit code. */
+int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over,
+                cli_notes *notes);
 /* --stack: replaces hw->stack with the named stack (or a path; "none": no
  * framework costs); NULL keeps the profile's. Returns an exit code. */
 int apply_stack(const char *stack, tps_hw *hw);
@@ -42,5 +54,6 @@ int cmd_recommend(const cli_args *args);
 int cmd_validate(const cli_args *args);
 int cmd_calibrate(const cli_args *args);
 int cmd_fit(const cli_args *args);
+int cmd_list_flags(const cli_args *args);
 
 #endif

@@ -128,15 +128,95 @@ static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
   if (u->dropped > 0) fprintf(stderr, "tp-sim: warning: %s: %d more not used\n", where, u->dropped);
 }
 
+/* "--context-parallel-size 4" or "'num_local_experts': 8" */
+static void item_words(const tps_eco_item *it, char *out, size_t size) {
+  bool flag = it->arg[0] == '-';
+  snprintf(out, size, flag ? "%s%s%s" : "'%s'%s%s", it->arg, it->text[0] ? (flag ? " " : ": ") : "",
+           it->text);
+}
+
+/* "FILE:LINE" or "FILE" */
+static void item_where(const char *where, const tps_eco_item *it, char *out, size_t size) {
+  if (it->line > 0)
+    snprintf(out, size, "%s:%d", where, it->line);
+  else
+    snprintf(out, size, "%s", where);
+}
+
+/* One source of flags or keys and what it gave. */
+typedef struct eco_source {
+  const char *where; /* the script, "--megatron-args" or the config.json */
+  const tps_eco_unresolved *u;
+} eco_source;
+
+/* Applies the flag classes' rule to the sources: an unknown flag or key
+ * warns; an unmodelled one fails (every one is named, then exit 2) unless
+ * allow, when it warns and becomes a note. seq_len drops items harmless at
+ * the run's sequence length. Returns an exit code. */
+static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_t seq_len,
+                            cli_notes *notes) {
+  int refused = 0;
+  for (int s = 0; s < n_src; s++) {
+    const tps_eco_unresolved *u = src[s].u;
+    bool keys = u->unknown.n > 0 && u->unknown.items[0].arg[0] != '-';
+    for (int i = 0; i < u->unknown.n; i++) {
+      const tps_eco_item *it = &u->unknown.items[i];
+      char at[4200];
+      item_where(src[s].where, it, at, sizeof at);
+      fprintf(stderr, "tp-sim: warning: %s: unknown %s '%s' ignored: %s\n", at,
+              it->arg[0] == '-' ? "flag" : "key", it->arg, it->why);
+    }
+    if (u->unknown.dropped > 0)
+      fprintf(stderr, "tp-sim: warning: %s: %d more unknown %s ignored\n", src[s].where,
+              u->unknown.dropped, keys ? "keys" : "flags");
+    for (int i = 0; i < u->unmodelled.n; i++) {
+      const tps_eco_item *it = &u->unmodelled.items[i];
+      if (it->harmless_seq_len > 0 && seq_len > 0 && seq_len <= it->harmless_seq_len) continue;
+      char words[300], at[4200];
+      item_words(it, words, sizeof words);
+      item_where(src[s].where, it, at, sizeof at);
+      if (!allow) {
+        fprintf(stderr, "tp-sim: %s: %s is not modelled: %s\n", at, words, it->why);
+        refused++;
+        continue;
+      }
+      fprintf(stderr, "tp-sim: warning: %s: %s is not modelled and was ignored: %s\n", at, words,
+              it->why);
+      if (notes && notes->n < CLI_NOTES_MAX)
+        snprintf(notes->text[notes->n++], sizeof notes->text[0],
+                 "not modelled, ignored (--allow-unmodelled): %.120s (%.80s): %.240s", words,
+                 at, it->why);
+    }
+    if (u->unmodelled.dropped > 0) {
+      if (!allow) refused++;
+      fprintf(stderr, "tp-sim: %s%s: %d more unmodelled flags\n", allow ? "warning: " : "",
+              src[s].where, u->unmodelled.dropped);
+    }
+  }
+  if (refused) {
+    fprintf(stderr, "hint: --allow-unmodelled estimates anyway, without %s (listed among the "
+                    "assumptions); `tp-sim from-script --list-flags` shows every flag's class\n",
+            refused > 1 ? "them" : "it");
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
 /* Loads the model (--model, and/or a launch script's and --megatron-args'
  * shape flags) and the hardware profile, and resolves the run options:
- * Megatron arguments first, explicit tp-sim options over them. */
-int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
-                       tps_run_overrides *over) {
+ * Megatron arguments first, explicit tp-sim options over them.
+ * The flag classes' rule applies before the hardware is loaded. */
+int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_overrides *over,
+                cli_notes *notes) {
   tps_error err;
   tps_error_clear(&err);
   char path[4096];
   memset(model, 0, sizeof *model);
+  if (notes) notes->n = 0;
+  /* static: each holds up to 3 x 32 items (the CLI runs one load) */
+  static tps_eco_unresolved hf_notes, script_notes, args_notes;
+  eco_source src[3];
+  int n_src = 0;
   if (args->model) {
     /* A checkpoint folder (a Hugging Face model directory) stands for its config.json. */
     const char *model_arg = args->model;
@@ -152,25 +232,27 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
       }
       model_arg = in_dir;
     }
+    tps_eco_unresolved_init(&hf_notes);
     if (tps_data_find("models", model_arg, path, sizeof path, &err) != TPS_OK ||
-        tps_model_load(path, model, &err) != TPS_OK) {
+        tps_model_load_noted(path, model, &hf_notes, &err) != TPS_OK) {
       print_error(&err);
       return EXIT_USAGE;
     }
+    src[n_src++] = (eco_source){args->model, &hf_notes};
   } else if (!args->script && !args->megatron_args) {
     return fail_usage("--model is required", "see `tp-sim list models`, or give the model's shape "
                                              "with --megatron-args");
   }
   tps_run_overrides eco;
   tps_run_overrides_init(&eco);
-  tps_eco_unresolved unres;
   if (args->script) {
-    tps_eco_unresolved_init(&unres);
-    if (tps_megatron_script_load(args->script, model, &eco, &unres, &err) != TPS_OK) {
+    tps_eco_unresolved_init(&script_notes);
+    if (tps_megatron_script_load(args->script, model, &eco, &script_notes, &err) != TPS_OK) {
       print_error(&err);
       return EXIT_USAGE;
     }
-    warn_unresolved(args->script, &unres);
+    warn_unresolved(args->script, &script_notes);
+    src[n_src++] = (eco_source){args->script, &script_notes};
     if (model->n_modules == 0) {
       char msg[600];
       snprintf(msg, sizeof msg, "%s gives no complete model", args->script);
@@ -179,18 +261,22 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw,
     }
   }
   if (args->megatron_args) {
-    tps_eco_unresolved_init(&unres);
-    if (tps_megatron_args_parse(args->megatron_args, model, &eco, &unres, &err) != TPS_OK) {
+    tps_eco_unresolved_init(&args_notes);
+    if (tps_megatron_args_parse(args->megatron_args, model, &eco, &args_notes, &err) != TPS_OK) {
       print_error(&err);
       return EXIT_USAGE;
     }
-    warn_unresolved("--megatron-args", &unres);
+    warn_unresolved("--megatron-args", &args_notes);
+    src[n_src++] = (eco_source){"--megatron-args", &args_notes};
     if (model->n_modules == 0)
       return fail_usage("--megatron-args give no complete model",
                         "pass --model, or --num-layers, --hidden-size and --num-attention-heads");
   }
   merge_overrides(&eco, &args->over);
   *over = eco;
+  int64_t seq_len = eco.seq_len > 0 ? eco.seq_len : model->training.seq_len;
+  int rc = check_unmodelled(src, n_src, args->allow_unmodelled, seq_len, notes);
+  if (rc != EXIT_OK) return rc;
   if (args->freeze && freeze_modules(args->freeze, model) != EXIT_OK) return EXIT_USAGE;
   const char *hw_name = args->hw ? args->hw : model->default_hw;
   if (!hw_name || !hw_name[0])

@@ -24,8 +24,9 @@ static void render_estimate_job(FILE *out, const void *data) {
 int cmd_estimate(const cli_args *args) {
   static tps_model model;
   static tps_hw hw;
+  static cli_notes notes;
   tps_run_overrides over;
-  int rc = load_inputs(args, &model, &hw, &over);
+  int rc = load_inputs(args, &model, &hw, &over, &notes);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP];
   int n_tp = args->n_tp;
@@ -102,6 +103,9 @@ int cmd_estimate(const cli_args *args) {
   job.report.params_total = tps_model_params(&model);
   job.report.params_trainable = tps_model_trainable_params(&model);
   report_recommend(&job.report);
+  const char *note_text[CLI_NOTES_MAX];
+  for (int i = 0; i < notes.n; i++) note_text[i] = notes.text[i];
+  report_add_notes(&job.report, note_text, notes.n);
   rc = write_output(args->output, render_estimate_job, &job);
   free(unc);
   free(est);
@@ -151,7 +155,7 @@ int cmd_layers(const cli_args *args) {
   static tps_hw hw;
   if (args->format == FORMAT_MD) return fail_usage("layers: --format md is not supported", "use table, json or csv");
   tps_run_overrides over;
-  int rc = load_inputs(args, &model, &hw, &over);
+  int rc = load_inputs(args, &model, &hw, &over, NULL);
   if (rc) return rc;
   if (args->n_tp) over.tp = args->tp_list[0];
   tps_run run;

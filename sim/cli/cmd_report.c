@@ -29,8 +29,9 @@ int cmd_report(const cli_args *args) {
     return fail_usage("report: --tokens and --days go together", "e.g. --tokens 1T --days 30");
   static tps_model model;
   static tps_hw hw;
+  static cli_notes notes;
   tps_run_overrides over;
-  int rc = load_inputs(args, &model, &hw, &over);
+  int rc = load_inputs(args, &model, &hw, &over, &notes);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP] = {0};
   int n_tp = args->n_tp ? args->n_tp : 1;
@@ -47,6 +48,9 @@ int cmd_report(const cli_args *args) {
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
   warn_skipped(b.report.skipped, b.report.n_skipped);
+  const char *note_text[CLI_NOTES_MAX];
+  for (int i = 0; i < notes.n; i++) note_text[i] = notes.text[i];
+  report_add_notes(&b.report, note_text, notes.n);
   b.price = args->price;
   for (int i = 0; i < b.report.n; i++) {
     const tps_capacity_row *c = &b.capacity[i];
@@ -99,7 +103,7 @@ int cmd_recommend(const cli_args *args) {
   static tps_model model;
   static tps_hw hw;
   tps_run_overrides over;
-  int rc = load_inputs(args, &model, &hw, &over);
+  int rc = load_inputs(args, &model, &hw, &over, NULL);
   if (rc) return rc;
   tps_search_opts o;
   tps_search_opts_init(&o);

@@ -22,9 +22,9 @@ static const command commands[] = {
     {"layers", "tp-sim layers --model M [--hw H] --tp N [options]",
      "per-layer breakdown of memory and time at one configuration",
      OPTS_MODEL | OPTS_TP_ONE | OPTS_RUN | OPTS_OUTPUT | OPTS_LAYERS, cmd_layers},
-    {"from-script", "tp-sim from-script FILE.sh [--model M] [--hw H] [--tp LIST] [options]",
+    {"from-script", "tp-sim from-script FILE.sh [--model M] [--hw H] [--tp LIST] [options] | --list-flags",
      "estimate the run of a Megatron/MindSpeed launch script (its flags and variables)",
-     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT | OPTS_INTERVAL, cmd_estimate},
+     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT | OPTS_INTERVAL | OPTS_SCRIPT, cmd_estimate},
     {"recommend", "tp-sim recommend --model M [--hw H] [--cards N] [options]",
      "search TP x PP x DP x SP x recompute x micro-batch x optimizer sharding; rank; default TP",
      OPTS_MODEL | OPTS_SEARCH | OPTS_OUTPUT_TJ, cmd_recommend},
@@ -129,6 +129,10 @@ int main(int argc, char **argv) {
   if (args.help) {
     print_command_help(cmd);
     return EXIT_OK;
+  }
+  if (args.list_flags) {
+    if (args.script) return fail_usage("from-script: --list-flags takes no script", "tp-sim from-script --list-flags");
+    return cmd_list_flags(&args);
   }
   if (strcmp(cmd->name, "from-script") == 0 && !args.script)
     return fail_usage("from-script: expected a launch script FILE.sh", "tp-sim from-script train.sh --hw 910b2");

@@ -16,7 +16,8 @@ typedef enum {
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
-  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_INTERVAL, ID_HELP
+  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
+  ID_ALLOW_UNMODELLED, ID_LIST_FLAGS, ID_HELP
 } opt_id;
 
 static const char *const format_choices[] = {"table", "json", "csv", "md", NULL};
@@ -135,6 +136,13 @@ static const cli_option options[] = {
     {ID_FREEZE, OPTS_MODEL, "--freeze", NULL, T_STRING, "MODULES", NULL, 0, 0,
      "modules that do not train, comma-separated (names as `tp-sim layers` prints them: "
      "vision_encoder,projector)"},
+    {ID_ALLOW_UNMODELLED, OPTS_MODEL, "--allow-unmodelled", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "estimate anyway when a Megatron/MindSpeed flag or config.json key changes memory or time "
+     "in a way tp-sim does not model (CP, FP8, experts, offload...): a warning and an "
+     "assumption instead of exit 2"},
+    {ID_LIST_FLAGS, OPTS_SCRIPT, "--list-flags", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "print every Megatron/MindSpeed flag tp-sim knows, its class (modelled, ignored, "
+     "unmodelled) and why (--format md: a Markdown table)"},
     {ID_CASES, OPTS_FIT, "--cases", NULL, T_STRING, "FILE", NULL, 0, 0,
      "measured runs in the published-case format (repeat for several files)"},
     {ID_STACK, OPTS_FIT, "--stack", NULL, T_STRING, "S", NULL, 0, 0,
@@ -372,6 +380,8 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       args->interval = pct / 100.0;
       break;
     }
+    case ID_ALLOW_UNMODELLED: args->allow_unmodelled = true; break;
+    case ID_LIST_FLAGS: args->list_flags = true; break;
     case ID_HELP: args->help = true; break;
   }
   return TPS_OK;

@@ -46,12 +46,14 @@ typedef struct cli_args {
   const char *write_path;     /* fit --write FILE.yaml: the fitted stack profile */
   int64_t timeout_s;          /* validate --kernel / calibrate --timeout S; 0: default */
   double interval;            /* --interval P as a fraction (0.9); 0: no intervals */
+  bool allow_unmodelled;      /* --allow-unmodelled: unmodelled flags/keys warn instead of failing */
+  bool list_flags;            /* from-script --list-flags: print the flag classification */
   bool help;
 } cli_args;
 
 /* Which option groups a subcommand takes. */
 enum {
-  OPTS_MODEL = 1 << 0,   /* --model, --hw */
+  OPTS_MODEL = 1 << 0,   /* --model, --hw, --stack, --freeze, --allow-unmodelled */
   OPTS_TP_LIST = 1 << 1, /* --tp LIST */
   OPTS_TP_ONE = 1 << 2,  /* --tp N */
   OPTS_RUN = 1 << 3,     /* --cards, --pp, ... */
@@ -64,7 +66,8 @@ enum {
   OPTS_SEARCH = 1 << 10,   /* recommend: --cards, --seq-len, --global-batch, --precision, --margin, --top */
   OPTS_FIT = 1 << 11,      /* fit: --cases, --stack, --param, --hw, --write */
   OPTS_OUTPUT_TJ = 1 << 12, /* --format table|json, -o (commands without csv/md) */
-  OPTS_INTERVAL = 1 << 13   /* estimate: --interval P */
+  OPTS_INTERVAL = 1 << 13,  /* estimate: --interval P */
+  OPTS_SCRIPT = 1 << 14     /* from-script: --list-flags */
 };
 
 void cli_args_init(cli_args *args);

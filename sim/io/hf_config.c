@@ -84,10 +84,134 @@ enum {
 };
 static const int64_t vis_full_attention[] = {7, 15, 23, 31};
 
-/* Keys that announce a mixture of experts when their value is > 1
- * (Mixtral, Qwen2-MoE, DeepSeek, MindSpeed conversions). */
-static const char *const moe_keys[] = {"num_local_experts", "num_experts", "n_routed_experts",
-                                       "moe_num_experts", NULL};
+/* ---- the config.json keys tp-sim knows (docs/ecosystem.md, "Flag classes") ----
+ *
+ * modelled: read by a family reader below; ignored: changes no parameter
+ * count, memory or time tp-sim models; unmodelled: changes the
+ * architecture in a way tp-sim does not model, when its condition holds. A
+ * top-level key (or one of text_config) in none of the rows is unknown. */
+typedef enum { HFK_MODELLED, HFK_IGNORED, HFK_UNMODELLED } hfk_class;
+typedef enum {
+  HFK_ALWAYS,      /* any value that is not null */
+  HFK_GT1,         /* an integer > 1 (expert counts: 0 or 1 is a dense model) */
+  HFK_GT0,         /* an integer > 0 */
+  HFK_TRUE,        /* true */
+  HFK_SLIDING,     /* sliding_window: unless use_sliding_window is false; harmless at
+                      sequences no longer than the window */
+  HFK_LAYER_TYPES  /* a list holding anything but "full_attention" */
+} hfk_cond;
+
+typedef struct hf_key_row {
+  const char *key;
+  hfk_class cls;
+  hfk_cond cond;
+  const char *note;
+} hf_key_row;
+
+#define HK_MOE "mixture of experts: expert layers and routing are not modelled"
+#define HK_MLA "multi-head latent attention (low-rank Q/KV projections) is not modelled"
+#define HK_HYBRID "layers other than full attention + MLP are not modelled"
+#define HK_READ "read (docs/ecosystem.md)"
+#define HK_IGN "changes no parameter count, memory or time tp-sim models"
+#define HK_TOKENS "a token id"
+#define HK_DEP "has no effect without the feature it belongs to"
+static const hf_key_row hf_keys[] = {
+    {"_name_or_path", HFK_MODELLED, HFK_ALWAYS, "the model's name"},
+    {"activation_function", HFK_IGNORED, HFK_ALWAYS, "GPT-2's GELU variant: costed the same"},
+    {"architectures", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"attention_bias", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"attention_chunk_size", HFK_UNMODELLED, HFK_ALWAYS,
+     "chunked local attention is not modelled: attention is costed as full causal attention"},
+    {"attention_dropout", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
+    {"attn_pdrop", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
+    {"auto_map", HFK_IGNORED, HFK_ALWAYS, "remote code names"},
+    {"bos_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"decoder_sparse_step", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"description", HFK_IGNORED, HFK_ALWAYS, "text"},
+    {"dtype", HFK_IGNORED, HFK_ALWAYS, "the checkpoint's dtype: the run's precision is used"},
+    {"embd_pdrop", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
+    {"eos_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"first_k_dense_replace", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"head_dim", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"hidden_act", HFK_IGNORED, HFK_ALWAYS, "the gated MLP is costed the same whatever the activation"},
+    {"hidden_size", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"image_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"initializer_range", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"intermediate_size", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"is_encoder_decoder", HFK_UNMODELLED, HFK_TRUE, "encoder-decoder models are not modelled"},
+    {"kv_lora_rank", HFK_UNMODELLED, HFK_ALWAYS, HK_MLA},
+    {"layer_norm_eps", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"layer_norm_epsilon", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"layer_types", HFK_UNMODELLED, HFK_LAYER_TYPES, HK_HYBRID},
+    {"linear_num_key_heads", HFK_UNMODELLED, HFK_ALWAYS, HK_HYBRID},
+    {"linear_num_value_heads", HFK_UNMODELLED, HFK_ALWAYS, HK_HYBRID},
+    {"max_position_embeddings", HFK_IGNORED, HFK_ALWAYS,
+     "RoPE positions have no table; GPT-2 reads n_positions"},
+    {"max_window_layers", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"mlp_bias", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"mlp_only_layers", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"model_type", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"moe_intermediate_size", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"moe_num_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
+    {"n_ctx", HFK_IGNORED, HFK_ALWAYS, "GPT-2's context: n_positions is read"},
+    {"n_embd", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_head", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_inner", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_layer", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_positions", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_routed_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
+    {"n_shared_experts", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"num_attention_heads", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"num_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
+    {"num_experts_per_tok", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"num_hidden_layers", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"num_key_value_heads", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"num_local_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
+    {"num_nextn_predict_layers", HFK_UNMODELLED, HFK_GT0, "multi-token prediction layers are not modelled"},
+    {"output_router_logits", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"pad_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"partial_rotary_factor", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"pretraining_tp", HFK_IGNORED, HFK_ALWAYS, "a numerics setting of the original training"},
+    {"q_lora_rank", HFK_UNMODELLED, HFK_ALWAYS, HK_MLA},
+    {"qk_nope_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"qk_rope_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"quantization_config", HFK_UNMODELLED, HFK_ALWAYS,
+     "quantised weights are not modelled: weights are costed at the run's precision"},
+    {"reorder_and_upcast_attn", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"resid_pdrop", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
+    {"rms_norm_eps", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"rope_parameters", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"rope_scaling", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"rope_theta", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"router_aux_loss_coef", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"scale_attn_by_inverse_layer_idx", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"scale_attn_weights", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"shared_expert_intermediate_size", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"sliding_window", HFK_UNMODELLED, HFK_SLIDING,
+     "sliding-window attention is not modelled: attention is costed as full causal attention "
+     "(the same while the sequence fits in the window)"},
+    {"summary_activation", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
+    {"summary_first_dropout", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
+    {"summary_proj_to_labels", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
+    {"summary_type", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
+    {"summary_use_proj", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
+    {"task_specific_params", HFK_IGNORED, HFK_ALWAYS, "generation settings"},
+    {"text_config", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"tie_word_embeddings", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"tokenizer_class", HFK_IGNORED, HFK_ALWAYS, "the tokenizer"},
+    {"torch_dtype", HFK_IGNORED, HFK_ALWAYS, "the checkpoint's dtype: the run's precision is used"},
+    {"transformers_version", HFK_IGNORED, HFK_ALWAYS, "the writer's version"},
+    {"use_cache", HFK_IGNORED, HFK_ALWAYS, "inference only"},
+    {"use_sliding_window", HFK_IGNORED, HFK_ALWAYS, "read with sliding_window"},
+    {"v_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"video_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"vision_config", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"vision_end_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"vision_start_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"vision_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
+    {"vocab_size", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+};
+#define HF_N_KEYS ((int)(sizeof hf_keys / sizeof hf_keys[0]))
 
 void tps_training_defaults(tps_training *t) {
   /* docs/schema.md, `training:` keys; the same values model_load.c's key
@@ -289,23 +413,122 @@ static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **
   return TPS_EUNSUPPORTED;
 }
 
-/* Refuses mixture-of-experts settings: the engine has no expert layers. */
-static tps_status refuse_moe(io_doc *d, const yaml_node_t *map, const hf_arch *a) {
-  for (int i = 0; moe_keys[i]; i++) {
-    yaml_node_t *n = field(d, map, moe_keys[i]);
-    if (!n) continue;
-    int64_t e = 0;
-    char what[80];
-    snprintf(what, sizeof what, "'%s'", moe_keys[i]);
-    tps_status st = io_node_int(d, n, what, 0, CMAX, &e);
-    if (st) return st;
-    if (e > 1) {
-      io_doc_fail(d, n, TPS_EUNSUPPORTED,
-                   "'%s' is %" PRId64 ": mixture-of-experts %s models are not supported",
-                   moe_keys[i], e, a->arch);
-      io_doc_hint(d, "tp-sim models dense decoders only");
-      return TPS_EUNSUPPORTED;
+static const hf_key_row *hf_key_find(const char *key) {
+  for (int i = 0; i < HF_N_KEYS; i++)
+    if (strcmp(hf_keys[i].key, key) == 0) return &hf_keys[i];
+  return NULL;
+}
+
+/* Whether an unmodelled key's condition holds for value n (in map);
+ * *window receives sliding_window's size. */
+static tps_status key_matters(io_doc *d, const yaml_node_t *map, const hf_key_row *k,
+                              yaml_node_t *n, bool *matters, int64_t *window) {
+  char what[80];
+  snprintf(what, sizeof what, "'%s'", k->key);
+  int64_t v = 0;
+  bool b = false;
+  tps_status st = TPS_OK;
+  *matters = false;
+  *window = 0;
+  switch (k->cond) {
+    case HFK_ALWAYS: *matters = true; break;
+    case HFK_GT1:
+    case HFK_GT0:
+      if ((st = io_node_int(d, n, what, 0, CMAX, &v))) return st;
+      *matters = v > (k->cond == HFK_GT1 ? 1 : 0);
+      break;
+    case HFK_TRUE:
+      if ((st = io_node_bool(d, n, what, &b))) return st;
+      *matters = b;
+      break;
+    case HFK_SLIDING: {
+      bool use = true;
+      if ((st = bool_field(d, map, "use_sliding_window", &use))) return st;
+      if (!use) break;
+      if ((st = io_node_int(d, n, what, 1, CMAX, &v))) return st;
+      *matters = true;
+      *window = v;
+      break;
     }
+    case HFK_LAYER_TYPES:
+      if (n->type != YAML_SEQUENCE_NODE) {
+        *matters = true;
+        break;
+      }
+      for (int i = 0; i < io_seq_len(n); i++) {
+        yaml_node_t *e = io_seq_at(d, n, i);
+        if (!e || e->type != YAML_SCALAR_NODE ||
+            strcmp((const char *)e->data.scalar.value, "full_attention") != 0)
+          *matters = true;
+      }
+      break;
+  }
+  return TPS_OK;
+}
+
+static void note_add(tps_eco_list *l, const char *key, const char *text, const char *why,
+                     int line, int64_t window) {
+  if (l->n >= TPS_ECO_UNRESOLVED_MAX) {
+    l->dropped++;
+    return;
+  }
+  tps_eco_item *it = &l->items[l->n++];
+  memset(it, 0, sizeof *it);
+  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, key);
+  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text);
+  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why);
+  it->line = line;
+  it->harmless_seq_len = window;
+}
+
+/* Classifies the keys of map (the config, or its text_config): an
+ * unmodelled key whose condition holds goes to notes->unmodelled, or, with
+ * notes NULL, refuses the config (TPS_EUNSUPPORTED at the key); a key in no
+ * row goes to notes->unknown. */
+static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch *a,
+                                tps_eco_unresolved *notes) {
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
+    if (!kn || kn->type != YAML_SCALAR_NODE) continue;
+    const char *key = (const char *)kn->data.scalar.value;
+    yaml_node_t *n = field(d, map, key);
+    const hf_key_row *k = hf_key_find(key);
+    if (!k) {
+      if (!notes) continue;
+      const char *names[HF_N_KEYS];
+      for (int i = 0; i < HF_N_KEYS; i++) names[i] = hf_keys[i].key;
+      const char *close = tps_did_you_mean(key, names, HF_N_KEYS);
+      char why[96];
+      if (close)
+        snprintf(why, sizeof why, "did you mean '%s'?", close);
+      else
+        snprintf(why, sizeof why, "not a key tp-sim knows");
+      note_add(&notes->unknown, key, "", why, io_node_line(kn), 0);
+      continue;
+    }
+    if (k->cls != HFK_UNMODELLED || !n) continue;
+    bool matters;
+    int64_t window;
+    tps_status st = key_matters(d, map, k, n, &matters, &window);
+    if (st) return st;
+    if (!matters) continue;
+    char text[96];
+    if (n->type == YAML_SCALAR_NODE)
+      snprintf(text, sizeof text, "%.80s", (const char *)n->data.scalar.value);
+    else
+      io_node_desc(n, text, sizeof text);
+    if (notes) {
+      note_add(&notes->unmodelled, key, text, k->note, io_node_line(n), window);
+      continue;
+    }
+    if (k->cond == HFK_GT1) /* the message of the first releases */
+      io_doc_fail(d, n, TPS_EUNSUPPORTED,
+                  "'%s' is %s: mixture-of-experts %s models are not supported", key, text,
+                  a->arch);
+    else
+      io_doc_fail(d, n, TPS_EUNSUPPORTED, "'%s' is %s: %s", key, text, k->note);
+    io_doc_hint(d, "tp-sim models dense decoders with full attention only");
+    return TPS_EUNSUPPORTED;
   }
   return TPS_OK;
 }
@@ -547,6 +770,11 @@ static void model_name(io_doc *d, const yaml_node_t *root, const char *path, cha
 }
 
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err) {
+  return tps_hf_config_read(path, model, NULL, err);
+}
+
+tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unresolved *notes,
+                              tps_error *err) {
   io_doc d;
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path ? path : "", 0, 0, "no model to fill");
@@ -574,8 +802,9 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
     yaml_node_t *tc = field(&d, root, "text_config");
     if (tc && !(st = io_node_expect_map(&d, tc, "'text_config'"))) text = tc;
   }
-  if (!st) st = refuse_moe(&d, root, a);
-  if (!st && text != root) st = refuse_moe(&d, text, a);
+  if (notes) tps_eco_unresolved_init(notes);
+  if (!st) st = classify_keys(&d, root, a, notes);
+  if (!st && text != root) st = classify_keys(&d, text, a, notes);
   if (!st) {
     tps_module *dec;
     if (a->family == HF_QWEN25VL) {
@@ -610,6 +839,7 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
     model->training.global_batch = 128;
   }
   io_doc_free(&d);
+  if (st && notes) tps_eco_unresolved_init(notes);
   if (st) {
     char keep[sizeof model->path];
     snprintf(keep, sizeof keep, "%s", model->path);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/flag_classes.h"
 #include "io/io_internal.h"
 #include "io/megatron_flags.h"
 #include "io/shell_read.h"
@@ -62,6 +63,7 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   RUN_INT(MGF_MBS, micro_batch)
   RUN_INT(MGF_GBS, global_batch)
   RUN_INT(MGF_SEQ, seq_len)
+  RUN_INT(MGF_VPP, vpp)
 #undef RUN_INT
   if (given(S, MGF_SP)) { o->sp = 1; applied++; }
   if (given(S, MGF_DIST_OPT)) { o->distributed_optimizer = 1; applied++; }
@@ -336,9 +338,18 @@ static tps_status parse(const char *text, size_t len, const char *file, const ch
   mgf_args args;
   memset(&args, 0, sizeof args);
   args.unres = u;
+  args.seen = calloc(1, sizeof *args.seen);
+  if (!args.seen) return tps_error_set(err, TPS_ENOMEM, file, 0, 0, "out of memory");
   tps_status st = shx_read(text, len, file, err, mgf_scan_command, &args);
   mg_apply S = {.a = &args, .file = file, .err = err};
   if (!st) st = apply_all(&S, model, over, u, name, file);
+  if (!st) {
+    const char *names[MGF_N * 2 + 8];
+    int n = mgf_n_flags < (int)(sizeof names / sizeof names[0]) ? mgf_n_flags : 0;
+    if (n) mgf_flag_names(names);
+    flc_report(args.seen, names, n, u);
+  }
+  free(args.seen);
   if (st) tps_eco_unresolved_init(u);
   return st;
 }

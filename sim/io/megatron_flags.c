@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/flag_classes.h"
 #include "io/io_internal.h"
 
 static const char *const recompute_choices[] = {"selective", "full", NULL};
@@ -34,6 +35,7 @@ const mgf_flag mgf_flags[] = {
     {"--recompute-granularity", MGF_RECOMPUTE, MGF_CHOICE, false, recompute_choices},
     {"--recompute-method", MGF_RECOMPUTE_METHOD, MGF_CHOICE, false, method_choices},
     {"--recompute-activations", MGF_RECOMPUTE_ACT, MGF_SWITCH, false, NULL},
+    {"--virtual-pipeline-model-parallel-size", MGF_VPP, MGF_INT, false, NULL},
     {"--use-distributed-optimizer", MGF_DIST_OPT, MGF_SWITCH, false, NULL},
     {"--bf16", MGF_BF16, MGF_SWITCH, false, NULL},
     {"--fp16", MGF_FP16, MGF_SWITCH, false, NULL},
@@ -69,6 +71,10 @@ const mgf_flag mgf_flags[] = {
     {"--merge-file", MGF_MERGE_FILE, MGF_GIVEN, true, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
+
+void mgf_flag_names(const char **names) {
+  for (int k = 0; k < mgf_n_flags; k++) names[k] = mgf_flags[k].name;
+}
 
 void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,
                    int line) {
@@ -152,13 +158,55 @@ static const mgf_flag *flag_find(const char *name, size_t len) {
   return NULL;
 }
 
+/* The name part of a "--flag" or "--flag=value" word. */
+static size_t flag_len(const char *t) {
+  const char *eq = strchr(t, '=');
+  return eq ? (size_t)(eq - t) : strlen(t);
+}
+
+/* Records a flag of the classification table and, when it takes values,
+ * the words that are its value; returns the index of its last word. */
+static int take_classified(shx_reader *R, mgf_args *A, const flc_flag *f,
+                           const shx_text *fields, int n, int k) {
+  const shx_text *fld = &fields[k];
+  const char *t = shx_text_str(fld);
+  int line = fld->n ? fld->pos[0].line : 0;
+  const char *eq = strchr(t, '=');
+  char value[128] = "";
+  const char *why = NULL;
+  int last = k;
+  if (f->takes != FLC_SWITCH) {
+    if (eq) {
+      snprintf(value, sizeof value, "%s", eq + 1);
+      unsigned char u = shx_text_unresolved(fld);
+      if (u) why = shx_why(R, u);
+    } else {
+      size_t used = 0;
+      while (last + 1 < n && strncmp(shx_text_str(&fields[last + 1]), "--", 2) != 0) {
+        const shx_text *v = &fields[++last];
+        unsigned char u = shx_text_unresolved(v);
+        if (u && !why) why = shx_why(R, u);
+        if (used < sizeof value)
+          used += (size_t)snprintf(value + used, sizeof value - used, "%s%s", used ? " " : "",
+                                   shx_text_str(v));
+        if (f->takes == FLC_VALUE) break;
+      }
+    }
+  }
+  if (A->seen) flc_seen_flag_add(A->seen, f, value, why, line);
+  return last;
+}
+
 void mgf_scan_command(shx_reader *R, const shx_text *fields, int n, void *user) {
   mgf_args *A = user;
   bool launch = false; /* looks like a training launch: report hidden args */
+  bool training = false; /* holds a known flag: report unknown flags */
   for (int k = 0; k < n; k++) {
     const char *t = shx_text_str(&fields[k]);
     size_t l = strlen(t);
     if (strncmp(t, "--", 2) == 0 || (l > 3 && strcmp(t + l - 3, ".py") == 0)) launch = true;
+    if (strncmp(t, "--", 2) == 0 && (flag_find(t, flag_len(t)) || flc_find(t, flag_len(t))))
+      training = true;
   }
   for (int k = 0; k < n; k++) {
     const shx_text *fld = &fields[k];
@@ -179,7 +227,14 @@ void mgf_scan_command(shx_reader *R, const shx_text *fields, int n, void *user) 
     const char *eq = strchr(t, '=');
     size_t nlen = eq ? (size_t)(eq - t) : strlen(t);
     const mgf_flag *f = flag_find(t, nlen);
-    if (!f) continue; /* an argument tp-sim does not model */
+    if (!f) {
+      const flc_flag *c = flc_find(t, nlen);
+      if (c)
+        k = take_classified(R, A, c, fields, n, k);
+      else if (training && A->seen && nlen > 2)
+        flc_seen_unknown_add(A->seen, t, nlen, at.line);
+      continue;
+    }
     char spelled[64];
     snprintf(spelled, sizeof spelled, "%.*s", (int)(nlen < 63 ? nlen : 63), t);
     if (f->kind == MGF_SWITCH) {

@@ -16,7 +16,7 @@ typedef enum {
   MGF_BF16, MGF_FP16, MGF_SWIGLU, MGF_FLASH, MGF_NORM, MGF_UNTIE, MGF_POSITION, MGF_ROTARY,
   MGF_PADDED_VOCAB, MGF_VOCAB, MGF_VOCAB_DIV, MGF_MAX_POS, MGF_KV_CHANNELS, MGF_NO_BIAS,
   MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES,
-  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_N
+  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_VPP, MGF_N
 } mgf_id;
 
 typedef enum {
@@ -63,15 +63,24 @@ typedef struct mgf_val {
 } mgf_val;
 
 /* What the flags of a whole text say. */
+struct flc_seen;
 typedef struct mgf_args {
   mgf_val val[MGF_N];
   tps_eco_unresolved *unres; /* recognised flags whose value is not usable */
+  struct flc_seen *seen;     /* flags of the classification table and unknown
+                                flags (flag_classes.h); NULL: not recorded */
 } mgf_args;
 
 /* An shx_command_fn (user: the mgf_args): matches the fields of one command
  * against the table, a later flag overriding an earlier one; values that
- * are missing, unexpanded or invalid go to the unresolved list. */
+ * are missing, unexpanded or invalid go to the unresolved list. Other
+ * flags are looked up in the classification table (flag_classes.h) and
+ * recorded in A->seen with their values; in a command that holds a known
+ * flag, a flag in neither table is recorded as unknown. */
 void mgf_scan_command(shx_reader *R, const shx_text *fields, int n, void *user);
+
+/* The value table's names, for did-you-mean (n: mgf_n_flags). */
+void mgf_flag_names(const char **names);
 
 /* Appends an item to the unresolved list (counts it as dropped when full). */
 void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,

@@ -449,6 +449,15 @@ static tps_status read_training(io_doc *d, const yaml_node_t *n, tps_model *mode
   return TPS_OK;
 }
 
+tps_status tps_model_load_noted(const char *path, tps_model *model, tps_eco_unresolved *notes,
+                                tps_error *err) {
+  size_t plen = path ? strlen(path) : 0;
+  if (plen > 5 && strcmp(path + plen - 5, ".json") == 0)
+    return tps_hf_config_read(path, model, notes, err);
+  if (notes) tps_eco_unresolved_init(notes);
+  return tps_model_load(path, model, err);
+}
+
 tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
   io_doc d;
   tps_status st;

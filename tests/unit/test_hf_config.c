@@ -87,13 +87,56 @@ Test(hf_config, llama3_8b) {
   cr_assert_str_eq(hf.name, "llama3-8b");
 }
 
-/* Mistral-7B-v0.1: 7,241,732,096 parameters (the HF model card's total). */
+/* Mistral-7B-v0.1: 7,241,732,096 parameters (the HF model card's total).
+ * Its sliding_window of 4096 is not modelled: tps_hf_config_read lists it,
+ * harmless up to 4096 tokens (tps_hf_config_load refuses it; below). */
 Test(hf_config, mistral_7b) {
   static tps_model hf;
-  load_ok(HF "mistral-7b/config.json", &hf);
+  static tps_eco_unresolved notes;
+  tps_error err;
+  tps_status st = tps_hf_config_read(HF "mistral-7b/config.json", &hf, &notes, &err);
+  cr_assert_eq(st, TPS_OK, "%s", err.msg);
   cr_assert_eq(tps_model_params(&hf), 7241732096.0, "total %.0f", tps_model_params(&hf));
   cr_assert_eq(hf.modules[0].kv_heads, 8);
   cr_assert_not(hf.modules[0].qkv_bias);
+  cr_assert_eq(notes.unmodelled.n, 1);
+  cr_assert_str_eq(notes.unmodelled.items[0].arg, "sliding_window");
+  cr_assert_str_eq(notes.unmodelled.items[0].text, "4096");
+  cr_assert_eq(notes.unmodelled.items[0].line, 15);
+  cr_assert_eq(notes.unmodelled.items[0].harmless_seq_len, 4096);
+  cr_assert_eq(notes.unknown.n, 0, "every key of the released config is known");
+}
+
+Test(hf_config, sliding_window_refused_without_notes) {
+  static tps_model m;
+  tps_error err;
+  cr_assert_eq(tps_hf_config_load(HF "mistral-7b/config.json", &m, &err), TPS_EUNSUPPORTED);
+  cr_assert(strstr(err.msg, "'sliding_window' is 4096: sliding-window attention is not "
+                            "modelled") == err.msg, "%s", err.msg);
+  cr_assert_eq(err.line, 15);
+}
+
+/* Qwen2's sliding_window with use_sliding_window false changes nothing;
+ * an unknown key is listed with a did-you-mean; an expert count of 1 is
+ * a dense model. */
+Test(hf_config, key_classes) {
+  static tps_model m;
+  static tps_eco_unresolved notes;
+  tps_error err;
+  cr_assert_eq(tps_hf_config_read(HF "qwen25vl-7b/config.json", &m, &notes, &err), TPS_OK, "%s",
+               err.msg);
+  cr_assert_eq(notes.unmodelled.n, 0, "use_sliding_window is false");
+  cr_assert_eq(notes.unknown.n, 0);
+  cr_assert_eq(tps_hf_config_read(HF "key-classes/config.json", &m, &notes, &err), TPS_OK, "%s",
+               err.msg);
+  cr_assert_eq(notes.unknown.n, 1);
+  cr_assert_str_eq(notes.unknown.items[0].arg, "num_hiden_layers");
+  cr_assert_str_eq(notes.unknown.items[0].why, "did you mean 'num_hidden_layers'?");
+  cr_assert_eq(notes.unmodelled.n, 2);
+  cr_assert_str_eq(notes.unmodelled.items[0].arg, "q_lora_rank");
+  cr_assert_str_eq(notes.unmodelled.items[0].text, "1536");
+  cr_assert_str_eq(notes.unmodelled.items[1].arg, "num_nextn_predict_layers");
+  cr_assert_eq(notes.unmodelled.items[1].harmless_seq_len, 0);
 }
 
 /* Qwen2.5-0.5B: 494,032,768 parameters (tied embeddings, q/k/v bias). */

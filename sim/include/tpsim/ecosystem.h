@@ -11,6 +11,7 @@
 #define TPSIM_ECOSYSTEM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tpsim/model.h"
 #include "tpsim/status.h"
@@ -29,8 +30,9 @@
  * Qwen2_5_VLForConditionalGeneration (vision_config -> vit + projector +
  * decoder) and GPT2LMHeadModel. A field left out takes the default of that
  * architecture's transformers configuration class. Any other architecture,
- * and any mixture-of-experts setting (num_local_experts > 1, ...), is
- * refused with TPS_EUNSUPPORTED naming it. The training defaults are the
+ * and any key that changes the architecture in a way tp-sim does not model
+ * (num_local_experts > 1, sliding_window in use, ...; tps_hf_config_read
+ * lists them instead), is refused with TPS_EUNSUPPORTED naming it. The training defaults are the
  * schema's (tps_training_defaults); the model names no default hardware. */
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err);
 
@@ -39,7 +41,7 @@ tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err
  * pp 1, bf16, flash attention, vocab divisor 128, the rest off / derived). */
 void tps_training_defaults(tps_training *t);
 
-/* ---- Megatron-LM / MindSpeed arguments ---- */
+/* ---- what a config or an argument text gave that was not used ---- */
 
 #define TPS_ECO_UNRESOLVED_MAX 32
 
@@ -47,9 +49,19 @@ void tps_training_defaults(tps_training *t);
 typedef struct tps_eco_item {
   char arg[64];   /* the flag, "--tensor-model-parallel-size" */
   char text[128]; /* the value after expansion, unexpanded parts as written ("$TP") */
-  char why[160];  /* "variable 'TP' is not set in the script" */
+  char why[240];  /* "variable 'TP' is not set in the script" */
   int line;       /* 1-based line in the script or argument string; 0: unknown */
+  /* > 0: the item changes nothing when the run's sequence length is at most
+   * this (a config.json's sliding_window); 0: it always matters */
+  int64_t harmless_seq_len;
 } tps_eco_item;
+
+/* A bounded list of items. */
+typedef struct tps_eco_list {
+  int n;       /* items filled, <= TPS_ECO_UNRESOLVED_MAX */
+  int dropped; /* further items that did not fit */
+  tps_eco_item items[TPS_ECO_UNRESOLVED_MAX];
+} tps_eco_list;
 
 /* What a model-shape pass did to the model handed in. */
 typedef enum {
@@ -64,9 +76,30 @@ typedef struct tps_eco_unresolved {
   tps_eco_item items[TPS_ECO_UNRESOLVED_MAX];
   int recognised;           /* flags applied (run options and model shape) */
   tps_eco_shape shape;
+  /* Known flags or config keys that change memory or time in a way tp-sim
+   * does not model (context parallelism, FP8, experts, offload, ...): the
+   * caller refuses the run or, when told to, warns and lists them among
+   * the assumptions (docs/ecosystem.md, "Flag classes"). */
+  tps_eco_list unmodelled;
+  /* Flags (or config keys) in no table: why holds a did-you-mean. */
+  tps_eco_list unknown;
 } tps_eco_unresolved;
 
 void tps_eco_unresolved_init(tps_eco_unresolved *u);
+
+/* tps_hf_config_load that lists instead of refusing: a key that changes the
+ * architecture in a way tp-sim does not model (an expert count > 1,
+ * q_lora_rank / kv_lora_rank, sliding_window in use, quantization_config,
+ * ...) goes to notes->unmodelled (and the model is built without it), a
+ * top-level key tp-sim does not know to notes->unknown with a
+ * did-you-mean. notes is reset first. */
+tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unresolved *notes,
+                              tps_error *err);
+
+/* tps_model_load, with notes for a config.json (tps_hf_config_read); a model
+ * YAML leaves notes empty. */
+tps_status tps_model_load_noted(const char *path, tps_model *model, tps_eco_unresolved *notes,
+                                tps_error *err);
 
 /* Parses a string of Megatron / MindSpeed arguments, as `--megatron-args`
  * gets it: shell words (quotes, backslash escapes and continuations,
@@ -80,9 +113,13 @@ void tps_eco_unresolved_init(tps_eco_unresolved *u);
  * NULL: with a zeroed model (n_modules == 0) and at least --num-layers,
  * --hidden-size and --num-attention-heads they build a one-decoder model
  * (Megatron's own defaults for the rest), otherwise they change the model's
- * last decoder; with model == NULL they are listed as unresolved. Unrelated
- * arguments are ignored; a recognised flag whose value is missing, an
- * unexpanded variable or not a number is listed in `unres` (may be NULL).
+ * last decoder; with model == NULL they are listed as unresolved. A
+ * recognised flag whose value is missing, an unexpanded variable or not a
+ * number is listed in `unres` (may be NULL); every other flag is looked up
+ * in the flag classes (docs/ecosystem.md): ignored ones leave no trace,
+ * unmodelled ones (given with a value that is not harmless) go to
+ * unres->unmodelled, unknown ones (in a command holding a known flag) to
+ * unres->unknown with a did-you-mean.
  * Errors (TPS_ESYNTAX: an unterminated quote; TPS_ERANGE: a shape that
  * does not hold together) leave model and over unchanged. */
 tps_status tps_megatron_args_parse(const char *text, tps_model *model,
@@ -97,5 +134,22 @@ tps_status tps_megatron_args_parse(const char *text, tps_model *model,
 tps_status tps_megatron_script_load(const char *path, tps_model *model,
                                     tps_run_overrides *over,
                                     tps_eco_unresolved *unres, tps_error *err);
+
+/* ---- the flag classification (docs/ecosystem.md, "Flag classes") ---- */
+
+/* One Megatron-LM / MindSpeed flag as tp-sim classifies it. */
+typedef struct tps_flag_info {
+  const char *name;     /* "--context-parallel-size" */
+  const char *cls;      /* "modelled", "ignored" or "unmodelled" */
+  const char *takes;    /* "switch", "value" or "values" */
+  const char *group;    /* feature group of an unmodelled flag ("cp", "moe"), or "" */
+  bool trigger;         /* unmodelled on its own; else only when its group is active */
+  const char *harmless; /* values that make an unmodelled flag harmless ("<=1"), or "" */
+  const char *note;     /* why */
+} tps_flag_info;
+
+/* Fills out (up to max entries, sorted by name) with every flag tp-sim
+ * knows; returns how many there are. */
+int tps_megatron_flags_list(tps_flag_info *out, int max);
 
 #endif

@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --megatron-args "--context-parallel-size 4 --fp8-format hybrid --num-experts 8 --expert-model-parallel-size 2 --foo-bar 1"

@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --tp 1 --megatron-args "--context-parallel-size 1 --num-experts 1 --moe-router-topk 2 --pipeline-model-parallel-size 2 --sequence-paralel --save /ckpt --lr 1e-4"

@@ -1,0 +1,1 @@
+from-script tests/inputs/scripts/megatron-cp-fp8.sh --hw h100-sxm --allow-unmodelled --format json

@@ -1,0 +1,1 @@
+--model tests/inputs/hf/key-classes/config.json --hw h100-sxm --tp 1 --allow-unmodelled

@@ -1,0 +1,1 @@
+--model tests/inputs/hf/mistral-7b/config.json --hw h100-sxm --tp 1,2 --seq-len 4096
