@@ -34,6 +34,22 @@
  * schema's (tps_training_defaults); the model names no default hardware. */
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err);
 
+/* ---- MindSpeed-MM model JSON ---- */
+
+/* Reads a MindSpeed-MM model JSON (the file of a recipe's --mm-model, e.g.
+ * examples/qwen2.5vl/model_7b.json): image_encoder.vision_encoder -> vit
+ * module "vision_encoder", image_encoder.vision_projector -> "projector",
+ * text_decoder -> decoder "language_model"; `freeze` -> frozen modules;
+ * `pipeline_num_layers` -> the training's pipeline placement and pp; the
+ * text decoder's seq_length and params_dtype -> training defaults. Keys left
+ * out take Megatron TransformerConfig's defaults. Every key is used,
+ * declared irrelevant or refused: an unknown key (TPS_EUNKNOWNKEY) and a
+ * set key of an architecture not modelled (TPS_EUNSUPPORTED) name the key.
+ * tps_model_load reads such a file too (a .json with a 'text_decoder' or
+ * 'image_encoder' section and no 'architectures'); this call refuses any
+ * other JSON. */
+tps_status tps_mindspeed_mm_load(const char *path, tps_model *model, tps_error *err);
+
 /* The `training:` defaults of docs/schema.md, as a model file without a
  * training mapping gets them (seq_len 2048, micro_batch 1, cards 8, tp 1,
  * pp 1, bf16, flash attention, vocab divisor 128, the rest off / derived). */
