@@ -323,7 +323,8 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
   bool from_mm = false;
   if (given(S, MGF_MM_MODEL)) {
     if (m->n_modules > 0) {
-      unres_add(S, "--mm-model", S->a->path, "not used: --model gives the model",
+      unres_add(S, "--mm-model", S->a->path,
+                "not used: a model is already given (--model, or an earlier script)",
                 val(S, MGF_MM_MODEL)->at.line);
     } else if ((st = load_mm_model(S, m))) {
       free(m);

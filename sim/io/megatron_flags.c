@@ -115,7 +115,8 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
     /* the value only has to be there */
   } else if (f->kind == MGF_PATH) {
     if (!*txt || strlen(txt) >= sizeof A->path) {
-      snprintf(why, sizeof why, "%s", *txt ? "the file name is too long" : "the file name is empty");
+      snprintf(why, sizeof why, "%s",
+               *txt ? "the file name is too long" : "the file name is empty");
       mgf_unres_add(A->unres, spelled, txt, why, line);
       return;
     }

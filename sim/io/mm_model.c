@@ -181,7 +181,8 @@ typedef struct mm_sec {
  * list or mapping (how a refused key is left off). */
 static bool is_set(const yaml_node_t *n) {
   if (!n) return false;
-  if (n->type == YAML_SEQUENCE_NODE) return n->data.sequence.items.top > n->data.sequence.items.start;
+  if (n->type == YAML_SEQUENCE_NODE)
+    return n->data.sequence.items.top > n->data.sequence.items.start;
   if (n->type == YAML_MAPPING_NODE) return n->data.mapping.pairs.top > n->data.mapping.pairs.start;
   const char *s = (const char *)n->data.scalar.value;
   if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return *s != '\0';
@@ -635,7 +636,8 @@ static void file_stem(const char *path, char *out, size_t size) {
   snprintf(buf, sizeof buf, "%s", base);
   size_t len = strlen(buf);
   if (len > 5 && strcmp(buf + len - 5, ".json") == 0) buf[len - 5] = '\0';
-  if (!buf[0] || strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0) snprintf(buf, sizeof buf, "mm-model");
+  if (!buf[0] || strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0)
+    snprintf(buf, sizeof buf, "mm-model");
   snprintf(out, size, "%.*s", (int)size - 1, buf);
 }
 

@@ -262,7 +262,8 @@ Test(mm_script, mm_model_edges) {
   cr_assert_eq(tps_megatron_args_parse("--mm-model other.json", &m, &o, &u, &err), TPS_OK);
   cr_assert_eq(u.n, 1);
   cr_assert_str_eq(u.items[0].arg, "--mm-model");
-  cr_assert_str_eq(u.items[0].why, "not used: --model gives the model");
+  cr_assert_str_eq(u.items[0].why,
+                   "not used: a model is already given (--model, or an earlier script)");
 
   memset(&m, 0, sizeof m);
   cr_assert_eq(tps_megatron_args_parse("--mm-model no/such/model.json", &m, &o, &u, &err),
