@@ -101,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     assert(unres.shape == TPS_ECO_SHAPE_NONE);
   } else {
     check_error(&err, "--megatron-args", lines);
+    assert(strcmp(err.file, "--megatron-args") == 0); /* no model: no --mm-model file read */
     assert(memcmp(&over, &over0, sizeof over) == 0);
   }
   free(text);
