@@ -154,7 +154,7 @@ typedef struct eco_source {
  * allow, when it warns and becomes a note. seq_len drops items harmless at
  * the run's sequence length. Returns an exit code. */
 static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_t seq_len,
-                            cli_notes *notes) {
+                            bool mean_len, cli_notes *notes) {
   int refused = 0;
   for (int s = 0; s < n_src; s++) {
     const tps_eco_unresolved *u = src[s].u;
@@ -172,6 +172,7 @@ static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_
     for (int i = 0; i < u->unmodelled.n; i++) {
       const tps_eco_item *it = &u->unmodelled.items[i];
       if (it->harmless_seq_len > 0 && seq_len > 0 && seq_len <= it->harmless_seq_len) continue;
+      if (it->harmless_with_mean_len && mean_len) continue;
       char words[300], at[4200];
       item_words(it, words, sizeof words);
       item_where(src[s].where, it, at, sizeof at);
@@ -275,7 +276,8 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_over
   merge_overrides(&eco, &args->over);
   *over = eco;
   int64_t seq_len = eco.seq_len > 0 ? eco.seq_len : model->training.seq_len;
-  int rc = check_unmodelled(src, n_src, args->allow_unmodelled, seq_len, notes);
+  bool mean_len = eco.mean_seq_len > 0 || model->training.mean_seq_len > 0;
+  int rc = check_unmodelled(src, n_src, args->allow_unmodelled, seq_len, mean_len, notes);
   if (rc != EXIT_OK) return rc;
   if (args->freeze && freeze_modules(args->freeze, model) != EXIT_OK) return EXIT_USAGE;
   const char *hw_name = args->hw ? args->hw : model->default_hw;

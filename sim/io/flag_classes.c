@@ -137,6 +137,9 @@ void flc_report(const flc_seen *s, const char *const *known_modelled, int n_know
     else
       snprintf(why, sizeof why, "%s", f->note);
     list_add(&u->unmodelled, f->name, e->value, why, e->line);
+    if (f->harmless && strcmp(f->harmless, FLC_HARMLESS_MEAN_LEN) == 0 && u->unmodelled.n > 0 &&
+        strcmp(u->unmodelled.items[u->unmodelled.n - 1].arg, f->name) == 0)
+      u->unmodelled.items[u->unmodelled.n - 1].harmless_with_mean_len = true;
   }
   for (int i = 0; i < s->n_unknown; i++) {
     const flc_unknown_flag *k = &s->unknown[i];

@@ -35,6 +35,8 @@ typedef enum {
   FLC_G_RETRO, FLC_G_RL, FLC_G_T5, FLC_G_TP2D, FLC_G_TPO, FLC_G_VISION, FLC_G_WINDOW, FLC_G_N
 } flc_group;
 
+#define FLC_HARMLESS_MEAN_LEN "--mean-seq-len given"
+
 typedef struct flc_flag {
   const char *name; /* "--context-parallel-size" */
   flc_class cls;
@@ -42,7 +44,8 @@ typedef struct flc_flag {
   flc_group group;
   bool trigger;     /* unmodelled when given (unless harmless), whatever its group */
   /* Values that make a trigger harmless: "<=N" (an integer at most N), or
-   * alternatives "a|b"; NULL: none. */
+   * alternatives "a|b"; FLC_HARMLESS_MEAN_LEN: a switch that changes nothing
+   * once the run has a mean sample length; NULL: none. */
   const char *harmless;
   const char *note; /* why: what the flag does and what tp-sim does about it */
 } flc_flag;

@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "io/io_internal.h"
+#include "io/json_fields.h"
+#include "io/mm_model.h"
 #include "io/yaml_doc.h"
 #include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
@@ -237,143 +239,9 @@ void tps_training_defaults(tps_training *t) {
   t->n_pipeline_stages = 0;
 }
 
-/* A value, or NULL when the key is absent or JSON null. */
-static yaml_node_t *field(io_doc *d, const yaml_node_t *map, const char *key) {
-  yaml_node_t *n = io_map_get(d, map, key);
-  if (n && n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-    const char *s = (const char *)n->data.scalar.value;
-    if (strcmp(s, "null") == 0 || strcmp(s, "~") == 0 || *s == '\0') return NULL;
-  }
-  return n;
-}
-
-/* Reads an integer field >= min, or keeps *out (the default) when absent;
- * *at receives the node (NULL when defaulted). */
-static tps_status int_field(io_doc *d, const yaml_node_t *map, const char *key, int64_t min,
-                            int64_t *out, yaml_node_t **at) {
-  yaml_node_t *n = field(d, map, key);
-  if (at) *at = n;
-  if (!n) return TPS_OK;
-  char what[80];
-  snprintf(what, sizeof what, "'%s'", key);
-  return io_node_int(d, n, what, min, CMAX, out);
-}
-
-/* A layer count: 1..IO_LAYERS_MAX. */
-static tps_status int_max_field(io_doc *d, const yaml_node_t *map, const char *key,
-                                int64_t *out) {
-  yaml_node_t *n = field(d, map, key);
-  if (!n) return TPS_OK;
-  char what[80];
-  snprintf(what, sizeof what, "'%s'", key);
-  return io_node_int(d, n, what, 1, IO_LAYERS_MAX, out);
-}
-
-static tps_status bool_field(io_doc *d, const yaml_node_t *map, const char *key,
-                             bool *out) {
-  yaml_node_t *n = field(d, map, key);
-  if (!n) return TPS_OK;
-  char what[80];
-  snprintf(what, sizeof what, "'%s'", key);
-  return io_node_bool(d, n, what, out);
-}
-
-/* One key of a mapping, for sorting. */
-typedef struct hf_key {
-  const yaml_node_t *node;
-  const char *text;
-  size_t len;
-} hf_key;
-
-static int hf_key_cmp(const void *pa, const void *pb) {
-  const hf_key *a = pa, *b = pb;
-  size_t n = a->len < b->len ? a->len : b->len;
-  int c = memcmp(a->text, b->text, n);
-  if (c) return c;
-  if (a->len != b->len) return a->len < b->len ? -1 : 1;
-  /* equal keys in document order */
-  return a->node->start_mark.index < b->node->start_mark.index ? -1
-         : a->node->start_mark.index > b->node->start_mark.index;
-}
-
-/* Refuses a key given twice in any mapping of the document, as the model
- * YAML does (a JSON parser would silently keep the first or the last one):
- * "duplicate key 'hidden_size' in 'vision_config'", first given at line N.
- * Keys are sorted per mapping (a hostile object may hold 10^5 keys), and
- * the repeat that comes first in the file is reported. `depth` is bounded by
- * io_doc_load's nesting limit. */
-static tps_status refuse_duplicates(io_doc *d, const yaml_node_t *n, const char *where,
-                                    int depth) {
-  if (!n || depth > IO_DEPTH_MAX + 1) return TPS_OK;
-  if (n->type == YAML_SEQUENCE_NODE) {
-    for (int i = 0; i < io_seq_len(n); i++) {
-      tps_status st = refuse_duplicates(d, io_seq_at(d, n, i), where, depth + 1);
-      if (st) return st;
-    }
-    return TPS_OK;
-  }
-  if (n->type != YAML_MAPPING_NODE) return TPS_OK;
-  size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-  if (count > 1) {
-    hf_key *keys = malloc(count * sizeof *keys);
-    if (!keys) return io_doc_fail(d, n, TPS_ENOMEM, "out of memory while reading the config");
-    size_t m = 0;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-      yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-      if (k && k->type == YAML_SCALAR_NODE)
-        keys[m++] = (hf_key){k, (const char *)k->data.scalar.value, k->data.scalar.length};
-    }
-    qsort(keys, m, sizeof *keys, hf_key_cmp);
-    const hf_key *first = NULL, *repeat = NULL;
-    for (size_t i = 1; i < m; i++) {
-      if (keys[i].len != keys[i - 1].len || memcmp(keys[i].text, keys[i - 1].text, keys[i].len))
-        continue;
-      if (!repeat || keys[i].node->start_mark.index < repeat->node->start_mark.index) {
-        repeat = &keys[i];
-        first = &keys[i - 1];
-        while (first > keys && first[-1].len == first->len &&
-               memcmp(first[-1].text, first->text, first->len) == 0)
-          first--;
-      }
-    }
-    if (repeat) {
-      io_doc_fail(d, repeat->node, TPS_ESYNTAX, "duplicate key '%.64s' in %s", repeat->text, where);
-      io_doc_hint(d, "first given at line %d; JSON readers disagree on which value wins",
-                  io_node_line(first->node));
-      free(keys);
-      return TPS_ESYNTAX;
-    }
-    free(keys);
-  }
-  for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = yaml_document_get_node(&d->doc, p->key);
-    char inner[96];
-    if (k && k->type == YAML_SCALAR_NODE)
-      snprintf(inner, sizeof inner, "'%.64s'", (const char *)k->data.scalar.value);
-    else
-      snprintf(inner, sizeof inner, "%s", where);
-    tps_status st = refuse_duplicates(d, yaml_document_get_node(&d->doc, p->value), inner,
-                                      depth + 1);
-    if (st) return st;
-  }
-  return TPS_OK;
-}
-
-/* A text field tp-sim uses (and may print): no control characters, which
- * a JSON value may otherwise hold (io_doc_load_json). */
-static tps_status plain_text(io_doc *d, const yaml_node_t *n) {
-  if (!n || n->type != YAML_SCALAR_NODE) return TPS_OK;
-  for (size_t i = 0; i < n->data.scalar.length; i++) {
-    unsigned char c = n->data.scalar.value[i];
-    if (c < 0x20 || c == 0x7F)
-      return io_doc_fail(d, n, TPS_ESYNTAX, "text holds a control character (0x%02x)", c);
-  }
-  return TPS_OK;
-}
-
 /* The architecture row: architectures[0], else model_type. */
 static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **out) {
-  yaml_node_t *list = field(d, root, "architectures");
+  yaml_node_t *list = jf_field(d, root, "architectures");
   yaml_node_t *name_node = NULL;
   const char *name = NULL;
   bool by_type = false;
@@ -386,18 +254,19 @@ static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **
     }
     name_node = io_seq_at(d, list, 0);
   } else {
-    name_node = field(d, root, "model_type");
+    name_node = jf_field(d, root, "model_type");
     by_type = true;
   }
   if (!name_node) {
     io_doc_fail(d, root, TPS_EMISSINGKEY,
                  "missing key 'architectures' (and 'model_type') in the config");
-    io_doc_hint(d, "is this a Hugging Face config.json?");
+    io_doc_hint(d, "is this a Hugging Face config.json? (a MindSpeed-MM model JSON has a "
+                   "'text_decoder' section)");
     return TPS_EMISSINGKEY;
   }
   if (name_node->type != YAML_SCALAR_NODE)
     return io_doc_fail(d, name_node, TPS_ETYPE, "the architecture must be a string");
-  tps_status st = plain_text(d, name_node);
+  tps_status st = jf_plain_text(d, name_node);
   if (st) return st;
   name = (const char *)name_node->data.scalar.value;
   for (int i = 0; i < HF_N_ARCHS; i++) {
@@ -443,7 +312,7 @@ static tps_status key_matters(io_doc *d, const yaml_node_t *map, const hf_key_ro
       break;
     case HFK_SLIDING: {
       bool use = true;
-      if ((st = bool_field(d, map, "use_sliding_window", &use))) return st;
+      if ((st = jf_bool(d, map, "use_sliding_window", &use))) return st;
       if (!use) break;
       if ((st = io_node_int(d, n, what, 1, CMAX, &v))) return st;
       *matters = true;
@@ -491,7 +360,7 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
     yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
     if (!kn || kn->type != YAML_SCALAR_NODE) continue;
     const char *key = (const char *)kn->data.scalar.value;
-    yaml_node_t *n = field(d, map, key);
+    yaml_node_t *n = jf_field(d, map, key);
     const hf_key_row *k = hf_key_find(key);
     if (!k) {
       if (!notes) continue;
@@ -570,22 +439,22 @@ static tps_status read_llama_decoder(io_doc *d, const yaml_node_t *map, const hf
   m->qkv_bias = a->qkv_bias;
   m->bias = a->bias;
   bool mlp_bias = a->bias;
-  if ((st = int_field(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
-      (st = int_field(d, map, "hidden_size", 1, &m->hidden, NULL)) ||
-      (st = int_field(d, map, "intermediate_size", 1, &m->ffn, NULL)) ||
-      (st = int_max_field(d, map, "num_hidden_layers", &m->layers)) ||
-      (st = int_field(d, map, "num_attention_heads", 1, &m->heads, &at_heads)))
+  if ((st = jf_int(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
+      (st = jf_int(d, map, "hidden_size", 1, &m->hidden, NULL)) ||
+      (st = jf_int(d, map, "intermediate_size", 1, &m->ffn, NULL)) ||
+      (st = jf_layers(d, map, "num_hidden_layers", &m->layers)) ||
+      (st = jf_int(d, map, "num_attention_heads", 1, &m->heads, &at_heads)))
     return st;
   m->kv_heads = a->kv_heads ? a->kv_heads : m->heads;
-  if ((st = int_field(d, map, "num_key_value_heads", 1, &m->kv_heads, &at_kv)) ||
-      (st = int_field(d, map, "head_dim", 1, &m->head_dim, &at_hd)) ||
-      (st = bool_field(d, map, "tie_word_embeddings", &m->tied_embeddings)))
+  if ((st = jf_int(d, map, "num_key_value_heads", 1, &m->kv_heads, &at_kv)) ||
+      (st = jf_int(d, map, "head_dim", 1, &m->head_dim, &at_hd)) ||
+      (st = jf_bool(d, map, "tie_word_embeddings", &m->tied_embeddings)))
     return st;
   if (a->family == HF_LLAMA && strcmp(a->model_type, "llama") == 0) {
     /* LlamaConfig: attention_bias covers q/k/v (and o_proj: not modelled
      * separately, docs/ecosystem.md); mlp_bias the MLP. */
-    if ((st = bool_field(d, map, "attention_bias", &m->qkv_bias)) ||
-        (st = bool_field(d, map, "mlp_bias", &mlp_bias)))
+    if ((st = jf_bool(d, map, "attention_bias", &m->qkv_bias)) ||
+        (st = jf_bool(d, map, "mlp_bias", &mlp_bias)))
       return st;
     m->bias = mlp_bias;
   }
@@ -610,13 +479,13 @@ static tps_status read_gpt2(io_doc *d, const yaml_node_t *map, const hf_arch *a,
   m->max_position = a->max_position;
   m->tied_embeddings = a->tied;
   m->ffn = 0;
-  if ((st = int_field(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
-      (st = int_field(d, map, "n_embd", 1, &m->hidden, NULL)) ||
-      (st = int_max_field(d, map, "n_layer", &m->layers)) ||
-      (st = int_field(d, map, "n_head", 1, &m->heads, &at_heads)) ||
-      (st = int_field(d, map, "n_positions", 1, &m->max_position, NULL)) ||
-      (st = int_field(d, map, "n_inner", 1, &m->ffn, NULL)) ||
-      (st = bool_field(d, map, "tie_word_embeddings", &m->tied_embeddings)))
+  if ((st = jf_int(d, map, "vocab_size", 1, &m->vocab, NULL)) ||
+      (st = jf_int(d, map, "n_embd", 1, &m->hidden, NULL)) ||
+      (st = jf_layers(d, map, "n_layer", &m->layers)) ||
+      (st = jf_int(d, map, "n_head", 1, &m->heads, &at_heads)) ||
+      (st = jf_int(d, map, "n_positions", 1, &m->max_position, NULL)) ||
+      (st = jf_int(d, map, "n_inner", 1, &m->ffn, NULL)) ||
+      (st = jf_bool(d, map, "tie_word_embeddings", &m->tied_embeddings)))
     return st;
   if (m->ffn == 0) m->ffn = 4 * m->hidden; /* n_inner=None */
   m->kv_heads = m->heads;
@@ -632,7 +501,7 @@ static tps_status read_gpt2(io_doc *d, const yaml_node_t *map, const hf_arch *a,
 static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_module *vit,
                                        tps_module *proj, int64_t text_hidden) {
   tps_status st;
-  yaml_node_t *vc = field(d, root, "vision_config");
+  yaml_node_t *vc = jf_field(d, root, "vision_config");
   if (vc && (st = io_node_expect_map(d, vc, "'vision_config'"))) return st;
   int64_t window_px = VIS_WINDOW_PX, merge = VIS_MERGE, out = VIS_OUT;
   yaml_node_t *at_heads = NULL, *at_window = NULL, *at_out = NULL, *at_patch = NULL,
@@ -647,17 +516,17 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
   vit->patch = VIS_PATCH;
   vit->temporal_patch = VIS_TEMPORAL;
   if (vc) {
-    if ((st = int_max_field(d, vc, "depth", &vit->layers)) ||
-        (st = int_field(d, vc, "hidden_size", 1, &vit->hidden, NULL)) ||
-        (st = int_field(d, vc, "intermediate_size", 1, &vit->ffn, NULL)) ||
-        (st = int_field(d, vc, "num_heads", 1, &vit->heads, &at_heads)) ||
-        (st = int_field(d, vc, "in_chans", 1, &vit->in_channels, NULL)) ||
-        (st = int_field(d, vc, "in_channels", 1, &vit->in_channels, NULL)) ||
-        (st = int_field(d, vc, "patch_size", 1, &vit->patch, &at_patch)) ||
-        (st = int_field(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, &at_temporal)) ||
-        (st = int_field(d, vc, "spatial_merge_size", 1, &merge, &at_merge)) ||
-        (st = int_field(d, vc, "window_size", 0, &window_px, &at_window)) ||
-        (st = int_field(d, vc, "out_hidden_size", 1, &out, &at_out)))
+    if ((st = jf_layers(d, vc, "depth", &vit->layers)) ||
+        (st = jf_int(d, vc, "hidden_size", 1, &vit->hidden, NULL)) ||
+        (st = jf_int(d, vc, "intermediate_size", 1, &vit->ffn, NULL)) ||
+        (st = jf_int(d, vc, "num_heads", 1, &vit->heads, &at_heads)) ||
+        (st = jf_int(d, vc, "in_chans", 1, &vit->in_channels, NULL)) ||
+        (st = jf_int(d, vc, "in_channels", 1, &vit->in_channels, NULL)) ||
+        (st = jf_int(d, vc, "patch_size", 1, &vit->patch, &at_patch)) ||
+        (st = jf_int(d, vc, "temporal_patch_size", 1, &vit->temporal_patch, &at_temporal)) ||
+        (st = jf_int(d, vc, "spatial_merge_size", 1, &merge, &at_merge)) ||
+        (st = jf_int(d, vc, "window_size", 0, &window_px, &at_window)) ||
+        (st = jf_int(d, vc, "out_hidden_size", 1, &out, &at_out)))
       return st;
   }
   /* Products the lowering stores as 64-bit counts: the pixels of one patch
@@ -695,7 +564,7 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
                         window_px, vit->patch);
   vit->window = (window_px / vit->patch) * (window_px / vit->patch); /* patches */
   /* fullatt_block_indexes */
-  yaml_node_t *fa = vc ? field(d, vc, "fullatt_block_indexes") : NULL;
+  yaml_node_t *fa = vc ? jf_field(d, vc, "fullatt_block_indexes") : NULL;
   if (fa) {
     int len = io_seq_len(fa);
     if (fa->type != YAML_SEQUENCE_NODE || len > TPS_MAX_FULL_ATTN)
@@ -746,7 +615,7 @@ static tps_status read_qwen25vl_vision(io_doc *d, const yaml_node_t *root, tps_m
  * holding the file, else the file name without .json. */
 static void model_name(io_doc *d, const yaml_node_t *root, const char *path, char *out,
                        size_t size) {
-  yaml_node_t *n = field(d, root, "_name_or_path");
+  yaml_node_t *n = jf_field(d, root, "_name_or_path");
   char buf[512] = "";
   if (n && n->type == YAML_SCALAR_NODE)
     snprintf(buf, sizeof buf, "%s", (const char *)n->data.scalar.value);
@@ -769,6 +638,14 @@ static void model_name(io_doc *d, const yaml_node_t *root, const char *path, cha
   snprintf(out, size, "%.*s", (int)size - 1, base);
 }
 
+/* Never hand back half a model: all but the path is cleared. */
+static void clear_model(tps_model *model) {
+  char keep[sizeof model->path];
+  snprintf(keep, sizeof keep, "%s", model->path);
+  memset(model, 0, sizeof *model);
+  snprintf(model->path, sizeof model->path, "%s", keep);
+}
+
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err) {
   return tps_hf_config_read(path, model, NULL, err);
 }
@@ -779,27 +656,25 @@ tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unreso
   tps_status st;
   if (!model) return tps_error_set(err, TPS_EINVAL, path ? path : "", 0, 0, "no model to fill");
   memset(model, 0, sizeof *model);
-  if ((st = io_doc_load_json(&d, path, err))) return st;
+  memset(&d, 0, sizeof d);
+  yaml_node_t *root = NULL;
+  st = jf_open(&d, path, "a Hugging Face config.json", &root, err);
+  if (st && !d.loaded) return st;
   snprintf(model->path, sizeof model->path, "%s", path);
-  yaml_node_t *root = io_doc_root(&d);
-  const hf_arch *a = NULL;
-  if (root && (st = refuse_duplicates(&d, root, "the config", 0))) {
-    /* error set */
-  } else if (!root) {
-    tps_error_set(err, TPS_ESYNTAX, d.path, 1, 1, "file is empty");
-    tps_error_hint(err, "a Hugging Face config.json is a JSON object");
-    st = TPS_ESYNTAX;
-  } else if (root->type != YAML_MAPPING_NODE) {
-    char got[64];
-    io_node_desc(root, got, sizeof got);
-    st = io_doc_fail(&d, root, TPS_ETYPE, "a config.json must be a JSON object, got %s", got);
-  } else if (!(st = find_arch(&d, root, &a))) {
-    st = plain_text(&d, field(&d, root, "_name_or_path")); /* the model's name */
+  if (!st && io_mm_layout(&d, root)) {
+    /* A MindSpeed-MM model JSON (mm_model.c). */
+    st = io_mm_model_read(&d, root, path, model);
+    io_doc_free(&d);
+    if (st) clear_model(model);
+    return st;
   }
+  const hf_arch *a = NULL;
+  if (!st && !(st = find_arch(&d, root, &a)))
+    st = jf_plain_text(&d, jf_field(&d, root, "_name_or_path")); /* the model's name */
   /* Newer transformers write the text fields of a VLM under text_config. */
   yaml_node_t *text = root;
   if (!st && a->family == HF_QWEN25VL) {
-    yaml_node_t *tc = field(&d, root, "text_config");
+    yaml_node_t *tc = jf_field(&d, root, "text_config");
     if (tc && !(st = io_node_expect_map(&d, tc, "'text_config'"))) text = tc;
   }
   if (notes) tps_eco_unresolved_init(notes);
@@ -840,11 +715,6 @@ tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unreso
   }
   io_doc_free(&d);
   if (st && notes) tps_eco_unresolved_init(notes);
-  if (st) {
-    char keep[sizeof model->path];
-    snprintf(keep, sizeof keep, "%s", model->path);
-    memset(model, 0, sizeof *model);
-    snprintf(model->path, sizeof model->path, "%s", keep);
-  }
+  if (st) clear_model(model);
   return st;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/flag_classes.h"
 #include "io/io_internal.h"
@@ -26,6 +27,7 @@
 typedef struct mg_apply {
   const mgf_args *a;
   const char *file; /* the script path or "--megatron-args" */
+  bool script;      /* file is a script read from disk */
   tps_error *err;
 } mg_apply;
 
@@ -83,6 +85,12 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   }
   if (given(S, MGF_BF16)) { o->precision = TPS_PRECISION_BF16; applied++; }
   else if (given(S, MGF_FP16)) { o->precision = TPS_PRECISION_FP16; applied++; }
+  if (given(S, MGF_LAYER_LIST)) {
+    /* MindSpeed's per-stage decoder layers, as the CLI's --num-layer-list */
+    memcpy(o->decoder_layers, S->a->list, (size_t)S->a->n_list * sizeof S->a->list[0]);
+    o->n_decoder_layers = S->a->n_list;
+    applied++;
+  }
   if (given(S, MGF_NPROC)) {
     int64_t nodes = given(S, MGF_NNODES) ? ival(S, MGF_NNODES) : 1;
     o->cards = ival(S, MGF_NPROC) * nodes;
@@ -186,6 +194,109 @@ static tps_status apply_shape(const mg_apply *S, tps_module *m, tps_training *t,
   return TPS_OK;
 }
 
+/* ---- --mm-model: MindSpeed-MM's model JSON ---- */
+
+static bool regular_file(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Finds the file of `--mm-model ARG` written in `script` (NULL: in
+ * --megatron-args) and writes its path to out. A relative ARG is looked for
+ * in the script's folder (as `source FILE` is), then in each folder above it
+ * (MindSpeed-MM's recipes are launched from the repository root and name
+ * the file from there: ./examples/qwen2.5vl/model_7b.json in
+ * examples/qwen2.5vl/finetune_qwen2_5_vl_7b.sh), then in the current
+ * folder. */
+static bool mm_find(const char *script, const char *arg, char *out, size_t size) {
+  if (arg[0] == '/') {
+    snprintf(out, size, "%s", arg);
+    return strlen(arg) < size && regular_file(out);
+  }
+  const char *rel = arg;
+  while (rel[0] == '.' && rel[1] == '/') {
+    rel += 2;
+    while (*rel == '/') rel++;
+  }
+  if (script) {
+    char dir[1024];
+    const char *slash = strrchr(script, '/');
+    if (!slash) dir[0] = '\0';
+    else if (slash == script) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - script), script);
+    for (int up = 0; up < 64 && dir[0]; up++) {
+      int w = strcmp(dir, "/") == 0 ? snprintf(out, size, "/%s", rel)
+                                     : snprintf(out, size, "%s/%s", dir, rel);
+      if (w > 0 && (size_t)w < size && regular_file(out)) return true;
+      char *cut = strrchr(dir, '/');
+      if (!cut) dir[0] = '\0'; /* a relative folder: the current one is next */
+      else if (cut == dir) {
+        if (dir[1] == '\0') break; /* was the root */
+        dir[1] = '\0';
+      } else {
+        *cut = '\0';
+      }
+    }
+  }
+  snprintf(out, size, "%s", rel);
+  return strlen(rel) < size && regular_file(out);
+}
+
+/* Loads the --mm-model file into m (empty). */
+static tps_status load_mm_model(const mg_apply *S, tps_model *m) {
+  const mgf_val *v = val(S, MGF_MM_MODEL);
+  char path[MGF_PATH_MAX + 1100];
+  if (!mm_find(S->script ? S->file : NULL, S->a->path, path, sizeof path)) {
+    fail(S, v->at, TPS_ENOTFOUND, "--mm-model '%.200s': no such file %s", S->a->path,
+         S->script ? "in the script's folder, the folders above it or the current folder"
+                   : "(relative to the current folder)");
+    tps_error_hint(S->err, "MindSpeed-MM recipes name the file from the repository root, where "
+                           "they are launched; or give the model with --model FILE");
+    return TPS_ENOTFOUND;
+  }
+  return tps_mindspeed_mm_load(path, m, S->err);
+}
+
+/* The decoder fields the shape flags set, compared. */
+static bool same_decoder(const tps_module *a, const tps_module *b) {
+  return a->layers == b->layers && a->hidden == b->hidden && a->heads == b->heads &&
+         a->kv_heads == b->kv_heads && a->head_dim == b->head_dim && a->ffn == b->ffn &&
+         a->vocab == b->vocab && a->max_position == b->max_position && a->mlp == b->mlp &&
+         a->norm == b->norm && a->tied_embeddings == b->tied_embeddings &&
+         a->position == b->position && a->bias == b->bias && a->qkv_bias == b->qkv_bias &&
+         a->dropout == b->dropout;
+}
+
+/* With the model from --mm-model, MindSpeed-MM builds the model from the
+ * file alone (get_model_config takes only parallel settings from the
+ * arguments): the script's shape flags are checked against it, not used. */
+static tps_status check_mm_shape(const mg_apply *S, const tps_model *m, tps_eco_unresolved *u) {
+  bool other = false;
+  for (int k = 0; k < mgf_n_flags; k++)
+    if (mgf_flags[k].shape && mgf_flags[k].id != MGF_MM_MODEL && given(S, mgf_flags[k].id))
+      other = true;
+  if (!other) return TPS_OK;
+  tps_model *c = malloc(sizeof *c);
+  if (!c) return fail(S, (shx_pos){0, 0}, TPS_ENOMEM, "out of memory while reading the arguments");
+  *c = *m;
+  int last = c->n_modules - 1, applied = 0;
+  tps_error quiet;
+  mg_apply Q = *S;
+  Q.err = &quiet;
+  tps_status st = apply_shape(&Q, &c->modules[last], &c->training, false, &applied);
+  if (st || !same_decoder(&c->modules[last], &m->modules[last]) ||
+      c->training.vocab_divisor != m->training.vocab_divisor) {
+    char why[160];
+    snprintf(why, sizeof why, "the model-shape flags differ from --mm-model %.40s, which "
+             "MindSpeed-MM builds the model from: not used", S->a->path);
+    unres_add(S, "(model)", "", why, 0);
+  } else {
+    u->recognised += applied; /* they agree with the file */
+  }
+  free(c);
+  return TPS_OK;
+}
+
 static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrides *over,
                             tps_eco_unresolved *u, const char *name, const char *origin) {
   tps_run_overrides o = *over;
@@ -211,7 +322,25 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
   *m = *model;
   tps_status st = TPS_OK;
   int applied = 0;
-  if (m->n_modules == 0) {
+  bool from_mm = false;
+  if (given(S, MGF_MM_MODEL)) {
+    if (m->n_modules > 0) {
+      unres_add(S, "--mm-model", S->a->path,
+                "not used: a model is already given (--model, or an earlier script)",
+                val(S, MGF_MM_MODEL)->at.line);
+    } else if ((st = load_mm_model(S, m))) {
+      free(m);
+      u->shape = TPS_ECO_SHAPE_NONE;
+      return st;
+    } else {
+      from_mm = true;
+      applied++;
+    }
+  }
+  if (from_mm) {
+    st = check_mm_shape(S, m, u);
+    u->shape = TPS_ECO_SHAPE_BUILT;
+  } else if (m->n_modules == 0) {
     static const mgf_id needed[] = {MGF_LAYERS, MGF_HIDDEN, MGF_HEADS};
     static const char *const needed_names[] = {"--num-layers", "--hidden-size",
                                                "--num-attention-heads"};
@@ -329,9 +458,9 @@ void tps_eco_unresolved_init(tps_eco_unresolved *u) {
   if (u) memset(u, 0, sizeof *u);
 }
 
-static tps_status parse(const char *text, size_t len, const char *file, const char *name,
-                        tps_model *model, tps_run_overrides *over, tps_eco_unresolved *unres,
-                        tps_error *err) {
+static tps_status parse(const char *text, size_t len, const char *file, bool script,
+                        const char *name, tps_model *model, tps_run_overrides *over,
+                        tps_eco_unresolved *unres, tps_error *err) {
   tps_eco_unresolved local;
   tps_eco_unresolved *u = unres ? unres : &local;
   tps_eco_unresolved_init(u);
@@ -341,7 +470,7 @@ static tps_status parse(const char *text, size_t len, const char *file, const ch
   args.seen = calloc(1, sizeof *args.seen);
   if (!args.seen) return tps_error_set(err, TPS_ENOMEM, file, 0, 0, "out of memory");
   tps_status st = shx_read(text, len, file, err, mgf_scan_command, &args);
-  mg_apply S = {.a = &args, .file = file, .err = err};
+  mg_apply S = {.a = &args, .file = file, .script = script, .err = err};
   if (!st) st = apply_all(&S, model, over, u, name, file);
   if (!st) {
     const char *names[MGF_N * 2 + 8];
@@ -360,7 +489,8 @@ tps_status tps_megatron_args_parse(const char *text, tps_model *model,
   tps_error_clear(err);
   if (!text || !over)
     return tps_error_set(err, TPS_EINVAL, "--megatron-args", 0, 0, "no arguments to read");
-  return parse(text, strlen(text), "--megatron-args", "megatron-args", model, over, unres, err);
+  return parse(text, strlen(text), "--megatron-args", false, "megatron-args", model, over, unres,
+               err);
 }
 
 tps_status tps_megatron_script_load(const char *path, tps_model *model,
@@ -380,7 +510,7 @@ tps_status tps_megatron_script_load(const char *path, tps_model *model,
   snprintf(name, sizeof name, "%s", base);
   char *dot = strrchr(name, '.');
   if (dot && dot != name) *dot = '\0';
-  st = parse(buf, n, path, name, model, over, unres, err);
+  st = parse(buf, n, path, true, name, model, over, unres, err);
   free(buf);
   return st;
 }

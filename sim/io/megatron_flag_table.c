@@ -44,8 +44,6 @@
 #define N_HETEROLAYERS "layers that differ from one another are not modelled: every decoder layer is costed the same"
 #define N_ATTN "an attention kernel that keeps the s x s scores (unfused) is not modelled from a script: give --no-flash-attention"
 #define N_COMP "compression of activations, weights or optimizer state is not modelled"
-#define N_MM "multimodal model: the MindSpeed-MM model JSON gives the modules"
-#define N_LAYERLIST "decoder layers per pipeline stage (--pipeline-layers)"
 #define N_OLDRECOMP "old spelling of full recompute: give --recompute-granularity full"
 #define N_VPPL "interleaved pipeline given as layers per chunk: give --vpp N (chunks per stage)"
 #define N_DISTINST "several distributed-optimizer instances are not modelled"
@@ -680,7 +678,6 @@ const flc_flag flc_flags[] = {
     {"--mla-zero-memory", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MLA, 0, NULL, N_MLA},
     {"--mlp-chunks-for-prefill", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_INFER},
     {"--mm-data", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
-    {"--mm-model", FLC_MODELLED, FLC_VALUE, FLC_G_NONE, 0, NULL, N_MM},
     {"--mm-tool", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--mock-data", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
     {"--model-config", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
@@ -848,7 +845,6 @@ const flc_flag flc_flags[] = {
     {"--num-dataset-builder-threads", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--num-distributed-optimizer-instances", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, "<=1", N_DISTINST},
     {"--num-experts", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 1, "<=1", N_MOE},
-    {"--num-layer-list", FLC_MODELLED, FLC_VALUE, FLC_G_NONE, 0, NULL, N_LAYERLIST},
     {"--num-layers-at-end-in-bf16", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
     {"--num-layers-at-start-in-bf16", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
     {"--num-layers-per-virtual-pipeline-stage", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_VPPL},
@@ -1253,7 +1249,8 @@ const flc_flag flc_flags[] = {
     {"--use_env", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--v-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--valid-data-path", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_DATA},
-    {"--variable-seq-lengths", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_VARLEN},
+    {"--variable-seq-lengths", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, FLC_HARMLESS_MEAN_LEN,
+     N_VARLEN},
     {"--virtual-optimizer", FLC_UNMODELLED, FLC_LIST, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
     {"--vision-backbone-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_VISION, 1, NULL, N_VISION},
     {"--vision-pretraining", FLC_UNMODELLED, FLC_SWITCH, FLC_G_VISION, 1, NULL, N_VISION},

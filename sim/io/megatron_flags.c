@@ -69,6 +69,10 @@ const mgf_flag mgf_flags[] = {
     {"--tokenizer-type", MGF_TOKENIZER, MGF_CHOICE, true, tokenizer_choices},
     /* a BPE merges file: the GPT-2 tokenizer (the vocabulary size comes with it) */
     {"--merge-file", MGF_MERGE_FILE, MGF_GIVEN, true, NULL},
+    /* MindSpeed-MM: the model JSON (image_encoder, text_decoder, ...) */
+    {"--mm-model", MGF_MM_MODEL, MGF_PATH, true, NULL},
+    /* MindSpeed: decoder layers per pipeline stage, "12,16" */
+    {"--num-layer-list", MGF_LAYER_LIST, MGF_LIST, false, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 
@@ -115,6 +119,42 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
   char why[160];
   if (f->kind == MGF_GIVEN) {
     /* the value only has to be there */
+  } else if (f->kind == MGF_PATH) {
+    if (!*txt || strlen(txt) >= sizeof A->path) {
+      snprintf(why, sizeof why, "%s",
+               *txt ? "the file name is too long" : "the file name is empty");
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    snprintf(A->path, sizeof A->path, "%s", txt);
+  } else if (f->kind == MGF_LIST) {
+    int64_t list[TPS_MAX_STAGES];
+    int n = 0;
+    const char *p = txt;
+    for (;;) {
+      const char *comma = strchr(p, ',');
+      size_t len = comma ? (size_t)(comma - p) : strlen(p);
+      char item[32];
+      int64_t x;
+      bool ok = len > 0 && len < sizeof item && n < TPS_MAX_STAGES;
+      if (ok) {
+        memcpy(item, p, len);
+        item[len] = '\0';
+        ok = io_int_parse(item, &x) && x >= 0 && x <= IO_LAYERS_MAX;
+      }
+      if (!ok) {
+        snprintf(why, sizeof why,
+                 "'%.60s' is not a comma-separated list of at most %d layer counts", txt,
+                 TPS_MAX_STAGES);
+        mgf_unres_add(A->unres, spelled, txt, why, line);
+        return;
+      }
+      list[n++] = x;
+      if (!comma) break;
+      p = comma + 1;
+    }
+    memcpy(A->list, list, (size_t)n * sizeof list[0]);
+    A->n_list = n;
   } else if (f->kind == MGF_INT) {
     int64_t x;
     int64_t max = f->id == MGF_LAYERS ? IO_LAYERS_MAX : IO_COUNT_MAX;

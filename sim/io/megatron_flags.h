@@ -16,7 +16,7 @@ typedef enum {
   MGF_BF16, MGF_FP16, MGF_SWIGLU, MGF_FLASH, MGF_NORM, MGF_UNTIE, MGF_POSITION, MGF_ROTARY,
   MGF_PADDED_VOCAB, MGF_VOCAB, MGF_VOCAB_DIV, MGF_MAX_POS, MGF_KV_CHANNELS, MGF_NO_BIAS,
   MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES,
-  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_VPP, MGF_N
+  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_VPP, MGF_MM_MODEL, MGF_LAYER_LIST, MGF_N
 } mgf_id;
 
 typedef enum {
@@ -24,7 +24,9 @@ typedef enum {
   MGF_INT,    /* integer >= 1 */
   MGF_FRAC,   /* number in [0, 1] */
   MGF_CHOICE, /* one of choices */
-  MGF_GIVEN   /* takes a value, which only needs to be there (a file name) */
+  MGF_GIVEN,  /* takes a value, which only needs to be there (a file name) */
+  MGF_PATH,   /* a file name, kept in mgf_args.path */
+  MGF_LIST    /* comma-separated integers >= 0, kept in mgf_args.list */
 } mgf_kind;
 
 /* One row of the flag table; an id may have several spellings. */
@@ -62,10 +64,16 @@ typedef struct mgf_val {
   shx_pos at;       /* where the flag was written */
 } mgf_val;
 
+/* Longest file name a MGF_PATH flag keeps. */
+#define MGF_PATH_MAX 1024
+
 /* What the flags of a whole text say. */
 struct flc_seen;
 typedef struct mgf_args {
   mgf_val val[MGF_N];
+  char path[MGF_PATH_MAX];        /* --mm-model FILE, as written (the only MGF_PATH flag) */
+  int64_t list[TPS_MAX_STAGES];   /* --num-layer-list (the only MGF_LIST flag) */
+  int n_list;
   tps_eco_unresolved *unres; /* recognised flags whose value is not usable */
   struct flc_seen *seen;     /* flags of the classification table and unknown
                                 flags (flag_classes.h); NULL: not recorded */

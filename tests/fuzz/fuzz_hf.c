@@ -1,5 +1,7 @@
-/* libFuzzer harness: the Hugging Face config.json reader (tps_model_load on a
- * path ending in .json, sim/io/hf_config.c) on arbitrary bytes.
+/* libFuzzer harness: the JSON model readers (tps_model_load on a path ending
+ * in .json): the Hugging Face config.json reader (sim/io/hf_config.c) and the
+ * MindSpeed-MM model JSON reader it hands a file with 'text_decoder' /
+ * 'image_encoder' sections to (sim/io/mm_model.c), on arbitrary bytes.
  * A loaded model must satisfy the loader's contract (1..8 modules, positive
  * shapes); the parameter count must be computable. Any crash, leak, hang or
  * undefined behaviour is a finding. */

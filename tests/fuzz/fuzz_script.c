@@ -6,7 +6,9 @@
  * as an argument string (`--megatron-args`, no model). The contract: no
  * crash, leak or hang; an error says what and where and leaves the model
  * and the run overrides as they were; a success leaves positive shapes and
- * a finite parameter count, and a short, terminated unresolved list. */
+ * a finite parameter count, and a short, terminated unresolved list.
+ * A --mm-model flag may name a file beside the input (the input itself) or
+ * anywhere: its errors are that file's. */
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,9 +41,11 @@ static void check_over(const tps_run_overrides *o) {
   assert(o->seq_len >= 0 && o->cards >= 0);
 }
 
-static void check_error(const tps_error *err, int lines) {
+/* An error in the input names a line of it; one in a file the input names
+ * (a --mm-model JSON) is that file's. */
+static void check_error(const tps_error *err, const char *path, int lines) {
   assert(err->msg[0] != '\0');
-  assert(err->line >= 0 && err->line <= lines);
+  assert(err->line >= 0 && (err->line <= lines || strcmp(err->file, path) != 0));
   assert(err->col >= 0);
 }
 
@@ -64,8 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_over(&over);
     check_unresolved(&unres, lines);
     if (unres.shape == TPS_ECO_SHAPE_BUILT) {
-      assert(model.n_modules == 1);
-      const tps_module *d = &model.modules[0];
+      /* one decoder from the flags, or the modules of a --mm-model file */
+      assert(model.n_modules >= 1 && model.n_modules <= TPS_MAX_MODULES);
+      for (int k = 0; k < model.n_modules; k++)
+        assert(model.modules[k].layers >= 1 && model.modules[k].hidden >= 1);
+      const tps_module *d = &model.modules[model.n_modules - 1];
       assert(d->layers >= 1 && d->hidden >= 1 && d->heads >= 1 && d->vocab >= 1);
       assert(d->kv_heads >= 1 && d->heads % d->kv_heads == 0);
       double p = tps_model_params(&model);
@@ -74,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       assert(memcmp(&model, &before, sizeof model) == 0);
     }
   } else {
-    check_error(&err, lines);
+    check_error(&err, path, lines);
     assert(memcmp(&model, &before, sizeof model) == 0);
     assert(memcmp(&over, &over0, sizeof over) == 0);
     assert(unres.n == 0);
@@ -93,8 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_unresolved(&unres, lines);
     assert(unres.shape == TPS_ECO_SHAPE_NONE);
   } else {
-    check_error(&err, lines);
-    assert(strcmp(err.file, "--megatron-args") == 0);
+    check_error(&err, "--megatron-args", lines);
+    assert(strcmp(err.file, "--megatron-args") == 0); /* no model: no --mm-model file read */
     assert(memcmp(&over, &over0, sizeof over) == 0);
   }
   free(text);

@@ -34,8 +34,12 @@ Test(flag_classes, table_sorted_unique_and_disjoint_from_the_value_table) {
     const flc_flag *f = &flc_flags[k];
     cr_assert(strncmp(f->name, "--", 2) == 0, "%s", f->name);
     cr_assert(f->note && f->note[0], "%s has a note", f->name);
-    /* a harmless value only makes sense for a trigger that takes a value */
-    if (f->harmless) cr_assert(f->trigger && f->takes != FLC_SWITCH, "%s", f->name);
+    /* a harmless value only makes sense for a trigger that takes a value;
+     * a switch can only be made harmless by the run's mean sample length */
+    if (f->harmless)
+      cr_assert(f->trigger && (f->takes != FLC_SWITCH ||
+                               strcmp(f->harmless, FLC_HARMLESS_MEAN_LEN) == 0),
+                "%s", f->name);
     /* a group member with no trigger in its group could never count */
     if (f->cls == FLC_UNMODELLED && !f->trigger) {
       bool has_trigger = false;
@@ -43,9 +47,7 @@ Test(flag_classes, table_sorted_unique_and_disjoint_from_the_value_table) {
         if (flc_flags[j].group == f->group && flc_flags[j].trigger) has_trigger = true;
       cr_assert(has_trigger, "%s: group %s has no trigger", f->name, flc_group_name(f->group));
     }
-    /* a modelled row of this table is one the value table does not read yet
-     * (--mm-model, --num-layer-list: issue 16); no row is in both as
-     * ignored or unmodelled */
+    /* no row is in both as ignored or unmodelled */
     for (int j = 0; j < mgf_n_flags; j++)
       if (strcmp(mgf_flags[j].name, f->name) == 0)
         cr_assert_eq(f->cls, FLC_MODELLED, "%s is read by the value table", f->name);
@@ -62,8 +64,9 @@ Test(flag_classes, lookup_by_exact_name) {
   cr_assert_null(flc_find("--context-parallel", strlen("--context-parallel")));
   cr_assert_null(flc_find("--context-parallel-sizes", strlen("--context-parallel-sizes")));
   cr_assert_eq(flc_find("--save", 6)->cls, FLC_IGNORED);
-  cr_assert_eq(flc_find("--mm-model", 10)->cls, FLC_MODELLED);
-  cr_assert_eq(flc_find("--num-layer-list", 16)->cls, FLC_MODELLED);
+  /* read by the value table (megatron_flags.c), not classified here */
+  cr_assert_null(flc_find("--mm-model", 10));
+  cr_assert_null(flc_find("--num-layer-list", 16));
 }
 
 Test(flag_classes, harmless_values) {
@@ -189,6 +192,23 @@ Test(flag_classes, vpp_is_modelled) {
   parse_ok("--virtual-pipeline-model-parallel-size 4", &o, &u);
   cr_assert_eq(o.vpp, 4);
   cr_assert_eq(u.unmodelled.n + u.unknown.n + u.n, 0);
+}
+
+/* --variable-seq-lengths is listed, marked as harmless once the run has a
+ * mean sample length (the CLI then drops it; golden ok_from_script_mindspeed_mm
+ * with --mean-seq-len, script_varlen_without_mean without). */
+Test(flag_classes, variable_lengths_wait_for_a_mean_length) {
+  tps_run_overrides o;
+  static tps_eco_unresolved u;
+  parse_ok("--variable-seq-lengths --seq-length 1024", &o, &u);
+  const tps_eco_item *it = unmodelled(&u, "--variable-seq-lengths");
+  cr_assert_not_null(it);
+  cr_assert(it->harmless_with_mean_len);
+  cr_assert_eq(it->harmless_seq_len, 0);
+  parse_ok("--context-parallel-size 2", &o, &u);
+  it = unmodelled(&u, "--context-parallel-size");
+  cr_assert_not_null(it);
+  cr_assert(!it->harmless_with_mean_len);
 }
 
 /* The listing holds both tables once each, sorted. */

@@ -36,6 +36,22 @@
  * schema's (tps_training_defaults); the model names no default hardware. */
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err);
 
+/* ---- MindSpeed-MM model JSON ---- */
+
+/* Reads a MindSpeed-MM model JSON (the file of a recipe's --mm-model, e.g.
+ * examples/qwen2.5vl/model_7b.json): image_encoder.vision_encoder -> vit
+ * module "vision_encoder", image_encoder.vision_projector -> "projector",
+ * text_decoder -> decoder "language_model"; `freeze` -> frozen modules;
+ * `pipeline_num_layers` -> the training's pipeline placement and pp; the
+ * text decoder's seq_length and params_dtype -> training defaults. Keys left
+ * out take Megatron TransformerConfig's defaults. Every key is used,
+ * declared irrelevant or refused: an unknown key (TPS_EUNKNOWNKEY) and a
+ * set key of an architecture not modelled (TPS_EUNSUPPORTED) name the key.
+ * tps_model_load reads such a file too (a .json with a 'text_decoder' or
+ * 'image_encoder' section and no 'architectures'); this call refuses any
+ * other JSON. */
+tps_status tps_mindspeed_mm_load(const char *path, tps_model *model, tps_error *err);
+
 /* The `training:` defaults of docs/schema.md, as a model file without a
  * training mapping gets them (seq_len 2048, micro_batch 1, cards 8, tp 1,
  * pp 1, bf16, flash attention, vocab divisor 128, the rest off / derived). */
@@ -54,6 +70,10 @@ typedef struct tps_eco_item {
   /* > 0: the item changes nothing when the run's sequence length is at most
    * this (a config.json's sliding_window); 0: it always matters */
   int64_t harmless_seq_len;
+  /* true: the item changes nothing when the run has a mean sample length
+   * (--mean-seq-len, or the model's training mean_seq_len): a script's
+   * --variable-seq-lengths */
+  bool harmless_with_mean_len;
 } tps_eco_item;
 
 /* A bounded list of items. */

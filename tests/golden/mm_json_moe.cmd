@@ -1,0 +1,1 @@
+--model tests/inputs/mindspeed-mm/bad/moe.json --hw 910b2 --tp 1

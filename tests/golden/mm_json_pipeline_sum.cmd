@@ -1,0 +1,1 @@
+--model tests/inputs/mindspeed-mm/bad/pipeline_sum.json --hw 910b2 --tp 1

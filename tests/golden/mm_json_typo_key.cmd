@@ -1,0 +1,1 @@
+--model tests/inputs/mindspeed-mm/bad/typo_key.json --hw 910b2 --tp 1

@@ -1,0 +1,1 @@
+--model tests/inputs/mindspeed-mm/examples/qwen2.5vl/model_7b.json --hw 910b2 --tp 1,2 --mean-seq-len 689 --global-batch 192
