@@ -24,7 +24,7 @@ _tp_sim() {
         --micro-batch-size --global-batch --global-batch-size --sp --sequence-parallel --no-sp
         --recompute --recompute-granularity --distributed-optimizer --use-distributed-optimizer
         --no-distributed-optimizer --precision --flash-attention --use-flash-attn
-        --no-flash-attention --overlap-grad-reduce --margin --megatron-args --format --output -o
+        --no-flash-attention --overlap-grad-reduce --tp-comm-overlap --margin --megatron-args --format --output -o
         --top --tokens --days --published --kernel --hw-prefix --quick --max-error --ops
         --stack --freeze --mean-seq-len --pipeline-layers --num-layer-list --timeout --interval --allow-unmodelled
         --list-flags --help -h"

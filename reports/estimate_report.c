@@ -254,6 +254,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)run0->global_batch, tps_precision_name(run0->precision),
             tps_recompute_name(run0->recompute), run0->sp ? ", SP" : "",
             run0->distributed_optimizer ? ", distributed optimizer" : "");
+  if (run0 && run0->tp_comm_overlap) fprintf(out, ", TP comm overlap");
   if (run0 && run0->vpp > 1)
     fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
   if (run0 && run0->mean_seq_len > 0 && run0->mean_seq_len < run0->seq_len)
@@ -366,6 +367,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "dp"); json_int(&w, e->run.dp);
     json_key(&w, "cards"); json_int(&w, e->run.cards);
     json_key(&w, "sp"); json_bool(&w, e->run.sp);
+    if (e->run.tp_comm_overlap) { json_key(&w, "tp_comm_overlap"); json_bool(&w, true); }
     json_key(&w, "recompute"); json_string(&w, tps_recompute_name(e->run.recompute));
     json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
     json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);

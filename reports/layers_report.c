@@ -30,10 +30,11 @@ static void print_ops(FILE *out, const layers_report *r, int template_id) {
 
 void report_layers_table(FILE *out, const layers_report *r) {
   const tps_run *run = r->run;
-  fprintf(out, "%s on %s: TP %lld, PP %lld, DP %lld, seq %lld, micro-batch %lld, %s, recompute %s%s\n",
+  fprintf(out, "%s on %s: TP %lld, PP %lld, DP %lld, seq %lld, micro-batch %lld, %s, recompute %s%s%s\n",
           r->model->name, r->hw->name, (long long)run->tp, (long long)run->pp, (long long)run->dp,
           (long long)run->seq_len, (long long)run->micro_batch, tps_precision_name(run->precision),
-          tps_recompute_name(run->recompute), run->sp ? ", SP" : "");
+          tps_recompute_name(run->recompute), run->sp ? ", SP" : "",
+          run->tp_comm_overlap ? ", TP comm overlap" : "");
   fprintf(out, "Per rank, per micro-batch. static = weights + grads + optimizer.\n\n");
   fprintf(out, "%-34s %5s %13s %10s %10s %9s %9s %10s\n", "layer", "stage", "params/rank",
           "static MB", "act MB", "fwd ms", "bwd ms", "TP comm ms");

@@ -73,9 +73,11 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
   for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
-                  &eco->overlap_grad_reduce, &eco->recompute, &eco->precision};
+                  &eco->overlap_grad_reduce, &eco->tp_comm_overlap, &eco->recompute,
+                  &eco->precision};
   const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
-                       cli->overlap_grad_reduce, cli->recompute, cli->precision};
+                       cli->overlap_grad_reduce, cli->tp_comm_overlap, cli->recompute,
+                       cli->precision};
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;

@@ -13,7 +13,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
-  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP,
+  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
   ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
@@ -82,6 +82,8 @@ static const cli_option options[] = {
      "unfused attention"},
     {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap DP gradient reduction with backward"},
+    {ID_TP_OVERLAP, OPTS_RUN, "--tp-comm-overlap", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "overlap SP's all-gathers and reduce-scatters with the GEMMs beside them (needs --sp)"},
     {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
      "fraction of device memory a recommended TP must leave free (default "
      STR(TPS_DEFAULT_MEMORY_MARGIN) ")"},
@@ -284,6 +286,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_FLASH: ov->flash_attention = 1; break;
     case ID_NO_FLASH: ov->flash_attention = 0; break;
     case ID_OVERLAP: ov->overlap_grad_reduce = 1; break;
+    case ID_TP_OVERLAP: ov->tp_comm_overlap = 1; break;
     case ID_MARGIN: {
       char *end = NULL;
       errno = 0;

@@ -16,6 +16,31 @@
 
 #include "engine/lower_internal.h"
 
+/* TP communication overlap (Megatron-LM --tp-comm-overlap, Transformer
+ * Engine userbuffers): with sequence parallelism each all-gather feeds the
+ * column-parallel GEMM after it and each reduce-scatter drains the
+ * row-parallel GEMM before it; the GEMM is split in chunks that run while
+ * the next chunk is exchanged, so a collective and its GEMM take about the
+ * longer of the two (the bound: a first or last chunk and the SMs the
+ * exchange takes are not counted). Backward pairs the same way (the
+ * all-gather's gradient is a reduce-scatter overlapped with that GEMM's
+ * backward, and the other way round). *f and *b become the exposed parts. */
+static void overlap_tp_comm(const tps_op_list *ops, int k, const tps_hw *hw, const tps_run *run,
+                            double *f, double *b) {
+  const tps_op *op = &ops->ops[k];
+  int partner = -1;
+  if (op->fwd_coll == TPS_COLL_ALL_GATHER) partner = k + 1;
+  else if (op->fwd_coll == TPS_COLL_REDUCE_SCATTER) partner = k - 1;
+  if (partner < 0 || partner >= ops->n || ops->ops[partner].kind != TPS_OP_GEMM) return;
+  double gf, gb;
+  tps_op_time(&ops->ops[partner], hw, run, &gf, &gb);
+  /* One of the tp chunks cannot overlap: the first all-gathered chunk is
+   * waited for, the last reduce-scatter follows the last GEMM chunk. */
+  const double chunk = 1.0 / (double)run->tp;
+  *f = fmax(*f - gf, *f * chunk);
+  *b = fmax(*b - gb, *b * chunk);
+}
+
 void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const tps_run *run,
                            const tps_hw *hw, eng_tmpl_sums *c) {
   const double w_bytes = tps_precision_bytes(run->precision);
@@ -30,6 +55,7 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
     c->host_fwd_s += host_ops[0] * hw->stack.host_dispatch_s;
     if (has_bwd) c->host_bwd_s += host_ops[1] * hw->stack.host_dispatch_s;
     if (op->kind == TPS_OP_COLLECTIVE) {
+      if (run->tp_comm_overlap) overlap_tp_comm(&t->ops, k, hw, run, &f, &b);
       c->comm_fwd_s += f;
       c->comm_bwd_s += b;
     } else {

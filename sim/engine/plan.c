@@ -14,6 +14,7 @@
 void tps_run_overrides_init(tps_run_overrides *over) {
   memset(over, 0, sizeof *over);
   over->sp = over->distributed_optimizer = over->flash_attention = over->overlap_grad_reduce = -1;
+  over->tp_comm_overlap = -1;
   over->recompute = over->precision = -1;
   over->memory_margin = -1.0;
 }
@@ -45,10 +46,22 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->distributed_optimizer = pick_bool(over->distributed_optimizer, tr->distributed_optimizer);
   run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);
   run->overlap_grad_reduce = pick_bool(over->overlap_grad_reduce, tr->overlap_grad_reduce);
+  run->tp_comm_overlap = pick_bool(over->tp_comm_overlap, tr->tp_comm_overlap);
   run->vocab_divisor = pick(tr->vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR);
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
   run->micro_batch_overhead_s = tr->micro_batch_overhead_s;
   if (run->sp && run->tp == 1) run->sp = false; /* SP needs a TP group */
+  if (run->tp == 1) run->tp_comm_overlap = false; /* no TP collectives to overlap */
+  /* Megatron-LM (arguments.py) asserts that --tp-comm-overlap comes with
+   * --sequence-parallel: the overlapped collectives are SP's. */
+  if (run->tp_comm_overlap && !run->sp) {
+    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                  "TP communication overlap needs sequence parallelism (SP) at TP %lld, as "
+                  "Megatron-LM requires",
+                  (long long)run->tp);
+    tps_error_hint(err, "add --sp (Megatron: --sequence-parallel), or drop --tp-comm-overlap");
+    return TPS_EINVAL;
+  }
   if (run->tp < 1 || run->pp < 1 || run->seq_len < 1 || run->micro_batch < 1)
     return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
                          "TP, PP, seq_len and micro-batch must be >= 1 (got %lld, %lld, %lld, %lld)",

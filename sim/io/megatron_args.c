@@ -71,6 +71,7 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_DIST_OPT)) { o->distributed_optimizer = 1; applied++; }
   if (given(S, MGF_FLASH)) { o->flash_attention = 1; applied++; }
   if (given(S, MGF_OVERLAP)) { o->overlap_grad_reduce = 1; applied++; }
+  if (given(S, MGF_TP_OVERLAP)) { o->tp_comm_overlap = 1; applied++; }
   if (given(S, MGF_RECOMPUTE)) {
     o->recompute = ival(S, MGF_RECOMPUTE) == 0 ? TPS_RECOMPUTE_SELECTIVE : TPS_RECOMPUTE_FULL;
     applied++;

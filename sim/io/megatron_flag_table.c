@@ -34,6 +34,7 @@
 #define N_MHC "manifold-constrained hyper-connections are not modelled"
 #define N_EMA "an exponential moving average copy of the weights is not modelled"
 #define N_QAT "quantisation-aware training or distillation is not modelled"
+#define N_TP_OVERLAP_SETTING "a setting of --tp-comm-overlap (userbuffer config, which collectives and splits): tp-sim costs the overlap as its bound, each collective hidden behind the GEMM beside it"
 #define N_TP_OVERLAP "overlap of TP communication with GEMMs is not modelled: TP collectives are costed on the critical path"
 #define N_TP2D "2-D tensor parallelism is not modelled: TP is costed as Megatron 1-D TP"
 #define N_SCHED "a pipeline schedule or layer placement other than 1F1B with an even split is not modelled"
@@ -243,12 +244,12 @@ const flc_flag flc_flags[] = {
     {"--disable-msc", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--disable-straggler-on-startup", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
     {"--disable-symmetric-registration", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--disable-tp-comm-bulk-dgrad", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--disable-tp-comm-bulk-wgrad", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--disable-tp-comm-overlap-ag", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--disable-tp-comm-overlap-rs", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--disable-tp-comm-split-ag", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--disable-tp-comm-split-rs", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
+    {"--disable-tp-comm-bulk-dgrad", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--disable-tp-comm-bulk-wgrad", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--disable-tp-comm-overlap-ag", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--disable-tp-comm-overlap-rs", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--disable-tp-comm-split-ag", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--disable-tp-comm-split-rs", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
     {"--discriminator-lr", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SCHED},
     {"--discriminator-wd", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SCHED},
     {"--dist-ckpt-format", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_CKPT},
@@ -1160,10 +1161,9 @@ const flc_flag flc_flags[] = {
     {"--topk-softmax-in-fp32", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_SEED},
     {"--torch-fsdp2-no-reshard-after-forward", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FSDP, 0, NULL, N_FSDP},
     {"--tp-2d", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TP2D, 1, NULL, N_TP2D},
-    {"--tp-comm-bootstrap-backend", FLC_UNMODELLED, FLC_VALUE, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--tp-comm-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 1, NULL, N_TP_OVERLAP},
-    {"--tp-comm-overlap-cfg", FLC_UNMODELLED, FLC_VALUE, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
-    {"--tp-comm-overlap-rs-dgrad", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 0, NULL, N_TP_OVERLAP},
+    {"--tp-comm-bootstrap-backend", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--tp-comm-overlap-cfg", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
+    {"--tp-comm-overlap-rs-dgrad", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, N_TP_OVERLAP_SETTING},
     {"--tp-x", FLC_UNMODELLED, FLC_VALUE, FLC_G_TP2D, 0, NULL, N_TP2D},
     {"--tp-y", FLC_UNMODELLED, FLC_VALUE, FLC_G_TP2D, 0, NULL, N_TP2D},
     {"--train-data-path", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_DATA},

@@ -104,7 +104,7 @@ static const io_key module_keys[M_N] = {
 
 enum {
   T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
-  T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP,
+  T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const io_key training_keys[T_N] = {
@@ -134,6 +134,7 @@ static const io_key training_keys[T_N] = {
     [T_SP] = TR_BOOL(sp, 0, "sequence parallelism"),
     [T_FLASH] = TR_BOOL(flash_attention, 1, "fused attention"),
     [T_OVERLAP] = TR_BOOL(overlap_grad_reduce, 0, "DP reduction overlaps backward"),
+    [T_TP_OVERLAP] = TR_BOOL(tp_comm_overlap, 0, "TP collectives overlap their GEMMs (needs sp)"),
     [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR, CMAX,
                                "vocabulary padded to a multiple of divisor x tp"),
     /* 0 when absent (min 0: zero allowed) */

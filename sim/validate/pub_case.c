@@ -240,6 +240,7 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
   read_bool(d, par, "parallel", "sp", c, &o->sp);
   read_bool(d, par, "parallel", "distributed_optimizer", c, &o->distributed_optimizer);
   read_bool(d, par, "parallel", "overlap_grad_reduce", c, &o->overlap_grad_reduce);
+  read_bool(d, par, "parallel", "tp_comm_overlap", c, &o->tp_comm_overlap);
   read_bool(d, par, "parallel", "flash_attention", c, &c->flash);
   if (skipping(c)) return;
   yaml_node_t *rn = io_map_get(d, par, "recompute");
@@ -263,8 +264,13 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
                        pub_text_has(impl_text, "stage 3")))
     skip_at(c, impl, "parameter and gradient sharding (ZeRO-3 / FSDP, parallel.dp_impl) is not "
                      "modelled");
-  if (o->overlap_grad_reduce < 0 && pub_text_has(impl_text, "overlap"))
+  if (o->overlap_grad_reduce < 0 && pub_text_has(impl_text, "overlap-grad-reduce"))
     o->overlap_grad_reduce = 1;
+  if (o->overlap_grad_reduce < 0 && pub_text_has(impl_text, "overlap") &&
+      !pub_text_has(impl_text, "tp-comm-overlap"))
+    o->overlap_grad_reduce = 1;
+  if (o->tp_comm_overlap < 0 && pub_text_has(impl_text, "tp-comm-overlap"))
+    o->tp_comm_overlap = 1;
 }
 
 static void read_hardware(io_doc *d, const yaml_node_t *map, pub_case *c) {

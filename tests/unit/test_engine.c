@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/evaluate.h"
 #include "engine/lower_internal.h"
 #include "tpsim/tpsim.h"
 
@@ -346,6 +347,70 @@ Test(memory, communicator_buffers_per_group) {
   tps_estimate e;
   cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
   cr_assert_float_eq(e.memory.runtime_reserve, 3e8, 1e-3);
+}
+
+/* TP communication overlap (docs/model.md section 4): each SP all-gather is
+ * hidden behind the GEMM after it and each reduce-scatter behind the GEMM
+ * before it, down to one of the TP chunks: exposed = max(comm - gemm,
+ * comm / tp), forward and backward; collectives with no GEMM beside them
+ * (the embedding's reduce-scatter) stay whole. Expected values: that rule
+ * applied op by op to the same lowering. */
+Test(time, tp_comm_overlap_hides_collectives_behind_their_gemms) {
+  tps_model m = gpt(2, 2048, 16, 32000, 2048);
+  m.training.global_batch = 4;
+  tps_hw hw = test_hw();
+  tps_run run = run_for(&m, 4, 1, true, TPS_RECOMPUTE_NONE, true);
+  cr_assert(!run.tp_comm_overlap);
+  tps_plan plan;
+  tps_error err;
+  cr_assert_eq(tps_plan_build(&m, &run, &plan, &err), TPS_OK, "%s", err.msg);
+  tps_run over = run;
+  over.tp_comm_overlap = true;
+  int checked = 0;
+  for (int i = 0; i < plan.n_templates; i++) {
+    const tps_template *t = &plan.templates[i];
+    double want_f = 0.0, want_b = 0.0, whole_f = 0.0;
+    for (int k = 0; k < t->ops.n; k++) {
+      const tps_op *op = &t->ops.ops[k];
+      if (op->kind != TPS_OP_COLLECTIVE) continue;
+      double f, b;
+      tps_op_time(op, &hw, &run, &f, &b);
+      whole_f += f;
+      int g = op->fwd_coll == TPS_COLL_ALL_GATHER ? k + 1 : k - 1;
+      if (g >= 0 && g < t->ops.n && t->ops.ops[g].kind == TPS_OP_GEMM) {
+        double gf, gb;
+        tps_op_time(&t->ops.ops[g], &hw, &run, &gf, &gb);
+        f = fmax(f - gf, f / 4.0);
+        b = fmax(b - gb, b / 4.0);
+        checked++;
+      }
+      want_f += f;
+      want_b += b;
+    }
+    eng_tmpl_sums plain, hidden;
+    eng_tmpl_sums_compute(t, &plan.modules[t->module], &run, &hw, &plain);
+    eng_tmpl_sums_compute(t, &plan.modules[t->module], &over, &hw, &hidden);
+    assert_rel(plain.comm_fwd_s, whole_f, 1e-12, "no overlap");
+    assert_rel(hidden.comm_fwd_s, want_f, 1e-12, "forward");
+    assert_rel(hidden.comm_bwd_s, want_b, 1e-12, "backward");
+    cr_assert(hidden.comm_fwd_s <= plain.comm_fwd_s);
+    cr_assert_eq(hidden.fwd_s, plain.fwd_s, "the GEMMs keep their time");
+  }
+  cr_assert_geq(checked, 4, "a block has two all-gathers and two reduce-scatters");
+  tps_plan_free(&plan);
+  /* Megatron requires SP with it: refused without. */
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = o.cards = 4;
+  o.tp_comm_overlap = 1;
+  o.sp = 0;
+  tps_run r;
+  cr_assert_eq(tps_run_resolve(&m, &o, &r, &err), TPS_EINVAL);
+  cr_assert(strstr(err.msg, "sequence parallelism") != NULL, "%s", err.msg);
+  /* at TP 1 there is nothing to overlap: accepted, off */
+  o.tp = o.cards = 1;
+  cr_assert_eq(tps_run_resolve(&m, &o, &r, &err), TPS_OK, "%s", err.msg);
+  cr_assert(!r.tp_comm_overlap);
 }
 
 /* 1F1B keeps pp - s micro-batches in flight on stage s. */

@@ -95,6 +95,7 @@ typedef struct tps_training {
   bool sp;
   bool flash_attention;
   bool overlap_grad_reduce;
+  bool tp_comm_overlap; /* TP collectives overlapped with their GEMMs (needs SP) */
   int64_t vocab_divisor; /* Megatron --make-vocab-size-divisible-by */
   double micro_batch_overhead_s; /* host-side seconds per micro-batch on every
                                     stage (data loading, preprocessing, op
@@ -227,6 +228,8 @@ typedef struct tps_run {
   int64_t vpp;                  /* model chunks per pipeline stage (interleaved 1F1B); 1: none */
   tps_precision precision;
   bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
+  bool tp_comm_overlap;         /* SP's all-gathers and reduce-scatters overlapped with
+                                   the GEMM beside them (Megatron --tp-comm-overlap) */
   tps_recompute recompute;
   int64_t vocab_divisor;
   double memory_margin;         /* fraction of device memory kept free for "fits with margin" */
@@ -246,6 +249,7 @@ typedef struct tps_run_overrides {
   int64_t mean_seq_len; /* 0: unset */
   int64_t vpp;    /* 0: unset */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
+  int tp_comm_overlap; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
   int precision;  /* -1 unset, else tps_precision */
   double memory_margin; /* < 0: unset */

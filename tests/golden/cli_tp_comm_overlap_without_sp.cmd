@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --tp 2 --tp-comm-overlap

@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --tp 2,4,8 --sp --tp-comm-overlap --interval none
