@@ -153,10 +153,10 @@ typedef struct eco_source {
 
 /* Applies the flag classes' rule to the sources: an unknown flag or key
  * warns; an unmodelled one fails (every one is named, then exit 2) unless
- * allow, when it warns and becomes a note. seq_len drops items harmless at
- * the run's sequence length. Returns an exit code. */
-static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_t seq_len,
-                            bool mean_len, cli_notes *notes) {
+ * allow, when it warns and becomes a note. mean_len (the run has a mean
+ * sample length) drops the items it makes harmless. Returns an exit code. */
+static int check_unmodelled(const eco_source *src, int n_src, bool allow, bool mean_len,
+                            cli_notes *notes) {
   int refused = 0;
   for (int s = 0; s < n_src; s++) {
     const tps_eco_unresolved *u = src[s].u;
@@ -173,7 +173,6 @@ static int check_unmodelled(const eco_source *src, int n_src, bool allow, int64_
               u->unknown.dropped, keys ? "keys" : "flags");
     for (int i = 0; i < u->unmodelled.n; i++) {
       const tps_eco_item *it = &u->unmodelled.items[i];
-      if (it->harmless_seq_len > 0 && seq_len > 0 && seq_len <= it->harmless_seq_len) continue;
       if (it->harmless_with_mean_len && mean_len) continue;
       char words[300], at[4200];
       item_words(it, words, sizeof words);
@@ -277,9 +276,8 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_over
   }
   merge_overrides(&eco, &args->over);
   *over = eco;
-  int64_t seq_len = eco.seq_len > 0 ? eco.seq_len : model->training.seq_len;
   bool mean_len = eco.mean_seq_len > 0 || model->training.mean_seq_len > 0;
-  int rc = check_unmodelled(src, n_src, args->allow_unmodelled, seq_len, mean_len, notes);
+  int rc = check_unmodelled(src, n_src, args->allow_unmodelled, mean_len, notes);
   if (rc != EXIT_OK) return rc;
   if (args->freeze && freeze_modules(args->freeze, model) != EXIT_OK) return EXIT_USAGE;
   const char *hw_name = args->hw ? args->hw : model->default_hw;

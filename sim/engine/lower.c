@@ -277,6 +277,13 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   /* Q K^T and P V: 2 GEMMs of 2 x seq x seq x d per head and sequence. */
   double full_flops = 4.0 * (double)core->batch * span * span * d * heads_r;
   core->fwd_flops = (causal && flash) ? full_flops / 2.0 : full_flops;
+  /* Sliding window w < span (causal, fused kernels skip the blocks outside
+   * the band): query i sees min(i + 1, w) keys, w span - w (w - 1) / 2 of
+   * the span^2 pairs. Unfused attention computes the whole masked square. */
+  int64_t w = m->type == TPS_MODULE_DECODER ? m->sliding_window : 0;
+  if (causal && flash && w > 0 && w < span)
+    core->fwd_flops = full_flops * ((double)w * (double)span - (double)w * (double)(w - 1) / 2.0) /
+                      ((double)span * (double)span);
   double qkv_bytes = (double)tokens * (heads_r + 2 * kv_r) * d * a;
   double out_bytes = (double)tokens * heads_r * d * a;
   double score_elems = (double)core->batch * heads_r * span * span;

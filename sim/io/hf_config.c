@@ -98,8 +98,6 @@ typedef enum {
   HFK_GT1,         /* an integer > 1 (expert counts: 0 or 1 is a dense model) */
   HFK_GT0,         /* an integer > 0 */
   HFK_TRUE,        /* true */
-  HFK_SLIDING,     /* sliding_window: unless use_sliding_window is false; harmless at
-                      sequences no longer than the window */
   HFK_LAYER_TYPES  /* a list holding anything but "full_attention" */
 } hfk_cond;
 
@@ -149,7 +147,7 @@ static const hf_key_row hf_keys[] = {
     {"linear_num_value_heads", HFK_UNMODELLED, HFK_ALWAYS, HK_HYBRID},
     {"max_position_embeddings", HFK_IGNORED, HFK_ALWAYS,
      "RoPE positions have no table; GPT-2 reads n_positions"},
-    {"max_window_layers", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"max_window_layers", HFK_MODELLED, HFK_ALWAYS, "read with sliding_window"},
     {"mlp_bias", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"mlp_only_layers", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
     {"model_type", HFK_MODELLED, HFK_ALWAYS, HK_READ},
@@ -189,9 +187,7 @@ static const hf_key_row hf_keys[] = {
     {"scale_attn_by_inverse_layer_idx", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"scale_attn_weights", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"shared_expert_intermediate_size", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
-    {"sliding_window", HFK_UNMODELLED, HFK_SLIDING,
-     "sliding-window attention is not modelled: attention is costed as full causal attention "
-     "(the same while the sequence fits in the window)"},
+    {"sliding_window", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"summary_activation", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
     {"summary_first_dropout", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
     {"summary_proj_to_labels", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
@@ -288,17 +284,14 @@ static const hf_key_row *hf_key_find(const char *key) {
   return NULL;
 }
 
-/* Whether an unmodelled key's condition holds for value n (in map);
- * *window receives sliding_window's size. */
-static tps_status key_matters(io_doc *d, const yaml_node_t *map, const hf_key_row *k,
-                              yaml_node_t *n, bool *matters, int64_t *window) {
+/* Whether an unmodelled key's condition holds for value n. */
+static tps_status key_matters(io_doc *d, const hf_key_row *k, yaml_node_t *n, bool *matters) {
   char what[80];
   snprintf(what, sizeof what, "'%s'", k->key);
   int64_t v = 0;
   bool b = false;
   tps_status st = TPS_OK;
   *matters = false;
-  *window = 0;
   switch (k->cond) {
     case HFK_ALWAYS: *matters = true; break;
     case HFK_GT1:
@@ -310,15 +303,6 @@ static tps_status key_matters(io_doc *d, const yaml_node_t *map, const hf_key_ro
       if ((st = io_node_bool(d, n, what, &b))) return st;
       *matters = b;
       break;
-    case HFK_SLIDING: {
-      bool use = true;
-      if ((st = jf_bool(d, map, "use_sliding_window", &use))) return st;
-      if (!use) break;
-      if ((st = io_node_int(d, n, what, 1, CMAX, &v))) return st;
-      *matters = true;
-      *window = v;
-      break;
-    }
     case HFK_LAYER_TYPES:
       if (n->type != YAML_SEQUENCE_NODE) {
         *matters = true;
@@ -336,7 +320,7 @@ static tps_status key_matters(io_doc *d, const yaml_node_t *map, const hf_key_ro
 }
 
 static void note_add(tps_eco_list *l, const char *key, const char *text, const char *why,
-                     int line, int64_t window) {
+                     int line) {
   if (l->n >= TPS_ECO_UNRESOLVED_MAX) {
     l->dropped++;
     return;
@@ -347,7 +331,6 @@ static void note_add(tps_eco_list *l, const char *key, const char *text, const c
   snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text);
   snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why);
   it->line = line;
-  it->harmless_seq_len = window;
 }
 
 /* Classifies the keys of map (the config, or its text_config): an
@@ -372,13 +355,12 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
         snprintf(why, sizeof why, "did you mean '%s'?", close);
       else
         snprintf(why, sizeof why, "not a key tp-sim knows");
-      note_add(&notes->unknown, key, "", why, io_node_line(kn), 0);
+      note_add(&notes->unknown, key, "", why, io_node_line(kn));
       continue;
     }
     if (k->cls != HFK_UNMODELLED || !n) continue;
     bool matters;
-    int64_t window;
-    tps_status st = key_matters(d, map, k, n, &matters, &window);
+    tps_status st = key_matters(d, k, n, &matters);
     if (st) return st;
     if (!matters) continue;
     char text[96];
@@ -387,7 +369,7 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
     else
       io_node_desc(n, text, sizeof text);
     if (notes) {
-      note_add(&notes->unmodelled, key, text, k->note, io_node_line(n), window);
+      note_add(&notes->unmodelled, key, text, k->note, io_node_line(n));
       continue;
     }
     if (k->cond == HFK_GT1) /* the message of the first releases */
@@ -424,6 +406,32 @@ static tps_status check_attention(io_doc *d, const yaml_node_t *at, tps_module *
 
 /* The text decoder of a Llama-style family (Llama, Mistral, Qwen2, and the
  * language model of Qwen2.5-VL); fields read from `map`. */
+/* sliding_window (Mistral, Qwen2): every layer attends to the last N
+ * tokens unless use_sliding_window is false (Qwen2's default); Qwen2's
+ * max_window_layers, which keeps the window off some layers, is refused
+ * when it would (a mix of windowed and full layers is not modelled). */
+static tps_status read_sliding_window(io_doc *d, const yaml_node_t *map, tps_module *m) {
+  tps_status st;
+  bool use = true;
+  int64_t window = 0, max_layers = 0;
+  yaml_node_t *at_window = NULL, *at_max = NULL;
+  if ((st = jf_bool(d, map, "use_sliding_window", &use)) ||
+      (st = jf_int(d, map, "sliding_window", 1, &window, &at_window)) ||
+      (st = jf_int(d, map, "max_window_layers", 0, &max_layers, &at_max)))
+    return st;
+  if (!use || !at_window) return TPS_OK;
+  if (at_max && max_layers > 0 && max_layers < m->layers) {
+    io_doc_fail(d, at_max, TPS_EUNSUPPORTED,
+                "'max_window_layers' is %" PRId64 " of %" PRId64 " layers: a mix of sliding-window "
+                "and full-attention layers is not modelled",
+                max_layers, m->layers);
+    io_doc_hint(d, "tp-sim models a sliding window on every layer, or on none");
+    return TPS_EUNSUPPORTED;
+  }
+  m->sliding_window = window;
+  return TPS_OK;
+}
+
 static tps_status read_llama_decoder(io_doc *d, const yaml_node_t *map, const hf_arch *a,
                                      tps_module *m) {
   tps_status st;
@@ -458,6 +466,7 @@ static tps_status read_llama_decoder(io_doc *d, const yaml_node_t *map, const hf
       return st;
     m->bias = mlp_bias;
   }
+  if ((st = read_sliding_window(d, map, m))) return st;
   m->mlp = TPS_MLP_SWIGLU; /* gated MLP: gate, up, down (hidden_act silu) */
   m->norm = TPS_NORM_RMSNORM;
   m->position = TPS_POSITION_ROPE;

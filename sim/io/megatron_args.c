@@ -119,6 +119,7 @@ static tps_status apply_shape(const mg_apply *S, tps_module *m, tps_training *t,
   SHAPE_INT(MGF_VOCAB, vocab)
   SHAPE_INT(MGF_MAX_POS, max_position)
   SHAPE_INT(MGF_KV_CHANNELS, head_dim)
+  SHAPE_INT(MGF_SLIDING, sliding_window)
 #undef SHAPE_INT
   if (given(S, MGF_PADDED_VOCAB)) {
     m->vocab = ival(S, MGF_PADDED_VOCAB);

@@ -25,7 +25,7 @@
 #define N_FSDP "fully sharded data parallelism (ZeRO-3-like weight and gradient sharding) is not modelled"
 #define N_LORA "LoRA fine-tuning (frozen base weights, adapters) is not modelled: every weight is costed as trained"
 #define N_HYBRID "hybrid Mamba/linear-attention layers are not modelled: every layer is costed as attention + MLP"
-#define N_WINDOW "sliding-window attention is not modelled: attention is costed as full causal attention"
+#define N_WINDOW "this form of windowed attention is not modelled (only --sliding-window N on every layer is): attention is costed as full causal attention"
 #define N_RL "reinforcement-learning / preference training (rollouts, reference models) is not modelled"
 #define N_VISION "Megatron vision-model flags: an image model that tp-sim does not build from flags"
 #define N_RETRO "RETRO retrieval-augmented models are not modelled"
@@ -506,7 +506,7 @@ const flc_flag flc_flags[] = {
     {"--input-layernorm-in-fp32", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_SEED},
     {"--instruction-template", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--interleave-probs", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
-    {"--interleave-sliding-window", FLC_UNMODELLED, FLC_VALUE, FLC_G_WINDOW, 0, NULL, N_WINDOW},
+    {"--interleave-sliding-window", FLC_UNMODELLED, FLC_VALUE, FLC_G_WINDOW, 1, NULL, N_WINDOW},
     {"--is-hybrid-model", FLC_UNMODELLED, FLC_SWITCH, FLC_G_HYBRID, 1, NULL, N_HYBRID},
     {"--is-instruction-dataset", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
     {"--is-pairwise-dataset", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
@@ -1100,7 +1100,6 @@ const flc_flag flc_flags[] = {
     {"--simulated-nproc-per-node", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--skip-bias-add", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_SCHED},
     {"--skip-train", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
-    {"--sliding-window", FLC_UNMODELLED, FLC_VALUE, FLC_G_WINDOW, 1, NULL, N_WINDOW},
     {"--sliding-window-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_WINDOW, 1, NULL, N_WINDOW},
     {"--smart-swap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
     {"--softmax-type", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SEED},

@@ -42,6 +42,7 @@ const mgf_flag mgf_flags[] = {
     {"--use-flash-attn", MGF_FLASH, MGF_SWITCH, false, NULL},
     {"--overlap-grad-reduce", MGF_OVERLAP, MGF_SWITCH, false, NULL},
     {"--tp-comm-overlap", MGF_TP_OVERLAP, MGF_SWITCH, false, NULL},
+    {"--sliding-window", MGF_SLIDING, MGF_INT, true, NULL},
     /* torchrun / torch.distributed.launch: cards = nproc_per_node x nnodes */
     {"--nproc_per_node", MGF_NPROC, MGF_INT, false, NULL},
     {"--nproc-per-node", MGF_NPROC, MGF_INT, false, NULL},

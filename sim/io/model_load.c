@@ -59,7 +59,7 @@ enum {
   M_NAME, M_TYPE, M_LAYERS, M_HIDDEN, M_HEADS, M_KV_HEADS, M_HEAD_DIM, M_FFN,
   M_MLP, M_NORM, M_BIAS, M_QKV_BIAS, M_DROPOUT, M_FROZEN, M_VOCAB, M_TIED,
   M_POSITION, M_MAX_POSITION, M_PATCH, M_TEMPORAL_PATCH, M_IN_CHANNELS,
-  M_TOKENS, M_WINDOW, M_FULL_ATTN, M_SPATIAL_MERGE, M_OUTPUT, M_N
+  M_TOKENS, M_WINDOW, M_FULL_ATTN, M_SPATIAL_MERGE, M_OUTPUT, M_SLIDING, M_N
 };
 static const io_key module_keys[M_N] = {
     [M_NAME] = {.name = "name", .type = IO_KEY_STRING,
@@ -92,6 +92,8 @@ static const io_key module_keys[M_N] = {
                      .applies = V, .help = "blocks (0-based) with full attention"},
     [M_SPATIAL_MERGE] = MOD_INT(spatial_merge, 1, P, 0, 1, "tokens merged per side"),
     [M_OUTPUT] = MOD_INT(output, 1, P, P, 0, "output width (the decoder's hidden)"),
+    [M_SLIDING] = MOD_INT(sliding_window, 1, D, 0, 0,
+                          "tokens each token attends to (sliding-window attention; absent: full)"),
 };
 
 /* training: */

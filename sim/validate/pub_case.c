@@ -156,6 +156,8 @@ static void read_model(io_doc *d, const yaml_node_t *map, pub_case *c) {
   if (!skipping(c) && read_int(d, model, "model", "kv_heads", 1, MAX_HEADS, c, &m->kv_heads) == 0)
     m->kv_heads = m->heads;
   if (!skipping(c)) read_int(d, model, "model", "head_dim", 1, MAX_WIDTH, c, &m->head_dim);
+  if (!skipping(c))
+    read_int(d, model, "model", "sliding_window", 1, MAX_WIDTH, c, &m->sliding_window);
   need_int(d, model, "model", "ffn", 1, MAX_WIDTH, c, &m->ffn);
   need_int(d, model, "model", "vocab", 1, MAX_VOCAB, c, &m->vocab);
   if (!skipping(c) && c->seq_len == 0) skip_at(c, NULL, "model.seq_len not given");

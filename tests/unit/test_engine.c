@@ -413,6 +413,34 @@ Test(time, tp_comm_overlap_hides_collectives_behind_their_gemms) {
   cr_assert(!r.tp_comm_overlap);
 }
 
+/* Sliding-window attention (Mistral): with a fused causal kernel, query i
+ * attends to min(i + 1, w) keys, so the score FLOPs are
+ * 4 d heads (w s - w (w - 1) / 2) per sequence instead of 4 d heads s^2 / 2;
+ * a window no shorter than the sequence changes nothing. */
+Test(lowering, sliding_window_attention_flops) {
+  tps_model m = gpt(1, 1024, 8, 1000, 8192);
+  m.training.global_batch = 1;
+  tps_run run = run_for(&m, 1, 1, false, TPS_RECOMPUTE_NONE, true);
+  const double s = 8192, d = 128, heads = 8;
+  const double windows[] = {0, 4096, 8192, 16384};
+  for (int i = 0; i < 4; i++) {
+    m.modules[0].sliding_window = (int64_t)windows[i];
+    tps_plan plan;
+    tps_error err;
+    cr_assert_eq(tps_plan_build(&m, &run, &plan, &err), TPS_OK, "%s", err.msg);
+    const tps_op *core = NULL;
+    for (int t = 0; t < plan.n_templates && !core; t++)
+      for (int k = 0; k < plan.templates[t].ops.n; k++)
+        if (plan.templates[t].ops.ops[k].kind == TPS_OP_ATTENTION) core = &plan.templates[t].ops.ops[k];
+    cr_assert_not_null(core);
+    double w = windows[i];
+    double want = (w > 0 && w < s) ? 4.0 * d * heads * (w * s - w * (w - 1) / 2.0)
+                                   : 4.0 * d * heads * s * s / 2.0;
+    assert_rel(core->fwd_flops, want, 1e-12, "window");
+    tps_plan_free(&plan);
+  }
+}
+
 /* 1F1B keeps pp - s micro-batches in flight on stage s. */
 Test(memory, pipeline_in_flight) {
   tps_model m = gpt(8, 1024, 8, 1024, 512);

@@ -87,9 +87,10 @@ Test(hf_config, llama3_8b) {
   cr_assert_str_eq(hf.name, "llama3-8b");
 }
 
-/* Mistral-7B-v0.1: 7,241,732,096 parameters (the HF model card's total).
- * Its sliding_window of 4096 is not modelled: tps_hf_config_read lists it,
- * harmless up to 4096 tokens (tps_hf_config_load refuses it; below). */
+/* Mistral-7B-v0.1: 7,241,732,096 parameters (the HF model card's total),
+ * every layer with a sliding window of 4096 tokens (config.json
+ * sliding_window; MistralConfig's docstring: "Sliding window attention
+ * window size"). */
 Test(hf_config, mistral_7b) {
   static tps_model hf;
   static tps_eco_unresolved notes;
@@ -99,21 +100,25 @@ Test(hf_config, mistral_7b) {
   cr_assert_eq(tps_model_params(&hf), 7241732096.0, "total %.0f", tps_model_params(&hf));
   cr_assert_eq(hf.modules[0].kv_heads, 8);
   cr_assert_not(hf.modules[0].qkv_bias);
-  cr_assert_eq(notes.unmodelled.n, 1);
-  cr_assert_str_eq(notes.unmodelled.items[0].arg, "sliding_window");
-  cr_assert_str_eq(notes.unmodelled.items[0].text, "4096");
-  cr_assert_eq(notes.unmodelled.items[0].line, 15);
-  cr_assert_eq(notes.unmodelled.items[0].harmless_seq_len, 4096);
+  cr_assert_eq(hf.modules[0].sliding_window, 4096);
+  cr_assert_eq(notes.unmodelled.n, 0, "the window is modelled");
   cr_assert_eq(notes.unknown.n, 0, "every key of the released config is known");
+  static tps_model m;
+  cr_assert_eq(tps_hf_config_load(HF "mistral-7b/config.json", &m, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(m.modules[0].sliding_window, 4096);
 }
 
-Test(hf_config, sliding_window_refused_without_notes) {
+/* Qwen2's max_window_layers below the layer count with the window on mixes
+ * windowed and full layers: refused at the key. */
+Test(hf_config, sliding_window_on_some_layers_refused) {
   static tps_model m;
   tps_error err;
-  cr_assert_eq(tps_hf_config_load(HF "mistral-7b/config.json", &m, &err), TPS_EUNSUPPORTED);
-  cr_assert(strstr(err.msg, "'sliding_window' is 4096: sliding-window attention is not "
-                            "modelled") == err.msg, "%s", err.msg);
-  cr_assert_eq(err.line, 15);
+  cr_assert_eq(tps_hf_config_load(HF "qwen2-window-layers/config.json", &m, &err),
+               TPS_EUNSUPPORTED);
+  cr_assert(strstr(err.msg, "'max_window_layers' is 21 of 24 layers: a mix of sliding-window "
+                            "and full-attention layers is not modelled") == err.msg,
+            "%s", err.msg);
+  cr_assert_eq(err.line, 11);
 }
 
 /* Qwen2's sliding_window with use_sliding_window false changes nothing;
@@ -136,7 +141,6 @@ Test(hf_config, key_classes) {
   cr_assert_str_eq(notes.unmodelled.items[0].arg, "q_lora_rank");
   cr_assert_str_eq(notes.unmodelled.items[0].text, "1536");
   cr_assert_str_eq(notes.unmodelled.items[1].arg, "num_nextn_predict_layers");
-  cr_assert_eq(notes.unmodelled.items[1].harmless_seq_len, 0);
 }
 
 /* Qwen2.5-0.5B: 494,032,768 parameters (tied embeddings, q/k/v bias). */

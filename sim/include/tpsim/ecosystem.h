@@ -67,9 +67,6 @@ typedef struct tps_eco_item {
   char text[128]; /* the value after expansion, unexpanded parts as written ("$TP") */
   char why[240];  /* "variable 'TP' is not set in the script" */
   int line;       /* 1-based line in the script or argument string; 0: unknown */
-  /* > 0: the item changes nothing when the run's sequence length is at most
-   * this (a config.json's sliding_window); 0: it always matters */
-  int64_t harmless_seq_len;
   /* true: the item changes nothing when the run has a mean sample length
    * (--mean-seq-len, or the model's training mean_seq_len): a script's
    * --variable-seq-lengths */

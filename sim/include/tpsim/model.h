@@ -71,6 +71,8 @@ typedef struct tps_module {
   bool tied_embeddings;
   tps_position position;
   int64_t max_position; /* learned positions: table rows */
+  int64_t sliding_window; /* decoder: each token attends to the last N tokens
+                             (Mistral's sliding window); 0 = full causal */
   /* vit */
   int64_t patch, temporal_patch, in_channels;
   int64_t tokens;      /* patches per sample entering the first block */
