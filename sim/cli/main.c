@@ -33,7 +33,7 @@ static const command commands[] = {
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
     {"validate", "tp-sim validate --published FILE | --kernel [options]",
      "predicted vs measured with errors and MAPE: published runs, or tp-kernel runs on this machine",
-     OPTS_VALIDATE | OPTS_KERNEL | OPTS_OUTPUT_TJ, cmd_validate},
+     OPTS_VALIDATE | OPTS_KERNEL | OPTS_OUTPUT_TJ | OPTS_INTERVAL, cmd_validate},
     {"calibrate", "tp-sim calibrate [-o PREFIX] [--quick]",
      "measure this machine with tp-kernel and write hardware profiles PREFIX-tpN[-sp].yaml",
      OPTS_CALIBRATE, cmd_calibrate},

@@ -367,6 +367,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     }
     case ID_INTERVAL: {
+      args->interval_given = true;
       if (strcmp(value, "none") == 0) {
         args->interval = 0.0;
         break;

@@ -47,6 +47,7 @@ typedef struct cli_args {
   const char *write_me_path;  /* fit --write-model-error FILE: its model-error entries */
   int64_t timeout_s;          /* validate --kernel / calibrate --timeout S; 0: default */
   double interval;            /* --interval P as a fraction (0.9); 0: no intervals */
+  bool interval_given;        /* --interval was on the command line */
   bool allow_unmodelled;      /* --allow-unmodelled: unmodelled flags/keys warn instead of failing */
   bool list_flags;            /* from-script --list-flags: print the flag classification */
   bool help;
