@@ -321,7 +321,7 @@ static void json_pair(json_writer *w, const char *key, tps_interval iv) {
 }
 
 /* One row's intervals, fits_at_interval and sensitivities. */
-static void json_intervals(json_writer *w, const tps_uncertainty *u) {
+void report_json_intervals(json_writer *w, const tps_uncertainty *u) {
   json_pair(w, "memory_bytes_interval", u->memory_bytes);
   json_pair(w, "step_time_s_interval", u->step_time_s);
   json_pair(w, "tokens_per_s_interval", u->tokens_per_s);
@@ -389,7 +389,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
     json_key(&w, "mfu"); json_number(&w, e->mfu);
-    if (r->unc) json_intervals(&w, &r->unc[i]);
+    if (r->unc) report_json_intervals(&w, &r->unc[i]);
     json_key(&w, "stages");
     json_array_begin(&w);
     for (int s = 0; s < e->n_stages; s++) {

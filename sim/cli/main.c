@@ -27,7 +27,7 @@ static const command commands[] = {
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_OUTPUT | OPTS_INTERVAL | OPTS_SCRIPT, cmd_estimate},
     {"recommend", "tp-sim recommend --model M [--hw H] [--cards N] [options]",
      "search TP x PP x DP x SP x recompute x micro-batch x optimizer sharding; rank; default TP",
-     OPTS_MODEL | OPTS_SEARCH | OPTS_OUTPUT_TJ, cmd_recommend},
+     OPTS_MODEL | OPTS_SEARCH | OPTS_OUTPUT_TJ | OPTS_INTERVAL, cmd_recommend},
     {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
      "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
      OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
