@@ -322,7 +322,7 @@ static void json_pair(json_writer *w, const char *key, tps_interval iv) {
 }
 
 /* One row's intervals, fits_at_interval and sensitivities. */
-static void json_intervals(json_writer *w, const tps_uncertainty *u) {
+void report_json_intervals(json_writer *w, const tps_uncertainty *u) {
   json_pair(w, "memory_bytes_interval", u->memory_bytes);
   json_pair(w, "step_time_s_interval", u->step_time_s);
   json_pair(w, "tokens_per_s_interval", u->tokens_per_s);
@@ -391,7 +391,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
     json_key(&w, "mfu"); json_number(&w, e->mfu);
-    if (r->unc) json_intervals(&w, &r->unc[i]);
+    if (r->unc) report_json_intervals(&w, &r->unc[i]);
     json_key(&w, "stages");
     json_array_begin(&w);
     for (int s = 0; s < e->n_stages; s++) {
@@ -462,7 +462,13 @@ void report_estimate_csv(FILE *out, const estimate_report *r) {
   fprintf(out, "tp,pp,dp,cards,sp,recompute,micro_batch,global_batch,seq_len,fits,"
                "weights_bytes,grads_bytes,optimizer_bytes,activations_bytes,allocator_bytes,"
                "runtime_reserve_bytes,total_bytes,step_time_s,compute_s,tp_comm_s,pp_bubble_s,dp_comm_s,optimizer_s,overhead_s,"
-               "tokens_per_s,tokens_per_s_per_card,mfu\n");
+               "tokens_per_s,tokens_per_s_per_card,mfu");
+  /* Intervals (docs/uncertainty.md): added after every former column. */
+  if (r->unc)
+    fprintf(out, ",interval_level,total_bytes_lo,total_bytes_hi,step_time_s_lo,step_time_s_hi,"
+                 "tokens_per_s_per_card_lo,tokens_per_s_per_card_hi,mfu_lo,mfu_hi,"
+                 "fits_at_interval,p_fits");
+  fputc('\n', out);
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
     const tps_memory *m = &e->memory;
@@ -470,32 +476,63 @@ void report_estimate_csv(FILE *out, const estimate_report *r) {
             (long long)e->run.dp, (long long)e->run.cards, e->run.sp ? "true" : "false");
     csv_field(out, tps_recompute_name(e->run.recompute));
     fprintf(out, ",%lld,%lld,%lld,%s,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,%.0f,"
-                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n",
+                 "%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g",
             (long long)e->run.micro_batch,
             (long long)e->run.global_batch, (long long)e->run.seq_len, e->fits ? "true" : "false",
             m->weights, m->grads, m->optimizer, m->activations, m->allocator, m->runtime_reserve,
             m->total, e->step_time_s, e->time.compute, e->time.tp_comm, e->time.pp_bubble, e->time.dp_comm,
             e->time.optimizer, e->time.overhead, e->tokens_per_s, e->tokens_per_s_per_card, e->mfu);
+    if (r->unc) {
+      const tps_uncertainty *u = &r->unc[i];
+      fprintf(out, ",%g,%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%s,%.9g", u->level,
+              u->memory_bytes.lo, u->memory_bytes.hi, u->step_time_s.lo, u->step_time_s.hi,
+              u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi, u->mfu.lo, u->mfu.hi,
+              tps_fits_at_interval_name(u->fits_at_interval), u->p_fits);
+    }
+    fputc('\n', out);
   }
 }
 
 void report_estimate_md(FILE *out, const estimate_report *r) {
   fprintf(out, "# %s on %s\n\n", r->model->name, r->hw->name);
-  fprintf(out, "| TP | PP | DP | GB per card | fits | step (s) | tokens/s per card | tokens/s job | MFU | TP comm |\n");
-  fprintf(out, "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|\n");
+  if (r->unc) {
+    /* With intervals: "47.91 (43.7-52.5)" cells and fits at the level. */
+    double pct = r->unc[0].level * 100.0;
+    fprintf(out, "| TP | PP | DP | GB per card (%g%%) | fits | fits at %g%% | step (s) | tokens/s per "
+                 "card (%g%%) | tokens/s job | MFU | TP comm |\n",
+            pct, pct, pct);
+    fprintf(out, "|---:|---:|---:|---:|:---:|:---:|---:|---:|---:|---:|---:|\n");
+  } else {
+    fprintf(out, "| TP | PP | DP | GB per card | fits | step (s) | tokens/s per card | tokens/s job | MFU | TP comm |\n");
+    fprintf(out, "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|\n");
+  }
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
+    if (r->unc) {
+      const tps_uncertainty *u = &r->unc[i];
+      fprintf(out, "| %lld | %lld | %lld | %.2f (%.1f-%.1f) | %s | %s | %.3f | %.0f (%.0f-%.0f) | "
+                   "%.1f | %.1f%% | %.1f%% |\n",
+              (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp,
+              e->memory.total / GB, u->memory_bytes.lo / GB, u->memory_bytes.hi / GB,
+              yes_no(e->fits), tps_fits_at_interval_name(u->fits_at_interval), e->step_time_s,
+              e->tokens_per_s_per_card, u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi,
+              e->tokens_per_s, e->mfu * 100.0, comm_share(e) * 100.0);
+      continue;
+    }
     fprintf(out, "| %lld | %lld | %lld | %.2f | %s | %.3f | %.1f | %.1f | %.1f%% | %.1f%% |\n",
             (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, e->memory.total / GB,
             yes_no(e->fits), e->step_time_s, e->tokens_per_s_per_card, e->tokens_per_s,
             e->mfu * 100.0, comm_share(e) * 100.0);
   }
   for (int i = 0; i < r->n_skipped; i++)
-    fprintf(out, "| %lld | | | | | | | | | %s |\n", (long long)r->skipped[i].tp, r->skipped[i].why);
-  if (r->recommended >= 0)
-    fprintf(out, "\n**Recommended default TP: %lld.** %s.\n\nAssumptions:\n\n",
+    fprintf(out, "| %lld | | | | | | | | | %s%s |\n", (long long)r->skipped[i].tp, r->unc ? "| " : "",
+            r->skipped[i].why);
+  if (r->recommended >= 0) {
+    fprintf(out, "\n**Recommended default TP: %lld.** %s.\n\n",
             (long long)r->est[r->recommended].run.tp, r->reason);
-  else
+    if (r->compare[0]) fprintf(out, "Uncertainty: %s.\n\n", r->compare);
+    fprintf(out, "Assumptions:\n\n");
+  } else
     fprintf(out, "\n**No recommendation:** %s.\n\nAssumptions:\n\n", r->reason);
   for (int i = 0; i < r->n_assumptions; i++) fprintf(out, "- %s\n", r->assumptions[i]);
 }

@@ -65,6 +65,36 @@ static void print_by(FILE *out, const fit_result *r, bool by_hw) {
   }
 }
 
+/* "6.3%", or "6.3% (pool)" for a figure taken from the stack's pool. */
+static void fmt_me_sd(const fit_me_class *c, char *buf, size_t size) {
+  if (!isfinite(c->sd))
+    snprintf(buf, size, "-");
+  else
+    snprintf(buf, size, "%.1f%%%s", 100.0 * c->sd, c->pooled ? " (pool)" : "");
+}
+
+/* The model-error figures (validation/model-error.yaml) of the fit. */
+static void print_model_error(FILE *out, const fit_result *r) {
+  char a[48], b[48], c[48], d[48];
+  fprintf(out, "\nModel error (validation/model-error.yaml): sd = sqrt(mean log(1 + CV err)^2) per "
+               "hardware profile and metric class;\nmemory = memory per card, time = every other "
+               "metric; a profile with fewer than %d rows of a class takes its stack's pool.\n",
+          FIT_ME_MIN_ROWS);
+  fprintf(out, "  %-28s %13s %5s %8s %13s %5s %8s\n", "entry", "time sd", "rows", "CV MAPE",
+          "memory sd", "rows", "CV MAPE");
+  for (int i = 0; i < r->n_me; i++) {
+    const fit_me_entry *e = &r->me[i];
+    char name[TPS_NAME_MAX + 8];
+    snprintf(name, sizeof name, "%s%s", e->is_stack ? "stack " : "", e->name);
+    fmt_me_sd(&e->time, a, sizeof a);
+    fmt_abs_pct(e->time.cv_mape, b, sizeof b);
+    fmt_me_sd(&e->memory, c, sizeof c);
+    fmt_abs_pct(e->memory.cv_mape, d, sizeof d);
+    fprintf(out, "  %-28.28s %13s %5d %8s %13s %5d %8s\n", name, a, e->time.n, b, c,
+            e->memory.n, d);
+  }
+}
+
 void report_fit_table(FILE *out, const fit_result *r) {
   char a[48], b[48], c[48];
   fprintf(out, "Fit of stack '%s' (%s) on %d comparison%s from %d case%s (%d skipped)\n",
@@ -110,6 +140,7 @@ void report_fit_table(FILE *out, const fit_result *r) {
   fmt_abs_pct(r->mape, a, sizeof a);
   fmt_abs_pct(r->cv_mape, b, sizeof b);
   fprintf(out, "  %-60s %5d %9s %9s\n", "all", r->n_rows, a, b);
+  print_model_error(out, r);
 }
 
 static void json_num_or_null(json_writer *w, double v) {
@@ -117,6 +148,22 @@ static void json_num_or_null(json_writer *w, double v) {
     json_number(w, v);
   else
     json_null(w);
+}
+
+static void json_me_class(json_writer *w, const char *key, const fit_me_class *c) {
+  json_key(w, key);
+  json_object_begin(w);
+  json_key(w, "n");
+  json_int(w, c->n);
+  json_key(w, "rms");
+  json_num_or_null(w, c->rms);
+  json_key(w, "cv_mape");
+  json_num_or_null(w, c->cv_mape);
+  json_key(w, "sd");
+  json_num_or_null(w, c->sd);
+  json_key(w, "pooled");
+  json_bool(w, c->pooled);
+  json_object_end(w);
 }
 
 void report_fit_json(FILE *out, const fit_result *r) {
@@ -201,6 +248,20 @@ void report_fit_json(FILE *out, const fit_result *r) {
   json_num_or_null(&w, r->mape);
   json_key(&w, "cv_mape");
   json_num_or_null(&w, r->cv_mape);
+  json_key(&w, "model_error_min_rows");
+  json_int(&w, FIT_ME_MIN_ROWS);
+  json_key(&w, "model_error");
+  json_array_begin(&w);
+  for (int i = 0; i < r->n_me; i++) {
+    const fit_me_entry *e = &r->me[i];
+    json_object_begin(&w);
+    json_key(&w, e->is_stack ? "stack" : "hw");
+    json_string(&w, e->name);
+    json_me_class(&w, "time", &e->time);
+    json_me_class(&w, "memory", &e->memory);
+    json_object_end(&w);
+  }
+  json_array_end(&w);
   json_key(&w, "skipped");
   json_array_begin(&w);
   for (int i = 0; i < r->skipped.n_rows; i++) {
@@ -278,4 +339,43 @@ void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
   for (int k = 0; k < TPS_OP_KIND_COUNT; k++)
     fprintf(out, "  %s: {host_ops: [%g, %g], extra_kernels: [%g, %g]}\n", tps_op_kind_name((tps_op_kind)k),
             s->host_ops[k][0], s->host_ops[k][1], s->extra_kernels[k][0], s->extra_kernels[k][1]);
+}
+
+/* "time: 16 rows, CV MAPE 5.8%" or what stands in for a class's own rows. */
+static void me_comment(FILE *out, const char *what, const fit_me_class *c, const fit_me_class *pool,
+                       const char *stack) {
+  char m[32];
+  fmt_abs_pct(c->cv_mape, m, sizeof m);
+  if (c->pooled && c->n == 0)
+    fprintf(out, "%s: no row on this profile; the %s pool (%d rows)", what, stack, pool->n);
+  else if (c->pooled)
+    fprintf(out, "%s: %d row%s only; the %s pool (%d rows)", what, c->n, c->n == 1 ? "" : "s",
+            stack, pool->n);
+  else if (c->n < FIT_ME_MIN_ROWS)
+    fprintf(out, "%s: %d row%s, CV MAPE %s (under %d, none to pool: a gap)", what, c->n,
+            c->n == 1 ? "" : "s", m, FIT_ME_MIN_ROWS);
+  else
+    fprintf(out, "%s: %d rows, CV MAPE %s", what, c->n, m);
+}
+
+void report_fit_model_error_yaml(FILE *out, const fit_result *r) {
+  if (r->n_me < 1) return;
+  const fit_me_entry *pool = &r->me[r->n_me - 1];
+  for (int i = 0; i < r->n_me; i++) {
+    const fit_me_entry *e = &r->me[i];
+    fputs("  # ", out);
+    if (e->is_stack) fprintf(out, "%s pool, for its profiles without an entry: ", e->name);
+    me_comment(out, "time", &e->time, &pool->time, pool->name);
+    fputs("; ", out);
+    me_comment(out, "memory", &e->memory, &pool->memory, pool->name);
+    fputs(".\n", out);
+    if (!isfinite(e->time.sd) || !isfinite(e->memory.sd)) {
+      /* No figure for a class: no entry (the output then says the profile has
+       * no model-error term) rather than a zero that reads as exact. */
+      fputs("  # (no entry: a class without any row)\n", out);
+      continue;
+    }
+    fprintf(out, "  - {%s: %s, time: %.1f%%, memory: %.1f%%}\n", e->is_stack ? "stack" : "hw",
+            e->name, 100.0 * e->time.sd, 100.0 * e->memory.sd);
+  }
 }

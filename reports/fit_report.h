@@ -14,4 +14,10 @@ void report_fit_json(FILE *out, const fit_result *r);
  * standard error in a comment. */
 void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date);
 
+/* The fit's entries of validation/model-error.yaml's `families:` list (each
+ * profile of the rows, then the stack's pool), indented for that list, each
+ * after a comment with its rows and CV MAPE; scripts/fit-stacks.sh puts the
+ * entries of its fits under one header. */
+void report_fit_model_error_yaml(FILE *out, const fit_result *r);
+
 #endif

@@ -42,6 +42,9 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
 void report_json_memory(json_writer *w, const tps_memory *m);
+/* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
+ * model_error_share (docs/uncertainty.md), as keys of the open object. */
+void report_json_intervals(json_writer *w, const tps_uncertainty *u);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);

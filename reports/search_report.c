@@ -3,6 +3,9 @@
  * recommended default TP, as a terminal table or JSON. */
 #include "reports/search_report.h"
 
+#include <math.h>
+#include <string.h>
+
 #include "reports/json_writer.h"
 #include "reports/report.h"
 
@@ -24,6 +27,119 @@ static void table_row(FILE *out, int rank, const tps_search_row *row) {
           row->mfu * 100.0, row->step_time_s, t->compute, t->tp_comm, t->pp_bubble, t->dp_comm,
           t->optimizer, t->overhead, row->n_equivalent ? "  " : "",
           row->n_equivalent ? row->equivalent : "");
+}
+
+double report_search_p_best(const tps_uncertainty *top, int n) {
+  if (n < 1 || top[0].n_samples < 1) return NAN;
+  int ns = top[0].n_samples, wins = 0;
+  for (int i = 1; i < n; i++)
+    if (top[i].n_samples < ns) ns = top[i].n_samples;
+  for (int j = 0; j < ns; j++) {
+    bool best = true;
+    for (int i = 1; i < n && best; i++)
+      best = top[0].samples_tokens_per_s_per_card[j] >= top[i].samples_tokens_per_s_per_card[j];
+    wins += best;
+  }
+  return (double)wins / ns;
+}
+
+/* The by_tp entry of the recommended configuration's TP, or -1. */
+static int recommended_tp_index(const tps_search_result *s) {
+  for (int i = 0; i < s->n_tp; i++)
+    if (s->by_tp[i].found && s->by_tp[i].tp == s->recommended_tp) return i;
+  return -1;
+}
+
+/* "TP 1 beats TP 2 beyond the 90% intervals (TP 1 better in 100% of 200
+ * paired samples)" for the recommended configuration against the best of
+ * each other TP that fits; "" without intervals. */
+static void tp_compare_text(const search_report *r, char *buf, size_t size) {
+  const tps_search_result *s = r->res;
+  buf[0] = '\0';
+  int b = recommended_tp_index(s);
+  if (!r->tp_unc || b < 0 || s->n_top < 1) return;
+  const tps_uncertainty *ub = &r->top_unc[0];
+  const tps_search_row *best = &s->top[0];
+  char *p = buf;
+  size_t left = size;
+  for (int i = 0; i < s->n_tp && left > 1; i++) {
+    if (i == b || !s->by_tp[i].found) continue;
+    const tps_search_row *o = &s->by_tp[i].best;
+    const tps_uncertainty *uo = &r->tp_unc[i];
+    bool same = (best->tokens_per_s_per_card >= uo->tokens_per_s_per_card.lo &&
+                 best->tokens_per_s_per_card <= uo->tokens_per_s_per_card.hi) ||
+                (o->tokens_per_s_per_card >= ub->tokens_per_s_per_card.lo &&
+                 o->tokens_per_s_per_card <= ub->tokens_per_s_per_card.hi);
+    double pb = tps_uncertainty_p_better(ub, uo);
+    char what[128];
+    if (same)
+      snprintf(what, sizeof what, "TP %lld and TP %lld are indistinguishable at %g%%",
+               (long long)s->recommended_tp, (long long)s->by_tp[i].tp, ub->level * 100.0);
+    else
+      snprintf(what, sizeof what, "TP %lld beats TP %lld beyond the %g%% intervals",
+               (long long)s->recommended_tp, (long long)s->by_tp[i].tp, ub->level * 100.0);
+    int w = snprintf(p, left, "%s%s (TP %lld better in %.0f%% of %d paired samples)",
+                     p == buf ? "" : "; ", what, (long long)s->recommended_tp, pb * 100.0,
+                     ub->n_samples);
+    if (w < 0 || (size_t)w >= left) break;
+    p += w;
+    left -= (size_t)w;
+  }
+}
+
+/* The intervals of the top rows and the statements they support. */
+static void table_intervals(FILE *out, const search_report *r) {
+  const tps_search_result *s = r->res;
+  if (!r->top_unc || s->n_top < 1) return;
+  const tps_uncertainty *u0 = &r->top_unc[0];
+  double pct = u0->level * 100.0;
+  char h_mem[48], h_tpc[48], h_fit[48], cell_m[96], cell_t[96];
+  snprintf(h_mem, sizeof h_mem, "GB/card (%g%%)", pct);
+  snprintf(h_tpc, sizeof h_tpc, "tokens/s/card (%g%%)", pct);
+  snprintf(h_fit, sizeof h_fit, "at %g%%", pct);
+  fprintf(out, "\nThe top %d with their %g%% intervals (docs/uncertainty.md); vs #1: indistinguishable "
+               "when either central value lies in the other's interval, and the share of paired "
+               "samples in which #1 is better:\n",
+          s->n_top, pct);
+  fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  %-21s %-6s  %-20s  vs #1\n", h_mem,
+          h_fit, h_tpc);
+  for (int i = 0; i < s->n_top; i++) {
+    const tps_search_row *row = &s->top[i];
+    const tps_uncertainty *u = &r->top_unc[i];
+    snprintf(cell_m, sizeof cell_m, "%.2f (%.1f-%.1f)", row->memory.total / GB,
+             u->memory_bytes.lo / GB, u->memory_bytes.hi / GB);
+    snprintf(cell_t, sizeof cell_t, "%.0f (%.0f-%.0f)", row->tokens_per_s_per_card,
+             u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+    char vs[64] = "-";
+    if (i > 0) {
+      const tps_search_row *b = &s->top[0];
+      bool same = (b->tokens_per_s_per_card >= u->tokens_per_s_per_card.lo &&
+                   b->tokens_per_s_per_card <= u->tokens_per_s_per_card.hi) ||
+                  (row->tokens_per_s_per_card >= u0->tokens_per_s_per_card.lo &&
+                   row->tokens_per_s_per_card <= u0->tokens_per_s_per_card.hi);
+      snprintf(vs, sizeof vs, "%s, #1 better in %.0f%%", same ? "indistinguishable" : "worse",
+               tps_uncertainty_p_better(u0, u) * 100.0);
+    }
+    fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s  %-21s %-6s  %-20s  %s\n", i + 1,
+            (long long)row->cfg.tp, (long long)row->cfg.pp,
+            (long long)(row->cfg.vpp > 1 ? row->cfg.vpp : 1), (long long)row->cfg.dp,
+            row->cfg.sp ? "on" : "off", tps_recompute_name(row->cfg.recompute),
+            (long long)row->cfg.micro_batch, row->cfg.distributed_optimizer ? "on" : "off", cell_m,
+            tps_fits_at_interval_name(u->fits_at_interval), cell_t, vs);
+  }
+  fprintf(out, "Probability that #1 is truly the best of these %d: %.0f%% of %d paired samples.\n",
+          s->n_top, report_search_p_best(r->top_unc, s->n_top) * 100.0, u0->n_samples);
+  fprintf(out, "Intervals: from %d profile constant%s with a spread", u0->n_constants,
+          u0->n_constants == 1 ? "" : "s");
+  if (r->model_error)
+    fprintf(out, " and the model error of %s (time %.1f%%, memory %.1f%%; "
+                 "validation/model-error.yaml); ",
+            r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack,
+            r->model_error->time_sd * 100.0, r->model_error->memory_sd * 100.0);
+  else
+    fprintf(out, "; no model error is known for %s; ", r->hw->name);
+  fprintf(out, "the model error is drawn apart for each configuration, the constants' draws are "
+               "shared (paired).\n");
 }
 
 void report_search_table(FILE *out, const search_report *r) {
@@ -56,15 +172,20 @@ void report_search_table(FILE *out, const search_report *r) {
     fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)s->recommended_tp, s->reason);
   else
     fprintf(out, "No recommendation: %s.\n", s->reason);
+  char cmp[1024];
+  tp_compare_text(r, cmp, sizeof cmp);
+  if (cmp[0]) fprintf(out, "Uncertainty, best configuration of each TP: %s.\n", cmp);
   fprintf(out, "Time columns add up to the step (host: op issue the device does not hide, and fixed host "
                "costs). \"Same figures with\": other settings that give this row's figures exactly, "
                "listed once.\n");
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
                "Ties: smaller TP, smaller PP, smaller VPP, SP off, recompute none < selective < full, larger micro-batch, "
                "distributed optimizer off.\n");
+  table_intervals(out, r);
 }
 
-static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b) {
+static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b,
+                     const tps_uncertainty *u) {
   const tps_search_config *c = &row->cfg;
   json_object_begin(w);
   json_key(w, "tp"); json_int(w, c->tp);
@@ -98,6 +219,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "mfu"); json_number(w, row->mfu);
   json_key(w, "n_equivalent"); json_int(w, row->n_equivalent);
   json_key(w, "equivalent"); json_string(w, row->equivalent);
+  if (u) report_json_intervals(w, u);
   json_object_end(w);
 }
 
@@ -133,11 +255,11 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "elapsed_s"); json_number(&w, s->elapsed_s);
   json_key(&w, "results");
   json_array_begin(&w);
-  for (int i = 0; i < s->n_top; i++) json_row(&w, &s->top[i], b);
+  for (int i = 0; i < s->n_top; i++) json_row(&w, &s->top[i], b, r->top_unc ? &r->top_unc[i] : NULL);
   json_array_end(&w);
   json_key(&w, "pareto");
   json_array_begin(&w);
-  for (int i = 0; i < s->n_pareto; i++) json_row(&w, &s->pareto[i], b);
+  for (int i = 0; i < s->n_pareto; i++) json_row(&w, &s->pareto[i], b, NULL);
   json_array_end(&w);
   json_key(&w, "by_tp");
   json_array_begin(&w);
@@ -149,7 +271,7 @@ void report_search_json(FILE *out, const search_report *r) {
     json_key(&w, "evaluated"); json_int(&w, t->evaluated);
     json_key(&w, "valid"); json_int(&w, t->valid);
     json_key(&w, "best");
-    if (t->found) json_row(&w, &t->best, b);
+    if (t->found) json_row(&w, &t->best, b, r->tp_unc ? &r->tp_unc[i] : NULL);
     else json_null(&w);
     json_object_end(&w);
   }
@@ -158,6 +280,60 @@ void report_search_json(FILE *out, const search_report *r) {
   if (s->recommended_tp > 0) json_int(&w, s->recommended_tp);
   else json_null(&w);
   json_key(&w, "reason"); json_string(&w, s->reason);
+  if (r->top_unc && s->n_top > 0) {
+    const tps_uncertainty *u0 = &r->top_unc[0];
+    json_key(&w, "interval");
+    json_object_begin(&w);
+    json_key(&w, "level"); json_number(&w, u0->level);
+    json_key(&w, "samples"); json_int(&w, u0->n_samples);
+    json_key(&w, "model_error");
+    if (r->model_error) {
+      json_object_begin(&w);
+      json_key(&w, "family");
+      json_string(&w, r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack);
+      json_key(&w, "time_sd"); json_number(&w, r->model_error->time_sd);
+      json_key(&w, "memory_sd"); json_number(&w, r->model_error->memory_sd);
+      json_object_end(&w);
+    } else {
+      json_null(&w);
+    }
+    json_object_end(&w);
+    json_key(&w, "p_best"); json_number(&w, report_search_p_best(r->top_unc, s->n_top));
+    json_key(&w, "top_comparisons");
+    json_array_begin(&w);
+    for (int i = 1; i < s->n_top; i++) {
+      const tps_uncertainty *u = &r->top_unc[i];
+      double x0 = s->top[0].tokens_per_s_per_card, xi = s->top[i].tokens_per_s_per_card;
+      json_object_begin(&w);
+      json_key(&w, "rank"); json_int(&w, i + 1);
+      json_key(&w, "indistinguishable");
+      json_bool(&w, (x0 >= u->tokens_per_s_per_card.lo && x0 <= u->tokens_per_s_per_card.hi) ||
+                        (xi >= u0->tokens_per_s_per_card.lo && xi <= u0->tokens_per_s_per_card.hi));
+      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(u0, u));
+      json_object_end(&w);
+    }
+    json_array_end(&w);
+    int rb = recommended_tp_index(s);
+    json_key(&w, "comparisons");
+    json_array_begin(&w);
+    for (int i = 0; r->tp_unc && rb >= 0 && i < s->n_tp; i++) {
+      if (i == rb || !s->by_tp[i].found) continue;
+      const tps_uncertainty *u = &r->tp_unc[i];
+      double x0 = s->top[0].tokens_per_s_per_card, xi = s->by_tp[i].best.tokens_per_s_per_card;
+      json_object_begin(&w);
+      json_key(&w, "tp"); json_int(&w, s->recommended_tp);
+      json_key(&w, "other_tp"); json_int(&w, s->by_tp[i].tp);
+      json_key(&w, "indistinguishable");
+      json_bool(&w, (x0 >= u->tokens_per_s_per_card.lo && x0 <= u->tokens_per_s_per_card.hi) ||
+                        (xi >= u0->tokens_per_s_per_card.lo && xi <= u0->tokens_per_s_per_card.hi));
+      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(u0, u));
+      json_object_end(&w);
+    }
+    json_array_end(&w);
+    char cmp[1024];
+    tp_compare_text(r, cmp, sizeof cmp);
+    json_key(&w, "comparison"); json_string(&w, cmp);
+  }
   json_object_end(&w);
   json_finish(&w);
 }

@@ -14,7 +14,17 @@ typedef struct search_report {
   const tps_model *model;
   const tps_hw *hw;
   const tps_search_result *res;
+  /* Prediction intervals (docs/uncertainty.md), computed for the rows
+   * printed only: top_unc has res->n_top entries, tp_unc res->n_tp (those of
+   * by_tp[i].found); both NULL: no intervals. */
+  const tps_uncertainty *top_unc;
+  const tps_uncertainty *tp_unc;
+  const tps_model_error *model_error; /* the term used, or NULL */
 } search_report;
+
+/* Share of the paired samples in which top row 0 has the highest tokens/s
+ * per card of the n top rows (ties to row 0); NaN without samples. */
+double report_search_p_best(const tps_uncertainty *top, int n);
 
 /* Top rows with memory and time split, the Pareto front, the counts and the
  * recommended TP with its reason. */

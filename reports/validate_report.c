@@ -18,19 +18,46 @@ static const char *fmt_value(double v, char *buf, size_t size) {
   return buf;
 }
 
+/* "1021 (903-1154) in" or "" when the row has no interval. */
+static void fmt_interval(const validate_row *row, char *buf, size_t size) {
+  char lo[32], hi[32];
+  if (!isfinite(row->lo) || !isfinite(row->hi)) {
+    buf[0] = '\0';
+    return;
+  }
+  snprintf(buf, size, "  %s-%s %s", fmt_value(row->lo, lo, sizeof lo),
+           fmt_value(row->hi, hi, sizeof hi), row->inside ? "in" : "OUT");
+}
+
 static void print_row(FILE *out, const validate_row *row, bool *any_uncertain, bool *any_oom) {
   if (row->skipped[0]) {
     fprintf(out, "  %-32s skipped: %s\n", row->id, row->skipped);
     return;
   }
-  char p[32], m[32], e[32];
+  char p[32], m[32], e[32], iv[80];
   const char *note = row->uncertain ? (row->fits ? " ?" : " ? oom") : (row->fits ? "" : " oom");
   if (row->uncertain) *any_uncertain = true;
   if (!row->fits) *any_oom = true;
   double pct = row->error * 100.0;
   snprintf(e, sizeof e, fabs(pct) < 1e5 ? "%+.1f%%" : "%+.3g%%", pct);
-  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s%s\n", row->id, row->metric, row->hw,
-          fmt_value(row->predicted, p, sizeof p), fmt_value(row->measured, m, sizeof m), e, note);
+  fmt_interval(row, iv, sizeof iv);
+  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s%s%s\n", row->id, row->metric, row->hw,
+          fmt_value(row->predicted, p, sizeof p), fmt_value(row->measured, m, sizeof m), e, iv,
+          note);
+}
+
+/* " 14/16 87.5%" right-aligned in a coverage column; "" without intervals. */
+static void fmt_coverage(double level, int inside, int n, char *buf, size_t size) {
+  char t[48];
+  if (!(level > 0)) {
+    buf[0] = '\0';
+    return;
+  }
+  if (n == 0)
+    snprintf(t, sizeof t, "-");
+  else
+    snprintf(t, sizeof t, "%d/%d %.1f%%", inside, n, 100.0 * inside / n);
+  snprintf(buf, size, " %16.47s", t);
 }
 
 /* A MAPE (fraction) as "5.0%"; 3 significant digits when huge. */
@@ -48,8 +75,10 @@ void report_validate_table(FILE *out, const validate_report *r) {
           r->n_cases, r->n_cases == 1 ? "" : "s", r->n_cases - r->n_skipped, r->n,
           r->n == 1 ? "" : "s", r->n_skipped);
   if (r->n_rows == 0) return;
-  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s\n", "case", "metric", "hw", "predicted",
-          "measured", "error");
+  char head[64] = "";
+  if (r->level > 0) snprintf(head, sizeof head, "  interval (%g%%)", 100.0 * r->level);
+  fprintf(out, "  %-32s %-24s %-14s %12s %12s %9s%s\n", "case", "metric", "hw", "predicted",
+          "measured", "error", head);
   bool any_uncertain = false, any_oom = false;
   for (int g = 0; g < r->n_groups; g++) {
     fprintf(out, "%s\n", r->groups[g].name);
@@ -59,21 +88,30 @@ void report_validate_table(FILE *out, const validate_report *r) {
   }
   if (any_uncertain) fprintf(out, "? the case lists this measured value as uncertain\n");
   if (any_oom) fprintf(out, "oom: the prediction does not fit in device memory\n");
+  if (r->level > 0)
+    fprintf(out, "interval: the predicted %g%% interval (profile spreads and the model error of the "
+                 "profile's family; memory metrics: the memory interval, others: the step time's); "
+                 "OUT: the measured value is outside it\n",
+            100.0 * r->level);
 
-  fprintf(out, "\nMAPE = mean |error| over the comparisons of a group.\n");
-  fprintf(out, "  %-60s %5s %8s %8s\n", "group", "n", "skipped", "MAPE");
+  fprintf(out, "\nMAPE = mean |error| over the comparisons of a group.%s\n",
+          r->level > 0 ? " coverage = measured values inside their predicted interval." : "");
+  char cov_head[48] = "", cov[64];
+  if (r->level > 0) snprintf(cov_head, sizeof cov_head, " %16s", "coverage");
+  fprintf(out, "  %-60s %5s %8s %8s%s\n", "group", "n", "skipped", "MAPE", cov_head);
   for (int g = 0; g < r->n_groups; g++) {
     const validate_group *gr = &r->groups[g];
-    if (gr->n > 0)
-      fprintf(out, "  %-60s %5d %8d %8s\n", gr->name, gr->n, gr->n_skipped,
-              fmt_pct(gr->mape, e, sizeof e));
-    else
-      fprintf(out, "  %-60s %5d %8d %8s\n", gr->name, gr->n, gr->n_skipped, "-");
+    fmt_coverage(r->level, gr->n_inside, gr->n, cov, sizeof cov);
+    fprintf(out, "  %-60s %5d %8d %8s%s\n", gr->name, gr->n, gr->n_skipped,
+            gr->n > 0 ? fmt_pct(gr->mape, e, sizeof e) : "-", cov);
   }
-  if (r->n > 0)
-    fprintf(out, "  %-60s %5d %8d %8s\n", "all", r->n, r->n_skipped, fmt_pct(r->mape, e, sizeof e));
-  else
-    fprintf(out, "  %-60s %5d %8d %8s\n", "all", r->n, r->n_skipped, "-");
+  fmt_coverage(r->level, r->n_inside, r->n, cov, sizeof cov);
+  fprintf(out, "  %-60s %5d %8d %8s%s\n", "all", r->n, r->n_skipped,
+          r->n > 0 ? fmt_pct(r->mape, e, sizeof e) : "-", cov);
+  if (r->level > 0 && r->n_no_model_error > 0)
+    fprintf(out, "%d comparison%s on a profile without a model-error term "
+                 "(validation/model-error.yaml): profile spreads only.\n",
+            r->n_no_model_error, r->n_no_model_error == 1 ? " is" : "s are");
 }
 
 void report_validate_json(FILE *out, const validate_report *r) {
@@ -120,6 +158,17 @@ void report_validate_json(FILE *out, const validate_report *r) {
       json_bool(&w, row->uncertain);
       json_key(&w, "fits");
       json_bool(&w, row->fits);
+      if (r->level > 0 && isfinite(row->lo)) {
+        json_key(&w, "predicted_interval");
+        json_array_begin(&w);
+        json_number(&w, row->lo);
+        json_number(&w, row->hi);
+        json_array_end(&w);
+        json_key(&w, "inside");
+        json_bool(&w, row->inside);
+        json_key(&w, "model_error");
+        json_bool(&w, !row->no_model_error);
+      }
     }
     json_object_end(&w);
   }
@@ -140,6 +189,15 @@ void report_validate_json(FILE *out, const validate_report *r) {
       json_number(&w, gr->mape);
     else
       json_null(&w);
+    if (r->level > 0) {
+      json_key(&w, "n_inside");
+      json_int(&w, gr->n_inside);
+      json_key(&w, "coverage");
+      if (isfinite(gr->coverage))
+        json_number(&w, gr->coverage);
+      else
+        json_null(&w);
+    }
     json_object_end(&w);
   }
   json_array_end(&w);
@@ -152,6 +210,22 @@ void report_validate_json(FILE *out, const validate_report *r) {
     json_number(&w, r->mape);
   else
     json_null(&w);
+  json_key(&w, "interval_level");
+  if (r->level > 0)
+    json_number(&w, r->level);
+  else
+    json_null(&w);
+  if (r->level > 0) {
+    json_key(&w, "n_inside");
+    json_int(&w, r->n_inside);
+    json_key(&w, "coverage");
+    if (isfinite(r->coverage))
+      json_number(&w, r->coverage);
+    else
+      json_null(&w);
+    json_key(&w, "n_no_model_error");
+    json_int(&w, r->n_no_model_error);
+  }
   json_object_end(&w);
   json_finish(&w);
 }

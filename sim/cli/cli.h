@@ -42,6 +42,10 @@ int load_inputs(const cli_args *args, tps_model *model, tps_hw *hw, tps_run_over
 /* --stack: replaces hw->stack with the named stack (or a path; "none": no
  * framework costs); NULL keeps the profile's. Returns an exit code. */
 int apply_stack(const char *stack, tps_hw *hw);
+/* The model-error terms of validation/model-error.yaml (loaded once; the
+ * same table on every call). NULL after printing the error when the file
+ * cannot be found or read. */
+const tps_model_errors *load_model_errors(void);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
 void warn_skipped(const tps_tp_skip *skipped, int n);
 

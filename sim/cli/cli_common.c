@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,4 +315,20 @@ void warn_skipped(const tps_tp_skip *skipped, int n) {
   for (int i = 0; i < n; i++)
     fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,
             skipped[i].why);
+}
+
+const tps_model_errors *load_model_errors(void) {
+  static tps_model_errors errors;
+  static char path[4096];
+  static bool loaded;
+  if (loaded) return &errors;
+  tps_error err;
+  tps_error_clear(&err);
+  if (tps_data_find("validation", "model-error", path, sizeof path, &err) != TPS_OK ||
+      tps_model_errors_load(path, &errors, &err) != TPS_OK) {
+    print_error(&err);
+    return NULL;
+  }
+  loaded = true;
+  return &errors;
 }

@@ -27,6 +27,11 @@ static void render_stack(FILE *out, const void *data) {
   report_fit_stack_yaml(out, job->res, job->date);
 }
 
+static void render_model_error(FILE *out, const void *data) {
+  const fit_job *job = data;
+  report_fit_model_error_yaml(out, job->res);
+}
+
 int cmd_fit(const cli_args *args) {
   if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
     return fail_usage("fit: --format must be table or json", NULL);
@@ -61,6 +66,8 @@ int cmd_fit(const cli_args *args) {
   strftime(job.date, sizeof job.date, "%Y-%m-%d", &tm);
   rc = write_output(args->output, render_fit, &job);
   if (rc == EXIT_OK && args->write_path) rc = write_output(args->write_path, render_stack, &job);
+  if (rc == EXIT_OK && args->write_me_path)
+    rc = write_output(args->write_me_path, render_model_error, &job);
   fit_result_free(&res);
   return rc;
 }

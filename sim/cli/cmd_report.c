@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/recommend_unc.h"
 #include "cli/report_build.h"
 #include "reports/search_report.h"
 
@@ -137,8 +138,24 @@ int cmd_recommend(const cli_args *args) {
     tps_search_result_free(&res);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
-  recommend_job job = {.report = {.model = &model, .hw = &hw, .res = &res}, .format = args->format};
+  /* Intervals of the rows printed only (docs/uncertainty.md). */
+  recommend_unc unc = {0};
+  const tps_model_errors *errors = NULL;
+  if (args->interval > 0 && !(errors = load_model_errors())) {
+    tps_search_result_free(&res);
+    return EXIT_USAGE;
+  }
+  st = recommend_intervals(&model, &hw, &res, args->interval, errors, &unc, &err);
+  if (st != TPS_OK) {
+    print_error(&err);
+    tps_search_result_free(&res);
+    return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+  }
+  recommend_job job = {.report = {.model = &model, .hw = &hw, .res = &res, .top_unc = unc.top,
+                                  .tp_unc = unc.by_tp, .model_error = unc.model_error},
+                       .format = args->format};
   rc = write_output(args->output, render_recommend_job, &job);
+  recommend_unc_free(&unc);
   tps_search_result_free(&res);
   return rc;
 }

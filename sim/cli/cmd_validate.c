@@ -94,6 +94,9 @@ static int output_dir_ok(const char *path) {
 static int cmd_validate_kernel(const cli_args *args) {
   if (args->published)
     return fail_usage("validate: give --kernel or --published, not both", NULL);
+  if (args->interval_given)
+    return fail_usage("validate --kernel: --interval applies to --published only",
+                      "the kernel comparison has no prediction intervals yet");
   if (args->format != FORMAT_TABLE && args->format != FORMAT_JSON)
     return fail_usage("validate: --format must be table or json", NULL);
   if (args->output && output_dir_ok(args->output) != EXIT_OK) return EXIT_RUN;
@@ -155,7 +158,10 @@ int cmd_validate(const cli_args *args) {
   validate_job job = {.format = args->format};
   tps_error err;
   tps_error_clear(&err);
-  tps_status st = pub_validate(args->published, args->hw, &job.report, &err);
+  const tps_model_errors *errors = NULL;
+  if (args->interval > 0 && !(errors = load_model_errors())) return EXIT_USAGE;
+  tps_status st =
+      pub_validate_at(args->published, args->hw, args->interval, errors, &job.report, &err);
   if (st != TPS_OK) {
     print_error(&err);
     pub_report_free(&job.report);

@@ -16,7 +16,7 @@ typedef enum {
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
-  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
+  ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_WRITE_ME, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
   ID_ALLOW_UNMODELLED, ID_LIST_FLAGS, ID_HELP
 } opt_id;
 
@@ -156,6 +156,9 @@ static const cli_option options[] = {
      "hardware profile for every case (default: each case's profile: or device rule)"},
     {ID_WRITE, OPTS_FIT, "--write", NULL, T_STRING, "FILE", NULL, 0, 0,
      "write the fitted stack profile (YAML, with its sources and errors) to FILE"},
+    {ID_WRITE_ME, OPTS_FIT, "--write-model-error", NULL, T_STRING, "FILE", NULL, 0, 0,
+     "write the fit's model-error entries (the families: list of validation/model-error.yaml) "
+     "to FILE"},
     {ID_INTERVAL, OPTS_INTERVAL, "--interval", NULL, T_STRING, "P", NULL, 0, 0,
      "prediction intervals at P percent (default 90; 0 or none: off; docs/uncertainty.md)"},
     {ID_HELP, 0, "--help", "-h", T_FLAG, NULL, NULL, 0, 0, "show this help"},
@@ -299,11 +302,14 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_FORMAT: args->format = (cli_format)choice; break;
     case ID_OUTPUT:
     case ID_WRITE:
+    case ID_WRITE_ME:
       if (!*value) return bad(err, o->name, "a path", value); /* not a file name: bad usage */
       if (o->id == ID_OUTPUT)
         args->output = value;
-      else
+      else if (o->id == ID_WRITE)
         args->write_path = value;
+      else
+        args->write_me_path = value;
       break;
     case ID_OPS: args->show_ops = true; break;
     case ID_PUBLISHED: args->published = value; break;
@@ -364,6 +370,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
       break;
     }
     case ID_INTERVAL: {
+      args->interval_given = true;
       if (strcmp(value, "none") == 0) {
         args->interval = 0.0;
         break;

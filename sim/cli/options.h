@@ -44,8 +44,10 @@ typedef struct cli_args {
   int n_cases;
   const char *params;         /* fit --param LIST (comma-separated names) */
   const char *write_path;     /* fit --write FILE.yaml: the fitted stack profile */
+  const char *write_me_path;  /* fit --write-model-error FILE: its model-error entries */
   int64_t timeout_s;          /* validate --kernel / calibrate --timeout S; 0: default */
   double interval;            /* --interval P as a fraction (0.9); 0: no intervals */
+  bool interval_given;        /* --interval was on the command line */
   bool allow_unmodelled;      /* --allow-unmodelled: unmodelled flags/keys warn instead of failing */
   bool list_flags;            /* from-script --list-flags: print the flag classification */
   bool help;

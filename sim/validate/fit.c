@@ -95,6 +95,7 @@ static int resid(const double *p, void *user, double *r) {
 void fit_result_free(fit_result *res) {
   free(res->rows);
   free(res->groups);
+  free(res->me);
   pub_report_free(&res->skipped);
   memset(res, 0, sizeof *res);
 }
@@ -291,6 +292,11 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
      * not identifiable. */
     double se = res->nls.se[j];
     *(double *)(void *)((char *)&res->stack + res->param[j]->sd_offset) = isfinite(se) ? se : 0.0;
+  }
+  /* The model-error terms of validation/model-error.yaml. */
+  if (fit_model_error_compute(res) != 0) {
+    tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+    rc = 3;
   }
 
 done:

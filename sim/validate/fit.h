@@ -56,6 +56,31 @@ typedef struct fit_group {
   double mape, cv_mape; /* fractions; cv_mape NaN when no row has a CV prediction */
 } fit_group;
 
+/* Minimum rows of a metric class for a hardware profile to get its own
+ * model-error figure; below it, the stack's pool is used (a root mean square
+ * of fewer rows is too noisy to carry: docs/uncertainty.md, "Model error"). */
+#define FIT_ME_MIN_ROWS 5
+
+/* One metric class (time or memory) of a model-error entry. */
+typedef struct fit_me_class {
+  int n;          /* rows of the class with a leave-one-group-out prediction */
+  double rms;     /* sqrt(mean log(1 + cv_error)^2) over them; NaN when n = 0 */
+  double cv_mape; /* mean |cv_error| over them; NaN when n = 0 */
+  double sd;      /* what validation/model-error.yaml gets: rms, or the stack
+                     pool's when n < FIT_ME_MIN_ROWS (NaN when neither has a row) */
+  bool pooled;    /* sd is the pool's */
+} fit_me_class;
+
+/* A model-error entry of validation/model-error.yaml: one hardware profile
+ * of the fit's rows, or (is_stack) the pool of every row of the stack. */
+typedef struct fit_me_entry {
+  char name[TPS_NAME_MAX]; /* the profile, or the stack */
+  bool is_stack;
+  fit_me_class time;       /* every metric but memory: step time, FLOP/s,
+                              MFU, HFU, tokens/s and per-layer times */
+  fit_me_class memory;     /* memory per card */
+} fit_me_entry;
+
 typedef struct fit_result {
   tps_stack stack;                 /* the fitted stack (starting stack + fitted values) */
   char stack_path[512];            /* where the starting stack was read */
@@ -72,6 +97,8 @@ typedef struct fit_result {
   validate_report skipped;         /* rows of skipped cases, with reasons */
   const char *files[FIT_MAX_FILES];
   int n_files;
+  fit_me_entry *me;                /* the profiles in name order, then the stack's pool */
+  int n_me;
 } fit_result;
 
 /* Runs the fit. Returns 0; 2 for bad input (err names the file, key or
@@ -80,5 +107,9 @@ typedef struct fit_result {
  * whatever the return. */
 int fit_run(const fit_opts *opts, fit_result *res, tps_error *err);
 void fit_result_free(fit_result *res);
+
+/* Fills res->me from res->rows (called by fit_run; exposed for tests).
+ * Returns 0, or 3 when out of memory. */
+int fit_model_error_compute(fit_result *res);
 
 #endif

@@ -1,5 +1,6 @@
 /* Groups and mean absolute percentage errors of a validation report. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@ tps_status pub_summarize(validate_report *rep) {
   rep->n_groups = 0;
   rep->n = 0;
   rep->mape = 0.0;
+  rep->n_inside = rep->n_no_model_error = 0;
+  rep->coverage = NAN;
   if (rep->n_rows == 0) return TPS_OK;
   /* At most one group per row. */
   rep->groups = calloc((size_t)rep->n_rows, sizeof *rep->groups);
@@ -33,10 +36,20 @@ tps_status pub_summarize(validate_report *rep) {
     g->mape += fabs(row->error); /* sum until divided below */
     rep->n++;
     total += fabs(row->error);
+    if (row->inside) {
+      g->n_inside++;
+      rep->n_inside++;
+    }
+    if (row->no_model_error) rep->n_no_model_error++;
   }
-  for (int k = 0; k < rep->n_groups; k++)
-    if (rep->groups[k].n > 0) rep->groups[k].mape /= rep->groups[k].n;
+  bool intervals = rep->level > 0;
+  for (int k = 0; k < rep->n_groups; k++) {
+    validate_group *g = &rep->groups[k];
+    if (g->n > 0) g->mape /= g->n;
+    g->coverage = intervals && g->n > 0 ? (double)g->n_inside / g->n : NAN;
+  }
   if (rep->n > 0) rep->mape = total / rep->n;
+  rep->coverage = intervals && rep->n > 0 ? (double)rep->n_inside / rep->n : NAN;
   return TPS_OK;
 }
 

@@ -33,6 +33,9 @@ typedef struct pub_ctx {
   validate_report *rep;
   int cap_rows;
   pub_set *set;             /* pub_set_load: ready cases go here, not to rows */
+  double level;             /* predicted intervals at this level; 0: none */
+  const tps_model_errors *errors; /* model-error terms, or NULL */
+  tps_uncertainty *unc;     /* scratch for one case's intervals */
 } pub_ctx;
 
 /* ---- rows ---- */
@@ -307,6 +310,22 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
     return skip_case(x, c, "the engine cannot evaluate it: %s", why);
   }
   if (x->set) return keep_case(x, c, &r);
+  /* The predicted intervals (first order only: one sample is enough, the
+   * sampled check is not used here). */
+  bool have_unc = false, no_me = false;
+  if (x->level > 0) {
+    const tps_model_error *me = tps_model_error_find(x->errors, r.hw);
+    tps_unc_opts uo;
+    tps_unc_opts_init(&uo);
+    uo.level = x->level;
+    uo.samples = 1;
+    uo.time_sd = me ? me->time_sd : 0.0;
+    uo.memory_sd = me ? me->memory_sd : 0.0;
+    no_me = !me;
+    st = tps_uncertainty_run(x->model, r.hw, x->est, &uo, x->unc, &err);
+    if (st == TPS_ENOMEM) return st;
+    have_unc = st == TPS_OK;
+  }
   /* Rows: all or none, so that a case never counts half. */
   for (int i = 0; i < c->n_measured; i++) {
     validate_row *row = add_row(x, c);
@@ -318,6 +337,15 @@ static tps_status predict_case(pub_ctx *x, const pub_case *c) {
     row->error = pred[i] / c->measured[i].value - 1.0;
     row->uncertain = c->measured[i].uncertain;
     row->fits = x->est->fits;
+    row->lo = row->hi = NAN;
+    if (have_unc) {
+      double sd = c->measured[i].metric->quantity == PUB_Q_MEMORY ? x->unc->sd_log_memory
+                                                                  : x->unc->sd_log_time;
+      row->lo = pred[i] * exp(-x->unc->z * sd);
+      row->hi = pred[i] * exp(x->unc->z * sd);
+      row->inside = row->measured >= row->lo && row->measured <= row->hi;
+      row->no_model_error = no_me;
+    }
   }
   return TPS_OK;
 }
@@ -436,8 +464,9 @@ void pub_set_free(pub_set *set) {
   memset(set, 0, sizeof *set);
 }
 
-static tps_status pub_run(const char *path, const char *hw_override, validate_report *rep,
-                          pub_set *set, tps_error *err);
+static tps_status pub_run(const char *path, const char *hw_override, double level,
+                          const tps_model_errors *errors, validate_report *rep, pub_set *set,
+                          tps_error *err);
 
 tps_status pub_set_load(const char *path, const char *hw_override, pub_set *set, tps_error *err) {
   if (!set->hws) {
@@ -446,7 +475,7 @@ tps_status pub_set_load(const char *path, const char *hw_override, pub_set *set,
   }
   /* Skipped cases of every file accumulate in set->skipped. */
   validate_report rep;
-  tps_status st = pub_run(path, hw_override, &rep, set, err);
+  tps_status st = pub_run(path, hw_override, 0.0, NULL, &rep, set, err);
   validate_report *all = &set->skipped;
   for (int i = 0; st == TPS_OK && i < rep.n_rows; i++) {
     validate_row *rows = realloc(all->rows, (size_t)(all->n_rows + 1) * sizeof *rows);
@@ -466,25 +495,39 @@ tps_status pub_set_load(const char *path, const char *hw_override, pub_set *set,
 
 tps_status pub_validate(const char *path, const char *hw_override, validate_report *rep,
                         tps_error *err) {
-  return pub_run(path, hw_override, rep, NULL, err);
+  return pub_run(path, hw_override, 0.0, NULL, rep, NULL, err);
 }
 
-static tps_status pub_run(const char *path, const char *hw_override, validate_report *rep,
-                          pub_set *set, tps_error *err) {
+tps_status pub_validate_at(const char *path, const char *hw_override, double level,
+                           const tps_model_errors *errors, validate_report *rep, tps_error *err) {
+  if (!(level >= 0 && level < 1)) {
+    memset(rep, 0, sizeof *rep);
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "interval level %g is not in [0, 1)", level);
+  }
+  return pub_run(path, hw_override, level, errors, rep, NULL, err);
+}
+
+static tps_status pub_run(const char *path, const char *hw_override, double level,
+                          const tps_model_errors *errors, validate_report *rep, pub_set *set,
+                          tps_error *err) {
   memset(rep, 0, sizeof *rep);
   rep->file = path;
   rep->hw_override = hw_override;
+  rep->level = set ? 0.0 : level;
   tps_error_clear(err);
   pub_ctx x;
   memset(&x, 0, sizeof x);
   x.rep = rep;
   x.set = set;
+  x.level = rep->level;
+  x.errors = errors;
+  x.unc = x.level > 0 ? malloc(sizeof *x.unc) : NULL;
   x.hws = calloc(HW_CACHE_MAX, sizeof *x.hws);
   x.model = calloc(1, sizeof *x.model);
   x.est = calloc(1, sizeof *x.est);
   x.pc = calloc(1, sizeof *x.pc);
   tps_status st = TPS_OK;
-  if (!x.hws || !x.model || !x.est || !x.pc) {
+  if (!x.hws || !x.model || !x.est || !x.pc || (x.level > 0 && !x.unc)) {
     st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
     goto done;
   }
@@ -514,6 +557,7 @@ done:
   free(x.model);
   free(x.est);
   free(x.pc);
+  free(x.unc);
   return st;
 }
 

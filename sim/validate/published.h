@@ -20,6 +20,14 @@
  * caller frees rep with pub_report_free whatever the status. */
 tps_status pub_validate(const char *path, const char *hw_override, validate_report *rep,
                         tps_error *err);
+/* As pub_validate, and each comparison gets its predicted interval at level
+ * (in (0, 1); 0: none) from tps_uncertainty_run, with the model-error term
+ * of its profile in errors (NULL or no entry: none); the report gets the
+ * coverage (the share of measured values inside) per group and overall.
+ * Memory metrics take the memory interval, every other metric the step
+ * time's (docs/uncertainty.md, "Coverage"). */
+tps_status pub_validate_at(const char *path, const char *hw_override, double level,
+                           const tps_model_errors *errors, validate_report *rep, tps_error *err);
 void pub_report_free(validate_report *rep);
 
 /* Published cases ready to be predicted again and again (`tp-sim fit`):

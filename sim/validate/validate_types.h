@@ -77,6 +77,10 @@ typedef struct validate_row {
   double error;                   /* predicted / measured - 1 (signed fraction) */
   bool uncertain;                 /* the case lists this measured value as uncertain */
   bool fits;                      /* the prediction fits in device memory */
+  double lo, hi;                  /* the predicted interval at the report's level, in the
+                                     metric's unit; NaN when none (level 0) */
+  bool inside;                    /* lo <= measured <= hi */
+  bool no_model_error;            /* the profile has no model-error term */
 } validate_row;
 
 /* Rows of one group (in order of first appearance in the file). */
@@ -85,6 +89,8 @@ typedef struct validate_group {
   int n;          /* comparisons */
   int n_skipped;  /* skipped cases */
   double mape;    /* mean |error| over the n comparisons (fraction); 0 when n == 0 */
+  int n_inside;   /* comparisons whose measured value lies in the predicted interval */
+  double coverage; /* n_inside / n; NaN when n == 0 or no intervals */
 } validate_group;
 
 typedef struct validate_report {
@@ -97,6 +103,10 @@ typedef struct validate_report {
   int n_cases, n_skipped;   /* cases read, cases skipped */
   int n;                    /* comparisons over all groups */
   double mape;              /* mean |error| over all n comparisons (fraction); 0 when n == 0 */
+  double level;             /* of the predicted intervals (0.9); 0: none */
+  int n_inside;             /* over all groups */
+  double coverage;          /* n_inside / n; NaN when n == 0 or no intervals */
+  int n_no_model_error;     /* comparisons on a profile without a model-error term */
 } validate_report;
 
 #endif

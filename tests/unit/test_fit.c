@@ -153,3 +153,57 @@ Test(fit, refuses_bad_input_by_name, .init = setup, .fini = teardown) {
   cr_assert(strstr(err.msg, "no software stack named 'no-such-stack'") != NULL, "%s", err.msg);
   fit_result_free(&res);
 }
+
+/* The model-error terms (fit_model_error_compute; docs/uncertainty.md,
+ * "Model error") on rows whose CV errors are chosen by hand:
+ *   profile gpu-a, 5 time rows with log(1 + cv_error) = +-0.1 (three +, two -)
+ *     -> time sd = 0.1 exactly; 1 memory row at +0.05 -> fewer than 5: pool;
+ *   profile gpu-b, 5 time rows at 0.2 and 5 memory rows at -0.03, one more
+ *     time row without a CV prediction (NaN, not counted);
+ *   pool: time sqrt((5 x 0.01 + 5 x 0.04) / 10) = sqrt(0.025) = 0.158114,
+ *     memory sqrt((0.0025 + 5 x 0.0009) / 6) = sqrt(0.0070 / 6) = 0.034157. */
+static void add_row(fit_result *r, const char *hw, const char *metric, double log_err) {
+  fit_row *row = &r->rows[r->n_rows++];
+  snprintf(row->hw, sizeof row->hw, "%s", hw);
+  snprintf(row->metric, sizeof row->metric, "%s", metric);
+  row->cv_error = isfinite(log_err) ? expm1(log_err) : NAN;
+}
+
+Test(fit, model_error_terms_per_profile_and_pool) {
+  fit_result r;
+  memset(&r, 0, sizeof r);
+  r.rows = calloc(32, sizeof *r.rows);
+  cr_assert(r.rows);
+  snprintf(r.stack.name, sizeof r.stack.name, "test-stack");
+  for (int i = 0; i < 5; i++) add_row(&r, "gpu-b", "tokens_per_s_per_gpu", 0.2);
+  add_row(&r, "gpu-b", "iteration_time_ms", NAN);
+  for (int i = 0; i < 5; i++) add_row(&r, "gpu-b", "memory_mb_per_card", -0.03);
+  for (int i = 0; i < 5; i++) add_row(&r, "gpu-a", "mfu_pct", i < 3 ? 0.1 : -0.1);
+  add_row(&r, "gpu-a", "memory_gb_per_card", 0.05);
+  cr_assert_eq(fit_model_error_compute(&r), 0);
+  cr_assert_eq(r.n_me, 3);
+  const fit_me_entry *a = &r.me[0], *b = &r.me[1], *pool = &r.me[2];
+  /* Profiles in name order, then the pool. */
+  cr_assert_str_eq(a->name, "gpu-a");
+  cr_assert_str_eq(b->name, "gpu-b");
+  cr_assert_str_eq(pool->name, "test-stack");
+  cr_assert(pool->is_stack && !a->is_stack);
+  const double tol = 1e-12;
+  cr_assert_eq(a->time.n, 5);
+  cr_assert_float_eq(a->time.sd, 0.1, tol, "gpu-a time sd %.15g", a->time.sd);
+  cr_assert(!a->time.pooled);
+  cr_assert_float_eq(a->time.cv_mape, (3 * expm1(0.1) - 2 * expm1(-0.1)) / 5, tol);
+  cr_assert_eq(a->memory.n, 1);
+  cr_assert_float_eq(a->memory.rms, 0.05, tol);
+  cr_assert(a->memory.pooled, "1 memory row < FIT_ME_MIN_ROWS: the pool's figure");
+  cr_assert_float_eq(a->memory.sd, sqrt(0.0070 / 6), tol, "%.15g", a->memory.sd);
+  cr_assert_eq(b->time.n, 5, "the row without a CV prediction is not counted");
+  cr_assert_float_eq(b->time.sd, 0.2, tol);
+  cr_assert_float_eq(b->memory.sd, 0.03, tol);
+  cr_assert(!b->memory.pooled);
+  cr_assert_eq(pool->time.n, 10);
+  cr_assert_float_eq(pool->time.sd, sqrt(0.025), tol, "%.15g", pool->time.sd);
+  cr_assert_eq(pool->memory.n, 6);
+  cr_assert_float_eq(pool->memory.sd, sqrt(0.0070 / 6), tol);
+  fit_result_free(&r);
+}

@@ -411,3 +411,96 @@ Test(summary, renderers, .fini = report_fini) {
   cr_expect(strstr(buf, "  v100_case                        skipped: no hardware profile"));
   free(buf);
 }
+
+/* ---- coverage of the predicted intervals (docs/uncertainty.md) --------- */
+
+static tps_model_errors errors_of(double time_sd, double memory_sd) {
+  tps_model_errors me;
+  memset(&me, 0, sizeof me);
+  snprintf(me.e[0].stack, sizeof me.e[0].stack, "megatron-cuda");
+  me.e[0].time_sd = time_sd;
+  me.e[0].memory_sd = memory_sd;
+  me.n = 1;
+  return me;
+}
+
+/* Each row's interval is tps_uncertainty_run's for its case (the step time's
+ * for a time or throughput metric), `inside` says whether the measured value
+ * lies in it, and the coverage is the share inside, per group and overall. */
+Test(coverage, rows_intervals_and_shares, .fini = report_fini) {
+  tps_model_errors me = errors_of(0.10, 0.05);
+  tps_error err;
+  cr_assert_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 0.9, &me, &rep, &err), TPS_OK,
+               "%s", err.msg);
+  cr_assert_eq(rep.level, 0.9);
+  /* gpt_tp1 by hand, as in predict.gpt_pairing_and_exact_error. */
+  static tps_hw hw;
+  load_profile("a100-40g-sxm", &hw);
+  tps_model m = gpt_by_hand(24, 1920, 15, 1024);
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.tp = o.pp = o.dp = 1;
+  o.micro_batch = o.global_batch = 16;
+  o.recompute = TPS_RECOMPUTE_FULL;
+  o.precision = TPS_PRECISION_FP16;
+  o.flash_attention = 0;
+  o.sp = o.distributed_optimizer = 0;
+  tps_run run;
+  static tps_estimate est;
+  estimate_by_hand(&m, &o, &hw, &run, &est);
+  tps_unc_opts uo;
+  tps_unc_opts_init(&uo);
+  uo.time_sd = 0.10;
+  uo.memory_sd = 0.05;
+  static tps_uncertainty u;
+  cr_assert_eq(tps_uncertainty_run(&m, &hw, &est, &uo, &u, &err), TPS_OK, "%s", err.msg);
+  cr_assert(u.sd_log_time > 0.10, "the model error and the stack's spreads: %g", u.sd_log_time);
+  const validate_row *t = row_of("gpt_tp1", "iteration_time_ms");
+  cr_expect(rel(t->lo, t->predicted * exp(-u.z * u.sd_log_time)) < 1e-9, "lo %.9g", t->lo);
+  cr_expect(rel(t->hi, t->predicted * exp(u.z * u.sd_log_time)) < 1e-9, "hi %.9g", t->hi);
+  /* -5.1% error, inside +-(1.645 x > 10%). */
+  cr_expect(t->inside);
+  const validate_row *f = row_of("gpt_tp1", "tflops_per_gpu");
+  cr_expect(rel(f->hi / f->predicted, t->hi / t->predicted) < 1e-9,
+            "a throughput metric takes the step time's relative interval");
+  int n = 0, in = 0;
+  for (int i = 0; i < rep.n_rows; i++) {
+    const validate_row *r = &rep.rows[i];
+    if (r->skipped[0]) continue;
+    n++;
+    in += r->inside;
+    cr_expect_eq(r->inside, r->measured >= r->lo && r->measured <= r->hi, "%s %s", r->id,
+                 r->metric);
+    cr_expect_not(r->no_model_error, "the stack entry applies to %s", r->hw);
+  }
+  cr_assert_eq(rep.n, n);
+  cr_expect_eq(rep.n_inside, in);
+  cr_expect(fabs(rep.coverage - (double)in / n) < 1e-15);
+  cr_expect_eq(rep.groups[0].n_inside, in, "one group in the fixture");
+}
+
+/* A model error far beyond every error covers every value (coverage 1); a
+ * 1% interval without model error covers none of them (coverage 0); level 0
+ * gives no interval (coverage NaN); no matching entry is reported. */
+Test(coverage, extremes_and_off, .fini = report_fini) {
+  tps_error err;
+  tps_model_errors wide = errors_of(3.0, 3.0), none = errors_of(0.0, 0.0);
+  cr_assert_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 0.9, &wide, &rep, &err), TPS_OK);
+  cr_assert(rep.n > 0);
+  cr_expect_eq(rep.n_inside, rep.n);
+  cr_expect_eq(rep.coverage, 1.0);
+  pub_report_free(&rep);
+  cr_assert_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 0.01, &none, &rep, &err), TPS_OK);
+  cr_expect_eq(rep.n_inside, 0, "1%% intervals of the stack's spreads alone");
+  cr_expect_eq(rep.coverage, 0.0);
+  pub_report_free(&rep);
+  cr_assert_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 0.0, &wide, &rep, &err), TPS_OK);
+  cr_expect(isnan(rep.coverage));
+  cr_expect(isnan(rep.rows[0].lo));
+  pub_report_free(&rep);
+  cr_assert_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 0.9, NULL, &rep, &err), TPS_OK);
+  cr_expect_eq(rep.n_no_model_error, rep.n);
+  pub_report_free(&rep);
+  cr_expect_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 1.5, &wide, &rep, &err),
+               TPS_EINVAL);
+}

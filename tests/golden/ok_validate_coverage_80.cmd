@@ -1,0 +1,1 @@
+validate --published validation/narayanan21-a100.yaml --interval 80

@@ -1,0 +1,1 @@
+validate --kernel --interval 90
