@@ -42,6 +42,11 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
 void report_json_memory(json_writer *w, const tps_memory *m);
+/* Context parallelism of a run with CP > 1 (report_cp.c): ", CP 4 (ring)"
+ * in a header line, and the JSON keys cp, cp_algo, ulysses_degree (absent
+ * at CP 1, which keeps every output without CP as it was). */
+void report_cp_words(FILE *out, const tps_run *run);
+void report_cp_json(json_writer *w, const tps_run *run);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);
