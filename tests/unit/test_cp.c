@@ -277,3 +277,45 @@ Test(cp, refusals) {
   cr_assert_eq(resolve(&vl, 1, 2, TPS_CP_RING, 0, 1, &run, &err), TPS_EUNSUPPORTED);
   cr_assert(strstr(err.msg, "module 'vision' (vit)"), "%s", err.msg);
 }
+
+/* The search holds CP fixed: its fast path gives exactly what
+ * tps_estimate_run gives for the same configuration at CP 2 (the equality
+ * test_search checks at CP 1), and every row shares cards / CP. */
+Test(cp, search_fast_path_equals_estimate_at_cp_2) {
+  tps_model m = llama(8192);
+  m.training.cards = 8;
+  m.training.global_batch = 32;
+  static tps_hw hw;
+  hw = flat_hw();
+  hw.peak_flops[TPS_PRECISION_BF16] = 1e15;
+  hw.memory_bandwidth_Bps = 3e12;
+  hw.memory_efficiency = 1.0;
+  hw.memory_bytes = 80e9;
+  hw.gemm_efficiency.n = hw.attention_efficiency.n = 1;
+  hw.gemm_efficiency.y[0] = hw.attention_efficiency.y[0] = 0.5;
+  hw.intra.latency_s = 3e-6;
+  tps_search_opts so;
+  tps_search_opts_init(&so);
+  so.cards = 8;
+  so.cp = 2;
+  so.max_micro_batch = 2;
+  static tps_search_result res;
+  tps_search_result_init(&res);
+  tps_error err;
+  cr_assert_eq(tps_search(&m, &hw, &so, &res, &err), TPS_OK, "%s", err.msg);
+  cr_assert_gt(res.n_top, 0);
+  for (int i = 0; i < res.n_top; i++) {
+    const tps_search_row *row = &res.top[i];
+    cr_assert_eq(row->cfg.tp * row->cfg.pp * row->cfg.dp, 4, "TP x PP x DP = 8 cards / CP 2");
+    tps_run run;
+    cr_assert_eq(tps_search_config_run(&m, &res.base, &row->cfg, &run, &err), TPS_OK, "%s",
+                 err.msg);
+    cr_assert_eq(run.cp, 2);
+    static tps_estimate e;
+    cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+    assert_rel(row->step_time_s, e.step_time_s, 1e-9, "step time");
+    assert_rel(row->memory.total, e.memory.total, 1e-9, "memory");
+    assert_rel(row->mfu, e.mfu, 1e-9, "MFU");
+  }
+  tps_search_result_free(&res);
+}
