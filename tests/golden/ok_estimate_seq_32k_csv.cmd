@@ -1,1 +1,1 @@
---model llama3-8b --tp 8 --cp 1 --seq-len 32k --cards 8 --format csv
+--model llama3-8b --tp 8 --seq-len 32k --cards 8 --format csv
