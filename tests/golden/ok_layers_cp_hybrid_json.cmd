@@ -1,1 +1,0 @@
-layers --model llama3-8b --tp 2 --cp 4 --cp-algo hybrid --ulysses-degree-in-cp 2 --cards 8 --ops --seq-len 32768 --format json
