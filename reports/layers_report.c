@@ -30,11 +30,13 @@ static void print_ops(FILE *out, const layers_report *r, int template_id) {
 
 void report_layers_table(FILE *out, const layers_report *r) {
   const tps_run *run = r->run;
-  fprintf(out, "%s on %s: TP %lld, PP %lld, DP %lld, seq %lld, micro-batch %lld, %s, recompute %s%s%s\n",
+  fprintf(out, "%s on %s: TP %lld, PP %lld, DP %lld, seq %lld, micro-batch %lld, %s, recompute %s%s",
           r->model->name, r->hw->name, (long long)run->tp, (long long)run->pp, (long long)run->dp,
           (long long)run->seq_len, (long long)run->micro_batch, tps_precision_name(run->precision),
-          tps_recompute_name(run->recompute), run->sp ? ", SP" : "",
-          run->tp_comm_overlap ? ", TP comm overlap" : "");
+          tps_recompute_name(run->recompute), run->sp ? ", SP" : "");
+  if (run->tp_comm_overlap) fprintf(out, ", TP comm overlap");
+  report_cp_words(out, run);
+  fprintf(out, "\n");
   fprintf(out, "Per rank, per micro-batch. static = weights + grads + optimizer.\n\n");
   fprintf(out, "%-34s %5s %13s %10s %10s %9s %9s %10s\n", "layer", "stage", "params/rank",
           "static MB", "act MB", "fwd ms", "bwd ms", "TP comm ms");
@@ -59,6 +61,7 @@ void report_layers_json(FILE *out, const layers_report *r) {
   json_key(&w, "tp"); json_int(&w, r->run->tp);
   json_key(&w, "pp"); json_int(&w, r->run->pp);
   json_key(&w, "dp"); json_int(&w, r->run->dp);
+  report_cp_json(&w, r->run);
   json_key(&w, "layers");
   json_array_begin(&w);
   for (int i = 0; i < r->plan->n_layers; i++) {

@@ -45,6 +45,11 @@ void report_json_memory(json_writer *w, const tps_memory *m);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
  * model_error_share (docs/uncertainty.md), as keys of the open object. */
 void report_json_intervals(json_writer *w, const tps_uncertainty *u);
+/* Context parallelism of a run with CP > 1 (report_cp.c): ", CP 4 (ring)"
+ * in a header line, and the JSON keys cp, cp_algo, ulysses_degree (absent
+ * at CP 1, which keeps every output without CP as it was). */
+void report_cp_words(FILE *out, const tps_run *run);
+void report_cp_json(json_writer *w, const tps_run *run);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);

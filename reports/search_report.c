@@ -146,10 +146,17 @@ void report_search_table(FILE *out, const search_report *r) {
   const tps_search_result *s = r->res;
   const tps_run *b = &s->base;
   fprintf(out, "%s on %s (%s, %.1f GB per card): %lld cards, seq %lld, global batch %lld, %s, "
-               "memory margin %.0f%%\n",
+               "memory margin %.0f%%",
           r->model->name, r->hw->name, r->hw->device_name, r->hw->memory_bytes / GB,
           (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
           tps_precision_name(b->precision), s->memory_margin * 100.0);
+  /* CP is held fixed by the search: every row runs it (DP is per CP group). */
+  if (b->cp > 1) {
+    report_cp_words(out, b);
+    fprintf(out, " in every row (TP x PP x DP share %lld / %lld cards)", (long long)b->cards,
+            (long long)b->cp);
+  }
+  fprintf(out, "\n");
   if (s->global_batch_scaled)
     fprintf(out, "Global batch: the model's %lld for %lld cards, scaled to %lld cards (samples per "
                  "replica kept); --global-batch sets another.\n",
@@ -192,6 +199,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "pp"); json_int(w, c->pp);
   json_key(w, "vpp"); json_int(w, c->vpp > 1 ? c->vpp : 1);
   json_key(w, "dp"); json_int(w, c->dp);
+  report_cp_json(w, b);
   json_key(w, "cards"); json_int(w, b->cards);
   json_key(w, "sp"); json_bool(w, c->sp);
   json_key(w, "recompute"); json_string(w, tps_recompute_name(c->recompute));

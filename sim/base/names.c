@@ -13,6 +13,7 @@ const char *const tps_position_names[] = {"none", "learned", "rope", NULL};
 const char *const tps_precision_names[] = {"bf16", "fp16", "fp32", NULL};
 const char *const tps_recompute_names[] = {"none", "selective", "full", NULL};
 const char *const tps_topology_names[] = {"switch", "full_mesh", NULL};
+const char *const tps_cp_algo_names[] = {"ring", "ulysses", "hybrid", NULL};
 
 /* Each table has one name per enum value, plus the NULL terminator. */
 #define NAMES_COUNT(a) ((int)(sizeof a / sizeof a[0]) - 1)
@@ -35,6 +36,10 @@ const char *tps_module_type_name(tps_module_type t) {
   return name_of(tps_module_type_names, NAMES_COUNT(tps_module_type_names), (int)t);
 }
 
+const char *tps_cp_algo_name(tps_cp_algo a) {
+  return name_of(tps_cp_algo_names, NAMES_COUNT(tps_cp_algo_names), (int)a);
+}
+
 int tps_precision_bytes(tps_precision p) {
   switch (p) {
     case TPS_PRECISION_BF16:
@@ -54,3 +59,4 @@ _Static_assert(NAMES_COUNT(tps_position_names) == TPS_POSITION_ROPE + 1, "positi
 _Static_assert(NAMES_COUNT(tps_precision_names) == TPS_PRECISION_COUNT, "precisions");
 _Static_assert(NAMES_COUNT(tps_recompute_names) == TPS_RECOMPUTE_FULL + 1, "recompute");
 _Static_assert(NAMES_COUNT(tps_topology_names) == TPS_TOPOLOGY_FULL_MESH + 1, "topologies");
+_Static_assert(NAMES_COUNT(tps_cp_algo_names) == TPS_CP_ALGO_COUNT, "cp algorithms");

@@ -13,5 +13,6 @@ extern const char *const tps_position_names[];
 extern const char *const tps_precision_names[];
 extern const char *const tps_recompute_names[];
 extern const char *const tps_topology_names[];
+extern const char *const tps_cp_algo_names[];
 
 #endif

@@ -113,6 +113,9 @@ int cmd_recommend(const cli_args *args) {
   o.global_batch = over.global_batch;
   o.precision = over.precision;
   o.memory_margin = over.memory_margin;
+  o.cp = over.cp;
+  o.cp_algo = over.cp_algo;
+  o.ulysses_degree = over.ulysses_degree;
   if (args->top > 0) o.top_n = (int)args->top;
   o.max_tp = args->max_tp;
   if (args->max_tp > 0 && args->n_tp > 0)

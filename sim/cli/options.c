@@ -12,7 +12,7 @@
 typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCENT } opt_type;
 
 typedef enum {
-  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
+  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
@@ -54,8 +54,15 @@ static const cli_option options[] = {
      100000, "decoder layers on each pipeline stage, comma-separated (12,16); encoders on stage 0"},
     {ID_VPP, OPTS_RUN, "--vpp", "--virtual-pipeline-model-parallel-size", T_INT, "N", NULL, 1, 128,
      "model chunks per pipeline stage (interleaved 1F1B; default 1)"},
+    {ID_CP, OPTS_RUN | OPTS_SEARCH, "--cp", "--context-parallel-size", T_INT, "N", NULL, 1, 1024,
+     "context-parallel size: each rank holds seq-len / N tokens (default 1)"},
+    {ID_CP_ALGO, OPTS_RUN | OPTS_SEARCH, "--cp-algo", NULL, T_ENUM, "ALGO", tps_cp_algo_names, 0, 0,
+     "context-parallel attention: ring (Megatron p2p), ulysses (all-to-all of heads) or hybrid "
+     "(default ring)"},
+    {ID_ULYSSES, OPTS_RUN | OPTS_SEARCH, "--ulysses-degree-in-cp", NULL, T_INT, "N", NULL, 1, 1024,
+     "--cp-algo hybrid: Ulysses ranks inside each CP group (a ring across the rest)"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
-     "data-parallel size (default: cards / (TP x PP))"},
+     "data-parallel size (default: cards / (TP x CP x PP))"},
     {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG,
      "tokens per sample (32k = 32768)"},
     {ID_MEAN_SEQ, OPTS_RUN, "--mean-seq-len", NULL, T_INT, "N", NULL, 1, BIG,
@@ -275,6 +282,9 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_CARDS: ov->cards = v; break;
     case ID_PP: ov->pp = v; break;
     case ID_VPP: ov->vpp = v; break;
+    case ID_CP: ov->cp = v; break;
+    case ID_CP_ALGO: ov->cp_algo = choice; break;
+    case ID_ULYSSES: ov->ulysses_degree = v; break;
     case ID_DP: ov->dp = v; break;
     case ID_SEQ: ov->seq_len = v; break;
     case ID_MEAN_SEQ: ov->mean_seq_len = v; break;

@@ -88,7 +88,37 @@ double tps_collective_time(tps_coll kind, double bytes, int64_t group, int64_t s
                      ? 1.0
                      : p - 1.0;
   double phases = kind == TPS_COLL_ALL_REDUCE ? 2.0 : 1.0;
+  if (kind == TPS_COLL_RING_P2P) return eng_ring_p2p_time(hw, group, stride, bytes);
+  /* An all-to-all sends (p - 1)/p of the rank's own buffer (`bytes`), to
+   * every peer: the all-gather's volume and steps on that buffer. */
   return phases * (steps * link->latency_s + share * bytes / bw);
+}
+
+double eng_ring_p2p_time(const tps_hw *hw, int64_t group, int64_t stride, double bytes) {
+  if (group <= 1 || bytes <= 0) return 0.0;
+  /* Each step sends one block to the next rank and receives one from the
+   * previous: one link per direction. The ring closes across nodes when the
+   * group spans more than one, and its slowest hop sets the pace. */
+  bool intra = group * stride <= hw->devices_per_node;
+  const tps_link *link = intra ? &hw->intra : &hw->inter;
+  double bw = link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes);
+  return (double)(group - 1) * (link->latency_s + bytes / bw);
+}
+
+/* Seconds of a CP ring's sends (p - 1 steps) that the attention blocks
+ * beside them do not hide: step i sends the next K/V block while block i
+ * computes (Transformer Engine AttnFuncWithCPAndKVP2P), so each step
+ * exposes max(0, send - block), block = the core's time / p. */
+static double ring_exposed(const tps_op *op, const tps_hw *hw, const tps_run *run, tps_coll kind,
+                           double bytes, double flops, double core_bytes) {
+  if (kind == TPS_COLL_NONE || op->group <= 1) return 0.0;
+  double steps = (double)(op->group - 1);
+  double send = eng_ring_p2p_time(hw, op->group, op->stride > 1 ? op->stride : 1, bytes) / steps;
+  double core = flops > 0 ? compute_time(hw, &hw->attention_efficiency, run->precision, flops,
+                                         op->overlap_fwd_flops, core_bytes)
+                          : 0.0;
+  double block = core / (double)op->group;
+  return send > block ? steps * (send - block) : 0.0;
 }
 
 void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double *fwd_s,
@@ -116,8 +146,17 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
                          op->fwd_flops, op->bwd_bytes) + launch;
       break;
     case TPS_OP_COLLECTIVE:
-      f = tps_collective_time(op->fwd_coll, op->coll_bytes, op->group, 1, hw);
-      b = tps_collective_time(op->bwd_coll, op->coll_bytes, op->group, 1, hw);
+      if (op->fwd_coll == TPS_COLL_RING_P2P) {
+        f = ring_exposed(op, hw, run, op->fwd_coll, op->coll_bytes, op->overlap_fwd_flops,
+                         op->overlap_fwd_bytes);
+        b = ring_exposed(op, hw, run, op->bwd_coll, op->bwd_coll_bytes, op->overlap_bwd_flops,
+                         op->overlap_bwd_bytes);
+        break;
+      }
+      f = tps_collective_time(op->fwd_coll, op->coll_bytes, op->group,
+                              op->stride > 1 ? op->stride : 1, hw);
+      b = tps_collective_time(op->bwd_coll, op->coll_bytes, op->group,
+                              op->stride > 1 ? op->stride : 1, hw);
       if (op->bwd_regather)
         b += tps_collective_time(TPS_COLL_ALL_GATHER, op->coll_bytes, op->group, 1, hw);
       break;
@@ -164,24 +203,27 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
 }
 
 double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
-  bool intra = run->tp * run->dp * 2 <= hw->devices_per_node;
+  bool intra = run->tp * eng_cp_ranks(run) * run->dp * 2 <= hw->devices_per_node;
   const tps_link *link = intra ? &hw->intra : &hw->inter;
   return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
 }
 
 double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
-  if (run->dp <= 1 || trainable <= 0) return 0.0;
+  /* With CP the gradients are reduced over DP x CP ranks, TP apart
+   * (Megatron's data-parallel group with context parallelism). */
+  const int64_t group = run->dp * eng_cp_ranks(run);
+  if (group <= 1 || trainable <= 0) return 0.0;
   double grads = trainable * eng_grad_bytes_per_param(run);
   if (run->distributed_optimizer) {
     double params = trainable * tps_precision_bytes(run->precision);
-    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, run->dp, run->tp, hw) +
-           tps_collective_time(TPS_COLL_ALL_GATHER, params, run->dp, run->tp, hw);
+    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, group, run->tp, hw) +
+           tps_collective_time(TPS_COLL_ALL_GATHER, params, group, run->tp, hw);
   }
-  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, run->dp, run->tp, hw);
+  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, run->tp, hw);
 }
 
 double eng_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
   if (run->no_optimizer) return 0.0;
-  double updated = trainable / (run->distributed_optimizer ? (double)run->dp : 1.0);
+  double updated = trainable / (run->distributed_optimizer ? eng_grad_group(run) : 1.0);
   return updated * eng_adam_traffic_bytes_per_param(run) / (hw->memory_bandwidth_Bps * hw->memory_efficiency);
 }

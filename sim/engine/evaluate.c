@@ -79,7 +79,10 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
     bool replicated = op->kind == TPS_OP_GEMM && op->split == TPS_SPLIT_REPLICATED;
     if (replicated) c->replicated_flops += op->fwd_flops + op->bwd_flops;
     else c->split_flops += op->fwd_flops + op->bwd_flops;
-    c->model_flops_replica += op->model_flops * (replicated ? 1.0 : (double)run->tp);
+    /* A replica spans TP x CP ranks: each CP rank runs its share of the
+     * tokens (decoders only; CP refuses other modules). */
+    c->model_flops_replica +=
+        op->model_flops * (replicated ? 1.0 : (double)run->tp) * (double)eng_cp_ranks(run);
   }
   int64_t tokens0 = t->ops.n > 0 && t->ops.ops[0].m > 0 ? t->ops.ops[0].m : 0;
   c->boundary_bytes = (double)tokens0 * (double)mod->hidden * w_bytes;
@@ -194,7 +197,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   const double alloc_extra = hw->stack.allocator_overhead > 1.0 ? hw->stack.allocator_overhead - 1.0 : 0.0;
   const int64_t m = run->micro_batches;
   /* Communicators a rank holds: one per parallel group of more than one rank. */
-  const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1);
+  const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1) + (eng_cp_ranks(run) > 1);
 
   eng_layer_fig stack_figs[MAX_FIGS];
   eng_layer_fig *lf = nt <= MAX_FIGS ? stack_figs : malloc((size_t)nt * sizeof *lf);
@@ -234,7 +237,8 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       if (cm->stream > stream) stream = cm->stream;
       replica_model_flops += k * c->model_flops_replica;
       replica_hw_flops += k * (c->replicated_flops + (c->split_flops + lf[i].recompute_flops) *
-                                                         (double)run->tp);
+                                                         (double)run->tp) *
+                          (double)eng_cp_ranks(run);
     }
     const int32_t *extra = &pl->extra[st * TPS_MAX_MODULES];
     for (int mo = 0; mo < TPS_MAX_MODULES; mo++) {

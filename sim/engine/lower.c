@@ -39,6 +39,10 @@ static tps_op *op_push(tps_op_list *list, const char *name, tps_op_kind kind) {
   return op;
 }
 
+tps_op *eng_op_push(tps_op_list *list, const char *name, tps_op_kind kind) {
+  return op_push(list, name, kind);
+}
+
 int64_t tps_ops_full_tokens(const tps_op_list *ops) {
   for (int i = 0; i < ops->n; i++)
     if (ops->ops[i].kind == TPS_OP_GEMM) return ops->ops[i].m;
@@ -206,7 +210,8 @@ static tps_status check_divides(const tps_module *mod, int64_t tp, int64_t what,
 
 tps_status eng_check_module_split(const tps_module *m, const tps_run *run, tps_error *err) {
   const int64_t tp = run->tp;
-  tps_status st;
+  tps_status st = eng_cp_check_module(m, run, err);
+  if (st != TPS_OK) return st;
   if (m->type != TPS_MODULE_PROJECTOR) {
     if ((st = check_divides(m, tp, m->heads, "attention heads", err))) return st;
     if (m->kv_heads % tp != 0 && tp % m->kv_heads != 0) {
@@ -260,47 +265,70 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
     if (!add_elementwise(c, "rope", TPS_OP_ROPE, el, 1, 1, 0.0)) return oom(err);
   }
 
+  const bool cp = eng_cp_ranks(c->run) > 1;
+  eng_cp_shape sh;
+  int64_t span = tokens / c->run->micro_batch; /* tokens per sequence (on this CP rank) */
+  eng_cp_attention_shape(c->run, span, heads_r, kv_r, &sh);
+  /* Ulysses: Q, K, V all-to-all to whole heads over the full sequence. */
+  if (sh.ulysses > 1 &&
+      eng_cp_add_ulysses(c->out, "cp_qkv_a2a", c->run, tokens,
+                         (heads_r + 2 * sh.kv_heads * sh.ulysses) * d, a, c->runs_bwd))
+    return oom(err);
+  const int core_index = c->out->n;
   tps_op *core = op_push(c->out, "attn_core", TPS_OP_ATTENTION);
   if (!core) return oom(err);
   bool causal = m->type == TPS_MODULE_DECODER;
-  int64_t span = tokens / c->run->micro_batch; /* tokens per sequence */
   if (m->type == TPS_MODULE_VIT && m->window > 0 && !c->opts.full_attention) span = m->window;
   if (span > tokens) span = tokens;
   core->batch = tokens / span;
-  core->seq = span;
-  core->heads = heads_r;
-  core->kv_heads = kv_r;
+  core->seq = cp ? sh.q_seq : span;
+  core->kv_seq = cp ? sh.kv_seq : span;
+  const int64_t heads_c = sh.heads, kv_c = sh.kv_heads; /* heads_r, kv_r without Ulysses */
+  core->heads = heads_c;
+  core->kv_heads = kv_c;
   core->head_dim = d;
   core->causal = causal;
-  core->flash = flash;
+  /* CP runs the fused (flash) attention kernels: Transformer Engine's under
+   * Megatron, MindSpeed's with --use-flash-attn; a ring's load-balanced
+   * chunks skip the masked blocks. */
+  core->flash = flash || cp;
   core->trainable = c->trainable;
-  /* Q K^T and P V: 2 GEMMs of 2 x seq x seq x d per head and sequence. */
-  double full_flops = 4.0 * (double)core->batch * span * span * d * heads_r;
-  core->fwd_flops = (causal && flash) ? full_flops / 2.0 : full_flops;
+  /* Q K^T and P V: 2 GEMMs of 2 x seq x kv_seq x d per head and sequence. */
+  double full_flops = 4.0 * (double)core->batch * core->seq * core->kv_seq * d * heads_c;
+  core->fwd_flops = (causal && core->flash) ? full_flops / 2.0 : full_flops;
   /* Sliding window w < span (causal, fused kernels skip the blocks outside
    * the band): query i sees min(i + 1, w) keys, w span - w (w - 1) / 2 of
-   * the span^2 pairs. Unfused attention computes the whole masked square. */
+   * the span (span + 1) / 2 causal pairs, about span^2 / 2. Unfused attention
+   * computes the whole masked square. Under CP each rank's share is scaled
+   * by the same ratio (its load-balanced chunks see the band alike). */
   int64_t w = m->type == TPS_MODULE_DECODER ? m->sliding_window : 0;
-  if (causal && flash && w > 0 && w < span)
-    core->fwd_flops = full_flops * ((double)w * (double)span - (double)w * (double)(w - 1) / 2.0) /
-                      ((double)span * (double)span);
-  double qkv_bytes = (double)tokens * (heads_r + 2 * kv_r) * d * a;
-  double out_bytes = (double)tokens * heads_r * d * a;
-  double score_elems = (double)core->batch * heads_r * span * span;
-  core->fwd_bytes = qkv_bytes + out_bytes + (flash ? 0.0 : 2.0 * score_elems * a);
+  if (causal && core->flash && w > 0 && w < span)
+    core->fwd_flops *= 2.0 * ((double)w * (double)span - (double)w * (double)(w - 1) / 2.0) /
+                       ((double)span * (double)span);
+  double q_tokens = cp ? (double)core->batch * core->seq : (double)tokens;
+  double qkv_bytes = q_tokens * (heads_c + 2 * kv_c) * d * a;
+  double out_bytes = q_tokens * heads_c * d * a;
+  double score_elems = (double)core->batch * heads_c * core->seq * core->kv_seq;
+  core->fwd_bytes = qkv_bytes + out_bytes + (core->flash ? 0.0 : 2.0 * score_elems * a);
   if (c->runs_bwd) {
     /* dQ, dK, dV, dP: twice the forward; flash also recomputes Q K^T. */
-    core->bwd_flops = core->fwd_flops * (flash ? 2.5 : 2.0);
+    core->bwd_flops = core->fwd_flops * (core->flash ? 2.5 : 2.0);
     core->bwd_bytes = 2.0 * core->fwd_bytes;
     /* Non-flash keeps softmax output (2 bytes), and with dropout its mask
      * (1) and output (2): Korthikanti's 5 a s^2 b. Flash keeps q, k, v and
      * the fp32 log-sum-exp per row. */
-    double lse = (double)tokens * heads_r * 4.0;
-    double scores = flash ? 0.0 : score_elems * (a + (m->dropout ? 1.0 + a : 0.0));
-    core->saved_bytes = qkv_bytes + (flash ? lse : scores);
-    core->saved_bytes_selective = qkv_bytes + (flash ? lse : 0.0);
+    double lse = q_tokens * heads_c * 4.0;
+    double scores = core->flash ? 0.0 : score_elems * (a + (m->dropout ? 1.0 + a : 0.0));
+    core->saved_bytes = qkv_bytes + (core->flash ? lse : scores);
+    core->saved_bytes_selective = qkv_bytes + (core->flash ? lse : 0.0);
   }
   core->model_flops = c->runs_bwd ? 3.0 * full_flops : full_flops;
+  /* Ring: K/V blocks around the CP ring beside the core; Ulysses: the
+   * output back to sequence shards. */
+  if (sh.ring > 1 && eng_cp_add_ring(c->out, c->run, core_index, a, c->runs_bwd)) return oom(err);
+  if (sh.ulysses > 1 &&
+      eng_cp_add_ulysses(c->out, "cp_out_a2a", c->run, tokens, heads_r * d, a, c->runs_bwd))
+    return oom(err);
 
   if (!add_gemm(c, "attn_out", TPS_SPLIT_ROW, tokens, attn_k, h, m->bias, out_bytes))
     return oom(err);
@@ -442,7 +470,9 @@ static tps_status lower_merger(lower_ctx *c, int64_t tokens_in, tps_error *err) 
 int64_t eng_module_tokens(const tps_module *mod, const tps_run *run) {
   int64_t per_sample = mod->type == TPS_MODULE_DECODER ? run->seq_len : mod->tokens, tokens;
   /* saturated: tps_run_resolve and tps_lower_layer refuse such runs */
-  return mul_i64(per_sample, run->micro_batch, &tokens) ? tokens : INT64_MAX;
+  if (!mul_i64(per_sample, run->micro_batch, &tokens)) return INT64_MAX;
+  /* Context parallelism: each CP rank holds 1/cp of a decoder's tokens. */
+  return mod->type == TPS_MODULE_DECODER ? tokens / eng_cp_ranks(run) : tokens;
 }
 
 tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
@@ -467,6 +497,10 @@ tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
     return too_large(mod, err, "%s x micro_batch = %lld x %lld",
                      mod->type == TPS_MODULE_DECODER ? "seq_len" : "tokens", (long long)per_sample,
                      (long long)run->micro_batch);
+  /* Context parallelism: this rank's share of a decoder's tokens (rounded
+   * up for a plan at a mean length that CP does not divide). */
+  const int64_t cp = eng_cp_ranks(run);
+  if (mod->type == TPS_MODULE_DECODER && cp > 1) tokens = (tokens + cp - 1) / cp;
   int first = out->n;
   tps_status st;
   switch (opts.kind) {

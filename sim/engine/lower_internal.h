@@ -14,6 +14,47 @@ int64_t eng_module_tokens(const tps_module *mod, const tps_run *run);
  * them), ffn, and the tokens under sequence parallelism. */
 tps_status eng_check_module_split(const tps_module *m, const tps_run *run, tps_error *err);
 
+/* ---- context parallelism (cp.c) ---- */
+
+/* CP ranks of a run (1 for runs built without it: cp 0 means none). */
+static inline int64_t eng_cp_ranks(const tps_run *run) { return run->cp > 1 ? run->cp : 1; }
+/* Ulysses ranks inside CP (cp for Ulysses, 1 for the ring, u for the hybrid). */
+static inline int64_t eng_ulysses_ranks(const tps_run *run) {
+  return run->cp > 1 && run->ulysses_degree > 1 ? run->ulysses_degree : 1;
+}
+/* Ranks that hold the same weights and reduce their gradients together:
+ * DP x CP (Megatron's data-parallel-with-CP group). */
+static inline double eng_grad_group(const tps_run *run) {
+  return (double)run->dp * (double)eng_cp_ranks(run);
+}
+
+/* Fills run->cp, cp_algo and ulysses_degree from the overrides and the
+ * model's training defaults, and checks them (tps_run_resolve calls it
+ * after seq_len is known). */
+tps_status eng_resolve_cp(const tps_model *model, const tps_run_overrides *over, tps_run *run,
+                          tps_error *err);
+/* Checks that module `m` can be split over the run's CP ranks: a decoder;
+ * under Ulysses whole heads per rank (heads / (tp x u)). */
+tps_status eng_cp_check_module(const tps_module *m, const tps_run *run, tps_error *err);
+
+/* The attention core of one CP rank: queries (q_seq per sequence) against
+ * kv_seq keys, with heads and kv_heads after Ulysses' head split. */
+typedef struct eng_cp_shape {
+  int64_t q_seq, kv_seq, heads, kv_heads;
+  int64_t ulysses, ring; /* ranks of each: ulysses x ring = cp */
+} eng_cp_shape;
+/* span_local: tokens per sequence this rank holds (seq_len / cp). */
+void eng_cp_attention_shape(const tps_run *run, int64_t span_local, int64_t heads_r, int64_t kv_r,
+                            eng_cp_shape *out);
+/* Appends a Ulysses all-to-all of a tokens_local x width tensor (per rank). */
+tps_status eng_cp_add_ulysses(tps_op_list *out, const char *name, const tps_run *run,
+                              int64_t tokens_local, int64_t width, double act_bytes, bool runs_bwd);
+/* Appends the ring's K/V passing beside the attention core at core_index. */
+tps_status eng_cp_add_ring(tps_op_list *out, const tps_run *run, int core_index, double act_bytes,
+                           bool runs_bwd);
+/* Appends a zeroed op (lower.c); NULL when out of memory. */
+tps_op *eng_op_push(tps_op_list *list, const char *name, tps_op_kind kind);
+
 /* Bytes of gradient per trainable parameter, kept and reduced over DP.
  * Megatron-LM keeps main gradients in fp32 for bf16 (arguments.py turns on
  * accumulate_allreduce_grads_in_fp32 with --bf16) and for fp32 training;
@@ -25,11 +66,13 @@ static inline double eng_grad_bytes_per_param(const tps_run *run) {
 
 /* Bytes of Adam state per trainable parameter on one rank: fp32 master copy
  * (mixed precision only) + fp32 m + fp32 v, sharded over DP under the
- * distributed optimizer (same source: 18 B/param total, 6 + 12/DP sharded). */
+ * distributed optimizer (same source: 18 B/param total, 6 + 12/DP sharded). With CP the
+ * distributed optimizer shards over DP x CP (Megatron's
+ * data_parallel_group with_context_parallel=True). */
 static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
   if (run->no_optimizer) return 0.0;
   double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
-  return run->distributed_optimizer ? bytes / (double)run->dp : bytes;
+  return run->distributed_optimizer ? bytes / eng_grad_group(run) : bytes;
 }
 
 /* Bytes an Adam step touches per parameter it updates: reads master, grad,
@@ -45,6 +88,9 @@ double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes);
  * distributed optimizer, else all-reduce) for `trainable` parameters per
  * rank, before any overlap with backward; DP ranks are TP apart. */
 double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* Seconds of the p - 1 steps of a ring of `group` ranks `stride` apart,
+ * each sending `bytes` to the next rank (no overlap). */
+double eng_ring_p2p_time(const tps_hw *hw, int64_t group, int64_t stride, double bytes);
 /* Adam step over the `trainable` parameters of one rank (sharded over DP
  * with the distributed optimizer), at achieved memory bandwidth. */
 double eng_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable);

@@ -72,7 +72,8 @@ const char *tps_op_kind_name(tps_op_kind k) {
 }
 
 const char *tps_coll_name(tps_coll c) {
-  static const char *const names[] = {"none", "all_reduce", "reduce_scatter", "all_gather"};
+  static const char *const names[] = {"none", "all_reduce", "reduce_scatter", "all_gather",
+                                      "all_to_all", "ring_p2p"};
   return (unsigned)c < sizeof names / sizeof names[0] ? names[c] : "unknown";
 }
 

@@ -15,7 +15,7 @@ void tps_run_overrides_init(tps_run_overrides *over) {
   memset(over, 0, sizeof *over);
   over->sp = over->distributed_optimizer = over->flash_attention = over->overlap_grad_reduce = -1;
   over->tp_comm_overlap = -1;
-  over->recompute = over->precision = -1;
+  over->recompute = over->precision = over->cp_algo = -1;
   over->memory_margin = -1.0;
 }
 
@@ -78,11 +78,15 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
                            "a 64-bit token count",
                            (long long)run->micro_batch, (long long)per_sample, mod->name);
   }
-  if (run->tp > INT64_MAX / run->pp ||
-      (over->dp > 0 && over->dp > INT64_MAX / (run->tp * run->pp)))
+  tps_status cst = eng_resolve_cp(model, over, run, err);
+  if (cst != TPS_OK) return cst;
+  if (run->tp > INT64_MAX / run->pp || run->tp * run->pp > INT64_MAX / run->cp ||
+      (over->dp > 0 && over->dp > INT64_MAX / (run->tp * run->pp * run->cp)))
     return tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "TP x PP x DP overflows a 64-bit card count");
 
-  int64_t tp_pp = run->tp * run->pp;
+  /* Ranks of one model replica: TP x CP x PP (Megatron's rank order
+   * tp-cp-ep-dp-pp; every CP rank holds the whole layer's weights). */
+  int64_t tp_pp = run->tp * run->cp * run->pp;
   if (over->dp > 0 && over->cards > 0) {
     run->dp = over->dp;
     run->cards = over->cards;
@@ -92,6 +96,14 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   } else {
     run->cards = pick(over->cards, pick(tr->cards, tp_pp));
     if (run->cards % tp_pp != 0) {
+      if (run->cp > 1) {
+        tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                      "--tp %lld x --cp %lld x --pp %lld = %lld does not divide %lld cards",
+                      (long long)run->tp, (long long)run->cp, (long long)run->pp, (long long)tp_pp,
+                      (long long)run->cards);
+        tps_error_hint(err, "choose TP x CP x PP that divides the card count, or set --cards");
+        return TPS_EDIVIDE;
+      }
       tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
                     "--tp %lld x --pp %lld = %lld does not divide %lld cards",
                     (long long)run->tp, (long long)run->pp, (long long)tp_pp, (long long)run->cards);
@@ -101,6 +113,11 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     run->dp = run->cards / tp_pp;
   }
   if (run->cards != tp_pp * run->dp) {
+    if (run->cp > 1)
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                           "--cards %lld is not TP x CP x PP x DP = %lld x %lld x %lld x %lld",
+                           (long long)run->cards, (long long)run->tp, (long long)run->cp,
+                           (long long)run->pp, (long long)run->dp);
     tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                   "--cards %lld is not TP x PP x DP = %lld x %lld x %lld",
                   (long long)run->cards, (long long)run->tp, (long long)run->pp, (long long)run->dp);

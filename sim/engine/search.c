@@ -384,7 +384,8 @@ tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_
   tps_status st = TPS_OK;
   placement *pl = NULL;
   prepared *p = NULL;
-  const int64_t cards = s->base.cards;
+  /* TP x PP x DP share the cards left by the (fixed) CP size. */
+  const int64_t cards = s->base.cards / eng_cp_ranks(&s->base);
   if (cfg->tp < 1 || cfg->pp < 1 || cfg->dp < 1 || cards % cfg->tp != 0 ||
       (cards / cfg->tp) % cfg->pp != 0 || cards / cfg->tp / cfg->pp != cfg->dp) {
     st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "TP x PP x DP is not the search's %lld cards",
@@ -436,6 +437,9 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.tp_comm_overlap = base->tp_comm_overlap && cfg->sp;
   o.recompute = (int)cfg->recompute;
   o.vpp = cfg->vpp > 1 ? cfg->vpp : 1;
+  o.cp = eng_cp_ranks(base);
+  o.cp_algo = (int)base->cp_algo;
+  o.ulysses_degree = base->cp_algo == TPS_CP_HYBRID ? base->ulysses_degree : 0;
   o.precision = (int)base->precision;
   o.memory_margin = base->memory_margin;
   return tps_run_resolve(model, &o, run, err);
@@ -448,6 +452,7 @@ void tps_search_opts_init(tps_search_opts *opts) {
   memset(opts, 0, sizeof *opts);
   opts->precision = -1;
   opts->memory_margin = -1.0;
+  opts->cp_algo = -1;
 }
 
 void tps_search_result_init(tps_search_result *res) { memset(res, 0, sizeof *res); }
@@ -716,10 +721,19 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   o.precision = opts->precision;
   o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : TPS_DEFAULT_MEMORY_MARGIN;
   o.sp = 0;
+  /* CP is held fixed: the base holds it, the grid divides cards / cp. */
+  o.cp = opts->cp > 0 ? opts->cp : (tr->cp > 0 ? tr->cp : 1);
+  o.cp_algo = opts->cp_algo;
+  o.ulysses_degree = opts->ulysses_degree;
+  o.cards = o.cp;
+  if (opts->cards % o.cp != 0)
+    return tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0, "--cp %lld does not divide %lld cards",
+                         (long long)o.cp, (long long)opts->cards);
   tps_run base;
   tps_status st = tps_run_resolve(model, &o, &base, err);
   if (st != TPS_OK) return st;
   base.cards = opts->cards;
+  const int64_t pool = opts->cards / eng_cp_ranks(&base); /* cards for TP x PP x DP */
   base.explicit_pipeline = false;
   out->base = base;
   out->base.tp = tr->tp > 0 ? tr->tp : 1;
@@ -728,9 +742,8 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   out->base.sp = tr->sp;
   out->base.recompute = tr->recompute;
   out->base.distributed_optimizer = tr->distributed_optimizer;
-  out->base.dp = out->base.cards % (out->base.tp * out->base.pp) == 0
-                     ? out->base.cards / (out->base.tp * out->base.pp)
-                     : 0;
+  out->base.dp = pool % (out->base.tp * out->base.pp) == 0 ? pool / (out->base.tp * out->base.pp)
+                                                          : 0;
   out->memory_margin = base.memory_margin;
 
   /* Candidate lists. */
@@ -739,7 +752,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   if ((dims & TPS_SEARCH_TP) && opts->n_tp_list > 0) {
     n_tps = sorted_unique(opts->tp_list, opts->n_tp_list, tps, TPS_SEARCH_MAX_TP);
   } else if (dims & TPS_SEARCH_TP) {
-    n_tps = divisors(opts->cards, max_tp, tps, TPS_SEARCH_MAX_TP);
+    n_tps = divisors(pool, max_tp, tps, TPS_SEARCH_MAX_TP);
   } else {
     tps[0] = out->base.tp;
     n_tps = 1;
@@ -771,7 +784,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   int64_t total = 0;
   for (int ti = 0; ti < n_tps; ti++) {
     int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, opts->cards, tps[ti], out->base.pp, opts, pps);
+    int n_pps = pp_candidates(dims, pool, tps[ti], out->base.pp, opts, pps);
     int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
     int64_t vv[3];
     for (int pi = 0; pi < n_pps; pi++)
@@ -798,11 +811,11 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     const int64_t tp = tps[ti];
     tps_search_tp_best *tb = &out->by_tp[ti];
     tb->tp = tp;
-    bool cards_tp = opts->cards % tp == 0;
+    bool cards_tp = pool % tp == 0;
     bool tp_ok = tp_splits(model, &s->scratch, tp, NULL);
     tb->splits = tp_ok;
     int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, opts->cards, tp, out->base.pp, opts, pps);
+    int n_pps = pp_candidates(dims, pool, tp, out->base.pp, opts, pps);
     bool sps[2] = {false, true};
     int n_sps = 2;
     if (!(dims & TPS_SEARCH_SP)) {
@@ -815,8 +828,8 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
       const int64_t pp = pps[pi];
       int64_t vpps[3];
       const int n_vpps = vpp_candidates(dims, pp, vpps);
-      bool cards_ok = cards_tp && pp <= INT64_MAX / tp && opts->cards % (tp * pp) == 0;
-      int64_t dp = cards_ok ? opts->cards / (tp * pp) : 0;
+      bool cards_ok = cards_tp && pp <= INT64_MAX / tp && pool % (tp * pp) == 0;
+      int64_t dp = cards_ok ? pool / (tp * pp) : 0;
       placement *pl = NULL;
       bool pp_ok = false;
       if (cards_ok && tp_ok) {

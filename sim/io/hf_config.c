@@ -223,6 +223,7 @@ void tps_training_defaults(tps_training *t) {
   t->tp = 1;
   t->pp = 1;
   t->vpp = 1;
+  t->cp = 1; /* context parallelism: none (cp_algo ring, ulysses_degree 0: the schema's) */
   t->dp = 0; /* derived: cards / (tp x pp) */
   t->precision = TPS_PRECISION_BF16;
   t->distributed_optimizer = false;

@@ -66,7 +66,19 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   RUN_INT(MGF_GBS, global_batch)
   RUN_INT(MGF_SEQ, seq_len)
   RUN_INT(MGF_VPP, vpp)
+  RUN_INT(MGF_CP, cp)
+  RUN_INT(MGF_ULYSSES, ulysses_degree)
 #undef RUN_INT
+  /* MindSpeed's algorithm wins over Megatron's --cp-comm-type (MindSpeed
+   * replaces Transformer Engine's attention with its own). */
+  if (given(S, MGF_CP_ALGO)) {
+    o->cp_algo = (int)ival(S, MGF_CP_ALGO);
+    applied++;
+  }
+  if (given(S, MGF_CP_COMM)) {
+    if (!given(S, MGF_CP_ALGO)) o->cp_algo = ival(S, MGF_CP_COMM) == 0 ? TPS_CP_RING : TPS_CP_ULYSSES;
+    applied++;
+  }
   if (given(S, MGF_SP)) { o->sp = 1; applied++; }
   if (given(S, MGF_DIST_OPT)) { o->distributed_optimizer = 1; applied++; }
   if (given(S, MGF_FLASH)) { o->flash_attention = 1; applied++; }

@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 /* why a flag is unmodelled */
-#define N_CP "context parallelism: the sequence split over CP ranks (ring/Ulysses) is not modelled yet"
+#define N_CP "a context-parallel variant or tuning tp-sim does not model (ring, Ulysses and hybrid are)"
 #define N_MOE "mixture of experts: expert layers, routing and expert parallelism are not modelled"
 #define N_MLA "multi-head latent attention (low-rank Q/KV projections) is not modelled"
 #define N_FP8 "FP8 training (Transformer Engine) is not modelled yet: GEMMs are costed at bf16/fp16"
@@ -60,6 +60,7 @@
 #define I_SCHED "learning-rate or weight-decay schedule, optimizer hyperparameter"
 #define I_SEED "seeds, initialisation or numerics"
 #define I_LAUNCH "distributed launcher or process setup"
+#define I_CPKERN "a kernel or layout choice of CP attention: the ring is costed with its sends overlapped, Ulysses with K/V repeated to its degree"
 #define I_FUSION "a kernel fusion or implementation choice: inside the stack profile's efficiencies"
 #define I_INFER "inference or generation only, not training"
 #define I_DEP "has no effect without the feature it belongs to"
@@ -73,10 +74,10 @@ const flc_flag flc_flags[] = {
     {"--adam-beta1", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SCHED},
     {"--adam-beta2", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SCHED},
     {"--adam-eps", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SCHED},
-    {"--adaptive-cp-dynamic-attn-mask", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
-    {"--adaptive-cp-manually-set-mask-list", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
-    {"--adaptive-cp-only-reschedule", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
-    {"--adaptive-cp-without-coarse", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--adaptive-cp-dynamic-attn-mask", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
+    {"--adaptive-cp-manually-set-mask-list", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
+    {"--adaptive-cp-only-reschedule", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
+    {"--adaptive-cp-without-coarse", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
     {"--adaptive-memory-optimization", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
     {"--adaptive-recompute-device-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_RECOMP},
     {"--adaptive-recompute-device-swap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
@@ -172,13 +173,10 @@ const flc_flag flc_flags[] = {
     {"--compress-ratios", FLC_UNMODELLED, FLC_LIST, FLC_G_NONE, 1, NULL, N_COMP},
     {"--compress-rope-theta", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_ARCH0},
     {"--config-logger-dir", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LOG},
-    {"--context-parallel-algo", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
-    {"--context-parallel-cache-interval", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
-    {"--context-parallel-kv-cache-policy", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
-    {"--context-parallel-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 1, "<=1", N_CP},
-    {"--cp-attention-mask-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
-    {"--cp-comm-type", FLC_UNMODELLED, FLC_LIST, FLC_G_CP, 0, NULL, N_CP},
-    {"--cp-window-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
+    {"--context-parallel-cache-interval", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 1, NULL, N_CP},
+    {"--context-parallel-kv-cache-policy", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 1, NULL, N_CP},
+    {"--cp-attention-mask-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 1, "causal", N_CP},
+    {"--cp-window-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 1, NULL, N_CP},
     {"--cpu-offloading", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
     {"--cpu-offloading-activations", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 0, NULL, N_OFFLOAD},
     {"--cpu-offloading-double-buffering", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 0, NULL, N_OFFLOAD},
@@ -417,7 +415,7 @@ const flc_flag flc_flags[] = {
     {"--hf-datasets-params", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--hf-dir", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_CKPT},
     {"--hf-save-dir", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_CKPT},
-    {"--hierarchical-context-parallel-sizes", FLC_UNMODELLED, FLC_LIST, FLC_G_CP, 0, NULL, N_CP},
+    {"--hierarchical-context-parallel-sizes", FLC_UNMODELLED, FLC_LIST, FLC_G_CP, 1, NULL, N_CP},
     {"--high-freq-factor", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_ARCH0},
     {"--high-priority-stream-groups", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--history-turns", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
@@ -524,7 +522,7 @@ const flc_flag flc_flags[] = {
     {"--kl-loss-weight", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--kl-temperature", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--kv-compress", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MLA, 0, NULL, N_MLA},
-    {"--kv-head-repeat-before-uly-alltoall", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--kv-head-repeat-before-uly-alltoall", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CPKERN},
     {"--kv-lora-rank", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--langrl-env-config", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--langrl-external-server", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
@@ -649,7 +647,7 @@ const flc_flag flc_flags[] = {
     {"--max-tokens-to-oom", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_INFER},
     {"--max_restarts", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--mbs-idx", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_SCHED},
-    {"--megatron-cp-in-bnsd", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--megatron-cp-in-bnsd", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CPKERN},
     {"--megatron-fsdp-enable-fine-grained-param-gather", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FSDP, 0, NULL, N_FSDP},
     {"--megatron-fsdp-grad-comm-dtype", FLC_UNMODELLED, FLC_VALUE, FLC_G_FSDP, 0, NULL, N_FSDP},
     {"--megatron-fsdp-main-grads-dtype", FLC_UNMODELLED, FLC_VALUE, FLC_G_FSDP, 0, NULL, N_FSDP},
@@ -1184,13 +1182,12 @@ const flc_flag flc_flags[] = {
     {"--ttp-server-ip", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--ttp-server-port", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--ttp-wait-dump-file-timeout", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--ulysses-degree-in-cp", FLC_UNMODELLED, FLC_VALUE, FLC_G_CP, 0, NULL, N_CP},
     {"--unaligned-linear", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, "TP of linears whose width TP does not divide is not modelled"},
     {"--use-ascend-coc", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 1, NULL, N_TP_OVERLAP},
     {"--use-ascend-mc2", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 1, NULL, N_TP_OVERLAP},
     {"--use-checkpoint-args", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
     {"--use-checkpoint-opt-param-scheduler", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
-    {"--use-cp-send-recv-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--use-cp-send-recv-overlap", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CPKERN},
     {"--use-cpu-initialization", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
     {"--use-custom-fsdp", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FSDP, 1, NULL, N_FSDP},
     {"--use-data-balance", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
@@ -1203,7 +1200,7 @@ const flc_flag flc_flags[] = {
     {"--use-fused-lightning-indexer-loss", FLC_UNMODELLED, FLC_SWITCH, FLC_G_DSA, 0, NULL, N_DSA},
     {"--use-fused-mhc", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MHC, 0, NULL, N_MHC},
     {"--use-fused-moe-token-permute-and-unpermute", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--use-fused-ring-attention-update", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--use-fused-ring-attention-update", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CPKERN},
     {"--use-fused-rmsnorm", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--use-fused-rotary-pos-emb", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--use-fused-sparse-flash-attention", FLC_UNMODELLED, FLC_SWITCH, FLC_G_DSA, 0, NULL, N_DSA},
@@ -1243,7 +1240,7 @@ const flc_flag flc_flags[] = {
     {"--use-triton-mhc", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MHC, 0, NULL, N_MHC},
     {"--use-triton-swiglu-limit", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--use-txt-dynamic-batching", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
-    {"--use-ulysses-allgather-kv", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 0, NULL, N_CP},
+    {"--use-ulysses-allgather-kv", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
     {"--use-wandb", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
     {"--use_env", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--v-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},

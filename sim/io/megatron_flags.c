@@ -19,6 +19,14 @@ static const char *const norm_choices[] = {"LayerNorm", "RMSNorm", NULL};
 static const char *const position_choices[] = {"learned_absolute", "rope", "none", "mrope",
                                                NULL};
 
+/* MindSpeed's --context-parallel-algo, in tps_cp_algo order; its adaptive
+ * variants are not modelled (they fail the choice and are named). */
+static const char *const cp_algo_choices[] = {"megatron_cp_algo", "ulysses_cp_algo",
+                                              "hybrid_cp_algo", NULL};
+/* Megatron's --cp-comm-type: p2p is the ring, a2a Ulysses; allgather and
+ * the hierarchical a2a+p2p are not modelled. */
+static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
+
 static const char *const tokenizer_choices[] = {
     "BertWordPieceLowerCase", "BertWordPieceCase",       "GPT2BPETokenizer",
     "SentencePieceTokenizer", "GPTSentencePieceTokenizer", "HuggingFaceTokenizer",
@@ -75,6 +83,11 @@ const mgf_flag mgf_flags[] = {
     {"--mm-model", MGF_MM_MODEL, MGF_PATH, true, NULL},
     /* MindSpeed: decoder layers per pipeline stage, "12,16" */
     {"--num-layer-list", MGF_LAYER_LIST, MGF_LIST, false, NULL},
+    /* context parallelism (docs/model.md, "Context parallelism") */
+    {"--context-parallel-size", MGF_CP, MGF_INT, false, NULL},
+    {"--context-parallel-algo", MGF_CP_ALGO, MGF_CHOICE, false, cp_algo_choices},
+    {"--ulysses-degree-in-cp", MGF_ULYSSES, MGF_INT, false, NULL},
+    {"--cp-comm-type", MGF_CP_COMM, MGF_CHOICE, false, cp_comm_choices},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 

@@ -106,6 +106,7 @@ static const io_key module_keys[M_N] = {
 
 enum {
   T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
+  T_CP, T_CP_ALGO, T_ULYSSES,
   T_PRECISION, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
@@ -124,6 +125,13 @@ static const io_key training_keys[T_N] = {
     [T_VPP] = TR_INT(vpp, 1, TPS_MAX_STAGES, "model chunks per pipeline stage (interleaved 1F1B)"),
     /* 0 = derived at run time: cards / (tp x pp) */
     [T_DP] = TR_INT(dp, 0, CMAX, "data-parallel size"),
+    [T_CP] = TR_INT(cp, 1, 1024, "context-parallel size (each rank holds seq_len / cp tokens)"),
+    [T_CP_ALGO] = {.name = "cp_algo", .type = IO_KEY_ENUM,
+                   .offset = offsetof(tps_training, cp_algo),
+                   .choices = tps_cp_algo_names, .def = TPS_CP_RING,
+                   .applies = ALL, .help = "ring, ulysses or hybrid"},
+    /* 0 when absent: only the hybrid needs it */
+    [T_ULYSSES] = TR_INT(ulysses_degree, 0, 1024, "hybrid CP: Ulysses ranks inside CP"),
     [T_PRECISION] = {.name = "precision", .type = IO_KEY_ENUM,
                      .offset = offsetof(tps_training, precision),
                      .choices = tps_precision_names, .def = TPS_PRECISION_BF16,

@@ -125,6 +125,11 @@ static void collective(const kinst *k, tps_coll kind, const float *in, float *ou
     case TPS_COLL_REDUCE_SCATTER:
       KMPI(MPI_Reduce_scatter_block(in, out, shard, MPI_FLOAT, MPI_SUM, k->comm));
       return;
+    case TPS_COLL_ALL_TO_ALL:
+    case TPS_COLL_RING_P2P:
+      /* Context-parallel ops: tp-kernel runs no CP ranks, and its check of
+       * the lowered layout (model.c) refuses a layer that has them. */
+      return;
   }
 }
 

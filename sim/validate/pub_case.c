@@ -188,11 +188,11 @@ static void read_model(io_doc *d, const yaml_node_t *map, pub_case *c) {
     skip_at(c, io_map_get(d, model, "arch"), "%s", why);
 }
 
-/* cp, ep: parallelism the engine does not model (vpp it does). */
+/* ep: parallelism the engine does not model (vpp and cp it does). */
 static void reject_unmodelled(io_doc *d, const yaml_node_t *par, pub_case *c) {
   static const struct {
     const char *key, *what;
-  } rows[] = {{"cp", "context parallelism"}, {"ep", "expert parallelism"}};
+  } rows[] = {{"ep", "expert parallelism"}};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !skipping(c); i++) {
     int64_t v = 0;
     if (read_int(d, par, "parallel", rows[i].key, 1, MAX_PARALLEL, c, &v) > 0 && v > 1)
@@ -210,6 +210,28 @@ static int flash_stated(io_doc *d, const yaml_node_t *model, const yaml_node_t *
     if (f >= 0) return f;
   }
   return -1;
+}
+
+/* Context parallelism: parallel.cp, and its algorithm from parallel.cp_algo
+ * (ring | ulysses | hybrid, or MindSpeed's megatron_cp_algo /
+ * ulysses_cp_algo / hybrid_cp_algo) or else any mention in parallel.other;
+ * ring (Megatron's default p2p) when none is stated. The hybrid's Ulysses
+ * degree is parallel.ulysses_degree. */
+static void read_cp(io_doc *d, const yaml_node_t *par, pub_case *c) {
+  tps_run_overrides *o = &c->over;
+  if (read_int(d, par, "parallel", "cp", 1, MAX_PARALLEL, c, &o->cp) <= 0 || skipping(c)) return;
+  const yaml_node_t *an = io_map_get(d, par, "cp_algo");
+  const char *algo = text_of(an);
+  if (!algo) algo = text_of(io_map_get(d, par, "other"));
+  if (pub_text_has(algo, "hybrid")) o->cp_algo = TPS_CP_HYBRID;
+  else if (pub_text_has(algo, "ulysses")) o->cp_algo = TPS_CP_ULYSSES;
+  else if (!an || pub_text_has(algo, "ring") || pub_text_has(algo, "megatron_cp_algo") ||
+           pub_text_has(algo, "p2p"))
+    o->cp_algo = TPS_CP_RING;
+  else
+    skip_at(c, an, "parallel.cp_algo must name ring, ulysses or hybrid, got '%s'", algo);
+  if (!skipping(c)) read_int(d, par, "parallel", "ulysses_degree", 1, MAX_PARALLEL, c,
+                             &o->ulysses_degree);
 }
 
 static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
@@ -239,6 +261,7 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
     need_int(d, par, "parallel", "global_batch", 1, MAX_BATCH, c, &o->global_batch);
   }
   if (!skipping(c)) read_int(d, par, "parallel", "vpp", 1, MAX_PARALLEL, c, &o->vpp);
+  if (!skipping(c)) read_cp(d, par, c);
   read_bool(d, par, "parallel", "sp", c, &o->sp);
   read_bool(d, par, "parallel", "distributed_optimizer", c, &o->distributed_optimizer);
   read_bool(d, par, "parallel", "overlap_grad_reduce", c, &o->overlap_grad_reduce);
@@ -291,11 +314,18 @@ static void read_hardware(io_doc *d, const yaml_node_t *map, pub_case *c) {
   const tps_run_overrides *o = &c->over;
   if (c->model_profile[0]) {
     c->over.cards = count;
-  } else if (o->tp > 0 && o->pp > 0 && o->dp > 0 && count != o->tp * o->pp * o->dp) {
-    skip_at(c, io_map_get(d, hw, "count"),
-            "hardware.count %" PRId64 " is not tp x pp x dp = %" PRId64 " x %" PRId64 " x %" PRId64
-            " = %" PRId64,
-            count, o->tp, o->pp, o->dp, o->tp * o->pp * o->dp);
+  } else if (o->tp > 0 && o->pp > 0 && o->dp > 0 &&
+             count != o->tp * o->pp * o->dp * (o->cp > 1 ? o->cp : 1)) {
+    if (o->cp > 1)
+      skip_at(c, io_map_get(d, hw, "count"),
+              "hardware.count %" PRId64 " is not tp x cp x pp x dp = %" PRId64 " x %" PRId64
+              " x %" PRId64 " x %" PRId64 " = %" PRId64,
+              count, o->tp, o->cp, o->pp, o->dp, o->tp * o->cp * o->pp * o->dp);
+    else
+      skip_at(c, io_map_get(d, hw, "count"),
+              "hardware.count %" PRId64 " is not tp x pp x dp = %" PRId64 " x %" PRId64
+              " x %" PRId64 " = %" PRId64,
+              count, o->tp, o->pp, o->dp, o->tp * o->pp * o->dp);
   }
 }
 

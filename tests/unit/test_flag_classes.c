@@ -56,13 +56,16 @@ Test(flag_classes, table_sorted_unique_and_disjoint_from_the_value_table) {
 }
 
 Test(flag_classes, lookup_by_exact_name) {
-  const flc_flag *f = flc_find("--context-parallel-size=4", strlen("--context-parallel-size"));
+  const flc_flag *f = flc_find("--cp-window-size=4", strlen("--cp-window-size"));
   cr_assert_not_null(f);
-  cr_assert_str_eq(f->name, "--context-parallel-size");
+  cr_assert_str_eq(f->name, "--cp-window-size");
   cr_assert_eq(f->cls, FLC_UNMODELLED);
   cr_assert_eq(f->group, FLC_G_CP);
-  cr_assert_null(flc_find("--context-parallel", strlen("--context-parallel")));
-  cr_assert_null(flc_find("--context-parallel-sizes", strlen("--context-parallel-sizes")));
+  cr_assert_null(flc_find("--cp-window", strlen("--cp-window")));
+  cr_assert_null(flc_find("--cp-window-sizes", strlen("--cp-window-sizes")));
+  /* context parallelism is modelled: read by the value table */
+  cr_assert_null(flc_find("--context-parallel-size", 23));
+  cr_assert_null(flc_find("--context-parallel-algo", 23));
   cr_assert_eq(flc_find("--save", 6)->cls, FLC_IGNORED);
   /* read by the value table (megatron_flags.c), not classified here */
   cr_assert_null(flc_find("--mm-model", 10));
@@ -70,10 +73,10 @@ Test(flag_classes, lookup_by_exact_name) {
 }
 
 Test(flag_classes, harmless_values) {
-  const flc_flag *cp = flc_find("--context-parallel-size", 23);
-  cr_assert(flc_harmless(cp, "1"));
-  cr_assert_not(flc_harmless(cp, "2"));
-  cr_assert_not(flc_harmless(cp, "$CP"));
+  const flc_flag *cp = flc_find("--cp-attention-mask-type", 24);
+  cr_assert(flc_harmless(cp, "causal"));
+  cr_assert_not(flc_harmless(cp, "general"));
+  cr_assert_not(flc_harmless(cp, "$MASK"));
   const flc_flag *rm = flc_find("--recompute-modules", 19);
   cr_assert(flc_harmless(rm, "core_attn"));
   cr_assert_not(flc_harmless(rm, "core_attn mlp"));
@@ -94,15 +97,15 @@ Test(flag_classes, each_class) {
            "--expert-model-parallel-size 2 --cpu-offloading",
            &o, &u);
   cr_assert_eq(o.tp, 2);
+  cr_assert_eq(o.cp, 4, "context parallelism is modelled");
   cr_assert_eq(u.n, 0, "nothing unresolved");
   cr_assert_eq(u.unknown.n, 0);
-  cr_assert_eq(u.unmodelled.n, 5);
-  const tps_eco_item *cp = unmodelled(&u, "--context-parallel-size");
-  cr_assert_not_null(cp);
-  cr_assert_str_eq(cp->text, "4");
-  cr_assert_eq(cp->line, 2);
-  cr_assert(strstr(cp->why, "context parallelism") == cp->why, "%s", cp->why);
-  cr_assert_str_eq(unmodelled(&u, "--fp8-format")->text, "hybrid");
+  cr_assert_eq(u.unmodelled.n, 4);
+  cr_assert_null(unmodelled(&u, "--context-parallel-size"));
+  const tps_eco_item *fp8 = unmodelled(&u, "--fp8-format");
+  cr_assert_not_null(fp8);
+  cr_assert_str_eq(fp8->text, "hybrid");
+  cr_assert_eq(fp8->line, 2);
   cr_assert_str_eq(unmodelled(&u, "--num-experts")->text, "8");
   cr_assert_eq(unmodelled(&u, "--expert-model-parallel-size")->line, 3);
   cr_assert_str_eq(unmodelled(&u, "--cpu-offloading")->text, "");
@@ -114,7 +117,7 @@ Test(flag_classes, each_class) {
 Test(flag_classes, harmless_values_and_inactive_groups_not_listed) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--context-parallel-size 1 --context-parallel-algo megatron_cp_algo --num-experts 1"
+  parse_ok("--cp-attention-mask-type causal --fp8-amax-history-len 16 --num-experts 1"
            " --expert-model-parallel-size 1 --moe-router-topk 2 --moe-grouped-gemm"
            " --recompute-num-layers 1 --optimizer adam --mtp-num-layers 0"
            " --q-lora-rank 1536",
@@ -127,22 +130,22 @@ Test(flag_classes, harmless_values_and_inactive_groups_not_listed) {
 Test(flag_classes, active_group_lists_its_members) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--num-experts 8 --moe-router-topk 2 --moe-grouped-gemm --context-parallel-algo x",
+  parse_ok("--num-experts 8 --moe-router-topk 2 --moe-grouped-gemm --fp8-amax-history-len 4",
            &o, &u);
   cr_assert_eq(u.unmodelled.n, 3);
   cr_assert_not_null(unmodelled(&u, "--moe-router-topk"));
   cr_assert_not_null(unmodelled(&u, "--moe-grouped-gemm"));
-  cr_assert_null(unmodelled(&u, "--context-parallel-algo"), "CP is off");
+  cr_assert_null(unmodelled(&u, "--fp8-amax-history-len"), "FP8 is off");
 }
 
 /* A value that is not known may matter: listed with the reason. */
 Test(flag_classes, unresolved_value_of_a_trigger_is_listed) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--context-parallel-size $CP", &o, &u);
+  parse_ok("--cp-window-size $W", &o, &u);
   cr_assert_eq(u.unmodelled.n, 1);
-  cr_assert_str_eq(u.unmodelled.items[0].text, "$CP");
-  cr_assert(strstr(u.unmodelled.items[0].why, "the value is not known: variable 'CP'") != NULL,
+  cr_assert_str_eq(u.unmodelled.items[0].text, "$W");
+  cr_assert(strstr(u.unmodelled.items[0].why, "the value is not known: variable 'W'") != NULL,
             "%s", u.unmodelled.items[0].why);
 }
 
@@ -150,8 +153,10 @@ Test(flag_classes, unresolved_value_of_a_trigger_is_listed) {
 Test(flag_classes, later_value_overrides) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--context-parallel-size 4 --context-parallel-size=1", &o, &u);
-  cr_assert_eq(u.unmodelled.n, 0);
+  parse_ok("--fp8-format hybrid --fp8-format=hybrid --context-parallel-size 4 "
+           "--context-parallel-size=2", &o, &u);
+  cr_assert_eq(u.unmodelled.n, 1, "one --fp8-format, its last value");
+  cr_assert_eq(o.cp, 2);
 }
 
 /* An unknown flag in a command with known flags is listed once with the
@@ -204,8 +209,8 @@ Test(flag_classes, variable_lengths_wait_for_a_mean_length) {
   const tps_eco_item *it = unmodelled(&u, "--variable-seq-lengths");
   cr_assert_not_null(it);
   cr_assert(it->harmless_with_mean_len);
-  parse_ok("--context-parallel-size 2", &o, &u);
-  it = unmodelled(&u, "--context-parallel-size");
+  parse_ok("--fp8-format hybrid", &o, &u);
+  it = unmodelled(&u, "--fp8-format");
   cr_assert_not_null(it);
   cr_assert(!it->harmless_with_mean_len);
 }

@@ -320,7 +320,7 @@ Test(skip, reasons, .fini = report_fini) {
     const char *id, *why;
   } want[] = {
       {"v100_case", "no hardware profile for 'NVIDIA V100 SXM3 32GB (DGX-2H)'"},
-      {"cp_case", "context parallelism (parallel.cp = 2) is not modelled (line 12)"},
+      {"cp_case", "parallel.cp_algo must name ring, ulysses or hybrid, got 'adaptive' (line 12)"},
       {"no_pp", "parallel.pp not given"},
       {"ep_case", "expert parallelism (parallel.ep = 2) is not modelled (line 24)"},
       {"vision_case",

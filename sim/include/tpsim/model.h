@@ -35,6 +35,12 @@ typedef enum { TPS_POSITION_NONE, TPS_POSITION_LEARNED, TPS_POSITION_ROPE } tps_
 typedef enum { TPS_PRECISION_BF16, TPS_PRECISION_FP16, TPS_PRECISION_FP32, TPS_PRECISION_COUNT } tps_precision;
 typedef enum { TPS_RECOMPUTE_NONE, TPS_RECOMPUTE_SELECTIVE, TPS_RECOMPUTE_FULL } tps_recompute;
 typedef enum { TPS_TOPOLOGY_SWITCH, TPS_TOPOLOGY_FULL_MESH } tps_topology;
+/* How context parallelism splits attention (docs/model.md, "Context
+ * parallelism"): Megatron's ring attention (MindSpeed megatron_cp_algo),
+ * DeepSpeed-Ulysses' head all-to-all (ulysses_cp_algo), or MindSpeed's
+ * hybrid of the two (hybrid_cp_algo: Ulysses inside groups of
+ * ulysses_degree ranks, a ring across them). */
+typedef enum { TPS_CP_RING, TPS_CP_ULYSSES, TPS_CP_HYBRID, TPS_CP_ALGO_COUNT } tps_cp_algo;
 
 /* One module of a model: a decoder LLM, a ViT encoder or a projector.
  *
@@ -91,6 +97,9 @@ typedef struct tps_training {
   int64_t mean_seq_len; /* variable-length samples: mean decoder tokens per sample
                            (seq_len is then the longest); 0: every sample seq_len */
   int64_t vpp; /* model chunks per pipeline stage (interleaved 1F1B); 0/1: none */
+  int64_t cp;  /* context-parallel ranks; 0: not given (1) */
+  tps_cp_algo cp_algo;
+  int64_t ulysses_degree; /* hybrid: Ulysses ranks inside CP; 0: not given */
   tps_precision precision;
   bool distributed_optimizer;
   tps_recompute recompute;
@@ -220,7 +229,12 @@ typedef struct tps_model_errors {
 
 /* One fully resolved run: what the engine evaluates. */
 typedef struct tps_run {
-  int64_t tp, pp, dp, cards;
+  int64_t tp, pp, dp, cards;    /* cards = tp x cp x pp x dp */
+  int64_t cp;                   /* context-parallel ranks: each holds seq_len / cp
+                                   tokens of every sequence; 1: none */
+  tps_cp_algo cp_algo;          /* how attention crosses the CP ranks */
+  int64_t ulysses_degree;       /* Ulysses ranks inside CP: cp (ulysses), 1 (ring),
+                                   the hybrid's --ulysses-degree-in-cp */
   int64_t seq_len, micro_batch, global_batch;
   int64_t mean_seq_len;         /* tokens per sample on average when samples vary in
                                    length (Megatron --variable-seq-lengths): time and
@@ -250,6 +264,9 @@ typedef struct tps_run_overrides {
   int64_t tp, pp, dp, cards, seq_len, micro_batch, global_batch;
   int64_t mean_seq_len; /* 0: unset */
   int64_t vpp;    /* 0: unset */
+  int64_t cp;     /* 0: unset */
+  int cp_algo;    /* -1 unset, else tps_cp_algo */
+  int64_t ulysses_degree; /* 0: unset */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
   int tp_comm_overlap; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
@@ -265,6 +282,7 @@ typedef struct tps_run_overrides {
 const char *tps_precision_name(tps_precision p);
 const char *tps_recompute_name(tps_recompute r);
 const char *tps_module_type_name(tps_module_type t);
+const char *tps_cp_algo_name(tps_cp_algo a);
 /* Bytes per element of activations and weights at this precision. */
 int tps_precision_bytes(tps_precision p);
 

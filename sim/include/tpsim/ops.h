@@ -47,7 +47,13 @@ typedef enum {
   TPS_COLL_NONE,
   TPS_COLL_ALL_REDUCE,
   TPS_COLL_REDUCE_SCATTER,
-  TPS_COLL_ALL_GATHER
+  TPS_COLL_ALL_GATHER,
+  TPS_COLL_ALL_TO_ALL, /* context parallelism (Ulysses): each rank sends (p - 1)/p of
+                          its own buffer, coll_bytes = that buffer */
+  TPS_COLL_RING_P2P    /* context parallelism (ring attention): p - 1 steps, each a
+                          send to the next rank and a receive from the previous one
+                          of coll_bytes (one K/V block forward; K/V and dK/dV
+                          backward, bwd_coll_bytes) */
 } tps_coll;
 
 typedef struct tps_op {
@@ -66,6 +72,16 @@ typedef struct tps_op {
   tps_coll fwd_coll, bwd_coll;
   int64_t group;
   double coll_bytes;
+  /* Context parallelism (cp_* ops, docs/model.md "Context parallelism"):
+   * the group's ranks are `stride` apart in the global rank order (0 or 1:
+   * adjacent, the TP group); a ring's backward moves bwd_coll_bytes per
+   * step; overlap_* is the attention core the ring's sends run beside (its
+   * FLOPs and bytes forward and backward: the cost model charges only the
+   * sends' time beyond it). Attention core: kv_seq keys per query (0: seq). */
+  int64_t stride;
+  double bwd_coll_bytes;
+  double overlap_fwd_flops, overlap_bwd_flops, overlap_fwd_bytes, overlap_bwd_bytes;
+  int64_t kv_seq;
   bool bwd_regather;             /* SP f: backward all-gathers the saved input
                                     shard again for the weight gradient (Megatron) */
   /* Costs per rank per micro-batch. bwd_* are 0 when the op runs no backward. */

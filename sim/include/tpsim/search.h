@@ -116,6 +116,12 @@ typedef struct tps_search_opts {
   tps_search_progress_fn progress;
   void *progress_user;
   int64_t progress_every;       /* grid points between callbacks; 0: 4096 */
+  /* Context parallelism, held fixed (not searched yet): every configuration
+   * runs CP ranks of this algorithm and TP x PP x DP share cards / cp.
+   * cp 0, cp_algo -1, ulysses_degree 0: the model's training values. */
+  int64_t cp;
+  int cp_algo;
+  int64_t ulysses_degree;
 } tps_search_opts;
 
 void tps_search_opts_init(tps_search_opts *opts);
