@@ -35,6 +35,7 @@ typedef enum { TPS_POSITION_NONE, TPS_POSITION_LEARNED, TPS_POSITION_ROPE } tps_
 typedef enum { TPS_PRECISION_BF16, TPS_PRECISION_FP16, TPS_PRECISION_FP32, TPS_PRECISION_COUNT } tps_precision;
 typedef enum { TPS_RECOMPUTE_NONE, TPS_RECOMPUTE_SELECTIVE, TPS_RECOMPUTE_FULL } tps_recompute;
 typedef enum { TPS_TOPOLOGY_SWITCH, TPS_TOPOLOGY_FULL_MESH } tps_topology;
+typedef enum { TPS_ROUTER_SOFTMAX, TPS_ROUTER_SIGMOID } tps_router_score;
 
 /* One module of a model: a decoder LLM, a ViT encoder or a projector.
  *
@@ -71,6 +72,37 @@ typedef struct tps_module {
   bool tied_embeddings;
   tps_position position;
   int64_t max_position; /* learned positions: table rows */
+  /* Mixture of experts (decoder; experts == 0: every MLP is dense). An MoE
+   * layer's MLP is a router (hidden -> experts scores, top-k kept) plus
+   * `experts` routed experts of inner width expert_ffn (gated like `mlp`)
+   * plus shared experts of inner width shared_expert_ffn together, which
+   * every token passes through. Layer i (0-based) is MoE when
+   * i >= first_dense_layers and i % moe_layer_freq == 0 (Megatron-LM's
+   * --moe-layer-freq N, DeepSeek's first_k_dense_replace / moe_layer_freq);
+   * the others are dense MLPs of width `ffn`. */
+  int64_t experts;            /* routed experts per MoE layer */
+  int64_t experts_per_token;  /* top-k */
+  int64_t expert_ffn;         /* inner width of one routed expert */
+  int64_t shared_expert_ffn;  /* inner width of the shared experts together; 0: none */
+  bool shared_expert_gate;    /* a sigmoid gate (hidden -> 1) scales the shared
+                                 experts' output (Qwen2-MoE) */
+  tps_router_score router_score; /* softmax or sigmoid scores */
+  bool router_bias;           /* a per-expert score bias (DeepSeek-V3's
+                                 e_score_correction_bias): `experts` parameters */
+  int64_t moe_layer_freq;     /* every freq-th layer is MoE; 0 or 1: every one */
+  int64_t first_dense_layers; /* the first k layers keep a dense MLP */
+  /* Multi-head latent attention (DeepSeek-V2/V3; kv_lora_rank == 0: off).
+   * Q: hidden -> q_lora_rank (norm) -> heads x (nope + rope), or directly
+   * hidden -> heads x (nope + rope) when q_lora_rank == 0; KV: hidden ->
+   * kv_lora_rank + rope (norm on the first part) -> heads x (nope + v);
+   * output heads x v -> hidden. */
+  int64_t q_lora_rank, kv_lora_rank;
+  int64_t qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+  /* Multi-token prediction (DeepSeek-V3): depth of MTP modules, each an
+   * embedding norm and a hidden norm, a projection 2 hidden -> hidden, one
+   * transformer block (MoE when the model has experts) and a norm before
+   * the output head; the embedding and the head are the main model's. */
+  int64_t mtp_layers;
   /* vit */
   int64_t patch, temporal_patch, in_channels;
   int64_t tokens;      /* patches per sample entering the first block */
