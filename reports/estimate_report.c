@@ -263,9 +263,15 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)run0->mean_seq_len, (long long)run0->seq_len);
   if (r->hw->stack.name[0])
     fprintf(out, "; stack %s", r->hw->stack.name);
-  if (r->params_total > 0)
-    fprintf(out, "\n%.2fB parameters, %.2fB trainable", r->params_total / 1e9,
-            r->params_trainable / 1e9);
+  if (r->params_total > 0) {
+    fprintf(out, "\n%.2fB parameters", r->params_total / 1e9);
+    if (r->params_mtp > 0)
+      fprintf(out, " (%.2fB main model + %.2fB MTP)", (r->params_total - r->params_mtp) / 1e9,
+              r->params_mtp / 1e9);
+    if (r->params_active > 0 && r->params_active < r->params_total)
+      fprintf(out, ", %.2fB active per token", r->params_active / 1e9);
+    fprintf(out, ", %.2fB trainable", r->params_trainable / 1e9);
+  }
   fprintf(out, "\n\n");
   if (r->unc) {
     table_with_intervals(out, r);
@@ -350,7 +356,9 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
   json_key(&w, "params");
   json_object_begin(&w);
   json_key(&w, "total"); json_number(&w, r->params_total);
-  json_key(&w, "active"); json_number(&w, r->params_total);
+  json_key(&w, "active");
+  json_number(&w, r->params_active > 0 ? r->params_active : r->params_total);
+  if (r->params_mtp > 0) { json_key(&w, "mtp"); json_number(&w, r->params_mtp); }
   json_key(&w, "trainable"); json_number(&w, r->params_trainable);
   json_object_end(&w);
   json_key(&w, "assumptions");

@@ -25,7 +25,10 @@ typedef struct estimate_report {
   int n_assumptions;
   int n_notes;               /* the last n_notes assumptions are inputs tp-sim ignored
                                 (--allow-unmodelled); the table shows them */
-  double params_total, params_trainable; /* whole model (dense: every parameter is active) */
+  double params_total, params_trainable; /* whole model */
+  double params_active;      /* those one token passes through (MoE: top-k of the
+                                routed experts); = params_total for a dense model */
+  double params_mtp;         /* of params_total, the MTP modules' own; 0: none */
   /* Prediction intervals (docs/uncertainty.md): one per est, or NULL when
    * off (--interval none; `report` has none yet). */
   const tps_uncertainty *unc;

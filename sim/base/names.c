@@ -14,6 +14,7 @@ const char *const tps_precision_names[] = {"bf16", "fp16", "fp32", NULL};
 const char *const tps_recompute_names[] = {"none", "selective", "full", NULL};
 const char *const tps_topology_names[] = {"switch", "full_mesh", NULL};
 const char *const tps_cp_algo_names[] = {"ring", "ulysses", "hybrid", NULL};
+const char *const tps_router_score_names[] = {"softmax", "sigmoid", NULL};
 
 /* Each table has one name per enum value, plus the NULL terminator. */
 #define NAMES_COUNT(a) ((int)(sizeof a / sizeof a[0]) - 1)
@@ -60,3 +61,4 @@ _Static_assert(NAMES_COUNT(tps_precision_names) == TPS_PRECISION_COUNT, "precisi
 _Static_assert(NAMES_COUNT(tps_recompute_names) == TPS_RECOMPUTE_FULL + 1, "recompute");
 _Static_assert(NAMES_COUNT(tps_topology_names) == TPS_TOPOLOGY_FULL_MESH + 1, "topologies");
 _Static_assert(NAMES_COUNT(tps_cp_algo_names) == TPS_CP_ALGO_COUNT, "cp algorithms");
+_Static_assert(NAMES_COUNT(tps_router_score_names) == TPS_ROUTER_SIGMOID + 1, "router scores");

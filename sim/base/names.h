@@ -8,6 +8,7 @@
 
 extern const char *const tps_module_type_names[];
 extern const char *const tps_mlp_names[];
+extern const char *const tps_router_score_names[];
 extern const char *const tps_norm_names[];
 extern const char *const tps_position_names[];
 extern const char *const tps_precision_names[];

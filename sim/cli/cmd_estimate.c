@@ -102,6 +102,8 @@ int cmd_estimate(const cli_args *args) {
   job.report.n_skipped = n_skipped;
   job.report.params_total = tps_model_params(&model);
   job.report.params_trainable = tps_model_trainable_params(&model);
+  job.report.params_active = tps_model_active_params(&model);
+  job.report.params_mtp = tps_model_mtp_params(&model);
   report_recommend(&job.report);
   const char *note_text[CLI_NOTES_MAX];
   for (int i = 0; i < notes.n; i++) note_text[i] = notes.text[i];

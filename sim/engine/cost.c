@@ -129,15 +129,19 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
    * copies): each costs a launch (their traffic is small beside the op's). */
   const double *extra = hw->stack.extra_kernels[op->kind];
   switch (op->kind) {
-    case TPS_OP_GEMM:
-      f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, op->fwd_flops,
+    case TPS_OP_GEMM: {
+      /* A grouped GEMM (routed experts) runs at the efficiency of one
+       * expert's GEMM: its rows are the expected tokens per expert. */
+      double call = op->groups > 1 ? op->fwd_flops / (double)op->groups : op->fwd_flops;
+      f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, call,
                        op->fwd_bytes) + launch;
       if (op->bwd_flops > 0) {
         int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1; /* dgrad (+ wgrad) */
-        b = compute_time(hw, &hw->gemm_efficiency, run->precision, op->bwd_flops, op->fwd_flops,
+        b = compute_time(hw, &hw->gemm_efficiency, run->precision, op->bwd_flops, call,
                          op->bwd_bytes) + kernels * launch;
       }
       break;
+    }
     case TPS_OP_ATTENTION:
       f = compute_time(hw, &hw->attention_efficiency, run->precision, op->fwd_flops,
                        op->fwd_flops, op->fwd_bytes) + launch;

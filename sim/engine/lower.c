@@ -223,12 +223,22 @@ tps_status eng_check_module_split(const tps_module *m, const tps_run *run, tps_e
     }
   }
   if ((st = check_divides(m, tp, m->ffn, "MLP columns (ffn)", err))) return st;
+  if (m->experts > 0 &&
+      ((st = check_divides(m, tp, m->expert_ffn, "expert MLP columns (expert_ffn)", err)) ||
+       (st = check_divides(m, tp, m->shared_expert_ffn,
+                           "shared-expert MLP columns (shared_expert_ffn)", err))))
+    return st;
   if (run->sp && m->type != TPS_MODULE_PROJECTOR &&
       (st = check_divides(m, tp, eng_module_tokens(m, run),
                           "tokens per micro-batch (sequence parallelism splits them)", err)))
     return st;
   return TPS_OK;
 }
+
+/* MLA's projections and an MoE MLP (defined after lower_block). */
+static tps_status lower_mla_projections(lower_ctx *c, int64_t tokens, int64_t heads_r,
+                                        tps_error *err);
+static tps_status lower_moe_mlp(lower_ctx *c, int64_t tokens, tps_error *err);
 
 /* The attention half and MLP half of a transformer block. */
 static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
@@ -238,18 +248,20 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   tps_status st = eng_check_module_split(m, c->run, err);
   if (st != TPS_OK) return st;
 
-  const int64_t h = m->hidden, d = m->head_dim;
-  const int64_t heads_r = m->heads / tp, kv_r = tps_kv_heads_per_rank(m->kv_heads, tp);
-  const int64_t ffn_r = m->ffn / tp;
-  /* Widths the GEMMs store: (heads + 2 kv_heads) x head_dim per rank and
-   * twice ffn per rank (SwiGLU). */
-  int64_t qkv_n, attn_k, up_n, qkv_heads;
+  const int64_t h = m->hidden;
+  const int64_t heads_r = m->heads / tp;
+  const bool mla = m->kv_lora_rank > 0;
+  const int64_t kv_r = mla ? heads_r : tps_kv_heads_per_rank(m->kv_heads, tp);
+  /* Per-head widths: q and k (qk), v; the core's FLOPs go with their mean. */
+  const int64_t d_qk = mla ? m->qk_nope_head_dim + m->qk_rope_head_dim : m->head_dim;
+  const int64_t d_v = mla ? m->v_head_dim : m->head_dim;
+  const int64_t d = mla ? (d_qk + d_v) / 2 : m->head_dim;
+  /* Widths the GEMMs store: (heads + 2 kv_heads) x head_dim per rank. */
+  int64_t qkv_n, attn_k, qkv_heads; /* qkv_n: the fused QKV GEMM's columns (not MLA) */
   if (!add_i64(heads_r, kv_r, &qkv_heads) || !add_i64(qkv_heads, kv_r, &qkv_heads) ||
-      !mul_i64(qkv_heads, d, &qkv_n) || !mul_i64(heads_r, d, &attn_k))
+      !mul_i64(qkv_heads, d_qk, &qkv_n) || !mul_i64(heads_r, d_v, &attn_k))
     return too_large(m, err, "(heads + 2 x kv_heads) / tp x head_dim = (%lld + 2 x %lld) x %lld",
-                     (long long)heads_r, (long long)kv_r, (long long)d);
-  if (!mul_i64(m->mlp == TPS_MLP_SWIGLU ? 2 : 1, ffn_r, &up_n))
-    return too_large(m, err, "2 x ffn / tp = 2 x %lld", (long long)ffn_r);
+                     (long long)heads_r, (long long)kv_r, (long long)d_qk);
   const int64_t ts = seq_shard(c, tokens);
   const double mask = m->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
   const bool flash = c->run->flash_attention;
@@ -257,11 +269,17 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   /* ---- attention ---- */
   if (!add_norm(c, "attn_norm", ts, h)) return oom(err);
   if (!add_conjugate(c, "attn_f", false, tokens, h)) return oom(err);
-  tps_op *qkv = add_gemm(c, "qkv", TPS_SPLIT_COLUMN, tokens, h, qkv_n, m->qkv_bias,
-                         (double)ts * h * a);
-  if (!qkv) return oom(err);
+  if (mla) {
+    if ((st = lower_mla_projections(c, tokens, heads_r, err)) != TPS_OK) return st;
+  } else if (!add_gemm(c, "qkv", TPS_SPLIT_COLUMN, tokens, h, qkv_n, m->qkv_bias,
+                       (double)ts * h * a)) {
+    return oom(err);
+  }
   if (m->type == TPS_MODULE_DECODER && m->position == TPS_POSITION_ROPE) {
-    double el = (double)tokens * (double)(heads_r + kv_r) * (double)d; /* rotates q and k */
+    /* Rotates q and k; MLA rotates the rope part of each q head and the one
+     * k rope part all heads share. */
+    double el = mla ? (double)tokens * (double)(heads_r + 1) * (double)m->qk_rope_head_dim
+                    : (double)tokens * (double)(heads_r + kv_r) * (double)d;
     if (!add_elementwise(c, "rope", TPS_OP_ROPE, el, 1, 1, 0.0)) return oom(err);
   }
 
@@ -293,7 +311,8 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
    * chunks skip the masked blocks. */
   core->flash = flash || cp;
   core->trainable = c->trainable;
-  /* Q K^T and P V: 2 GEMMs of 2 x seq x kv_seq x d per head and sequence. */
+  /* Q K^T and P V: 2 GEMMs of 2 x seq x kv_seq x d per head and sequence
+   * (MLA: 2 seq^2 (d_qk + d_v) = 4 seq^2 d with d their mean). */
   double full_flops = 4.0 * (double)core->batch * core->seq * core->kv_seq * d * heads_c;
   core->fwd_flops = (causal && core->flash) ? full_flops / 2.0 : full_flops;
   /* Sliding window w < span (causal, fused kernels skip the blocks outside
@@ -306,8 +325,9 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
     core->fwd_flops *= 2.0 * ((double)w * (double)span - (double)w * (double)(w - 1) / 2.0) /
                        ((double)span * (double)span);
   double q_tokens = cp ? (double)core->batch * core->seq : (double)tokens;
-  double qkv_bytes = q_tokens * (heads_c + 2 * kv_c) * d * a;
-  double out_bytes = q_tokens * heads_c * d * a;
+  double qkv_bytes = mla ? q_tokens * heads_c * (2 * d_qk + d_v) * a
+                         : q_tokens * (heads_c + 2 * kv_c) * d * a;
+  double out_bytes = q_tokens * heads_c * d_v * a;
   double score_elems = (double)core->batch * heads_c * core->seq * core->kv_seq;
   core->fwd_bytes = qkv_bytes + out_bytes + (core->flash ? 0.0 : 2.0 * score_elems * a);
   if (c->runs_bwd) {
@@ -336,7 +356,12 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!add_elementwise(c, "attn_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
     return oom(err);
 
+  if (c->opts.moe) return lower_moe_mlp(c, tokens, err);
   /* ---- MLP ---- */
+  const int64_t ffn_r = m->ffn / tp;
+  int64_t up_n;
+  if (!mul_i64(m->mlp == TPS_MLP_SWIGLU ? 2 : 1, ffn_r, &up_n))
+    return too_large(m, err, "2 x ffn / tp = 2 x %lld", (long long)ffn_r);
   if (!add_norm(c, "mlp_norm", ts, h)) return oom(err);
   if (!add_conjugate(c, "mlp_f", false, tokens, h)) return oom(err);
   if (!add_gemm(c, "mlp_up", TPS_SPLIT_COLUMN, tokens, h, up_n, m->bias, (double)ts * h * a))
@@ -354,6 +379,163 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
   if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
     return oom(err);
+  return TPS_OK;
+}
+
+/* Multi-head latent attention's projections (DeepSeek-V2, arXiv 2405.04434,
+ * Sec. 2.1.2; Megatron-Core's MLASelfAttention): the down-projections are
+ * replicated on every TP rank, the up-projections split heads over TP. The
+ * down-projections read the same input: it is saved once. */
+static tps_status lower_mla_projections(lower_ctx *c, int64_t tokens, int64_t heads_r,
+                                        tps_error *err) {
+  const tps_module *m = c->mod;
+  const double a = c->act_bytes;
+  const int64_t h = m->hidden, ts = seq_shard(c, tokens);
+  const int64_t d_qk = m->qk_nope_head_dim + m->qk_rope_head_dim;
+  int64_t q_n, kv_n;
+  if (!mul_i64(heads_r, d_qk, &q_n) || !mul_i64(heads_r, m->qk_nope_head_dim + m->v_head_dim, &kv_n))
+    return too_large(m, err, "heads / tp x (qk_nope_head_dim + qk_rope_head_dim) = %lld x %lld",
+                     (long long)heads_r, (long long)d_qk);
+  double input = (double)ts * h * a;
+  if (m->q_lora_rank > 0) {
+    if (!add_gemm(c, "q_down", TPS_SPLIT_REPLICATED, tokens, h, m->q_lora_rank, false, input) ||
+        !add_norm(c, "q_norm", tokens, m->q_lora_rank) ||
+        !add_gemm(c, "q_up", TPS_SPLIT_COLUMN, tokens, m->q_lora_rank, q_n, false,
+                  (double)tokens * m->q_lora_rank * a))
+      return oom(err);
+    input = 0.0;
+  } else if (!add_gemm(c, "q_proj", TPS_SPLIT_COLUMN, tokens, h, q_n, false, input)) {
+    return oom(err);
+  } else {
+    input = 0.0;
+  }
+  if (!add_gemm(c, "kv_down", TPS_SPLIT_REPLICATED, tokens, h,
+                m->kv_lora_rank + m->qk_rope_head_dim, false, input) ||
+      !add_norm(c, "kv_norm", tokens, m->kv_lora_rank) ||
+      !add_gemm(c, "kv_up", TPS_SPLIT_COLUMN, tokens, m->kv_lora_rank, kv_n, false,
+                (double)tokens * m->kv_lora_rank * a))
+    return oom(err);
+  return TPS_OK;
+}
+
+/* A gated (SwiGLU) or GeLU MLP of inner width `ffn_r` per rank over `rows`
+ * token rows: up, activation, down, named PREFIX_up/_act/_down. `groups`
+ * GEMMs of `rows / groups` rows each when > 1 (the routed experts on this
+ * rank, whose weights are `groups` times one expert's). */
+static tps_status add_mlp(lower_ctx *c, const char *prefix, double rows, int64_t ffn_r,
+                          int64_t groups, double saved_input, tps_error *err) {
+  const tps_module *m = c->mod;
+  const double a = c->act_bytes;
+  const int64_t h = m->hidden, up_n = (m->mlp == TPS_MLP_SWIGLU ? 2 : 1) * ffn_r;
+  const int64_t r = saturate_i64(rows);
+  const double g = groups > 1 ? (double)groups : 1.0;
+  char name[TPS_OP_NAME_MAX];
+  snprintf(name, sizeof name, "%s_up", prefix);
+  tps_op *up = add_gemm(c, name, TPS_SPLIT_COLUMN, r, h, up_n, m->bias, saved_input);
+  if (!up) return oom(err);
+  snprintf(name, sizeof name, "%s_act", prefix);
+  tps_op *act = add_elementwise(c, name, TPS_OP_ACTIVATION, rows * ffn_r,
+                                m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1, rows * up_n * a);
+  if (!act) return oom(err);
+  act->m = r;
+  act->n = ffn_r;
+  if (c->runs_bwd) act->workspace_bytes = rows * (ffn_r + up_n) * a;
+  snprintf(name, sizeof name, "%s_down", prefix);
+  tps_op *down = add_gemm(c, name, TPS_SPLIT_ROW, r, ffn_r, h, m->bias, rows * ffn_r * a);
+  if (!down) return oom(err);
+  if (groups > 1) {
+    /* One weight per expert: parameters and the weights' traffic scale with
+     * the group; the FLOPs with the rows, already all of them. */
+    tps_op *ops[2] = {up, down};
+    for (int i = 0; i < 2; i++) {
+      tps_op *op = ops[i];
+      double w = (double)op->k * op->n;
+      op->groups = groups;
+      op->routed = true;
+      op->params *= g;
+      op->fwd_bytes += (g - 1.0) * w * a;
+      if (c->runs_bwd) op->bwd_bytes += (g - 1.0) * w * a * (c->trainable ? 2.0 : 1.0);
+    }
+  }
+  return TPS_OK;
+}
+
+/* The MLP of an MoE layer (Megatron-Core MoELayer: router, token
+ * permutation, grouped routed experts, unpermutation, shared experts;
+ * Fedus et al. 2022 and DeepSeek-V3, arXiv 2412.19437, Sec. 2.1.2). Every
+ * token goes to experts_per_token experts, so the routed experts run over
+ * tokens x top-k rows in all, split over experts_per_token / experts of the
+ * experts each (the expected load); the routed experts' columns are split
+ * over TP as a dense MLP's (Megatron's expert TP at its default, = TP). */
+static tps_status lower_moe_mlp(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  const int64_t tp = c->tp, h = m->hidden;
+  const double a = c->act_bytes;
+  const int64_t ts = seq_shard(c, tokens);
+  const double mask = m->dropout ? 1.0 : 0.0;
+  const double rows = (double)tokens * (double)m->experts_per_token; /* routed copies */
+  tps_status st;
+  if (!add_norm(c, "mlp_norm", ts, h)) return oom(err);
+  /* Router: scores hidden -> experts on every rank's own tokens, fp32
+   * softmax / sigmoid and top-k; keeps its input and the scores. */
+  tps_op *router = add_gemm(c, "router", TPS_SPLIT_REPLICATED, ts, h, m->experts, false,
+                            (double)ts * h * a + (double)ts * m->experts * 4.0);
+  if (!router) return oom(err);
+  if (m->router_bias) router->params += (double)m->experts;
+  if (!add_conjugate(c, "mlp_f", false, tokens, h)) return oom(err);
+  /* Permutation: each token copied to its top-k experts' rows. */
+  tps_op *perm = add_elementwise(c, "moe_permute", TPS_OP_ACTIVATION, rows * h, 1, 1, 0.0);
+  if (!perm) return oom(err);
+  perm->m = saturate_i64(rows);
+  perm->n = h;
+  if ((st = add_mlp(c, "experts", rows, m->expert_ffn / tp, m->experts, rows * h * a, err)))
+    return st;
+  /* Unpermutation: the top-k outputs of a token weighted by their scores
+   * and summed; keeps the expert outputs for the scores' gradient. */
+  tps_op *unperm = add_elementwise(c, "moe_unpermute", TPS_OP_ACTIVATION, rows * h, 2, 1,
+                                   rows * h * a);
+  if (!unperm) return oom(err);
+  unperm->m = saturate_i64(rows);
+  unperm->n = h;
+  if (m->shared_expert_ffn > 0) {
+    if ((st = add_mlp(c, "shared", (double)tokens, m->shared_expert_ffn / tp, 1, 0.0, err)))
+      return st;
+    if (m->shared_expert_gate &&
+        !add_gemm(c, "shared_gate", TPS_SPLIT_REPLICATED, tokens, h, 1, false, 0.0))
+      return oom(err);
+  }
+  if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
+  if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
+    return oom(err);
+  return TPS_OK;
+}
+
+/* A multi-token prediction module's own layer (DeepSeek-V3, arXiv
+ * 2412.19437, Sec. 2.2; Megatron-Core MultiTokenPredictionLayer): the
+ * shared embedding looked up again for the shifted tokens, RMSNorm of it
+ * and of the previous depth's hidden state, their concatenation projected
+ * 2 hidden -> hidden (column-parallel, then gathered). Its transformer
+ * block and its head are separate layers. */
+static tps_status lower_mtp(lower_ctx *c, int64_t tokens, tps_error *err) {
+  const tps_module *m = c->mod;
+  const double a = c->act_bytes;
+  const int64_t h = m->hidden, ts = seq_shard(c, tokens);
+  tps_op *emb = add_elementwise(c, "mtp_embed", TPS_OP_EMBEDDING, (double)tokens * h, 0, 1, 0.0);
+  if (!emb) return oom(err);
+  emb->m = tokens;
+  emb->n = h;
+  if (!add_norm(c, "mtp_enorm", ts, h) || !add_norm(c, "mtp_hnorm", ts, h) ||
+      !add_conjugate(c, "mtp_f", false, tokens, 2 * h) ||
+      !add_gemm(c, "mtp_proj", TPS_SPLIT_COLUMN, tokens, 2 * h, h / c->tp, false,
+                (double)ts * 2 * h * a))
+    return oom(err);
+  tps_op *g = op_push(c->out, "mtp_gather", TPS_OP_COLLECTIVE);
+  if (!g) return oom(err);
+  g->group = c->tp;
+  g->m = tokens;
+  g->n = h;
+  g->coll_bytes = (double)tokens * h * a;
+  g->fwd_coll = TPS_COLL_ALL_GATHER;
   return TPS_OK;
 }
 
@@ -402,7 +584,7 @@ static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
   if (!head) return oom(err);
   /* Tied: the weight is the embedding's (a copy on another pipeline stage is
    * added by the planner). */
-  if (m->tied_embeddings) head->params = 0.0;
+  if (m->tied_embeddings || c->opts.shared_head) head->params = 0.0;
   /* Vocab-parallel cross entropy in fp32: keeps the softmax, T x V/tp x 4 B. */
   tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, (double)tokens * vr, 1, 2,
                                  (double)tokens * vr * 4.0);
@@ -509,6 +691,7 @@ tps_status tps_lower_layer(const tps_module *mod, const tps_run *run,
     case TPS_LAYER_HEAD: st = lower_head(&c, tokens, err); break;
     case TPS_LAYER_PATCH_EMBED: st = lower_patch_embed(&c, tokens, err); break;
     case TPS_LAYER_MERGER: st = lower_merger(&c, tokens, err); break;
+    case TPS_LAYER_MTP: st = lower_mtp(&c, tokens, err); break;
     default:
       st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "unknown layer kind %d", (int)opts.kind);
   }

@@ -212,7 +212,8 @@ static int template_find_or_add(plan_builder *b, int module, tps_lower_opts opts
     const tps_template *t = &p->templates[i];
     if (t->module == module && t->opts.kind == opts.kind &&
         t->opts.full_attention == opts.full_attention &&
-        t->opts.needs_input_grad == opts.needs_input_grad)
+        t->opts.needs_input_grad == opts.needs_input_grad && t->opts.moe == opts.moe &&
+        t->opts.shared_head == opts.shared_head)
       return i;
   }
   if (p->n_templates == b->cap_templates) {
@@ -261,6 +262,30 @@ static tps_status layer_add(plan_builder *b, int module, int64_t index, tps_lowe
   l->index = opts.kind == TPS_LAYER_BLOCK ? index : -1;
   l->template_id = tid;
   l->stage = stage;
+  return TPS_OK;
+}
+
+/* Multi-token prediction modules after the head, on the last stage
+ * (Megatron-Core places them there): per depth its projection layer, one
+ * block (MoE when the model has experts) and a head sharing the output
+ * weight, named decoder.mtpD.proj, decoder.mtpD.block, decoder.mtpD.head. */
+static tps_status mtp_add(plan_builder *b, int module, tps_lower_opts o, int stage,
+                          tps_error *err) {
+  tps_plan *p = b->plan;
+  const tps_module *mod = &p->modules[module];
+  static const char *const part[] = {"proj", "block", "head"};
+  for (int64_t d = 0; d < mod->mtp_layers; d++) {
+    for (int k = 0; k < 3; k++) {
+      tps_lower_opts x = o;
+      x.kind = k == 0 ? TPS_LAYER_MTP : k == 1 ? TPS_LAYER_BLOCK : TPS_LAYER_HEAD;
+      x.moe = k == 1 && mod->experts > 0;
+      x.shared_head = k == 2;
+      tps_status st = layer_add(b, module, k == 1 ? mod->layers + d : -1, x, stage, err);
+      if (st != TPS_OK) return st;
+      tps_layer *l = &p->layers[p->n_layers - 1];
+      snprintf(l->name, sizeof l->name, "%s.mtp%lld.%s", mod->name, (long long)d, part[k]);
+    }
+  }
   return TPS_OK;
 }
 
@@ -387,11 +412,14 @@ tps_status tps_plan_build(const tps_model *model, const tps_run *run, tps_plan *
         if (!mod->frozen) o.needs_input_grad = true;
         for (int64_t i = 0; i < blocks && st == TPS_OK; i++) {
           o.kind = TPS_LAYER_BLOCK;
+          o.moe = tps_module_layer_is_moe(mod, i);
           st = layer_add(&b, m, i, o, (int)stage_of[i], err);
         }
+        o.moe = false;
         if (st != TPS_OK || !has_vocab) break;
         o.kind = TPS_LAYER_HEAD;
         st = layer_add(&b, m, -1, o, (int)stage_of[blocks - 1], err);
+        if (st == TPS_OK) st = mtp_add(&b, m, o, (int)stage_of[blocks - 1], err);
         if (st == TPS_OK && mod->tied_embeddings && stage_of[0] != stage_of[blocks - 1]) {
           /* Megatron keeps a copy of the shared embedding on the last stage. */
           plan->layers[plan->n_layers - 1].extra_params = eng_tied_copy_params(mod, run);

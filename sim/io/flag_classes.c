@@ -118,6 +118,7 @@ void flc_report(const flc_seen *s, const char *const *known_modelled, int n_know
     if (e->f->cls == FLC_UNMODELLED && e->f->trigger && trigger_active(e))
       active[e->f->group] = true;
   }
+  for (int g = 0; g < FLC_G_N; g++) active[g] |= s->group_on[g];
   active[FLC_G_NONE] = false;
   for (int i = 0; i < s->n; i++) {
     const flc_seen_flag *e = &s->flags[i];

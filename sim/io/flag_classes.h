@@ -87,6 +87,8 @@ typedef struct flc_seen {
   flc_unknown_flag unknown[TPS_ECO_UNRESOLVED_MAX];
   int n_unknown;
   int unknown_dropped;
+  bool group_on[FLC_G_N]; /* features a modelled flag turned on (--num-experts 8): their
+                             unmodelled members count as a trigger's would */
 } flc_seen;
 
 /* Records a classified flag (a later one replaces an earlier one, as in

@@ -26,7 +26,10 @@
 typedef enum {
   HF_LLAMA,    /* Llama-style decoder: gated MLP, RMSNorm, RoPE */
   HF_QWEN25VL, /* Qwen2.5-VL: vision_config ViT + merger + Qwen2 decoder */
-  HF_GPT2      /* GPT-2: GELU MLP, LayerNorm, learned positions, biases */
+  HF_GPT2,     /* GPT-2: GELU MLP, LayerNorm, learned positions, biases */
+  HF_MIXTRAL,  /* Mixtral: Mistral decoder, every MLP num_local_experts experts */
+  HF_QWEN_MOE, /* Qwen2-MoE / Qwen3-MoE: experts of moe_intermediate_size (+ shared) */
+  HF_DEEPSEEK  /* DeepSeek-V2/V3: MLA, first_k_dense_replace dense layers, experts */
 } hf_family;
 
 /* Defaults of one architecture, as its transformers configuration class
@@ -73,6 +76,32 @@ static const hf_arch hf_archs[] = {
      * PretrainedConfig tie_word_embeddings=True; every Conv1D has a bias. */
     {"GPT2LMHeadModel", "gpt2", "GPT2Config", HF_GPT2, 50257, 768, 0, 12, 12, 0, 1024, true,
      true, true},
+    /* Mixture-of-experts families. Their dense fields default as below; the
+     * expert fields (counts, top-k, widths) and MLA's ranks are required in
+     * the file (every published config.json gives them).
+     * MixtralConfig: vocab_size=32000, hidden_size=4096, intermediate_size=14336,
+     * num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+     * tie_word_embeddings=False; no biases. */
+    {"MixtralForCausalLM", "mixtral", "MixtralConfig", HF_MIXTRAL, 32000, 4096, 14336, 32, 32, 8,
+     131072, false, false, false},
+    /* Qwen2MoeConfig: vocab_size=151936, hidden_size=2048, intermediate_size=5632,
+     * num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
+     * tie_word_embeddings=False; q/k/v bias as Qwen2. */
+    {"Qwen2MoeForCausalLM", "qwen2_moe", "Qwen2MoeConfig", HF_QWEN_MOE, 151936, 2048, 5632, 24,
+     16, 16, 32768, false, true, false},
+    /* Qwen3MoeConfig: vocab_size=151936, hidden_size=2048, intermediate_size=6144,
+     * num_hidden_layers=24, num_attention_heads=32, num_key_value_heads=4,
+     * tie_word_embeddings=False, attention_bias=False. */
+    {"Qwen3MoeForCausalLM", "qwen3_moe", "Qwen3MoeConfig", HF_QWEN_MOE, 151936, 2048, 6144, 24,
+     32, 4, 32768, false, false, false},
+    /* DeepseekV2Config: vocab_size=102400, hidden_size=4096, intermediate_size=11008,
+     * num_hidden_layers=30, num_attention_heads=32, tie_word_embeddings=False. */
+    {"DeepseekV2ForCausalLM", "deepseek_v2", "DeepseekV2Config", HF_DEEPSEEK, 102400, 4096,
+     11008, 30, 32, 0, 2048, false, false, false},
+    /* DeepseekV3Config: vocab_size=129280, hidden_size=7168, intermediate_size=18432,
+     * num_hidden_layers=61, num_attention_heads=128, tie_word_embeddings=False. */
+    {"DeepseekV3ForCausalLM", "deepseek_v3", "DeepseekV3Config", HF_DEEPSEEK, 129280, 7168,
+     18432, 61, 128, 0, 4096, false, false, false},
 };
 #define HF_N_ARCHS ((int)(sizeof hf_archs / sizeof hf_archs[0]))
 
@@ -92,7 +121,11 @@ static const int64_t vis_full_attention[] = {7, 15, 23, 31};
  * count, memory or time tp-sim models; unmodelled: changes the
  * architecture in a way tp-sim does not model, when its condition holds. A
  * top-level key (or one of text_config) in none of the rows is unknown. */
-typedef enum { HFK_MODELLED, HFK_IGNORED, HFK_UNMODELLED } hfk_class;
+typedef enum {
+  HFK_MODELLED, HFK_IGNORED, HFK_UNMODELLED,
+  HFK_MOE /* modelled by the mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE,
+             DeepSeek-V2/V3); unmodelled, when its condition holds, for the others */
+} hfk_class;
 typedef enum {
   HFK_ALWAYS,      /* any value that is not null */
   HFK_GT1,         /* an integer > 1 (expert counts: 0 or 1 is a dense model) */
@@ -108,8 +141,8 @@ typedef struct hf_key_row {
   const char *note;
 } hf_key_row;
 
-#define HK_MOE "mixture of experts: expert layers and routing are not modelled"
-#define HK_MLA "multi-head latent attention (low-rank Q/KV projections) is not modelled"
+#define HK_MOE "mixture of experts is modelled for Mixtral, Qwen2-MoE, Qwen3-MoE and DeepSeek-V2/V3 configs only"
+#define HK_MLA "multi-head latent attention is modelled for DeepSeek-V2/V3 configs only"
 #define HK_HYBRID "layers other than full attention + MLP are not modelled"
 #define HK_READ "read (docs/ecosystem.md)"
 #define HK_IGN "changes no parameter count, memory or time tp-sim models"
@@ -125,13 +158,15 @@ static const hf_key_row hf_keys[] = {
     {"attention_dropout", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
     {"attn_pdrop", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
     {"auto_map", HFK_IGNORED, HFK_ALWAYS, "remote code names"},
+    {"aux_loss_alpha", HFK_IGNORED, HFK_ALWAYS, "the load-balancing loss weight: costs nothing tp-sim models"},
     {"bos_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
-    {"decoder_sparse_step", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"decoder_sparse_step", HFK_MODELLED, HFK_ALWAYS, "read by Qwen2-MoE/Qwen3-MoE (only 1, every layer MoE, is modelled)"},
     {"description", HFK_IGNORED, HFK_ALWAYS, "text"},
     {"dtype", HFK_IGNORED, HFK_ALWAYS, "the checkpoint's dtype: the run's precision is used"},
     {"embd_pdrop", HFK_IGNORED, HFK_ALWAYS, "dropout of a config.json model is not costed"},
     {"eos_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
-    {"first_k_dense_replace", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"ep_size", HFK_IGNORED, HFK_ALWAYS, "an inference setting of DeepSeek's code: the run's parallelism is used"},
+    {"first_k_dense_replace", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
     {"head_dim", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"hidden_act", HFK_IGNORED, HFK_ALWAYS, "the gated MLP is costed the same whatever the activation"},
     {"hidden_size", HFK_MODELLED, HFK_ALWAYS, HK_READ},
@@ -139,7 +174,7 @@ static const hf_key_row hf_keys[] = {
     {"initializer_range", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"intermediate_size", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"is_encoder_decoder", HFK_UNMODELLED, HFK_TRUE, "encoder-decoder models are not modelled"},
-    {"kv_lora_rank", HFK_UNMODELLED, HFK_ALWAYS, HK_MLA},
+    {"kv_lora_rank", HFK_MOE, HFK_ALWAYS, HK_MLA},
     {"layer_norm_eps", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"layer_norm_epsilon", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"layer_types", HFK_UNMODELLED, HFK_LAYER_TYPES, HK_HYBRID},
@@ -149,32 +184,35 @@ static const hf_key_row hf_keys[] = {
      "RoPE positions have no table; GPT-2 reads n_positions"},
     {"max_window_layers", HFK_MODELLED, HFK_ALWAYS, "read with sliding_window"},
     {"mlp_bias", HFK_MODELLED, HFK_ALWAYS, HK_READ},
-    {"mlp_only_layers", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"mlp_only_layers", HFK_MODELLED, HFK_ALWAYS, "read by Qwen2-MoE/Qwen3-MoE (only [] is modelled)"},
     {"model_type", HFK_MODELLED, HFK_ALWAYS, HK_READ},
-    {"moe_intermediate_size", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
-    {"moe_num_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
+    {"moe_intermediate_size", HFK_MODELLED, HFK_ALWAYS, "read by the MoE families"},
+    {"moe_layer_freq", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
+    {"moe_num_experts", HFK_UNMODELLED, HFK_GT1, "mixture of experts of a family tp-sim does not read"},
     {"n_ctx", HFK_IGNORED, HFK_ALWAYS, "GPT-2's context: n_positions is read"},
     {"n_embd", HFK_MODELLED, HFK_ALWAYS, HK_READ},
+    {"n_group", HFK_IGNORED, HFK_ALWAYS, "group-limited routing changes which experts, not how many"},
     {"n_head", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"n_inner", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"n_layer", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"n_positions", HFK_MODELLED, HFK_ALWAYS, HK_READ},
-    {"n_routed_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
-    {"n_shared_experts", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"n_routed_experts", HFK_MOE, HFK_GT1, HK_MOE},
+    {"n_shared_experts", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
+    {"norm_topk_prob", HFK_IGNORED, HFK_ALWAYS, "renormalising the top-k scores costs nothing tp-sim models"},
     {"num_attention_heads", HFK_MODELLED, HFK_ALWAYS, HK_READ},
-    {"num_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
-    {"num_experts_per_tok", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"num_experts", HFK_MOE, HFK_GT1, HK_MOE},
+    {"num_experts_per_tok", HFK_MODELLED, HFK_ALWAYS, "read by the MoE families"},
     {"num_hidden_layers", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"num_key_value_heads", HFK_MODELLED, HFK_ALWAYS, HK_READ},
-    {"num_local_experts", HFK_UNMODELLED, HFK_GT1, HK_MOE},
-    {"num_nextn_predict_layers", HFK_UNMODELLED, HFK_GT0, "multi-token prediction layers are not modelled"},
+    {"num_local_experts", HFK_MOE, HFK_GT1, HK_MOE},
+    {"num_nextn_predict_layers", HFK_MOE, HFK_GT0, "multi-token prediction is modelled for DeepSeek-V2/V3 configs only"},
     {"output_router_logits", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
     {"pad_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
     {"partial_rotary_factor", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"pretraining_tp", HFK_IGNORED, HFK_ALWAYS, "a numerics setting of the original training"},
-    {"q_lora_rank", HFK_UNMODELLED, HFK_ALWAYS, HK_MLA},
-    {"qk_nope_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
-    {"qk_rope_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"q_lora_rank", HFK_MOE, HFK_ALWAYS, HK_MLA},
+    {"qk_nope_head_dim", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
+    {"qk_rope_head_dim", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
     {"quantization_config", HFK_UNMODELLED, HFK_ALWAYS,
      "quantised weights are not modelled: weights are costed at the run's precision"},
     {"reorder_and_upcast_attn", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
@@ -183,10 +221,13 @@ static const hf_key_row hf_keys[] = {
     {"rope_parameters", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"rope_scaling", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"rope_theta", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
+    {"routed_scaling_factor", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"router_aux_loss_coef", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
     {"scale_attn_by_inverse_layer_idx", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
     {"scale_attn_weights", HFK_IGNORED, HFK_ALWAYS, HK_IGN},
-    {"shared_expert_intermediate_size", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"scoring_func", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
+    {"seq_aux", HFK_IGNORED, HFK_ALWAYS, "the load-balancing loss's form: costs nothing tp-sim models"},
+    {"shared_expert_intermediate_size", HFK_MODELLED, HFK_ALWAYS, "read by Qwen2-MoE"},
     {"sliding_window", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"summary_activation", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
     {"summary_first_dropout", HFK_IGNORED, HFK_ALWAYS, "GPT-2's classification head, not trained here"},
@@ -197,11 +238,13 @@ static const hf_key_row hf_keys[] = {
     {"text_config", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"tie_word_embeddings", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"tokenizer_class", HFK_IGNORED, HFK_ALWAYS, "the tokenizer"},
+    {"topk_group", HFK_IGNORED, HFK_ALWAYS, "group-limited routing changes which experts, not how many"},
+    {"topk_method", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V3 (noaux_tc: a per-expert score bias)"},
     {"torch_dtype", HFK_IGNORED, HFK_ALWAYS, "the checkpoint's dtype: the run's precision is used"},
     {"transformers_version", HFK_IGNORED, HFK_ALWAYS, "the writer's version"},
     {"use_cache", HFK_IGNORED, HFK_ALWAYS, "inference only"},
     {"use_sliding_window", HFK_IGNORED, HFK_ALWAYS, "read with sliding_window"},
-    {"v_head_dim", HFK_IGNORED, HFK_ALWAYS, HK_DEP},
+    {"v_head_dim", HFK_MODELLED, HFK_ALWAYS, "read by DeepSeek-V2/V3"},
     {"video_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
     {"vision_config", HFK_MODELLED, HFK_ALWAYS, HK_READ},
     {"vision_end_token_id", HFK_IGNORED, HFK_ALWAYS, HK_TOKENS},
@@ -275,6 +318,8 @@ static tps_status find_arch(io_doc *d, const yaml_node_t *root, const hf_arch **
   io_doc_fail(d, name_node, TPS_EUNSUPPORTED, "%s '%.80s' is not supported",
                by_type ? "model_type" : "architecture", name);
   io_doc_hint(d, "supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+                  "MixtralForCausalLM, Qwen2MoeForCausalLM, Qwen3MoeForCausalLM, "
+                  "DeepseekV2ForCausalLM, DeepseekV3ForCausalLM, "
                   "Qwen2_5_VLForConditionalGeneration, GPT2LMHeadModel");
   return TPS_EUNSUPPORTED;
 }
@@ -359,7 +404,10 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
       note_add(&notes->unknown, key, "", why, io_node_line(kn));
       continue;
     }
-    if (k->cls != HFK_UNMODELLED || !n) continue;
+    bool moe_family = a->family == HF_MIXTRAL || a->family == HF_QWEN_MOE ||
+                      a->family == HF_DEEPSEEK;
+    bool unmodelled = k->cls == HFK_UNMODELLED || (k->cls == HFK_MOE && !moe_family);
+    if (!unmodelled || !n) continue;
     bool matters;
     tps_status st = key_matters(d, k, n, &matters);
     if (st) return st;
@@ -475,6 +523,104 @@ static tps_status read_llama_decoder(io_doc *d, const yaml_node_t *map, const hf
   if (at_hd && m->head_dim * m->heads == m->hidden) at_hd = NULL; /* the usual value */
   return check_attention(d, at_hd ? at_hd : at, m, at_hd != NULL, "num_attention_heads",
                          "hidden_size");
+}
+
+/* An integer field a family requires (no default is assumed for it). */
+static tps_status jf_need_int(io_doc *d, const yaml_node_t *map, const char *key, int64_t min,
+                              int64_t *out, const hf_arch *a) {
+  yaml_node_t *at = NULL;
+  tps_status st = jf_int(d, map, key, min, out, &at);
+  if (st || at) return st;
+  io_doc_fail(d, map, TPS_EMISSINGKEY, "missing key '%s' in the config (%s reads it)", key, a->arch);
+  io_doc_hint(d, "a published %s config.json gives '%s'", a->arch, key);
+  return TPS_EMISSINGKEY;
+}
+
+/* The expert and MLA fields of the MoE families, on top of the Llama-style
+ * decoder already read into m (docs/ecosystem.md, "Hugging Face
+ * config.json"). Mixtral: every MLP is num_local_experts experts of
+ * intermediate_size (transformers modeling_mixtral.py). Qwen2-MoE /
+ * Qwen3-MoE: every decoder_sparse_step-th layer, but those in
+ * mlp_only_layers, has num_experts experts of moe_intermediate_size;
+ * Qwen2-MoE adds a shared expert of shared_expert_intermediate_size behind
+ * a sigmoid gate (modeling_qwen2_moe.py). DeepSeek: layers from
+ * first_k_dense_replace on, every moe_layer_freq-th, have n_routed_experts
+ * experts plus n_shared_experts of moe_intermediate_size; MLA attention;
+ * num_nextn_predict_layers MTP modules (modeling_deepseek.py). */
+static tps_status read_moe(io_doc *d, const yaml_node_t *map, const hf_arch *a, tps_module *m) {
+  tps_status st;
+  m->router_score = TPS_ROUTER_SOFTMAX;
+  m->moe_layer_freq = 1;
+  if ((st = jf_need_int(d, map, "num_experts_per_tok", 1, &m->experts_per_token, a))) return st;
+  if (a->family == HF_MIXTRAL) {
+    if ((st = jf_need_int(d, map, "num_local_experts", 1, &m->experts, a))) return st;
+    m->expert_ffn = m->ffn;
+  } else if (a->family == HF_QWEN_MOE) {
+    int64_t step = 1;
+    yaml_node_t *at_step = NULL;
+    if ((st = jf_need_int(d, map, "num_experts", 1, &m->experts, a)) ||
+        (st = jf_need_int(d, map, "moe_intermediate_size", 1, &m->expert_ffn, a)) ||
+        (st = jf_int(d, map, "decoder_sparse_step", 1, &step, &at_step)))
+      return st;
+    if (step != 1) {
+      io_doc_fail(d, at_step, TPS_EUNSUPPORTED,
+                  "'decoder_sparse_step' is %" PRId64 ": only 1 (every layer MoE) is modelled", step);
+      io_doc_hint(d, "every published Qwen2-MoE / Qwen3-MoE config.json has 1");
+      return TPS_EUNSUPPORTED;
+    }
+    yaml_node_t *only = jf_field(d, map, "mlp_only_layers");
+    if (only && (only->type != YAML_SEQUENCE_NODE || io_seq_len(only) > 0)) {
+      io_doc_fail(d, only, TPS_EUNSUPPORTED,
+                  "'mlp_only_layers' lists dense layers: only [] (every layer MoE) is modelled");
+      return TPS_EUNSUPPORTED;
+    }
+    if (strcmp(a->model_type, "qwen2_moe") == 0) {
+      if ((st = jf_need_int(d, map, "shared_expert_intermediate_size", 0, &m->shared_expert_ffn,
+                            a)))
+        return st;
+      m->shared_expert_gate = m->shared_expert_ffn > 0;
+    } else {
+      /* Qwen3MoeConfig: attention_bias=False covers q/k/v and o */
+      if ((st = jf_bool(d, map, "attention_bias", &m->qkv_bias))) return st;
+      m->bias = false;
+    }
+  } else { /* HF_DEEPSEEK */
+    int64_t shared = 0;
+    yaml_node_t *q = jf_field(d, map, "q_lora_rank"); /* null: q projected directly (V2-Lite) */
+    if ((st = jf_need_int(d, map, "n_routed_experts", 1, &m->experts, a)) ||
+        (st = jf_need_int(d, map, "moe_intermediate_size", 1, &m->expert_ffn, a)) ||
+        (st = jf_int(d, map, "n_shared_experts", 0, &shared, NULL)) ||
+        (st = jf_int(d, map, "first_k_dense_replace", 0, &m->first_dense_layers, NULL)) ||
+        (st = jf_int(d, map, "moe_layer_freq", 1, &m->moe_layer_freq, NULL)) ||
+        (st = jf_need_int(d, map, "kv_lora_rank", 1, &m->kv_lora_rank, a)) ||
+        (st = jf_need_int(d, map, "qk_nope_head_dim", 1, &m->qk_nope_head_dim, a)) ||
+        (st = jf_need_int(d, map, "qk_rope_head_dim", 1, &m->qk_rope_head_dim, a)) ||
+        (st = jf_need_int(d, map, "v_head_dim", 1, &m->v_head_dim, a)) ||
+        (st = jf_int(d, map, "num_nextn_predict_layers", 0, &m->mtp_layers, NULL)) ||
+        (q && (st = jf_int(d, map, "q_lora_rank", 1, &m->q_lora_rank, NULL))))
+      return st;
+    if (__builtin_mul_overflow(shared, m->expert_ffn, &m->shared_expert_ffn))
+      return io_doc_fail(d, jf_field(d, map, "n_shared_experts"), TPS_ERANGE,
+                         "'n_shared_experts' x 'moe_intermediate_size' does not fit a 64-bit count");
+    yaml_node_t *score = jf_field(d, map, "scoring_func");
+    if (score && score->type == YAML_SCALAR_NODE) {
+      const char *v = (const char *)score->data.scalar.value;
+      if (strcmp(v, "sigmoid") == 0) m->router_score = TPS_ROUTER_SIGMOID;
+      else if (strcmp(v, "softmax") != 0)
+        return io_doc_fail(d, score, TPS_EINVAL,
+                           "'scoring_func' must be softmax or sigmoid, got '%.40s'", v);
+    }
+    yaml_node_t *method = jf_field(d, map, "topk_method");
+    m->router_bias = method && method->type == YAML_SCALAR_NODE &&
+                     strcmp((const char *)method->data.scalar.value, "noaux_tc") == 0;
+    m->kv_heads = m->heads;
+    m->head_dim = m->qk_nope_head_dim + m->qk_rope_head_dim;
+  }
+  if (m->experts_per_token > m->experts)
+    return io_doc_fail(d, jf_field(d, map, "num_experts_per_tok"), TPS_ERANGE,
+                       "'num_experts_per_tok' (%" PRId64 ") is above the experts (%" PRId64 ")",
+                       m->experts_per_token, m->experts);
+  return TPS_OK;
 }
 
 static tps_status read_gpt2(io_doc *d, const yaml_node_t *map, const hf_arch *a,
@@ -703,6 +849,9 @@ tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unreso
       dec = &model->modules[0];
       st = a->family == HF_GPT2 ? read_gpt2(&d, root, a, dec)
                                 : read_llama_decoder(&d, root, a, dec);
+      if (!st && (a->family == HF_MIXTRAL || a->family == HF_QWEN_MOE ||
+                  a->family == HF_DEEPSEEK))
+        st = read_moe(&d, root, a, dec);
       snprintf(dec->name, sizeof dec->name, "decoder");
       model->n_modules = 1;
     }

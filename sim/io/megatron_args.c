@@ -118,6 +118,79 @@ static int64_t megatron_ffn(int64_t h, bool swiglu) {
   return swiglu ? ((8 * h / 3) / 64) * 64 : 4 * h;
 }
 
+/* The expert, MLA and MTP flags (docs/ecosystem.md). Megatron-LM's
+ * defaults (megatron/training/arguments.py) for what is not given:
+ * --moe-router-topk 2, --moe-ffn-hidden-size = --ffn-hidden-size, softmax
+ * scores; MLA --kv-lora-rank 32, --qk-head-dim 128, --qk-pos-emb-head-dim
+ * 64, --v-head-dim 128, no --q-lora-rank. */
+static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, int *n) {
+#define MOE_INT(id, field) \
+  if (given(S, id)) { m->field = ival(S, id); (*n)++; }
+  MOE_INT(MGF_EXPERTS, experts)
+  MOE_INT(MGF_TOPK, experts_per_token)
+  MOE_INT(MGF_MOE_FFN, expert_ffn)
+  MOE_INT(MGF_SHARED_FFN, shared_expert_ffn)
+  MOE_INT(MGF_MOE_FREQ, moe_layer_freq)
+  MOE_INT(MGF_FIRST_DENSE, first_dense_layers)
+  MOE_INT(MGF_Q_LORA, q_lora_rank)
+  MOE_INT(MGF_KV_LORA, kv_lora_rank)
+  MOE_INT(MGF_QK_NOPE, qk_nope_head_dim)
+  MOE_INT(MGF_QK_ROPE, qk_rope_head_dim)
+  MOE_INT(MGF_V_HEAD, v_head_dim)
+  MOE_INT(MGF_MTP, mtp_layers)
+#undef MOE_INT
+  if (given(S, MGF_ROUTER_SCORE)) {
+    m->router_score = ival(S, MGF_ROUTER_SCORE) == 1 ? TPS_ROUTER_SIGMOID : TPS_ROUTER_SOFTMAX;
+    (*n)++;
+  }
+  /* --num-experts 1 (or 0) is a dense MLP, as the flag table declared it */
+  if (m->experts <= 1) m->experts = 0;
+  if (m->experts > 0) {
+    if (m->experts_per_token == 0) m->experts_per_token = 2;
+    if (m->expert_ffn == 0) m->expert_ffn = m->ffn;
+    if (m->moe_layer_freq == 0) m->moe_layer_freq = 1;
+    if (m->experts_per_token > m->experts) {
+      const mgf_val *v = val(S, given(S, MGF_TOPK) ? MGF_TOPK : MGF_EXPERTS);
+      return fail(S, v->at, TPS_ERANGE,
+                  "--moe-router-topk (%" PRId64 ") is above --num-experts (%" PRId64 ")",
+                  m->experts_per_token, m->experts);
+    }
+  } else if (!given(S, MGF_EXPERTS)) {
+    static const int moe_only[] = {MGF_TOPK, MGF_MOE_FFN, MGF_SHARED_FFN, MGF_MOE_FREQ,
+                                   MGF_FIRST_DENSE, MGF_ROUTER_SCORE};
+    for (size_t i = 0; i < sizeof moe_only / sizeof moe_only[0]; i++)
+      if (given(S, moe_only[i]))
+      {
+        unres_add(S, val(S, moe_only[i])->flag, "", "ignored without --num-experts",
+                  val(S, moe_only[i])->at.line);
+        (*n)--;
+      }
+  }
+  if (given(S, MGF_MLA)) {
+    (*n)++;
+    if (m->kv_lora_rank == 0) m->kv_lora_rank = 32;
+    if (m->qk_nope_head_dim == 0) m->qk_nope_head_dim = 128;
+    if (m->qk_rope_head_dim == 0) m->qk_rope_head_dim = 64;
+    if (m->v_head_dim == 0) m->v_head_dim = 128;
+    m->kv_heads = m->heads;
+    m->head_dim = m->qk_nope_head_dim + m->qk_rope_head_dim;
+    m->position = TPS_POSITION_ROPE;
+  } else if (fresh || m->kv_lora_rank == 0) {
+    static const int mla_only[] = {MGF_Q_LORA, MGF_KV_LORA, MGF_QK_NOPE, MGF_QK_ROPE,
+                                   MGF_V_HEAD};
+    for (size_t i = 0; i < sizeof mla_only / sizeof mla_only[0]; i++)
+      if (given(S, mla_only[i]))
+      {
+        unres_add(S, val(S, mla_only[i])->flag, "", "ignored without --multi-latent-attention",
+                  val(S, mla_only[i])->at.line);
+        (*n)--;
+      }
+    m->q_lora_rank = m->kv_lora_rank = m->qk_nope_head_dim = m->qk_rope_head_dim =
+        m->v_head_dim = 0;
+  }
+  return TPS_OK;
+}
+
 /* Applies the shape flags to decoder m (fresh: Megatron defaults for what
  * is not given). Returns an error for a shape that does not hold. */
 static tps_status apply_shape(const mg_apply *S, tps_module *m, tps_training *t, bool fresh,
@@ -197,6 +270,8 @@ static tps_status apply_shape(const mg_apply *S, tps_module *m, tps_training *t,
                   m->heads, m->hidden);
     m->head_dim = m->hidden / m->heads;
   }
+  tps_status st = apply_moe_mla(S, m, fresh, &n);
+  if (st != TPS_OK) return st;
   if (m->kv_heads < 1 || m->kv_heads > m->heads || m->heads % m->kv_heads != 0) {
     const mgf_val *gv = val(S, given(S, MGF_GROUPS) ? MGF_GROUPS : MGF_HEADS);
     return fail(S, gv->at, TPS_ERANGE,
@@ -490,6 +565,11 @@ static tps_status parse(const char *text, size_t len, const char *file, bool scr
     const char *names[MGF_N * 2 + 8];
     int n = mgf_n_flags < (int)(sizeof names / sizeof names[0]) ? mgf_n_flags : 0;
     if (n) mgf_flag_names(names);
+    /* MoE, MLA and MTP are modelled, but not every flag of theirs: with the
+     * feature on, the unmodelled ones are listed (--moe-grouped-gemm, ...) */
+    args.seen->group_on[FLC_G_MOE] = given(&S, MGF_EXPERTS) && ival(&S, MGF_EXPERTS) > 1;
+    args.seen->group_on[FLC_G_MLA] = given(&S, MGF_MLA);
+    args.seen->group_on[FLC_G_MTP] = given(&S, MGF_MTP) && ival(&S, MGF_MTP) > 0;
     flc_report(args.seen, names, n, u);
   }
   free(args.seen);

@@ -16,11 +16,11 @@
 
 /* why a flag is unmodelled */
 #define N_CP "a context-parallel variant or tuning tp-sim does not model (ring, Ulysses and hybrid are)"
-#define N_MOE "mixture of experts: expert layers, routing and expert parallelism are not modelled"
-#define N_MLA "multi-head latent attention (low-rank Q/KV projections) is not modelled"
+#define N_MOE "mixture of experts: experts, top-k routing and shared experts are modelled; expert parallelism, the token dispatcher and this setting are not yet"
+#define N_MLA "multi-head latent attention is modelled (ranks and head widths); this variant of it is not"
 #define N_FP8 "FP8 training (Transformer Engine) is not modelled yet: GEMMs are costed at bf16/fp16"
 #define N_FP4 "FP4 training is not modelled"
-#define N_MTP "multi-token prediction layers are not modelled"
+#define N_MTP "multi-token prediction modules are modelled (--mtp-num-layers); this setting of theirs is not"
 #define N_OFFLOAD "offloading or swapping to host memory is not modelled: memory counted on the device, no transfer time"
 #define N_FSDP "fully sharded data parallelism (ZeRO-3-like weight and gradient sharding) is not modelled"
 #define N_LORA "LoRA fine-tuning (frozen base weights, adapters) is not modelled: every weight is costed as trained"
@@ -350,7 +350,6 @@ const flc_flag flc_flags[] = {
     {"--fine-grained-activation-offloading", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 1, NULL, N_OFFLOAD},
     {"--fine-grained-expert-placement-thre", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--finetune", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
-    {"--first-k-dense-replace", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--first-last-layers-bf16", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FP8, 0, NULL, N_FP8},
     {"--fix-router", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--fix-sub-seq-length", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, "auto-tuning"},
@@ -523,7 +522,6 @@ const flc_flag flc_flags[] = {
     {"--kl-temperature", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--kv-compress", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MLA, 0, NULL, N_MLA},
     {"--kv-head-repeat-before-uly-alltoall", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CPKERN},
-    {"--kv-lora-rank", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--langrl-env-config", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--langrl-external-server", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--langrl-inference-server-conversation-template", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
@@ -701,11 +699,8 @@ const flc_flag flc_flags[] = {
     {"--moe-expert-capacity-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-extended-tp", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-fb-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-ffn-hidden-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-grouped-gemm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-input-jitter-eps", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-intermediate-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-layer-freq", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-layer-recompute", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-model-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-no-drop", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
@@ -725,10 +720,7 @@ const flc_flag flc_flags[] = {
     {"--moe-router-num-groups", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-padding-for-fp8", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-pre-softmax", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-router-score-function", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-router-topk", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-topk-scaling-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-shared-expert-intermediate-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-shared-expert-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-token-dispatcher-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-token-drop-policy", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
@@ -747,10 +739,8 @@ const flc_flag flc_flags[] = {
     {"--mscale-all-dim", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_ARCH0},
     {"--mtp-loss-scaling-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MTP, 0, NULL, N_MTP},
     {"--mtp-mem-efficient-logits", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MTP, 0, NULL, N_MTP},
-    {"--mtp-num-layers", FLC_UNMODELLED, FLC_VALUE, FLC_G_MTP, 1, "<=0", N_MTP},
-    {"--mtp-spec", FLC_UNMODELLED, FLC_LIST, FLC_G_MTP, 0, NULL, N_MTP},
+    {"--mtp-spec", FLC_UNMODELLED, FLC_LIST, FLC_G_MTP, 1, NULL, "a custom MTP layer spec is not modelled: MTP modules are costed as DeepSeek-V3's"},
     {"--multi-head-latent-attention", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MLA, 1, NULL, N_MLA},
-    {"--multi-latent-attention", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MLA, 1, NULL, N_MLA},
     {"--multiple-validation-sets", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
     {"--muon-coefficient-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_OPT},
     {"--muon-extra-scale-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_OPT},
@@ -843,7 +833,6 @@ const flc_flag flc_flags[] = {
     {"--num-cloud-vpp-chunks", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_SCHED},
     {"--num-dataset-builder-threads", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--num-distributed-optimizer-instances", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, "<=1", N_DISTINST},
-    {"--num-experts", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 1, "<=1", N_MOE},
     {"--num-layers-at-end-in-bf16", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
     {"--num-layers-at-start-in-bf16", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
     {"--num-layers-per-virtual-pipeline-stage", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_VPPL},
@@ -939,17 +928,12 @@ const flc_flag flc_flags[] = {
     {"--profile-with-stack", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
     {"--prompt-type", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--prompt-type-path", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
-    {"--q-lora-rank", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--qad-enable", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_QAT},
     {"--qad-teacher-load", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_QAT},
     {"--qat-quant-block-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_QAT},
     {"--qat-scheme", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_QAT},
-    {"--qk-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--qk-l2-norm", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, "L2 normalisation of queries and keys: no weights"},
     {"--qk-layernorm", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, "LayerNorm on queries and keys: 2 x head_dim weights per layer, below 0.01% of a layer: not counted"},
-    {"--qk-nope-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
-    {"--qk-pos-emb-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
-    {"--qk-rope-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--quant-grads", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_QAT},
     {"--quant-states", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, N_QAT},
     {"--query-in-block-prob", FLC_UNMODELLED, FLC_VALUE, FLC_G_BERT, 1, NULL, "BERT / ICT retriever models are not modelled"},
@@ -1243,7 +1227,6 @@ const flc_flag flc_flags[] = {
     {"--use-ulysses-allgather-kv", FLC_UNMODELLED, FLC_SWITCH, FLC_G_CP, 1, NULL, N_CP},
     {"--use-wandb", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
     {"--use_env", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--v-head-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_MLA, 0, NULL, N_MLA},
     {"--valid-data-path", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_DATA},
     {"--variable-seq-lengths", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, FLC_HARMLESS_MEAN_LEN,
      N_VARLEN},

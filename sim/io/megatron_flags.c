@@ -26,6 +26,7 @@ static const char *const cp_algo_choices[] = {"megatron_cp_algo", "ulysses_cp_al
 /* Megatron's --cp-comm-type: p2p is the ring, a2a Ulysses; allgather and
  * the hierarchical a2a+p2p are not modelled. */
 static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
+static const char *const score_choices[] = {"softmax", "sigmoid", NULL};
 
 static const char *const tokenizer_choices[] = {
     "BertWordPieceLowerCase", "BertWordPieceCase",       "GPT2BPETokenizer",
@@ -88,6 +89,27 @@ const mgf_flag mgf_flags[] = {
     {"--context-parallel-algo", MGF_CP_ALGO, MGF_CHOICE, false, cp_algo_choices},
     {"--ulysses-degree-in-cp", MGF_ULYSSES, MGF_INT, false, NULL},
     {"--cp-comm-type", MGF_CP_COMM, MGF_CHOICE, false, cp_comm_choices},
+    /* mixture of experts (docs/schema.md's expert keys) */
+    {"--num-experts", MGF_EXPERTS, MGF_INT, true, NULL},
+    {"--moe-router-topk", MGF_TOPK, MGF_INT, true, NULL},
+    {"--moe-ffn-hidden-size", MGF_MOE_FFN, MGF_INT, true, NULL},
+    {"--moe-intermediate-size", MGF_MOE_FFN, MGF_INT, true, NULL}, /* MindSpeed-LLM */
+    {"--moe-shared-expert-intermediate-size", MGF_SHARED_FFN, MGF_INT, true, NULL},
+    /* an integer; Megatron's list pattern "([0]+[1]*3)*8" is left unresolved */
+    {"--moe-layer-freq", MGF_MOE_FREQ, MGF_INT, true, NULL},
+    {"--first-k-dense-replace", MGF_FIRST_DENSE, MGF_INT, true, NULL}, /* MindSpeed-LLM */
+    {"--moe-router-score-function", MGF_ROUTER_SCORE, MGF_CHOICE, true, score_choices},
+    /* multi-head latent attention: Megatron's and MindSpeed-LLM's spellings */
+    {"--multi-latent-attention", MGF_MLA, MGF_SWITCH, true, NULL},
+    {"--q-lora-rank", MGF_Q_LORA, MGF_INT, true, NULL},
+    {"--kv-lora-rank", MGF_KV_LORA, MGF_INT, true, NULL},
+    {"--qk-head-dim", MGF_QK_NOPE, MGF_INT, true, NULL},
+    {"--qk-nope-head-dim", MGF_QK_NOPE, MGF_INT, true, NULL},
+    {"--qk-pos-emb-head-dim", MGF_QK_ROPE, MGF_INT, true, NULL},
+    {"--qk-rope-head-dim", MGF_QK_ROPE, MGF_INT, true, NULL},
+    {"--v-head-dim", MGF_V_HEAD, MGF_INT, true, NULL},
+    /* multi-token prediction depth */
+    {"--mtp-num-layers", MGF_MTP, MGF_INT, true, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 

@@ -59,7 +59,11 @@ enum {
   M_NAME, M_TYPE, M_LAYERS, M_HIDDEN, M_HEADS, M_KV_HEADS, M_HEAD_DIM, M_FFN,
   M_MLP, M_NORM, M_BIAS, M_QKV_BIAS, M_DROPOUT, M_FROZEN, M_VOCAB, M_TIED,
   M_POSITION, M_MAX_POSITION, M_PATCH, M_TEMPORAL_PATCH, M_IN_CHANNELS,
-  M_TOKENS, M_WINDOW, M_FULL_ATTN, M_SPATIAL_MERGE, M_OUTPUT, M_SLIDING, M_N
+  M_TOKENS, M_WINDOW, M_FULL_ATTN, M_SPATIAL_MERGE, M_OUTPUT, M_SLIDING,
+  /* mixture of experts, MLA, MTP (decoder); M_EXPERTS first, M_MTP last */
+  M_EXPERTS, M_TOPK, M_EXPERT_FFN, M_SHARED_FFN, M_SHARED_GATE, M_ROUTER_SCORE,
+  M_ROUTER_BIAS, M_MOE_FREQ, M_FIRST_DENSE, M_Q_LORA, M_KV_LORA, M_QK_NOPE, M_QK_ROPE,
+  M_V_HEAD, M_MTP, M_N
 };
 static const io_key module_keys[M_N] = {
     [M_NAME] = {.name = "name", .type = IO_KEY_STRING,
@@ -94,6 +98,23 @@ static const io_key module_keys[M_N] = {
     [M_OUTPUT] = MOD_INT(output, 1, P, P, 0, "output width (the decoder's hidden)"),
     [M_SLIDING] = MOD_INT(sliding_window, 1, D, 0, 0,
                           "tokens each token attends to (sliding-window attention; absent: full)"),
+    [M_EXPERTS] = MOD_INT(experts, 0, D, 0, 0, "routed experts per MoE layer (0: dense)"),
+    [M_TOPK] = MOD_INT(experts_per_token, 1, D, 0, 0, "experts each token is routed to (top-k)"),
+    [M_EXPERT_FFN] = MOD_INT(expert_ffn, 1, D, 0, 0, "inner width of one routed expert"),
+    [M_SHARED_FFN] = MOD_INT(shared_expert_ffn, 0, D, 0, 0,
+                             "inner width of the shared experts together (0: none)"),
+    [M_SHARED_GATE] = MOD_BOOL(shared_expert_gate, D, "sigmoid gate on the shared experts"),
+    [M_ROUTER_SCORE] = MOD_ENUM(router_score, tps_router_score_names, D, 0,
+                                "softmax or sigmoid router scores"),
+    [M_ROUTER_BIAS] = MOD_BOOL(router_bias, D, "per-expert router score bias"),
+    [M_MOE_FREQ] = MOD_INT(moe_layer_freq, 1, D, 0, 1, "every N-th layer is MoE"),
+    [M_FIRST_DENSE] = MOD_INT(first_dense_layers, 0, D, 0, 0, "first layers with a dense MLP"),
+    [M_Q_LORA] = MOD_INT(q_lora_rank, 0, D, 0, 0, "MLA: query down-projection rank (0: none)"),
+    [M_KV_LORA] = MOD_INT(kv_lora_rank, 0, D, 0, 0, "MLA: key/value compression rank (0: no MLA)"),
+    [M_QK_NOPE] = MOD_INT(qk_nope_head_dim, 1, D, 0, 0, "MLA: per-head q/k width without RoPE"),
+    [M_QK_ROPE] = MOD_INT(qk_rope_head_dim, 1, D, 0, 0, "MLA: per-head q/k RoPE width"),
+    [M_V_HEAD] = MOD_INT(v_head_dim, 1, D, 0, 0, "MLA: per-head value width"),
+    [M_MTP] = MOD_INT(mtp_layers, 0, D, 0, 0, "multi-token prediction modules (depth)"),
 };
 
 /* training: */
@@ -205,6 +226,67 @@ static tps_status read_full_attention(io_doc *d, const yaml_node_t *n,
   return TPS_OK;
 }
 
+/* A key given that only means something with `needs` (also given and
+ * non-zero): refused by name. */
+static tps_status needs_key(io_doc *d, yaml_node_t **f, int key, int needs, bool on,
+                            const char *where) {
+  if (!f[key] || on) return TPS_OK;
+  io_doc_fail(d, f[key], TPS_EINVAL, "'%s' needs '%s' in %s", module_keys[key].name,
+              module_keys[needs].name, where);
+  io_doc_hint(d, "give '%s' (> 0), or drop '%s'", module_keys[needs].name,
+              module_keys[key].name);
+  return TPS_EINVAL;
+}
+
+/* Mixture of experts, MLA and MTP keys of a decoder: what each needs, and
+ * MLA's attention shape (kv_heads = heads, head_dim = nope + rope). */
+static tps_status finish_moe_mla(io_doc *d, const yaml_node_t *mn, yaml_node_t **f,
+                                 tps_module *m, const char *where) {
+  tps_status st;
+  static const int moe_keys[] = {M_TOPK, M_EXPERT_FFN, M_SHARED_FFN, M_SHARED_GATE,
+                                 M_ROUTER_SCORE, M_ROUTER_BIAS, M_MOE_FREQ, M_FIRST_DENSE};
+  for (size_t i = 0; i < sizeof moe_keys / sizeof moe_keys[0]; i++)
+    if ((st = needs_key(d, f, moe_keys[i], M_EXPERTS, m->experts > 0, where))) return st;
+  if (m->experts > 0) {
+    static const int required[] = {M_TOPK, M_EXPERT_FFN};
+    for (int i = 0; i < 2; i++)
+      if (!f[required[i]]) {
+        io_doc_fail(d, f[M_EXPERTS], TPS_EMISSINGKEY, "missing key '%s' in %s (it has experts)",
+                    module_keys[required[i]].name, where);
+        return TPS_EMISSINGKEY;
+      }
+    if (m->experts_per_token > m->experts)
+      return io_doc_fail(d, f[M_TOPK], TPS_ERANGE,
+                         "'experts_per_token' (%" PRId64 ") is above 'experts' (%" PRId64 ") in %s",
+                         m->experts_per_token, m->experts, where);
+    if (m->shared_expert_gate && m->shared_expert_ffn == 0)
+      return needs_key(d, f, M_SHARED_GATE, M_SHARED_FFN, false, where);
+  }
+  static const int mla_keys[] = {M_Q_LORA, M_QK_NOPE, M_QK_ROPE, M_V_HEAD};
+  for (size_t i = 0; i < sizeof mla_keys / sizeof mla_keys[0]; i++)
+    if ((st = needs_key(d, f, mla_keys[i], M_KV_LORA, m->kv_lora_rank > 0, where))) return st;
+  if (m->kv_lora_rank > 0) {
+    for (size_t i = 1; i < sizeof mla_keys / sizeof mla_keys[0]; i++)
+      if (!f[mla_keys[i]]) {
+        io_doc_fail(d, f[M_KV_LORA], TPS_EMISSINGKEY,
+                    "missing key '%s' in %s (multi-head latent attention)",
+                    module_keys[mla_keys[i]].name, where);
+        return TPS_EMISSINGKEY;
+      }
+    if (f[M_KV_HEADS] && m->kv_heads != m->heads)
+      return io_doc_fail(d, f[M_KV_HEADS], TPS_EINVAL,
+                         "'kv_heads' must equal 'heads' under multi-head latent attention "
+                         "(every head has its own keys and values) in %s", where);
+    m->kv_heads = m->heads;
+    if (!f[M_HEAD_DIM]) m->head_dim = m->qk_nope_head_dim + m->qk_rope_head_dim;
+    if (m->position != TPS_POSITION_ROPE)
+      return io_doc_fail(d, f[M_KV_LORA], TPS_EINVAL,
+                         "multi-head latent attention needs 'position: rope' in %s", where);
+  }
+  (void)mn;
+  return TPS_OK;
+}
+
 /* Defaults that depend on other keys, and checks across keys of a module. */
 static tps_status finish_module(io_doc *d, const yaml_node_t *mn,
                                 yaml_node_t **f, tps_module *m,
@@ -272,6 +354,7 @@ static tps_status finish_module(io_doc *d, const yaml_node_t *mn,
       return TPS_EMISSINGKEY;
     }
   }
+  if (m->type == TPS_MODULE_DECODER && (st = finish_moe_mla(d, mn, f, m, where))) return st;
   if (m->type == TPS_MODULE_VIT && f[M_FULL_ATTN]) {
     if ((st = read_full_attention(d, f[M_FULL_ATTN], m))) return st;
   }

@@ -103,7 +103,7 @@ typedef enum {
 } io_key_type;
 
 #define IO_VARIANT_ALL 0xffu
-#define IO_KEYS_MAX 40
+#define IO_KEYS_MAX 64
 
 typedef struct io_key {
   const char *name;

@@ -425,7 +425,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   tps_op_list_init(&k->ops);
   tps_error err;
   tps_error_clear(&err);
-  tps_lower_opts lo = {TPS_LAYER_BLOCK, false, true};
+  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
   if (tps_lower_layer(mod, run, lo, &k->ops, &err) != TPS_OK) {
     snprintf(msg, len, "%s", err.msg[0] ? err.msg : tps_strerror(err.status));
     return false;

@@ -107,7 +107,7 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   /* The ops, to pair with the kernel's per-op timings by name. */
   tps_op_list ops;
   tps_op_list_init(&ops);
-  tps_lower_opts lo = {TPS_LAYER_BLOCK, false, true};
+  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
   if (st == TPS_OK) st = tps_lower_layer(mod, &r, lo, &ops, err);
   free(model);
   if (st) {

@@ -1,1 +1,1 @@
---model tests/inputs/hf/mixtral/config.json --hw 910b2 --tp 1
+--model tests/inputs/hf/unsupported-arch/config.json --hw 910b2 --tp 1

@@ -93,7 +93,7 @@ Test(flag_classes, each_class) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
   parse_ok("--tensor-model-parallel-size 2 --save /ckpt --lr 3e-4 --log-interval 1\n"
-           "--context-parallel-size 4 --fp8-format hybrid --num-experts 8\n"
+           "--context-parallel-size 4 --fp8-format hybrid --moe-grouped-gemm\n"
            "--expert-model-parallel-size 2 --cpu-offloading",
            &o, &u);
   cr_assert_eq(o.tp, 2);
@@ -106,7 +106,7 @@ Test(flag_classes, each_class) {
   cr_assert_not_null(fp8);
   cr_assert_str_eq(fp8->text, "hybrid");
   cr_assert_eq(fp8->line, 2);
-  cr_assert_str_eq(unmodelled(&u, "--num-experts")->text, "8");
+  cr_assert_not_null(unmodelled(&u, "--moe-grouped-gemm"), "EP 2 turns the MoE group on");
   cr_assert_eq(unmodelled(&u, "--expert-model-parallel-size")->line, 3);
   cr_assert_str_eq(unmodelled(&u, "--cpu-offloading")->text, "");
 }
@@ -126,14 +126,16 @@ Test(flag_classes, harmless_values_and_inactive_groups_not_listed) {
   cr_assert_eq(u.unknown.n, 0);
 }
 
-/* A trigger makes its whole group count: the router's top-k with 8 experts. */
+/* A trigger makes its whole group count; so does a modelled flag that turns
+ * the feature on: the grouped GEMM switch with 8 experts (--num-experts and
+ * --moe-router-topk are modelled). */
 Test(flag_classes, active_group_lists_its_members) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
   parse_ok("--num-experts 8 --moe-router-topk 2 --moe-grouped-gemm --fp8-amax-history-len 4",
            &o, &u);
-  cr_assert_eq(u.unmodelled.n, 3);
-  cr_assert_not_null(unmodelled(&u, "--moe-router-topk"));
+  cr_assert_eq(u.unmodelled.n, 1);
+  cr_assert_null(unmodelled(&u, "--moe-router-topk"), "modelled");
   cr_assert_not_null(unmodelled(&u, "--moe-grouped-gemm"));
   cr_assert_null(unmodelled(&u, "--fp8-amax-history-len"), "FP8 is off");
 }

@@ -221,11 +221,11 @@ static void assert_refused(const char *path, tps_status status, int line, int co
 }
 
 Test(hf_config, unsupported_architecture_refused_by_name) {
-  assert_refused(HF "mixtral/config.json", TPS_EUNSUPPORTED, 3, 5,
-                 "architecture 'MixtralForCausalLM' is not supported");
+  assert_refused(HF "unsupported-arch/config.json", TPS_EUNSUPPORTED, 3, 5,
+                 "architecture 'FalconForCausalLM' is not supported");
   tps_error err;
   static tps_model m;
-  tps_model_load(HF "mixtral/config.json", &m, &err);
+  tps_model_load(HF "unsupported-arch/config.json", &m, &err);
   cr_assert(strstr(err.hint, "LlamaForCausalLM") != NULL, "%s", err.hint);
 }
 

@@ -41,6 +41,7 @@ typedef enum { TPS_TOPOLOGY_SWITCH, TPS_TOPOLOGY_FULL_MESH } tps_topology;
  * hybrid of the two (hybrid_cp_algo: Ulysses inside groups of
  * ulysses_degree ranks, a ring across them). */
 typedef enum { TPS_CP_RING, TPS_CP_ULYSSES, TPS_CP_HYBRID, TPS_CP_ALGO_COUNT } tps_cp_algo;
+typedef enum { TPS_ROUTER_SOFTMAX, TPS_ROUTER_SIGMOID } tps_router_score;
 
 /* One module of a model: a decoder LLM, a ViT encoder or a projector.
  *
@@ -79,6 +80,37 @@ typedef struct tps_module {
   int64_t max_position; /* learned positions: table rows */
   int64_t sliding_window; /* decoder: each token attends to the last N tokens
                              (Mistral's sliding window); 0 = full causal */
+  /* Mixture of experts (decoder; experts == 0: every MLP is dense). An MoE
+   * layer's MLP is a router (hidden -> experts scores, top-k kept) plus
+   * `experts` routed experts of inner width expert_ffn (gated like `mlp`)
+   * plus shared experts of inner width shared_expert_ffn together, which
+   * every token passes through. Layer i (0-based) is MoE when
+   * i >= first_dense_layers and i % moe_layer_freq == 0 (Megatron-LM's
+   * --moe-layer-freq N, DeepSeek's first_k_dense_replace / moe_layer_freq);
+   * the others are dense MLPs of width `ffn`. */
+  int64_t experts;            /* routed experts per MoE layer */
+  int64_t experts_per_token;  /* top-k */
+  int64_t expert_ffn;         /* inner width of one routed expert */
+  int64_t shared_expert_ffn;  /* inner width of the shared experts together; 0: none */
+  bool shared_expert_gate;    /* a sigmoid gate (hidden -> 1) scales the shared
+                                 experts' output (Qwen2-MoE) */
+  tps_router_score router_score; /* softmax or sigmoid scores */
+  bool router_bias;           /* a per-expert score bias (DeepSeek-V3's
+                                 e_score_correction_bias): `experts` parameters */
+  int64_t moe_layer_freq;     /* every freq-th layer is MoE; 0 or 1: every one */
+  int64_t first_dense_layers; /* the first k layers keep a dense MLP */
+  /* Multi-head latent attention (DeepSeek-V2/V3; kv_lora_rank == 0: off).
+   * Q: hidden -> q_lora_rank (norm) -> heads x (nope + rope), or directly
+   * hidden -> heads x (nope + rope) when q_lora_rank == 0; KV: hidden ->
+   * kv_lora_rank + rope (norm on the first part) -> heads x (nope + v);
+   * output heads x v -> hidden. */
+  int64_t q_lora_rank, kv_lora_rank;
+  int64_t qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+  /* Multi-token prediction (DeepSeek-V3): depth of MTP modules, each an
+   * embedding norm and a hidden norm, a projection 2 hidden -> hidden, one
+   * transformer block (MoE when the model has experts) and a norm before
+   * the output head; the embedding and the head are the main model's. */
+  int64_t mtp_layers;
   /* vit */
   int64_t patch, temporal_patch, in_channels;
   int64_t tokens;      /* patches per sample entering the first block */

@@ -98,6 +98,10 @@ typedef struct tps_op {
                                     input gradients in backward; the loss's fp32
                                     logits), on top of saved tensors */
   int64_t elements;              /* output elements (elementwise ops) */
+  int64_t groups;                /* GEMM: independent GEMMs in one grouped call
+                                    (routed experts on this rank); 0 or 1: one */
+  bool routed;                   /* routed-expert weights: a token passes through
+                                    experts_per_token / experts of them */
 } tps_op;
 
 typedef enum {
@@ -105,7 +109,8 @@ typedef enum {
   TPS_LAYER_BLOCK,       /* transformer block */
   TPS_LAYER_HEAD,        /* final norm, lm_head, loss */
   TPS_LAYER_PATCH_EMBED, /* ViT patch embedding */
-  TPS_LAYER_MERGER       /* projector */
+  TPS_LAYER_MERGER,      /* projector */
+  TPS_LAYER_MTP          /* multi-token prediction: norms and projection */
 } tps_layer_kind;
 
 /* A growable op list (caller-owned; tps_op_list_init / tps_op_list_free). */
@@ -121,6 +126,9 @@ typedef struct tps_lower_opts {
   tps_layer_kind kind;
   bool full_attention;   /* ViT block: full instead of windowed attention */
   bool needs_input_grad; /* something upstream trains: frozen ops still run dgrad */
+  bool moe;              /* decoder block: the MLP is the module's experts */
+  bool shared_head;      /* head of an MTP module: the output weight is the
+                            main head's (no parameters of its own) */
 } tps_lower_opts;
 
 /* Appends the ops of one layer of `mod` under `run` to `out`. Checks that
@@ -148,6 +156,14 @@ double tps_module_params(const tps_module *mod);
 double tps_model_params(const tps_model *model);
 /* Parameters of the modules that train (not frozen), whole model. */
 double tps_model_trainable_params(const tps_model *model);
+/* Parameters of the main model (MTP modules left out, as published) one
+ * token passes through: routed experts count top-k of `experts` (Mixtral's
+ * "12.9B active"); equals the total for a dense model. */
+double tps_model_active_params(const tps_model *model);
+/* Parameters of the MTP modules of a model (already in tps_model_params). */
+double tps_model_mtp_params(const tps_model *model);
+/* Whether block i (0-based) of a decoder has an MoE MLP. */
+bool tps_module_layer_is_moe(const tps_module *mod, int64_t i);
 
 const char *tps_op_kind_name(tps_op_kind k);
 const char *tps_coll_name(tps_coll c);

@@ -1,0 +1,1 @@
+estimate --model mixtral-8x7b --tp 4,8
