@@ -106,6 +106,25 @@ int cmd_recommend(const cli_args *args) {
   tps_run_overrides over;
   int rc = load_inputs(args, &model, &hw, &over, NULL);
   if (rc) return rc;
+  /* --megatron-args: what the search does not vary is the run's setting;
+   * the sizes it varies are fixed when the arguments give them; the
+   * switches it searches are named as not kept. */
+  tps_training *tr = &model.training;
+  if (over.flash_attention >= 0) tr->flash_attention = over.flash_attention;
+  if (over.overlap_grad_reduce >= 0) tr->overlap_grad_reduce = over.overlap_grad_reduce;
+  if (over.tp_comm_overlap >= 0) tr->tp_comm_overlap = over.tp_comm_overlap;
+  if (over.mean_seq_len > 0) tr->mean_seq_len = over.mean_seq_len;
+  int64_t one_tp[1] = {over.tp}, one_pp[1] = {over.pp}, one_mb[1] = {over.micro_batch};
+  const char *searched[3] = {over.sp >= 0 ? "sequence parallelism" : NULL,
+                             over.recompute >= 0 ? "recompute" : NULL,
+                             over.distributed_optimizer >= 0 ? "the distributed optimizer" : NULL};
+  for (int i = 0; i < 3; i++)
+    if (searched[i])
+      fprintf(stderr, "tp-sim: note: recommend searches %s; the --megatron-args setting is not "
+                      "kept\n", searched[i]);
+  if (over.vpp > 0)
+    fprintf(stderr, "tp-sim: note: recommend searches the interleaved schedule (VPP); the "
+                    "--megatron-args setting is not kept\n");
   tps_search_opts o;
   tps_search_opts_init(&o);
   o.cards = over.cards > 0 ? over.cards : model.training.cards;
@@ -126,6 +145,18 @@ int cmd_recommend(const cli_args *args) {
   o.n_pp_list = args->n_pp;
   o.mb_list = args->mb_list;
   o.n_mb_list = args->n_mb;
+  if (over.tp > 0 && args->n_tp == 0 && args->max_tp == 0) {
+    o.tp_list = one_tp;
+    o.n_tp_list = 1;
+  }
+  if (over.pp > 0 && args->n_pp == 0) {
+    o.pp_list = one_pp;
+    o.n_pp_list = 1;
+  }
+  if (over.micro_batch > 0 && args->n_mb == 0) {
+    o.mb_list = one_mb;
+    o.n_mb_list = 1;
+  }
   bool shown = false;
   if (isatty(STDERR_FILENO)) {
     o.progress = search_progress;

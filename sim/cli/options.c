@@ -94,8 +94,10 @@ static const cli_option options[] = {
     {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
      "fraction of device memory a recommended TP must leave free (default "
      STR(TPS_DEFAULT_MEMORY_MARGIN) ")"},
-    {ID_MEGATRON_ARGS, OPTS_RUN, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0, 0,
-     "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win"},
+    {ID_MEGATRON_ARGS, OPTS_RUN | OPTS_SEARCH, "--megatron-args", NULL, T_STRING, "\"ARGS\"", NULL, 0,
+     0,
+     "Megatron/MindSpeed arguments (quoted) for the run and model shape; explicit options win "
+     "(recommend: their TP, PP and micro-batch fix those dimensions of the search)"},
     {ID_FORMAT, OPTS_OUTPUT, "--format", NULL, T_ENUM, "FMT", format_choices, 0, 0,
      "output format: table, json, csv or md (default table)"},
     {ID_OUTPUT, OPTS_OUTPUT, "--output", "-o", T_STRING, "FILE", NULL, 0, 0,
