@@ -40,7 +40,8 @@ typedef struct cli_option {
 #define STR(x) STR_(x) /* a macro's value as a string literal */
 static const cli_option options[] = {
     {ID_MODEL, OPTS_MODEL, "--model", NULL, T_STRING, "M", NULL, 0, 0,
-     "bundled model name (see `tp-sim list models`), a model YAML or a Hugging Face config.json"},
+     "bundled model name (see `tp-sim list models`), a model YAML, a Hugging Face config.json (or its "
+     "folder) or a MindSpeed-MM model JSON"},
     {ID_HW, OPTS_MODEL, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
      "bundled hardware profile or YAML path (default: the model's)"},
     {ID_TP, OPTS_TP_LIST, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1, 1000000,
