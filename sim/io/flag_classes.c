@@ -90,16 +90,7 @@ void flc_seen_unknown_add(flc_seen *s, const char *name, size_t len, int line) {
 
 static void list_add(tps_eco_list *l, const char *arg, const char *text, const char *why,
                      int line) {
-  if (l->n >= TPS_ECO_UNRESOLVED_MAX) {
-    l->dropped++;
-    return;
-  }
-  tps_eco_item *it = &l->items[l->n++];
-  memset(it, 0, sizeof *it);
-  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, arg);
-  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text);
-  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why);
-  it->line = line;
+  io_eco_item_add(l->items, &l->n, &l->dropped, arg, text, why, line);
 }
 
 /* Whether a trigger counts: given, and its value is not known to be harmless. */

@@ -365,19 +365,6 @@ static tps_status key_matters(io_doc *d, const hf_key_row *k, yaml_node_t *n, bo
   return TPS_OK;
 }
 
-static void note_add(tps_eco_list *l, const char *key, const char *text, const char *why,
-                     int line) {
-  if (l->n >= TPS_ECO_UNRESOLVED_MAX) {
-    l->dropped++;
-    return;
-  }
-  tps_eco_item *it = &l->items[l->n++];
-  memset(it, 0, sizeof *it);
-  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, key);
-  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text);
-  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why);
-  it->line = line;
-}
 
 /* Classifies the keys of map (the config, or its text_config): an
  * unmodelled key whose condition holds goes to notes->unmodelled, or, with
@@ -401,7 +388,8 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
         snprintf(why, sizeof why, "did you mean '%s'?", close);
       else
         snprintf(why, sizeof why, "not a key tp-sim knows");
-      note_add(&notes->unknown, key, "", why, io_node_line(kn));
+      io_eco_item_add(notes->unknown.items, &notes->unknown.n, &notes->unknown.dropped, key, "", why,
+                      io_node_line(kn));
       continue;
     }
     bool moe_family = a->family == HF_MIXTRAL || a->family == HF_QWEN_MOE ||
@@ -418,7 +406,8 @@ static tps_status classify_keys(io_doc *d, const yaml_node_t *map, const hf_arch
     else
       io_node_desc(n, text, sizeof text);
     if (notes) {
-      note_add(&notes->unmodelled, key, text, k->note, io_node_line(n));
+      io_eco_item_add(notes->unmodelled.items, &notes->unmodelled.n, &notes->unmodelled.dropped, key,
+                      text, k->note, io_node_line(n));
       continue;
     }
     if (k->cond == HFK_GT1) /* the message of the first releases */

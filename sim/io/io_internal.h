@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "base/names.h"
+#include "tpsim/ecosystem.h"
 #include "tpsim/io.h"
 
 /* Largest value accepted for a count (layers, widths, vocab, tokens, ...). */
@@ -41,5 +42,11 @@ tps_status io_unit_parse_hint(const char *quantity, const char *text,
 /* Parses a fraction: a plain number in (0, 1] or a percentage in (0, 100]
  * followed by '%' ("35%" -> 0.35). Returns false when text is not one. */
 bool io_fraction_parse(const char *text, double *out);
+
+/* Appends an item to one of the readers' bounded lists (items, *n of
+ * TPS_ECO_UNRESOLVED_MAX filled), or counts it in *dropped when full;
+ * strings may be NULL (empty) and are cut to the fields (eco_list.c). */
+void io_eco_item_add(tps_eco_item *items, int *n, int *dropped, const char *arg, const char *text,
+                     const char *why, int line);
 
 #endif

@@ -119,17 +119,7 @@ void mgf_flag_names(const char **names) {
 
 void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,
                    int line) {
-  if (!u) return;
-  if (u->n >= TPS_ECO_UNRESOLVED_MAX) {
-    u->dropped++;
-    return;
-  }
-  tps_eco_item *it = &u->items[u->n++];
-  /* Longer strings are cut to the fields' sizes (precision bounds them). */
-  snprintf(it->arg, sizeof it->arg, "%.*s", (int)sizeof it->arg - 1, arg ? arg : "");
-  snprintf(it->text, sizeof it->text, "%.*s", (int)sizeof it->text - 1, text ? text : "");
-  snprintf(it->why, sizeof it->why, "%.*s", (int)sizeof it->why - 1, why ? why : "");
-  it->line = line;
+  if (u) io_eco_item_add(u->items, &u->n, &u->dropped, arg, text, why, line);
 }
 
 /* Records the value of one flag. value may be NULL (a switch, or missing). */
