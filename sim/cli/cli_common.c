@@ -123,7 +123,11 @@ static void warn_unresolved(const char *where, const tps_eco_unresolved *u) {
     const tps_eco_item *it = &u->items[i];
     fprintf(stderr, "tp-sim: warning: %s", where);
     if (it->line > 0) fprintf(stderr, ":%d", it->line);
-    if (it->arg[0])
+    /* An item without text (a flag with no value, a default taken) reads
+     * as "FLAG: why"; one with text quotes what was written. */
+    if (it->arg[0] && !it->text[0])
+      fprintf(stderr, ": %s: %s\n", it->arg, it->why);
+    else if (it->arg[0])
       fprintf(stderr, ": %s '%s' not used: %s\n", it->arg, it->text, it->why);
     else
       fprintf(stderr, ": '%s' not used: %s\n", it->text, it->why);

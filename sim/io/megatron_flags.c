@@ -133,7 +133,7 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
     return;
   }
   if (!value) {
-    mgf_unres_add(A->unres, spelled, "", "the flag has no value", at.line);
+    mgf_unres_add(A->unres, spelled, "", "no value (an empty or unset variable?): not used", at.line);
     return;
   }
   const char *txt = shx_text_str(value);

@@ -86,7 +86,7 @@ Test(megatron_args, unresolved_values_are_listed) {
   cr_assert_eq(u.items[2].line, 3);
   cr_assert_str_eq(u.items[3].why, "'sometimes' is not one of selective, full");
   cr_assert_str_eq(u.items[4].arg, "--seq-length");
-  cr_assert_str_eq(u.items[4].why, "the flag has no value");
+  cr_assert_str_eq(u.items[4].why, "no value (an empty or unset variable?): not used");
 }
 
 Test(megatron_args, shape_flags_need_a_model) {
