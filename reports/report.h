@@ -53,6 +53,11 @@ void report_json_intervals(json_writer *w, const tps_uncertainty *u);
  * at CP 1, which keeps every output without CP as it was). */
 void report_cp_words(FILE *out, const tps_run *run);
 void report_cp_json(json_writer *w, const tps_run *run);
+/* FP8 training of a run that uses it (report_cp.c): ", FP8 hybrid GEMMs
+ * (amax history 1024, FP8 weights)" and the keys fp8, fp8_amax_history,
+ * fp8_param_gather; nothing without FP8. */
+void report_fp8_words(FILE *out, const tps_run *run);
+void report_fp8_json(json_writer *w, const tps_run *run);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);

@@ -150,6 +150,7 @@ void report_search_table(FILE *out, const search_report *r) {
           r->model->name, r->hw->name, r->hw->device_name, r->hw->memory_bytes / GB,
           (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
           tps_precision_name(b->precision), s->memory_margin * 100.0);
+  report_fp8_words(out, b);
   /* CP is held fixed by the search: every row runs it (DP is per CP group). */
   if (b->cp > 1) {
     report_cp_words(out, b);
@@ -200,6 +201,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "vpp"); json_int(w, c->vpp > 1 ? c->vpp : 1);
   json_key(w, "dp"); json_int(w, c->dp);
   report_cp_json(w, b);
+  report_fp8_json(w, b);
   json_key(w, "cards"); json_int(w, b->cards);
   json_key(w, "sp"); json_bool(w, c->sp);
   json_key(w, "recompute"); json_string(w, tps_recompute_name(c->recompute));

@@ -67,18 +67,20 @@ int write_output(const char *path, render_fn render, const void *data) {
 static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli) {
   int64_t *eco_i[] = {&eco->tp,      &eco->pp,          &eco->vpp,         &eco->dp,
                       &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch,
-                      &eco->mean_seq_len, &eco->cp,       &eco->ulysses_degree};
+                      &eco->mean_seq_len, &eco->cp,       &eco->ulysses_degree,
+                      &eco->fp8_amax_history};
   const int64_t cli_i[] = {cli->tp,    cli->pp,      cli->vpp,         cli->dp,
                            cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch,
-                           cli->mean_seq_len, cli->cp, cli->ulysses_degree};
+                           cli->mean_seq_len, cli->cp, cli->ulysses_degree,
+                           cli->fp8_amax_history};
   for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
                   &eco->overlap_grad_reduce, &eco->tp_comm_overlap, &eco->recompute,
-                  &eco->precision, &eco->cp_algo};
+                  &eco->precision, &eco->cp_algo, &eco->fp8, &eco->fp8_param_gather};
   const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
                        cli->overlap_grad_reduce, cli->tp_comm_overlap, cli->recompute,
-                       cli->precision, cli->cp_algo};
+                       cli->precision, cli->cp_algo, cli->fp8, cli->fp8_param_gather};
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;

@@ -135,6 +135,9 @@ int cmd_recommend(const cli_args *args) {
   o.cp = over.cp;
   o.cp_algo = over.cp_algo;
   o.ulysses_degree = over.ulysses_degree;
+  o.fp8 = over.fp8;
+  o.fp8_amax_history = over.fp8_amax_history;
+  o.fp8_param_gather = over.fp8_param_gather;
   if (args->top > 0) o.top_n = (int)args->top;
   o.max_tp = args->max_tp;
   if (args->max_tp > 0 && args->n_tp > 0)

@@ -13,7 +13,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
-  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
+  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
   ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_WRITE_ME, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
@@ -84,6 +84,13 @@ static const cli_option options[] = {
      "keep the whole optimizer state on every rank"},
     {ID_PRECISION, OPTS_RUN | OPTS_SEARCH, "--precision", NULL, T_ENUM, "P",
      tps_precision_names, 0, 0, "bf16, fp16 or fp32"},
+    {ID_FP8, OPTS_RUN | OPTS_SEARCH, "--fp8-format", "--fp8", T_ENUM, "F", tps_fp8_format_names, 0,
+     0, "FP8 training (Transformer Engine): none, e4m3 or hybrid; the blocks' GEMMs at the fp8 "
+        "peak (default: the model's, none)"},
+    {ID_FP8_AMAX, OPTS_RUN | OPTS_SEARCH, "--fp8-amax-history-len", NULL, T_INT, "N", NULL, 1,
+     1000000, "FP8: amax history entries per FP8 tensor (default 1, Megatron's)"},
+    {ID_FP8_PARAM_GATHER, OPTS_RUN | OPTS_SEARCH, "--fp8-param-gather", NULL, T_FLAG, NULL, NULL, 0,
+     0, "FP8: weights of FP8 GEMMs held in FP8, no bf16 copy (Megatron's FP8 primary weights)"},
     {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
      "fused attention (no s^2 tensors kept)"},
     {ID_NO_FLASH, OPTS_RUN, "--no-flash-attention", NULL, T_FLAG, NULL, NULL, 0, 0,
@@ -299,6 +306,9 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_DISTOPT: ov->distributed_optimizer = 1; break;
     case ID_NO_DISTOPT: ov->distributed_optimizer = 0; break;
     case ID_PRECISION: ov->precision = choice; break;
+    case ID_FP8: ov->fp8 = choice; break;
+    case ID_FP8_AMAX: ov->fp8_amax_history = v; break;
+    case ID_FP8_PARAM_GATHER: ov->fp8_param_gather = 1; break;
     case ID_FLASH: ov->flash_attention = 1; break;
     case ID_NO_FLASH: ov->flash_attention = 0; break;
     case ID_OVERLAP: ov->overlap_grad_reduce = 1; break;

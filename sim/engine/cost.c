@@ -52,6 +52,24 @@ static double compute_time(const tps_hw *hw, const tps_table *eff, tps_precision
   return t_flops > t_mem ? t_flops : t_mem;
 }
 
+/* An FP8 GEMM (Transformer Engine): the device's FP8 tensor peak at the
+ * profile's FP8 GEMM efficiency, read at the size of one call. */
+static double fp8_gemm_time(const tps_hw *hw, double flops, double call_flops, double bytes) {
+  double t_flops = flops / (hw->peak_fp8_flops * tps_table_eval(&hw->fp8_gemm_efficiency, call_flops));
+  double t_mem = mem_time(hw, bytes);
+  return t_flops > t_mem ? t_flops : t_mem;
+}
+
+/* Casting one GEMM operand of `elements` to FP8 for an FP8 GEMM (TE's
+ * cast-transpose kernel): it reads the bf16/fp16 tensor and writes the FP8
+ * copy and its transpose (Hopper's FP8 GEMMs take only the TN layout, so the
+ * weight gradient needs the transposed copy), 1 byte each. Forward casts
+ * the input, backward the output gradient; the weights' casts are cached
+ * across the micro-batches of a step and left out. */
+static double fp8_cast_time(const tps_hw *hw, double elements, const tps_run *run) {
+  return mem_time(hw, elements * ((double)tps_precision_bytes(run->precision) + 2.0));
+}
+
 /* Achieved bus bandwidth per rank for a group of p ranks `stride` apart.
  * Within a node: the intra link (a full mesh gives p - 1 links). Across
  * nodes, NCCL runs one ring per NIC, so the k ranks of the group on a node
@@ -133,6 +151,16 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
       /* A grouped GEMM (routed experts) runs at the efficiency of one
        * expert's GEMM: its rows are the expected tokens per expert. */
       double call = op->groups > 1 ? op->fwd_flops / (double)op->groups : op->fwd_flops;
+      if (op->fp8 && hw->peak_fp8_flops > 0) {
+        f = fp8_gemm_time(hw, op->fwd_flops, call, op->fwd_bytes) + launch +
+            fp8_cast_time(hw, (double)op->m * (double)op->k, run) + launch;
+        if (op->bwd_flops > 0) {
+          int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1;
+          b = fp8_gemm_time(hw, op->bwd_flops, call, op->bwd_bytes) + kernels * launch +
+              fp8_cast_time(hw, (double)op->m * (double)op->n, run) + launch;
+        }
+        break;
+      }
       f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, call,
                        op->fwd_bytes) + launch;
       if (op->bwd_flops > 0) {
@@ -198,6 +226,14 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
   out->static_bytes = out->params * tps_precision_bytes(run->precision) +
                       out->trainable_params *
                           (eng_grad_bytes_per_param(run) + eng_optimizer_bytes_per_param(run));
+  if (run->fp8 != TPS_FP8_NONE) {
+    /* FP8 copies (evaluate.c): a bf16 weight + its FP8 copy and transpose,
+     * or with FP8 primary weights the FP8 weight + its transpose in place of
+     * the bf16 one; and the amax histories. */
+    const double w = tps_precision_bytes(run->precision);
+    out->static_bytes += run->fp8_param_gather ? c.fp8_params * (2.0 - w) : 2.0 * c.fp8_params;
+    out->static_bytes += c.fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
+  }
   out->activation_bytes = f.activation_bytes;
   out->workspace_bytes = c.workspace;
   out->stream_bytes = c.stream;

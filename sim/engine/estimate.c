@@ -88,14 +88,30 @@ void eng_prepared_free(eng_prepared *p) {
   memset(p, 0, sizeof *p);
 }
 
-tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tps_hw *hw,
-                            tps_estimate *out, tps_error *err) {
-  memset(out, 0, sizeof *out);
-  out->run = *run;
+tps_status eng_check_hw_run(const tps_hw *hw, const tps_run *run, tps_error *err) {
   if (hw->peak_flops[run->precision] <= 0)
     return tps_error_set(err, TPS_EINVAL, hw->path, 0, 0,
                          "hardware profile '%s' gives no peak_flops for %s", hw->name,
                          tps_precision_name(run->precision));
+  if (run->fp8 != TPS_FP8_NONE && hw->peak_fp8_flops <= 0) {
+    tps_error_set(err, TPS_EINVAL, hw->path, 0, 0,
+                  "hardware profile '%s' (%s) has no FP8 tensor peak: FP8 training (fp8 format "
+                  "%s) needs one",
+                  hw->name, hw->device_name, tps_fp8_format_name(run->fp8));
+    tps_error_hint(err, "drop the FP8 format (train in %s), or use a profile whose peak_flops "
+                        "gives fp8 (h100-sxm, h200)",
+                   tps_precision_name(run->precision));
+    return TPS_EINVAL;
+  }
+  return TPS_OK;
+}
+
+tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tps_hw *hw,
+                            tps_estimate *out, tps_error *err) {
+  memset(out, 0, sizeof *out);
+  out->run = *run;
+  tps_status hst = eng_check_hw_run(hw, run, err);
+  if (hst != TPS_OK) return hst;
   eng_prepared prep;
   tps_status st = eng_prepare(model, run, &prep, err);
   if (st != TPS_OK) return st;
@@ -111,7 +127,8 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
     double held = 0.0;
     for (int s = 0; s < plan.n_stages; s++)
       held += stages[s].memory.weights / tps_precision_bytes(run->precision);
-    assert(held * (double)run->tp >= tps_model_params(model) * (1.0 - 1e-9));
+    /* FP8 primary weights hold the FP8 GEMMs' weights in 1 byte. */
+    assert(run->fp8_param_gather ||held * (double)run->tp >= tps_model_params(model) * (1.0 - 1e-9));
     assert(step.step_time_s >= 0 && step.memory.total >= 0);
   }
 #endif
@@ -146,9 +163,10 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
 
 double tps_memory_read(const tps_memory *m, tps_memory_reading reading) {
   switch (reading) {
-    case TPS_MEMORY_ALLOCATED: return m->weights + m->grads + m->optimizer + m->activations;
+    case TPS_MEMORY_ALLOCATED:
+      return m->weights + m->grads + m->optimizer + m->activations + m->fp8;
     case TPS_MEMORY_RESERVED:
-      return m->weights + m->grads + m->optimizer + m->activations + m->allocator;
+      return m->weights + m->grads + m->optimizer + m->activations + m->fp8 + m->allocator;
     case TPS_MEMORY_DEVICE: break;
   }
   return m->total;

@@ -69,6 +69,10 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
     }
     c->params += op->params;
     if (op->trainable) c->trainable += op->params;
+    if (op->fp8) {
+      c->fp8_params += op->params;
+      c->fp8_gemms += 1.0;
+    }
     c->saved += op->saved_bytes;
     c->saved_sel += op->saved_bytes_selective;
     if (op->workspace_bytes > c->workspace) c->workspace = op->workspace_bytes;
@@ -221,7 +225,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   for (int st = 0; st < pl->n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
     double compute = 0.0, comm = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
-           act = 0.0, workspace = 0.0, stream = 0.0;
+           act = 0.0, workspace = 0.0, stream = 0.0, fp8_params = 0.0, fp8_gemms = 0.0;
     for (int i = 0; i < nt; i++) {
       if (!cnt[i]) continue;
       const eng_tmpl_sums *c = &ms->t[i], *cm = &ms_mem->t[i];
@@ -233,6 +237,8 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       act += k * (cm == c ? lf[i].activation_bytes : saved_bytes(cm, run->recompute));
       params += k * c->params;
       trainable += k * c->trainable;
+      fp8_params += k * c->fp8_params;
+      fp8_gemms += k * c->fp8_gemms;
       if (cm->workspace > workspace) workspace = cm->workspace;
       if (cm->stream > stream) stream = cm->stream;
       replica_model_flops += k * c->model_flops_replica;
@@ -249,6 +255,24 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     int64_t in_flight = (run->pp - st) < m ? (run->pp - st) : m;
     tps_memory mem;
     mem.weights = params * w_bytes;
+    mem.fp8 = 0.0;
+    if (run->fp8 != TPS_FP8_NONE) {
+      /* Transformer Engine keeps each FP8 GEMM's weight quantized between
+       * the micro-batches of a step, row-wise and transposed (Hopper's FP8
+       * GEMMs take only the TN layout), 1 byte each; FP8 primary weights
+       * (--fp8-param-gather) are that FP8 copy, with no bf16 one beside it,
+       * plus the transpose. Delayed scaling keeps an fp32 amax history of
+       * fp8_amax_history entries for 3 forward tensors (input, weight,
+       * output) and 2 backward ones (output and input gradients) per GEMM
+       * (TE's fp8_meta "scaling_fwd" / "scaling_bwd"). */
+      if (run->fp8_param_gather) {
+        mem.weights -= fp8_params * (w_bytes - 1.0);
+        mem.fp8 = fp8_params;
+      } else {
+        mem.fp8 = 2.0 * fp8_params;
+      }
+      mem.fp8 += fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
+    }
     mem.grads = trainable * grad_bytes;
     mem.optimizer = trainable * opt_bytes;
     /* Saved tensors of the micro-batches in flight, plus the working set of
@@ -260,7 +284,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     mem.allocator = mem.activations * alloc_extra;
     mem.runtime_reserve = hw->runtime_reserve_bytes + hw->communicator_bytes * (double)n_groups;
     mem.total = mem.weights + mem.grads + mem.optimizer + mem.activations + mem.allocator +
-                mem.runtime_reserve;
+                mem.runtime_reserve + mem.fp8;
     assert(mem.weights >= 0 && mem.grads >= 0 && mem.optimizer >= 0 && !(mem.activations < 0));
     if (stages) {
       eng_stage *r = &stages[st];

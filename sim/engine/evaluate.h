@@ -36,6 +36,8 @@ typedef struct eng_tmpl_sums {
   double replicated_flops;        /* fwd + bwd FLOPs of GEMMs every TP rank runs whole */
   double model_flops_replica;     /* MFU numerator, one micro-batch, one model replica */
   double params, trainable;       /* parameters held by one rank; those with gradients */
+  double fp8_params;              /* of them, weights of FP8 GEMMs */
+  double fp8_gemms;               /* FP8 GEMMs (each keeps its amax histories) */
   double saved, saved_sel;        /* activation bytes kept: no / selective recompute */
   double full_saved;              /* bytes kept under full recompute (the layer input) */
   bool full_applies;              /* a block that saves anything: full recompute applies */
@@ -137,6 +139,10 @@ tps_status eng_prepare(const tps_model *model, const tps_run *run, eng_prepared 
 /* The step of the prepared run on hw; stages may be NULL. */
 void eng_prepared_eval(eng_prepared *p, const tps_hw *hw, eng_step *step, eng_stage *stages);
 void eng_prepared_free(eng_prepared *p);
+
+/* Whether hw can run `run`: a peak for its precision, and an FP8 peak when
+ * it trains in FP8 (a profile without one, A100 or 910B, refuses). */
+tps_status eng_check_hw_run(const tps_hw *hw, const tps_run *run, tps_error *err);
 
 /* Whether a run's samples vary in length (time at the mean, memory at the longest). */
 static inline bool eng_varlen(const tps_run *run) {

@@ -86,6 +86,17 @@ static void gemm_costs(const lower_ctx *c, tps_op *op) {
   op->trainable = c->trainable;
 }
 
+/* Whether a GEMM runs in FP8 under Transformer Engine: the linear layers of
+ * transformer blocks (TE's Linear, LayerNormLinear, grouped expert GEMMs).
+ * Megatron-Core keeps in bf16 what it builds without TE: the embedding, the
+ * output layer (tensor_parallel.ColumnParallelLinear in gpt_model.py), the
+ * MoE router (TopKRouter's own weight) and Qwen2-MoE's shared-expert gate;
+ * projector, patch embedding and the MTP projection are left in bf16 too. */
+static bool gemm_in_fp8(const lower_ctx *c, const char *name) {
+  if (c->run->fp8 == TPS_FP8_NONE || c->opts.kind != TPS_LAYER_BLOCK) return false;
+  return strcmp(name, "router") != 0 && strcmp(name, "shared_gate") != 0;
+}
+
 static tps_op *add_gemm(lower_ctx *c, const char *name, tps_split split,
                         int64_t m, int64_t k, int64_t n, bool bias,
                         double saved_input_bytes) {
@@ -96,9 +107,14 @@ static tps_op *add_gemm(lower_ctx *c, const char *name, tps_split split,
   op->k = k;
   op->split = split;
   op->bias = bias;
+  op->fp8 = gemm_in_fp8(c, name);
   /* A row-parallel bias is added after the reduction: whole on every rank. */
   op->params = (double)k * (double)n + (bias ? (double)n : 0.0);
   gemm_costs(c, op);
+  /* FP8: Transformer Engine keeps the input its weight gradient needs
+   * quantized, 1 byte per element (TE linear.py / layernorm_linear.py:
+   * the input quantizer's columnwise copy is what is saved). */
+  if (op->fp8) saved_input_bytes /= c->act_bytes;
   if (c->runs_bwd) {
     op->saved_bytes = op->saved_bytes_selective = saved_input_bytes;
     op->workspace_bytes = ((double)m * n + (double)m * k) * c->act_bytes;

@@ -16,6 +16,7 @@ void tps_run_overrides_init(tps_run_overrides *over) {
   over->sp = over->distributed_optimizer = over->flash_attention = over->overlap_grad_reduce = -1;
   over->tp_comm_overlap = -1;
   over->recompute = over->precision = over->cp_algo = -1;
+  over->fp8 = over->fp8_param_gather = -1;
   over->memory_margin = -1.0;
 }
 
@@ -42,6 +43,14 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   }
   run->precision = over->precision >= 0 ? (tps_precision)over->precision : tr->precision;
   run->recompute = over->recompute >= 0 ? (tps_recompute)over->recompute : tr->recompute;
+  run->fp8 = over->fp8 >= 0 ? (tps_fp8_format)over->fp8 : tr->fp8;
+  run->fp8_amax_history = pick(over->fp8_amax_history, TPS_DEFAULT_FP8_AMAX_HISTORY);
+  run->fp8_param_gather = pick_bool(over->fp8_param_gather, false);
+  if (run->fp8 == TPS_FP8_NONE) run->fp8_param_gather = false;
+  if (run->fp8 != TPS_FP8_NONE && run->precision == TPS_PRECISION_FP32)
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                         "FP8 training (%s) needs bf16 or fp16 weights and activations, not fp32",
+                         tps_fp8_format_name(run->fp8));
   run->sp = pick_bool(over->sp, tr->sp);
   run->distributed_optimizer = pick_bool(over->distributed_optimizer, tr->distributed_optimizer);
   run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);

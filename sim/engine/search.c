@@ -274,10 +274,8 @@ static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb,
 tps_status tps_searcher_alloc(const tps_model *model, const tps_hw *hw, const tps_run *base,
                               tps_searcher **out, tps_error *err) {
   *out = NULL;
-  if (hw->peak_flops[base->precision] <= 0)
-    return tps_error_set(err, TPS_EINVAL, hw->path, 0, 0,
-                         "hardware profile '%s' gives no peak_flops for %s", hw->name,
-                         tps_precision_name(base->precision));
+  tps_status hst = eng_check_hw_run(hw, base, err);
+  if (hst != TPS_OK) return hst;
   if (base->cards < 1 || base->global_batch < 1 || base->seq_len < 1)
     return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                          "search needs cards, global batch and seq_len >= 1");
@@ -441,6 +439,9 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.cp_algo = (int)base->cp_algo;
   o.ulysses_degree = base->cp_algo == TPS_CP_HYBRID ? base->ulysses_degree : 0;
   o.precision = (int)base->precision;
+  o.fp8 = (int)base->fp8;
+  o.fp8_amax_history = base->fp8_amax_history;
+  o.fp8_param_gather = base->fp8_param_gather;
   o.memory_margin = base->memory_margin;
   return tps_run_resolve(model, &o, run, err);
 }
@@ -453,6 +454,7 @@ void tps_search_opts_init(tps_search_opts *opts) {
   opts->precision = -1;
   opts->memory_margin = -1.0;
   opts->cp_algo = -1;
+  opts->fp8 = opts->fp8_param_gather = -1;
 }
 
 void tps_search_result_init(tps_search_result *res) { memset(res, 0, sizeof *res); }
@@ -719,6 +721,9 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     out->global_batch_scaled = true;
   }
   o.precision = opts->precision;
+  o.fp8 = opts->fp8;
+  o.fp8_amax_history = opts->fp8_amax_history;
+  o.fp8_param_gather = opts->fp8_param_gather;
   o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : TPS_DEFAULT_MEMORY_MARGIN;
   o.sp = 0;
   /* CP is held fixed: the base holds it, the grid divides cards / cp. */

@@ -49,7 +49,7 @@ static const io_key top_keys[TOP_N] = {
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
-  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_COMM_MEM, DEV_N
+  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_COMM_MEM, DEV_FP8_GEMM, DEV_N
 };
 static const io_key device_keys[DEV_N] = {
     [DEV_NAME] = {.name = "name", .type = IO_KEY_STRING,
@@ -92,9 +92,18 @@ static const io_key device_keys[DEV_N] = {
                       .quantity = "bytes", .applies = ALL,
                       .help = "buffers per collective communicator, held once per parallel "
                               "group of more than one rank (0.6 GiB)"},
+    /* optional; given exactly when peak_flops has fp8 */
+    [DEV_FP8_GEMM] = {.name = "fp8_gemm_efficiency", .type = IO_KEY_TABLE,
+                      .offset = offsetof(tps_hw, fp8_gemm_efficiency), .applies = ALL,
+                      .help = "FP8 GEMMs: fraction of the fp8 peak, or [[FLOPs, fraction], ...]",
+                      .spread = true},
 };
 
-static const io_key peak_keys[TPS_PRECISION_COUNT] = {
+/* The peak per precision, then FP8's: io_map_read writes each at the
+ * given offset from hw->peak_flops. */
+#define PEAK_FP8 TPS_PRECISION_COUNT
+#define N_PEAK (TPS_PRECISION_COUNT + 1)
+static const io_key peak_keys[N_PEAK] = {
     [TPS_PRECISION_BF16] = {.name = "bf16", .type = IO_KEY_QUANTITY,
                             .offset = TPS_PRECISION_BF16 * sizeof(double),
                             .min = 1, .quantity = "flops", .applies = ALL},
@@ -104,6 +113,9 @@ static const io_key peak_keys[TPS_PRECISION_COUNT] = {
     [TPS_PRECISION_FP32] = {.name = "fp32", .type = IO_KEY_QUANTITY,
                             .offset = TPS_PRECISION_FP32 * sizeof(double),
                             .min = 1, .quantity = "flops", .applies = ALL},
+    [PEAK_FP8] = {.name = "fp8", .type = IO_KEY_QUANTITY,
+                  .offset = offsetof(tps_hw, peak_fp8_flops) - offsetof(tps_hw, peak_flops),
+                  .min = 1, .quantity = "flops", .applies = ALL},
 };
 
 enum { NODE_DEVICES, NODE_INTRA, NODE_N };
@@ -172,17 +184,32 @@ static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
   const yaml_node_t *pn = f[DEV_PEAK];
   if ((st = io_node_expect_map(d, pn, "'peak_flops'"))) return st;
   static const io_map_ctx pctx = {.where = "'peak_flops'", .variant_bit = ALL};
-  yaml_node_t *pf[TPS_PRECISION_COUNT];
-  if ((st = io_map_read(d, pn, peak_keys, TPS_PRECISION_COUNT, &pctx,
-                        hw->peak_flops, pf)))
+  yaml_node_t *pf[N_PEAK];
+  if ((st = io_map_read(d, pn, peak_keys, N_PEAK, &pctx, hw->peak_flops, pf)))
     return st;
   bool any = false;
-  for (int i = 0; i < TPS_PRECISION_COUNT; i++) {
-    any = any || pf[i];
+  for (int i = 0; i < N_PEAK; i++) {
+    if (i < TPS_PRECISION_COUNT) any = any || pf[i];
     char what[32];
     snprintf(what, sizeof what, "'%s'", peak_keys[i].name);
-    if ((st = io_check_limit(d, pf[i], what, hw->peak_flops[i], &io_limit_flops))) return st;
+    double v = i < TPS_PRECISION_COUNT ? hw->peak_flops[i] : hw->peak_fp8_flops;
+    if ((st = io_check_limit(d, pf[i], what, v, &io_limit_flops))) return st;
   }
+  /* An FP8 peak without its GEMM efficiency (or the other way round)
+   * could not price an FP8 GEMM. */
+  if (pf[PEAK_FP8] && !f[DEV_FP8_GEMM]) {
+    io_doc_fail(d, pf[PEAK_FP8], TPS_EMISSINGKEY,
+                "'peak_flops' gives fp8 but 'device' has no 'fp8_gemm_efficiency'");
+    io_doc_hint(d, "add 'fp8_gemm_efficiency: 0.7' (a fraction of the fp8 peak, with its source)");
+    return TPS_EMISSINGKEY;
+  }
+  if (f[DEV_FP8_GEMM] && !pf[PEAK_FP8])
+    return io_doc_fail(d, f[DEV_FP8_GEMM], TPS_EMISSINGKEY,
+                       "'fp8_gemm_efficiency' is given but 'peak_flops' has no fp8");
+  if (f[DEV_FP8_GEMM] &&
+      (st = io_check_efficiency(d, f[DEV_FP8_GEMM], "'fp8_gemm_efficiency'",
+                                &hw->fp8_gemm_efficiency)))
+    return st;
   if (!any) {
     io_doc_fail(d, pn, TPS_EMISSINGKEY,
                  "'peak_flops' must give at least one of bf16, fp16, fp32");

@@ -98,6 +98,9 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   }
   if (given(S, MGF_BF16)) { o->precision = TPS_PRECISION_BF16; applied++; }
   else if (given(S, MGF_FP16)) { o->precision = TPS_PRECISION_FP16; applied++; }
+  if (given(S, MGF_FP8)) { o->fp8 = (int)ival(S, MGF_FP8) + 1; applied++; }
+  if (given(S, MGF_FP8_AMAX)) { o->fp8_amax_history = ival(S, MGF_FP8_AMAX); applied++; }
+  if (given(S, MGF_FP8_PGATHER)) { o->fp8_param_gather = 1; applied++; }
   if (given(S, MGF_LAYER_LIST)) {
     /* MindSpeed's per-stage decoder layers, as the CLI's --num-layer-list */
     memcpy(o->decoder_layers, S->a->list, (size_t)S->a->n_list * sizeof S->a->list[0]);
@@ -565,11 +568,12 @@ static tps_status parse(const char *text, size_t len, const char *file, bool scr
     const char *names[MGF_N * 2 + 8];
     int n = mgf_n_flags < (int)(sizeof names / sizeof names[0]) ? mgf_n_flags : 0;
     if (n) mgf_flag_names(names);
-    /* MoE, MLA and MTP are modelled, but not every flag of theirs: with the
+    /* MoE, MLA, MTP and FP8 are modelled, but not every flag of theirs: with the
      * feature on, the unmodelled ones are listed (--moe-grouped-gemm, ...) */
     args.seen->group_on[FLC_G_MOE] = given(&S, MGF_EXPERTS) && ival(&S, MGF_EXPERTS) > 1;
     args.seen->group_on[FLC_G_MLA] = given(&S, MGF_MLA);
     args.seen->group_on[FLC_G_MTP] = given(&S, MGF_MTP) && ival(&S, MGF_MTP) > 0;
+    args.seen->group_on[FLC_G_FP8] = given(&S, MGF_FP8);
     flc_report(args.seen, names, n, u);
   }
   free(args.seen);

@@ -18,7 +18,8 @@
 #define N_CP "a context-parallel variant or tuning tp-sim does not model (ring, Ulysses and hybrid are)"
 #define N_MOE "mixture of experts: experts, top-k routing and shared experts are modelled; expert parallelism, the token dispatcher and this setting are not yet"
 #define N_MLA "multi-head latent attention is modelled (ranks and head widths); this variant of it is not"
-#define N_FP8 "FP8 training (Transformer Engine) is not modelled yet: GEMMs are costed at bf16/fp16"
+#define N_FP8 "an FP8 setting tp-sim does not model (FP8 GEMMs with delayed scaling are: --fp8-format, --fp8-amax-history-len, --fp8-param-gather)"
+#define N_FP8RECIPE "an FP8 scaling recipe other than per-tensor scaling (delayed or tensorwise, which are modelled): block or MX scaling keeps other scale tensors and runs other GEMM kernels"
 #define N_FP4 "FP4 training is not modelled"
 #define N_MTP "multi-token prediction modules are modelled (--mtp-num-layers); this setting of theirs is not"
 #define N_OFFLOAD "offloading or swapping to host memory is not modelled: memory counted on the device, no transfer time"
@@ -64,6 +65,7 @@
 #define I_FUSION "a kernel fusion or implementation choice: inside the stack profile's efficiencies"
 #define I_INFER "inference or generation only, not training"
 #define I_DEP "has no effect without the feature it belongs to"
+#define I_FP8SCALE "how FP8 scaling factors are computed from the amax history: no memory or time change"
 #define I_ARCH0 "changes no parameter count, memory or time that tp-sim models (positions, scaling, epsilon)"
 
 const flc_flag flc_flags[] = {
@@ -359,13 +361,10 @@ const flc_flag flc_flags[] = {
     {"--fp4-format", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP4, 1, NULL, N_FP4},
     {"--fp4-param-gather", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FP4, 0, NULL, N_FP4},
     {"--fp4-recipe", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP4, 0, NULL, N_FP4},
-    {"--fp8-amax-compute-algo", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
-    {"--fp8-amax-history-len", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
-    {"--fp8-format", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 1, NULL, N_FP8},
-    {"--fp8-interval", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
-    {"--fp8-margin", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
-    {"--fp8-param-gather", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FP8, 0, NULL, N_FP8},
-    {"--fp8-recipe", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 0, NULL, N_FP8},
+    {"--fp8-amax-compute-algo", FLC_IGNORED, FLC_VALUE, FLC_G_FP8, 0, NULL, I_FP8SCALE},
+    {"--fp8-interval", FLC_IGNORED, FLC_VALUE, FLC_G_FP8, 0, NULL, I_FP8SCALE},
+    {"--fp8-margin", FLC_IGNORED, FLC_VALUE, FLC_G_FP8, 0, NULL, I_FP8SCALE},
+    {"--fp8-recipe", FLC_UNMODELLED, FLC_VALUE, FLC_G_FP8, 1, "delayed|tensorwise", N_FP8RECIPE},
     {"--fp8-reuse-quantized-weight", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FP8, 0, NULL, N_FP8},
     {"--freeze-all-layers", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, "frozen layers are not read from flags: give --freeze MODULES"},
     {"--fsdp-db-use-persist-buf-on-alloc-fail", FLC_UNMODELLED, FLC_SWITCH, FLC_G_FSDP, 0, NULL, N_FSDP},

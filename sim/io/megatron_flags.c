@@ -26,6 +26,8 @@ static const char *const cp_algo_choices[] = {"megatron_cp_algo", "ulysses_cp_al
 /* Megatron's --cp-comm-type: p2p is the ring, a2a Ulysses; allgather and
  * the hierarchical a2a+p2p are not modelled. */
 static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
+/* Megatron's --fp8-format, in tps_fp8_format order after "none". */
+static const char *const fp8_choices[] = {"e4m3", "hybrid", NULL};
 static const char *const score_choices[] = {"softmax", "sigmoid", NULL};
 
 static const char *const tokenizer_choices[] = {
@@ -110,6 +112,10 @@ const mgf_flag mgf_flags[] = {
     {"--v-head-dim", MGF_V_HEAD, MGF_INT, true, NULL},
     /* multi-token prediction depth */
     {"--mtp-num-layers", MGF_MTP, MGF_INT, true, NULL},
+    /* FP8 training (docs/model.md, "FP8") */
+    {"--fp8-format", MGF_FP8, MGF_CHOICE, false, fp8_choices},
+    {"--fp8-amax-history-len", MGF_FP8_AMAX, MGF_INT, false, NULL},
+    {"--fp8-param-gather", MGF_FP8_PGATHER, MGF_SWITCH, false, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 

@@ -428,10 +428,15 @@ static void read_case(io_doc *d, const yaml_node_t *map, int index, pub_case *c)
   const yaml_node_t *prec_node = io_map_get(d, map, "precision");
   const char *prec = text_of(prec_node);
   c->precision = pub_precision(prec, c->year, &c->precision_explicit);
-  /* FP8 GEMMs run at twice the bf16 peak: read as bf16, such a case would
-   * be predicted confidently wrong. Refused until FP8 is modelled. */
-  if (!skipping(c) && pub_text_has(prec, "fp8"))
-    skip_at(c, prec_node, "FP8 training is not modelled yet (precision)");
+  /* FP8 (Transformer Engine): NeMo's and Megatron-Bridge's FP8 recipes run
+   * the hybrid format with delayed scaling over an amax history of 1024
+   * (NeMo megatron_gpt_config.yaml: fp8_hybrid, fp8_amax_history_len 1024;
+   * Megatron-LM's examples/llama/train_llama3_8b_h100_fp8.sh the same).
+   * Weights and activations stay in the precision read above (bf16). */
+  if (!skipping(c) && pub_text_has(prec, "fp8")) {
+    c->over.fp8 = pub_text_has(prec, "e4m3") ? TPS_FP8_E4M3 : TPS_FP8_HYBRID;
+    c->over.fp8_amax_history = 1024;
+  }
   read_measured(d, map, c);
   read_uncertain(d, map, c);
   const yaml_node_t *mr = io_map_get(d, map, "memory_reading");

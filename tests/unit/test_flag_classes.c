@@ -66,6 +66,10 @@ Test(flag_classes, lookup_by_exact_name) {
   /* context parallelism is modelled: read by the value table */
   cr_assert_null(flc_find("--context-parallel-size", 23));
   cr_assert_null(flc_find("--context-parallel-algo", 23));
+  /* FP8 is modelled: its flags are read by the value table */
+  cr_assert_null(flc_find("--fp8-format", 12));
+  cr_assert_null(flc_find("--fp8-param-gather", 18));
+  cr_assert_eq(flc_find("--fp8-margin", 12)->cls, FLC_IGNORED);
   cr_assert_eq(flc_find("--save", 6)->cls, FLC_IGNORED);
   /* read by the value table (megatron_flags.c), not classified here */
   cr_assert_null(flc_find("--mm-model", 10));
@@ -83,7 +87,10 @@ Test(flag_classes, harmless_values) {
   const flc_flag *opt = flc_find("--optimizer", 11);
   cr_assert(flc_harmless(opt, "adam"));
   cr_assert_not(flc_harmless(opt, "sgd"));
-  cr_assert_not(flc_harmless(flc_find("--fp8-format", 12), "hybrid"));
+  /* FP8 is modelled with per-tensor scaling (delayed or current) */
+  const flc_flag *recipe = flc_find("--fp8-recipe", 12);
+  cr_assert(flc_harmless(recipe, "delayed"));
+  cr_assert_not(flc_harmless(recipe, "mxfp8"));
 }
 
 /* The three classes in one argument string: the modelled flag is applied,
@@ -94,18 +101,20 @@ Test(flag_classes, each_class) {
   static tps_eco_unresolved u;
   parse_ok("--tensor-model-parallel-size 2 --save /ckpt --lr 3e-4 --log-interval 1\n"
            "--context-parallel-size 4 --fp8-format hybrid --moe-grouped-gemm\n"
-           "--expert-model-parallel-size 2 --cpu-offloading",
+           "--expert-model-parallel-size 2 --cpu-offloading --first-last-layers-bf16",
            &o, &u);
   cr_assert_eq(o.tp, 2);
   cr_assert_eq(o.cp, 4, "context parallelism is modelled");
+  cr_assert_eq(o.fp8, TPS_FP8_HYBRID, "FP8 is modelled");
   cr_assert_eq(u.n, 0, "nothing unresolved");
   cr_assert_eq(u.unknown.n, 0);
   cr_assert_eq(u.unmodelled.n, 4);
   cr_assert_null(unmodelled(&u, "--context-parallel-size"));
-  const tps_eco_item *fp8 = unmodelled(&u, "--fp8-format");
-  cr_assert_not_null(fp8);
-  cr_assert_str_eq(fp8->text, "hybrid");
-  cr_assert_eq(fp8->line, 2);
+  cr_assert_null(unmodelled(&u, "--fp8-format"));
+  /* a member of the FP8 group, listed because --fp8-format turned FP8 on */
+  const tps_eco_item *bf16 = unmodelled(&u, "--first-last-layers-bf16");
+  cr_assert_not_null(bf16);
+  cr_assert_eq(bf16->line, 3);
   cr_assert_not_null(unmodelled(&u, "--moe-grouped-gemm"), "EP 2 turns the MoE group on");
   cr_assert_eq(unmodelled(&u, "--expert-model-parallel-size")->line, 3);
   cr_assert_str_eq(unmodelled(&u, "--cpu-offloading")->text, "");
@@ -155,10 +164,13 @@ Test(flag_classes, unresolved_value_of_a_trigger_is_listed) {
 Test(flag_classes, later_value_overrides) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--fp8-format hybrid --fp8-format=hybrid --context-parallel-size 4 "
+  parse_ok("--fp8-recipe mxfp8 --fp8-recipe=blockwise --context-parallel-size 4 "
            "--context-parallel-size=2", &o, &u);
-  cr_assert_eq(u.unmodelled.n, 1, "one --fp8-format, its last value");
+  cr_assert_eq(u.unmodelled.n, 1, "one --fp8-recipe, its last value");
+  cr_assert_str_eq(u.unmodelled.items[0].text, "blockwise");
   cr_assert_eq(o.cp, 2);
+  parse_ok("--fp8-recipe mxfp8 --fp8-recipe=delayed", &o, &u);
+  cr_assert_eq(u.unmodelled.n, 0, "the last value, delayed scaling, is modelled");
 }
 
 /* An unknown flag in a command with known flags is listed once with the
@@ -211,8 +223,8 @@ Test(flag_classes, variable_lengths_wait_for_a_mean_length) {
   const tps_eco_item *it = unmodelled(&u, "--variable-seq-lengths");
   cr_assert_not_null(it);
   cr_assert(it->harmless_with_mean_len);
-  parse_ok("--fp8-format hybrid", &o, &u);
-  it = unmodelled(&u, "--fp8-format");
+  parse_ok("--fp8-recipe mxfp8", &o, &u);
+  it = unmodelled(&u, "--fp8-recipe");
   cr_assert_not_null(it);
   cr_assert(!it->harmless_with_mean_len);
 }

@@ -394,7 +394,7 @@ static const bad_case bad_cases[] = {
      "docs/schema.md, \"Ranges\", gives the range of every quantity"},
     {"h_peak_unknown.yaml", 'h', TPS_EUNKNOWNKEY, 9, 5,
      "unknown key 'bf8' in 'peak_flops'",
-     "known keys: bf16, fp16, fp32, source"},
+     "known keys: bf16, fp16, fp32, fp8, source"},
     {"h_reserve.yaml", 'h', TPS_ERANGE, 10, 20,
      "'runtime_reserve' must be less than 'memory', got '90 GiB'",
      ""},

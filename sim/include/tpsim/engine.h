@@ -14,6 +14,9 @@ typedef struct tps_memory {
   double allocator;       /* held by the caching allocator beyond live tensors:
                              activations x (stack allocator_overhead - 1) */
   double runtime_reserve; /* framework + runtime (CANN/CUDA context, HCCL/NCCL buffers) */
+  double fp8;             /* FP8 training (Transformer Engine): the cached FP8 copies of
+                             the FP8 GEMMs' weights and their transposes, and the amax
+                             histories; 0 without FP8 */
   double total;           /* the device's view (npu-smi / nvidia-smi "used") */
 } tps_memory;
 

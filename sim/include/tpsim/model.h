@@ -42,6 +42,13 @@ typedef enum { TPS_TOPOLOGY_SWITCH, TPS_TOPOLOGY_FULL_MESH } tps_topology;
  * ulysses_degree ranks, a ring across them). */
 typedef enum { TPS_CP_RING, TPS_CP_ULYSSES, TPS_CP_HYBRID, TPS_CP_ALGO_COUNT } tps_cp_algo;
 typedef enum { TPS_ROUTER_SOFTMAX, TPS_ROUTER_SIGMOID } tps_router_score;
+/* FP8 training with Transformer Engine (docs/model.md, "FP8"): none, E4M3
+ * for every FP8 tensor, or hybrid (E4M3 forward, E5M2 gradients); both run
+ * the transformer blocks' GEMMs at the device's FP8 peak. Megatron-LM's
+ * --fp8-format. */
+typedef enum { TPS_FP8_NONE, TPS_FP8_E4M3, TPS_FP8_HYBRID, TPS_FP8_COUNT } tps_fp8_format;
+/* Megatron-LM's default --fp8-amax-history-len (megatron/training/arguments.py). */
+#define TPS_DEFAULT_FP8_AMAX_HISTORY 1
 
 /* One module of a model: a decoder LLM, a ViT encoder or a projector.
  *
@@ -133,6 +140,7 @@ typedef struct tps_training {
   tps_cp_algo cp_algo;
   int64_t ulysses_degree; /* hybrid: Ulysses ranks inside CP; 0: not given */
   tps_precision precision;
+  tps_fp8_format fp8;     /* FP8 GEMMs in the transformer blocks; NONE: off */
   bool distributed_optimizer;
   tps_recompute recompute;
   bool sp;
@@ -215,6 +223,9 @@ typedef struct tps_hw {
   double memory_bytes;          /* HBM per device */
   double memory_bandwidth_Bps;
   double peak_flops[TPS_PRECISION_COUNT]; /* dense FLOP/s; 0 = not given */
+  double peak_fp8_flops;        /* dense FP8 tensor FLOP/s; 0 = no FP8 (refused) */
+  tps_table fp8_gemm_efficiency; /* x = FLOPs of one FP8 GEMM call; given with
+                                    peak_fp8_flops */
   double runtime_reserve_bytes; /* framework + runtime (context) memory, fixed */
   double communicator_bytes;    /* buffers of one collective communicator
                                    (NCCL/HCCL), held once per parallel group
@@ -274,7 +285,11 @@ typedef struct tps_run {
                                    longest); equals seq_len when they do not vary */
   int64_t micro_batches;        /* global_batch / (micro_batch * dp) */
   int64_t vpp;                  /* model chunks per pipeline stage (interleaved 1F1B); 1: none */
-  tps_precision precision;
+  tps_precision precision;       /* weights, activations and non-FP8 kernels */
+  tps_fp8_format fp8;           /* FP8 GEMMs in the transformer blocks (TE); NONE: off */
+  int64_t fp8_amax_history;     /* amax history length per FP8 tensor (FP8 only) */
+  bool fp8_param_gather;        /* FP8 primary weights (Megatron --fp8-param-gather):
+                                   no bf16 copy of the FP8 GEMMs' weights */
   bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
   bool tp_comm_overlap;         /* SP's all-gathers and reduce-scatters overlapped with
                                    the GEMM beside them (Megatron --tp-comm-overlap) */
@@ -303,6 +318,9 @@ typedef struct tps_run_overrides {
   int tp_comm_overlap; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
   int precision;  /* -1 unset, else tps_precision */
+  int fp8;        /* -1 unset, else tps_fp8_format */
+  int64_t fp8_amax_history; /* 0: unset */
+  int fp8_param_gather;     /* -1 unset, 0, 1 */
   double memory_margin; /* < 0: unset */
   /* Layers of every decoder on each pipeline stage (--pipeline-layers,
    * MindSpeed's --num-layer-list); encoders and projectors then sit on
@@ -315,6 +333,7 @@ const char *tps_precision_name(tps_precision p);
 const char *tps_recompute_name(tps_recompute r);
 const char *tps_module_type_name(tps_module_type t);
 const char *tps_cp_algo_name(tps_cp_algo a);
+const char *tps_fp8_format_name(tps_fp8_format f);
 /* Bytes per element of activations and weights at this precision. */
 int tps_precision_bytes(tps_precision p);
 

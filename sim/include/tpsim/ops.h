@@ -102,6 +102,9 @@ typedef struct tps_op {
                                     (routed experts on this rank); 0 or 1: one */
   bool routed;                   /* routed-expert weights: a token passes through
                                     experts_per_token / experts of them */
+  bool fp8;                      /* GEMM run in FP8 (Transformer Engine): its inputs
+                                    cast to FP8, the product at the FP8 peak, its
+                                    saved input kept in FP8 (docs/model.md "FP8") */
 } tps_op;
 
 typedef enum {

@@ -122,6 +122,10 @@ typedef struct tps_search_opts {
   int64_t cp;
   int cp_algo;
   int64_t ulysses_degree;
+  /* FP8 training, held fixed: -1 / 0 / -1: the model's (tps_run_overrides). */
+  int fp8;
+  int64_t fp8_amax_history;
+  int fp8_param_gather;
 } tps_search_opts;
 
 void tps_search_opts_init(tps_search_opts *opts);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A Megatron-LM launch with context parallelism, FP8 and a mixture of
-# experts, written for tp-sim's tests of the flag classes: the unmodelled
+# experts (FP8 with MX block scaling), written for tp-sim's tests of the flag classes: the unmodelled
 # flags are refused with this file's name and their lines.
 CP=2
 GPT_ARGS=(
@@ -16,7 +16,7 @@ GPT_ARGS=(
     --context-parallel-size ${CP}
     --cp-comm-type p2p
     --fp8-format hybrid
-    --fp8-amax-history-len 1024
+    --fp8-amax-history-len 1024 --fp8-recipe mxfp8
     --num-experts 1
     --moe-router-topk 2
     --overlap-grad-reduce

@@ -1,0 +1,1 @@
+--model qwen25vl-7b --hw 910b2 --tp 1 --fp8-format e4m3

@@ -1,0 +1,1 @@
+--model llama3-8b --hw a100-80g-sxm --tp 1 --fp8-format hybrid

@@ -1,0 +1,1 @@
+--model llama3-8b --hw h100-sxm --tp 2 --fp8-format hybrid --fp8-amax-history-len 1024 --format json
