@@ -56,9 +56,8 @@ static const char *cause(const tps_estimate *e, const tps_estimate *best, const 
 }
 
 /* The recommended TP against every other that fits with margin, at the
- * intervals' level: indistinguishable when either central tokens/s per card
- * lies inside the other's interval; and the share of paired samples in
- * which the recommended one is better (docs/uncertainty.md). */
+ * intervals' level: the one verdict of tps_uncertainty_verdict (both the
+ * intervals and the paired samples must say "better"; docs/uncertainty.md). */
 static void compare_text(estimate_report *r) {
   const int b = r->recommended;
   const tps_estimate *best = &r->est[b];
@@ -68,18 +67,13 @@ static void compare_text(estimate_report *r) {
   for (int i = 0; i < r->n && left > 1; i++) {
     const tps_estimate *e = &r->est[i];
     if (i == b || !e->fits_with_margin) continue;
-    double pb = tps_uncertainty_p_better(&r->unc[b], &r->unc[i]);
-    bool same = tps_uncertainty_overlap(best, &r->unc[b], e, &r->unc[i]);
-    char what[96];
-    if (same)
-      snprintf(what, sizeof what, "TP %lld and TP %lld are indistinguishable at %g%%",
-               (long long)best->run.tp, (long long)e->run.tp, r->unc[b].level * 100.0);
-    else
-      snprintf(what, sizeof what, "TP %lld beats TP %lld beyond the %g%% intervals",
-               (long long)best->run.tp, (long long)e->run.tp, r->unc[b].level * 100.0);
-    int w = snprintf(p, left, "%s%s (TP %lld better in %.0f%% of %d paired samples)",
-                     p == r->compare ? "" : "; ", what, (long long)best->run.tp, pb * 100.0,
-                     r->unc[b].n_samples);
+    tps_unc_verdict v = tps_uncertainty_verdict(best->tokens_per_s_per_card, &r->unc[b],
+                                                e->tokens_per_s_per_card, &r->unc[i]);
+    char na[32], nb[32], what[320];
+    snprintf(na, sizeof na, "TP %lld", (long long)best->run.tp);
+    snprintf(nb, sizeof nb, "TP %lld", (long long)e->run.tp);
+    tps_uncertainty_verdict_text(&v, na, nb, what, sizeof what);
+    int w = snprintf(p, left, "%s%s", p == r->compare ? "" : "; ", what);
     if (w < 0 || (size_t)w >= left) break;
     p += w;
     left -= (size_t)w;
@@ -460,9 +454,11 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
       json_object_begin(&w);
       json_key(&w, "tp"); json_int(&w, r->est[b].run.tp);
       json_key(&w, "other_tp"); json_int(&w, r->est[i].run.tp);
-      json_key(&w, "indistinguishable");
-      json_bool(&w, tps_uncertainty_overlap(&r->est[b], &r->unc[b], &r->est[i], &r->unc[i]));
-      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(&r->unc[b], &r->unc[i]));
+      tps_unc_verdict v = tps_uncertainty_verdict(r->est[b].tokens_per_s_per_card, &r->unc[b],
+                                                  r->est[i].tokens_per_s_per_card, &r->unc[i]);
+      json_key(&w, "indistinguishable"); json_bool(&w, !v.beats);
+      json_key(&w, "intervals_overlap"); json_bool(&w, v.overlap);
+      json_key(&w, "p_better"); json_number(&w, v.p_better);
       json_object_end(&w);
     }
     json_array_end(&w);

@@ -62,19 +62,39 @@ static void fmt_budget(char *buf, size_t size, const report_bundle *b, int i) {
     char batch[64] = "", cost[64] = "";
     if (c->budget.global_batch != e->run.global_batch)
       snprintf(batch, sizeof batch, " (from %lld)", (long long)e->run.global_batch);
-    if (b->price > 0) snprintf(cost, sizeof cost, ", cost %.0f", c->budget.card_hours * b->price);
-    snprintf(buf, size, "%lld cards = %lld nodes (DP %lld, global batch %lld%s, %.2f days, %.0f "
-             "card-hours%s%s)",
-             (long long)c->budget.cards,
+    const tps_capacity_interval *iv = &c->interval;
+    char cards_iv[96] = "", days_iv[64] = "", hours_iv[64] = "";
+    if (iv->has) {
+      /* docs/uncertainty.md, "Capacity plan" */
+      if (iv->cards_hi_reachable)
+        snprintf(cards_iv, sizeof cards_iv, " (%g%%: %lld-%lld)", iv->level * 100.0,
+                 (long long)iv->cards_lo, (long long)iv->cards_hi);
+      else
+        snprintf(cards_iv, sizeof cards_iv, " (%g%%: %lld to more than %lld replicas)",
+                 iv->level * 100.0, (long long)iv->cards_lo, (long long)TPS_CAPACITY_MAX_DP);
+      snprintf(days_iv, sizeof days_iv, " (%.2f-%.2f)", iv->days_lo, iv->days_hi);
+      snprintf(hours_iv, sizeof hours_iv, " (%.0f-%.0f)", iv->card_hours_lo, iv->card_hours_hi);
+    }
+    if (b->price > 0) {
+      if (iv->has)
+        snprintf(cost, sizeof cost, ", cost %.0f (%.0f-%.0f)", c->budget.card_hours * b->price,
+                 iv->card_hours_lo * b->price, iv->card_hours_hi * b->price);
+      else
+        snprintf(cost, sizeof cost, ", cost %.0f", c->budget.card_hours * b->price);
+    }
+    snprintf(buf, size, "%lld cards%s = %lld nodes (DP %lld, global batch %lld%s, %.2f days%s, %.0f "
+             "card-hours%s%s%s)",
+             (long long)c->budget.cards, cards_iv,
              (long long)((c->budget.cards + b->hw->devices_per_node - 1) / b->hw->devices_per_node),
              (long long)c->budget.dp, (long long)c->budget.global_batch, batch, c->budget.days,
-             c->budget.card_hours, cost, c->budget.fits_with_margin ? "" : ", does not fit");
+             days_iv, c->budget.card_hours, hours_iv, cost,
+             c->budget.fits_with_margin ? "" : ", does not fit");
   }
 }
 
 /* The text cells of one capacity row, shared by the Markdown and HTML tables. */
 typedef struct capacity_cells {
-  char seq[32], mb[32], bud[256], days[32];
+  char seq[32], mb[32], bud[512], days[64];
 } capacity_cells;
 
 static void capacity_cells_of(const report_bundle *b, int i, capacity_cells *out) {
@@ -82,7 +102,10 @@ static void capacity_cells_of(const report_bundle *b, int i, capacity_cells *out
   fmt_fit(out->seq, sizeof out->seq, c->max_seq_len, c->max_seq_len_capped);
   fmt_fit(out->mb, sizeof out->mb, c->max_micro_batch, c->max_micro_batch_capped);
   fmt_budget(out->bud, sizeof out->bud, b, i);
-  if (c->days_at_run > 0)
+  if (c->days_at_run > 0 && c->interval.has)
+    snprintf(out->days, sizeof out->days, "%.1f (%.1f-%.1f)", c->days_at_run,
+             c->interval.days_at_run_lo, c->interval.days_at_run_hi);
+  else if (c->days_at_run > 0)
     snprintf(out->days, sizeof out->days, "%.1f", c->days_at_run);
   else
     snprintf(out->days, sizeof out->days, "-");
@@ -99,13 +122,17 @@ static void tp_labels(const report_bundle *b, char (*names)[24], const char **ca
 
 static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
   int n = b->report.n;
-  double *v = calloc((size_t)(6 * n + 1), sizeof *v);
+  double *v = calloc((size_t)(8 * n + 1), sizeof *v); /* six components, interval lo, hi */
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
   if (!v || !names || !cats) goto done;
   tp_labels(b, names, cats);
   for (int i = 0; i < n; i++) {
     const tps_memory *mm = &b->est[i].memory;
+    if (b->unc) {
+      v[6 * n + i] = b->unc[i].memory_bytes.lo / GB;
+      v[7 * n + i] = b->unc[i].memory_bytes.hi / GB;
+    }
     v[i] = mm->weights / GB;
     v[n + i] = mm->grads / GB;
     v[2 * n + i] = mm->optimizer / GB;
@@ -116,8 +143,10 @@ static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
   svg_series s[6] = {{"weights", v}, {"gradients", v + n}, {"optimizer state", v + 2 * n},
                      {"activations", v + 3 * n}, {"allocator cache", v + 4 * n},
                      {"runtime reserve", v + 5 * n}};
-  char ref[96], ref2[96];
+  char ref[96], ref2[96], band[96] = "";
   snprintf(ref, sizeof ref, "device memory %.1f GB", b->hw->memory_bytes / GB);
+  if (b->unc && n > 0)
+    snprintf(band, sizeof band, "%g%% interval of the total (band)", b->unc[0].level * 100.0);
   double limit = n > 0 ? b->capacity[0].limit_bytes / GB : 0.0;
   snprintf(ref2, sizeof ref2, "limit with the margin %.1f GB", limit);
   svg_chart c = {.id = "chart-memory", .title = "Memory per card by component (most loaded stage)",
@@ -125,6 +154,8 @@ static void chart_memory(FILE *out, const report_bundle *b, bool standalone) {
                  .categories = cats, .n_categories = n, .series = s, .n_series = 6,
                  .ref_value = b->hw->memory_bytes / GB, .ref_label = ref,
                  .ref2_value = limit < b->hw->memory_bytes / GB ? limit : 0.0, .ref2_label = ref2,
+                 .interval_lo = b->unc ? v + 6 * n : NULL, .interval_hi = b->unc ? v + 7 * n : NULL,
+                 .interval_label = band,
                  .width = 1040, .height = 400, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:
@@ -135,7 +166,7 @@ done:
 
 static void chart_line(FILE *out, const report_bundle *b, bool standalone, bool throughput) {
   int n = b->report.n;
-  double *v = calloc((size_t)n + 1, sizeof *v);
+  double *v = calloc((size_t)(3 * n + 1), sizeof *v); /* values, interval lo, hi */
   int *flag = calloc((size_t)n + 1, sizeof *flag);
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
@@ -144,15 +175,26 @@ static void chart_line(FILE *out, const report_bundle *b, bool standalone, bool 
   for (int i = 0; i < n; i++) {
     v[i] = throughput ? b->est[i].tokens_per_s_per_card : b->est[i].step_time_s;
     flag[i] = !b->est[i].fits_with_margin;
+    if (b->unc) {
+      const tps_interval *iv =
+          throughput ? &b->unc[i].tokens_per_s_per_card : &b->unc[i].step_time_s;
+      v[n + i] = iv->lo;
+      v[2 * n + i] = iv->hi;
+    }
   }
+  char bar_label[96] = "";
+  if (b->unc && n > 0)
+    snprintf(bar_label, sizeof bar_label, "%g%% interval (error bar)", b->unc[0].level * 100.0);
   svg_series s = {throughput ? "tokens/s per card" : "step time", v};
   svg_chart c = {.id = throughput ? "chart-throughput" : "chart-step",
                  .title = throughput ? "Throughput per card" : "Step time",
                  .x_label = "tensor-parallel size",
                  .y_label = throughput ? "tokens/s per card (job tokens/s / cards)" : "step time (s)",
                  .categories = cats, .n_categories = n, .series = &s, .n_series = 1,
-                 .flagged = flag, .flag_label = "does not fit (with the margin)", .width = 515,
-                 .height = 340, .standalone = standalone};
+                 .flagged = flag, .flag_label = "does not fit (with the margin)",
+                 .interval_lo = b->unc ? v + n : NULL, .interval_hi = b->unc ? v + 2 * n : NULL,
+                 .interval_label = bar_label, .width = 515, .height = 340,
+                 .standalone = standalone};
   svg_lines(out, &c);
 done:
   free(v);
@@ -333,7 +375,13 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
   else
     fputs("<p class=\"tp\">No TP size fits</p>\n<p>", out);
   h(out, r->reason);
-  fputs(".</p>\n</div>\n<p>Assumptions:</p>\n<ul>\n", out);
+  fputs(".</p>\n", out);
+  if (r->compare[0]) {
+    fputs("<p class=\"unc\">Uncertainty: ", out);
+    h(out, r->compare);
+    fputs(".</p>\n", out);
+  }
+  fputs("</div>\n<p>Assumptions:</p>\n<ul>\n", out);
   for (int i = 0; i < r->n_assumptions; i++) {
     fputs("<li>", out);
     h(out, r->assumptions[i]);
@@ -346,21 +394,49 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
   }
   fputs("</ul>\n", out);
 
-  /* estimate table */
-  fputs("<h2>Each TP size</h2>\n<table>\n<tr><th>TP</th><th>PP</th><th>DP</th><th>cards</th>"
-        "<th>GB per card</th><th>fits</th><th>step (s)</th><th>tokens/s per card</th>"
-        "<th>tokens/s job</th><th>MFU</th><th>TP comm</th></tr>\n", out);
+  /* estimate table (with the intervals: central (lo-hi)) */
+  char pct[32] = "";
+  if (b->unc && r->n > 0) snprintf(pct, sizeof pct, " (%g%%)", b->unc[0].level * 100.0);
+  fprintf(out, "<h2>Each TP size</h2>\n<table>\n<tr><th>TP</th><th>PP</th><th>DP</th><th>cards</th>"
+               "<th>GB per card%s</th><th>fits</th>%s<th>step (s)%s</th><th>tokens/s per card%s</th>"
+               "<th>tokens/s job</th><th>MFU</th><th>TP comm</th></tr>\n",
+          pct, b->unc ? "<th>fits at the interval</th>" : "", pct, pct);
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
-    fprintf(out, "<tr%s><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%.2f</td>"
-                 "<td%s>%s</td><td>%.3f</td><td>%.1f</td><td>%.1f</td><td>%.1f%%</td><td>%.1f%%</td></tr>\n",
+    char mem[64], step[64], tpc[64], fit_iv[48] = "";
+    snprintf(mem, sizeof mem, "%.2f", e->memory.total / GB);
+    snprintf(step, sizeof step, "%.3f", e->step_time_s);
+    snprintf(tpc, sizeof tpc, "%.1f", e->tokens_per_s_per_card);
+    if (b->unc) {
+      const tps_uncertainty *u = &b->unc[i];
+      snprintf(mem, sizeof mem, "%.2f (%.1f-%.1f)", e->memory.total / GB, u->memory_bytes.lo / GB,
+               u->memory_bytes.hi / GB);
+      snprintf(step, sizeof step, "%.3f (%.3g-%.3g)", e->step_time_s, u->step_time_s.lo,
+               u->step_time_s.hi);
+      snprintf(tpc, sizeof tpc, "%.1f (%.0f-%.0f)", e->tokens_per_s_per_card,
+               u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+      snprintf(fit_iv, sizeof fit_iv, "<td>%s</td>", tps_fits_at_interval_name(u->fits_at_interval));
+    }
+    fprintf(out, "<tr%s><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%s</td>"
+                 "<td%s>%s</td>%s<td>%s</td><td>%s</td><td>%.1f</td><td>%.1f%%</td><td>%.1f%%</td></tr>\n",
             i == r->recommended ? " class=\"best\"" : "", (long long)e->run.tp, (long long)e->run.pp,
-            (long long)e->run.dp, (long long)e->run.cards, e->memory.total / GB,
-            e->fits_with_margin ? "" : " class=\"no\"", e->fits_with_margin ? "yes" : "no",
-            e->step_time_s, e->tokens_per_s_per_card, e->tokens_per_s, e->mfu * 100.0,
-            comm_share(e) * 100.0);
+            (long long)e->run.dp, (long long)e->run.cards, mem,
+            e->fits_with_margin ? "" : " class=\"no\"", e->fits_with_margin ? "yes" : "no", fit_iv,
+            step, tpc, e->tokens_per_s, e->mfu * 100.0, comm_share(e) * 100.0);
   }
   fputs("</table>\n", out);
+  if (b->unc && r->n > 0) {
+    fprintf(out, "<p>Intervals (%g%%): from the spreads of the profile constants and ",
+            b->unc[0].level * 100.0);
+    if (r->model_error)
+      fprintf(out, "the model error of %s (step time %.1f%%, memory %.1f%%, "
+                   "validation/model-error.yaml)",
+              r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack,
+              r->model_error->time_sd * 100.0, r->model_error->memory_sd * 100.0);
+    else
+      fputs("no model error (none is known for this hardware)", out);
+    fputs("; docs/uncertainty.md. The charts draw them as bands (memory) and error bars.</p>\n", out);
+  }
   if (r->n_skipped > 0) {
     fputs("<p>Not evaluated:</p>\n<ul>\n", out);
     for (int i = 0; i < r->n_skipped; i++) {
@@ -374,11 +450,19 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
   /* charts */
   fputs("<h2>Memory</h2>\n", out);
   html_figure(out, b, 0,
-              "Peak bytes per card on the most loaded pipeline stage, by component; the dashed line "
-              "is the device memory. A bar above it does not fit.");
+              b->unc ? "Peak bytes per card on the most loaded pipeline stage, by component; the dashed "
+                       "line is the device memory, the dotted one the limit with the margin, the grey "
+                       "band the interval of the total. A bar above the dashed line does not fit; a "
+                       "band across a line may or may not."
+                     : "Peak bytes per card on the most loaded pipeline stage, by component; the dashed line "
+                       "is the device memory. A bar above it does not fit.");
   fputs("<h2>Throughput and step time</h2>\n<div class=\"charts\">\n", out);
-  html_figure(out, b, 1, "Tokens/s per card = tokens per step / step time / cards (higher is better).");
-  html_figure(out, b, 2, "Seconds per training step (one global batch).");
+  html_figure(out, b, 1, b->unc ? "Tokens/s per card = tokens per step / step time / cards (higher "
+                                  "is better); error bars: the interval."
+                                : "Tokens/s per card = tokens per step / step time / cards (higher is better).");
+  html_figure(out, b, 2, b->unc ? "Seconds per training step (one global batch); error bars: the "
+                                  "interval."
+                                : "Seconds per training step (one global batch).");
   fputs("</div>\n", out);
   fputs("<h2>Where the time goes</h2>\n", out);
   html_figure(out, b, 4,
@@ -450,7 +534,9 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
                "dp_comm_s,optimizer_s,overhead_s,tokens_per_s,tokens_per_s_per_card,mfu,"
                "max_seq_len,max_micro_batch,token_budget,days,budget_dp,budget_cards,"
                "budget_global_batch,budget_tokens_per_s,budget_days,budget_card_hours,budget_cost,"
-               "recommended\n");
+               "recommended,interval_level,total_bytes_lo,total_bytes_hi,step_time_s_lo,"
+               "step_time_s_hi,tokens_per_s_per_card_lo,tokens_per_s_per_card_hi,budget_cards_lo,"
+               "budget_cards_hi,budget_days_lo,budget_days_hi,days_at_run_lo,days_at_run_hi\n");
   for (int i = 0; i < b->report.n; i++) {
     const tps_estimate *e = &b->est[i];
     const tps_memory *m = &e->memory;
@@ -476,11 +562,41 @@ void report_bundle_csv(FILE *out, const report_bundle *b) {
     } else {
       fputs(",,,,,,", out);
     }
-    fprintf(out, ",%s\n", i == b->report.recommended ? "true" : "false");
+    fprintf(out, ",%s", i == b->report.recommended ? "true" : "false");
+    /* intervals (docs/uncertainty.md); empty cells without them */
+    if (b->unc) {
+      const tps_uncertainty *u = &b->unc[i];
+      fprintf(out, ",%.9g,%.0f,%.0f,%.9g,%.9g,%.9g,%.9g,", u->level, u->memory_bytes.lo,
+              u->memory_bytes.hi, u->step_time_s.lo, u->step_time_s.hi,
+              u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+    } else {
+      fputs(",,,,,,,,", out);
+    }
+    const tps_capacity_interval *iv = &c->interval;
+    if (iv->has && c->has_budget && c->budget.reachable) {
+      fprintf(out, "%lld,", (long long)iv->cards_lo);
+      if (iv->cards_hi_reachable) fprintf(out, "%lld", (long long)iv->cards_hi);
+      fprintf(out, ",%.9g,%.9g,", iv->days_lo, iv->days_hi);
+    } else {
+      fputs(",,,,", out);
+    }
+    if (iv->has && c->days_at_run > 0)
+      fprintf(out, "%.9g,%.9g\n", iv->days_at_run_lo, iv->days_at_run_hi);
+    else
+      fputs(",\n", out);
   }
 }
 
 /* ---- JSON ---- */
+
+/* "key": [lo, hi] */
+static void json_pair(json_writer *w, const char *key, double lo, double hi) {
+  json_key(w, key);
+  json_array_begin(w);
+  json_number(w, lo);
+  json_number(w, hi);
+  json_array_end(w);
+}
 
 static void json_fit(json_writer *w, const char *key, int64_t v, double bytes, bool capped) {
   json_key(w, key);
@@ -547,10 +663,31 @@ void report_bundle_json(FILE *out, const report_bundle *b) {
       if (b->price > 0) json_number(&w, c->budget.card_hours * b->price); else json_null(&w);
       json_key(&w, "memory_bytes"); json_number(&w, c->budget.memory_bytes);
       json_key(&w, "fits_with_margin"); json_bool(&w, c->budget.fits_with_margin);
+      if (c->interval.has && c->budget.reachable) {
+        const tps_capacity_interval *iv = &c->interval;
+        json_key(&w, "cards_interval");
+        json_array_begin(&w);
+        json_int(&w, iv->cards_lo);
+        if (iv->cards_hi_reachable) json_int(&w, iv->cards_hi); else json_null(&w);
+        json_array_end(&w);
+        json_pair(&w, "days_interval", iv->days_lo, iv->days_hi);
+        json_pair(&w, "card_hours_interval", iv->card_hours_lo, iv->card_hours_hi);
+        if (b->price > 0)
+          json_pair(&w, "cost_interval", iv->card_hours_lo * b->price, iv->card_hours_hi * b->price);
+      }
       json_object_end(&w);
     }
     json_key(&w, "days_at_evaluated_cards");
     if (c->days_at_run > 0) json_number(&w, c->days_at_run); else json_null(&w);
+    if (c->interval.has) {
+      json_key(&w, "interval_level"); json_number(&w, c->interval.level);
+      if (c->days_at_run > 0)
+        json_pair(&w, "days_at_evaluated_cards_interval", c->interval.days_at_run_lo,
+                  c->interval.days_at_run_hi);
+      if (c->tokens_in_days > 0)
+        json_pair(&w, "tokens_in_days_interval", c->interval.tokens_in_days_lo,
+                  c->interval.tokens_in_days_hi);
+    }
     json_object_end(&w);
   }
   json_array_end(&w);

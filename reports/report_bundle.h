@@ -14,6 +14,7 @@
 
 #include "reports/report.h"
 #include "tpsim/capacity.h"
+#include "tpsim/uncertainty.h"
 
 typedef struct report_bundle {
   const tps_model *model;  /* borrowed: outlive the bundle */
@@ -22,6 +23,8 @@ typedef struct report_bundle {
   tps_tp_skip *skipped;    /* owned, n_skipped entries */
   estimate_report report;  /* points into est / skipped; recommendation filled */
   tps_capacity_row *capacity; /* owned, report.n entries (same order as est) */
+  tps_uncertainty *unc;    /* owned, report.n entries, or NULL: no intervals
+                              (report_bundle_add_intervals; report.unc points here) */
   double token_budget;     /* tokens; 0: none */
   double days;             /* 0: none */
   double price;            /* per card-hour (any currency); 0: none */

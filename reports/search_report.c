@@ -50,9 +50,9 @@ static int recommended_tp_index(const tps_search_result *s) {
   return -1;
 }
 
-/* "TP 1 beats TP 2 beyond the 90% intervals (TP 1 better in 100% of 200
- * paired samples)" for the recommended configuration against the best of
- * each other TP that fits; "" without intervals. */
+/* The verdict (tps_uncertainty_verdict) of the recommended configuration
+ * against the best of each other TP that fits, as sentences; "" without
+ * intervals. */
 static void tp_compare_text(const search_report *r, char *buf, size_t size) {
   const tps_search_result *s = r->res;
   buf[0] = '\0';
@@ -65,22 +65,13 @@ static void tp_compare_text(const search_report *r, char *buf, size_t size) {
   for (int i = 0; i < s->n_tp && left > 1; i++) {
     if (i == b || !s->by_tp[i].found) continue;
     const tps_search_row *o = &s->by_tp[i].best;
-    const tps_uncertainty *uo = &r->tp_unc[i];
-    bool same = (best->tokens_per_s_per_card >= uo->tokens_per_s_per_card.lo &&
-                 best->tokens_per_s_per_card <= uo->tokens_per_s_per_card.hi) ||
-                (o->tokens_per_s_per_card >= ub->tokens_per_s_per_card.lo &&
-                 o->tokens_per_s_per_card <= ub->tokens_per_s_per_card.hi);
-    double pb = tps_uncertainty_p_better(ub, uo);
-    char what[128];
-    if (same)
-      snprintf(what, sizeof what, "TP %lld and TP %lld are indistinguishable at %g%%",
-               (long long)s->recommended_tp, (long long)s->by_tp[i].tp, ub->level * 100.0);
-    else
-      snprintf(what, sizeof what, "TP %lld beats TP %lld beyond the %g%% intervals",
-               (long long)s->recommended_tp, (long long)s->by_tp[i].tp, ub->level * 100.0);
-    int w = snprintf(p, left, "%s%s (TP %lld better in %.0f%% of %d paired samples)",
-                     p == buf ? "" : "; ", what, (long long)s->recommended_tp, pb * 100.0,
-                     ub->n_samples);
+    tps_unc_verdict v = tps_uncertainty_verdict(best->tokens_per_s_per_card, ub,
+                                                o->tokens_per_s_per_card, &r->tp_unc[i]);
+    char na[32], nb[32], what[320];
+    snprintf(na, sizeof na, "TP %lld", (long long)s->recommended_tp);
+    snprintf(nb, sizeof nb, "TP %lld", (long long)s->by_tp[i].tp);
+    tps_uncertainty_verdict_text(&v, na, nb, what, sizeof what);
+    int w = snprintf(p, left, "%s%s", p == buf ? "" : "; ", what);
     if (w < 0 || (size_t)w >= left) break;
     p += w;
     left -= (size_t)w;
@@ -97,10 +88,10 @@ static void table_intervals(FILE *out, const search_report *r) {
   snprintf(h_mem, sizeof h_mem, "GB/card (%g%%)", pct);
   snprintf(h_tpc, sizeof h_tpc, "tokens/s/card (%g%%)", pct);
   snprintf(h_fit, sizeof h_fit, "at %g%%", pct);
-  fprintf(out, "\nThe top %d with their %g%% intervals (docs/uncertainty.md); vs #1: indistinguishable "
-               "when either central value lies in the other's interval, and the share of paired "
-               "samples in which #1 is better:\n",
-          s->n_top, pct);
+  fprintf(out, "\nThe top %d with their %g%% intervals (docs/uncertainty.md); vs #1: worse when "
+               "neither central value lies in the other's interval and #1 is better in at least "
+               "%g%% of the paired samples, else indistinguishable; and that share:\n",
+          s->n_top, pct, pct);
   fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  %-21s %-6s  %-20s  vs #1\n", h_mem,
           h_fit, h_tpc);
   for (int i = 0; i < s->n_top; i++) {
@@ -113,12 +104,10 @@ static void table_intervals(FILE *out, const search_report *r) {
     char vs[64] = "-";
     if (i > 0) {
       const tps_search_row *b = &s->top[0];
-      bool same = (b->tokens_per_s_per_card >= u->tokens_per_s_per_card.lo &&
-                   b->tokens_per_s_per_card <= u->tokens_per_s_per_card.hi) ||
-                  (row->tokens_per_s_per_card >= u0->tokens_per_s_per_card.lo &&
-                   row->tokens_per_s_per_card <= u0->tokens_per_s_per_card.hi);
-      snprintf(vs, sizeof vs, "%s, #1 better in %.0f%%", same ? "indistinguishable" : "worse",
-               tps_uncertainty_p_better(u0, u) * 100.0);
+      tps_unc_verdict v =
+          tps_uncertainty_verdict(b->tokens_per_s_per_card, u0, row->tokens_per_s_per_card, u);
+      snprintf(vs, sizeof vs, "%s, #1 better in %.0f%%", v.beats ? "worse" : "indistinguishable",
+               v.p_better * 100.0);
     }
     fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s  %-21s %-6s  %-20s  %s\n", i + 1,
             (long long)row->cfg.tp, (long long)row->cfg.pp,
@@ -316,10 +305,10 @@ void report_search_json(FILE *out, const search_report *r) {
       double x0 = s->top[0].tokens_per_s_per_card, xi = s->top[i].tokens_per_s_per_card;
       json_object_begin(&w);
       json_key(&w, "rank"); json_int(&w, i + 1);
-      json_key(&w, "indistinguishable");
-      json_bool(&w, (x0 >= u->tokens_per_s_per_card.lo && x0 <= u->tokens_per_s_per_card.hi) ||
-                        (xi >= u0->tokens_per_s_per_card.lo && xi <= u0->tokens_per_s_per_card.hi));
-      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(u0, u));
+      tps_unc_verdict v = tps_uncertainty_verdict(x0, u0, xi, u);
+      json_key(&w, "indistinguishable"); json_bool(&w, !v.beats);
+      json_key(&w, "intervals_overlap"); json_bool(&w, v.overlap);
+      json_key(&w, "p_better"); json_number(&w, v.p_better);
       json_object_end(&w);
     }
     json_array_end(&w);
@@ -333,10 +322,10 @@ void report_search_json(FILE *out, const search_report *r) {
       json_object_begin(&w);
       json_key(&w, "tp"); json_int(&w, s->recommended_tp);
       json_key(&w, "other_tp"); json_int(&w, s->by_tp[i].tp);
-      json_key(&w, "indistinguishable");
-      json_bool(&w, (x0 >= u->tokens_per_s_per_card.lo && x0 <= u->tokens_per_s_per_card.hi) ||
-                        (xi >= u0->tokens_per_s_per_card.lo && xi <= u0->tokens_per_s_per_card.hi));
-      json_key(&w, "p_better"); json_number(&w, tps_uncertainty_p_better(u0, u));
+      tps_unc_verdict v = tps_uncertainty_verdict(x0, u0, xi, u);
+      json_key(&w, "indistinguishable"); json_bool(&w, !v.beats);
+      json_key(&w, "intervals_overlap"); json_bool(&w, v.overlap);
+      json_key(&w, "p_better"); json_number(&w, v.p_better);
       json_object_end(&w);
     }
     json_array_end(&w);

@@ -69,17 +69,69 @@ static bool has_data(const svg_chart *c, int s) {
   return false;
 }
 
+/* Whether category i has an interval to draw. */
+static bool has_interval(const svg_chart *c, int i) {
+  if (!c->interval_lo || !c->interval_hi) return false;
+  double lo = c->interval_lo[i], hi = c->interval_hi[i];
+  return isfinite(lo) && isfinite(hi) && lo >= 0 && lo <= hi && hi > 0;
+}
+
+static bool any_interval(const svg_chart *c) {
+  for (int i = 0; i < c->n_categories; i++)
+    if (has_interval(c, i)) return true;
+  return false;
+}
+
+static bool any_flag(const svg_chart *c) {
+  if (!c->flagged || !c->flag_label) return false;
+  for (int i = 0; i < c->n_categories; i++)
+    if (c->flagged[i]) return true;
+  return false;
+}
+
+/* The largest interval top, to keep the axis above every bar. */
+static double interval_max(const svg_chart *c) {
+  double m = 0.0;
+  for (int i = 0; i < c->n_categories; i++)
+    if (has_interval(c, i) && c->interval_hi[i] > m) m = c->interval_hi[i];
+  return m;
+}
+
+/* One legend item of `text` at the running position (wrapping rows). */
+static double legend_item_w(const char *text) {
+  return 22.0 + CHAR_W * (double)strlen(text ? text : "") + 16.0;
+}
+
+static void legend_place(const frame *f, double item, double *lx, double *ly) {
+  if (*lx > f->left && *lx + item > f->w - 8.0) {
+    *lx = f->left;
+    *ly += 18.0;
+  }
+}
+
 /* Title, legend, axes, y ticks and grid; returns the frame for the data. */
-static frame begin(FILE *out, const svg_chart *c, double data_max) {
+/* band: the chart draws intervals as bands (stacked bars), else as error
+ * bars (lines); it picks the legend's glyph. */
+static frame begin(FILE *out, const svg_chart *c, double data_max, bool band) {
   frame f;
   f.w = c->width > 0 ? c->width : 640;
   f.h = c->height > 0 ? c->height : 360;
   /* the legend takes rows of swatches under the title */
   double row_w = 0.0;
   int rows = 1;
-  for (int s = 0; s < c->n_series; s++) {
-    if (!has_data(c, s)) continue;
-    double item = 22.0 + CHAR_W * (double)strlen(c->series[s].name ? c->series[s].name : "") + 16.0;
+  for (int s = 0; s < c->n_series + 2; s++) {
+    const char *name;
+    if (s < c->n_series) {
+      if (!has_data(c, s)) continue;
+      name = c->series[s].name;
+    } else if (s == c->n_series) { /* the cross */
+      if (!any_flag(c)) continue;
+      name = c->flag_label;
+    } else { /* the interval glyph */
+      if (!any_interval(c) || !c->interval_label) continue;
+      name = c->interval_label;
+    }
+    double item = legend_item_w(name);
     if (row_w > 0 && row_w + item > f.w - 80.0) {
       rows++;
       row_w = 0;
@@ -91,6 +143,7 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
   f.pw = f.w - f.left - 24.0;
   f.ph = f.h - f.top - 58.0;
   double top = data_max;
+  if (interval_max(c) > top) top = interval_max(c);
   if (c->ref_value > top) top = c->ref_value;
   if (c->ref2_value > top) top = c->ref2_value;
   if (c->y_max > 0) top = c->y_max;
@@ -121,16 +174,13 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
   svg_escape(out, c->title);
   fputs("</text>\n", out);
 
-  /* legend (the flag's cross last) */
+  /* legend (then the flag's cross, then the interval's glyph) */
   double lx = f.left, ly = 34.0;
   for (int s = 0; s < c->n_series; s++) {
     if (!has_data(c, s)) continue;
     const char *name = c->series[s].name ? c->series[s].name : "";
-    double item = 22.0 + CHAR_W * (double)strlen(name) + 16.0;
-    if (lx > f.left && lx + item > f.w - 8.0) {
-      lx = f.left;
-      ly += 18.0;
-    }
+    double item = legend_item_w(name);
+    legend_place(&f, item, &lx, &ly);
     fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"10\" fill=\"%s\"/>"
                  "<text x=\"%.1f\" y=\"%.1f\" " FONT " font-size=\"12\" fill=\"#222\">",
             lx, ly - 9.0, palette[s % SVG_MAX_SERIES], lx + 20.0, ly);
@@ -138,22 +188,33 @@ static frame begin(FILE *out, const svg_chart *c, double data_max) {
     fputs("</text>\n", out);
     lx += item;
   }
-  if (c->flagged && c->flag_label) {
-    bool any = false;
-    for (int i = 0; i < c->n_categories; i++) any = any || c->flagged[i];
-    if (any) {
-      double item = 22.0 + CHAR_W * (double)strlen(c->flag_label) + 16.0;
-      if (lx > f.left && lx + item > f.w - 8.0) {
-        lx = f.left;
-        ly += 18.0;
-      }
-      fprintf(out, "<path d=\"M%.1f %.1f l10 10 m0 -10 l-10 10\" stroke=\"#C00000\" "
-                   "stroke-width=\"2.5\" class=\"flag\"/><text x=\"%.1f\" y=\"%.1f\" " FONT
-                   " font-size=\"12\" fill=\"#222\">",
-              lx + 2.0, ly - 9.0, lx + 20.0, ly);
-      svg_escape(out, c->flag_label);
-      fputs("</text>\n", out);
-    }
+  if (any_flag(c)) {
+    double item = legend_item_w(c->flag_label);
+    legend_place(&f, item, &lx, &ly);
+    fprintf(out, "<path d=\"M%.1f %.1f l10 10 m0 -10 l-10 10\" stroke=\"#C00000\" "
+                 "stroke-width=\"2.5\" class=\"flag\"/><text x=\"%.1f\" y=\"%.1f\" " FONT
+                 " font-size=\"12\" fill=\"#222\">",
+            lx + 2.0, ly - 9.0, lx + 20.0, ly);
+    svg_escape(out, c->flag_label);
+    fputs("</text>\n", out);
+    lx += item;
+  }
+  if (any_interval(c) && c->interval_label) {
+    double item = legend_item_w(c->interval_label);
+    legend_place(&f, item, &lx, &ly);
+    if (band)
+      fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"10\" fill=\"#000000\" "
+                   "fill-opacity=\"0.18\" stroke=\"#222\" stroke-width=\"1\" "
+                   "stroke-dasharray=\"3 2\" class=\"band-key\"/>",
+              lx, ly - 9.0);
+    else
+      fprintf(out, "<path d=\"M%.1f %.1f v10 M%.1f %.1f h8 M%.1f %.1f h8\" stroke=\"#222\" "
+                   "stroke-width=\"1.5\" fill=\"none\" class=\"errbar-key\"/>",
+              lx + 7.0, ly - 10.0, lx + 3.0, ly - 10.0, lx + 3.0, ly);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" " FONT " font-size=\"12\" fill=\"#222\">", lx + 20.0,
+            ly);
+    svg_escape(out, c->interval_label);
+    fputs("</text>\n", out);
   }
 
   /* y grid, ticks and tick labels */
@@ -236,7 +297,7 @@ void svg_stacked_bars(FILE *out, const svg_chart *c) {
     for (int s = 0; s < c->n_series; s++) sum += value(&c->series[s], i);
     if (sum > max) max = sum;
   }
-  frame f = begin(out, c, max);
+  frame f = begin(out, c, max, true);
   int n = c->n_categories > 0 ? c->n_categories : 1;
   double band = f.pw / n;
   double bar = n > 24 ? band * 0.8 : band * 0.6;
@@ -257,6 +318,20 @@ void svg_stacked_bars(FILE *out, const svg_chart *c) {
       base += v;
     }
   }
+  /* the interval of each stack's total, over the bars */
+  for (int i = 0; i < c->n_categories; i++) {
+    if (!has_interval(c, i)) continue;
+    double x = f.left + band * (i + 0.5) - bar / 2.0 - 4.0;
+    double y_hi = y_px(&f, c->interval_hi[i]), y_lo = y_px(&f, c->interval_lo[i]);
+    fprintf(out, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#000000\" "
+                 "fill-opacity=\"0.18\" stroke=\"#222\" stroke-width=\"1\" stroke-dasharray=\"3 2\" "
+                 "class=\"band\"><title>",
+            x, y_hi, bar + 8.0, y_lo - y_hi);
+    svg_escape(out, c->categories[i] ? c->categories[i] : "");
+    fputs(": ", out);
+    svg_escape(out, c->interval_label ? c->interval_label : "interval");
+    fprintf(out, " %.4g-%.4g</title></rect>\n", c->interval_lo[i], c->interval_hi[i]);
+  }
   ref_line(out, c, &f);
   x_labels(out, c, &f);
   fputs("</svg>\n", out);
@@ -267,9 +342,22 @@ void svg_lines(FILE *out, const svg_chart *c) {
   for (int s = 0; s < c->n_series; s++)
     for (int i = 0; i < c->n_categories; i++)
       if (value(&c->series[s], i) > max) max = value(&c->series[s], i);
-  frame f = begin(out, c, max);
+  frame f = begin(out, c, max, false);
   int n = c->n_categories > 0 ? c->n_categories : 1;
   double band = f.pw / n;
+  /* error bars of the first series, under its line and markers */
+  for (int i = 0; i < c->n_categories; i++) {
+    if (!has_interval(c, i)) continue;
+    double x = f.left + band * (i + 0.5);
+    double y_hi = y_px(&f, c->interval_hi[i]), y_lo = y_px(&f, c->interval_lo[i]);
+    fprintf(out, "<path d=\"M%.2f %.2f V%.2f M%.2f %.2f h12 M%.2f %.2f h12\" stroke=\"#222\" "
+                 "stroke-width=\"1.5\" fill=\"none\" class=\"errbar\"><title>",
+            x, y_lo, y_hi, x - 6.0, y_lo, x - 6.0, y_hi);
+    svg_escape(out, c->categories[i] ? c->categories[i] : "");
+    fputs(": ", out);
+    svg_escape(out, c->interval_label ? c->interval_label : "interval");
+    fprintf(out, " %.4g-%.4g</title></path>\n", c->interval_lo[i], c->interval_hi[i]);
+  }
   for (int s = 0; s < c->n_series; s++) {
     const char *color = palette[s % SVG_MAX_SERIES];
     bool open = false;
@@ -304,8 +392,13 @@ void svg_lines(FILE *out, const svg_chart *c) {
       }
       fputs(flag ? "</title></path>\n" : "</title></circle>\n", out);
       int dec = v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
-      fprintf(out, "<text x=\"%.2f\" y=\"%.2f\" " FONT " font-size=\"11\" fill=\"%s\" text-anchor=\"middle\">%.*f</text>\n",
-              x, y - 9.0, color, dec, v);
+      /* beside an error bar, the label moves right of it */
+      if (s == 0 && has_interval(c, i))
+        fprintf(out, "<text x=\"%.2f\" y=\"%.2f\" " FONT " font-size=\"11\" fill=\"%s\" text-anchor=\"start\">%.*f</text>\n",
+                x + 9.0, y - 6.0, color, dec, v);
+      else
+        fprintf(out, "<text x=\"%.2f\" y=\"%.2f\" " FONT " font-size=\"11\" fill=\"%s\" text-anchor=\"middle\">%.*f</text>\n",
+                x, y - 9.0, color, dec, v);
     }
   }
   ref_line(out, c, &f);

@@ -35,6 +35,15 @@ typedef struct svg_chart {
   const int *flagged;      /* lines: flagged[i] != 0 draws category i's points as a
                               cross (e.g. "does not fit"); NULL: none */
   const char *flag_label;  /* legend text of the cross */
+  /* Prediction intervals (docs/uncertainty.md), per category in y units:
+   * lines draw an error bar on the first series from interval_lo[i] to
+   * interval_hi[i] (class "errbar"); stacked bars draw a translucent band
+   * over the stack from lo to hi of its total (class "band"). NULL: none; a
+   * category whose pair is not finite or has lo > hi gets none. The legend
+   * names them with interval_label (a glyph of class "errbar-key" or
+   * "band-key"). The y axis grows to show every hi. */
+  const double *interval_lo, *interval_hi;
+  const char *interval_label;
   double y_max;            /* top of the y axis; <= 0: from the data */
   int width, height;       /* pixels; 0: 640 x 360 */
   int standalone;          /* 1: a .svg document (xmlns attribute); 0: inline

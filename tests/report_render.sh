@@ -44,3 +44,21 @@ if [ "$flags" -lt 4 ]; then echo "non-fitting marker: $flags crosses in the DOM,
 if [ "$margin" -lt 1 ]; then echo "no margin line on the memory chart"; exit 1; fi
 grep -q 'does not fit (with the margin)' "$dir/dom.html" || { echo "no 'does not fit' legend"; exit 1; }
 echo "non-fitting TP marked ($flags crosses), margin line drawn"
+
+# The 90% intervals (docs/uncertainty.md), in the same DOM: an error bar per
+# evaluated TP on the throughput and step-time charts and a band per TP over
+# the memory bars (class "errbar" / "band"), each named in its chart's
+# legend (glyphs "errbar-key" / "band-key").
+n_tp=$(grep -o '<tr[^>]*><td>[0-9]*</td><td>[0-9]*</td><td>[0-9]*</td><td>[0-9]*</td>' "$dir/dom.html" | head -20 | wc -l)
+bars=$(grep -o 'class="errbar"' "$dir/dom.html" | wc -l)
+bar_keys=$(grep -o 'class="errbar-key"' "$dir/dom.html" | wc -l)
+bands=$(grep -o 'class="band"' "$dir/dom.html" | wc -l)
+band_keys=$(grep -o 'class="band-key"' "$dir/dom.html" | wc -l)
+if [ "$n_tp" -lt 2 ]; then echo "cannot count the evaluated TP sizes ($n_tp rows)"; exit 1; fi
+if [ "$bars" -ne $((2 * n_tp)) ]; then echo "error bars: $bars in the DOM, expected 2 x $n_tp"; exit 1; fi
+if [ "$bar_keys" -ne 2 ]; then echo "error-bar legend glyphs: $bar_keys, expected 2"; exit 1; fi
+if [ "$bands" -ne "$n_tp" ]; then echo "memory bands: $bands in the DOM, expected $n_tp"; exit 1; fi
+if [ "$band_keys" -ne 1 ]; then echo "band legend glyphs: $band_keys, expected 1"; exit 1; fi
+grep -q '90% interval (error bar)' "$dir/dom.html" || { echo "no error-bar legend"; exit 1; }
+grep -q '90% interval of the total (band)' "$dir/dom.html" || { echo "no band legend"; exit 1; }
+echo "intervals drawn: $bars error bars, $bands bands for $n_tp TP sizes, named in the legends"

@@ -49,6 +49,21 @@ int cmd_report(const cli_args *args) {
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
   warn_skipped(b.report.skipped, b.report.n_skipped);
+  /* Prediction intervals (docs/uncertainty.md): error bars and bands in the
+   * charts, intervals of the capacity plan. */
+  if (args->interval > 0) {
+    const tps_model_errors *errors = load_model_errors();
+    if (!errors) {
+      report_bundle_free(&b);
+      return EXIT_USAGE;
+    }
+    st = report_bundle_add_intervals(&b, &over, args->interval, errors, &err);
+    if (st != TPS_OK) {
+      print_error(&err);
+      report_bundle_free(&b);
+      return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
+    }
+  }
   const char *note_text[CLI_NOTES_MAX];
   for (int i = 0; i < notes.n; i++) note_text[i] = notes.text[i];
   report_add_notes(&b.report, note_text, notes.n);

@@ -30,7 +30,7 @@ static const command commands[] = {
      OPTS_MODEL | OPTS_SEARCH | OPTS_OUTPUT_TJ | OPTS_INTERVAL, cmd_recommend},
     {"report", "tp-sim report --model M --tp LIST -o DIR [--tokens 1T --days 30]",
      "capacity-planning report: Markdown, self-contained HTML with charts, CSV, JSON",
-     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT, cmd_report},
+     OPTS_MODEL | OPTS_TP_LIST | OPTS_RUN | OPTS_REPORT | OPTS_INTERVAL, cmd_report},
     {"validate", "tp-sim validate --published FILE | --kernel [options]",
      "predicted vs measured with errors and MAPE: published runs, or tp-kernel runs on this machine",
      OPTS_VALIDATE | OPTS_KERNEL | OPTS_OUTPUT_TJ | OPTS_INTERVAL, cmd_validate},

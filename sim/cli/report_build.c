@@ -9,6 +9,7 @@ void report_bundle_free(report_bundle *b) {
   free(b->est);
   free(b->skipped);
   free(b->capacity);
+  free(b->unc);
   free(b->costs);
   if (b->has_plan) tps_plan_free(&b->plan);
   memset(b, 0, sizeof *b);
@@ -113,3 +114,47 @@ tps_status report_bundle_build(const tps_model *m, const tps_hw *hw, const tps_r
                                 err);
 }
 
+
+tps_status report_bundle_add_intervals(report_bundle *b, const tps_run_overrides *over,
+                                       double level, const tps_model_errors *errors,
+                                       tps_error *err) {
+  const int n = b->report.n;
+  if (n <= 0) return TPS_OK;
+  tps_run_overrides base;
+  if (over)
+    base = *over;
+  else
+    tps_run_overrides_init(&base);
+  const tps_model_error *me = errors ? tps_model_error_find(errors, b->hw) : NULL;
+  tps_uncertainty *unc = calloc((size_t)n, sizeof *unc);
+  if (!unc) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+  tps_unc_opts uo;
+  tps_unc_opts_init(&uo);
+  uo.level = level;
+  uo.time_sd = me ? me->time_sd : 0.0;
+  uo.memory_sd = me ? me->memory_sd : 0.0;
+  tps_status st = TPS_OK;
+  for (int i = 0; i < n && st == TPS_OK; i++)
+    st = tps_uncertainty_run(b->model, b->hw, &b->est[i], &uo, &unc[i], err);
+  for (int i = 0; i < n && st == TPS_OK; i++) {
+    const tps_estimate *e = &b->est[i];
+    if (!(e->tokens_per_s > 0)) continue;
+    double lo = unc[i].tokens_per_s.lo / e->tokens_per_s, hi = unc[i].tokens_per_s.hi / e->tokens_per_s;
+    /* rounding can put a zero-width interval a hair off 1 */
+    if (lo > 1.0) lo = 1.0;
+    if (hi < 1.0) hi = 1.0;
+    st = tps_capacity_plan_interval(b->model, b->hw, &base, e, b->token_budget, b->days, level, lo,
+                                    hi, &b->capacity[i], err);
+  }
+  if (st != TPS_OK) {
+    for (int i = 0; i < n; i++) memset(&b->capacity[i].interval, 0, sizeof b->capacity[i].interval);
+    free(unc);
+    return st;
+  }
+  free(b->unc);
+  b->unc = unc;
+  b->report.unc = unc;
+  b->report.model_error = me;
+  report_recommend(&b->report);
+  return TPS_OK;
+}

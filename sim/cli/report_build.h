@@ -28,7 +28,17 @@ tps_status report_bundle_build_ex(const tps_model *m, const tps_hw *hw,
                                   const tps_run_overrides *over, const int64_t *tp_list, int n_tp,
                                   double token_budget, double days, report_progress_fn progress,
                                   void *progress_ctx, report_bundle *out, tps_error *err);
-/* Frees what the bundle owns (est, skipped, capacity, plan, costs). */
+/* Prediction intervals at `level` (in (0, 1)) for a built bundle
+ * (docs/uncertainty.md): each evaluated TP's tps_uncertainty_run with the
+ * model error `errors` gives for its hardware (NULL or no entry: none), the
+ * recommendation's verdicts (report_recommend again), and each capacity
+ * row's interval (tps_capacity_plan_interval from the tokens/s interval).
+ * `over` is the one report_bundle_build was given. Returns the engine's
+ * status (err filled); the bundle is then left without intervals. */
+tps_status report_bundle_add_intervals(report_bundle *b, const tps_run_overrides *over,
+                                       double level, const tps_model_errors *errors,
+                                       tps_error *err);
+/* Frees what the bundle owns (est, skipped, capacity, unc, plan, costs). */
 void report_bundle_free(report_bundle *b);
 
 #endif

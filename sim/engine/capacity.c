@@ -355,3 +355,47 @@ tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run
   if (days > 0) c->tokens_in_days = est->tokens_per_s * days * 86400.0;
   return TPS_OK;
 }
+
+tps_status tps_capacity_plan_interval(const tps_model *m, const tps_hw *hw,
+                                      const tps_run_overrides *over, const tps_estimate *est,
+                                      double token_budget, double days, double level,
+                                      double lo_ratio, double hi_ratio, tps_capacity_row *c,
+                                      tps_error *err) {
+  tps_capacity_interval *iv = &c->interval;
+  memset(iv, 0, sizeof *iv);
+  if (!(lo_ratio > 0) || !(lo_ratio <= 1.0) || !(hi_ratio >= 1.0) || !isfinite(hi_ratio) ||
+      !(level > 0) || !(level < 1))
+    return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                         "capacity interval: need 0 < lo_ratio <= 1 <= hi_ratio and a level in "
+                         "(0, 1), got %g, %g, %g",
+                         lo_ratio, hi_ratio, level);
+  iv->level = level;
+  iv->lo_ratio = lo_ratio;
+  iv->hi_ratio = hi_ratio;
+  /* days = budget / tokens/s: a higher throughput takes fewer days */
+  iv->days_at_run_lo = c->days_at_run / hi_ratio;
+  iv->days_at_run_hi = c->days_at_run / lo_ratio;
+  iv->tokens_in_days_lo = c->tokens_in_days * lo_ratio;
+  iv->tokens_in_days_hi = c->tokens_in_days * hi_ratio;
+  if (c->has_budget && c->budget.reachable) {
+    iv->days_lo = c->budget.days / hi_ratio;
+    iv->days_hi = c->budget.days / lo_ratio;
+    iv->card_hours_lo = c->budget.card_hours / hi_ratio;
+    iv->card_hours_hi = c->budget.card_hours / lo_ratio;
+    /* tokens/s x ratio >= need  <=>  tokens/s >= (budget / ratio) / seconds */
+    tps_run_overrides pinned;
+    tps_capacity_pin(&est->run, over, &pinned);
+    tps_capacity_budget at;
+    tps_status st = tps_capacity_cards_for_budget(m, hw, &pinned, token_budget / hi_ratio,
+                                                  days * 86400.0, &at, err);
+    if (st != TPS_OK) return st;
+    iv->cards_lo = at.reachable ? at.cards : c->budget.cards;
+    st = tps_capacity_cards_for_budget(m, hw, &pinned, token_budget / lo_ratio, days * 86400.0,
+                                       &at, err);
+    if (st != TPS_OK) return st;
+    iv->cards_hi_reachable = at.reachable;
+    iv->cards_hi = at.reachable ? at.cards : 0;
+  }
+  iv->has = true;
+  return TPS_OK;
+}

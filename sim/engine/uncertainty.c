@@ -283,9 +283,46 @@ double tps_uncertainty_p_better(const tps_uncertainty *a, const tps_uncertainty 
   return (double)wins / n;
 }
 
-bool tps_uncertainty_overlap(const tps_estimate *ea, const tps_uncertainty *a,
-                             const tps_estimate *eb, const tps_uncertainty *b) {
-  double xa = ea->tokens_per_s_per_card, xb = eb->tokens_per_s_per_card;
+bool tps_uncertainty_overlap_x(double xa, const tps_uncertainty *a, double xb,
+                               const tps_uncertainty *b) {
   return (xa >= b->tokens_per_s_per_card.lo && xa <= b->tokens_per_s_per_card.hi) ||
          (xb >= a->tokens_per_s_per_card.lo && xb <= a->tokens_per_s_per_card.hi);
+}
+
+bool tps_uncertainty_overlap(const tps_estimate *ea, const tps_uncertainty *a,
+                             const tps_estimate *eb, const tps_uncertainty *b) {
+  return tps_uncertainty_overlap_x(ea->tokens_per_s_per_card, a, eb->tokens_per_s_per_card, b);
+}
+
+tps_unc_verdict tps_uncertainty_verdict(double xa, const tps_uncertainty *a, double xb,
+                                        const tps_uncertainty *b) {
+  tps_unc_verdict v;
+  v.overlap = tps_uncertainty_overlap_x(xa, a, xb, b);
+  v.p_better = tps_uncertainty_p_better(a, b);
+  v.level = a->level;
+  v.n_samples = a->n_samples < b->n_samples ? a->n_samples : b->n_samples;
+  /* p_better is NaN without samples: then no claim either */
+  v.beats = !v.overlap && v.p_better >= v.level;
+  return v;
+}
+
+int tps_uncertainty_verdict_text(const tps_unc_verdict *v, const char *name_a,
+                                 const char *name_b, char *buf, size_t size) {
+  /* %.3g: a share of 200 samples is a multiple of 0.5%, and 89.5% must not
+   * read as the 90% it falls short of */
+  double pct = v->level * 100.0, pb = v->p_better * 100.0;
+  if (v->beats)
+    return snprintf(buf, size,
+                    "%s beats %s at %g%% (outside each other's intervals; %s better in %.3g%% of "
+                    "%d paired samples)",
+                    name_a, name_b, pct, name_a, pb, v->n_samples);
+  if (v->overlap)
+    return snprintf(buf, size,
+                    "%s and %s are indistinguishable at %g%% (a central value inside the other's "
+                    "interval; %s better in %.3g%% of %d paired samples)",
+                    name_a, name_b, pct, name_a, pb, v->n_samples);
+  return snprintf(buf, size,
+                  "%s and %s are indistinguishable at %g%% (%s better in only %.3g%% of %d paired "
+                  "samples, under %g%%, though outside each other's intervals)",
+                  name_a, name_b, pct, name_a, pb, v->n_samples, pct);
 }

@@ -4,6 +4,7 @@
  * well-formed SVG (checked with xmllint when it is installed). Uses the
  * bundled qwen25vl-7b on 910b2 through $TPSIM_DATA_DIR. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <dirent.h>
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "cli/report_build.h"
 #include "reports/csv.h"
 #include "reports/report_bundle.h"
+#include "reports/svg.h"
 #include "tpsim/capacity.h"
 #include "tpsim/tpsim.h"
 
@@ -435,4 +437,130 @@ Test(report_csv, fields_are_quoted_per_rfc4180) {
   fclose(f);
   cr_assert_str_eq(buf, "decoder|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\"cr\r\"|||");
   free(buf);
+}
+
+/* ---- intervals in the charts and the plan (docs/uncertainty.md) ---------- */
+
+static char *render(void (*draw)(FILE *, const svg_chart *), const svg_chart *c) {
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&buf, &size);
+  cr_assert_not_null(f);
+  draw(f, c);
+  fclose(f);
+  return buf;
+}
+
+static int count_of(const char *s, const char *what) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, what)); p += strlen(what)) n++;
+  return n;
+}
+
+Test(report_svg, error_bars_at_their_pixels) {
+  const char *cats[3] = {"TP=1", "TP=2", "TP=4"};
+  double v[3] = {100, 50, 20}, lo[3] = {80, 40, NAN}, hi[3] = {125, 60, 30};
+  svg_series s = {"tokens/s per card", v};
+  svg_chart c = {.title = "t", .x_label = "x", .y_label = "y", .categories = cats,
+                 .n_categories = 3, .series = &s, .n_series = 1, .interval_lo = lo,
+                 .interval_hi = hi, .interval_label = "90% interval (error bar)"};
+  char *svg = render(svg_lines, &c);
+  /* 640 x 360: one legend row, plot top 34 + 18 + 8 = 60 px, height 360 - 60
+   * - 58 = 242 px, left 72 px, width 640 - 72 - 24 = 544 px. The axis grows
+   * to the highest interval end, 125: step nice(125 x 1.04 / 5) = 50, top
+   * 150. TP=1 at x = 72 + 544 / 3 / 2 = 162.67; y(80) = 60 + 242 - 80 / 150
+   * x 242 = 172.93, y(125) = 100.33. */
+  cr_expect(strstr(svg, "<path d=\"M162.67 172.93 V100.33 M156.67 172.93 h12 M156.67 100.33 h12\""),
+            "no error bar at TP=1's pixels:\n%s", svg);
+  cr_expect_eq(count_of(svg, "class=\"errbar\""), 2, "TP=4's interval is not finite: no bar");
+  cr_expect_eq(count_of(svg, "class=\"errbar-key\""), 1);
+  cr_expect(strstr(svg, ">90% interval (error bar)</text>"));
+  cr_expect(strstr(svg, "<title>TP=1: 90% interval (error bar) 80-125</title>"));
+  free(svg);
+  /* no intervals: nothing of them, not even the legend */
+  c.interval_lo = c.interval_hi = NULL;
+  svg = render(svg_lines, &c);
+  cr_expect_null(strstr(svg, "errbar"));
+  cr_expect_null(strstr(svg, "interval"));
+  free(svg);
+}
+
+Test(report_svg, band_over_the_stack) {
+  const char *cats[2] = {"TP=1", "TP=2"};
+  double a[2] = {30, 20}, b2[2] = {18, 10}, lo[2] = {43.7, 35}, hi[2] = {52.5, 34};
+  svg_series s[2] = {{"weights", a}, {"activations", b2}};
+  svg_chart c = {.title = "t", .x_label = "x", .y_label = "y", .categories = cats,
+                 .n_categories = 2, .series = s, .n_series = 2, .ref_value = 64,
+                 .ref_label = "device", .interval_lo = lo, .interval_hi = hi,
+                 .interval_label = "90% interval of the total (band)"};
+  char *svg = render(svg_stacked_bars, &c);
+  /* TP=2's pair has lo > hi: no band. TP=1: plot as above, axis top from
+   * the device line 64 x 1.04 = 66.6 -> step 20, top 80; band = bar (0.6 x
+   * 272 = 163.2 px, capped at 90) + 8 px, from y(52.5) = 302 - 52.5 / 80 x
+   * 242 = 143.19 to y(43.7) = 169.81 */
+  cr_expect_eq(count_of(svg, "class=\"band\""), 1);
+  cr_expect_eq(count_of(svg, "class=\"band-key\""), 1);
+  cr_expect(strstr(svg, "y=\"143.19\" width=\"98.00\" height=\"26.62\""), "%s", svg);
+  cr_expect(strstr(svg, "<title>TP=1: 90% interval of the total (band) 43.7-52.5</title>"));
+  free(svg);
+}
+
+Test(report_bundle, intervals_in_charts_and_plan, .init = load) {
+  int64_t list[3] = {1, 2, 4};
+  tps_run_overrides over;
+  tps_run_overrides_init(&over);
+  report_bundle b;
+  tps_error err;
+  tps_error_clear(&err);
+  double tokens = 1e11, days = 30;
+  cr_assert_eq(report_bundle_build(&model, &hw, &over, list, 3, tokens, days, &b, &err), TPS_OK,
+               "%s", err.msg);
+  char path[4096];
+  static tps_model_errors errors;
+  cr_assert_eq(tps_data_find("validation", "model-error", path, sizeof path, &err), TPS_OK);
+  cr_assert_eq(tps_model_errors_load(path, &errors, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(report_bundle_add_intervals(&b, &over, 0.9, &errors, &err), TPS_OK, "%s", err.msg);
+  cr_assert_not_null(b.unc);
+  cr_assert_eq(b.report.unc, b.unc);
+  for (int i = 0; i < b.report.n; i++) {
+    const tps_capacity_row *c = &b.capacity[i];
+    const tps_capacity_interval *iv = &c->interval;
+    cr_assert(iv->has && c->has_budget && c->budget.reachable);
+    /* the ratios are the tokens/s interval's */
+    cr_expect_float_eq(iv->lo_ratio, b.unc[i].tokens_per_s.lo / b.est[i].tokens_per_s, 1e-12);
+    cr_expect(iv->lo_ratio < 1.0 && iv->hi_ratio > 1.0);
+    cr_expect(iv->cards_lo <= c->budget.cards && c->budget.cards <= iv->cards_hi);
+    cr_expect(iv->cards_hi_reachable);
+    cr_expect_float_eq(iv->days_hi, c->budget.days / iv->lo_ratio, 1e-9 * iv->days_hi);
+    cr_expect_float_eq(iv->card_hours_lo, c->budget.card_hours / iv->hi_ratio, 1e-9 * iv->card_hours_lo);
+    /* the most cards: the smallest whole-node DP whose tokens/s at the low
+     * end reaches the budget; one node fewer does not (a node at TP x PP =
+     * tp x 2 holds 8 / (2 tp) replicas) */
+    tps_run_overrides p = pinned_at(list[i], over.memory_margin);
+    tps_status st;
+    int64_t per = list[i] * p.pp, dp_hi = iv->cards_hi / per;
+    double r = tps_capacity_tokens_per_s(&model, &hw, &p, dp_hi, NULL, &st, &err);
+    cr_assert_eq(st, TPS_OK, "%s", err.msg);
+    cr_expect(r * iv->lo_ratio * days * 86400.0 >= tokens);
+    int64_t dp_less = (iv->cards_hi - hw.devices_per_node) / per;
+    r = tps_capacity_tokens_per_s(&model, &hw, &p, dp_less, NULL, &st, &err);
+    cr_expect(r * iv->lo_ratio * days * 86400.0 < tokens, "TP %lld: %lld cards would do",
+              (long long)list[i], (long long)(iv->cards_hi - hw.devices_per_node));
+  }
+  /* the charts: an error bar per TP on throughput and step time, a band per
+   * TP on memory, each named in its legend */
+  char *charts[3];
+  for (int k = 0; k < 3; k++) {
+    size_t size = 0;
+    FILE *f = open_memstream(&charts[k], &size);
+    report_bundle_chart(f, &b, k, false);
+    fclose(f);
+  }
+  cr_expect_eq(count_of(charts[0], "class=\"band\""), 3);
+  cr_expect(strstr(charts[0], "90% interval of the total (band)"));
+  cr_expect_eq(count_of(charts[1], "class=\"errbar\""), 3);
+  cr_expect_eq(count_of(charts[2], "class=\"errbar\""), 3);
+  cr_expect(strstr(charts[1], "90% interval (error bar)"));
+  for (int k = 0; k < 3; k++) free(charts[k]);
+  report_bundle_free(&b);
 }

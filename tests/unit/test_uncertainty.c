@@ -283,3 +283,51 @@ Test(propagation, bad_options_refused, .init = setup) {
   o.time_sd = NAN;
   cr_expect_eq(tps_uncertainty_run(&model, &hw, &e, &o, &u, &err), TPS_EINVAL);
 }
+
+/* ---- decisions (docs/uncertainty.md, "Decisions") ------------------------- */
+
+/* Two hand-made results: intervals [lo, hi] of tokens/s per card and 200
+ * paired samples in which a is better in `wins` of them. */
+static void verdict_pair(tps_uncertainty *a, tps_uncertainty *b, double a_lo, double a_hi,
+                         double b_lo, double b_hi, int wins) {
+  memset(a, 0, sizeof *a);
+  memset(b, 0, sizeof *b);
+  a->level = b->level = 0.9;
+  a->n_samples = b->n_samples = 200;
+  a->tokens_per_s_per_card = (tps_interval){a_lo, a_hi};
+  b->tokens_per_s_per_card = (tps_interval){b_lo, b_hi};
+  for (int j = 0; j < 200; j++) {
+    a->samples_tokens_per_s_per_card[j] = j < wins ? 2.0 : 1.0;
+    b->samples_tokens_per_s_per_card[j] = 1.5;
+  }
+}
+
+Test(decision, beats_only_when_intervals_and_samples_agree, .init = setup) {
+  static tps_uncertainty a, b;
+  char text[320];
+  /* the qwen25vl-7b recommend case before the rule: central values 3691 and
+   * 2821 outside each other's intervals, a better in 175 of 200 (87.5%) */
+  verdict_pair(&a, &b, 2901, 4696, 2221, 3582, 175);
+  tps_unc_verdict v = tps_uncertainty_verdict(3691, &a, 2821, &b);
+  cr_expect_not(v.overlap);
+  cr_expect_float_eq(v.p_better, 0.875, 1e-12);
+  cr_expect_not(v.beats, "87.5%% of the samples is under the 90%% level");
+  tps_uncertainty_verdict_text(&v, "TP 1", "TP 2", text, sizeof text);
+  cr_expect_str_eq(text, "TP 1 and TP 2 are indistinguishable at 90% (TP 1 better in only 87.5% "
+                         "of 200 paired samples, under 90%, though outside each other's intervals)");
+  /* 180 of 200 = 90%: at the level, beats */
+  verdict_pair(&a, &b, 2901, 4696, 2221, 3582, 180);
+  v = tps_uncertainty_verdict(3691, &a, 2821, &b);
+  cr_expect(v.beats);
+  tps_uncertainty_verdict_text(&v, "TP 1", "TP 2", text, sizeof text);
+  cr_expect_str_eq(text, "TP 1 beats TP 2 at 90% (outside each other's intervals; TP 1 better in "
+                         "90% of 200 paired samples)");
+  /* every sample better, but 2821 inside a's interval [2700, 4696]: not beats */
+  verdict_pair(&a, &b, 2700, 4696, 2221, 3582, 200);
+  v = tps_uncertainty_verdict(3691, &a, 2821, &b);
+  cr_expect(v.overlap);
+  cr_expect_not(v.beats);
+  tps_uncertainty_verdict_text(&v, "TP 1", "TP 2", text, sizeof text);
+  cr_expect_str_eq(text, "TP 1 and TP 2 are indistinguishable at 90% (a central value inside the "
+                         "other's interval; TP 1 better in 100% of 200 paired samples)");
+}

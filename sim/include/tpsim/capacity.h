@@ -90,6 +90,28 @@ tps_status tps_capacity_cards_for_budget(const tps_model *m, const tps_hw *hw,
                                          const tps_run_overrides *pinned, double tokens,
                                          double seconds, tps_capacity_budget *out, tps_error *err);
 
+/* The capacity plan's figures with an interval (docs/uncertainty.md,
+ * "Capacity plan"): from the evaluated run's tokens/s interval as ratios to
+ * its central value, lo_ratio = lo / central <= 1 <= hi_ratio = hi /
+ * central, taken to hold for the runs scaled in DP as well (the model
+ * error and the constants' spreads are relative). */
+typedef struct tps_capacity_interval {
+  bool has;                /* computed (tps_capacity_plan_interval) */
+  double level;            /* of the tokens/s interval, in (0, 1) */
+  double lo_ratio, hi_ratio;
+  /* cards for the budget when the throughput is at the interval's high end
+   * (fewest cards) and at its low end (most cards); cards_hi_reachable is
+   * false when at the low end no dp <= TPS_CAPACITY_MAX_DP reaches it */
+  int64_t cards_lo, cards_hi;
+  bool cards_hi_reachable;
+  /* the planned cards (budget.cards) kept: the days they take and the
+   * card-hours they book, at the high and the low throughput */
+  double days_lo, days_hi;
+  double card_hours_lo, card_hours_hi;
+  double days_at_run_lo, days_at_run_hi;      /* the evaluated run's days */
+  double tokens_in_days_lo, tokens_in_days_hi; /* the evaluated run's tokens */
+} tps_capacity_interval;
+
 /* Capacity planning of one evaluated TP size. */
 typedef struct tps_capacity_row {
   int64_t tp;
@@ -109,6 +131,7 @@ typedef struct tps_capacity_row {
   tps_capacity_budget budget; /* cards needed for the budget within the days */
   double days_at_run;      /* budget / tokens/s of the evaluated run / 86400; 0: no budget */
   double tokens_in_days;   /* tokens/s of the evaluated run x days x 86400; 0: no days */
+  tps_capacity_interval interval; /* has = false: no intervals */
 } tps_capacity_row;
 
 /* Fills `row` for the evaluated run est->run under the options of `over`
@@ -120,5 +143,17 @@ typedef struct tps_capacity_row {
 tps_status tps_capacity_plan(const tps_model *m, const tps_hw *hw, const tps_run_overrides *over,
                              const tps_estimate *est, double token_budget, double days,
                              tps_capacity_row *row, tps_error *err);
+/* Fills row->interval for a row tps_capacity_plan filled with the same
+ * arguments: the cards for the budget searched again with the budget
+ * divided by hi_ratio and by lo_ratio (tps_capacity_cards_for_budget: the
+ * same search, the same rounding to whole nodes), and the days, card-hours
+ * and tokens divided or multiplied by the ratios. Returns EINVAL for ratios
+ * that are not 0 < lo_ratio <= 1 <= hi_ratio (finite) or a level outside
+ * (0, 1), ENOMEM, or an engine error of a scaled run. */
+tps_status tps_capacity_plan_interval(const tps_model *m, const tps_hw *hw,
+                                      const tps_run_overrides *over, const tps_estimate *est,
+                                      double token_budget, double days, double level,
+                                      double lo_ratio, double hi_ratio, tps_capacity_row *row,
+                                      tps_error *err);
 
 #endif

@@ -17,6 +17,7 @@
 #define TPSIM_UNCERTAINTY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "tpsim/engine.h"
 
@@ -87,9 +88,31 @@ const tps_model_error *tps_model_error_find(const tps_model_errors *me, const tp
 /* Share of paired samples in which a's tokens/s per card beats b's. */
 double tps_uncertainty_p_better(const tps_uncertainty *a, const tps_uncertainty *b);
 
-/* Whether each central value lies inside the other's tokens/s per card
- * interval (the two cannot be told apart at the level). */
+/* Whether either central value lies inside the other's tokens/s per card
+ * interval. */
 bool tps_uncertainty_overlap(const tps_estimate *ea, const tps_uncertainty *a,
                              const tps_estimate *eb, const tps_uncertainty *b);
+/* The same on central tokens/s per card values xa and xb. */
+bool tps_uncertainty_overlap_x(double xa, const tps_uncertainty *a, double xb,
+                               const tps_uncertainty *b);
+
+/* The one verdict of `estimate`, `recommend` and `report` (docs/uncertainty.md,
+ * "Decisions"): a (central tokens/s per card xa) beats b at the level when
+ * both measures say so: neither central value lies inside the other's
+ * interval, and a is better in at least `level` of the paired samples.
+ * Otherwise the two are indistinguishable at the level. */
+typedef struct tps_unc_verdict {
+  bool beats;         /* a beats b at the level */
+  bool overlap;       /* tps_uncertainty_overlap_x */
+  double p_better;    /* tps_uncertainty_p_better(a, b) */
+  double level;       /* a's level */
+  int n_samples;
+} tps_unc_verdict;
+tps_unc_verdict tps_uncertainty_verdict(double xa, const tps_uncertainty *a, double xb,
+                                        const tps_uncertainty *b);
+/* "TP 1 beats TP 2 at 90% (...)" / "TP 1 and TP 2 are indistinguishable at
+ * 90% (...)": the sentence of a verdict, into buf. Returns snprintf's count. */
+int tps_uncertainty_verdict_text(const tps_unc_verdict *v, const char *name_a,
+                                 const char *name_b, char *buf, size_t size);
 
 #endif
