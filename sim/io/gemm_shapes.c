@@ -37,6 +37,8 @@ static tps_status read_point(io_doc *d, const yaml_node_t *e, int64_t dim[3], do
   char got[64], what[96];
   if (!e || e->type != YAML_SEQUENCE_NODE || io_seq_len(e) != 4) {
     io_node_desc(e, got, sizeof got);
+    if (e && e->type == YAML_SEQUENCE_NODE)
+      snprintf(got, sizeof got, "a list of %d", io_seq_len(e));
     io_doc_fail(d, e, TPS_ETYPE, "each entry of " KEY " must be [m, n, k, efficiency], got %s",
                 got);
     io_doc_hint(d, "for example [4096, 1024, 4096, 0.76]: a GEMM y(m, n) = x(m, k) W(k, n)");
