@@ -1,7 +1,8 @@
 /* The cost model: seconds per op on a hardware profile.
  *
  * GEMM and attention: roofline, max(FLOPs / (peak x efficiency(FLOPs)),
- * bytes / (bandwidth x memory_efficiency)); other kernels: bytes over
+ * bytes / (bandwidth x memory_efficiency)), a GEMM's efficiency read by its
+ * shape (m, n, k) when the profile has a shape grid; other kernels: bytes over
  * achieved memory bandwidth. Every kernel pays the profile's launch overhead.
  * Collectives: latency per step + bytes over the achieved link bandwidth,
  * with the volume of ring/mesh algorithms (all-reduce moves 2 (p-1)/p of the
@@ -32,6 +33,46 @@ double tps_table_eval(const tps_table *t, double x) {
   double dx = lx1 - lx0;
   if (!(dx > 0.0)) return t->y[0];
   return t->y[lo] + (log10(x) - lx0) / dx * (t->y[lo + 1] - t->y[lo]);
+}
+
+/* Where x falls on a strictly increasing axis: the cell's lower index and
+ * the fraction of the way to the next point in log(x), clamped to [0, 1]
+ * at the ends; a one-point axis is cell 0 at fraction 0. */
+static void axis_locate(const double *ax, int n, double x, int *lo, double *frac) {
+  *lo = 0;
+  *frac = 0.0;
+  if (n <= 1 || !(x > ax[0])) return;
+  if (x >= ax[n - 1]) {
+    *lo = n - 2;
+    *frac = 1.0;
+    return;
+  }
+  int i = 0;
+  while (i + 2 < n && ax[i + 1] <= x) i++;
+  *lo = i;
+  *frac = (log(x) - log(ax[i])) / (log(ax[i + 1]) - log(ax[i]));
+}
+
+double tps_gemm_shape_eval(const tps_gemm_shapes *g, double m, double n, double k) {
+  if (g->nm <= 0 || g->nn <= 0 || g->nk <= 0) return 1.0;
+  int lo[3];
+  double fr[3];
+  axis_locate(g->m, g->nm, m, &lo[0], &fr[0]);
+  axis_locate(g->n, g->nn, n, &lo[1], &fr[1]);
+  axis_locate(g->k, g->nk, k, &lo[2], &fr[2]);
+  int len[3] = {g->nm, g->nn, g->nk};
+  double eff = 0.0;
+  for (int c = 0; c < 8; c++) { /* the cell's 8 corners */
+    double w = 1.0;
+    int at[3];
+    for (int a = 0; a < 3; a++) {
+      int up = (c >> a) & 1;
+      w *= up ? fr[a] : 1.0 - fr[a];
+      at[a] = up && len[a] > 1 ? lo[a] + 1 : lo[a];
+    }
+    if (w > 0.0) eff += w * g->eff[(at[0] * g->nn + at[1]) * g->nk + at[2]];
+  }
+  return eff;
 }
 
 static double peak_flops(const tps_hw *hw, tps_precision p) {
@@ -68,6 +109,30 @@ static double fp8_gemm_time(const tps_hw *hw, double flops, double call_flops, d
  * across the micro-batches of a step and left out. */
 static double fp8_cast_time(const tps_hw *hw, double elements, const tps_run *run) {
   return mem_time(hw, elements * ((double)tps_precision_bytes(run->precision) + 2.0));
+}
+
+/* Roofline times of a GEMM op on a profile with efficiency by shape, launch
+ * overhead left out. y(m, n) = x(m, k) W(k, n) runs at eff(m, n, k); its
+ * backward is the data gradient dx(m, k) = dy(m, n) W^T, shape (m, k, n),
+ * and, when the weight trains, the weight gradient dW(k, n) = x^T dy, shape
+ * (k, n, m), each FLOPs of the forward. A grouped GEMM (routed experts)
+ * runs `groups` GEMMs of m / groups rows. */
+static void gemm_shape_times(const tps_op *op, const tps_hw *hw, tps_precision p, double *fwd_s,
+                             double *bwd_s) {
+  const tps_gemm_shapes *g = &hw->gemm_shapes;
+  double m = (double)op->m / (op->groups > 1 ? (double)op->groups : 1.0);
+  double n = (double)op->n, k = (double)op->k, peak = peak_flops(hw, p);
+  double t = op->fwd_flops / (peak * tps_gemm_shape_eval(g, m, n, k));
+  double t_mem = mem_time(hw, op->fwd_bytes);
+  *fwd_s = t > t_mem ? t : t_mem;
+  *bwd_s = 0.0;
+  if (!(op->bwd_flops > 0)) return;
+  double dgrad = op->bwd_flops > op->fwd_flops * 1.5 ? op->fwd_flops : op->bwd_flops;
+  t = dgrad / (peak * tps_gemm_shape_eval(g, m, k, n));
+  if (op->bwd_flops > dgrad)
+    t += (op->bwd_flops - dgrad) / (peak * tps_gemm_shape_eval(g, k, n, m));
+  t_mem = mem_time(hw, op->bwd_bytes);
+  *bwd_s = t > t_mem ? t : t_mem;
 }
 
 /* Achieved bus bandwidth per rank for a group of p ranks `stride` apart.
@@ -148,6 +213,7 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
   const double *extra = hw->stack.extra_kernels[op->kind];
   switch (op->kind) {
     case TPS_OP_GEMM: {
+      int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1; /* dgrad (+ wgrad) */
       /* A grouped GEMM (routed experts) runs at the efficiency of one
        * expert's GEMM: its rows are the expected tokens per expert. */
       double call = op->groups > 1 ? op->fwd_flops / (double)op->groups : op->fwd_flops;
@@ -155,19 +221,24 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
         f = fp8_gemm_time(hw, op->fwd_flops, call, op->fwd_bytes) + launch +
             fp8_cast_time(hw, (double)op->m * (double)op->k, run) + launch;
         if (op->bwd_flops > 0) {
-          int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1;
           b = fp8_gemm_time(hw, op->bwd_flops, call, op->bwd_bytes) + kernels * launch +
               fp8_cast_time(hw, (double)op->m * (double)op->n, run) + launch;
         }
         break;
       }
+      /* bf16/fp16 GEMMs on a profile with efficiency by shape (FP8 GEMMs
+       * above keep the FP8 table over FLOPs: no shape data for FP8). */
+      if (hw->gemm_shapes.nm > 0) {
+        gemm_shape_times(op, hw, run->precision, &f, &b);
+        f += launch;
+        if (op->bwd_flops > 0) b += kernels * launch;
+        break;
+      }
       f = compute_time(hw, &hw->gemm_efficiency, run->precision, op->fwd_flops, call,
                        op->fwd_bytes) + launch;
-      if (op->bwd_flops > 0) {
-        int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1; /* dgrad (+ wgrad) */
+      if (op->bwd_flops > 0)
         b = compute_time(hw, &hw->gemm_efficiency, run->precision, op->bwd_flops, call,
                          op->bwd_bytes) + kernels * launch;
-      }
       break;
     }
     case TPS_OP_ATTENTION:

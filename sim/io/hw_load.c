@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/gemm_shapes.h"
 #include "io/io_internal.h"
 #include "io/limits.h"
 #include "io/yaml_doc.h"
@@ -49,7 +50,8 @@ static const io_key top_keys[TOP_N] = {
 
 enum {
   DEV_NAME, DEV_MEMORY, DEV_BW, DEV_PEAK, DEV_RESERVE, DEV_GEMM, DEV_ATTN,
-  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_COMM_MEM, DEV_FP8_GEMM, DEV_N
+  DEV_MEM_EFF, DEV_OVERHEAD, DEV_ACT_OVERHEAD, DEV_BWD_BUFFERS, DEV_COMM_MEM, DEV_FP8_GEMM,
+  DEV_GEMM_SHAPES, DEV_N
 };
 static const io_key device_keys[DEV_N] = {
     [DEV_NAME] = {.name = "name", .type = IO_KEY_STRING,
@@ -97,6 +99,10 @@ static const io_key device_keys[DEV_N] = {
                       .offset = offsetof(tps_hw, fp8_gemm_efficiency), .applies = ALL,
                       .help = "FP8 GEMMs: fraction of the fp8 peak, or [[FLOPs, fraction], ...]",
                       .spread = true},
+    /* optional; absent: GEMMs by FLOPs alone (gemm_efficiency) */
+    [DEV_GEMM_SHAPES] = {.name = "gemm_efficiency_shapes", .type = IO_KEY_NODE, .applies = ALL,
+                         .help = "GEMM efficiency on a full grid of shapes, "
+                                 "[[m, n, k, fraction], ...]"},
 };
 
 /* The peak per precision, then FP8's: io_map_read writes each at the
@@ -226,6 +232,8 @@ static tps_status read_device(io_doc *d, const yaml_node_t *n, tps_hw *hw) {
                            &io_limit_efficiency)) ||
       (st = io_check_limit(d, f[DEV_OVERHEAD], "'kernel_overhead'", hw->kernel_overhead_s,
                            &io_limit_time)))
+    return st;
+  if (f[DEV_GEMM_SHAPES] && (st = io_gemm_shapes_read(d, f[DEV_GEMM_SHAPES], &hw->gemm_shapes)))
     return st;
   if (hw->runtime_reserve_bytes >= hw->memory_bytes) {
     char got[64];

@@ -152,4 +152,9 @@ int tps_recommend_tp(const tps_estimate *est, int n);
 /* Interpolates t at x (log10 in x, clamped). */
 double tps_table_eval(const tps_table *t, double x);
 
+/* Efficiency of one GEMM of shape (m, n, k) on grid g: trilinear in
+ * (log m, log n, log k), each coordinate clamped to its axis; 1.0 when g has
+ * no points (docs/model.md, "GEMM efficiency by shape"). */
+double tps_gemm_shape_eval(const tps_gemm_shapes *g, double m, double n, double k);
+
 #endif

@@ -177,6 +177,19 @@ typedef struct tps_table {
                   standard deviation, same unit as y; 0 = exact */
 } tps_table;
 
+/* GEMM efficiency by shape: achieved / peak FLOP/s of one y(m, n) = x(m, k)
+ * W(k, n) call, measured on the full grid m[] x n[] x k[] (each axis strictly
+ * increasing, in elements). eff[(i * nn + j) * nk + l] is the point
+ * (m[i], n[j], k[l]). Interpolated trilinearly in (log m, log n, log k),
+ * each coordinate clamped to its axis (tps_gemm_shape_eval, engine.h);
+ * nm == 0: no grid (the FLOPs table gemm_efficiency applies). */
+#define TPS_MAX_GRID_AXIS 8
+typedef struct tps_gemm_shapes {
+  int nm, nn, nk;
+  double m[TPS_MAX_GRID_AXIS], n[TPS_MAX_GRID_AXIS], k[TPS_MAX_GRID_AXIS];
+  double eff[TPS_MAX_GRID_AXIS * TPS_MAX_GRID_AXIS * TPS_MAX_GRID_AXIS];
+} tps_gemm_shapes;
+
 typedef struct tps_link {
   double bandwidth_Bps;  /* per device, per direction, bytes/s */
   double latency_s;      /* per collective step */
@@ -234,6 +247,9 @@ typedef struct tps_hw {
                                    (tokens x hidden) kept alive through backward
                                    besides one op's working set; 0 = none */
   tps_table gemm_efficiency;    /* x = FLOPs of one GEMM call */
+  tps_gemm_shapes gemm_shapes;  /* by shape (m, n, k); when given (nm > 0),
+                                   GEMMs are costed with it instead of
+                                   gemm_efficiency */
   tps_table attention_efficiency; /* x = FLOPs of one attention-core call */
   double memory_efficiency;     /* achieved / nominal bandwidth, elementwise */
   double kernel_overhead_s;     /* fixed cost per kernel launch */

@@ -1,0 +1,1 @@
+--model llama3-8b --hw tests/inputs/bad/h_shapes_axis.yaml --tp 1

@@ -1,0 +1,1 @@
+--model llama3-8b --hw tests/inputs/bad/h_shapes_not_list.yaml --tp 1

@@ -1,0 +1,1 @@
+--model llama3-8b --hw tests/inputs/hw_profiles/test-gpu-shapes.yaml --tp 1,2 --interval none
