@@ -116,6 +116,8 @@ int cmd_recommend(const cli_args *args) {
   o.cp = over.cp;
   o.cp_algo = over.cp_algo;
   o.ulysses_degree = over.ulysses_degree;
+  o.ep = over.ep;
+  o.etp = over.etp;
   if (args->top > 0) o.top_n = (int)args->top;
   o.max_tp = args->max_tp;
   if (args->max_tp > 0 && args->n_tp > 0)

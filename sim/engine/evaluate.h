@@ -36,6 +36,9 @@ typedef struct eng_tmpl_sums {
   double replicated_flops;        /* fwd + bwd FLOPs of GEMMs every TP rank runs whole */
   double model_flops_replica;     /* MFU numerator, one micro-batch, one model replica */
   double params, trainable;       /* parameters held by one rank; those with gradients */
+  double expert_trainable;        /* of `trainable`, routed experts' (their gradients
+                                     reduce and their optimizer shards over the
+                                     expert data-parallel group) */
   double saved, saved_sel;        /* activation bytes kept: no / selective recompute */
   double full_saved;              /* bytes kept under full recompute (the layer input) */
   bool full_applies;              /* a block that saves anything: full recompute applies */

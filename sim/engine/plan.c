@@ -17,6 +17,7 @@ void tps_run_overrides_init(tps_run_overrides *over) {
   over->tp_comm_overlap = -1;
   over->recompute = over->precision = over->cp_algo = -1;
   over->memory_margin = -1.0;
+  over->moe_capacity_factor = -1.0;
 }
 
 static int64_t pick(int64_t over, int64_t dflt) { return over > 0 ? over : dflt; }
@@ -141,6 +142,8 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     return TPS_EDIVIDE;
   }
   run->micro_batches = run->global_batch / per_step;
+  tps_status est = eng_resolve_ep(model, over, run, err);
+  if (est != TPS_OK) return est;
 
   if (tr->n_pipeline_stages == run->pp && run->pp > 1) {
     run->explicit_pipeline = true;
