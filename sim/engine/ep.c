@@ -30,7 +30,7 @@ tps_status eng_resolve_ep(const tps_model *model, const tps_run_overrides *over,
                          "--moe-capacity-factor must be 0 (dropless) or positive, got %g",
                          run->moe_capacity_factor);
   if (!has_experts(model)) {
-    if (run->ep > 1 || etp > 0) {
+    if (run->ep > 1 || (etp > 0 && etp != run->tp)) {
       tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--%s %lld: model '%s' has no experts",
                     run->ep > 1 ? "ep" : "etp", (long long)(run->ep > 1 ? run->ep : etp),
                     model->name);

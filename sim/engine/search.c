@@ -553,7 +553,7 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.tp_comm_overlap = base->tp_comm_overlap && cfg->sp;
   o.recompute = (int)cfg->recompute;
   o.vpp = cfg->vpp > 1 ? cfg->vpp : 1;
-  o.ep = cfg->ep > 1 ? cfg->ep : 0;
+  o.ep = cfg->ep > 0 ? cfg->ep : 0; /* 0: a model without experts */
   o.etp = cfg->ep > 0 ? (cfg->etp > 0 ? cfg->etp : cfg->tp) : 0;
   o.cp = eng_cp_ranks(base);
   o.cp_algo = (int)base->cp_algo;
@@ -831,6 +831,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   tps_run_overrides o;
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = o.cards = o.vpp = 1; /* VPP is a searched dimension: none in the base */
+  o.ep = o.etp = 1; /* so are EP and ETP (the base is at TP 1) */
   o.micro_batch = 1;
   o.seq_len = opts->seq_len;
   o.global_batch = opts->global_batch > 0 ? opts->global_batch

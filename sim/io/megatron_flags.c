@@ -27,6 +27,10 @@ static const char *const cp_algo_choices[] = {"megatron_cp_algo", "ulysses_cp_al
  * the hierarchical a2a+p2p are not modelled. */
 static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
 static const char *const score_choices[] = {"softmax", "sigmoid", NULL};
+/* --moe-token-dispatcher-type (Megatron-LM arguments.py; MindSpeed-LLM adds
+ * alltoall_seq): indexes 0 and 1 are modelled, the others costed as them. */
+static const char *const dispatcher_choices[] = {"alltoall", "alltoall_seq", "allgather", "flex",
+                                                 NULL};
 
 static const char *const tokenizer_choices[] = {
     "BertWordPieceLowerCase", "BertWordPieceCase",       "GPT2BPETokenizer",
@@ -110,6 +114,12 @@ const mgf_flag mgf_flags[] = {
     {"--v-head-dim", MGF_V_HEAD, MGF_INT, true, NULL},
     /* multi-token prediction depth */
     {"--mtp-num-layers", MGF_MTP, MGF_INT, true, NULL},
+    /* expert parallelism (docs/model.md, "Mixture of experts") */
+    {"--expert-model-parallel-size", MGF_EP, MGF_INT, false, NULL},
+    {"--expert-tensor-parallel-size", MGF_ETP, MGF_INT, false, NULL},
+    {"--moe-token-dispatcher-type", MGF_DISPATCHER, MGF_CHOICE, false, dispatcher_choices},
+    /* the routed experts of a rank run as one grouped GEMM: how tp-sim costs them */
+    {"--moe-grouped-gemm", MGF_GROUPED_GEMM, MGF_SWITCH, false, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 

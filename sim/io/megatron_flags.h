@@ -21,7 +21,9 @@ typedef enum {
   /* mixture of experts, MLA, MTP */
   MGF_EXPERTS, MGF_TOPK, MGF_MOE_FFN, MGF_SHARED_FFN, MGF_MOE_FREQ, MGF_FIRST_DENSE,
   MGF_ROUTER_SCORE, MGF_MLA, MGF_Q_LORA, MGF_KV_LORA, MGF_QK_NOPE, MGF_QK_ROPE, MGF_V_HEAD,
-  MGF_MTP, MGF_N
+  MGF_MTP,
+  /* expert parallelism and the token dispatcher */
+  MGF_EP, MGF_ETP, MGF_DISPATCHER, MGF_GROUPED_GEMM, MGF_N
 } mgf_id;
 
 typedef enum {
