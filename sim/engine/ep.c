@@ -27,7 +27,7 @@ tps_status eng_resolve_ep(const tps_model *model, const tps_run_overrides *over,
                                                             : tr->moe_capacity_factor;
   if (!(run->moe_capacity_factor >= 0.0) || run->moe_capacity_factor > 1e6)
     return tps_error_set(err, TPS_ERANGE, NULL, 0, 0,
-                         "--moe-capacity-factor must be 0 (dropless) or positive, got %g",
+                         "the MoE capacity factor must be 0 (dropless) or positive, got %g",
                          run->moe_capacity_factor);
   if (!has_experts(model)) {
     if (run->ep > 1 || (etp > 0 && etp != run->tp)) {
