@@ -253,6 +253,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
     fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
   if (run0 && run0->cp > 1) report_cp_words(out, run0);
   if (run0) report_fp8_words(out, run0);
+  if (run0) report_ep_words(out, run0);
   if (run0 && run0->mean_seq_len > 0 && run0->mean_seq_len < run0->seq_len)
     fprintf(out, ", samples of mean length %lld (time at the mean, memory at seq %lld)",
             (long long)run0->mean_seq_len, (long long)run0->seq_len);
@@ -373,6 +374,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "dp"); json_int(&w, e->run.dp);
     if (e->run.cp > 1) report_cp_json(&w, &e->run);
     report_fp8_json(&w, &e->run);
+    report_ep_json(&w, &e->run);
     json_key(&w, "cards"); json_int(&w, e->run.cards);
     json_key(&w, "sp"); json_bool(&w, e->run.sp);
     if (e->run.tp_comm_overlap) { json_key(&w, "tp_comm_overlap"); json_bool(&w, true); }

@@ -335,6 +335,11 @@ void report_fit_stack_yaml(FILE *out, const fit_result *r, const char *date) {
   fprintf(out, "\nallocator_overhead: %.6g", s->allocator_overhead >= 1 ? s->allocator_overhead : 1.0);
   if (s->allocator_overhead_sd > 0) fprintf(out, " \xc2\xb1 %.4g", s->allocator_overhead_sd);
   fputc('\n', out);
+  if (s->moe_imbalance > 0) { /* not fitted: carried over with its source */
+    fprintf(out, "moe:\n  imbalance: %.6g\n  source: ", s->moe_imbalance);
+    yaml_quoted(out, s->moe_source);
+    fputc('\n', out);
+  }
   fprintf(out, "ops:\n");
   for (int k = 0; k < TPS_OP_KIND_COUNT; k++)
     fprintf(out, "  %s: {host_ops: [%g, %g], extra_kernels: [%g, %g]}\n", tps_op_kind_name((tps_op_kind)k),

@@ -37,6 +37,7 @@ void report_layers_table(FILE *out, const layers_report *r) {
   if (run->tp_comm_overlap) fprintf(out, ", TP comm overlap");
   report_cp_words(out, run);
   report_fp8_words(out, run);
+  report_ep_words(out, run);
   fprintf(out, "\n");
   fprintf(out, "Per rank, per micro-batch. static = weights + grads + optimizer.\n\n");
   fprintf(out, "%-34s %5s %13s %10s %10s %9s %9s %10s\n", "layer", "stage", "params/rank",
@@ -64,6 +65,7 @@ void report_layers_json(FILE *out, const layers_report *r) {
   json_key(&w, "dp"); json_int(&w, r->run->dp);
   report_cp_json(&w, r->run);
   report_fp8_json(&w, r->run);
+  report_ep_json(&w, r->run);
   json_key(&w, "layers");
   json_array_begin(&w);
   for (int i = 0; i < r->plan->n_layers; i++) {

@@ -58,6 +58,10 @@ void report_cp_json(json_writer *w, const tps_run *run);
  * fp8_param_gather; nothing without FP8. */
 void report_fp8_words(FILE *out, const tps_run *run);
 void report_fp8_json(json_writer *w, const tps_run *run);
+/* Expert parallelism: ", EP 8 x ETP 1 (expert DP 8)" and the keys ep, etp,
+ * only when EP > 1 or expert TP differs from TP. */
+void report_ep_words(FILE *out, const tps_run *run);
+void report_ep_json(json_writer *w, const tps_run *run);
 
 /* Fills recommended, reason and assumptions from est. */
 void report_recommend(estimate_report *r);

@@ -29,6 +29,14 @@ static void table_row(FILE *out, int rank, const tps_search_row *row) {
           row->n_equivalent ? row->equivalent : "");
 }
 
+/* A model with experts: the row's expert layout, after the row. */
+static void table_row_ep(FILE *out, const tps_search_row *row) {
+  const tps_search_config *c = &row->cfg;
+  if (c->ep > 0)
+    fprintf(out, "        experts: EP %lld, ETP %lld\n", (long long)c->ep,
+            (long long)(c->etp > 0 ? c->etp : c->tp));
+}
+
 double report_search_p_best(const tps_uncertainty *top, int n) {
   if (n < 1 || top[0].n_samples < 1) return NAN;
   int ns = top[0].n_samples, wins = 0;
@@ -155,11 +163,17 @@ void report_search_table(FILE *out, const search_report *r) {
   fprintf(out, "Top %d of %lld configurations that fit (ranked by tokens/s per card; seconds per step):\n",
           s->n_top, (long long)s->valid);
   table_header(out);
-  for (int i = 0; i < s->n_top; i++) table_row(out, i + 1, &s->top[i]);
+  for (int i = 0; i < s->n_top; i++) {
+    table_row(out, i + 1, &s->top[i]);
+    table_row_ep(out, &s->top[i]);
+  }
   fprintf(out, "\nPareto front, peak memory against tokens/s per card (%d points, least memory first):\n",
           s->n_pareto);
   table_header(out);
-  for (int i = 0; i < s->n_pareto; i++) table_row(out, i + 1, &s->pareto[i]);
+  for (int i = 0; i < s->n_pareto; i++) {
+    table_row(out, i + 1, &s->pareto[i]);
+    table_row_ep(out, &s->pareto[i]);
+  }
   fprintf(out, "\nSearched %lld configurations in %.3f s: %lld costed, %lld fit", (long long)s->grid,
           s->elapsed_s, (long long)s->evaluated, (long long)s->valid);
   for (int k = 0; k < TPS_SKIP_COUNT; k++)
@@ -191,6 +205,10 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "dp"); json_int(w, c->dp);
   report_cp_json(w, b);
   report_fp8_json(w, b);
+  if (c->ep > 0) { /* a model with experts */
+    json_key(w, "ep"); json_int(w, c->ep);
+    json_key(w, "etp"); json_int(w, c->etp > 0 ? c->etp : c->tp);
+  }
   json_key(w, "cards"); json_int(w, b->cards);
   json_key(w, "sp"); json_bool(w, c->sp);
   json_key(w, "recompute"); json_string(w, tps_recompute_name(c->recompute));

@@ -68,11 +68,11 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
   int64_t *eco_i[] = {&eco->tp,      &eco->pp,          &eco->vpp,         &eco->dp,
                       &eco->cards,   &eco->seq_len,     &eco->micro_batch, &eco->global_batch,
                       &eco->mean_seq_len, &eco->cp,       &eco->ulysses_degree,
-                      &eco->fp8_amax_history};
+                      &eco->fp8_amax_history, &eco->ep, &eco->etp};
   const int64_t cli_i[] = {cli->tp,    cli->pp,      cli->vpp,         cli->dp,
                            cli->cards, cli->seq_len, cli->micro_batch, cli->global_batch,
                            cli->mean_seq_len, cli->cp, cli->ulysses_degree,
-                           cli->fp8_amax_history};
+                           cli->fp8_amax_history, cli->ep, cli->etp};
   for (size_t i = 0; i < sizeof cli_i / sizeof cli_i[0]; i++)
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
@@ -84,6 +84,7 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;
+  if (cli->moe_capacity_factor >= 0) eco->moe_capacity_factor = cli->moe_capacity_factor;
   if (cli->n_decoder_layers > 0) {
     memcpy(eco->decoder_layers, cli->decoder_layers, sizeof eco->decoder_layers);
     eco->n_decoder_layers = cli->n_decoder_layers;

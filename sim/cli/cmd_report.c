@@ -153,6 +153,8 @@ int cmd_recommend(const cli_args *args) {
   o.fp8 = over.fp8;
   o.fp8_amax_history = over.fp8_amax_history;
   o.fp8_param_gather = over.fp8_param_gather;
+  o.ep = over.ep;
+  o.etp = over.etp;
   if (args->top > 0) o.top_n = (int)args->top;
   o.max_tp = args->max_tp;
   if (args->max_tp > 0 && args->n_tp > 0)

@@ -12,7 +12,7 @@
 typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCENT } opt_type;
 
 typedef enum {
-  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
+  ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_EP, ID_ETP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
   ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
@@ -62,6 +62,12 @@ static const cli_option options[] = {
      "(default ring)"},
     {ID_ULYSSES, OPTS_RUN | OPTS_SEARCH, "--ulysses-degree-in-cp", NULL, T_INT, "N", NULL, 1, 1024,
      "--cp-algo hybrid: Ulysses ranks inside each CP group (a ring across the rest)"},
+    {ID_EP, OPTS_RUN | OPTS_SEARCH, "--ep", "--expert-model-parallel-size", T_INT, "N", NULL, 1,
+     1000000,
+     "expert-parallel size: routed experts spread over N ranks of TP x CP x DP (default 1; "
+     "recommend: searched unless given)"},
+    {ID_ETP, OPTS_RUN | OPTS_SEARCH, "--etp", "--expert-tensor-parallel-size", T_INT, "N", NULL, 1,
+     1000000, "expert tensor-parallel size: each expert's columns over N ranks (default: TP)"},
     {ID_DP, OPTS_RUN, "--dp", NULL, T_INT, "N", NULL, 1, BIG,
      "data-parallel size (default: cards / (TP x CP x PP))"},
     {ID_SEQ, OPTS_RUN | OPTS_SEARCH, "--seq-len", "--seq-length", T_INT, "N", NULL, 1, BIG,
@@ -295,6 +301,8 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_CP: ov->cp = v; break;
     case ID_CP_ALGO: ov->cp_algo = choice; break;
     case ID_ULYSSES: ov->ulysses_degree = v; break;
+    case ID_EP: ov->ep = v; break;
+    case ID_ETP: ov->etp = v; break;
     case ID_DP: ov->dp = v; break;
     case ID_SEQ: ov->seq_len = v; break;
     case ID_MEAN_SEQ: ov->mean_seq_len = v; break;

@@ -295,8 +295,10 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
   out->params = c.params + l->extra_params;
   out->trainable_params = c.trainable + (mod->frozen ? 0.0 : l->extra_params);
   out->static_bytes = out->params * tps_precision_bytes(run->precision) +
-                      out->trainable_params *
-                          (eng_grad_bytes_per_param(run) + eng_optimizer_bytes_per_param(run));
+                      out->trainable_params * eng_grad_bytes_per_param(run) +
+                      (out->trainable_params - c.expert_trainable) *
+                          eng_optimizer_bytes_per_param(run) +
+                      c.expert_trainable * eng_optimizer_bytes_per_param_expert(run);
   if (run->fp8 != TPS_FP8_NONE) {
     /* FP8 copies (evaluate.c): a bf16 weight + its FP8 copy and transpose,
      * or with FP8 primary weights the FP8 weight + its transpose in place of
@@ -331,6 +333,27 @@ double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable
            tps_collective_time(TPS_COLL_ALL_GATHER, params, group, run->tp, hw);
   }
   return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, run->tp, hw);
+}
+
+double eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  const double edp = eng_expert_dp(run);
+  const int64_t group = edp >= 1.0 ? (int64_t)edp : 1;
+  if (group <= 1 || trainable <= 0) return 0.0;
+  const int64_t stride = eng_ep_ranks(run) * eng_etp_ranks(run);
+  double grads = trainable * eng_grad_bytes_per_param(run);
+  if (run->distributed_optimizer) {
+    double params = trainable * tps_precision_bytes(run->precision);
+    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, group, stride, hw) +
+           tps_collective_time(TPS_COLL_ALL_GATHER, params, group, stride, hw);
+  }
+  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, stride, hw);
+}
+
+double eng_expert_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {
+  if (run->no_optimizer || trainable <= 0) return 0.0;
+  double updated = trainable / (run->distributed_optimizer ? eng_expert_dp(run) : 1.0);
+  return updated * eng_adam_traffic_bytes_per_param(run) /
+         (hw->memory_bandwidth_Bps * hw->memory_efficiency);
 }
 
 double eng_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {

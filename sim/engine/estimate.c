@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/evaluate.h"
+#include "engine/lower_internal.h"
 #include "tpsim/engine.h"
 
 /* "vision_encoder[0..31], language_model[0..11]" for the blocks of stage s;
@@ -123,12 +124,16 @@ tps_status tps_estimate_run(const tps_model *model, const tps_run *run, const tp
   {
     /* Invariant: the stages hold the whole model. Each rank holds 1/TP of
      * what TP splits and all of what it replicates (norms, KV heads beyond
-     * the group, biases), padding only adds: x TP covers every parameter. */
+     * the group, biases), padding only adds: x TP covers every parameter.
+     * Routed experts are split over EP x ETP ranks instead: x the larger of
+     * TP and EP x ETP still covers them. */
     double held = 0.0;
     for (int s = 0; s < plan.n_stages; s++)
       held += stages[s].memory.weights / tps_precision_bytes(run->precision);
+    double split = (double)run->tp, expert_split = (double)eng_ep_ranks(run) * eng_etp_ranks(run);
+    if (expert_split > split) split = expert_split;
     /* FP8 primary weights hold the FP8 GEMMs' weights in 1 byte. */
-    assert(run->fp8_param_gather ||held * (double)run->tp >= tps_model_params(model) * (1.0 - 1e-9));
+    assert(run->fp8_param_gather || held * split >= tps_model_params(model) * (1.0 - 1e-9));
     assert(step.step_time_s >= 0 && step.memory.total >= 0);
   }
 #endif

@@ -44,11 +44,16 @@ static void overlap_tp_comm(const tps_op_list *ops, int k, const tps_hw *hw, con
 void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const tps_run *run,
                            const tps_hw *hw, eng_tmpl_sums *c) {
   const double w_bytes = tps_precision_bytes(run->precision);
+  /* Ops that follow the experts' token load run at the most loaded rank's. */
+  const double load = eng_moe_load_factor(run, hw);
   memset(c, 0, sizeof *c);
   for (int k = 0; k < t->ops.n; k++) {
     const tps_op *op = &t->ops.ops[k];
     double f, b;
     tps_op_time(op, hw, run, &f, &b);
+    const double lf = op->moe_load ? load : 1.0;
+    f *= lf;
+    b *= lf;
     const double *host_ops = hw->stack.host_ops[op->kind];
     bool has_bwd = op->kind == TPS_OP_COLLECTIVE ? op->bwd_coll != TPS_COLL_NONE
                                                  : op->bwd_flops > 0 || op->bwd_bytes > 0;
@@ -73,9 +78,10 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
       c->fp8_params += op->params;
       c->fp8_gemms += 1.0;
     }
-    c->saved += op->saved_bytes;
-    c->saved_sel += op->saved_bytes_selective;
-    if (op->workspace_bytes > c->workspace) c->workspace = op->workspace_bytes;
+    if (op->trainable && op->routed) c->expert_trainable += op->params;
+    c->saved += lf * op->saved_bytes;
+    c->saved_sel += lf * op->saved_bytes_selective;
+    if (lf * op->workspace_bytes > c->workspace) c->workspace = lf * op->workspace_bytes;
     c->fwd_flops += op->fwd_flops;
     c->bwd_flops += op->bwd_flops;
     /* Ops split over TP run 1/tp of the work on each rank; a replicated GEMM
@@ -201,7 +207,14 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   const double alloc_extra = hw->stack.allocator_overhead > 1.0 ? hw->stack.allocator_overhead - 1.0 : 0.0;
   const int64_t m = run->micro_batches;
   /* Communicators a rank holds: one per parallel group of more than one rank. */
-  const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1) + (eng_cp_ranks(run) > 1);
+  /* The experts' groups count where they are not the TP or DP x CP group
+   * already (EP; ETP != TP; expert DP != DP x CP). */
+  const double edp = eng_expert_dp(run), dense_dp = (double)run->dp * (double)eng_cp_ranks(run);
+  const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1) + (eng_cp_ranks(run) > 1) +
+                       (eng_ep_ranks(run) > 1) +
+                       (eng_etp_ranks(run) > 1 && eng_etp_ranks(run) != run->tp) +
+                       (edp > 1.0 && edp != dense_dp);
+  const double opt_bytes_expert = eng_optimizer_bytes_per_param_expert(run);
 
   eng_layer_fig stack_figs[MAX_FIGS];
   eng_layer_fig *lf = nt <= MAX_FIGS ? stack_figs : malloc((size_t)nt * sizeof *lf);
@@ -221,11 +234,13 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   const double per_mb = run->micro_batch_overhead_s + hw->stack.per_micro_batch_s;
   tps_memory peak = {0};
   /* Equal neighbouring stages ask the same questions: remember the last answer. */
-  double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0;
+  double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0,
+         memo_expert = -1.0;
   for (int st = 0; st < pl->n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
     double compute = 0.0, comm = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
-           act = 0.0, workspace = 0.0, stream = 0.0, fp8_params = 0.0, fp8_gemms = 0.0;
+           act = 0.0, workspace = 0.0, stream = 0.0, fp8_params = 0.0, fp8_gemms = 0.0,
+           expert = 0.0;
     for (int i = 0; i < nt; i++) {
       if (!cnt[i]) continue;
       const eng_tmpl_sums *c = &ms->t[i], *cm = &ms_mem->t[i];
@@ -239,6 +254,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       trainable += k * c->trainable;
       fp8_params += k * c->fp8_params;
       fp8_gemms += k * c->fp8_gemms;
+      expert += k * c->expert_trainable;
       if (cm->workspace > workspace) workspace = cm->workspace;
       if (cm->stream > stream) stream = cm->stream;
       replica_model_flops += k * c->model_flops_replica;
@@ -274,7 +290,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       mem.fp8 += fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
     }
     mem.grads = trainable * grad_bytes;
-    mem.optimizer = trainable * opt_bytes;
+    mem.optimizer = (trainable - expert) * opt_bytes + expert * opt_bytes_expert;
     /* Saved tensors of the micro-batches in flight, plus the working set of
      * the op running at the peak and the gradient buffers held through
      * backward; the caching allocator holds more than these live tensors
@@ -320,14 +336,17 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       double t = 2.0 * (double)m * eng_vpp_p2p_scale(run) * memo_p2p;
       if (t > p2p) p2p = t;
     }
-    if (trainable != memo_trainable) {
+    if (trainable != memo_trainable || expert != memo_expert) {
       memo_trainable = trainable;
-      memo_dp = eng_dp_reduce_time(hw, run, trainable);
+      memo_expert = expert;
+      memo_dp = eng_dp_reduce_time(hw, run, trainable - expert) +
+                eng_expert_dp_reduce_time(hw, run, expert);
     }
     double d = memo_dp;
     if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
     if (d > dp_exposed) dp_exposed = d;
-    double o = eng_optimizer_time(hw, run, trainable);
+    double o = eng_optimizer_time(hw, run, trainable - expert) +
+               eng_expert_optimizer_time(hw, run, expert);
     if (o > opt_s) opt_s = o;
   }
   if (lf != stack_figs) free(lf);

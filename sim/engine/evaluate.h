@@ -38,6 +38,9 @@ typedef struct eng_tmpl_sums {
   double params, trainable;       /* parameters held by one rank; those with gradients */
   double fp8_params;              /* of them, weights of FP8 GEMMs */
   double fp8_gemms;               /* FP8 GEMMs (each keeps its amax histories) */
+  double expert_trainable;        /* of `trainable`, routed experts' (their gradients
+                                     reduce and their optimizer shards over the
+                                     expert data-parallel group) */
   double saved, saved_sel;        /* activation bytes kept: no / selective recompute */
   double full_saved;              /* bytes kept under full recompute (the layer input) */
   bool full_applies;              /* a block that saves anything: full recompute applies */

@@ -240,7 +240,7 @@ tps_status eng_check_module_split(const tps_module *m, const tps_run *run, tps_e
   }
   if ((st = check_divides(m, tp, m->ffn, "MLP columns (ffn)", err))) return st;
   if (m->experts > 0 &&
-      ((st = check_divides(m, tp, m->expert_ffn, "expert MLP columns (expert_ffn)", err)) ||
+      ((st = eng_ep_check_module(m, run, err)) ||
        (st = check_divides(m, tp, m->shared_expert_ffn,
                            "shared-expert MLP columns (shared_expert_ffn)", err))))
     return st;
@@ -437,9 +437,11 @@ static tps_status lower_mla_projections(lower_ctx *c, int64_t tokens, int64_t he
 /* A gated (SwiGLU) or GeLU MLP of inner width `ffn_r` per rank over `rows`
  * token rows: up, activation, down, named PREFIX_up/_act/_down. `groups`
  * GEMMs of `rows / groups` rows each when > 1 (the routed experts on this
- * rank, whose weights are `groups` times one expert's). */
+ * rank, whose weights are `groups` times one expert's); `routed`: these are
+ * routed experts (their rows follow the experts' token load, their weights
+ * reduce over the expert data-parallel group). */
 static tps_status add_mlp(lower_ctx *c, const char *prefix, double rows, int64_t ffn_r,
-                          int64_t groups, double saved_input, tps_error *err) {
+                          int64_t groups, bool routed, double saved_input, tps_error *err) {
   const tps_module *m = c->mod;
   const double a = c->act_bytes;
   const int64_t h = m->hidden, up_n = (m->mlp == TPS_MLP_SWIGLU ? 2 : 1) * ffn_r;
@@ -455,41 +457,69 @@ static tps_status add_mlp(lower_ctx *c, const char *prefix, double rows, int64_t
   if (!act) return oom(err);
   act->m = r;
   act->n = ffn_r;
+  act->moe_load = routed;
   if (c->runs_bwd) act->workspace_bytes = rows * (ffn_r + up_n) * a;
   snprintf(name, sizeof name, "%s_down", prefix);
   tps_op *down = add_gemm(c, name, TPS_SPLIT_ROW, r, ffn_r, h, m->bias, rows * ffn_r * a);
   if (!down) return oom(err);
-  if (groups > 1) {
+  tps_op *ops[2] = {up, down};
+  for (int i = 0; routed && i < 2; i++) {
     /* One weight per expert: parameters and the weights' traffic scale with
      * the group; the FLOPs with the rows, already all of them. */
-    tps_op *ops[2] = {up, down};
-    for (int i = 0; i < 2; i++) {
-      tps_op *op = ops[i];
-      double w = (double)op->k * op->n;
-      op->groups = groups;
-      op->routed = true;
-      op->params *= g;
-      op->fwd_bytes += (g - 1.0) * w * a;
-      if (c->runs_bwd) op->bwd_bytes += (g - 1.0) * w * a * (c->trainable ? 2.0 : 1.0);
-    }
+    tps_op *op = ops[i];
+    double w = (double)op->k * op->n;
+    op->groups = groups > 1 ? groups : 1;
+    op->routed = true;
+    op->moe_load = true;
+    op->params *= g;
+    op->fwd_bytes += (g - 1.0) * w * a;
+    if (c->runs_bwd) op->bwd_bytes += (g - 1.0) * w * a * (c->trainable ? 2.0 : 1.0);
   }
   return TPS_OK;
 }
 
-/* The MLP of an MoE layer (Megatron-Core MoELayer: router, token
- * permutation, grouped routed experts, unpermutation, shared experts;
- * Fedus et al. 2022 and DeepSeek-V3, arXiv 2412.19437, Sec. 2.1.2). Every
- * token goes to experts_per_token experts, so the routed experts run over
- * tokens x top-k rows in all, split over experts_per_token / experts of the
- * experts each (the expected load); the routed experts' columns are split
- * over TP as a dense MLP's (Megatron's expert TP at its default, = TP). */
+/* A collective of an MoE layer's token dispatcher over `group` ranks
+ * `stride` apart, on a tensor of `bytes`; it follows the experts' load. */
+static tps_op *add_moe_coll(lower_ctx *c, const char *name, tps_coll fwd, tps_coll bwd,
+                            int64_t group, int64_t stride, double rows, double bytes) {
+  tps_op *op = op_push(c->out, name, TPS_OP_COLLECTIVE);
+  if (!op) return NULL;
+  op->group = group;
+  op->stride = stride;
+  op->m = saturate_i64(rows);
+  op->n = c->mod->hidden;
+  op->coll_bytes = bytes;
+  op->fwd_coll = fwd;
+  op->bwd_coll = c->runs_bwd ? bwd : TPS_COLL_NONE;
+  op->moe_load = true;
+  return op;
+}
+
+/* The MLP of an MoE layer (Megatron-Core MoELayer with the all-to-all token
+ * dispatcher: router, permutation, dispatch, grouped routed experts,
+ * combine, unpermutation, shared experts; Fedus et al. 2022, DeepSeek-V3,
+ * arXiv 2412.19437, Sec. 2.1.2; docs/model.md, "Mixture of experts").
+ *
+ * Each rank routes its own 1/tp of the layer's tokens (its sequence shard:
+ * Megatron-Core runs MoE with TP under sequence parallelism), T_r of them,
+ * to experts_per_token (k) experts: T_r k rows. The dispatch all-to-all over
+ * the EP group (ranks ETP apart: Megatron-Core's expert grid is
+ * etp-ep-edp-pp) sends each row to the rank of its expert, (ep - 1)/ep of
+ * them off the rank; an all-gather over the ETP group then gives every
+ * expert-TP rank the rows of its experts, T_r k etp in all at the expected
+ * (uniform) load, on experts / ep local experts of expert_ffn / etp columns
+ * each. The way back is a reduce-scatter over ETP and the combine
+ * all-to-all; backward runs each in reverse. */
 static tps_status lower_moe_mlp(lower_ctx *c, int64_t tokens, tps_error *err) {
   const tps_module *m = c->mod;
+  const tps_run *run = c->run;
   const int64_t tp = c->tp, h = m->hidden;
+  const int64_t ep = eng_ep_ranks(run), etp = eng_etp_ranks(run);
   const double a = c->act_bytes;
   const int64_t ts = seq_shard(c, tokens);
   const double mask = m->dropout ? 1.0 : 0.0;
-  const double rows = (double)tokens * (double)m->experts_per_token; /* routed copies */
+  const double sent = (double)tokens / (double)tp * (double)m->experts_per_token;
+  const double rows = sent * (double)etp; /* rows entering this rank's experts */
   tps_status st;
   if (!add_norm(c, "mlp_norm", ts, h)) return oom(err);
   /* Router: scores hidden -> experts on every rank's own tokens, fp32
@@ -498,29 +528,55 @@ static tps_status lower_moe_mlp(lower_ctx *c, int64_t tokens, tps_error *err) {
                             (double)ts * h * a + (double)ts * m->experts * 4.0);
   if (!router) return oom(err);
   if (m->router_bias) router->params += (double)m->experts;
-  if (!add_conjugate(c, "mlp_f", false, tokens, h)) return oom(err);
-  /* Permutation: each token copied to its top-k experts' rows. */
-  tps_op *perm = add_elementwise(c, "moe_permute", TPS_OP_ACTIVATION, rows * h, 1, 1, 0.0);
+  /* Permutation: each routed token copied to its top-k experts' rows. */
+  tps_op *perm = add_elementwise(c, "moe_permute", TPS_OP_ACTIVATION, sent * h, 1, 1, 0.0);
   if (!perm) return oom(err);
-  perm->m = saturate_i64(rows);
+  perm->m = saturate_i64(sent);
   perm->n = h;
-  if ((st = add_mlp(c, "experts", rows, m->expert_ffn / tp, m->experts, rows * h * a, err)))
+  perm->moe_load = true;
+  if (!add_moe_coll(c, "moe_dispatch", TPS_COLL_ALL_TO_ALL, TPS_COLL_ALL_TO_ALL, ep, etp, sent,
+                    sent * h * a) ||
+      !add_moe_coll(c, "moe_gather", TPS_COLL_ALL_GATHER, TPS_COLL_REDUCE_SCATTER, etp, 1, rows,
+                    rows * h * a))
+    return oom(err);
+  if ((st = add_mlp(c, "experts", rows, m->expert_ffn / etp, m->experts / ep, true,
+                    rows * h * a, err)))
     return st;
+  if (!add_moe_coll(c, "moe_scatter", TPS_COLL_REDUCE_SCATTER, TPS_COLL_ALL_GATHER, etp, 1, rows,
+                    rows * h * a) ||
+      !add_moe_coll(c, "moe_combine", TPS_COLL_ALL_TO_ALL, TPS_COLL_ALL_TO_ALL, ep, etp, sent,
+                    sent * h * a))
+    return oom(err);
   /* Unpermutation: the top-k outputs of a token weighted by their scores
    * and summed; keeps the expert outputs for the scores' gradient. */
-  tps_op *unperm = add_elementwise(c, "moe_unpermute", TPS_OP_ACTIVATION, rows * h, 2, 1,
-                                   rows * h * a);
+  tps_op *unperm = add_elementwise(c, "moe_unpermute", TPS_OP_ACTIVATION, sent * h, 2, 1,
+                                   sent * h * a);
   if (!unperm) return oom(err);
-  unperm->m = saturate_i64(rows);
+  unperm->m = saturate_i64(sent);
   unperm->n = h;
+  unperm->moe_load = true;
+  /* Without SP every TP rank holds all the tokens: the shards routed on
+   * each are gathered back (the gradient is whole on every rank). */
+  if (!run->sp && tp > 1) {
+    tps_op *g = op_push(c->out, "moe_out_gather", TPS_OP_COLLECTIVE);
+    if (!g) return oom(err);
+    g->group = tp;
+    g->m = tokens;
+    g->n = h;
+    g->coll_bytes = (double)tokens * h * a;
+    g->fwd_coll = TPS_COLL_ALL_GATHER;
+  }
   if (m->shared_expert_ffn > 0) {
-    if ((st = add_mlp(c, "shared", (double)tokens, m->shared_expert_ffn / tp, 1, 0.0, err)))
+    /* Shared experts: a dense MLP over TP beside the routed ones. */
+    if (!add_conjugate(c, "shared_f", false, tokens, h)) return oom(err);
+    if ((st = add_mlp(c, "shared", (double)tokens, m->shared_expert_ffn / tp, 1, false,
+                      (double)ts * h * a, err)))
       return st;
     if (m->shared_expert_gate &&
         !add_gemm(c, "shared_gate", TPS_SPLIT_REPLICATED, tokens, h, 1, false, 0.0))
       return oom(err);
+    if (!add_conjugate(c, "shared_g", true, tokens, h)) return oom(err);
   }
-  if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
   if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))
     return oom(err);
   return TPS_OK;

@@ -28,6 +28,32 @@ static inline double eng_grad_group(const tps_run *run) {
   return (double)run->dp * (double)eng_cp_ranks(run);
 }
 
+/* ---- expert parallelism (ep.c) ---- */
+
+/* Expert-parallel ranks (1 for runs built without them). */
+static inline int64_t eng_ep_ranks(const tps_run *run) { return run->ep > 1 ? run->ep : 1; }
+/* Expert tensor-parallel ranks: Megatron's default is the TP size. */
+static inline int64_t eng_etp_ranks(const tps_run *run) { return run->etp > 0 ? run->etp : run->tp; }
+/* Ranks of the experts' own data-parallel group: TP x CP x DP / (EP x ETP)
+ * (Megatron-Core parallel_state.py, expert_data_parallel_size). */
+static inline double eng_expert_dp(const tps_run *run) {
+  return (double)run->tp * (double)eng_cp_ranks(run) * (double)run->dp /
+         ((double)eng_ep_ranks(run) * (double)eng_etp_ranks(run));
+}
+/* Fills run->ep, etp and moe_capacity_factor from the overrides and the
+ * model's training defaults and checks them against the model and the
+ * ranks (tps_run_resolve calls it once DP is known). */
+tps_status eng_resolve_ep(const tps_model *model, const tps_run_overrides *over, tps_run *run,
+                          tps_error *err);
+/* Checks that the run's EP divides module m's experts and its ETP the
+ * expert columns. */
+tps_status eng_ep_check_module(const tps_module *m, const tps_run *run, tps_error *err);
+/* Tokens the most loaded expert-parallel rank takes over the expected load:
+ * 1 at EP 1 (a rank with every expert takes all routed rows), else the
+ * stack's dropless imbalance, capped by the capacity factor when tokens
+ * beyond it are dropped. */
+double eng_moe_load_factor(const tps_run *run, const tps_hw *hw);
+
 /* Fills run->cp, cp_algo and ulysses_degree from the overrides and the
  * model's training defaults, and checks them (tps_run_resolve calls it
  * after seq_len is known). */
@@ -75,6 +101,15 @@ static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
   return run->distributed_optimizer ? bytes / eng_grad_group(run) : bytes;
 }
 
+/* The same for routed experts' parameters: the distributed optimizer
+ * shards them over the expert data-parallel group (Megatron-Core's
+ * expert_data_parallel_group), TP x CP x DP / (EP x ETP) ranks. */
+static inline double eng_optimizer_bytes_per_param_expert(const tps_run *run) {
+  if (run->no_optimizer) return 0.0;
+  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
+  return run->distributed_optimizer ? bytes / eng_expert_dp(run) : bytes;
+}
+
 /* Bytes an Adam step touches per parameter it updates: reads master, grad,
  * m, v (4 B each), writes master, m, v, and the low-precision weight copy. */
 static inline double eng_adam_traffic_bytes_per_param(const tps_run *run) {
@@ -88,6 +123,13 @@ double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes);
  * distributed optimizer, else all-reduce) for `trainable` parameters per
  * rank, before any overlap with backward; DP ranks are TP apart. */
 double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* The routed experts' gradient reduction over the expert data-parallel
+ * group (ranks ETP x EP apart in the expert grid) for `trainable` expert
+ * parameters per rank. */
+double eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* The Adam step over `trainable` expert parameters of one rank (sharded
+ * over the expert data-parallel group with the distributed optimizer). */
+double eng_expert_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable);
 /* Seconds of the p - 1 steps of a ring of `group` ranks `stride` apart,
  * each sending `bytes` to the next rank (no overlap). */
 double eng_ring_p2p_time(const tps_hw *hw, int64_t group, int64_t stride, double bytes);

@@ -18,6 +18,7 @@ void tps_run_overrides_init(tps_run_overrides *over) {
   over->recompute = over->precision = over->cp_algo = -1;
   over->fp8 = over->fp8_param_gather = -1;
   over->memory_margin = -1.0;
+  over->moe_capacity_factor = -1.0;
 }
 
 static int64_t pick(int64_t over, int64_t dflt) { return over > 0 ? over : dflt; }
@@ -150,6 +151,8 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     return TPS_EDIVIDE;
   }
   run->micro_batches = run->global_batch / per_step;
+  tps_status est = eng_resolve_ep(model, over, run, err);
+  if (est != TPS_OK) return est;
 
   if (tr->n_pipeline_stages == run->pp && run->pp > 1) {
     run->explicit_pipeline = true;

@@ -49,7 +49,7 @@ const char *tps_skip_text(tps_skip_reason r) {
 /* Precomputed objects */
 
 typedef struct prepared {
-  int64_t tp, micro_batch;
+  int64_t tp, micro_batch, ep, etp;
   bool sp;
   tps_status status;            /* TPS_OK or why lowering refused */
   eng_tmpl_sums t[MAX_TEMPLATES];
@@ -78,22 +78,35 @@ struct tps_searcher {
   int n_templates;
   tmpl_key keys[MAX_TEMPLATES];
   placement *placements[TPS_MAX_STAGES + 1]; /* by PP, built on first use */
-  /* prepared objects: an open-addressing hash on (tp, sp, micro-batch) */
+  /* prepared objects: an open-addressing hash on (tp, sp, micro-batch, ep, etp) */
   prepared **slots;
   size_t n_slots, n_prepared;
 };
 
-static uint64_t prep_hash(int64_t tp, bool sp, int64_t mb) {
-  uint64_t h = (uint64_t)tp * UINT64_C(0x9E3779B97F4A7C15);
-  h ^= (uint64_t)mb * UINT64_C(0xC2B2AE3D27D4EB4F) + (sp ? 0x165667B19E3779F9u : 0u);
+/* The lowering's key: (tp, sp, micro-batch) and the expert layout. */
+typedef struct prep_key {
+  int64_t tp, mb, ep, etp;
+  bool sp;
+} prep_key;
+
+static uint64_t prep_hash(const prep_key *k) {
+  uint64_t h = (uint64_t)k->tp * UINT64_C(0x9E3779B97F4A7C15);
+  h ^= (uint64_t)k->mb * UINT64_C(0xC2B2AE3D27D4EB4F) + (k->sp ? 0x165667B19E3779F9u : 0u);
+  h ^= (uint64_t)k->ep * UINT64_C(0x27D4EB2F165667C5) + (uint64_t)k->etp * UINT64_C(0x94D049BB133111EB);
   return h ^ (h >> 29);
 }
 
-static prepared **prep_slot(prepared **slots, size_t n_slots, int64_t tp, bool sp, int64_t mb) {
-  size_t i = (size_t)prep_hash(tp, sp, mb) & (n_slots - 1);
-  while (slots[i] && !(slots[i]->tp == tp && slots[i]->sp == sp && slots[i]->micro_batch == mb))
+static prepared **prep_slot(prepared **slots, size_t n_slots, const prep_key *k) {
+  size_t i = (size_t)prep_hash(k) & (n_slots - 1);
+  while (slots[i] && !(slots[i]->tp == k->tp && slots[i]->sp == k->sp &&
+                       slots[i]->micro_batch == k->mb && slots[i]->ep == k->ep &&
+                       slots[i]->etp == k->etp))
     i = (i + 1) & (n_slots - 1);
   return &slots[i];
+}
+
+static prep_key key_of(const prepared *p) {
+  return (prep_key){.tp = p->tp, .mb = p->micro_batch, .ep = p->ep, .etp = p->etp, .sp = p->sp};
 }
 
 static bool same_key(const tmpl_key *k, const tps_template *t) {
@@ -114,6 +127,8 @@ static void config_run_fast(const tps_run *base, const tps_search_config *c, tps
   run->recompute = c->recompute;
   run->micro_batches = c->dp > 0 && c->micro_batch > 0 ? base->global_batch / (c->micro_batch * c->dp) : 0;
   run->vpp = c->vpp > 1 ? c->vpp : 1;
+  run->ep = c->ep > 1 ? c->ep : 1;
+  run->etp = c->etp > 0 ? c->etp : c->tp;
 }
 
 /* Interleaving choices at one PP: 1 (plain 1F1B), and 2 and 4 model chunks
@@ -195,6 +210,8 @@ static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
   tps_run run = s->base;
   run.tp = p->tp;
   run.sp = p->sp && p->tp > 1;
+  run.ep = p->ep;
+  run.etp = p->etp;
   run.pp = 1;
   run.dp = 1;
   run.micro_batch = p->micro_batch;
@@ -230,28 +247,35 @@ static void prepared_fill(tps_searcher *s, prepared *p, tps_error *err) {
   }
 }
 
-static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb, prepared **out,
-                               tps_error *err) {
+static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb, int64_t ep,
+                               int64_t etp, prepared **out, tps_error *err) {
   sp = sp && tp > 1;
-  prepared **slot = prep_slot(s->slots, s->n_slots, tp, sp, mb);
+  ep = ep > 1 ? ep : 1;
+  etp = etp > 0 ? etp : tp;
+  const prep_key key = {.tp = tp, .mb = mb, .ep = ep, .etp = etp, .sp = sp};
+  prepared **slot = prep_slot(s->slots, s->n_slots, &key);
   if (!*slot) {
     if (2 * (s->n_prepared + 1) > s->n_slots) { /* keep the table at most half full */
       size_t n = s->n_slots * 2;
       prepared **slots = calloc(n, sizeof *slots);
       if (!slots) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
       for (size_t i = 0; i < s->n_slots; i++)
-        if (s->slots[i])
-          *prep_slot(slots, n, s->slots[i]->tp, s->slots[i]->sp, s->slots[i]->micro_batch) = s->slots[i];
+        if (s->slots[i]) {
+          prep_key k = key_of(s->slots[i]);
+          *prep_slot(slots, n, &k) = s->slots[i];
+        }
       free(s->slots);
       s->slots = slots;
       s->n_slots = n;
-      slot = prep_slot(s->slots, s->n_slots, tp, sp, mb);
+      slot = prep_slot(s->slots, s->n_slots, &key);
     }
     prepared *p = calloc(1, sizeof *p);
     if (!p) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
     p->tp = tp;
     p->sp = sp;
     p->micro_batch = mb;
+    p->ep = ep;
+    p->etp = etp;
     prepared_fill(s, p, err);
     *slot = p;
     s->n_prepared++;
@@ -265,6 +289,8 @@ static tps_status prepared_get(tps_searcher *s, int64_t tp, bool sp, int64_t mb,
     run.tp = tp;
     run.sp = sp;
     run.micro_batch = mb;
+    run.ep = ep;
+    run.etp = etp;
     for (int m = 0; m < s->model->n_modules; m++)
       if (eng_check_module_split(&s->model->modules[m], &run, err) != TPS_OK) break;
   }
@@ -376,6 +402,93 @@ static bool tp_splits(const tps_model *model, tps_run *scratch, int64_t tp, tps_
   return true;
 }
 
+/* Routed experts every MoE module of the model divides into (their gcd);
+ * 0 for a model without experts. */
+static int64_t model_experts(const tps_model *m) {
+  int64_t g = 0;
+  for (int i = 0; i < m->n_modules; i++) {
+    int64_t e = m->modules[i].type == TPS_MODULE_DECODER ? m->modules[i].experts : 0;
+    if (e <= 0) continue;
+    while (e) {
+      int64_t t = g % e;
+      g = e;
+      e = t;
+    }
+  }
+  return g;
+}
+
+#define MAX_LAYOUTS 64 /* (EP, ETP) pairs tried at one (TP, DP) */
+
+/* The expert layouts tried at one TP and DP: (EP, ETP) pairs with EP a
+ * divisor of the experts and EP x ETP dividing TP x CP x DP, ETP = TP
+ * (Megatron's default) and 1; given values or the model's when EP is not
+ * searched. A model without experts has the one layout (0, 0). */
+static int expert_layouts(const tps_model *model, const tps_search_opts *opts, unsigned dims,
+                          int64_t tp, int64_t cp, int64_t dp, int64_t *eps, int64_t *etps) {
+  const int64_t experts = model_experts(model);
+  if (experts <= 0 || dp < 1) {
+    eps[0] = etps[0] = 0;
+    return 1;
+  }
+  const tps_training *tr = &model->training;
+  int64_t etp_list[2] = {tp, 1}, ep_fixed = 0;
+  int n_etp = tp > 1 ? 2 : 1;
+  if (opts->etp > 0) {
+    etp_list[0] = opts->etp;
+    n_etp = 1;
+  } else if (!(dims & TPS_SEARCH_EP)) {
+    etp_list[0] = tr->etp > 0 ? tr->etp : tp;
+    n_etp = 1;
+  }
+  if (opts->ep > 0) ep_fixed = opts->ep;
+  else if (!(dims & TPS_SEARCH_EP)) ep_fixed = tr->ep > 0 ? tr->ep : 1;
+  const int64_t ranks = tp * cp * dp;
+  int n = 0;
+  for (int k = 0; k < n_etp; k++) {
+    const int64_t etp = etp_list[k];
+    if (ep_fixed > 0) {
+      if (n < MAX_LAYOUTS) {
+        eps[n] = ep_fixed;
+        etps[n++] = etp;
+      }
+      continue;
+    }
+    for (int64_t d = 1; d <= experts && n < MAX_LAYOUTS; d++)
+      if (experts % d == 0 && d <= ranks / etp && ranks % (d * etp) == 0) {
+        eps[n] = d;
+        etps[n++] = etp;
+      }
+  }
+  return n;
+}
+
+/* Whether a configuration's expert layout splits the model and the ranks. */
+static tps_status ep_check(tps_searcher *s, const tps_search_config *cfg, tps_error *err) {
+  tps_run *run = &s->scratch;
+  run->tp = cfg->tp;
+  run->dp = cfg->dp;
+  run->ep = cfg->ep > 1 ? cfg->ep : 1;
+  run->etp = cfg->etp > 0 ? cfg->etp : cfg->tp;
+  const int64_t experts = model_experts(s->model);
+  if (experts <= 0) {
+    if (cfg->ep > 1 || (cfg->etp > 0 && cfg->etp != cfg->tp))
+      return tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "--ep: model '%s' has no experts",
+                           s->model->name);
+    return TPS_OK;
+  }
+  const int64_t ranks = cfg->tp * eng_cp_ranks(run) * cfg->dp;
+  if (ranks % (run->ep * run->etp) != 0)
+    return tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
+                         "--ep %lld x --etp %lld does not divide the %lld ranks of a stage",
+                         (long long)run->ep, (long long)run->etp, (long long)ranks);
+  for (int m = 0; m < s->model->n_modules; m++) {
+    tps_status st = eng_ep_check_module(&s->model->modules[m], run, err);
+    if (st != TPS_OK) return st;
+  }
+  return TPS_OK;
+}
+
 tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_search_row *out,
                              tps_skip_reason *skip, tps_error *err) {
   tps_skip_reason why = TPS_SKIP_OTHER;
@@ -405,7 +518,10 @@ tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_
     st = tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0,
                        "interleaving needs the micro-batches per step to be a multiple of PP");
     why = TPS_SKIP_BATCH;
-  } else if ((st = prepared_get(s, cfg->tp, cfg->sp, cfg->micro_batch, &p, err)) != TPS_OK) {
+  } else if ((st = ep_check(s, cfg, err)) != TPS_OK) {
+    why = TPS_SKIP_OTHER;
+  } else if ((st = prepared_get(s, cfg->tp, cfg->sp, cfg->micro_batch, cfg->ep, cfg->etp, &p,
+                                err)) != TPS_OK) {
     if (st == TPS_EDIVIDE) why = cfg->sp ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT;
   } else {
     eval_config(s, p, pl, cfg, out);
@@ -435,6 +551,8 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.tp_comm_overlap = base->tp_comm_overlap && cfg->sp;
   o.recompute = (int)cfg->recompute;
   o.vpp = cfg->vpp > 1 ? cfg->vpp : 1;
+  o.ep = cfg->ep > 0 ? cfg->ep : 0; /* 0: a model without experts */
+  o.etp = cfg->ep > 0 ? (cfg->etp > 0 ? cfg->etp : cfg->tp) : 0;
   o.cp = eng_cp_ranks(base);
   o.cp_algo = (int)base->cp_algo;
   o.ulysses_degree = base->cp_algo == TPS_CP_HYBRID ? base->ulysses_degree : 0;
@@ -481,6 +599,9 @@ int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
   if (p->recompute != q->recompute) return p->recompute < q->recompute ? -1 : 1;
   if (p->micro_batch != q->micro_batch) return p->micro_batch > q->micro_batch ? -1 : 1;
   if (p->distributed_optimizer != q->distributed_optimizer) return p->distributed_optimizer ? 1 : -1;
+  if (p->ep != q->ep) return p->ep < q->ep ? -1 : 1;
+  int64_t pe = p->etp > 0 ? p->etp : p->tp, qe = q->etp > 0 ? q->etp : q->tp;
+  if (pe != qe) return pe > qe ? -1 : 1; /* ETP = TP (Megatron's default) first */
   return 0;
 }
 
@@ -524,6 +645,7 @@ static bool merge_equivalent(tps_search_row *top, int n, const tps_search_row *r
     tps_search_row *kept = &top[k];
     const tps_search_config *a = &kept->cfg, *b = &row->cfg;
     if (a->tp != b->tp || a->pp != b->pp || a->dp != b->dp || a->micro_batch != b->micro_batch ||
+        a->ep != b->ep || (a->etp > 0 ? a->etp : a->tp) != (b->etp > 0 ? b->etp : b->tp) ||
         (a->vpp > 1 ? a->vpp : 1) != (b->vpp > 1 ? b->vpp : 1) ||
         kept->step_time_s != row->step_time_s || kept->memory.total != row->memory.total ||
         kept->tokens_per_s_per_card != row->tokens_per_s_per_card)
@@ -617,10 +739,13 @@ static const char *recompute_word(tps_recompute r) { return tps_recompute_name(r
 
 /* "PP=4, DP=32, SP on, recompute selective, micro-batch 2, distributed optimizer on" */
 static void config_words(const tps_search_config *c, char *out, size_t size) {
-  char vpp[32] = "";
+  char vpp[32] = "", ep[48] = "";
   if (c->vpp > 1) snprintf(vpp, sizeof vpp, " (VPP=%lld)", (long long)c->vpp);
-  snprintf(out, size, "PP=%lld%s, DP=%lld, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
-           (long long)c->pp, vpp, (long long)c->dp, c->sp ? "on" : "off", recompute_word(c->recompute),
+  if (c->ep > 0)
+    snprintf(ep, sizeof ep, ", EP=%lld, ETP=%lld", (long long)c->ep,
+             (long long)(c->etp > 0 ? c->etp : c->tp));
+  snprintf(out, size, "PP=%lld%s, DP=%lld%s, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
+           (long long)c->pp, vpp, (long long)c->dp, ep, c->sp ? "on" : "off", recompute_word(c->recompute),
            (long long)c->micro_batch, c->distributed_optimizer ? "on" : "off");
 }
 
@@ -708,6 +833,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   tps_run_overrides o;
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = o.cards = o.vpp = 1; /* VPP is a searched dimension: none in the base */
+  o.ep = o.etp = 1; /* so are EP and ETP (the base is at TP 1) */
   o.micro_batch = 1;
   o.seq_len = opts->seq_len;
   o.global_batch = opts->global_batch > 0 ? opts->global_batch
@@ -792,8 +918,12 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
     int n_pps = pp_candidates(dims, pool, tps[ti], out->base.pp, opts, pps);
     int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
     int64_t vv[3];
-    for (int pi = 0; pi < n_pps; pi++)
-      total += (int64_t)vpp_candidates(dims, pps[pi], vv) * n_sp * n_mbs * n_rcs * n_dos;
+    for (int pi = 0; pi < n_pps; pi++) {
+      int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
+      int64_t dp = pool % (tps[ti] * pps[pi]) == 0 ? pool / (tps[ti] * pps[pi]) : 0;
+      int n_lay = expert_layouts(model, opts, dims, tps[ti], eng_cp_ranks(&base), dp, eps, etps);
+      total += (int64_t)vpp_candidates(dims, pps[pi], vv) * n_sp * n_mbs * n_rcs * n_dos * n_lay;
+    }
   }
 
   tps_searcher *s = NULL;
@@ -845,9 +975,12 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
         }
         pp_ok = ps == TPS_OK;
       }
+      int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
+      const int n_lay = expert_layouts(model, opts, dims, tp, eng_cp_ranks(&base), dp, eps, etps);
       for (int si = 0; si < n_sps && st == TPS_OK; si++) {
-        for (int mi = 0; mi < n_mbs && st == TPS_OK; mi++) {
-          const int64_t mb = mbs[mi];
+        for (int mi = 0; mi < n_mbs * n_lay && st == TPS_OK; mi++) {
+          const int64_t mb = mbs[mi / n_lay];
+          const int64_t ep = eps[mi % n_lay], etp = etps[mi % n_lay];
           bool batch_ok = cards_ok && mb <= INT64_MAX / dp && base.global_batch % (mb * dp) == 0;
           prepared *p = NULL;
           tps_skip_reason why = TPS_SKIP_OTHER;
@@ -856,7 +989,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
           else if (!pp_ok) why = TPS_SKIP_PP_SPLIT;
           else if (!batch_ok) why = TPS_SKIP_BATCH;
           else {
-            tps_status ps = prepared_get(s, tp, sps[si], mb, &p, NULL);
+            tps_status ps = prepared_get(s, tp, sps[si], mb, ep, etp, &p, NULL);
             if (ps == TPS_ENOMEM) {
               st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
               break;
@@ -889,7 +1022,8 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
               }
               tps_search_config cfg = {.tp = tp, .pp = pp, .dp = dp, .micro_batch = mb,
                                        .sp = sps[si], .distributed_optimizer = dos[di],
-                                       .recompute = rcs[ri], .vpp = vpps[vi]};
+                                       .recompute = rcs[ri], .vpp = vpps[vi],
+                                       .ep = ep, .etp = etp};
               tps_search_row row;
               eval_config(s, p, pl, &cfg, &row);
               out->evaluated++;

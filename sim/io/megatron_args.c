@@ -68,7 +68,20 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   RUN_INT(MGF_VPP, vpp)
   RUN_INT(MGF_CP, cp)
   RUN_INT(MGF_ULYSSES, ulysses_degree)
+  RUN_INT(MGF_EP, ep)
+  RUN_INT(MGF_ETP, etp)
 #undef RUN_INT
+  /* The all-to-all dispatcher is the one modelled; the others move the
+   * same tokens another way (said, not refused). */
+  if (given(S, MGF_DISPATCHER)) {
+    if (ival(S, MGF_DISPATCHER) >= 2)
+      unres_add(S, "--moe-token-dispatcher-type", "",
+                "costed as the all-to-all dispatcher (the same tokens per rank, moved by "
+                "all-to-all)",
+                val(S, MGF_DISPATCHER)->at.line);
+    applied++;
+  }
+  if (given(S, MGF_GROUPED_GEMM)) applied++; /* routed experts: one grouped GEMM per rank */
   /* MindSpeed's algorithm wins over Megatron's --cp-comm-type (MindSpeed
    * replaces Transformer Engine's attention with its own). */
   if (given(S, MGF_CP_ALGO)) {
@@ -570,7 +583,8 @@ static tps_status parse(const char *text, size_t len, const char *file, bool scr
     if (n) mgf_flag_names(names);
     /* MoE, MLA, MTP and FP8 are modelled, but not every flag of theirs: with the
      * feature on, the unmodelled ones are listed (--moe-grouped-gemm, ...) */
-    args.seen->group_on[FLC_G_MOE] = given(&S, MGF_EXPERTS) && ival(&S, MGF_EXPERTS) > 1;
+    args.seen->group_on[FLC_G_MOE] = (given(&S, MGF_EXPERTS) && ival(&S, MGF_EXPERTS) > 1) ||
+                                     (given(&S, MGF_EP) && ival(&S, MGF_EP) > 1);
     args.seen->group_on[FLC_G_MLA] = given(&S, MGF_MLA);
     args.seen->group_on[FLC_G_MTP] = given(&S, MGF_MTP) && ival(&S, MGF_MTP) > 0;
     args.seen->group_on[FLC_G_FP8] = given(&S, MGF_FP8);

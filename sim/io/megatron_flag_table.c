@@ -16,7 +16,8 @@
 
 /* why a flag is unmodelled */
 #define N_CP "a context-parallel variant or tuning tp-sim does not model (ring, Ulysses and hybrid are)"
-#define N_MOE "mixture of experts: experts, top-k routing and shared experts are modelled; expert parallelism, the token dispatcher and this setting are not yet"
+#define N_MOE "mixture of experts: experts, top-k routing, shared experts, expert parallelism and the all-to-all dispatcher are modelled; this setting is not yet"
+#define I_MOELOSS "a router loss or score correction: a few element-wise ops per MoE layer on tokens x experts, beside the experts' GEMMs (the expected load is modelled, and the stack's imbalance)"
 #define N_MLA "multi-head latent attention is modelled (ranks and head widths); this variant of it is not"
 #define N_FP8 "an FP8 setting tp-sim does not model (FP8 GEMMs with delayed scaling are: --fp8-format, --fp8-amax-history-len, --fp8-param-gather)"
 #define N_FP8RECIPE "an FP8 scaling recipe other than per-tensor scaling (delayed or tensorwise, which are modelled): block or MX scaling keeps other scale tensors and runs other GEMM kernels"
@@ -331,9 +332,7 @@ const flc_flag flc_flags[] = {
     {"--exp-avg-sq-dtype", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, "fp32", N_OPT},
     {"--experimental-attention-variant", FLC_UNMODELLED, FLC_VALUE, FLC_G_HYBRID, 1, NULL, N_HYBRID},
     {"--expert-interval", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--expert-model-parallel-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 1, "<=1", N_MOE},
     {"--expert-placement-freq", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--expert-tensor-parallel-size", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--external-cuda-graph", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, "CUDA graphs: host launch overhead, inside the stack profile"},
     {"--fake-process-group", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--fc-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_NONE, 1, NULL, "a fully-connected layer type other than Megatron's linear"},
@@ -688,7 +687,7 @@ const flc_flag flc_flags[] = {
     {"--moe-alltoall-mc2", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-alltoall-overlap-comm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-apply-probs-on-input", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-aux-loss-coeff", FLC_UNMODELLED, FLC_LIST, FLC_G_MOE, 0, NULL, N_MOE},
+    {"--moe-aux-loss-coeff", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_MOELOSS},
     {"--moe-bmm-mc2", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-comm-aux-loss-coeff", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-deepep-num-sms", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
@@ -698,7 +697,6 @@ const flc_flag flc_flags[] = {
     {"--moe-expert-capacity-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-extended-tp", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-fb-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-grouped-gemm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-input-jitter-eps", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-layer-recompute", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-model-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
@@ -709,19 +707,18 @@ const flc_flag flc_flags[] = {
     {"--moe-permutation-async-comm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-permute-fusion", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-revert-type-after-topk", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-router-bias-update-rate", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
+    {"--moe-router-bias-update-rate", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_MOELOSS},
     {"--moe-router-dtype", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-router-enable-expert-bias", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
+    {"--moe-router-enable-expert-bias", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_MOELOSS},
     {"--moe-router-force-load-balancing", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-fusion", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-group-topk", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-router-load-balancing-type", FLC_UNMODELLED, FLC_LIST, FLC_G_MOE, 0, NULL, N_MOE},
+    {"--moe-router-load-balancing-type", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_MOELOSS},
     {"--moe-router-num-groups", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-padding-for-fp8", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-pre-softmax", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-router-topk-scaling-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-shared-expert-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-token-dispatcher-type", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-token-drop-policy", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-tp-extend-ep", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-train-capacity-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
@@ -730,7 +727,7 @@ const flc_flag flc_flags[] = {
     {"--moe-use-legacy-grouped-gemm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-use-sinkhorn", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-use-upcycling", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-z-loss-coeff", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
+    {"--moe-z-loss-coeff", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_MOELOSS},
     {"--moe-zero-memory", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-zero-memory-num-layers", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--mrope-section", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, I_ARCH0},

@@ -29,6 +29,10 @@ static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
 /* Megatron's --fp8-format, in tps_fp8_format order after "none". */
 static const char *const fp8_choices[] = {"e4m3", "hybrid", NULL};
 static const char *const score_choices[] = {"softmax", "sigmoid", NULL};
+/* --moe-token-dispatcher-type (Megatron-LM arguments.py; MindSpeed-LLM adds
+ * alltoall_seq): indexes 0 and 1 are modelled, the others costed as them. */
+static const char *const dispatcher_choices[] = {"alltoall", "alltoall_seq", "allgather", "flex",
+                                                 NULL};
 
 static const char *const tokenizer_choices[] = {
     "BertWordPieceLowerCase", "BertWordPieceCase",       "GPT2BPETokenizer",
@@ -116,6 +120,12 @@ const mgf_flag mgf_flags[] = {
     {"--fp8-format", MGF_FP8, MGF_CHOICE, false, fp8_choices},
     {"--fp8-amax-history-len", MGF_FP8_AMAX, MGF_INT, false, NULL},
     {"--fp8-param-gather", MGF_FP8_PGATHER, MGF_SWITCH, false, NULL},
+    /* expert parallelism (docs/model.md, "Mixture of experts") */
+    {"--expert-model-parallel-size", MGF_EP, MGF_INT, false, NULL},
+    {"--expert-tensor-parallel-size", MGF_ETP, MGF_INT, false, NULL},
+    {"--moe-token-dispatcher-type", MGF_DISPATCHER, MGF_CHOICE, false, dispatcher_choices},
+    /* the routed experts of a rank run as one grouped GEMM: how tp-sim costs them */
+    {"--moe-grouped-gemm", MGF_GROUPED_GEMM, MGF_SWITCH, false, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 

@@ -23,7 +23,9 @@ typedef enum {
   MGF_ROUTER_SCORE, MGF_MLA, MGF_Q_LORA, MGF_KV_LORA, MGF_QK_NOPE, MGF_QK_ROPE, MGF_V_HEAD,
   MGF_MTP,
   /* FP8 training (Transformer Engine) */
-  MGF_FP8, MGF_FP8_AMAX, MGF_FP8_PGATHER, MGF_N
+  MGF_FP8, MGF_FP8_AMAX, MGF_FP8_PGATHER,
+  /* expert parallelism and the token dispatcher */
+  MGF_EP, MGF_ETP, MGF_DISPATCHER, MGF_GROUPED_GEMM, MGF_N
 } mgf_id;
 
 typedef enum {

@@ -128,7 +128,7 @@ static const io_key module_keys[M_N] = {
 
 enum {
   T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
-  T_CP, T_CP_ALGO, T_ULYSSES,
+  T_CP, T_CP_ALGO, T_ULYSSES, T_EP, T_ETP,
   T_PRECISION, T_FP8, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
@@ -154,6 +154,9 @@ static const io_key training_keys[T_N] = {
                    .applies = ALL, .help = "ring, ulysses or hybrid"},
     /* 0 when absent: only the hybrid needs it */
     [T_ULYSSES] = TR_INT(ulysses_degree, 0, 1024, "hybrid CP: Ulysses ranks inside CP"),
+    /* 0 when absent: EP 1, expert TP = TP */
+    [T_EP] = TR_INT(ep, 0, CMAX, "expert-parallel size (routed experts over EP ranks)"),
+    [T_ETP] = TR_INT(etp, 0, CMAX, "expert tensor-parallel size (default: tp)"),
     [T_PRECISION] = {.name = "precision", .type = IO_KEY_ENUM,
                      .offset = offsetof(tps_training, precision),
                      .choices = tps_precision_names, .def = TPS_PRECISION_BF16,

@@ -11,7 +11,7 @@
 
 #define ALL IO_VARIANT_ALL
 
-enum { ST_NAME, ST_SOURCE, ST_DISPATCH, ST_PER_MB, ST_PER_STEP, ST_ALLOC, ST_OPS, ST_N };
+enum { ST_NAME, ST_SOURCE, ST_DISPATCH, ST_PER_MB, ST_PER_STEP, ST_ALLOC, ST_MOE, ST_OPS, ST_N };
 static const io_key stack_keys[ST_N] = {
     [ST_NAME] = {.name = "name", .type = IO_KEY_STRING, .offset = offsetof(tps_stack, name),
                  .size = TPS_NAME_MAX, .applies = ALL, .required = ALL, .help = "stack name"},
@@ -38,8 +38,23 @@ static const io_key stack_keys[ST_N] = {
                   .applies = ALL,
                   .help = "caching allocator: reserved / allocated activation bytes (1.1)",
                   .spread = true, .sd_offset = offsetof(tps_stack, allocator_overhead_sd)},
+    [ST_MOE] = {.name = "moe", .type = IO_KEY_NODE, .applies = ALL,
+                .help = "mixture of experts: imbalance and its source"},
     [ST_OPS] = {.name = "ops", .type = IO_KEY_NODE, .applies = ALL, .required = ALL,
                 .help = "per lowered op kind: host_ops and extra_kernels, [forward, backward]"},
+};
+
+/* moe: {imbalance, source} (docs/schema.md, "Software stack"). */
+enum { MOE_IMBALANCE, MOE_SOURCE, MOE_N };
+static const io_key moe_keys[MOE_N] = {
+    [MOE_IMBALANCE] = {.name = "imbalance", .type = IO_KEY_NUMBER,
+                       .offset = offsetof(tps_stack, moe_imbalance), .min = 1, .max = 64,
+                       .applies = ALL, .required = ALL,
+                       .help = "dropless MoE: tokens of the most loaded expert-parallel rank "
+                               "over the expected load (1.25)"},
+    [MOE_SOURCE] = {.name = "source", .type = IO_KEY_STRING,
+                    .offset = offsetof(tps_stack, moe_source), .size = TPS_SOURCE_MAX,
+                    .applies = ALL, .required = ALL, .help = "where the imbalance comes from"},
 };
 
 /* The lowered op kinds, in tps_op_kind order (ops.h). */
@@ -132,6 +147,11 @@ tps_status tps_stack_load(const char *path, tps_stack *s, tps_error *err) {
              !(st = io_check_limit(&d, f[ST_PER_STEP], "'per_step'", s->per_step_s,
                                    &io_limit_time))) {
     st = read_ops(&d, f[ST_OPS], s);
+    if (!st && f[ST_MOE] && !(st = io_node_expect_map(&d, f[ST_MOE], "'moe'"))) {
+      static const io_map_ctx mctx = {.where = "'moe'", .variant_bit = ALL};
+      yaml_node_t *mf[MOE_N];
+      st = io_map_read(&d, f[ST_MOE], moe_keys, MOE_N, &mctx, s, mf);
+    }
   }
   io_doc_free(&d);
   if (st) {

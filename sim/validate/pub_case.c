@@ -188,17 +188,12 @@ static void read_model(io_doc *d, const yaml_node_t *map, pub_case *c) {
     skip_at(c, io_map_get(d, model, "arch"), "%s", why);
 }
 
-/* ep: parallelism the engine does not model (vpp and cp it does). */
-static void reject_unmodelled(io_doc *d, const yaml_node_t *par, pub_case *c) {
-  static const struct {
-    const char *key, *what;
-  } rows[] = {{"ep", "expert parallelism"}};
-  for (size_t i = 0; i < sizeof rows / sizeof rows[0] && !skipping(c); i++) {
-    int64_t v = 0;
-    if (read_int(d, par, "parallel", rows[i].key, 1, MAX_PARALLEL, c, &v) > 0 && v > 1)
-      skip_at(c, io_map_get(d, par, rows[i].key), "%s (parallel.%s = %" PRId64 ") %s not modelled",
-              rows[i].what, rows[i].key, v, "is");
-  }
+/* Expert parallelism: parallel.ep (and parallel.etp) into the run; the
+ * engine refuses them for a case whose model has no experts. */
+static void read_ep(io_doc *d, const yaml_node_t *par, pub_case *c) {
+  tps_run_overrides *o = &c->over;
+  if (read_int(d, par, "parallel", "ep", 1, MAX_PARALLEL, c, &o->ep) <= 0 || skipping(c)) return;
+  read_int(d, par, "parallel", "etp", 1, MAX_PARALLEL, c, &o->etp);
 }
 
 /* Flash attention stated in the arch text or any text of `parallel`. */
@@ -246,7 +241,7 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
     skip_at(c, par, "parallel must be a mapping");
     return;
   }
-  reject_unmodelled(d, par, c);
+  read_ep(d, par, c);
   if (profile) {
     read_int(d, par, "parallel", "tp", 1, MAX_PARALLEL, c, &o->tp);
     if (!skipping(c)) read_int(d, par, "parallel", "pp", 1, MAX_PARALLEL, c, &o->pp);

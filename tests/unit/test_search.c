@@ -34,6 +34,7 @@ static tps_run base_run(const tps_model *m, int64_t cards, int64_t global_batch,
   tps_run_overrides o;
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = o.cards = o.micro_batch = 1;
+  o.ep = o.etp = 1;
   o.global_batch = global_batch;
   o.memory_margin = margin;
   tps_run run;
@@ -47,6 +48,8 @@ static tps_run base_run(const tps_model *m, int64_t cards, int64_t global_batch,
  * micro-batches; distributed optimizer; VPP 1 and 2) through both paths. */
 static void compare_grid(const char *model_name, const char *hw_name, int64_t cards,
                          int64_t global_batch, const int64_t *mbs, int n_mbs) {
+  /* Expert layouts (EP, ETP; 0 = none / = TP) tried with a model with experts. */
+  static const int64_t lay_ep[] = {0, 1, 2, 4, 8, 2, 8, 3}, lay_etp[] = {0, 0, 0, 0, 0, 1, 1, 0};
   static tps_model m;
   static tps_hw hw;
   load(model_name, hw_name, &m, &hw);
@@ -58,6 +61,10 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
   int compared = 0, refused = 0;
   double worst = 0.0;
   char worst_what[256] = "";
+  bool moe = false;
+  for (int i = 0; i < m.n_modules; i++) moe = moe || m.modules[i].experts > 0;
+  const int n_lay = moe ? (int)(sizeof lay_ep / sizeof lay_ep[0]) : 1;
+  for (int li = moe ? 1 : 0; li < n_lay; li++)
   for (int64_t tp = 1; tp <= cards; tp++) {
     if (cards % tp) continue;
     for (int64_t pp = 1; pp <= cards / tp; pp++) {
@@ -70,7 +77,8 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
               int64_t vpp = dv & 2 ? 2 : 1;
               tps_search_config c = {.tp = tp, .pp = pp, .dp = cards / (tp * pp),
                                      .micro_batch = mbs[mi], .sp = sp, .recompute = rc,
-                                     .distributed_optimizer = dopt, .vpp = vpp};
+                                     .distributed_optimizer = dopt, .vpp = vpp,
+                                     .ep = lay_ep[li], .etp = lay_etp[li]};
               tps_search_row row;
               tps_skip_reason why;
               tps_status fast = tps_searcher_eval(s, &c, &row, &why, &err);
@@ -140,6 +148,12 @@ Test(search, fast_path_equals_estimate_qwen25vl) {
   /* ViT + projector + decoder, frozen encoder, explicit pipeline_layers at PP = 2. */
   const int64_t mbs[] = {1, 2, 3};
   compare_grid("qwen25vl-7b", "910b2", 8, 192, mbs, 3);
+}
+
+Test(search, fast_path_equals_estimate_mixtral_ep) {
+  /* MoE: EP 1..8 with expert TP = TP or 1 (EP 3 refused by both). */
+  const int64_t mbs[] = {1};
+  compare_grid("mixtral-8x7b", "h100-sxm", 16, 32, mbs, 1);
 }
 
 Test(search, fast_path_equals_estimate_llama_gqa) {

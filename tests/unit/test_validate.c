@@ -322,7 +322,8 @@ Test(skip, reasons, .fini = report_fini) {
       {"v100_case", "no hardware profile for 'NVIDIA V100 SXM3 32GB (DGX-2H)'"},
       {"cp_case", "parallel.cp_algo must name ring, ulysses or hybrid, got 'adaptive' (line 12)"},
       {"no_pp", "parallel.pp not given"},
-      {"ep_case", "expert parallelism (parallel.ep = 2) is not modelled (line 24)"},
+      /* parallel.ep is read; a dense model has no experts to spread */
+      {"ep_case", "the engine cannot evaluate it: --ep 2: model 'ep_case' has no experts"},
       {"vision_case",
        "model has a vision_encoder, which an inline case cannot describe; name a bundled model "
        "with model_profile: (line 37)"},

@@ -139,6 +139,10 @@ typedef struct tps_training {
   int64_t cp;  /* context-parallel ranks; 0: not given (1) */
   tps_cp_algo cp_algo;
   int64_t ulysses_degree; /* hybrid: Ulysses ranks inside CP; 0: not given */
+  int64_t ep;  /* expert-parallel ranks; 0: not given (1) */
+  int64_t etp; /* expert tensor-parallel ranks; 0: not given (= tp) */
+  double moe_capacity_factor; /* tokens an expert takes, over the expected load
+                                 (Megatron --moe-expert-capacity-factor); 0: dropless */
   tps_precision precision;
   tps_fp8_format fp8;     /* FP8 GEMMs in the transformer blocks; NONE: off */
   bool distributed_optimizer;
@@ -222,6 +226,10 @@ typedef struct tps_stack {
   double per_step_s;            /* host seconds per step outside the layers */
   double allocator_overhead;    /* caching allocator: reserved / allocated bytes
                                    of activations; 0 or 1 = none */
+  double moe_imbalance;         /* dropless MoE: tokens the most loaded expert-parallel
+                                   rank receives over the expected (uniform) load;
+                                   0 or 1 = balanced */
+  char moe_source[TPS_SOURCE_MAX]; /* where moe_imbalance comes from */
   /* Spreads (standard deviations, same units; 0 = exact) of the constants
    * above, from `value +- sd` in the file: `tp-sim fit` writes its
    * standard errors so (docs/uncertainty.md). */
@@ -310,6 +318,15 @@ typedef struct tps_run {
   bool tp_comm_overlap;         /* SP's all-gathers and reduce-scatters overlapped with
                                    the GEMM beside them (Megatron --tp-comm-overlap) */
   tps_recompute recompute;
+  /* Expert parallelism (docs/model.md, "Mixture of experts"): the routed
+   * experts of an MoE layer are spread over ep ranks and each expert's
+   * columns over etp ranks; the ranks of one pipeline stage, TP x CP x DP of
+   * them, are then ETP x EP x EDP (Megatron-Core's expert rank grid), so
+   * the experts' own data-parallel group has edp = tp cp dp / (ep etp)
+   * ranks. Without experts ep = 1 and etp = tp. */
+  int64_t ep, etp;
+  double moe_capacity_factor;   /* 0: dropless; else an expert takes at most this
+                                   times its expected tokens */
   int64_t vocab_divisor;
   double memory_margin;         /* fraction of device memory kept free for "fits with margin" */
   double micro_batch_overhead_s; /* host-side seconds per micro-batch per stage */
@@ -330,6 +347,8 @@ typedef struct tps_run_overrides {
   int64_t cp;     /* 0: unset */
   int cp_algo;    /* -1 unset, else tps_cp_algo */
   int64_t ulysses_degree; /* 0: unset */
+  int64_t ep, etp; /* 0: unset */
+  double moe_capacity_factor; /* < 0: unset; 0: dropless */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
   int tp_comm_overlap; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */

@@ -48,8 +48,9 @@ typedef enum {
   TPS_COLL_ALL_REDUCE,
   TPS_COLL_REDUCE_SCATTER,
   TPS_COLL_ALL_GATHER,
-  TPS_COLL_ALL_TO_ALL, /* context parallelism (Ulysses): each rank sends (p - 1)/p of
-                          its own buffer, coll_bytes = that buffer */
+  TPS_COLL_ALL_TO_ALL, /* context parallelism (Ulysses), MoE token dispatch and
+                          combine: each rank sends (p - 1)/p of its own buffer,
+                          coll_bytes = that buffer */
   TPS_COLL_RING_P2P    /* context parallelism (ring attention): p - 1 steps, each a
                           send to the next rank and a receive from the previous one
                           of coll_bytes (one K/V block forward; K/V and dK/dV
@@ -101,7 +102,12 @@ typedef struct tps_op {
   int64_t groups;                /* GEMM: independent GEMMs in one grouped call
                                     (routed experts on this rank); 0 or 1: one */
   bool routed;                   /* routed-expert weights: a token passes through
-                                    experts_per_token / experts of them */
+                                    experts_per_token / experts of them; they
+                                    reduce over the expert data-parallel group */
+  bool moe_load;                 /* its work follows the routed experts' token
+                                    load: the most loaded expert-parallel rank
+                                    sets its time and memory (x the run's MoE
+                                    load factor, eng_moe_load_factor) */
   bool fp8;                      /* GEMM run in FP8 (Transformer Engine): its inputs
                                     cast to FP8, the product at the FP8 peak, its
                                     saved input kept in FP8 (docs/model.md "FP8") */

@@ -37,7 +37,9 @@ enum {
   TPS_SEARCH_MICRO_BATCH = 1u << 4,
   TPS_SEARCH_DISTOPT = 1u << 5,
   TPS_SEARCH_VPP = 1u << 6, /* interleaved pipeline: 1, 2, 4 model chunks per stage when PP > 1 */
-  TPS_SEARCH_ALL = (1u << 7) - 1
+  TPS_SEARCH_EP = 1u << 7,  /* MoE models: expert parallelism (EP dividing the experts and
+                               TP x CP x DP / ETP) and expert TP (TP or 1) */
+  TPS_SEARCH_ALL = (1u << 8) - 1
 };
 
 /* Why a configuration of the grid was not ranked. X(NAME, key, sentence) */
@@ -67,6 +69,8 @@ const char *tps_skip_text(tps_skip_reason r);
 typedef struct tps_search_config {
   int64_t tp, pp, dp, micro_batch;
   int64_t vpp;                  /* model chunks per stage (interleaved 1F1B); 0 or 1: none */
+  int64_t ep;                   /* expert-parallel ranks; 0: a model without experts (1) */
+  int64_t etp;                  /* expert tensor-parallel ranks; 0: = tp */
   bool sp, distributed_optimizer;
   tps_recompute recompute;
 } tps_search_config;
@@ -126,6 +130,10 @@ typedef struct tps_search_opts {
   int fp8;
   int64_t fp8_amax_history;
   int fp8_param_gather;
+  /* Expert parallelism of an MoE model: searched (EP over the divisors of
+   * the experts that divide TP x CP x DP / ETP; ETP = TP or 1) unless
+   * given; 0: searched. */
+  int64_t ep, etp;
 } tps_search_opts;
 
 void tps_search_opts_init(tps_search_opts *opts);
