@@ -206,9 +206,9 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   const double opt_bytes = eng_optimizer_bytes_per_param(run);
   const double alloc_extra = hw->stack.allocator_overhead > 1.0 ? hw->stack.allocator_overhead - 1.0 : 0.0;
   const int64_t m = run->micro_batches;
-  /* Communicators a rank holds: one per parallel group of more than one rank. */
-  /* The experts' groups count where they are not the TP or DP x CP group
-   * already (EP; ETP != TP; expert DP != DP x CP). */
+  /* Communicators a rank holds: one per parallel group of more than one
+   * rank; the experts' groups count where they are not the TP or DP x CP
+   * group already (EP; ETP != TP; expert DP != DP x CP). */
   const double edp = eng_expert_dp(run), dense_dp = (double)run->dp * (double)eng_cp_ranks(run);
   const int n_groups = (run->tp > 1) + (run->pp > 1) + (run->dp > 1) + (eng_cp_ranks(run) > 1) +
                        (eng_ep_ranks(run) > 1) +
