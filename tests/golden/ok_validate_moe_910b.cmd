@@ -1,0 +1,1 @@
+validate --published validation/moe-910b.yaml
