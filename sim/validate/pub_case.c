@@ -409,6 +409,26 @@ static void read_case(io_doc *d, const yaml_node_t *map, int index, pub_case *c)
   }
   copy_text(io_map_get(d, map, "id"), c->id, sizeof c->id);
   copy_text(io_map_get(d, map, "group"), c->group, sizeof c->group);
+  /* A key the format does not have is not silently dropped: a seq_len
+   * written beside model: instead of inside it would change nothing. */
+  static const char *const case_keys[] = {
+      "id",       "group",     "source",   "year",      "model_profile",  "profile",
+      "model",    "parallel",  "hardware", "precision", "measured",       "uncertain",
+      "memory_reading", "notes", "derived"};
+  const int n_case_keys = (int)(sizeof case_keys / sizeof case_keys[0]);
+  for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
+    if (!kn || kn->type != YAML_SCALAR_NODE) continue;
+    const char *key = (const char *)kn->data.scalar.value;
+    bool known = false;
+    for (int i = 0; i < n_case_keys && !known; i++) known = strcmp(key, case_keys[i]) == 0;
+    if (known) continue;
+    const char *close = tps_did_you_mean(key, case_keys, n_case_keys);
+    skip_at(c, kn, "unknown case key '%.60s'%s%s%s (model keys go under model:, run keys under "
+                   "parallel:)",
+            key, close ? " (did you mean '" : "", close ? close : "", close ? "'?)" : "");
+    return;
+  }
   int64_t year = 0;
   if (read_int(d, map, "case", "year", 1900, 2100, c, &year) > 0)
     c->year = (int)year;
