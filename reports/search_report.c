@@ -213,8 +213,8 @@ void report_search_table(FILE *out, const search_report *r) {
                "costs). \"Same figures with\": other settings that give this row's figures exactly, "
                "listed once.\n");
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
-               "Ties: smaller TP, smaller PP, smaller VPP, SP off, recompute none < selective < full, larger micro-batch, "
-               "distributed optimizer off.\n");
+               "Ties: smaller TP, smaller PP, smaller VPP, %sSP off, recompute none < selective < full, larger micro-batch, "
+               "distributed optimizer off.\n", cp ? "smaller CP (ring before Ulysses), " : "");
   table_intervals(out, r);
 }
 
@@ -281,8 +281,12 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "precision"); json_string(&w, tps_precision_name(b->precision));
   json_key(&w, "memory_margin"); json_number(&w, s->memory_margin);
   json_key(&w, "ranking");
-  json_string(&w, "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, sp off, recompute "
-                  "none < selective < full, larger micro_batch, distributed_optimizer off");
+  json_string(&w, rows_have_cp(s)
+                      ? "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, "
+                        "smaller cp (ring before ulysses), sp off, recompute none < selective < full, "
+                        "larger micro_batch, distributed_optimizer off"
+                      : "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, sp off, recompute "
+                        "none < selective < full, larger micro_batch, distributed_optimizer off");
   json_key(&w, "counts");
   json_object_begin(&w);
   json_key(&w, "grid"); json_int(&w, s->grid);

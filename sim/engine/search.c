@@ -610,6 +610,10 @@ int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
   if (p->pp != q->pp) return p->pp < q->pp ? -1 : 1;
   int64_t pv = p->vpp > 1 ? p->vpp : 1, qv = q->vpp > 1 ? q->vpp : 1;
   if (pv != qv) return pv < qv ? -1 : 1;
+  /* the fewer CP ranks first (at equal throughput CP 1 needs no ring) */
+  int64_t pc = p->cp > 1 ? p->cp : 1, qc = q->cp > 1 ? q->cp : 1;
+  if (pc != qc) return pc < qc ? -1 : 1;
+  if (pc > 1 && p->cp_algo != q->cp_algo) return p->cp_algo < q->cp_algo ? -1 : 1; /* ring first */
   if (p->sp != q->sp) return p->sp ? 1 : -1;
   if (p->recompute != q->recompute) return p->recompute < q->recompute ? -1 : 1;
   if (p->micro_batch != q->micro_batch) return p->micro_batch > q->micro_batch ? -1 : 1;
@@ -617,9 +621,6 @@ int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
   if (p->ep != q->ep) return p->ep < q->ep ? -1 : 1;
   int64_t pe = p->etp > 0 ? p->etp : p->tp, qe = q->etp > 0 ? q->etp : q->tp;
   if (pe != qe) return pe > qe ? -1 : 1; /* ETP = TP (Megatron's default) first */
-  int64_t pc = p->cp > 1 ? p->cp : 1, qc = q->cp > 1 ? q->cp : 1;
-  if (pc != qc) return pc < qc ? -1 : 1;
-  if (pc > 1 && p->cp_algo != q->cp_algo) return p->cp_algo < q->cp_algo ? -1 : 1; /* ring first */
   return 0;
 }
 

@@ -192,10 +192,11 @@ void tps_search_result_init(tps_search_result *res);
 void tps_search_result_free(tps_search_result *res);
 
 /* Enumerates, evaluates and ranks. Ranking: tokens/s per card descending;
- * ties go to the smaller TP, then smaller PP, then SP off, then recompute
+ * ties go to the smaller TP, then smaller PP, then smaller VPP, then the
+ * smaller CP (ring before Ulysses), then SP off, then recompute
  * none < selective < full, then the larger micro-batch, then the
- * distributed optimizer off, then the smaller EP, ETP = TP first, then the
- * smaller CP, ring before Ulysses (tps_search_row_cmp). Same inputs, same output. */
+ * distributed optimizer off, then the smaller EP, ETP = TP first
+ * (tps_search_row_cmp). Same inputs, same output. */
 tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search_opts *opts,
                       tps_search_result *out, tps_error *err);
 
