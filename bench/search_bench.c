@@ -1,6 +1,7 @@
 /* tp-sim-bench-search: how fast the parallel-space search runs on one core.
  *
  *   tp-sim-bench-search [--model M] [--hw H] [--cards N] [--global-batch B]
+ *                       [--seq-len S] [--cp N (hold CP; default searched)]
  *                       [--repeats R] [--seconds S]
  *
  * Defaults: gpt3-175b on a100-80g-sxm, 1,024 cards, global batch 1,536
@@ -48,7 +49,7 @@ static void die(const char *what, const tps_error *err) {
 
 int main(int argc, char **argv) {
   const char *model_name = "gpt3-175b", *hw_name = "a100-80g-sxm";
-  long long cards = 1024, global_batch = 1536;
+  long long cards = 1024, global_batch = 1536, seq_len = 0, cp = 0;
   int repeats = 7;
   double seconds = 0.5; /* minimum length of one hot-evaluation run */
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -56,6 +57,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--hw")) hw_name = argv[i + 1];
     else if (!strcmp(argv[i], "--cards")) cards = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--global-batch")) global_batch = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seq-len")) seq_len = atoll(argv[i + 1]); /* 0: the model's */
+    else if (!strcmp(argv[i], "--cp")) cp = atoll(argv[i + 1]); /* hold CP (0: searched) */
     else if (!strcmp(argv[i], "--repeats")) repeats = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
     else {
@@ -82,6 +85,8 @@ int main(int argc, char **argv) {
   tps_search_opts_init(&opts);
   opts.cards = cards;
   opts.global_batch = global_batch;
+  opts.seq_len = seq_len;
+  opts.cp = cp;
 
   printf("model %s, hw %s, %lld cards, global batch %lld, %d repeats\n", model.name, hw.name, cards,
          global_batch, repeats);
@@ -122,6 +127,7 @@ int main(int argc, char **argv) {
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = o.cards = o.micro_batch = 1;
   o.global_batch = global_batch;
+  o.seq_len = seq_len;
   o.memory_margin = TPS_DEFAULT_MEMORY_MARGIN;
   tps_run base;
   if (tps_run_resolve(&model, &o, &base, &err) != TPS_OK) die("run", &err);

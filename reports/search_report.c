@@ -11,17 +11,36 @@
 
 #define GB 1e9 /* bytes */
 
-static void table_header(FILE *out) {
-  fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
-               "step s  compute  TP comm  bubble  DP comm  optim    host  same figures with\n");
+static void table_header(FILE *out, bool cp) {
+  fprintf(out, "  #   TP  PP VPP   DP%s  SP  recompute  mb  dopt  GB/card  tokens/s/card    MFU  "
+               "step s  compute  TP comm  bubble  DP comm  optim    host  same figures with\n",
+          cp ? "   CP cp-algo" : "");
 }
 
-static void table_row(FILE *out, int rank, const tps_search_row *row) {
+/* Whether any row of the search runs CP > 1: then the tables show CP. */
+static bool rows_have_cp(const tps_search_result *s) {
+  for (int i = 0; i < s->n_top; i++)
+    if (s->top[i].cfg.cp > 1) return true;
+  for (int i = 0; i < s->n_pareto; i++)
+    if (s->pareto[i].cfg.cp > 1) return true;
+  return false;
+}
+
+/* " <cp> <algorithm>" ("-" at CP 1), when the table shows CP. */
+static void table_cp_cells(FILE *out, const tps_search_config *c, bool cp) {
+  if (!cp) return;
+  fprintf(out, " %4lld %7s", (long long)(c->cp > 1 ? c->cp : 1),
+          c->cp > 1 ? tps_cp_algo_name((tps_cp_algo)c->cp_algo) : "-");
+}
+
+static void table_row(FILE *out, int rank, const tps_search_row *row, bool cp) {
   const tps_search_config *c = &row->cfg;
   const tps_time_split *t = &row->time;
-  fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f %7.3f%s%s\n",
-          rank, (long long)c->tp, (long long)c->pp, (long long)(c->vpp > 1 ? c->vpp : 1),
-          (long long)c->dp, c->sp ? "on" : "off",
+  fprintf(out, "%3d %4lld %3lld %3lld %4lld", rank, (long long)c->tp, (long long)c->pp,
+          (long long)(c->vpp > 1 ? c->vpp : 1), (long long)c->dp);
+  table_cp_cells(out, c, cp);
+  fprintf(out, " %3s %10s %3lld %5s %8.2f %14.1f %5.1f%% %7.3f %8.3f %8.3f %7.3f %8.3f %6.3f %7.3f%s%s\n",
+          c->sp ? "on" : "off",
           tps_recompute_name(c->recompute), (long long)c->micro_batch,
           c->distributed_optimizer ? "on" : "off", row->memory.total / GB, row->tokens_per_s_per_card,
           row->mfu * 100.0, row->step_time_s, t->compute, t->tp_comm, t->pp_bubble, t->dp_comm,
@@ -100,8 +119,9 @@ static void table_intervals(FILE *out, const search_report *r) {
                "neither central value lies in the other's interval and #1 is better in at least "
                "%g%% of the paired samples, else indistinguishable; and that share:\n",
           s->n_top, pct, pct);
-  fprintf(out, "  #   TP  PP VPP   DP  SP  recompute  mb  dopt  %-21s %-6s  %-20s  vs #1\n", h_mem,
-          h_fit, h_tpc);
+  const bool cp = rows_have_cp(s);
+  fprintf(out, "  #   TP  PP VPP   DP%s  SP  recompute  mb  dopt  %-21s %-6s  %-20s  vs #1\n",
+          cp ? "   CP cp-algo" : "", h_mem, h_fit, h_tpc);
   for (int i = 0; i < s->n_top; i++) {
     const tps_search_row *row = &s->top[i];
     const tps_uncertainty *u = &r->top_unc[i];
@@ -117,9 +137,11 @@ static void table_intervals(FILE *out, const search_report *r) {
       snprintf(vs, sizeof vs, "%s, #1 better in %.0f%%", v.beats ? "worse" : "indistinguishable",
                v.p_better * 100.0);
     }
-    fprintf(out, "%3d %4lld %3lld %3lld %4lld %3s %10s %3lld %5s  %-21s %-6s  %-20s  %s\n", i + 1,
-            (long long)row->cfg.tp, (long long)row->cfg.pp,
-            (long long)(row->cfg.vpp > 1 ? row->cfg.vpp : 1), (long long)row->cfg.dp,
+    fprintf(out, "%3d %4lld %3lld %3lld %4lld", i + 1, (long long)row->cfg.tp,
+            (long long)row->cfg.pp, (long long)(row->cfg.vpp > 1 ? row->cfg.vpp : 1),
+            (long long)row->cfg.dp);
+    table_cp_cells(out, &row->cfg, cp);
+    fprintf(out, " %3s %10s %3lld %5s  %-21s %-6s  %-20s  %s\n",
             row->cfg.sp ? "on" : "off", tps_recompute_name(row->cfg.recompute),
             (long long)row->cfg.micro_batch, row->cfg.distributed_optimizer ? "on" : "off", cell_m,
             tps_fits_at_interval_name(u->fits_at_interval), cell_t, vs);
@@ -148,7 +170,7 @@ void report_search_table(FILE *out, const search_report *r) {
           (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
           tps_precision_name(b->precision), s->memory_margin * 100.0);
   report_fp8_words(out, b);
-  /* CP is held fixed by the search: every row runs it (DP is per CP group). */
+  /* CP held fixed by --cp: every row runs it (DP is per CP group). */
   if (b->cp > 1) {
     report_cp_words(out, b);
     fprintf(out, " in every row (TP x PP x DP share %lld / %lld cards)", (long long)b->cards,
@@ -162,16 +184,17 @@ void report_search_table(FILE *out, const search_report *r) {
   fprintf(out, "\n");
   fprintf(out, "Top %d of %lld configurations that fit (ranked by tokens/s per card; seconds per step):\n",
           s->n_top, (long long)s->valid);
-  table_header(out);
+  const bool cp = rows_have_cp(s);
+  table_header(out, cp);
   for (int i = 0; i < s->n_top; i++) {
-    table_row(out, i + 1, &s->top[i]);
+    table_row(out, i + 1, &s->top[i], cp);
     table_row_ep(out, &s->top[i]);
   }
   fprintf(out, "\nPareto front, peak memory against tokens/s per card (%d points, least memory first):\n",
           s->n_pareto);
-  table_header(out);
+  table_header(out, cp);
   for (int i = 0; i < s->n_pareto; i++) {
-    table_row(out, i + 1, &s->pareto[i]);
+    table_row(out, i + 1, &s->pareto[i], cp);
     table_row_ep(out, &s->pareto[i]);
   }
   fprintf(out, "\nSearched %lld configurations in %.3f s: %lld costed, %lld fit", (long long)s->grid,
@@ -190,8 +213,8 @@ void report_search_table(FILE *out, const search_report *r) {
                "costs). \"Same figures with\": other settings that give this row's figures exactly, "
                "listed once.\n");
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards. "
-               "Ties: smaller TP, smaller PP, smaller VPP, SP off, recompute none < selective < full, larger micro-batch, "
-               "distributed optimizer off.\n");
+               "Ties: smaller TP, smaller PP, smaller VPP, %sSP off, recompute none < selective < full, larger micro-batch, "
+               "distributed optimizer off.\n", cp ? "smaller CP (ring before Ulysses), " : "");
   table_intervals(out, r);
 }
 
@@ -203,7 +226,11 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "pp"); json_int(w, c->pp);
   json_key(w, "vpp"); json_int(w, c->vpp > 1 ? c->vpp : 1);
   json_key(w, "dp"); json_int(w, c->dp);
-  report_cp_json(w, b);
+  if (c->cp > 1) { /* the row's CP layout (a searched or fixed CP) */
+    json_key(w, "cp"); json_int(w, c->cp);
+    json_key(w, "cp_algo"); json_string(w, tps_cp_algo_name((tps_cp_algo)c->cp_algo));
+    json_key(w, "ulysses_degree"); json_int(w, c->ulysses_degree);
+  }
   report_fp8_json(w, b);
   if (c->ep > 0) { /* a model with experts */
     json_key(w, "ep"); json_int(w, c->ep);
@@ -254,8 +281,12 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "precision"); json_string(&w, tps_precision_name(b->precision));
   json_key(&w, "memory_margin"); json_number(&w, s->memory_margin);
   json_key(&w, "ranking");
-  json_string(&w, "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, sp off, recompute "
-                  "none < selective < full, larger micro_batch, distributed_optimizer off");
+  json_string(&w, rows_have_cp(s)
+                      ? "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, "
+                        "smaller cp (ring before ulysses), sp off, recompute none < selective < full, "
+                        "larger micro_batch, distributed_optimizer off"
+                      : "tokens_per_s_per_card descending; ties: smaller tp, smaller pp, smaller vpp, sp off, recompute "
+                        "none < selective < full, larger micro_batch, distributed_optimizer off");
   json_key(&w, "counts");
   json_object_begin(&w);
   json_key(&w, "grid"); json_int(&w, s->grid);

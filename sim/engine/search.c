@@ -369,6 +369,9 @@ static void eval_config(tps_searcher *s, const prepared *p, const placement *pl,
   memset(out, 0, sizeof *out);
   out->cfg = *cfg;
   out->cfg.sp = run->sp;
+  out->cfg.cp = eng_cp_ranks(&s->base); /* the searcher's: one CP layout per searcher */
+  out->cfg.cp_algo = (int)s->base.cp_algo;
+  out->cfg.ulysses_degree = eng_ulysses_ranks(&s->base);
   out->micro_batches = run->micro_batches;
   out->memory = step.memory;
   out->peak_stage = step.peak_stage;
@@ -497,7 +500,13 @@ tps_status tps_searcher_eval(tps_searcher *s, const tps_search_config *cfg, tps_
   prepared *p = NULL;
   /* TP x PP x DP share the cards left by the (fixed) CP size. */
   const int64_t cards = s->base.cards / eng_cp_ranks(&s->base);
-  if (cfg->tp < 1 || cfg->pp < 1 || cfg->dp < 1 || cards % cfg->tp != 0 ||
+  if (cfg->cp > 0 && (cfg->cp != eng_cp_ranks(&s->base) ||
+                      (cfg->cp > 1 && cfg->cp_algo != (int)s->base.cp_algo))) {
+    st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                       "CP %lld (%s) is not the searcher's (CP %lld): one searcher per CP layout",
+                       (long long)cfg->cp, tps_cp_algo_name((tps_cp_algo)cfg->cp_algo),
+                       (long long)eng_cp_ranks(&s->base));
+  } else if (cfg->tp < 1 || cfg->pp < 1 || cfg->dp < 1 || cards % cfg->tp != 0 ||
       (cards / cfg->tp) % cfg->pp != 0 || cards / cfg->tp / cfg->pp != cfg->dp) {
     st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "TP x PP x DP is not the search's %lld cards",
                        (long long)s->base.cards);
@@ -553,9 +562,15 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.vpp = cfg->vpp > 1 ? cfg->vpp : 1;
   o.ep = cfg->ep > 0 ? cfg->ep : 0; /* 0: a model without experts */
   o.etp = cfg->ep > 0 ? (cfg->etp > 0 ? cfg->etp : cfg->tp) : 0;
-  o.cp = eng_cp_ranks(base);
-  o.cp_algo = (int)base->cp_algo;
-  o.ulysses_degree = base->cp_algo == TPS_CP_HYBRID ? base->ulysses_degree : 0;
+  if (cfg->cp > 0) { /* the configuration's CP layout (a searched one) */
+    o.cp = cfg->cp;
+    o.cp_algo = cfg->cp_algo;
+    o.ulysses_degree = cfg->cp > 1 && cfg->cp_algo == TPS_CP_HYBRID ? cfg->ulysses_degree : 0;
+  } else {
+    o.cp = eng_cp_ranks(base);
+    o.cp_algo = (int)base->cp_algo;
+    o.ulysses_degree = base->cp_algo == TPS_CP_HYBRID ? base->ulysses_degree : 0;
+  }
   o.precision = (int)base->precision;
   o.fp8 = (int)base->fp8;
   o.fp8_amax_history = base->fp8_amax_history;
@@ -595,6 +610,10 @@ int tps_search_row_cmp(const tps_search_row *a, const tps_search_row *b) {
   if (p->pp != q->pp) return p->pp < q->pp ? -1 : 1;
   int64_t pv = p->vpp > 1 ? p->vpp : 1, qv = q->vpp > 1 ? q->vpp : 1;
   if (pv != qv) return pv < qv ? -1 : 1;
+  /* the fewer CP ranks first (at equal throughput CP 1 needs no ring) */
+  int64_t pc = p->cp > 1 ? p->cp : 1, qc = q->cp > 1 ? q->cp : 1;
+  if (pc != qc) return pc < qc ? -1 : 1;
+  if (pc > 1 && p->cp_algo != q->cp_algo) return p->cp_algo < q->cp_algo ? -1 : 1; /* ring first */
   if (p->sp != q->sp) return p->sp ? 1 : -1;
   if (p->recompute != q->recompute) return p->recompute < q->recompute ? -1 : 1;
   if (p->micro_batch != q->micro_batch) return p->micro_batch > q->micro_batch ? -1 : 1;
@@ -646,6 +665,8 @@ static bool merge_equivalent(tps_search_row *top, int n, const tps_search_row *r
     const tps_search_config *a = &kept->cfg, *b = &row->cfg;
     if (a->tp != b->tp || a->pp != b->pp || a->dp != b->dp || a->micro_batch != b->micro_batch ||
         a->ep != b->ep || (a->etp > 0 ? a->etp : a->tp) != (b->etp > 0 ? b->etp : b->tp) ||
+        (a->cp > 1 ? a->cp : 1) != (b->cp > 1 ? b->cp : 1) ||
+        (a->cp > 1 && a->cp_algo != b->cp_algo) ||
         (a->vpp > 1 ? a->vpp : 1) != (b->vpp > 1 ? b->vpp : 1) ||
         kept->step_time_s != row->step_time_s || kept->memory.total != row->memory.total ||
         kept->tokens_per_s_per_card != row->tokens_per_s_per_card)
@@ -739,13 +760,16 @@ static const char *recompute_word(tps_recompute r) { return tps_recompute_name(r
 
 /* "PP=4, DP=32, SP on, recompute selective, micro-batch 2, distributed optimizer on" */
 static void config_words(const tps_search_config *c, char *out, size_t size) {
-  char vpp[32] = "", ep[48] = "";
+  char vpp[32] = "", ep[48] = "", cp[48] = "";
   if (c->vpp > 1) snprintf(vpp, sizeof vpp, " (VPP=%lld)", (long long)c->vpp);
+  if (c->cp > 1)
+    snprintf(cp, sizeof cp, ", CP=%lld (%s)", (long long)c->cp,
+             tps_cp_algo_name((tps_cp_algo)c->cp_algo));
   if (c->ep > 0)
     snprintf(ep, sizeof ep, ", EP=%lld, ETP=%lld", (long long)c->ep,
              (long long)(c->etp > 0 ? c->etp : c->tp));
-  snprintf(out, size, "PP=%lld%s, DP=%lld%s, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
-           (long long)c->pp, vpp, (long long)c->dp, ep, c->sp ? "on" : "off", recompute_word(c->recompute),
+  snprintf(out, size, "PP=%lld%s, DP=%lld%s%s, SP %s, recompute %s, micro-batch %lld, distributed optimizer %s",
+           (long long)c->pp, vpp, (long long)c->dp, cp, ep, c->sp ? "on" : "off", recompute_word(c->recompute),
            (long long)c->micro_batch, c->distributed_optimizer ? "on" : "off");
 }
 
@@ -812,6 +836,72 @@ static void write_reason(tps_search_result *r, const tps_hw *hw, const tps_searc
   }
 }
 
+/* One context-parallel layout of the search: CP ranks and algorithm
+ * (cp_algo -1: the model's; ulysses_degree 0: the model's, hybrid only). */
+typedef struct cp_layout {
+  int64_t cp;
+  int cp_algo;
+  int64_t ulysses_degree;
+} cp_layout;
+
+#define MAX_CP_LAYOUTS 129 /* CP 1, then ring and Ulysses at up to 64 CP sizes */
+
+/* The layout CP is held at (--cp, or the model's when CP is not searched),
+ * or CP 1, the first searched one. */
+static cp_layout cp_fixed(const tps_model *model, const tps_search_opts *opts, unsigned dims) {
+  const tps_training *tr = &model->training;
+  int64_t cp = 1;
+  if (opts->cp > 0) cp = opts->cp;
+  else if (!(dims & TPS_SEARCH_CP) && tr->cp > 0) cp = tr->cp;
+  return (cp_layout){.cp = cp, .cp_algo = opts->cp_algo, .ulysses_degree = opts->ulysses_degree};
+}
+
+/* The layouts searched: the first (cp_fixed) alone when CP is held; else
+ * CP 1 and, for every divisor CP > 1 of the cards that leaves each CP rank
+ * at least min_tokens_per_cp_rank tokens, the ring and Ulysses (or only the
+ * algorithm given). Whether seq_len and the heads split is the engine's
+ * check (eng_resolve_cp, eng_cp_check_module). */
+static int cp_layouts(const tps_model *model, const tps_search_opts *opts, unsigned dims,
+                      int64_t seq_len, cp_layout *out) {
+  out[0] = cp_fixed(model, opts, dims);
+  if (opts->cp > 0 || !(dims & TPS_SEARCH_CP)) return 1;
+  const int64_t min_tokens = opts->min_tokens_per_cp_rank > 0 ? opts->min_tokens_per_cp_rank : 4096;
+  const int64_t max_cp = seq_len / min_tokens;
+  if (max_cp < 2) return 1;
+  int64_t cps[64];
+  const int n_cps = divisors(opts->cards, max_cp, cps, 64);
+  int n = 1;
+  for (int i = 0; i < n_cps; i++) {
+    if (cps[i] < 2) continue;
+    if (opts->cp_algo >= 0) {
+      out[n++] = (cp_layout){.cp = cps[i], .cp_algo = opts->cp_algo,
+                             .ulysses_degree = opts->ulysses_degree};
+      continue;
+    }
+    out[n++] = (cp_layout){.cp = cps[i], .cp_algo = TPS_CP_RING};
+    out[n++] = (cp_layout){.cp = cps[i], .cp_algo = TPS_CP_ULYSSES};
+  }
+  return n;
+}
+
+/* The shared run of one layout: resolved at TP = PP = DP = 1 on the layout's
+ * CP ranks, then given the search's cards. */
+static tps_status layout_base(const tps_model *model, tps_run_overrides *o, const cp_layout *l,
+                              int64_t cards, tps_run *base, tps_error *err) {
+  if (cards % l->cp != 0)
+    return tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0, "--cp %lld does not divide %lld cards",
+                         (long long)l->cp, (long long)cards);
+  o->cp = l->cp;
+  o->cp_algo = l->cp_algo;
+  o->ulysses_degree = l->ulysses_degree;
+  o->cards = l->cp;
+  tps_status st = tps_run_resolve(model, o, base, err);
+  if (st != TPS_OK) return st;
+  base->cards = cards;
+  base->explicit_pipeline = false;
+  return TPS_OK;
+}
+
 tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search_opts *opts,
                       tps_search_result *out, tps_error *err) {
   double t0 = now_s();
@@ -852,20 +942,26 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
   o.fp8_param_gather = opts->fp8_param_gather;
   o.memory_margin = opts->memory_margin >= 0 ? opts->memory_margin : TPS_DEFAULT_MEMORY_MARGIN;
   o.sp = 0;
-  /* CP is held fixed: the base holds it, the grid divides cards / cp. */
-  o.cp = opts->cp > 0 ? opts->cp : (tr->cp > 0 ? tr->cp : 1);
-  o.cp_algo = opts->cp_algo;
-  o.ulysses_degree = opts->ulysses_degree;
-  o.cards = o.cp;
-  if (opts->cards % o.cp != 0)
-    return tps_error_set(err, TPS_EDIVIDE, NULL, 0, 0, "--cp %lld does not divide %lld cards",
-                         (long long)o.cp, (long long)opts->cards);
+  /* CP layouts: the first (CP 1, or the one held fixed) sets the shared run
+   * and the TP list; a searched layout the engine refuses (a sequence that
+   * does not split, a module CP does not cover) is left out. */
+  cp_layout lays[MAX_CP_LAYOUTS];
   tps_run base;
-  tps_status st = tps_run_resolve(model, &o, &base, err);
+  cp_layout first = cp_fixed(model, opts, dims);
+  tps_status st = layout_base(model, &o, &first, opts->cards, &base, err);
   if (st != TPS_OK) return st;
-  base.cards = opts->cards;
-  const int64_t pool = opts->cards / eng_cp_ranks(&base); /* cards for TP x PP x DP */
-  base.explicit_pipeline = false;
+  int n_lays = cp_layouts(model, opts, dims, base.seq_len, lays);
+  {
+    int k = 1;
+    for (int i = 1; i < n_lays; i++) {
+      tps_run *probe = malloc(sizeof *probe);
+      if (!probe) return tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+      if (layout_base(model, &o, &lays[i], opts->cards, probe, NULL) == TPS_OK) lays[k++] = lays[i];
+      free(probe);
+    }
+    n_lays = k;
+  }
+  const int64_t pool = opts->cards / eng_cp_ranks(&base); /* cards for TP x PP x DP at the first layout */
   out->base = base;
   out->base.tp = tr->tp > 0 ? tr->tp : 1;
   out->base.pp = tr->pp > 0 ? tr->pp : 1;
@@ -913,23 +1009,25 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
 
   /* Grid size, for progress: the same lists as below, counting only. */
   int64_t total = 0;
-  for (int ti = 0; ti < n_tps; ti++) {
-    int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, pool, tps[ti], out->base.pp, opts, pps);
-    int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
-    int64_t vv[3];
-    for (int pi = 0; pi < n_pps; pi++) {
-      int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
-      int64_t dp = pool % (tps[ti] * pps[pi]) == 0 ? pool / (tps[ti] * pps[pi]) : 0;
-      int n_lay = expert_layouts(model, opts, dims, tps[ti], eng_cp_ranks(&base), dp, eps, etps);
-      total += (int64_t)vpp_candidates(dims, pps[pi], vv) * n_sp * n_mbs * n_rcs * n_dos * n_lay;
+  for (int li = 0; li < n_lays; li++) {
+    const int64_t lpool = opts->cards / lays[li].cp;
+    for (int ti = 0; ti < n_tps; ti++) {
+      if (li > 0 && lpool % tps[ti] != 0) continue; /* the TP list is the first layout's */
+      int64_t pps[TPS_MAX_STAGES];
+      int n_pps = pp_candidates(dims, lpool, tps[ti], out->base.pp, opts, pps);
+      int n_sp = (dims & TPS_SEARCH_SP) && tps[ti] > 1 ? 2 : 1;
+      int64_t vv[3];
+      for (int pi = 0; pi < n_pps; pi++) {
+        int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
+        int64_t dp = lpool % (tps[ti] * pps[pi]) == 0 ? lpool / (tps[ti] * pps[pi]) : 0;
+        int n_lay = expert_layouts(model, opts, dims, tps[ti], lays[li].cp, dp, eps, etps);
+        total += (int64_t)vpp_candidates(dims, pps[pi], vv) * n_sp * n_mbs * n_rcs * n_dos * n_lay;
+      }
     }
   }
 
   tps_searcher *s = NULL;
-  st = tps_searcher_alloc(model, hw, &base, &s, err);
-  if (st != TPS_OK) return st;
-
+  tps_run *lbase = NULL; /* a searched layout's shared run (heap: 8 KiB) */
   size_t cap_valid = 1024, n_valid = 0;
   tps_search_row *valid = malloc(cap_valid * sizeof *valid);
   out->top = malloc((size_t)top_n * sizeof *out->top);
@@ -942,132 +1040,148 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
 
   int64_t done_n = 0;
   out->n_tp = n_tps;
-  for (int ti = 0; ti < n_tps && st == TPS_OK; ti++) {
-    const int64_t tp = tps[ti];
-    tps_search_tp_best *tb = &out->by_tp[ti];
-    tb->tp = tp;
-    bool cards_tp = pool % tp == 0;
-    bool tp_ok = tp_splits(model, &s->scratch, tp, NULL);
-    tb->splits = tp_ok;
-    int64_t pps[TPS_MAX_STAGES];
-    int n_pps = pp_candidates(dims, pool, tp, out->base.pp, opts, pps);
-    bool sps[2] = {false, true};
-    int n_sps = 2;
-    if (!(dims & TPS_SEARCH_SP)) {
-      sps[0] = tr->sp && tp > 1;
-      n_sps = 1;
-    } else if (tp == 1) {
-      n_sps = 1;
-    }
-    for (int pi = 0; pi < n_pps && st == TPS_OK; pi++) {
-      const int64_t pp = pps[pi];
-      int64_t vpps[3];
-      const int n_vpps = vpp_candidates(dims, pp, vpps);
-      bool cards_ok = cards_tp && pp <= INT64_MAX / tp && pool % (tp * pp) == 0;
-      int64_t dp = cards_ok ? pool / (tp * pp) : 0;
-      placement *pl = NULL;
-      bool pp_ok = false;
-      if (cards_ok && tp_ok) {
-        tps_status ps = placement_get(s, pp, &pl, NULL);
-        if (ps == TPS_ENOMEM) {
-          st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
-          break;
-        }
-        pp_ok = ps == TPS_OK;
+  for (int ti = 0; ti < n_tps; ti++) out->by_tp[ti].tp = tps[ti];
+  for (int li = 0; li < n_lays && st == TPS_OK; li++) {
+    const tps_run *lb = &base;
+    if (li > 0) {
+      if (!lbase && !(lbase = malloc(sizeof *lbase))) {
+        st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+        goto done;
       }
-      int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
-      const int n_lay = expert_layouts(model, opts, dims, tp, eng_cp_ranks(&base), dp, eps, etps);
-      for (int si = 0; si < n_sps && st == TPS_OK; si++) {
-        for (int mi = 0; mi < n_mbs * n_lay && st == TPS_OK; mi++) {
-          const int64_t mb = mbs[mi / n_lay];
-          const int64_t ep = eps[mi % n_lay], etp = etps[mi % n_lay];
-          bool batch_ok = cards_ok && mb <= INT64_MAX / dp && base.global_batch % (mb * dp) == 0;
-          prepared *p = NULL;
-          tps_skip_reason why = TPS_SKIP_OTHER;
-          if (!cards_ok) why = TPS_SKIP_CARDS;
-          else if (!tp_ok) why = TPS_SKIP_TP_SPLIT;
-          else if (!pp_ok) why = TPS_SKIP_PP_SPLIT;
-          else if (!batch_ok) why = TPS_SKIP_BATCH;
-          else {
-            tps_status ps = prepared_get(s, tp, sps[si], mb, ep, etp, &p, NULL);
-            if (ps == TPS_ENOMEM) {
-              st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
-              break;
-            }
-            if (ps != TPS_OK) {
-              why = ps == TPS_EDIVIDE ? (sps[si] ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT) : TPS_SKIP_OTHER;
-              p = NULL;
-            }
+      if ((st = layout_base(model, &o, &lays[li], opts->cards, lbase, err)) != TPS_OK) goto done;
+      lb = lbase;
+    }
+    const int64_t pool_l = opts->cards / eng_cp_ranks(lb); /* cards for TP x PP x DP */
+    tps_searcher_free(s);
+    s = NULL;
+    if ((st = tps_searcher_alloc(model, hw, lb, &s, err)) != TPS_OK) goto done;
+    for (int ti = 0; ti < n_tps && st == TPS_OK; ti++) {
+      const int64_t tp = tps[ti];
+      tps_search_tp_best *tb = &out->by_tp[ti];
+      if (li > 0 && pool_l % tp != 0) continue; /* the TP list is the first layout's */
+      bool cards_tp = pool_l % tp == 0;
+      bool tp_ok = tp_splits(model, &s->scratch, tp, NULL);
+      if (li == 0) tb->splits = tp_ok;
+      int64_t pps[TPS_MAX_STAGES];
+      int n_pps = pp_candidates(dims, pool_l, tp, out->base.pp, opts, pps);
+      bool sps[2] = {false, true};
+      int n_sps = 2;
+      if (!(dims & TPS_SEARCH_SP)) {
+        sps[0] = tr->sp && tp > 1;
+        n_sps = 1;
+      } else if (tp == 1) {
+        n_sps = 1;
+      }
+      for (int pi = 0; pi < n_pps && st == TPS_OK; pi++) {
+        const int64_t pp = pps[pi];
+        int64_t vpps[3];
+        const int n_vpps = vpp_candidates(dims, pp, vpps);
+        bool cards_ok = cards_tp && pp <= INT64_MAX / tp && pool_l % (tp * pp) == 0;
+        int64_t dp = cards_ok ? pool_l / (tp * pp) : 0;
+        placement *pl = NULL;
+        bool pp_ok = false;
+        if (cards_ok && tp_ok) {
+          tps_status ps = placement_get(s, pp, &pl, NULL);
+          if (ps == TPS_ENOMEM) {
+            st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
+            break;
           }
-          for (int ri = 0; ri < n_rcs; ri++) {
-            for (int di = 0; di < n_dos; di++) {
-             for (int vi = 0; vi < n_vpps; vi++) {
-              done_n++;
-              if (opts->progress && done_n % every == 0 &&
-                  opts->progress(opts->progress_user, done_n, total, now_s() - t0)) {
-                st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "search cancelled");
-                goto done;
+          pp_ok = ps == TPS_OK;
+        }
+        int64_t eps[MAX_LAYOUTS], etps[MAX_LAYOUTS];
+        const int n_lay = expert_layouts(model, opts, dims, tp, eng_cp_ranks(lb), dp, eps, etps);
+        for (int si = 0; si < n_sps && st == TPS_OK; si++) {
+          for (int mi = 0; mi < n_mbs * n_lay && st == TPS_OK; mi++) {
+            const int64_t mb = mbs[mi / n_lay];
+            const int64_t ep = eps[mi % n_lay], etp = etps[mi % n_lay];
+            bool batch_ok = cards_ok && mb <= INT64_MAX / dp && base.global_batch % (mb * dp) == 0;
+            prepared *p = NULL;
+            tps_skip_reason why = TPS_SKIP_OTHER;
+            if (!cards_ok) why = TPS_SKIP_CARDS;
+            else if (!tp_ok) why = TPS_SKIP_TP_SPLIT;
+            else if (!pp_ok) why = TPS_SKIP_PP_SPLIT;
+            else if (!batch_ok) why = TPS_SKIP_BATCH;
+            else {
+              tps_status ps = prepared_get(s, tp, sps[si], mb, ep, etp, &p, NULL);
+              if (ps == TPS_ENOMEM) {
+                st = tps_error_set(err, ps, NULL, 0, 0, "out of memory while searching");
+                break;
               }
-              if (!p) {
-                out->skipped[why]++;
-                continue;
+              if (ps != TPS_OK) {
+                why = ps == TPS_EDIVIDE ? (sps[si] ? TPS_SKIP_SP_SPLIT : TPS_SKIP_TP_SPLIT) : TPS_SKIP_OTHER;
+                p = NULL;
               }
-              if (vpps[vi] > 1 && !vpp_splits(model, pp, vpps[vi])) {
-                out->skipped[TPS_SKIP_PP_SPLIT]++;
-                continue;
-              }
-              if (vpps[vi] > 1 && (base.global_batch / (mb * dp)) % pp != 0) {
-                out->skipped[TPS_SKIP_BATCH]++; /* interleaving needs micro-batches % PP == 0 */
-                continue;
-              }
-              tps_search_config cfg = {.tp = tp, .pp = pp, .dp = dp, .micro_batch = mb,
-                                       .sp = sps[si], .distributed_optimizer = dos[di],
-                                       .recompute = rcs[ri], .vpp = vpps[vi],
-                                       .ep = ep, .etp = etp};
-              tps_search_row row;
-              eval_config(s, p, pl, &cfg, &row);
-              out->evaluated++;
-              if (tb->evaluated++ == 0 || row.memory.total < tb->min_peak_bytes)
-                tb->min_peak_bytes = row.memory.total;
-              if (!(row.tokens_per_s_per_card > 0)) { /* not a number: refuse it */
-                out->skipped[TPS_SKIP_OTHER]++;
-                continue;
-              }
-              if (!row.fits_with_margin) {
-                out->skipped[TPS_SKIP_MEMORY]++;
-                if (!have_smallest || row_cmp_memory(&row, &smallest) < 0) {
-                  smallest = row;
-                  have_smallest = true;
-                }
-                continue;
-              }
-              out->valid++;
-              tb->valid++;
-              if (!tb->found || tps_search_row_cmp(&row, &tb->best) < 0) {
-                tb->best = row;
-                tb->found = true;
-              }
-              if (n_valid == cap_valid) {
-                tps_search_row *grown = realloc(valid, 2 * cap_valid * sizeof *valid);
-                if (!grown) {
-                  st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+            }
+            for (int ri = 0; ri < n_rcs; ri++) {
+              for (int di = 0; di < n_dos; di++) {
+               for (int vi = 0; vi < n_vpps; vi++) {
+                done_n++;
+                if (opts->progress && done_n % every == 0 &&
+                    opts->progress(opts->progress_user, done_n, total, now_s() - t0)) {
+                  st = tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "search cancelled");
                   goto done;
                 }
-                valid = grown;
-                cap_valid *= 2;
-              }
-              valid[n_valid++] = row;
-              if (merge_equivalent(out->top, out->n_top, &row)) continue;
-              /* Top N, kept sorted by insertion. */
-              if (out->n_top < top_n || tps_search_row_cmp(&row, &out->top[out->n_top - 1]) < 0) {
-                int k = out->n_top < top_n ? out->n_top++ : top_n - 1;
-                while (k > 0 && tps_search_row_cmp(&row, &out->top[k - 1]) < 0) {
-                  out->top[k] = out->top[k - 1];
-                  k--;
+                if (!p) {
+                  out->skipped[why]++;
+                  continue;
                 }
-                out->top[k] = row;
+                if (vpps[vi] > 1 && !vpp_splits(model, pp, vpps[vi])) {
+                  out->skipped[TPS_SKIP_PP_SPLIT]++;
+                  continue;
+                }
+                if (vpps[vi] > 1 && (base.global_batch / (mb * dp)) % pp != 0) {
+                  out->skipped[TPS_SKIP_BATCH]++; /* interleaving needs micro-batches % PP == 0 */
+                  continue;
+                }
+                tps_search_config cfg = {.tp = tp, .pp = pp, .dp = dp, .micro_batch = mb,
+                                         .sp = sps[si], .distributed_optimizer = dos[di],
+                                         .recompute = rcs[ri], .vpp = vpps[vi],
+                                         .ep = ep, .etp = etp};
+                tps_search_row row;
+                eval_config(s, p, pl, &cfg, &row);
+                out->evaluated++;
+                if (tb->evaluated++ == 0 || row.memory.total < tb->min_peak_bytes)
+                  tb->min_peak_bytes = row.memory.total;
+                if (!(row.tokens_per_s_per_card > 0)) { /* not a number: refuse it */
+                  out->skipped[TPS_SKIP_OTHER]++;
+                  continue;
+                }
+                if (!row.fits_with_margin) {
+                  out->skipped[TPS_SKIP_MEMORY]++;
+                  if (!have_smallest || row_cmp_memory(&row, &smallest) < 0) {
+                    smallest = row;
+                    have_smallest = true;
+                  }
+                  continue;
+                }
+                out->valid++;
+                tb->valid++;
+                if (!tb->found || tps_search_row_cmp(&row, &tb->best) < 0) {
+                  tb->best = row;
+                  tb->found = true;
+                }
+                if (n_valid == cap_valid) {
+                  tps_search_row *grown = realloc(valid, 2 * cap_valid * sizeof *valid);
+                  if (!grown) {
+                    st = tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory while searching");
+                    goto done;
+                  }
+                  valid = grown;
+                  cap_valid *= 2;
+                }
+                valid[n_valid++] = row;
+                if (merge_equivalent(out->top, out->n_top, &row)) continue;
+                /* Top N, kept sorted by insertion. */
+                if (out->n_top < top_n || tps_search_row_cmp(&row, &out->top[out->n_top - 1]) < 0) {
+                  int k = out->n_top < top_n ? out->n_top++ : top_n - 1;
+                  while (k > 0 && tps_search_row_cmp(&row, &out->top[k - 1]) < 0) {
+                    out->top[k] = out->top[k - 1];
+                    k--;
+                  }
+                  out->top[k] = row;
+                }
+               }
               }
-             }
             }
           }
         }
@@ -1103,6 +1217,7 @@ tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search
 
 done:
   free(valid);
+  free(lbase);
   tps_searcher_free(s);
   if (st != TPS_OK) {
     tps_search_result_free(out);

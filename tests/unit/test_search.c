@@ -29,11 +29,16 @@ static void load(const char *model_name, const char *hw_name, tps_model *m, tps_
 
 static double rel(double a, double e) { return fabs(a - e) / (fabs(e) > 0 ? fabs(e) : 1.0); }
 
-/* The resolved base run a search would use. */
-static tps_run base_run(const tps_model *m, int64_t cards, int64_t global_batch, double margin) {
+/* The resolved base run a search would use, at CP ranks of cp_algo (-1: the
+ * model's) and seq_len (0: the model's). */
+static tps_run base_run_cp(const tps_model *m, int64_t cards, int64_t global_batch, double margin,
+                           int64_t cp, int cp_algo, int64_t seq_len) {
   tps_run_overrides o;
   tps_run_overrides_init(&o);
-  o.tp = o.pp = o.dp = o.cards = o.micro_batch = 1;
+  o.tp = o.pp = o.dp = o.micro_batch = 1;
+  o.cards = o.cp = cp;
+  o.cp_algo = cp_algo;
+  o.seq_len = seq_len;
   o.ep = o.etp = 1;
   o.global_batch = global_batch;
   o.memory_margin = margin;
@@ -46,15 +51,17 @@ static tps_run base_run(const tps_model *m, int64_t cards, int64_t global_batch,
 
 /* Every configuration of the grid (TP, PP divisors of cards; SP; recompute;
  * micro-batches; distributed optimizer; VPP 1 and 2) through both paths. */
-static void compare_grid(const char *model_name, const char *hw_name, int64_t cards,
-                         int64_t global_batch, const int64_t *mbs, int n_mbs) {
+static void compare_grid_cp(const char *model_name, const char *hw_name, int64_t cards,
+                            int64_t global_batch, const int64_t *mbs, int n_mbs, int64_t cp,
+                            int cp_algo, int64_t seq_len) {
   /* Expert layouts (EP, ETP; 0 = none / = TP) tried with a model with experts. */
   static const int64_t lay_ep[] = {0, 1, 2, 4, 8, 2, 8, 3}, lay_etp[] = {0, 0, 0, 0, 0, 1, 1, 0};
   static tps_model m;
   static tps_hw hw;
   load(model_name, hw_name, &m, &hw);
   hw.backward_buffers = 2.0; /* exercise every memory term in both paths */
-  tps_run base = base_run(&m, cards, global_batch, 0.05);
+  tps_run base = base_run_cp(&m, cards, global_batch, 0.05, cp, cp_algo, seq_len);
+  const int64_t pool = cards / cp; /* TP x PP x DP */
   tps_searcher *s;
   tps_error err;
   cr_assert_eq(tps_searcher_alloc(&m, &hw, &base, &s, &err), TPS_OK, "%s", err.msg);
@@ -65,20 +72,21 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
   for (int i = 0; i < m.n_modules; i++) moe = moe || m.modules[i].experts > 0;
   const int n_lay = moe ? (int)(sizeof lay_ep / sizeof lay_ep[0]) : 1;
   for (int li = moe ? 1 : 0; li < n_lay; li++)
-  for (int64_t tp = 1; tp <= cards; tp++) {
-    if (cards % tp) continue;
-    for (int64_t pp = 1; pp <= cards / tp; pp++) {
-      if ((cards / tp) % pp) continue;
+  for (int64_t tp = 1; tp <= pool; tp++) {
+    if (pool % tp) continue;
+    for (int64_t pp = 1; pp <= pool / tp; pp++) {
+      if ((pool / tp) % pp) continue;
       for (int sp = 0; sp <= (tp > 1); sp++)
         for (int rc = 0; rc < 3; rc++)
           for (int mi = 0; mi < n_mbs; mi++)
             for (int dv = 0; dv < 4; dv++) { /* distributed optimizer x VPP 1 / 2 */
               int dopt = dv & 1;
               int64_t vpp = dv & 2 ? 2 : 1;
-              tps_search_config c = {.tp = tp, .pp = pp, .dp = cards / (tp * pp),
+              tps_search_config c = {.tp = tp, .pp = pp, .dp = pool / (tp * pp),
                                      .micro_batch = mbs[mi], .sp = sp, .recompute = rc,
                                      .distributed_optimizer = dopt, .vpp = vpp,
-                                     .ep = lay_ep[li], .etp = lay_etp[li]};
+                                     .ep = lay_ep[li], .etp = lay_etp[li], .cp = cp,
+                                     .cp_algo = (int)base.cp_algo};
               tps_search_row row;
               tps_skip_reason why;
               tps_status fast = tps_searcher_eval(s, &c, &row, &why, &err);
@@ -139,6 +147,11 @@ static void compare_grid(const char *model_name, const char *hw_name, int64_t ca
   tps_searcher_free(s);
 }
 
+static void compare_grid(const char *model_name, const char *hw_name, int64_t cards,
+                         int64_t global_batch, const int64_t *mbs, int n_mbs) {
+  compare_grid_cp(model_name, hw_name, cards, global_batch, mbs, n_mbs, 1, -1, 0);
+}
+
 Test(search, fast_path_equals_estimate_gpt3) {
   const int64_t mbs[] = {1, 2, 4};
   compare_grid("gpt3-175b", "a100-80g-sxm", 64, 128, mbs, 3);
@@ -159,6 +172,21 @@ Test(search, fast_path_equals_estimate_mixtral_ep) {
 Test(search, fast_path_equals_estimate_llama_gqa) {
   const int64_t mbs[] = {1, 2};
   compare_grid("llama3-8b", "h100-sxm", 16, 64, mbs, 2);
+}
+
+/* Context parallelism (the search's CP layouts): ring and Ulysses at CP 2
+ * and 4 on a 32k sequence; the row carries the searcher's CP. */
+Test(search, fast_path_equals_estimate_cp_ring) {
+  const int64_t mbs[] = {1, 2};
+  compare_grid_cp("llama3-8b", "h100-sxm", 16, 64, mbs, 2, 2, TPS_CP_RING, 32768);
+  compare_grid_cp("llama3-8b", "h100-sxm", 16, 64, mbs, 2, 4, TPS_CP_RING, 32768);
+}
+
+Test(search, fast_path_equals_estimate_cp_ulysses) {
+  /* heads / (TP x CP) must be whole: TP 8 at CP 4 refused by both */
+  const int64_t mbs[] = {1};
+  compare_grid_cp("llama3-8b", "h100-sxm", 16, 64, mbs, 1, 2, TPS_CP_ULYSSES, 32768);
+  compare_grid_cp("llama3-8b", "h100-sxm", 32, 64, mbs, 1, 4, TPS_CP_ULYSSES, 32768);
 }
 
 static bool rows_equal(const tps_search_row *a, const tps_search_row *b) {

@@ -39,7 +39,10 @@ enum {
   TPS_SEARCH_VPP = 1u << 6, /* interleaved pipeline: 1, 2, 4 model chunks per stage when PP > 1 */
   TPS_SEARCH_EP = 1u << 7,  /* MoE models: expert parallelism (EP dividing the experts and
                                TP x CP x DP / ETP) and expert TP (TP or 1) */
-  TPS_SEARCH_ALL = (1u << 8) - 1
+  TPS_SEARCH_CP = 1u << 8,  /* context parallelism: CP over the divisors of the cards leaving
+                               each CP rank at least min_tokens_per_cp_rank tokens, ring and
+                               Ulysses (where seq_len and the heads split) */
+  TPS_SEARCH_ALL = (1u << 9) - 1
 };
 
 /* Why a configuration of the grid was not ranked. X(NAME, key, sentence) */
@@ -71,6 +74,9 @@ typedef struct tps_search_config {
   int64_t vpp;                  /* model chunks per stage (interleaved 1F1B); 0 or 1: none */
   int64_t ep;                   /* expert-parallel ranks; 0: a model without experts (1) */
   int64_t etp;                  /* expert tensor-parallel ranks; 0: = tp */
+  int64_t cp;                   /* context-parallel ranks; 0: the search's base run's */
+  int cp_algo;                  /* tps_cp_algo when cp > 1 */
+  int64_t ulysses_degree;       /* Ulysses ranks inside CP (the hybrid's u) when cp > 1 */
   bool sp, distributed_optimizer;
   tps_recompute recompute;
 } tps_search_config;
@@ -120,12 +126,15 @@ typedef struct tps_search_opts {
   tps_search_progress_fn progress;
   void *progress_user;
   int64_t progress_every;       /* grid points between callbacks; 0: 4096 */
-  /* Context parallelism, held fixed (not searched yet): every configuration
-   * runs CP ranks of this algorithm and TP x PP x DP share cards / cp.
-   * cp 0, cp_algo -1, ulysses_degree 0: the model's training values. */
+  /* Context parallelism: cp > 0 holds CP at cp ranks (TP x PP x DP share
+   * cards / cp); cp 0 searches it (TPS_SEARCH_CP; the model's training CP
+   * when that dimension is masked out). cp_algo -1: ring and Ulysses both
+   * searched (the model's algorithm when CP is held), else only that one;
+   * ulysses_degree 0: the model's (hybrid only). */
   int64_t cp;
   int cp_algo;
   int64_t ulysses_degree;
+  int64_t min_tokens_per_cp_rank; /* smallest seq_len / CP searched; 0: 4096 */
   /* FP8 training, held fixed: -1 / 0 / -1: the model's (tps_run_overrides). */
   int fp8;
   int64_t fp8_amax_history;
@@ -183,9 +192,11 @@ void tps_search_result_init(tps_search_result *res);
 void tps_search_result_free(tps_search_result *res);
 
 /* Enumerates, evaluates and ranks. Ranking: tokens/s per card descending;
- * ties go to the smaller TP, then smaller PP, then SP off, then recompute
+ * ties go to the smaller TP, then smaller PP, then smaller VPP, then the
+ * smaller CP (ring before Ulysses), then SP off, then recompute
  * none < selective < full, then the larger micro-batch, then the
- * distributed optimizer off (tps_search_row_cmp). Same inputs, same output. */
+ * distributed optimizer off, then the smaller EP, ETP = TP first
+ * (tps_search_row_cmp). Same inputs, same output. */
 tps_status tps_search(const tps_model *model, const tps_hw *hw, const tps_search_opts *opts,
                       tps_search_result *out, tps_error *err);
 
