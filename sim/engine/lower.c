@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +452,8 @@ static tps_status add_mlp(lower_ctx *c, const char *prefix, double rows, int64_t
   snprintf(name, sizeof name, "%s_up", prefix);
   tps_op *up = add_gemm(c, name, TPS_SPLIT_COLUMN, r, h, up_n, m->bias, saved_input);
   if (!up) return oom(err);
+  /* Later pushes may move the op array: keep the index, not the pointer. */
+  const ptrdiff_t up_i = up - c->out->ops;
   snprintf(name, sizeof name, "%s_act", prefix);
   tps_op *act = add_elementwise(c, name, TPS_OP_ACTIVATION, rows * ffn_r,
                                 m->mlp == TPS_MLP_SWIGLU ? 2 : 1, 1, rows * up_n * a);
@@ -462,7 +465,7 @@ static tps_status add_mlp(lower_ctx *c, const char *prefix, double rows, int64_t
   snprintf(name, sizeof name, "%s_down", prefix);
   tps_op *down = add_gemm(c, name, TPS_SPLIT_ROW, r, ffn_r, h, m->bias, rows * ffn_r * a);
   if (!down) return oom(err);
-  tps_op *ops[2] = {up, down};
+  tps_op *ops[2] = {&c->out->ops[up_i], down};
   for (int i = 0; routed && i < 2; i++) {
     /* One weight per expert: parameters and the weights' traffic scale with
      * the group; the FLOPs with the rows, already all of them. */
