@@ -327,6 +327,26 @@ static void json_pair(json_writer *w, const char *key, tps_interval iv) {
 }
 
 /* One row's intervals, fits_at_interval and sensitivities. */
+void report_json_interval_basis(json_writer *w, const tps_uncertainty *u,
+                                const tps_model_error *me) {
+  json_key(w, "interval");
+  json_object_begin(w);
+  json_key(w, "level"); json_number(w, u->level);
+  json_key(w, "samples"); json_int(w, u->n_samples);
+  json_key(w, "model_error");
+  if (me) {
+    json_object_begin(w);
+    json_key(w, "family");
+    json_string(w, me->hw[0] ? me->hw : me->stack);
+    json_key(w, "time_sd"); json_number(w, me->time_sd);
+    json_key(w, "memory_sd"); json_number(w, me->memory_sd);
+    json_object_end(w);
+  } else {
+    json_null(w);
+  }
+  json_object_end(w);
+}
+
 void report_json_intervals(json_writer *w, const tps_uncertainty *u) {
   json_pair(w, "memory_bytes_interval", u->memory_bytes);
   json_pair(w, "step_time_s_interval", u->step_time_s);
@@ -432,22 +452,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_null(&w); /* nothing fits */
   json_key(&w, "reason"); json_string(&w, r->reason);
   if (r->unc) {
-    json_key(&w, "interval");
-    json_object_begin(&w);
-    json_key(&w, "level"); json_number(&w, r->unc[0].level);
-    json_key(&w, "samples"); json_int(&w, r->unc[0].n_samples);
-    json_key(&w, "model_error");
-    if (r->model_error) {
-      json_object_begin(&w);
-      json_key(&w, "family");
-      json_string(&w, r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack);
-      json_key(&w, "time_sd"); json_number(&w, r->model_error->time_sd);
-      json_key(&w, "memory_sd"); json_number(&w, r->model_error->memory_sd);
-      json_object_end(&w);
-    } else {
-      json_null(&w);
-    }
-    json_object_end(&w);
+    report_json_interval_basis(&w, &r->unc[0], r->model_error);
     json_key(&w, "comparisons");
     json_array_begin(&w);
     for (int i = 0; r->recommended >= 0 && i < r->n; i++) {

@@ -48,6 +48,10 @@ void report_json_memory(json_writer *w, const tps_memory *m);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
  * model_error_share (docs/uncertainty.md), as keys of the open object. */
 void report_json_intervals(json_writer *w, const tps_uncertainty *u);
+/* The "interval" object: the level, the samples and the model-error family
+ * (null when the profile has none) the intervals rest on. */
+void report_json_interval_basis(json_writer *w, const tps_uncertainty *u,
+                                const tps_model_error *me);
 /* Context parallelism of a run with CP > 1 (report_cp.c): ", CP 4 (ring)"
  * in a header line, and the JSON keys cp, cp_algo, ulysses_degree (absent
  * at CP 1, which keeps every output without CP as it was). */

@@ -267,6 +267,13 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_object_end(w);
 }
 
+/* One comparison's verdict keys (docs/uncertainty.md, "Decisions"). */
+static void json_verdict(json_writer *w, const tps_unc_verdict *v) {
+  json_key(w, "indistinguishable"); json_bool(w, !v->beats);
+  json_key(w, "intervals_overlap"); json_bool(w, v->overlap);
+  json_key(w, "p_better"); json_number(w, v->p_better);
+}
+
 void report_search_json(FILE *out, const search_report *r) {
   const tps_search_result *s = r->res;
   const tps_run *b = &s->base;
@@ -330,22 +337,7 @@ void report_search_json(FILE *out, const search_report *r) {
   json_key(&w, "reason"); json_string(&w, s->reason);
   if (r->top_unc && s->n_top > 0) {
     const tps_uncertainty *u0 = &r->top_unc[0];
-    json_key(&w, "interval");
-    json_object_begin(&w);
-    json_key(&w, "level"); json_number(&w, u0->level);
-    json_key(&w, "samples"); json_int(&w, u0->n_samples);
-    json_key(&w, "model_error");
-    if (r->model_error) {
-      json_object_begin(&w);
-      json_key(&w, "family");
-      json_string(&w, r->model_error->hw[0] ? r->model_error->hw : r->model_error->stack);
-      json_key(&w, "time_sd"); json_number(&w, r->model_error->time_sd);
-      json_key(&w, "memory_sd"); json_number(&w, r->model_error->memory_sd);
-      json_object_end(&w);
-    } else {
-      json_null(&w);
-    }
-    json_object_end(&w);
+    report_json_interval_basis(&w, u0, r->model_error);
     json_key(&w, "p_best"); json_number(&w, report_search_p_best(r->top_unc, s->n_top));
     json_key(&w, "top_comparisons");
     json_array_begin(&w);
@@ -355,9 +347,7 @@ void report_search_json(FILE *out, const search_report *r) {
       json_object_begin(&w);
       json_key(&w, "rank"); json_int(&w, i + 1);
       tps_unc_verdict v = tps_uncertainty_verdict(x0, u0, xi, u);
-      json_key(&w, "indistinguishable"); json_bool(&w, !v.beats);
-      json_key(&w, "intervals_overlap"); json_bool(&w, v.overlap);
-      json_key(&w, "p_better"); json_number(&w, v.p_better);
+      json_verdict(&w, &v);
       json_object_end(&w);
     }
     json_array_end(&w);
@@ -372,9 +362,7 @@ void report_search_json(FILE *out, const search_report *r) {
       json_key(&w, "tp"); json_int(&w, s->recommended_tp);
       json_key(&w, "other_tp"); json_int(&w, s->by_tp[i].tp);
       tps_unc_verdict v = tps_uncertainty_verdict(x0, u0, xi, u);
-      json_key(&w, "indistinguishable"); json_bool(&w, !v.beats);
-      json_key(&w, "intervals_overlap"); json_bool(&w, v.overlap);
-      json_key(&w, "p_better"); json_number(&w, v.p_better);
+      json_verdict(&w, &v);
       json_object_end(&w);
     }
     json_array_end(&w);
