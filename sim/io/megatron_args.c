@@ -71,6 +71,12 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   RUN_INT(MGF_EP, ep)
   RUN_INT(MGF_ETP, etp)
 #undef RUN_INT
+  /* Token dropping (Megatron --moe-expert-capacity-factor): the most loaded
+   * expert takes at most this x its expected load (eng_moe_load_factor). */
+  if (given(S, MGF_CAPACITY)) {
+    o->moe_capacity_factor = val(S, MGF_CAPACITY)->x;
+    applied++;
+  }
   /* The all-to-all dispatcher is the one modelled; the others move the
    * same tokens another way (said, not refused). */
   if (given(S, MGF_DISPATCHER)) {

@@ -694,7 +694,6 @@ const flc_flag flc_flags[] = {
     {"--moe-device-level-aux-loss-coeff", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-dynamic-padding", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-enable-deepep", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--moe-expert-capacity-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-extended-tp", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-fb-overlap", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--moe-input-jitter-eps", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},

@@ -126,6 +126,8 @@ const mgf_flag mgf_flags[] = {
     {"--moe-token-dispatcher-type", MGF_DISPATCHER, MGF_CHOICE, false, dispatcher_choices},
     /* the routed experts of a rank run as one grouped GEMM: how tp-sim costs them */
     {"--moe-grouped-gemm", MGF_GROUPED_GEMM, MGF_SWITCH, false, NULL},
+    /* token dropping: an expert takes at most this x its expected load */
+    {"--moe-expert-capacity-factor", MGF_CAPACITY, MGF_POSNUM, false, NULL},
 };
 const int mgf_n_flags = (int)(sizeof mgf_flags / sizeof mgf_flags[0]);
 
@@ -211,6 +213,14 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
     double x;
     if (!io_number_parse(txt, &x) || x < 0.0 || x > 1.0) {
       snprintf(why, sizeof why, "'%.60s' is not a number between 0 and 1", txt);
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    v->x = x;
+  } else if (f->kind == MGF_POSNUM) {
+    double x;
+    if (!io_number_parse(txt, &x) || !(x > 0.0) || x > 1e6) {
+      snprintf(why, sizeof why, "'%.60s' is not a number above 0", txt);
       mgf_unres_add(A->unres, spelled, txt, why, line);
       return;
     }

@@ -25,13 +25,14 @@ typedef enum {
   /* FP8 training (Transformer Engine) */
   MGF_FP8, MGF_FP8_AMAX, MGF_FP8_PGATHER,
   /* expert parallelism and the token dispatcher */
-  MGF_EP, MGF_ETP, MGF_DISPATCHER, MGF_GROUPED_GEMM, MGF_N
+  MGF_EP, MGF_ETP, MGF_DISPATCHER, MGF_GROUPED_GEMM, MGF_CAPACITY, MGF_N
 } mgf_id;
 
 typedef enum {
   MGF_SWITCH, /* no value */
   MGF_INT,    /* integer >= 1 */
   MGF_FRAC,   /* number in [0, 1] */
+  MGF_POSNUM, /* number > 0 */
   MGF_CHOICE, /* one of choices */
   MGF_GIVEN,  /* takes a value, which only needs to be there (a file name) */
   MGF_PATH,   /* a file name, kept in mgf_args.path */
@@ -68,7 +69,7 @@ extern const int mgf_n_flags;
 typedef struct mgf_val {
   bool given;
   int64_t i;        /* MGF_INT; MGF_CHOICE: index into choices */
-  double x;         /* MGF_FRAC */
+  double x;         /* MGF_FRAC, MGF_POSNUM */
   const char *flag; /* the table row's name (mgf_flags[k].name) */
   shx_pos at;       /* where the flag was written */
 } mgf_val;

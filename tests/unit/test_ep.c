@@ -154,3 +154,24 @@ Test(ep, load_factor) {
   cr_assert_gt(a.time.compute, b.time.compute);
   cr_assert_gt(a.memory.activations, b.memory.activations);
 }
+
+/* Megatron's --moe-expert-capacity-factor sets the run's capacity factor
+ * (docs/ecosystem.md); a value that is not a number above 0 is not used and
+ * says why. */
+Test(ep, capacity_factor_flag) {
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  static tps_eco_unresolved u;
+  tps_error err;
+  cr_assert_eq(tps_megatron_args_parse("--moe-expert-capacity-factor 1.5", NULL, &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert_float_eq(o.moe_capacity_factor, 1.5, 1e-12);
+  cr_assert_eq(u.n, 0);
+  cr_assert_eq(u.unmodelled.n, 0);
+  tps_run_overrides_init(&o);
+  cr_assert_eq(tps_megatron_args_parse("--moe-expert-capacity-factor -1", NULL, &o, &u, &err),
+               TPS_OK, "%s", err.msg);
+  cr_assert(o.moe_capacity_factor < 0, "unset");
+  cr_assert_eq(u.n, 1);
+  cr_assert_str_eq(u.items[0].why, "'-1' is not a number above 0");
+}
