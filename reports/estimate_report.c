@@ -179,24 +179,34 @@ static void notes_lines(FILE *out, const estimate_report *r) {
     fprintf(out, "- %s\n", r->assumptions[i]);
 }
 
+void report_unc_heads(report_unc_cols *c, double level) {
+  double pct = level * 100.0;
+  snprintf(c->h_mem, sizeof c->h_mem, "GB/card (%g%%)", pct);
+  snprintf(c->h_tpc, sizeof c->h_tpc, "tokens/s/card (%g%%)", pct);
+  snprintf(c->h_fit, sizeof c->h_fit, "at %g%%", pct);
+}
+
+void report_unc_cells(report_unc_cols *c, const tps_uncertainty *u, double memory_bytes,
+                      double tokens_per_s_per_card) {
+  snprintf(c->mem, sizeof c->mem, "%.2f (%.1f-%.1f)", memory_bytes / GB, u->memory_bytes.lo / GB,
+           u->memory_bytes.hi / GB);
+  snprintf(c->tpc, sizeof c->tpc, "%.0f (%.0f-%.0f)", tokens_per_s_per_card,
+           u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+}
+
 static void table_with_intervals(FILE *out, const estimate_report *r) {
   double pct = r->unc[0].level * 100.0;
-  char h_mem[48], h_tpc[48], h_fit[48], cell_m[96], cell_t[96];
-  snprintf(h_mem, sizeof h_mem, "GB/card (%g%%)", pct);
-  snprintf(h_tpc, sizeof h_tpc, "tokens/s/card (%g%%)", pct);
-  snprintf(h_fit, sizeof h_fit, "at %g%%", pct);
-  fprintf(out, "  TP  PP  DP  %-21s fits  %-6s   step s  %-20s tokens/s job    MFU  TP comm\n", h_mem,
-          h_fit, h_tpc);
+  report_unc_cols c;
+  report_unc_heads(&c, r->unc[0].level);
+  fprintf(out, "  TP  PP  DP  %-21s fits  %-6s   step s  %-20s tokens/s job    MFU  TP comm\n",
+          c.h_mem, c.h_fit, c.h_tpc);
   for (int i = 0; i < r->n; i++) {
     const tps_estimate *e = &r->est[i];
     const tps_uncertainty *u = &r->unc[i];
-    snprintf(cell_m, sizeof cell_m, "%.2f (%.1f-%.1f)", e->memory.total / GB,
-             u->memory_bytes.lo / GB, u->memory_bytes.hi / GB);
-    snprintf(cell_t, sizeof cell_t, "%.0f (%.0f-%.0f)", e->tokens_per_s_per_card,
-             u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+    report_unc_cells(&c, u, e->memory.total, e->tokens_per_s_per_card);
     fprintf(out, "%4lld %3lld %3lld  %-21s %-4s  %-6s %8.3f  %-20s %12.1f %5.1f%% %7.1f%%\n",
-            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, cell_m,
-            yes_no(e->fits), tps_fits_at_interval_name(u->fits_at_interval), e->step_time_s, cell_t,
+            (long long)e->run.tp, (long long)e->run.pp, (long long)e->run.dp, c.mem,
+            yes_no(e->fits), tps_fits_at_interval_name(u->fits_at_interval), e->step_time_s, c.tpc,
             e->tokens_per_s, e->mfu * 100.0, comm_share(e) * 100.0);
   }
   for (int i = 0; i < r->n_skipped; i++)

@@ -48,6 +48,16 @@ void report_json_memory(json_writer *w, const tps_memory *m);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
  * model_error_share (docs/uncertainty.md), as keys of the open object. */
 void report_json_intervals(json_writer *w, const tps_uncertainty *u);
+
+/* The interval table columns (estimate and recommend): headers such as
+ * "GB/card (90%)", "tokens/s/card (90%)", "at 90%" for the level, and a
+ * row's cells "47.91 (43.7-52.5)" (memory, 10^9 B) and "1669 (1193-2334)". */
+typedef struct report_unc_cols {
+  char h_mem[48], h_tpc[48], h_fit[48], mem[96], tpc[96];
+} report_unc_cols;
+void report_unc_heads(report_unc_cols *c, double level);
+void report_unc_cells(report_unc_cols *c, const tps_uncertainty *u, double memory_bytes,
+                      double tokens_per_s_per_card);
 /* The "interval" object: the level, the samples and the model-error family
  * (null when the profile has none) the intervals rest on. */
 void report_json_interval_basis(json_writer *w, const tps_uncertainty *u,

@@ -111,24 +111,19 @@ static void table_intervals(FILE *out, const search_report *r) {
   if (!r->top_unc || s->n_top < 1) return;
   const tps_uncertainty *u0 = &r->top_unc[0];
   double pct = u0->level * 100.0;
-  char h_mem[48], h_tpc[48], h_fit[48], cell_m[96], cell_t[96];
-  snprintf(h_mem, sizeof h_mem, "GB/card (%g%%)", pct);
-  snprintf(h_tpc, sizeof h_tpc, "tokens/s/card (%g%%)", pct);
-  snprintf(h_fit, sizeof h_fit, "at %g%%", pct);
+  report_unc_cols c;
+  report_unc_heads(&c, u0->level);
   fprintf(out, "\nThe top %d with their %g%% intervals (docs/uncertainty.md); vs #1: worse when "
                "neither central value lies in the other's interval and #1 is better in at least "
                "%g%% of the paired samples, else indistinguishable; and that share:\n",
           s->n_top, pct, pct);
   const bool cp = rows_have_cp(s);
   fprintf(out, "  #   TP  PP VPP   DP%s  SP  recompute  mb  dopt  %-21s %-6s  %-20s  vs #1\n",
-          cp ? "   CP cp-algo" : "", h_mem, h_fit, h_tpc);
+          cp ? "   CP cp-algo" : "", c.h_mem, c.h_fit, c.h_tpc);
   for (int i = 0; i < s->n_top; i++) {
     const tps_search_row *row = &s->top[i];
     const tps_uncertainty *u = &r->top_unc[i];
-    snprintf(cell_m, sizeof cell_m, "%.2f (%.1f-%.1f)", row->memory.total / GB,
-             u->memory_bytes.lo / GB, u->memory_bytes.hi / GB);
-    snprintf(cell_t, sizeof cell_t, "%.0f (%.0f-%.0f)", row->tokens_per_s_per_card,
-             u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
+    report_unc_cells(&c, u, row->memory.total, row->tokens_per_s_per_card);
     char vs[64] = "-";
     if (i > 0) {
       const tps_search_row *b = &s->top[0];
@@ -143,8 +138,8 @@ static void table_intervals(FILE *out, const search_report *r) {
     table_cp_cells(out, &row->cfg, cp);
     fprintf(out, " %3s %10s %3lld %5s  %-21s %-6s  %-20s  %s\n",
             row->cfg.sp ? "on" : "off", tps_recompute_name(row->cfg.recompute),
-            (long long)row->cfg.micro_batch, row->cfg.distributed_optimizer ? "on" : "off", cell_m,
-            tps_fits_at_interval_name(u->fits_at_interval), cell_t, vs);
+            (long long)row->cfg.micro_batch, row->cfg.distributed_optimizer ? "on" : "off", c.mem,
+            tps_fits_at_interval_name(u->fits_at_interval), c.tpc, vs);
   }
   fprintf(out, "Probability that #1 is truly the best of these %d: %.0f%% of %d paired samples.\n",
           s->n_top, report_search_p_best(r->top_unc, s->n_top) * 100.0, u0->n_samples);

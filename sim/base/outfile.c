@@ -41,9 +41,8 @@ static int fd_alias(const char *path) {
   return (int)v;
 }
 
-/* Writes in place through fd (owned). */
-static tps_status open_direct(tps_outfile *o, int fd, tps_error *err) {
-  o->special = true;
+/* Writes through fd (owned: closed when it cannot be opened as a stream). */
+static tps_status attach(tps_outfile *o, int fd, tps_error *err) {
   o->f = fdopen(fd, "w");
   if (!o->f) {
     int e = errno;
@@ -51,6 +50,12 @@ static tps_status open_direct(tps_outfile *o, int fd, tps_error *err) {
     return fail(o, err, TPS_EIO, "cannot write", e);
   }
   return TPS_OK;
+}
+
+/* Writes in place through fd (owned). */
+static tps_status open_direct(tps_outfile *o, int fd, tps_error *err) {
+  o->special = true;
+  return attach(o, fd, err);
 }
 
 tps_status tps_outfile_open(tps_outfile *o, const char *path, tps_error *err) {
@@ -130,13 +135,7 @@ tps_status tps_outfile_open(tps_outfile *o, const char *path, tps_error *err) {
   (void)fchmod(fd, (mode_t)mode); /* best effort: on failure the file stays private */
   if (exists && (st.st_uid != geteuid() || st.st_gid != getegid()))
     (void)fchown(fd, st.st_uid, st.st_gid); /* best effort: root keeps the owner */
-  o->f = fdopen(fd, "w");
-  if (!o->f) {
-    int e = errno;
-    close(fd);
-    return fail(o, err, TPS_EIO, "cannot write", e);
-  }
-  return TPS_OK;
+  return attach(o, fd, err);
 }
 
 tps_status tps_outfile_finish(tps_outfile *o, tps_error *err) {

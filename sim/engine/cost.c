@@ -117,6 +117,11 @@ static double fp8_cast_time(const tps_hw *hw, double elements, const tps_run *ru
  * and, when the weight trains, the weight gradient dW(k, n) = x^T dy, shape
  * (k, n, m), each FLOPs of the forward. A grouped GEMM (routed experts)
  * runs `groups` GEMMs of m / groups rows. */
+/* A GEMM's backward: the data gradient, and the weight gradient when the
+ * weight trains (lower.c gives it twice the forward's FLOPs then, once when
+ * only the data gradient is needed). */
+static bool gemm_has_wgrad(const tps_op *op) { return op->bwd_flops > op->fwd_flops * 1.5; }
+
 static void gemm_shape_times(const tps_op *op, const tps_hw *hw, tps_precision p, double *fwd_s,
                              double *bwd_s) {
   const tps_gemm_shapes *g = &hw->gemm_shapes;
@@ -127,7 +132,7 @@ static void gemm_shape_times(const tps_op *op, const tps_hw *hw, tps_precision p
   *fwd_s = t > t_mem ? t : t_mem;
   *bwd_s = 0.0;
   if (!(op->bwd_flops > 0)) return;
-  double dgrad = op->bwd_flops > op->fwd_flops * 1.5 ? op->fwd_flops : op->bwd_flops;
+  double dgrad = gemm_has_wgrad(op) ? op->fwd_flops : op->bwd_flops;
   t = dgrad / (peak * tps_gemm_shape_eval(g, m, k, n));
   if (op->bwd_flops > dgrad)
     t += (op->bwd_flops - dgrad) / (peak * tps_gemm_shape_eval(g, k, n, m));
@@ -213,7 +218,7 @@ void tps_op_time(const tps_op *op, const tps_hw *hw, const tps_run *run, double 
   const double *extra = hw->stack.extra_kernels[op->kind];
   switch (op->kind) {
     case TPS_OP_GEMM: {
-      int kernels = op->bwd_flops > op->fwd_flops * 1.5 ? 2 : 1; /* dgrad (+ wgrad) */
+      int kernels = gemm_has_wgrad(op) ? 2 : 1; /* dgrad (+ wgrad) */
       /* A grouped GEMM (routed experts) runs at the efficiency of one
        * expert's GEMM: its rows are the expected tokens per expert. */
       double call = op->groups > 1 ? op->fwd_flops / (double)op->groups : op->fwd_flops;
@@ -299,14 +304,9 @@ void tps_layer_cost_compute(const tps_plan *plan, int layer, const tps_run *run,
                       (out->trainable_params - c.expert_trainable) *
                           eng_optimizer_bytes_per_param(run) +
                       c.expert_trainable * eng_optimizer_bytes_per_param_expert(run);
-  if (run->fp8 != TPS_FP8_NONE) {
-    /* FP8 copies (evaluate.c): a bf16 weight + its FP8 copy and transpose,
-     * or with FP8 primary weights the FP8 weight + its transpose in place of
-     * the bf16 one; and the amax histories. */
-    const double w = tps_precision_bytes(run->precision);
-    out->static_bytes += run->fp8_param_gather ? c.fp8_params * (2.0 - w) : 2.0 * c.fp8_params;
-    out->static_bytes += c.fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
-  }
+  double fp8_weights_delta;
+  out->static_bytes += eng_fp8_memory(run, c.fp8_params, c.fp8_gemms, &fp8_weights_delta);
+  out->static_bytes += fp8_weights_delta;
   out->activation_bytes = f.activation_bytes;
   out->workspace_bytes = c.workspace;
   out->stream_bytes = c.stream;

@@ -144,6 +144,26 @@ void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_
   out->activation_bytes = act;
 }
 
+double eng_fp8_memory(const tps_run *run, double fp8_params, double fp8_gemms,
+                      double *weights_delta) {
+  *weights_delta = 0.0;
+  if (run->fp8 == TPS_FP8_NONE) return 0.0;
+  /* Transformer Engine keeps each FP8 GEMM's weight quantized between the
+   * micro-batches of a step, row-wise and transposed (Hopper's FP8 GEMMs
+   * take only the TN layout), 1 byte each; FP8 primary weights
+   * (--fp8-param-gather) are that FP8 copy, with no bf16 one beside it, plus
+   * the transpose. Delayed scaling keeps an fp32 amax history of
+   * fp8_amax_history entries for 3 forward tensors (input, weight, output)
+   * and 2 backward ones (output and input gradients) per GEMM (TE's
+   * fp8_meta "scaling_fwd" / "scaling_bwd"). */
+  double copies = 2.0 * fp8_params;
+  if (run->fp8_param_gather) {
+    *weights_delta = -fp8_params * (tps_precision_bytes(run->precision) - 1.0);
+    copies = fp8_params;
+  }
+  return copies + fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
+}
+
 double eng_tied_copy_params(const tps_module *mod, const tps_run *run) {
   if (mod->type != TPS_MODULE_DECODER || !mod->tied_embeddings || mod->vocab <= 0) return 0.0;
   int64_t vpad = tps_padded_vocab(mod->vocab, run->vocab_divisor, run->tp);
@@ -271,24 +291,9 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     int64_t in_flight = (run->pp - st) < m ? (run->pp - st) : m;
     tps_memory mem;
     mem.weights = params * w_bytes;
-    mem.fp8 = 0.0;
-    if (run->fp8 != TPS_FP8_NONE) {
-      /* Transformer Engine keeps each FP8 GEMM's weight quantized between
-       * the micro-batches of a step, row-wise and transposed (Hopper's FP8
-       * GEMMs take only the TN layout), 1 byte each; FP8 primary weights
-       * (--fp8-param-gather) are that FP8 copy, with no bf16 one beside it,
-       * plus the transpose. Delayed scaling keeps an fp32 amax history of
-       * fp8_amax_history entries for 3 forward tensors (input, weight,
-       * output) and 2 backward ones (output and input gradients) per GEMM
-       * (TE's fp8_meta "scaling_fwd" / "scaling_bwd"). */
-      if (run->fp8_param_gather) {
-        mem.weights -= fp8_params * (w_bytes - 1.0);
-        mem.fp8 = fp8_params;
-      } else {
-        mem.fp8 = 2.0 * fp8_params;
-      }
-      mem.fp8 += fp8_gemms * 5.0 * 4.0 * (double)run->fp8_amax_history;
-    }
+    double fp8_weights_delta;
+    mem.fp8 = eng_fp8_memory(run, fp8_params, fp8_gemms, &fp8_weights_delta);
+    mem.weights += fp8_weights_delta;
     mem.grads = trainable * grad_bytes;
     mem.optimizer = (trainable - expert) * opt_bytes + expert * opt_bytes_expert;
     /* Saved tensors of the micro-batches in flight, plus the working set of

@@ -152,4 +152,12 @@ static inline double eng_vpp_activation_scale(const tps_run *run) {
   return run->vpp > 1 ? 1.0 + (double)(run->pp - 1) / ((double)run->pp * (double)run->vpp) : 1.0;
 }
 
+/* FP8 training's memory (docs/model.md section 9): each FP8 GEMM's weight
+ * kept quantized and transposed between micro-batches (1 byte each), or,
+ * with FP8 primary weights, the weight itself in FP8 (*weights_delta takes
+ * the bf16 bytes it saves) plus the transpose; and 5 fp32 amax histories per
+ * FP8 GEMM (3 forward, 2 backward tensors). 0 without FP8. */
+double eng_fp8_memory(const tps_run *run, double fp8_params, double fp8_gemms,
+                      double *weights_delta);
+
 #endif

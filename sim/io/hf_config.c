@@ -784,13 +784,6 @@ static void model_name(io_doc *d, const yaml_node_t *root, const char *path, cha
 }
 
 /* Never hand back half a model: all but the path is cleared. */
-static void clear_model(tps_model *model) {
-  char keep[sizeof model->path];
-  snprintf(keep, sizeof keep, "%s", model->path);
-  memset(model, 0, sizeof *model);
-  snprintf(model->path, sizeof model->path, "%s", keep);
-}
-
 tps_status tps_hf_config_load(const char *path, tps_model *model, tps_error *err) {
   return tps_hf_config_read(path, model, NULL, err);
 }
@@ -810,7 +803,7 @@ tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unreso
     /* A MindSpeed-MM model JSON (mm_model.c). */
     st = io_mm_model_read(&d, root, path, model);
     io_doc_free(&d);
-    if (st) clear_model(model);
+    if (st) io_model_clear(model);
     return st;
   }
   const hf_arch *a = NULL;
@@ -863,6 +856,6 @@ tps_status tps_hf_config_read(const char *path, tps_model *model, tps_eco_unreso
   }
   io_doc_free(&d);
   if (st && notes) tps_eco_unresolved_init(notes);
-  if (st) clear_model(model);
+  if (st) io_model_clear(model);
   return st;
 }

@@ -43,6 +43,10 @@ tps_status io_unit_parse_hint(const char *quantity, const char *text,
  * followed by '%' ("35%" -> 0.35). Returns false when text is not one. */
 bool io_fraction_parse(const char *text, double *out);
 
+/* Empties a model a reader failed to fill, keeping its path for the
+ * messages (model_load.c): no reader hands back half a model. */
+void io_model_clear(tps_model *model);
+
 /* Appends an item to one of the readers' bounded lists (items, *n of
  * TPS_ECO_UNRESOLVED_MAX filled), or counts it in *dropped when full;
  * strings may be NULL (empty) and are cut to the fields (eco_list.c). */

@@ -756,11 +756,6 @@ tps_status tps_mindspeed_mm_load(const char *path, tps_model *model, tps_error *
   }
   if (!st) st = io_mm_model_read(&d, root, path, model);
   io_doc_free(&d);
-  if (st) {
-    char keep[sizeof model->path];
-    snprintf(keep, sizeof keep, "%s", model->path);
-    memset(model, 0, sizeof *model);
-    snprintf(model->path, sizeof model->path, "%s", keep);
-  }
+  if (st) io_model_clear(model);
   return st;
 }

@@ -587,12 +587,13 @@ tps_status tps_model_load(const char *path, tps_model *model, tps_error *err) {
     st = read_training(&d, f[TOP_TRAINING], model);
   }
   io_doc_free(&d);
-  if (st) {
-    /* Never hand back half a model. */
-    char keep[sizeof model->path];
-    snprintf(keep, sizeof keep, "%s", model->path);
-    memset(model, 0, sizeof *model);
-    snprintf(model->path, sizeof model->path, "%s", keep);
-  }
+  if (st) io_model_clear(model); /* never hand back half a model */
   return st;
+}
+
+void io_model_clear(tps_model *model) {
+  char keep[sizeof model->path];
+  snprintf(keep, sizeof keep, "%s", model->path);
+  memset(model, 0, sizeof *model);
+  snprintf(model->path, sizeof model->path, "%s", keep);
 }
