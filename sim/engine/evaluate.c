@@ -255,7 +255,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   tps_memory peak = {0};
   /* Equal neighbouring stages ask the same questions: remember the last answer. */
   double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0,
-         memo_expert = -1.0;
+         memo_expert = -1.0, memo_gather = 0.0;
   for (int st = 0; st < pl->n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
     double compute = 0.0, comm = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
@@ -344,11 +344,28 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     if (trainable != memo_trainable || expert != memo_expert) {
       memo_trainable = trainable;
       memo_expert = expert;
-      memo_dp = eng_dp_reduce_time(hw, run, trainable - expert) +
-                eng_expert_dp_reduce_time(hw, run, expert);
+      double rs, ag, ers, eag;
+      eng_dp_reduce_time(hw, run, trainable - expert, &rs, &ag);
+      eng_expert_dp_reduce_time(hw, run, expert, &ers, &eag);
+      memo_dp = rs + ers;
+      memo_gather = ag + eag;
     }
-    double d = memo_dp;
+    /* docs/model.md, "Data parallelism": --overlap-grad-reduce hides the
+     * reduction behind the last micro-batch's backward (and, without
+     * --overlap-param-gather, the weight all-gather with it, as fitted);
+     * --overlap-param-gather hides the all-gather behind the first
+     * micro-batch's forward of the next step. */
+    double d = memo_dp, g = memo_gather;
+    if (!run->overlap_param_gather) {
+      d += g;
+      g = 0.0;
+    }
     if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
+    if (g > 0.0) {
+      const double fwd = compute + comm + host - bwd;
+      g = g > fwd ? g - fwd : 0.0;
+    }
+    d += g;
     if (d > dp_exposed) dp_exposed = d;
     double o = eng_optimizer_time(hw, run, trainable - expert) +
                eng_expert_optimizer_time(hw, run, expert);

@@ -83,11 +83,12 @@ tps_op *eng_op_push(tps_op_list *list, const char *name, tps_op_kind kind);
 
 /* Bytes of gradient per trainable parameter, kept and reduced over DP.
  * Megatron-LM keeps main gradients in fp32 for bf16 (arguments.py turns on
- * accumulate_allreduce_grads_in_fp32 with --bf16) and for fp32 training;
- * with --fp16 that switch is off by default, so gradients stay fp16 (2020's
- * --fp32-allreduce was off by default too). */
+ * accumulate_allreduce_grads_in_fp32 with --bf16, unless
+ * --grad-reduce-in-bf16) and for fp32 training; with --fp16 that switch is
+ * off by default, so gradients stay fp16 (2020's --fp32-allreduce was off by
+ * default too). */
 static inline double eng_grad_bytes_per_param(const tps_run *run) {
-  return run->precision == TPS_PRECISION_FP16 ? 2.0 : 4.0;
+  return run->precision == TPS_PRECISION_FP16 || run->grad_reduce_bf16 ? 2.0 : 4.0;
 }
 
 /* Bytes of Adam state per trainable parameter on one rank: fp32 master copy
@@ -119,14 +120,17 @@ static inline double eng_adam_traffic_bytes_per_param(const tps_run *run) {
 /* Step-level costs shared by tps_estimate_run and the search's fast path
  * (cost.c). Seconds to send `bytes` to the neighbouring pipeline stage. */
 double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes);
-/* Gradient reduction over DP (reduce-scatter + parameter all-gather with the
- * distributed optimizer, else all-reduce) for `trainable` parameters per
- * rank, before any overlap with backward; DP ranks are TP apart. */
-double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
-/* The routed experts' gradient reduction over the expert data-parallel
- * group (ranks ETP x EP apart in the expert grid) for `trainable` expert
- * parameters per rank. */
-double eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* Gradient reduction over DP for `trainable` parameters per rank, before
+ * any overlap: the reduce-scatter (distributed optimizer) or all-reduce in
+ * `reduce_s`, the distributed optimizer's weight all-gather in `gather_s`
+ * (else 0); DP ranks are TP apart. */
+void eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable, double *reduce_s,
+                        double *gather_s);
+/* The same for the routed experts over the expert data-parallel group
+ * (ranks ETP x EP apart in the expert grid), `trainable` expert parameters
+ * per rank. */
+void eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable,
+                               double *reduce_s, double *gather_s);
 /* The Adam step over `trainable` expert parameters of one rank (sharded
  * over the expert data-parallel group with the distributed optimizer). */
 double eng_expert_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable);

@@ -103,6 +103,8 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_FLASH)) { o->flash_attention = 1; applied++; }
   if (given(S, MGF_OVERLAP)) { o->overlap_grad_reduce = 1; applied++; }
   if (given(S, MGF_TP_OVERLAP)) { o->tp_comm_overlap = 1; applied++; }
+  if (given(S, MGF_GRAD_BF16)) { o->grad_reduce_bf16 = 1; applied++; }
+  if (given(S, MGF_PARAM_GATHER)) { o->overlap_param_gather = 1; applied++; }
   if (given(S, MGF_RECOMPUTE)) {
     o->recompute = ival(S, MGF_RECOMPUTE) == 0 ? TPS_RECOMPUTE_SELECTIVE : TPS_RECOMPUTE_FULL;
     applied++;

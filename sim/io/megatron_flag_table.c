@@ -42,7 +42,7 @@
 #define N_SCHED "a pipeline schedule or layer placement other than 1F1B with an even split is not modelled"
 #define N_RECOMP "this recompute variant is not modelled: tp-sim recomputes every layer (full) or the attention core (selective)"
 #define N_OPT "optimizer-state precision or layout other than Adam with fp32 state is not modelled"
-#define N_PGATHER "overlap of the distributed optimizer's weight all-gather is not modelled: the all-gather is costed as exposed"
+#define N_PGATHER "a variant of the distributed optimizer's weight all-gather overlap that tp-sim does not model (--overlap-param-gather is: the all-gather behind the next step's forward)"
 #define N_VARLEN "samples of varying length: give --mean-seq-len N (time at the mean, memory at --seq-length)"
 #define N_HETEROLAYERS "layers that differ from one another are not modelled: every decoder layer is costed the same"
 #define N_ATTN "an attention kernel that keeps the s x s scores (unfused) is not modelled from a script: give --no-flash-attention"
@@ -378,7 +378,6 @@ const flc_flag flc_flags[] = {
     {"--gelu-tanh", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, "the GELU formula: no cost change"},
     {"--gemm-gradient-accumulation-fusion", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--glu-linear-offset", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SEED},
-    {"--grad-reduce-in-bf16", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_MIXPREC},
     {"--greedy", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_INFER},
     {"--grpo-clamp-eps-lower", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
     {"--grpo-clamp-eps-upper", FLC_UNMODELLED, FLC_VALUE, FLC_G_RL, 1, NULL, N_RL},
@@ -874,7 +873,6 @@ const flc_flag flc_flags[] = {
     {"--overlap-cpu-optimizer-d2h-h2d", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 0, NULL, N_OFFLOAD},
     {"--overlap-moe-expert-parallel-comm", FLC_UNMODELLED, FLC_SWITCH, FLC_G_MOE, 0, NULL, N_MOE},
     {"--overlap-p2p-communication-warmup-flush", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
-    {"--overlap-param-gather", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_PGATHER},
     {"--overlap-param-gather-with-optimizer-step", FLC_UNMODELLED, FLC_SWITCH, FLC_G_NONE, 1, NULL, N_PGATHER},
     {"--override-ckpt-iteration", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_CKPT},
     {"--override-opt-param-scheduler", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_SCHED},

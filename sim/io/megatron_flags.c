@@ -57,6 +57,8 @@ const mgf_flag mgf_flags[] = {
     {"--use-flash-attn", MGF_FLASH, MGF_SWITCH, false, NULL},
     {"--overlap-grad-reduce", MGF_OVERLAP, MGF_SWITCH, false, NULL},
     {"--tp-comm-overlap", MGF_TP_OVERLAP, MGF_SWITCH, false, NULL},
+    {"--grad-reduce-in-bf16", MGF_GRAD_BF16, MGF_SWITCH, false, NULL},
+    {"--overlap-param-gather", MGF_PARAM_GATHER, MGF_SWITCH, false, NULL},
     {"--sliding-window", MGF_SLIDING, MGF_INT, true, NULL},
     /* torchrun / torch.distributed.launch: cards = nproc_per_node x nnodes */
     {"--nproc_per_node", MGF_NPROC, MGF_INT, false, NULL},
