@@ -105,6 +105,28 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_TP_OVERLAP)) { o->tp_comm_overlap = 1; applied++; }
   if (given(S, MGF_GRAD_BF16)) { o->grad_reduce_bf16 = 1; applied++; }
   if (given(S, MGF_PARAM_GATHER)) { o->overlap_param_gather = 1; applied++; }
+  /* MindSpeed's CoC (docs/zh/features/communication-over-computation.md)
+   * splits each TP matmul and its collective into --coc-parallel-num chunks
+   * that overlap, or runs them as one fused kernel (--coc-fused-kernel): with
+   * SP (all-gather, reduce-scatter) the engine's TP overlap; without SP it
+   * overlaps all-reduces, which the engine does not model; in one chunk and
+   * no fused kernel nothing overlaps. */
+  if (given(S, MGF_COC_FUSED)) applied++;
+  if (given(S, MGF_COC_NUM)) applied++;
+  if (given(S, MGF_COC)) {
+    bool splits = given(S, MGF_COC_FUSED) || (given(S, MGF_COC_NUM) && ival(S, MGF_COC_NUM) > 1);
+    if (splits && given(S, MGF_SP)) {
+      o->tp_comm_overlap = 1;
+    } else if (splits) {
+      io_eco_item_add(u->unmodelled.items, &u->unmodelled.n, &u->unmodelled.dropped,
+                      "--use-ascend-coc", "",
+                      "without --sequence-parallel CoC overlaps the TP all-reduces with their "
+                      "matmuls, which is not modelled (with SP it is costed as --tp-comm-overlap)",
+                      val(S, MGF_COC)->at.line);
+      applied--;
+    }
+    applied++;
+  }
   if (given(S, MGF_RECOMPUTE)) {
     o->recompute = ival(S, MGF_RECOMPUTE) == 0 ? TPS_RECOMPUTE_SELECTIVE : TPS_RECOMPUTE_FULL;
     applied++;
@@ -163,6 +185,11 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
   MOE_INT(MGF_V_HEAD, v_head_dim)
   MOE_INT(MGF_MTP, mtp_layers)
 #undef MOE_INT
+  if (given(S, MGF_N_SHARED)) (*n)++;
+  if (given(S, MGF_ROUTER_BIAS)) {
+    m->router_bias = true;
+    (*n)++;
+  }
   if (given(S, MGF_ROUTER_SCORE)) {
     m->router_score = ival(S, MGF_ROUTER_SCORE) == 1 ? TPS_ROUTER_SIGMOID : TPS_ROUTER_SOFTMAX;
     (*n)++;
@@ -173,6 +200,10 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
     if (m->experts_per_token == 0) m->experts_per_token = 2;
     if (m->expert_ffn == 0) m->expert_ffn = m->ffn;
     if (m->moe_layer_freq == 0) m->moe_layer_freq = 1;
+    /* MindSpeed-LLM: N shared experts of the routed width, unless Megatron's
+     * --moe-shared-expert-intermediate-size gives the width itself */
+    if (given(S, MGF_N_SHARED) && !given(S, MGF_SHARED_FFN))
+      m->shared_expert_ffn = ival(S, MGF_N_SHARED) * m->expert_ffn;
     if (m->experts_per_token > m->experts) {
       const mgf_val *v = val(S, given(S, MGF_TOPK) ? MGF_TOPK : MGF_EXPERTS);
       return fail(S, v->at, TPS_ERANGE,
@@ -181,7 +212,8 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
     }
   } else if (!given(S, MGF_EXPERTS)) {
     static const int moe_only[] = {MGF_TOPK, MGF_MOE_FFN, MGF_SHARED_FFN, MGF_MOE_FREQ,
-                                   MGF_FIRST_DENSE, MGF_ROUTER_SCORE};
+                                   MGF_FIRST_DENSE, MGF_ROUTER_SCORE, MGF_N_SHARED,
+                                   MGF_ROUTER_BIAS};
     for (size_t i = 0; i < sizeof moe_only / sizeof moe_only[0]; i++)
       if (given(S, moe_only[i]))
       {
@@ -410,6 +442,26 @@ static tps_status check_mm_shape(const mg_apply *S, const tps_model *m, tps_eco_
   return TPS_OK;
 }
 
+/* MindSpeed's --noop-layers on decoder d: the real layers, and with a
+ * pipeline the real layers of each stage as an explicit placement. */
+static tps_status apply_noop(const mg_apply *S, tps_module *d, int64_t pp, tps_run_overrides *o,
+                             int *applied) {
+  if (!given(S, MGF_NOOP)) return TPS_OK;
+  const mgf_args *A = S->a;
+  int64_t real[TPS_MAX_STAGES], layers = 0;
+  char why[160];
+  if (!mgf_noop_place(d->layers, pp, A->list, given(S, MGF_LAYER_LIST) ? A->n_list : 0, A->noop,
+                      A->n_noop, real, &layers, why, sizeof why))
+    return fail(S, val(S, MGF_NOOP)->at, TPS_EINVAL, "--noop-layers: %s", why);
+  d->layers = layers;
+  if (pp > 1) {
+    memcpy(o->decoder_layers, real, (size_t)pp * sizeof real[0]);
+    o->n_decoder_layers = (int)pp;
+  }
+  (*applied)++;
+  return TPS_OK;
+}
+
 static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrides *over,
                             tps_eco_unresolved *u, const char *name, const char *origin) {
   tps_run_overrides o = *over;
@@ -490,6 +542,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
     tps_training_defaults(&m->training);
     if (given(S, MGF_SEQ)) m->training.seq_len = ival(S, MGF_SEQ);
     st = apply_shape(S, d, &m->training, true, &applied);
+    if (!st) st = apply_noop(S, d, o.pp, &o, &applied);
     bool gpt2_bpe = (given(S, MGF_TOKENIZER) && ival(S, MGF_TOKENIZER) == MGF_TOK_GPT2_BPE) ||
                     (!given(S, MGF_TOKENIZER) && given(S, MGF_MERGE_FILE));
     if (!st && given(S, MGF_TOKENIZER) && (ival(S, MGF_TOKENIZER) == MGF_TOK_BERT_LOWER ||
@@ -542,6 +595,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
       tps_module *d = &m->modules[last];
       int64_t old_hidden = d->hidden, old_layers = d->layers;
       st = apply_shape(S, d, &m->training, false, &applied);
+      if (!st) st = apply_noop(S, d, o.pp > 0 ? o.pp : m->training.pp, &o, &applied);
       for (int k = 0; !st && k < m->n_modules; k++)
         if (m->modules[k].type == TPS_MODULE_PROJECTOR && m->modules[k].output == old_hidden)
           m->modules[k].output = d->hidden; /* the projector feeds the decoder */
