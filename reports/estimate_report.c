@@ -100,8 +100,16 @@ void report_recommend(estimate_report *r) {
       "tokens / step time): compare it with tokens_per_s; a per-card figure with tokens_per_s_per_card";
   r->assumptions[r->n_assumptions++] =
       "memory_bytes is the most loaded pipeline stage; GB = 10^9 bytes";
-  r->assumptions[r->n_assumptions++] =
-      "1F1B pipeline schedule; TP collectives on the critical path; Adam with fp32 main gradients";
+  /* The run switches are the same on every row. */
+  const tps_run *run = r->n > 0 ? &r->est[0].run : NULL;
+  snprintf(r->schedule, sizeof r->schedule, "%s pipeline schedule; %s; Adam with %s main gradients",
+           run && run->vpp > 1 ? "interleaved 1F1B" : "1F1B",
+           run && run->tp_comm_overlap ? "SP's TP collectives overlapped with their GEMMs"
+                                       : "TP collectives on the critical path",
+           run && (run->grad_reduce_bf16 || run->precision == TPS_PRECISION_FP16)
+               ? tps_precision_name(run->grad_reduce_bf16 ? TPS_PRECISION_BF16 : run->precision)
+               : "fp32");
+  r->assumptions[r->n_assumptions++] = r->schedule;
   r->assumptions[r->n_assumptions++] =
       "recommended TP: highest tokens/s per card among sizes that fit with the memory margin; ties "
       "go to the smaller TP";

@@ -34,6 +34,7 @@ typedef struct estimate_report {
   const tps_uncertainty *unc;
   const tps_model_error *model_error; /* the term applied, or NULL */
   char compare[1024]; /* the recommended TP against each other that fits, at the level */
+  char schedule[192];  /* the schedule, TP overlap and gradient precision assumed */
 } estimate_report;
 
 /* Opens a tp-sim JSON document on out: `{` and the keys every one starts
