@@ -168,6 +168,19 @@ void report_recommend(estimate_report *r) {
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
+/* With experts, the part of "TP comm" that is the MoE token dispatcher's
+ * (all-to-all over EP, gather / scatter over expert TP). */
+static void dispatch_line(FILE *out, const estimate_report *r) {
+  int shown = 0;
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    if (!(e->time.expert_a2a > 0) || !(e->step_time_s > 0)) continue;
+    fprintf(out, "%s %.1f%% at TP %lld", shown++ ? "," : "TP comm includes the MoE dispatcher's collectives:",
+            e->time.expert_a2a / e->step_time_s * 100.0, (long long)e->run.tp);
+  }
+  if (shown) fprintf(out, " (of the step).\n");
+}
+
 static void recommendation_lines(FILE *out, const estimate_report *r) {
   if (r->recommended >= 0)
     fprintf(out, "Recommended default TP: %lld. %s.\n", (long long)r->est[r->recommended].run.tp,
@@ -252,6 +265,7 @@ static void table_with_intervals(FILE *out, const estimate_report *r) {
     fprintf(out, " At TP %lld no constant carries 1%% of the variance of tokens/s; the model error: "
             "%.0f%%.", (long long)r->est[k].run.tp, u->model_error_share * 100.0);
   fprintf(out, "\n");
+  dispatch_line(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
   notes_lines(out, r);
 }
@@ -304,8 +318,22 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)r->skipped[i].tp, r->skipped[i].why);
   fprintf(out, "\n");
   recommendation_lines(out, r);
+  dispatch_line(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
   notes_lines(out, r);
+}
+
+void report_json_time(json_writer *w, const tps_time_split *t) {
+  json_object_begin(w);
+  json_key(w, "compute"); json_number(w, t->compute);
+  json_key(w, "tp_comm"); json_number(w, t->tp_comm);
+  /* only with experts: the part of tp_comm that is the MoE dispatcher's */
+  if (t->expert_a2a > 0) { json_key(w, "moe_dispatch"); json_number(w, t->expert_a2a); }
+  json_key(w, "pp_bubble"); json_number(w, t->pp_bubble);
+  json_key(w, "dp_comm"); json_number(w, t->dp_comm);
+  json_key(w, "optimizer"); json_number(w, t->optimizer);
+  json_key(w, "overhead"); json_number(w, t->overhead);
+  json_object_end(w);
 }
 
 void report_json_memory(json_writer *w, const tps_memory *m) {
@@ -427,15 +455,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "fits_with_margin"); json_bool(&w, e->fits_with_margin);
     json_key(&w, "memory_bytes"); report_json_memory(&w, &e->memory);
     json_key(&w, "step_time_s"); json_number(&w, e->step_time_s);
-    json_key(&w, "time_s");
-    json_object_begin(&w);
-    json_key(&w, "compute"); json_number(&w, e->time.compute);
-    json_key(&w, "tp_comm"); json_number(&w, e->time.tp_comm);
-    json_key(&w, "pp_bubble"); json_number(&w, e->time.pp_bubble);
-    json_key(&w, "dp_comm"); json_number(&w, e->time.dp_comm);
-    json_key(&w, "optimizer"); json_number(&w, e->time.optimizer);
-    json_key(&w, "overhead"); json_number(&w, e->time.overhead);
-    json_object_end(&w);
+    json_key(&w, "time_s"); report_json_time(&w, &e->time);
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
     json_key(&w, "mfu"); json_number(&w, e->mfu);

@@ -46,6 +46,8 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
 void report_json_memory(json_writer *w, const tps_memory *m);
+/* The step time by cause (docs/reports.md); `moe_dispatch` only with experts. */
+void report_json_time(json_writer *w, const tps_time_split *t);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
  * model_error_share (docs/uncertainty.md), as keys of the open object. */
 void report_json_intervals(json_writer *w, const tps_uncertainty *u);

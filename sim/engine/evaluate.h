@@ -25,6 +25,7 @@
 typedef struct eng_tmpl_sums {
   double fwd_s, bwd_s;            /* compute kernels, seconds */
   double comm_fwd_s, comm_bwd_s;  /* TP collectives, seconds */
+  double a2a_fwd_s, a2a_bwd_s;    /* of them, the MoE dispatcher's all-to-all */
   double sel_s;                   /* forward of the attention cores that selective
                                      recompute drops and re-runs, seconds */
   double sel_flops;               /* their forward FLOPs */
@@ -58,6 +59,7 @@ typedef struct eng_layer_fig {
   double bwd_s;            /* the backward part of both (recompute included) */
   double recompute_s;      /* forward kernels re-run in backward */
   double recompute_comm_s; /* TP collectives re-run in backward */
+  double a2a_s;            /* of comm_s, the MoE dispatcher's all-to-all */
   double recompute_flops;  /* FLOPs re-run in backward */
   double host_s;           /* host issue time the device does not hide: for each
                               phase (forward; recompute + backward) the part of
