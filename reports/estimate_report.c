@@ -281,6 +281,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             tps_recompute_name(run0->recompute), run0->sp ? ", SP" : "",
             run0->distributed_optimizer ? ", distributed optimizer" : "");
   if (run0 && run0->tp_comm_overlap) fprintf(out, ", TP comm overlap");
+  if (run0) report_state_words(out, run0);
   if (run0 && run0->vpp > 1)
     fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
   if (run0 && run0->cp > 1) report_cp_words(out, run0);
@@ -321,6 +322,12 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
   dispatch_line(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
   notes_lines(out, r);
+}
+
+void report_state_words(FILE *out, const tps_run *run) {
+  if (run->grad_reduce_bf16) fprintf(out, ", bf16 gradients");
+  if (run->reuse_fp32_param) fprintf(out, ", fp32 master weights reused (MindSpeed)");
+  if (run->recompute_activation) fprintf(out, ", MLP activation recomputed");
 }
 
 void report_json_time(json_writer *w, const tps_time_split *t) {
@@ -444,6 +451,9 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "cards"); json_int(&w, e->run.cards);
     json_key(&w, "sp"); json_bool(&w, e->run.sp);
     if (e->run.tp_comm_overlap) { json_key(&w, "tp_comm_overlap"); json_bool(&w, true); }
+    if (e->run.grad_reduce_bf16) { json_key(&w, "grad_reduce_bf16"); json_bool(&w, true); }
+    if (e->run.reuse_fp32_param) { json_key(&w, "reuse_fp32_param"); json_bool(&w, true); }
+    if (e->run.recompute_activation) { json_key(&w, "recompute_activation"); json_bool(&w, true); }
     json_key(&w, "recompute"); json_string(&w, tps_recompute_name(e->run.recompute));
     json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
     json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);

@@ -46,6 +46,10 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
 void report_json_memory(json_writer *w, const tps_memory *m);
+/* ", bf16 gradients" and the other switches that change what a rank keeps
+ * (--grad-reduce-in-bf16, --reuse-fp32-param, --recompute-activation-function),
+ * for header lines; nothing when none is on. */
+void report_state_words(FILE *out, const tps_run *run);
 /* The step time by cause (docs/reports.md); `moe_dispatch` only with experts. */
 void report_json_time(json_writer *w, const tps_time_split *t);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and

@@ -70,6 +70,10 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
     } else {
       c->fwd_s += f;
       c->bwd_s += b;
+      if (op->rerun_in_bwd) {
+        c->rerun_s += f;
+        c->host_rerun_s += host_ops[0] * hw->stack.host_dispatch_s;
+      }
       if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
         c->sel_s += f;
         c->sel_flops += op->fwd_flops;
@@ -135,6 +139,10 @@ void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_
     rec_comm = c->comm_fwd_s;
     rec_flops = c->fwd_flops;
     rec_host = c->host_fwd_s;
+  }
+  if (!(recompute == TPS_RECOMPUTE_FULL && c->full_applies)) {
+    rec += c->rerun_s; /* full recompute re-runs these with the rest */
+    rec_host += c->host_rerun_s;
   }
   double host_fwd = exposed(c->host_fwd_s, c->fwd_s + c->comm_fwd_s);
   double host_bwd = exposed(c->host_bwd_s + rec_host, c->bwd_s + c->comm_bwd_s + rec + rec_comm);

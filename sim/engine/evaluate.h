@@ -32,6 +32,8 @@ typedef struct eng_tmpl_sums {
   double host_fwd_s, host_bwd_s;  /* host seconds to issue the forward / backward
                                      framework ops (the stack's dispatch) */
   double host_sel_s;              /* host seconds to re-issue the selective re-run */
+  double rerun_s, host_rerun_s;   /* forwards re-run in backward short of full
+                                     recompute (op->rerun_in_bwd): device, host */
   double fwd_flops, bwd_flops;    /* all ops, per rank */
   double split_flops;             /* fwd + bwd FLOPs of ops split over TP, per rank */
   double replicated_flops;        /* fwd + bwd FLOPs of GEMMs every TP rank runs whole */

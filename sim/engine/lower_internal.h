@@ -91,6 +91,17 @@ static inline double eng_grad_bytes_per_param(const tps_run *run) {
   return run->precision == TPS_PRECISION_FP16 || run->grad_reduce_bf16 ? 2.0 : 4.0;
 }
 
+/* Adam's state per parameter before any sharding: fp32 m and v, and an fp32
+ * master copy of the weight in mixed precision (none in fp32 training).
+ * MindSpeed's --reuse-fp32-param keeps the master copy as the bf16 weight
+ * plus a 16-bit residual, so it costs 2 bytes instead of 4
+ * (docs/zh/features/reuse-fp32-param.md: sizeof(bf16) x parameters saved,
+ * / DP with the distributed optimizer). */
+static inline double eng_adam_state_bytes(const tps_run *run) {
+  if (run->precision == TPS_PRECISION_FP32) return 8.0;
+  return run->reuse_fp32_param ? 10.0 : 12.0;
+}
+
 /* Bytes of Adam state per trainable parameter on one rank: fp32 master copy
  * (mixed precision only) + fp32 m + fp32 v, sharded over DP under the
  * distributed optimizer (same source: 18 B/param total, 6 + 12/DP sharded). With CP the
@@ -98,8 +109,8 @@ static inline double eng_grad_bytes_per_param(const tps_run *run) {
  * data_parallel_group with_context_parallel=True). */
 static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
   if (run->no_optimizer) return 0.0;
-  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
-  return run->distributed_optimizer ? bytes / eng_grad_group(run) : bytes;
+  return run->distributed_optimizer ? eng_adam_state_bytes(run) / eng_grad_group(run)
+                                    : eng_adam_state_bytes(run);
 }
 
 /* The same for routed experts' parameters: the distributed optimizer
@@ -107,7 +118,7 @@ static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
  * expert_data_parallel_group), TP x CP x DP / (EP x ETP) ranks. */
 static inline double eng_optimizer_bytes_per_param_expert(const tps_run *run) {
   if (run->no_optimizer) return 0.0;
-  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
+  const double bytes = eng_adam_state_bytes(run);
   return run->distributed_optimizer ? bytes / eng_expert_dp(run) : bytes;
 }
 

@@ -104,6 +104,8 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_OVERLAP)) { o->overlap_grad_reduce = 1; applied++; }
   if (given(S, MGF_TP_OVERLAP)) { o->tp_comm_overlap = 1; applied++; }
   if (given(S, MGF_GRAD_BF16)) { o->grad_reduce_bf16 = 1; applied++; }
+  if (given(S, MGF_REUSE_FP32)) { o->reuse_fp32_param = 1; applied++; }
+  if (given(S, MGF_RECOMPUTE_ACT_FN)) { o->recompute_activation = 1; applied++; }
   if (given(S, MGF_PARAM_GATHER)) { o->overlap_param_gather = 1; applied++; }
   /* MindSpeed's CoC (docs/zh/features/communication-over-computation.md)
    * splits each TP matmul and its collective into --coc-parallel-num chunks
@@ -444,6 +446,34 @@ static tps_status check_mm_shape(const mg_apply *S, const tps_model *m, tps_eco_
 
 /* MindSpeed's --noop-layers on decoder d: the real layers, and with a
  * pipeline the real layers of each stage as an explicit placement. */
+/* --num-layers-per-virtual-pipeline-stage N: Megatron's arguments.py turns it
+ * into chunks per stage, (num_layers / pp) / N, and asserts that N divides
+ * the layers of a stage. */
+static tps_status apply_vpp_layers(const mg_apply *S, const tps_model *m, tps_run_overrides *o,
+                                   int *applied) {
+  if (!given(S, MGF_VPP_LAYERS)) return TPS_OK;
+  const mgf_val *v = val(S, MGF_VPP_LAYERS);
+  int64_t layers = given(S, MGF_LAYERS) ? ival(S, MGF_LAYERS) : 0;
+  for (int k = 0; !layers && k < m->n_modules; k++)
+    if (m->modules[k].type == TPS_MODULE_DECODER) layers = m->modules[k].layers;
+  const int64_t pp = o->pp > 0 ? o->pp : (m->training.pp > 0 ? m->training.pp : 1);
+  const int64_t per_chunk = v->i;
+  if (layers <= 0 || layers % pp != 0 || (layers / pp) % per_chunk != 0)
+    return fail(S, v->at, TPS_EDIVIDE,
+                "%s %lld does not divide the %lld layers of a pipeline stage (%lld layers / PP %lld)",
+                v->flag, (long long)per_chunk, (long long)(pp > 0 ? layers / pp : layers),
+                (long long)layers, (long long)pp);
+  if (given(S, MGF_VPP) && ival(S, MGF_VPP) != layers / pp / per_chunk)
+    return fail(S, v->at, TPS_EINVAL,
+                "%s %lld gives %lld chunks per stage, but --virtual-pipeline-model-parallel-size "
+                "says %lld",
+                v->flag, (long long)per_chunk, (long long)(layers / pp / per_chunk),
+                (long long)ival(S, MGF_VPP));
+  o->vpp = layers / pp / per_chunk;
+  (*applied)++;
+  return TPS_OK;
+}
+
 static tps_status apply_noop(const mg_apply *S, tps_module *d, int64_t pp, tps_run_overrides *o,
                              int *applied) {
   if (!given(S, MGF_NOOP)) return TPS_OK;
@@ -608,6 +638,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
       u->shape = TPS_ECO_SHAPE_OVERRIDDEN;
     }
   }
+  if (!st) st = apply_vpp_layers(S, m, &o, &applied);
   if (!st) {
     *model = *m;
     *over = o;

@@ -58,6 +58,12 @@ const mgf_flag mgf_flags[] = {
     {"--overlap-grad-reduce", MGF_OVERLAP, MGF_SWITCH, false, NULL},
     {"--tp-comm-overlap", MGF_TP_OVERLAP, MGF_SWITCH, false, NULL},
     {"--grad-reduce-in-bf16", MGF_GRAD_BF16, MGF_SWITCH, false, NULL},
+    /* MindSpeed: the fp32 master weights stored as the bf16 weights plus a
+     * 16-bit residual (docs/zh/features/reuse-fp32-param.md) */
+    {"--reuse-fp32-param", MGF_REUSE_FP32, MGF_SWITCH, false, NULL},
+    /* MindSpeed: the MLP's activation function re-run in backward */
+    {"--recompute-activation-function", MGF_RECOMPUTE_ACT_FN, MGF_SWITCH, false, NULL},
+    {"--num-layers-per-virtual-pipeline-stage", MGF_VPP_LAYERS, MGF_INT, false, NULL},
     {"--overlap-param-gather", MGF_PARAM_GATHER, MGF_SWITCH, false, NULL},
     /* MindSpeed's CoC: each SP all-gather / reduce-scatter chunked against its
      * GEMM, as --tp-comm-overlap (docs/zh/features/communication-over-computation.md) */

@@ -263,6 +263,8 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
   read_bool(d, par, "parallel", "tp_comm_overlap", c, &o->tp_comm_overlap);
   read_bool(d, par, "parallel", "grad_reduce_bf16", c, &o->grad_reduce_bf16);
   read_bool(d, par, "parallel", "overlap_param_gather", c, &o->overlap_param_gather);
+  read_bool(d, par, "parallel", "reuse_fp32_param", c, &o->reuse_fp32_param);
+  read_bool(d, par, "parallel", "recompute_activation", c, &o->recompute_activation);
   read_bool(d, par, "parallel", "flash_attention", c, &c->flash);
   if (skipping(c)) return;
   yaml_node_t *rn = io_map_get(d, par, "recompute");

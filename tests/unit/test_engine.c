@@ -124,6 +124,19 @@ Test(korthikanti_table2, flash_attention_drops_the_quadratic_term) {
              "flash");
 }
 
+/* MindSpeed's --recompute-activation-function: the GeLU output (the
+ * down-projection's input, 4h / t wide, 2 bytes) is not kept: Korthikanti's
+ * TP term 24/t becomes 16/t, and the activation's forward joins backward. */
+Test(korthikanti_table2, activation_recompute_drops_the_mlp_output) {
+  const double s = 2048, h = 12288, t = 8;
+  tps_model m = gpt(96, 12288, 96, 51200, 2048);
+  tps_run run = run_for(&m, 8, 1, false, TPS_RECOMPUTE_NONE, true);
+  const double kept = block_activation_bytes(&m, &run);
+  run.recompute_activation = true;
+  assert_rel(kept - block_activation_bytes(&m, &run), s * 4 * h / t * 2, 1e-12,
+             "activation recompute");
+}
+
 /* Narayanan et al. 2021 (arXiv 2104.04473) Eq. 2:
  * P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h)). Eq. 2 leaves out the final
  * LayerNorm (2h), which the lowering counts. */
@@ -337,6 +350,30 @@ Test(memory, grad_reduce_in_bf16) {
   cr_assert(bf16.time.dp_comm < fp32.time.dp_comm, "reduce-scatter of half the bytes: %g vs %g",
             bf16.time.dp_comm, fp32.time.dp_comm);
   o.precision = TPS_PRECISION_FP16;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
+  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+}
+
+/* MindSpeed's --reuse-fp32-param (docs/zh/features/reuse-fp32-param.md):
+ * sizeof(bf16) x parameters saved, / DP with the distributed optimizer: the
+ * static rule becomes P (6 + 10/DP), and 16 B a parameter without it. */
+Test(memory, reuse_fp32_param) {
+  tps_model m = dp4_gpt();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.distributed_optimizer = 1;
+  o.reuse_fp32_param = 1;
+  tps_run run;
+  tps_estimate e;
+  estimate_with(&m, &o, &run, &e);
+  double P = tps_model_params(&m);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 10.0 / 4), 1e-12,
+             "distributed optimizer");
+  o.distributed_optimizer = 0;
+  estimate_with(&m, &o, &run, &e);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 16.0, 1e-12, "plain Adam");
+  o.precision = TPS_PRECISION_FP32;
   tps_error err;
   cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
   cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
