@@ -136,6 +136,50 @@ Test(kernel_compare, pairs_ops_by_name_not_position) {
   free(r);
 }
 
+/* A context-parallel run (run_cp2_ring.json: tp-kernel --cp 2, ring, 2 ranks,
+ * recorded here) is read with its CP, predicted with the same CP run, and its
+ * ring op paired with the engine's by name; the case is reported apart from
+ * the TP 1-2 MAPE. Expected figures: the fixture's own config and times. */
+Test(kernel_compare, context_parallel_run) {
+  kv_gemm_bench g;
+  kv_coll_bench c;
+  kv_kernel_run l;
+  tps_hw hw;
+  fit(1, false, &hw, &g, &c, &l);
+  kv_kernel_run *r = load_run(FIX("run_cp2_ring.json"));
+  cr_assert_eq(r->tp, 1);
+  cr_assert_eq(r->cp, 2);
+  cr_assert(!r->ulysses);
+  cr_assert_eq(r->n_ops, 15, "the 14 block ops and cp_ring_kv");
+  kv_case *k = calloc(1, sizeof *k);
+  tps_error e;
+  tps_error_clear(&e);
+  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
+  cr_assert_str_eq(k->id, "tp1-h128-s128-b1-gelu-mha-cp2-ring");
+  cr_assert_eq(k->cp, 2);
+  const kv_op_row *ring = NULL;
+  for (int i = 0; i < k->n_ops; i++)
+    if (strcmp(k->ops[i].name, "cp_ring_kv") == 0) ring = &k->ops[i];
+  cr_assert(ring && ring->modelled, "cp_ring_kv is paired with the lowering's");
+  const kv_meas_op *m = NULL;
+  for (int i = 0; i < r->n_ops; i++)
+    if (strcmp(r->ops[i].name, "cp_ring_kv") == 0) m = &r->ops[i];
+  cr_assert(m != NULL);
+  cr_assert_float_eq(ring->meas_fwd_s, m->fwd.median, 0);
+  cr_assert_float_eq(ring->meas_bwd_s, m->bwd.median, 0);
+  kv_report rep;
+  memset(&rep, 0, sizeof rep);
+  rep.cases = k;
+  rep.n_cases = 1;
+  rep.cpus = 2;
+  kv_summarize(&rep);
+  cr_assert_eq(rep.n_main, 0);
+  cr_assert_eq(rep.n_tp4, 1);
+  cr_assert_eq(kv_count_beyond(&rep, 0.0), 0);
+  free(k);
+  free(r);
+}
+
 Test(kernel_summary, mape_excludes_tp4_and_skipped) {
   kv_case cs[4];
   memset(cs, 0, sizeof cs);
@@ -247,6 +291,12 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
     if (g[i].hidden > hmax) hmax = g[i].hidden;
   }
   cr_assert(tp[1] && tp[2] && tp[4] && sp && nosp && gelu && swiglu && mha && gqa);
+  bool ring = false, ulysses = false; /* issue 14: one CP case of each algorithm */
+  for (int i = 0; i < n; i++) {
+    ring |= g[i].cp > 1 && !g[i].ulysses;
+    ulysses |= g[i].cp > 1 && g[i].ulysses;
+  }
+  cr_assert(ring && ulysses);
   cr_assert_eq(hmin, 512);
   cr_assert_eq(hmax, 2048);
   cr_assert_eq(kv_grid(true, &g), 2);
