@@ -101,13 +101,6 @@ int64_t k_cp_position(const kdims *d, int64_t sl) {
   return chunk * cs + sl % cs;
 }
 
-/* Global position of local position sl of CP rank `rank` (a ring's block). */
-static int64_t ring_position(const kdims *d, int rank, int64_t sl) {
-  const int64_t cs = d->seq_l / 2;
-  const int64_t chunk = sl < cs ? rank : 2 * (int64_t)d->cp - 1 - rank;
-  return chunk * cs + sl % cs;
-}
-
 void k_cp_core_shape(const kdims *d, int64_t seq, int64_t *q_seq, int64_t *kv_seq,
                      int64_t *heads, int64_t *kv_heads) {
   *q_seq = d->ring ? d->seq_l : seq;
@@ -287,49 +280,38 @@ static int segments(const kinst *k, bool qkv, int j, seg out[3]) {
   return 3;
 }
 
-/* Local rows (m, W) -> whole sequence (cp m, wu) of this rank's heads: rank
- * j's rows come back as the j-th block, which is its shard of positions in
- * [s, b] order, so the blocks in rank order are the sequence. */
-static void a2a_scatter(const kinst *k, bool qkv, const float *x, int64_t width, float *y) {
+/* Local rows (m, W) -> the whole sequence (cp m, wu) of this rank's heads
+ * (to_heads): rank j's rows come back as the j-th block, which is its shard
+ * of positions in [s, b] order, so the blocks in rank order are the
+ * sequence. Else the inverse, where columns that several ranks send
+ * (replicated K/V heads) add up. */
+static void a2a(const kinst *k, bool qkv, bool to_heads, const float *x, int64_t width, float *y) {
   const kdims *d = &k->d;
   const int64_t m = d->m;
-  int64_t wu = 0;
   seg sg[3];
   const int ns = segments(k, qkv, 0, sg);
+  int64_t wu = 0;
   for (int i = 0; i < ns; i++) wu += sg[i].w;
   float *xb = k->cp->xbuf;
-  for (int j = 0; j < d->cp; j++) {
-    segments(k, qkv, j, sg);
-    float *dst = xb + (int64_t)j * m * wu;
-    for (int64_t r = 0; r < m; r++)
-      for (int i = 0, o = 0; i < ns; o += (int)sg[i].w, i++)
-        memcpy(dst + r * wu + o, x + r * width + sg[i].off, (size_t)sg[i].w * sizeof *x);
+  const int count = (int)(m * wu);
+  if (!to_heads) {
+    KMPI(MPI_Alltoall(x, count, MPI_FLOAT, xb, count, MPI_FLOAT, k->cp->cp_comm));
+    memset(y, 0, (size_t)(m * width) * sizeof *y);
   }
-  KMPI(MPI_Alltoall(xb, (int)(m * wu), MPI_FLOAT, y, (int)(m * wu), MPI_FLOAT, k->cp->cp_comm));
-}
-
-/* The inverse: whole sequence (cp m, wu) -> local rows (m, W); columns that
- * several ranks send (replicated K/V heads) add up. */
-static void a2a_gather(const kinst *k, bool qkv, const float *x, int64_t width, float *y) {
-  const kdims *d = &k->d;
-  const int64_t m = d->m;
-  int64_t wu = 0;
-  seg sg[3];
-  const int ns = segments(k, qkv, 0, sg);
-  for (int i = 0; i < ns; i++) wu += sg[i].w;
-  float *xb = k->cp->xbuf;
-  KMPI(MPI_Alltoall(x, (int)(m * wu), MPI_FLOAT, xb, (int)(m * wu), MPI_FLOAT, k->cp->cp_comm));
-  memset(y, 0, (size_t)(m * width) * sizeof *y);
   for (int j = 0; j < d->cp; j++) {
     segments(k, qkv, j, sg);
-    const float *src = xb + (int64_t)j * m * wu;
     for (int64_t r = 0; r < m; r++)
       for (int i = 0, o = 0; i < ns; o += (int)sg[i].w, i++) {
-        float *yr = y + r * width + sg[i].off;
-        const float *xr = src + r * wu + o;
-        for (int64_t e = 0; e < sg[i].w; e++) yr[e] += xr[e];
+        float *packed = xb + ((int64_t)j * m + r) * wu + o;
+        if (to_heads) {
+          memcpy(packed, x + r * width + sg[i].off, (size_t)sg[i].w * sizeof *x);
+        } else {
+          float *yr = y + r * width + sg[i].off;
+          for (int64_t e = 0; e < sg[i].w; e++) yr[e] += packed[e];
+        }
       }
   }
+  if (to_heads) KMPI(MPI_Alltoall(xb, count, MPI_FLOAT, y, count, MPI_FLOAT, k->cp->cp_comm));
 }
 
 /* ---- ring attention ---- */
@@ -342,103 +324,117 @@ static void charge_ring(kinst *k, bool fwd, double dt) {
   t[k->cp->core] -= dt;
 }
 
-/* Geometry of one (sequence b, query head h) against one K/V block. */
+/* One (sequence b, query head h) against one K/V block: the rows of this
+ * rank's queries and the block's keys that can see each other, pointers
+ * already at their first row. With the load-balanced chunks (q: this rank's
+ * chunks me and 2 cp - 1 - me, keys: the block's src and 2 cp - 1 - src) a
+ * block from an earlier rank is seen whole by every query through its first
+ * chunk and not at all through its second; a later rank's block only by the
+ * second query chunk, whole; the own block under the causal mask. The
+ * skipped halves are those flash / ring attention kernels skip (Transformer
+ * Engine's AttnFuncWithCPAndKVP2P), so the work per block is what the
+ * lowering counts (causal FLOPs / cp). */
 typedef struct ring_blk {
-  int64_t s, hd, ldq, ldkv, ldc;
-  const float *q, *kk, *v;  /* Q of this rank; K, V of the block */
-  float *lse;               /* this (b, h)'s s rows */
-  int me, src;              /* CP ranks of the queries and of the block */
+  int64_t nq, nk, q0, hd, ldq, ldkv, ldc; /* rows, keys, first query row; strides */
+  bool masked;                            /* the own block: causal mask by position */
+  const float *q, *kk, *v;                /* Q here; K, V of the block */
+  float *lse, *ctx;                       /* the queries' log-sum-exp and output */
+  const float *dctx;                      /* backward: d output */
+  float *dq, *dk, *dv;                    /* backward: dQ here, the block's dK, dV */
 } ring_blk;
 
-static ring_blk ring_geom(const kinst *k, const ksite *s, const float *kv, int64_t b, int64_t h,
-                          int src) {
+static ring_blk ring_geom(const kinst *k, const ksite *s, const float *kv, float *dkv, int64_t b,
+                          int64_t h, int src, bool fwd) {
   const kdims *d = &k->d;
   const int64_t hd = d->hd, nkv = 2 * d->kvl * hd, kvh = h / (d->hq / d->kvl);
+  const int64_t cw = d->hq * hd, cs = d->seq_l / 2;
   ring_blk g;
-  g.s = d->seq_l;
   g.hd = hd;
   g.ldq = d->batch * d->nqkv;
   g.ldkv = d->batch * nkv;
-  g.ldc = d->batch * d->hq * hd;
-  g.q = s->x + b * d->nqkv + h * hd;
+  g.ldc = d->batch * cw;
+  g.masked = src == d->cp_rank;
+  g.q0 = src > d->cp_rank ? cs : 0;
+  g.nq = d->seq_l - g.q0;
+  g.nk = src < d->cp_rank ? cs : d->seq_l;
+  g.q = s->x + b * d->nqkv + h * hd + g.q0 * g.ldq;
   g.kk = kv + b * nkv + kvh * hd;
   g.v = g.kk + d->kvl * hd;
-  g.lse = s->st + (b * d->hq + h) * g.s;
-  g.me = d->cp_rank;
-  g.src = src;
+  g.lse = s->st + (b * d->hq + h) * d->seq_l + g.q0;
+  g.ctx = s->y + b * cw + h * hd + g.q0 * g.ldc;
+  g.dctx = fwd ? NULL : s->dy + b * cw + h * hd + g.q0 * g.ldc;
+  g.dq = fwd ? NULL : s->dx + b * d->nqkv + h * hd + g.q0 * g.ldq;
+  g.dk = fwd ? NULL : dkv + b * nkv + kvh * hd;
+  g.dv = fwd ? NULL : g.dk + d->kvl * hd;
   return g;
 }
 
-/* sc = Q K^T / sqrt(hd) with the causal mask of the global positions
- * (-inf where the key comes after the query). */
-static void ring_scores(const kinst *k, const ring_blk *g, float *sc) {
-  const int n = (int)g->s, hd = (int)g->hd;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f / sqrtf((float)g->hd), g->q,
-              (int)g->ldq, g->kk, (int)g->ldkv, 0.0f, sc, n);
-  for (int64_t i = 0; i < g->s; i++) {
-    const int64_t pq = ring_position(&k->d, g->me, i);
-    for (int64_t j = 0; j < g->s; j++)
-      if (ring_position(&k->d, g->src, j) > pq) sc[i * g->s + j] = -INFINITY;
-  }
+/* sc (nq, nk) = Q K^T / sqrt(hd); on the own block -inf where the key comes
+ * after the query (same rank: the same positions). */
+static void ring_scores(const ring_blk *g, float *sc) {
+  const int nq = (int)g->nq, nk = (int)g->nk;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)g->hd, 1.0f / sqrtf((float)g->hd),
+              g->q, (int)g->ldq, g->kk, (int)g->ldkv, 0.0f, sc, nk);
+  if (!g->masked) return;
+  /* chunks [0, cs) and [cs, 2 cs) hold increasing positions, the second after the first */
+  for (int64_t i = 0; i < g->nq; i++)
+    for (int64_t j = i + 1; j < g->nk; j++) sc[i * g->nk + j] = -INFINITY;
 }
 
 /* One block forward: its softmax part merged into ctx and lse. */
-static void ring_block_fwd(const kinst *k, const ring_blk *g, float *ctx) {
+static void ring_block_fwd(const kinst *k, const ring_blk *g) {
   struct kcp *c = k->cp;
-  const int64_t n = g->s, hd = g->hd;
+  const int64_t nq = g->nq, nk = g->nk, hd = g->hd;
   float *sc = c->sc;
-  ring_scores(k, g, sc);
-  for (int64_t i = 0; i < n; i++) {
-    float *row = sc + i * n, mx = -INFINITY, sum = 0.0f;
-    for (int64_t j = 0; j < n; j++) mx = fmaxf(mx, row[j]);
-    for (int64_t j = 0; j < n; j++) {
-      row[j] = mx == -INFINITY ? 0.0f : expf(row[j] - mx);
+  ring_scores(g, sc);
+  for (int64_t i = 0; i < nq; i++) {
+    float *row = sc + i * nk, mx = -INFINITY, sum = 0.0f;
+    for (int64_t j = 0; j < nk; j++) mx = fmaxf(mx, row[j]);
+    for (int64_t j = 0; j < nk; j++) {
+      row[j] = expf(row[j] - mx);
       sum += row[j];
     }
     c->mx[i] = mx;
     c->sum[i] = sum;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)hd, (int)n, 1.0f, sc, (int)n,
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)hd, (int)nk, 1.0f, sc, (int)nk,
               g->v, (int)g->ldkv, 0.0f, c->pv, (int)hd);
-  for (int64_t i = 0; i < n; i++) {
-    if (c->sum[i] == 0.0f) continue; /* every key of this block is in the future */
+  for (int64_t i = 0; i < nq; i++) { /* every row sees at least one key (its own position) */
     const float old = g->lse[i], blk = c->mx[i] + logf(c->sum[i]);
-    const float top = fmaxf(old, blk);
-    const float lse = top + log1pf(expf(-fabsf(old - blk)));
+    const float lse = fmaxf(old, blk) + log1pf(expf(-fabsf(old - blk)));
     const float a = old == -INFINITY ? 0.0f : expf(old - lse), w = expf(c->mx[i] - lse);
-    float *o = ctx + i * g->ldc;
+    float *o = g->ctx + i * g->ldc;
     const float *pv = c->pv + i * hd;
     for (int64_t e = 0; e < hd; e++) o[e] = a * o[e] + w * pv[e];
     g->lse[i] = lse;
   }
 }
 
-/* One block backward: dQ += dS K into dq; dK += dS^T Q, dV += P^T dO into
- * the block's gradient dkv (same layout as kv). */
-static void ring_block_bwd(const kinst *k, const ring_blk *g, const float *ctx, const float *dctx,
-                           float *dq, float *dk, float *dv) {
+/* One block backward: dQ += dS K; the block's dK += dS^T Q, dV += P^T dO. */
+static void ring_block_bwd(const kinst *k, const ring_blk *g) {
   struct kcp *c = k->cp;
-  const int n = (int)g->s, hd = (int)g->hd, ldc = (int)g->ldc;
+  const int nq = (int)g->nq, nk = (int)g->nk, hd = (int)g->hd, ldc = (int)g->ldc;
+  const int ldq = (int)g->ldq, ldkv = (int)g->ldkv;
   const float scale = 1.0f / sqrtf((float)g->hd);
   float *p = c->sc, *dp = c->dsc;
-  ring_scores(k, g, p);
-  for (int64_t i = 0; i < n; i++)
-    for (int64_t j = 0; j < n; j++) p[i * n + j] = expf(p[i * n + j] - g->lse[i]);
+  ring_scores(g, p);
+  for (int64_t i = 0; i < nq; i++)
+    for (int64_t j = 0; j < nk; j++) p[i * nk + j] = expf(p[i * nk + j] - g->lse[i]);
   /* dV += P^T dO; dP = dO V^T */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1.0f, p, n, dctx, ldc, 1.0f, dv,
-              (int)g->ldkv);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f, dctx, ldc, g->v,
-              (int)g->ldkv, 0.0f, dp, n);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nq, 1.0f, p, nk, g->dctx, ldc, 1.0f,
+              g->dv, ldkv);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, 1.0f, g->dctx, ldc, g->v, ldkv,
+              0.0f, dp, nk);
   /* dS = P (dP - rowsum(dO O)) / sqrt(hd): rowsum(P dP) = dO . O */
-  for (int64_t i = 0; i < n; i++) {
+  for (int64_t i = 0; i < nq; i++) {
     float dot = 0.0f;
-    for (int64_t e = 0; e < hd; e++) dot += dctx[i * ldc + e] * ctx[i * ldc + e];
-    for (int64_t j = 0; j < n; j++) dp[i * n + j] = p[i * n + j] * (dp[i * n + j] - dot) * scale;
+    for (int64_t e = 0; e < hd; e++) dot += g->dctx[i * ldc + e] * g->ctx[i * ldc + e];
+    for (int64_t j = 0; j < nk; j++) dp[i * nk + j] = p[i * nk + j] * (dp[i * nk + j] - dot) * scale;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f, dp, n, g->kk,
-              (int)g->ldkv, 1.0f, dq, (int)g->ldq);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hd, n, 1.0f, dp, n, g->q, (int)g->ldq,
-              1.0f, dk, (int)g->ldkv);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, dp, nk, g->kk, ldkv, 1.0f,
+              g->dq, ldq);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nq, 1.0f, dp, nk, g->q, ldq, 1.0f,
+              g->dk, ldkv);
 }
 
 /* Copies the K/V columns of the local QKV rows into a ring block (to = true)
@@ -473,8 +469,8 @@ static void ring_fwd(kinst *k, ksite *s) {
     }
     for (int64_t b = 0; b < d->batch; b++)
       for (int64_t h = 0; h < d->hq; h++) {
-        ring_blk g = ring_geom(k, s, c->kv[cur], b, h, src);
-        ring_block_fwd(k, &g, s->y + b * d->hq * hd + h * hd);
+        ring_blk g = ring_geom(k, s, c->kv[cur], NULL, b, h, src, true);
+        ring_block_fwd(k, &g);
       }
     if (pass) {
       const double t0 = k_now();
@@ -489,7 +485,7 @@ static void ring_bwd(kinst *k, ksite *s) {
   struct kcp *c = k->cp;
   const kdims *d = &k->d;
   const int cp = d->cp, next = (d->cp_rank + 1) % cp, prev = (d->cp_rank + cp - 1) % cp;
-  const int64_t blk = d->m * 2 * d->kvl * d->hd, hd = d->hd, cw = d->hq * hd;
+  const int64_t blk = d->m * 2 * d->kvl * d->hd;
   kv_copy(k, s->x, c->kv[0], true);
   memset(c->dkv[0], 0, (size_t)blk * sizeof(float));
   memset(s->dx, 0, (size_t)(d->m * d->nqkv) * sizeof *s->dx);
@@ -502,14 +498,10 @@ static void ring_bwd(kinst *k, ksite *s) {
       KMPI(MPI_Irecv(c->kv[1 - cur], (int)blk, MPI_FLOAT, prev, TAG_KV, c->cp_comm, &req[0]));
       KMPI(MPI_Isend(c->kv[cur], (int)blk, MPI_FLOAT, next, TAG_KV, c->cp_comm, &req[1]));
     }
-    const int64_t nkv = 2 * d->kvl * hd;
     for (int64_t b = 0; b < d->batch; b++)
       for (int64_t h = 0; h < d->hq; h++) {
-        ring_blk g = ring_geom(k, s, c->kv[cur], b, h, src);
-        const int64_t kvh = h / (d->hq / d->kvl);
-        float *dk = c->dkv[cur] + b * nkv + kvh * hd;
-        ring_block_bwd(k, &g, s->y + b * cw + h * hd, s->dy + b * cw + h * hd,
-                       s->dx + b * d->nqkv + h * hd, dk, dk + d->kvl * hd);
+        ring_blk g = ring_geom(k, s, c->kv[cur], c->dkv[cur], b, h, src, false);
+        ring_block_bwd(k, &g);
       }
     const double t0 = k_now();
     if (pass) KMPI(MPI_Waitall(2, req, MPI_STATUSES_IGNORE));
@@ -541,10 +533,7 @@ bool k_cp_exec(kinst *k, ksite *s, bool fwd) {
   const bool qkv = i == c->qkv_a2a;
   const int64_t width = qkv ? k->d.nqkv : k->d.hq * k->d.hd;
   /* forward: QKV scatters heads, the output gathers them; backward the inverse */
-  if (qkv == fwd)
-    a2a_scatter(k, qkv, fwd ? s->x : s->dy, width, fwd ? s->y : s->dx);
-  else
-    a2a_gather(k, qkv, fwd ? s->x : s->dy, width, fwd ? s->y : s->dx);
+  a2a(k, qkv, qkv == fwd, fwd ? s->x : s->dy, width, fwd ? s->y : s->dx);
   return true;
 }
 

@@ -65,17 +65,25 @@ Test(kernel_json, parses_benches_and_rejects_the_wrong_kind) {
   free(run);
 }
 
-Test(kernel_compare, error_definition_and_step_sum) {
+/* Fits a profile (TP tp, SP sp) on the fixtures, loads run `path` into *run
+ * and compares it: the case (the caller frees both). */
+static kv_case *compare_fixture(int tp, bool sp, const char *path, tps_hw *hw, kv_kernel_run **run) {
   kv_gemm_bench g;
   kv_coll_bench c;
   kv_kernel_run l;
-  tps_hw hw;
-  fit(2, true, &hw, &g, &c, &l);
-  kv_kernel_run *r = load_run(FIX("run_tp2_sp.json"));
+  fit(tp, sp, hw, &g, &c, &l);
+  *run = load_run(path);
   kv_case *k = calloc(1, sizeof *k);
   tps_error e;
   tps_error_clear(&e);
-  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(kv_compare(*run, hw, k, &e), TPS_OK, "%s", e.msg);
+  return k;
+}
+
+Test(kernel_compare, error_definition_and_step_sum) {
+  tps_hw hw;
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(2, true, FIX("run_tp2_sp.json"), &hw, &r);
   cr_assert_str_eq(k->id, "tp2-h512-s256-b1-swiglu-gqa4-sp");
   double sum = 0.0;
   int regather = 0;
@@ -141,20 +149,13 @@ Test(kernel_compare, pairs_ops_by_name_not_position) {
  * ring op paired with the engine's by name; the case is reported apart from
  * the TP 1-2 MAPE. Expected figures: the fixture's own config and times. */
 Test(kernel_compare, context_parallel_run) {
-  kv_gemm_bench g;
-  kv_coll_bench c;
-  kv_kernel_run l;
   tps_hw hw;
-  fit(1, false, &hw, &g, &c, &l);
-  kv_kernel_run *r = load_run(FIX("run_cp2_ring.json"));
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(1, false, FIX("run_cp2_ring.json"), &hw, &r);
   cr_assert_eq(r->tp, 1);
   cr_assert_eq(r->cp, 2);
   cr_assert(!r->ulysses);
   cr_assert_eq(r->n_ops, 15, "the 14 block ops and cp_ring_kv");
-  kv_case *k = calloc(1, sizeof *k);
-  tps_error e;
-  tps_error_clear(&e);
-  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
   cr_assert_str_eq(k->id, "tp1-h128-s128-b1-gelu-mha-cp2-ring");
   cr_assert_eq(k->cp, 2);
   const kv_op_row *ring = NULL;
