@@ -34,6 +34,7 @@
 #include <cblas.h>
 
 #include "kernel.h"
+#include "kmath.h"
 
 struct kcp {
   MPI_Comm tp_comm, cp_comm; /* owned: split from the instance's communicator */
@@ -369,16 +370,28 @@ static ring_blk ring_geom(const kinst *k, const ksite *s, const float *kv, float
   return g;
 }
 
-/* sc (nq, nk) = Q K^T / sqrt(hd); on the own block -inf where the key comes
- * after the query (same rank: the same positions). */
+/* sc (nq, nk) = Q K^T / sqrt(hd). On the own block (same rank: the same
+ * positions; its chunks [0, cs) and [cs, 2 cs) hold increasing positions)
+ * a key after the query is masked: visible(i) = keys j <= i. */
 static void ring_scores(const ring_blk *g, float *sc) {
   const int nq = (int)g->nq, nk = (int)g->nk;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, (int)g->hd, 1.0f / sqrtf((float)g->hd),
               g->q, (int)g->ldq, g->kk, (int)g->ldkv, 0.0f, sc, nk);
-  if (!g->masked) return;
-  /* chunks [0, cs) and [cs, 2 cs) hold increasing positions, the second after the first */
+}
+
+static int64_t ring_visible(const ring_blk *g, int64_t i) { return g->masked ? i + 1 : g->nk; }
+
+/* p = exp(sc - shift[i]) on the visible keys of each row, exactly 0 on the
+ * masked ones (km_exp: vectorised, relative error about 2e-7). */
+static void ring_exp(const ring_blk *g, float *p, const float *shift) {
+  const int64_t nk = g->nk;
+  for (int64_t i = 0; i < g->nq; i++) {
+    float *row = p + i * nk;
+    for (int64_t j = 0; j < nk; j++) row[j] -= shift[i];
+  }
+  km_exp(p, p, g->nq * nk);
   for (int64_t i = 0; i < g->nq; i++)
-    for (int64_t j = i + 1; j < g->nk; j++) sc[i * g->nk + j] = -INFINITY;
+    for (int64_t j = ring_visible(g, i); j < nk; j++) p[i * nk + j] = 0.0f;
 }
 
 /* One block forward: its softmax part merged into ctx and lse. */
@@ -388,13 +401,15 @@ static void ring_block_fwd(const kinst *k, const ring_blk *g) {
   float *sc = c->sc;
   ring_scores(g, sc);
   for (int64_t i = 0; i < nq; i++) {
-    float *row = sc + i * nk, mx = -INFINITY, sum = 0.0f;
-    for (int64_t j = 0; j < nk; j++) mx = fmaxf(mx, row[j]);
-    for (int64_t j = 0; j < nk; j++) {
-      row[j] = expf(row[j] - mx);
-      sum += row[j];
-    }
+    const float *row = sc + i * nk;
+    float mx = row[0];
+    for (int64_t j = 1; j < ring_visible(g, i); j++) mx = row[j] > mx ? row[j] : mx;
     c->mx[i] = mx;
+  }
+  ring_exp(g, sc, c->mx);
+  for (int64_t i = 0; i < nq; i++) {
+    float sum = 0.0f;
+    for (int64_t j = 0; j < nk; j++) sum += sc[i * nk + j];
     c->sum[i] = sum;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)hd, (int)nk, 1.0f, sc, (int)nk,
@@ -418,8 +433,7 @@ static void ring_block_bwd(const kinst *k, const ring_blk *g) {
   const float scale = 1.0f / sqrtf((float)g->hd);
   float *p = c->sc, *dp = c->dsc;
   ring_scores(g, p);
-  for (int64_t i = 0; i < nq; i++)
-    for (int64_t j = 0; j < nk; j++) p[i * nk + j] = expf(p[i * nk + j] - g->lse[i]);
+  ring_exp(g, p, g->lse);
   /* dV += P^T dO; dP = dO V^T */
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nq, 1.0f, p, nk, g->dctx, ldc, 1.0f,
               g->dv, ldkv);
