@@ -18,15 +18,16 @@ typedef enum {
 typedef struct item {
   char name[48];
   ktensor t;
+  bool cp_reduced;         /* all-reduced over CP: only CP rank 0's copy is placed */
   const float *loc, *ref;  /* this rank's shard; the reference (rank 0) */
   int64_t lrows, lcols;    /* shard shape */
   int64_t grows, gcols;    /* global shape */
   combine how;
 } item;
 
-/* Relative error of one tensor over the TP group (meaningful on rank 0). */
+/* Relative error of one tensor over the TP x CP ranks (meaningful on rank 0). */
 static double compare(const item *it, const kcfg *cfg, MPI_Comm comm) {
-  int rank = 0, tp = 1;
+  int rank = 0, tp = 1; /* tp: every rank of comm */
   KMPI(MPI_Comm_rank(comm, &rank));
   KMPI(MPI_Comm_size(comm, &tp));
   const int64_t cnt = it->lrows * it->lcols, gcnt = it->grows * it->gcols;
@@ -43,6 +44,7 @@ static double compare(const item *it, const kcfg *cfg, MPI_Comm comm) {
     kdims d;
     char msg[256];
     if (!k_dims(cfg, tp, r, &d, msg, sizeof msg)) k_fail("%s", msg);
+    if (it->cp_reduced && d.cp_rank != 0) continue;
     const float *v = all + (int64_t)r * cnt;
     for (int64_t lr = 0; lr < it->lrows; lr++) {
       const int64_t gr = k_global_row(&d, it->t, lr);
@@ -93,9 +95,11 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
     it_->grows = GR;                                                                   \
     it_->gcols = GC;                                                                   \
     it_->how = HOW;                                                                    \
+    it_->cp_reduced = T != KT_INPUT;                                                   \
   } while (0)
-  ADD("output", KT_INPUT, k->xs[L], ref ? ref->xs[L] : NULL, d->ml, h, d->m, h, rep);
-  ADD("input.grad", KT_INPUT, k->dres[0], ref ? ref->dres[0] : NULL, d->ml, h, d->m, h, rep);
+  const int64_t rows = c->seq * c->batch; /* the whole micro-batch (all CP ranks) */
+  ADD("output", KT_INPUT, k->xs[L], ref ? ref->xs[L] : NULL, d->ml, h, rows, h, rep);
+  ADD("input.grad", KT_INPUT, k->dres[0], ref ? ref->dres[0] : NULL, d->ml, h, rows, h, rep);
   for (int64_t l = 0; l < L; l++) {
     const klayer *y = &k->layers[l], *ry = ref ? &ref->layers[l] : NULL;
     char nm[48];
@@ -159,9 +163,10 @@ static double fd_tensor(kinst *k, float *p, const float *grad, int64_t n, int ta
 /* A tiny version of cfg (the same MLP, norm and GQA shape) unless cfg is
  * tiny already. */
 static kcfg fd_config(const kcfg *cfg) {
-  if (cfg->hidden <= 64 && cfg->ffn <= 256 && cfg->seq * cfg->batch <= 32 && cfg->layers <= 3)
-    return *cfg;
   kcfg t = *cfg;
+  t.cp = 1; /* the reference: one rank sees the whole sequence */
+  if (cfg->hidden <= 64 && cfg->ffn <= 256 && cfg->seq * cfg->batch <= 32 && cfg->layers <= 3)
+    return t;
   t.hidden = 32;
   t.heads = 4;
   t.kv_heads = cfg->kv_heads == cfg->heads ? 4 : (cfg->heads / cfg->kv_heads >= 4 ? 1 : 2);
@@ -223,12 +228,21 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
     return 2;
   }
   k_step(&k);
+  k_cp_reduce_grads(&k);
   memset(&ref, 0, sizeof ref);
   if (rank == 0) {
-    if (!k_inst_init(&ref, cfg, MPI_COMM_SELF, msg, sizeof msg)) k_fail("reference: %s", msg);
+    kcfg rc = *cfg;
+    rc.cp = 1; /* the reference sees the whole sequence on one rank */
+    if (!k_inst_init(&ref, &rc, MPI_COMM_SELF, msg, sizeof msg)) k_fail("reference: %s", msg);
     k_step(&ref);
-    printf("check: TP = %d (sp %s) against TP = 1, one forward + backward, %lld layers\n", tp,
-           cfg->sp ? "on" : "off", (long long)cfg->layers);
+    if (k.d.cp > 1)
+      printf("check: TP = %d x CP = %d (%s, sp %s) against one rank, one forward + backward, "
+             "%lld layers; weight gradients summed over CP\n",
+             k.d.tp, k.d.cp, tps_cp_algo_name(cfg->cp_algo), cfg->sp ? "on" : "off",
+             (long long)cfg->layers);
+    else
+      printf("check: TP = %d (sp %s) against TP = 1, one forward + backward, %lld layers\n", tp,
+             cfg->sp ? "on" : "off", (long long)cfg->layers);
   }
   const int cap = (int)(2 + 8 * cfg->layers);
   item *items = calloc((size_t)cap, sizeof *items);

@@ -2,7 +2,7 @@
  *
  * A `kinst` is one instance of the stack on one TP group (an MPI
  * communicator of `tp` ranks; MPI_COMM_SELF gives the TP = 1 reference used
- * by --check). It is built from the SAME lowering the cost model uses
+ * by --check), or on TP x CP ranks with context parallelism (cp.c). It is built from the SAME lowering the cost model uses
  * (tps_lower_layer): the op list fixes the order of execution and the op
  * names under which times are recorded; every op is bound to its buffers in
  * a `ksite`, and executed by the executor of its kind (exec.c).
@@ -30,12 +30,20 @@ typedef struct kcfg {
   tps_mlp_kind mlp;
   tps_norm_kind norm;
   bool sp;
+  int64_t cp;            /* context-parallel ranks (1: none); MPI ranks = TP x CP */
+  tps_cp_algo cp_algo;   /* ring or Ulysses (cp.c) */
   uint64_t seed; /* weights and inputs are hashes of (seed, tensor, indices) */
 } kcfg;
 
-/* Per-rank dimensions derived from a kcfg and the TP group. */
+/* Per-rank dimensions derived from a kcfg and the TP group. With context
+ * parallelism (cp > 1) the MPI ranks are TP x CP in Megatron's order (TP
+ * fastest: world rank = cp_rank * tp + rank) and every count below is of this
+ * rank's seq_l = seq / cp positions of each sequence (m = seq_l * batch). */
 typedef struct kdims {
   int tp, rank;
+  int cp, cp_rank;           /* CP ranks and this rank's place in its CP group */
+  bool ring;                 /* CP by ring attention (else Ulysses when cp > 1) */
+  int64_t seq_l, batch;      /* positions per sequence on this rank; sequences */
   int64_t h, hd, m, ml;
   int64_t hq, kvl;          /* heads on this rank */
   int64_t q_first, kv_first; /* global index of this rank's first q / kv head */
@@ -132,6 +140,7 @@ typedef struct kinst {
   kbytes bytes;
   /* timing of the current step: seconds per op, summed over layers */
   double *t_fwd, *t_bwd, *t_regather; /* [ops.n] */
+  struct kcp *cp;       /* context parallelism's groups and buffers (cp.c); NULL without */
 } kinst;
 
 /* ---- comm.c: checked MPI ---- */
@@ -156,11 +165,12 @@ const char *k_blas_library(void);
 
 /* ---- model.c: instance lifecycle and one step ---- */
 
-/* Derives the per-rank dimensions; on a TP size that does not divide what it
- * must, writes a one-sentence message naming the numbers into msg and
- * returns false. */
-bool k_dims(const kcfg *cfg, int tp, int rank, kdims *d, char *msg, size_t msg_len);
-/* Builds an instance on `comm` (its size is the TP size): lowers the block,
+/* Derives the per-rank dimensions of rank `rank` of `nranks` MPI ranks (TP =
+ * nranks / cfg->cp); on a TP or CP size that does not divide what it must,
+ * writes a one-sentence message naming the numbers into msg and returns
+ * false. */
+bool k_dims(const kcfg *cfg, int nranks, int rank, kdims *d, char *msg, size_t msg_len);
+/* Builds an instance on `comm` (its size is TP x CP): lowers the block,
  * checks the lowering against the kernel's own shapes, allocates every
  * buffer once and fills weights and input from their global indices.
  * Returns false with a message (same on every rank) on a usage error. */
@@ -192,6 +202,34 @@ void k_exec_fwd(kinst *k, ksite *s);
 void k_exec_bwd(kinst *k, ksite *s);
 /* The SP re-gather of a column GEMM's input before its backward. */
 void k_exec_regather(kinst *k, ksite *f);
+
+/* ---- cp.c: context parallelism (ring attention, Ulysses all-to-all) ---- */
+
+/* CP's own refusals, given the TP size: the sequence split (ring: 2 x cp
+ * chunks, Ulysses: cp) and Ulysses' whole heads per rank. */
+bool k_cp_check(const kcfg *cfg, int tp, char *msg, size_t msg_len);
+/* Global sequence position of local position sl of this CP rank. */
+int64_t k_cp_position(const kdims *d, int64_t sl);
+/* Splits comm into the TP group (k->comm) and the CP group; sets the run's
+ * CP fields as the engine resolves them. No-op without CP. */
+void k_cp_begin(kinst *k, MPI_Comm comm);
+/* Accepts op i of the lowering when it is a CP op (cp_*) this layout
+ * expects; false with a message otherwise. i = -1 (after the last op):
+ * checks that every CP op the layout needs was there. */
+bool k_cp_check_op(kinst *k, int i, char *msg, size_t msg_len);
+/* The attention core's shape this rank runs: query and key positions per
+ * sequence, query and KV heads. */
+void k_cp_core_shape(const kdims *d, int64_t seq, int64_t *q_seq, int64_t *kv_seq,
+                     int64_t *heads, int64_t *kv_heads);
+/* After bind(): allocates the CP buffers and binds the CP ops' sites. */
+void k_cp_init(kinst *k);
+void k_cp_free(kinst *k);
+/* Executes a CP op (a cp_* collective, or the ring's attention core);
+ * false when the site is not one. */
+bool k_cp_exec(kinst *k, ksite *s, bool fwd);
+/* Sums every weight gradient over the CP group (what Megatron's gradient
+ * all-reduce over DP x CP does), so each CP rank holds the whole gradient. */
+void k_cp_reduce_grads(kinst *k);
 
 /* ---- check.c ---- */
 /* --check: runs one step at this TP size, compares the output and every

@@ -18,13 +18,22 @@ static const tps_op_kind k_role_kinds[K_NOPS] = {
 
 /* ---- dimensions ---- */
 
-bool k_dims(const kcfg *c, int tp, int rank, kdims *d, char *msg, size_t len) {
+bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size_t len) {
   memset(d, 0, sizeof *d);
   if (c->hidden < 1 || c->heads < 1 || c->kv_heads < 1 || c->ffn < 1 || c->seq < 1 ||
       c->batch < 1 || c->layers < 1) {
     snprintf(msg, len, "every size must be >= 1");
     return false;
   }
+  /* Megatron's rank order: TP fastest, then CP. */
+  const int cp = c->cp > 1 ? (int)c->cp : 1;
+  if (nranks % cp != 0) {
+    snprintf(msg, len, "--cp %d does not divide the %d MPI ranks (ranks = TP x CP)", cp, nranks);
+    return false;
+  }
+  const int tp = nranks / cp, rank = world_rank % tp;
+  if (!k_cp_check(c, tp, msg, len)) return false;
+  const int64_t seq_l = c->seq / cp;
   if (c->hidden % c->heads != 0) {
     snprintf(msg, len, "--heads %lld does not divide --hidden %lld (head dim = hidden / heads)",
              (long long)c->heads, (long long)c->hidden);
@@ -52,18 +61,23 @@ bool k_dims(const kcfg *c, int tp, int rank, kdims *d, char *msg, size_t len) {
              (long long)c->ffn);
     return false;
   }
-  if (c->sp && c->seq % tp != 0) {
+  if (c->sp && seq_l % tp != 0) {
     snprintf(msg, len,
-             "TP size %d (MPI ranks) does not divide the sequence length %lld (--seq-len), "
+             "TP size %d (MPI ranks) does not divide the sequence length %lld (--seq-len%s), "
              "which sequence parallelism (--sp) splits",
-             tp, (long long)c->seq);
+             tp, (long long)seq_l, cp > 1 ? " / --cp" : "");
     return false;
   }
   d->tp = tp;
   d->rank = rank;
+  d->cp = cp;
+  d->cp_rank = world_rank / tp;
+  d->ring = cp > 1 && c->cp_algo == TPS_CP_RING;
+  d->seq_l = seq_l;
+  d->batch = c->batch;
   d->h = c->hidden;
   d->hd = c->hidden / c->heads;
-  d->m = c->seq * c->batch;
+  d->m = seq_l * c->batch;
   d->ml = c->sp ? d->m / tp : d->m;
   d->hq = c->heads / tp;
   d->kvl = tps_kv_heads_per_rank(c->kv_heads, tp);
@@ -125,7 +139,10 @@ int64_t k_global_row(const kdims *d, ktensor t, int64_t r) {
     case KT_W_O: return d->q_first * d->hd + r;
     case KT_W_DOWN: return d->rank * d->fl + r;
     case KT_INPUT:
-    case KT_DOUT: return d->row0 + r;
+    case KT_DOUT: { /* rows are [s, b]: local position -> global position */
+      const int64_t lr = d->row0 + r;
+      return k_cp_position(d, lr / d->batch) * d->batch + lr % d->batch;
+    }
     default: return r;
   }
 }
@@ -164,6 +181,10 @@ static void layout(kinst *k, carver *cv) {
   const kdims *d = &k->d;
   const int64_t h = d->h, m = d->m, ml = d->ml, L = k->cfg.layers;
   const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
+  /* Softmax probabilities of the core (a ring keeps log-sum-exps instead: cp.c). */
+  const tps_op *core = &k->ops.ops[k->op_of[K_ATTN_CORE]];
+  const int64_t square = d->ring ? 0 : core->seq * core->seq;
+  const int64_t probs = core->batch * core->heads * square;
   kbytes *b = &k->bytes;
   memset(b, 0, sizeof *b);
   for (int64_t l = 0; l < L; l++) {
@@ -189,7 +210,7 @@ static void layout(kinst *k, carver *cv) {
     y->h1 = carve(cv, ml * h, &b->saved);
     y->h2 = carve(cv, ml * h, &b->saved);
     y->qkv = carve(cv, m * d->nqkv, &b->saved);
-    y->p = carve(cv, k->cfg.batch * d->hq * k->cfg.seq * k->cfg.seq, &b->saved);
+    y->p = carve(cv, probs, &b->saved);
     y->ctx = carve(cv, m * d->hq * d->hd, &b->saved);
     y->x2 = carve(cv, ml * h, &b->saved);
     y->u = carve(cv, m * d->nup, &b->saved);
@@ -210,7 +231,7 @@ static void layout(kinst *k, carver *cv) {
   k->dctx = carve(cv, m * d->hq * d->hd, &b->scratch);
   k->du = carve(cv, m * d->nup, &b->scratch);
   k->da = carve(cv, m * d->fl, &b->scratch);
-  k->ds = carve(cv, k->cfg.seq * k->cfg.seq, &b->scratch);
+  k->ds = carve(cv, square, &b->scratch);
   k->dout = carve(cv, ml * h, &b->scratch);
   b->total = b->weights + b->grads + b->saved + b->scratch;
 }
@@ -243,7 +264,11 @@ static bool check_gemm(const tps_op *op, int64_t m, int64_t k, int64_t n, char *
 static bool check_lowering(kinst *k, char *msg, size_t len) {
   const kdims *d = &k->d;
   const tps_op_list *ol = &k->ops;
-  if (ol->n != K_NOPS) {
+  /* The block's ops in CONTRACT order; context parallelism's cp_* ops between
+   * them are cp.c's to check. */
+  int nblock = 0;
+  for (int i = 0; i < ol->n; i++) nblock += strncmp(ol->ops[i].name, "cp_", 3) != 0;
+  if (nblock != K_NOPS) {
     char got[512] = "";
     for (int i = 0; i < ol->n; i++) {
       size_t used = strlen(got);
@@ -252,12 +277,18 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
     MISMATCH("the block lowers to %d ops (%s); the kernel executes the %d of tpsim/ops.h",
              ol->n, got, K_NOPS);
   }
-  for (int i = 0; i < K_NOPS; i++) {
-    const tps_op *op = &ol->ops[i];
+  int r = 0;
+  for (int j = 0; j < ol->n; j++) {
+    const tps_op *op = &ol->ops[j];
+    if (strncmp(op->name, "cp_", 3) == 0) {
+      if (!k_cp_check_op(k, j, msg, len)) return false;
+      continue;
+    }
+    const int i = r++;
     if (strcmp(op->name, k_role_names[i]) != 0 || op->kind != k_role_kinds[i])
-      MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", i, op->name, tps_op_kind_name(op->kind),
+      MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", j, op->name, tps_op_kind_name(op->kind),
                k_role_names[i], tps_op_kind_name(k_role_kinds[i]));
-    k->op_of[i] = i;
+    k->op_of[i] = j;
     if (op->kind == TPS_OP_COLLECTIVE) {
       bool is_g = i == K_ATTN_G || i == K_MLP_G;
       tps_coll f = expect_coll(k->cfg.sp, is_g, true), b = expect_coll(k->cfg.sp, is_g, false);
@@ -274,20 +305,24 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
                (long long)d->ml);
   }
   const tps_op *o = ol->ops;
-  if (!check_gemm(&o[K_QKV], d->m, d->h, d->nqkv, msg, len)) return false;
-  if (!check_gemm(&o[K_ATTN_OUT], d->m, d->hq * d->hd, d->h, msg, len)) return false;
-  if (!check_gemm(&o[K_MLP_UP], d->m, d->h, d->nup, msg, len)) return false;
-  if (!check_gemm(&o[K_MLP_DOWN], d->m, d->fl, d->h, msg, len)) return false;
-  const tps_op *a = &o[K_ATTN_CORE];
-  if (a->batch != k->cfg.batch || a->seq != k->cfg.seq || a->heads != d->hq ||
-      a->kv_heads != d->kvl || a->head_dim != d->hd || !a->causal)
-    MISMATCH("attn_core is batch %lld seq %lld heads %lld kv %lld dim %lld%s, the kernel runs "
-             "batch %lld seq %lld heads %lld kv %lld dim %lld causal",
-             (long long)a->batch, (long long)a->seq, (long long)a->heads, (long long)a->kv_heads,
-             (long long)a->head_dim, a->causal ? " causal" : " non-causal",
-             (long long)k->cfg.batch, (long long)k->cfg.seq, (long long)d->hq, (long long)d->kvl,
-             (long long)d->hd);
-  return true;
+  const int *of = k->op_of;
+  if (!check_gemm(&o[of[K_QKV]], d->m, d->h, d->nqkv, msg, len)) return false;
+  if (!check_gemm(&o[of[K_ATTN_OUT]], d->m, d->hq * d->hd, d->h, msg, len)) return false;
+  if (!check_gemm(&o[of[K_MLP_UP]], d->m, d->h, d->nup, msg, len)) return false;
+  if (!check_gemm(&o[of[K_MLP_DOWN]], d->m, d->fl, d->h, msg, len)) return false;
+  const tps_op *a = &o[of[K_ATTN_CORE]];
+  int64_t seq, kv_seq, heads, kv_heads;
+  k_cp_core_shape(d, k->cfg.seq, &seq, &kv_seq, &heads, &kv_heads);
+  const int64_t a_kv_seq = a->kv_seq > 0 ? a->kv_seq : a->seq;
+  if (a->batch != k->cfg.batch || a->seq != seq || a_kv_seq != kv_seq || a->heads != heads ||
+      a->kv_heads != kv_heads || a->head_dim != d->hd || !a->causal)
+    MISMATCH("attn_core is batch %lld seq %lld (keys %lld) heads %lld kv %lld dim %lld%s, the "
+             "kernel runs batch %lld seq %lld (keys %lld) heads %lld kv %lld dim %lld causal",
+             (long long)a->batch, (long long)a->seq, (long long)a_kv_seq, (long long)a->heads,
+             (long long)a->kv_heads, (long long)a->head_dim, a->causal ? " causal" : " non-causal",
+             (long long)k->cfg.batch, (long long)seq, (long long)kv_seq, (long long)heads,
+             (long long)kv_heads, (long long)d->hd);
+  return k_cp_check_op(k, -1, msg, len);
 }
 
 /* ---- binding ops to buffers ---- */
@@ -295,6 +330,7 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
 static void bind(kinst *k) {
   const int64_t L = k->cfg.layers, n = k->ops.n;
   const bool g = k->d.gathered;
+  const int *o = k->op_of; /* role -> op index (CP ops sit between them) */
   for (int64_t l = 0; l < L; l++) {
     klayer *y = &k->layers[l];
     ksite *s = &k->sites[l * n];
@@ -307,80 +343,81 @@ static void bind(kinst *k) {
     for (int i = 0; i < n; i++) {
       memset(&s[i], 0, sizeof s[i]);
       s[i].op = &k->ops.ops[i];
-      s[i].role = (krole)i;
+      s[i].role = K_NOPS; /* a CP op: cp.c binds it */
       s[i].regather = -1;
       s[i].rows = k->d.ml;
     }
+    for (int r = 0; r < K_NOPS; r++) s[o[r]].role = (krole)r;
     const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
-    s[K_ATTN_NORM] = (ksite){.op = s[K_ATTN_NORM].op, .role = K_ATTN_NORM, .x = k->xs[l],
-                             .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL, .st = y->st1,
-                             .dy = dnorm, .dx = dprev, .dw = y->dg1, .dw2 = y->db1,
-                             .rows = k->d.ml, .regather = -1};
-    s[K_ATTN_F].x = y->h1;
-    s[K_ATTN_F].y = qkv_in;
-    s[K_ATTN_F].dy = k->dh;
-    s[K_ATTN_F].dx = dnorm;
-    s[K_QKV].x = qkv_in;
-    s[K_QKV].w = y->w_qkv;
-    s[K_QKV].y = y->qkv;
-    s[K_QKV].dy = k->dqkv;
-    s[K_QKV].dx = k->dh;
-    s[K_QKV].dw = y->dw_qkv;
-    s[K_QKV].regather = g ? K_ATTN_F : -1;
-    s[K_ATTN_CORE].x = y->qkv;
-    s[K_ATTN_CORE].y = y->ctx;
-    s[K_ATTN_CORE].st = y->p;
-    s[K_ATTN_CORE].dy = k->dctx;
-    s[K_ATTN_CORE].dx = k->dqkv;
-    s[K_ATTN_OUT].x = y->ctx;
-    s[K_ATTN_OUT].w = y->w_o;
-    s[K_ATTN_OUT].y = k->yfull;
-    s[K_ATTN_OUT].dy = g ? k->dfull : k->dx2;
-    s[K_ATTN_OUT].dx = k->dctx;
-    s[K_ATTN_OUT].dw = y->dw_o;
-    s[K_ATTN_G].x = k->yfull;
-    s[K_ATTN_G].y = branch;
-    s[K_ATTN_G].dy = k->dx2;
-    s[K_ATTN_G].dx = g ? k->dfull : k->dx2;
-    s[K_ATTN_RESIDUAL].x = k->xs[l];
-    s[K_ATTN_RESIDUAL].x2 = branch;
-    s[K_ATTN_RESIDUAL].y = y->x2;
-    s[K_ATTN_RESIDUAL].dy = k->dx2;
-    s[K_ATTN_RESIDUAL].dx = dprev;
-    s[K_MLP_NORM] = (ksite){.op = s[K_MLP_NORM].op, .role = K_MLP_NORM, .x = y->x2, .y = y->h2,
-                            .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2, .dy = dnorm,
-                            .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2, .rows = k->d.ml,
-                            .regather = -1};
-    s[K_MLP_F].x = y->h2;
-    s[K_MLP_F].y = up_in;
-    s[K_MLP_F].dy = k->dh;
-    s[K_MLP_F].dx = dnorm;
-    s[K_MLP_UP].x = up_in;
-    s[K_MLP_UP].w = y->w_up;
-    s[K_MLP_UP].y = y->u;
-    s[K_MLP_UP].dy = k->du;
-    s[K_MLP_UP].dx = k->dh;
-    s[K_MLP_UP].dw = y->dw_up;
-    s[K_MLP_UP].regather = g ? K_MLP_F : -1;
-    s[K_MLP_ACT].x = y->u;
-    s[K_MLP_ACT].y = y->a;
-    s[K_MLP_ACT].dy = k->da;
-    s[K_MLP_ACT].dx = k->du;
-    s[K_MLP_DOWN].x = y->a;
-    s[K_MLP_DOWN].w = y->w_down;
-    s[K_MLP_DOWN].y = k->yfull;
-    s[K_MLP_DOWN].dy = g ? k->dfull : dcur;
-    s[K_MLP_DOWN].dx = k->da;
-    s[K_MLP_DOWN].dw = y->dw_down;
-    s[K_MLP_G].x = k->yfull;
-    s[K_MLP_G].y = branch;
-    s[K_MLP_G].dy = dcur;
-    s[K_MLP_G].dx = g ? k->dfull : dcur;
-    s[K_MLP_RESIDUAL].x = y->x2;
-    s[K_MLP_RESIDUAL].x2 = branch;
-    s[K_MLP_RESIDUAL].y = k->xs[l + 1];
-    s[K_MLP_RESIDUAL].dy = dcur;
-    s[K_MLP_RESIDUAL].dx = k->dx2;
+    s[o[K_ATTN_NORM]] = (ksite){.op = s[o[K_ATTN_NORM]].op, .role = K_ATTN_NORM,
+                                .x = k->xs[l], .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL,
+                                .st = y->st1, .dy = dnorm, .dx = dprev, .dw = y->dg1,
+                                .dw2 = y->db1, .rows = k->d.ml, .regather = -1};
+    s[o[K_ATTN_F]].x = y->h1;
+    s[o[K_ATTN_F]].y = qkv_in;
+    s[o[K_ATTN_F]].dy = k->dh;
+    s[o[K_ATTN_F]].dx = dnorm;
+    s[o[K_QKV]].x = qkv_in;
+    s[o[K_QKV]].w = y->w_qkv;
+    s[o[K_QKV]].y = y->qkv;
+    s[o[K_QKV]].dy = k->dqkv;
+    s[o[K_QKV]].dx = k->dh;
+    s[o[K_QKV]].dw = y->dw_qkv;
+    s[o[K_QKV]].regather = g ? o[K_ATTN_F] : -1;
+    s[o[K_ATTN_CORE]].x = y->qkv;
+    s[o[K_ATTN_CORE]].y = y->ctx;
+    s[o[K_ATTN_CORE]].st = y->p;
+    s[o[K_ATTN_CORE]].dy = k->dctx;
+    s[o[K_ATTN_CORE]].dx = k->dqkv;
+    s[o[K_ATTN_OUT]].x = y->ctx;
+    s[o[K_ATTN_OUT]].w = y->w_o;
+    s[o[K_ATTN_OUT]].y = k->yfull;
+    s[o[K_ATTN_OUT]].dy = g ? k->dfull : k->dx2;
+    s[o[K_ATTN_OUT]].dx = k->dctx;
+    s[o[K_ATTN_OUT]].dw = y->dw_o;
+    s[o[K_ATTN_G]].x = k->yfull;
+    s[o[K_ATTN_G]].y = branch;
+    s[o[K_ATTN_G]].dy = k->dx2;
+    s[o[K_ATTN_G]].dx = g ? k->dfull : k->dx2;
+    s[o[K_ATTN_RESIDUAL]].x = k->xs[l];
+    s[o[K_ATTN_RESIDUAL]].x2 = branch;
+    s[o[K_ATTN_RESIDUAL]].y = y->x2;
+    s[o[K_ATTN_RESIDUAL]].dy = k->dx2;
+    s[o[K_ATTN_RESIDUAL]].dx = dprev;
+    s[o[K_MLP_NORM]] = (ksite){.op = s[o[K_MLP_NORM]].op, .role = K_MLP_NORM, .x = y->x2,
+                               .y = y->h2, .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2,
+                               .dy = dnorm, .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2,
+                               .rows = k->d.ml, .regather = -1};
+    s[o[K_MLP_F]].x = y->h2;
+    s[o[K_MLP_F]].y = up_in;
+    s[o[K_MLP_F]].dy = k->dh;
+    s[o[K_MLP_F]].dx = dnorm;
+    s[o[K_MLP_UP]].x = up_in;
+    s[o[K_MLP_UP]].w = y->w_up;
+    s[o[K_MLP_UP]].y = y->u;
+    s[o[K_MLP_UP]].dy = k->du;
+    s[o[K_MLP_UP]].dx = k->dh;
+    s[o[K_MLP_UP]].dw = y->dw_up;
+    s[o[K_MLP_UP]].regather = g ? o[K_MLP_F] : -1;
+    s[o[K_MLP_ACT]].x = y->u;
+    s[o[K_MLP_ACT]].y = y->a;
+    s[o[K_MLP_ACT]].dy = k->da;
+    s[o[K_MLP_ACT]].dx = k->du;
+    s[o[K_MLP_DOWN]].x = y->a;
+    s[o[K_MLP_DOWN]].w = y->w_down;
+    s[o[K_MLP_DOWN]].y = k->yfull;
+    s[o[K_MLP_DOWN]].dy = g ? k->dfull : dcur;
+    s[o[K_MLP_DOWN]].dx = k->da;
+    s[o[K_MLP_DOWN]].dw = y->dw_down;
+    s[o[K_MLP_G]].x = k->yfull;
+    s[o[K_MLP_G]].y = branch;
+    s[o[K_MLP_G]].dy = dcur;
+    s[o[K_MLP_G]].dx = g ? k->dfull : dcur;
+    s[o[K_MLP_RESIDUAL]].x = y->x2;
+    s[o[K_MLP_RESIDUAL]].x2 = branch;
+    s[o[K_MLP_RESIDUAL]].y = k->xs[l + 1];
+    s[o[K_MLP_RESIDUAL]].dy = dcur;
+    s[o[K_MLP_RESIDUAL]].dx = k->dx2;
   }
 }
 
@@ -390,10 +427,11 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   memset(k, 0, sizeof *k);
   k->cfg = *cfg;
   k->comm = comm;
-  int tp = 1, rank = 0;
-  KMPI(MPI_Comm_size(comm, &tp));
+  int nranks = 1, rank = 0;
+  KMPI(MPI_Comm_size(comm, &nranks));
   KMPI(MPI_Comm_rank(comm, &rank));
-  if (!k_dims(cfg, tp, rank, &k->d, msg, len)) return false;
+  if (!k_dims(cfg, nranks, rank, &k->d, msg, len)) return false;
+  const int tp = k->d.tp;
 
   /* The module and run the engine would see for this configuration. */
   tps_module *mod = &k->mod;
@@ -422,6 +460,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   run->flash_attention = false;
   run->recompute = TPS_RECOMPUTE_NONE;
   run->vocab_divisor = 1;
+  k_cp_begin(k, comm); /* the TP group becomes k->comm; run->cp, cards */
   tps_op_list_init(&k->ops);
   tps_error err;
   tps_error_clear(&err);
@@ -450,6 +489,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   cv = (carver){k->arena, 0};
   layout(k, &cv);
   bind(k);
+  k_cp_init(k);
 
   /* Values from global indices: weights ~ U(-1, 1) * sqrt(3 / fan_in) (unit
    * variance out for unit variance in), norm gains 1 +- 0.1, biases +- 0.1,
@@ -476,6 +516,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
 }
 
 void k_inst_free(kinst *k) {
+  k_cp_free(k);
   free(k->arena);
   free(k->layers);
   free(k->sites);

@@ -312,7 +312,9 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     kv_config_id(g, c->id, sizeof c->id);
     if (o->only && !strstr(c->id, o->only)) continue;
     rep->n_cases++;
+    const int ranks = g->tp * (g->cp > 1 ? g->cp : 1);
     c->tp = g->tp;
+    c->cp = g->cp > 1 ? g->cp : 1;
     c->sp = g->sp;
     c->swiglu = g->swiglu;
     c->gqa = g->kv_heads != g->heads;
@@ -322,10 +324,10 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     c->seq = g->seq;
     c->micro_batch = g->micro_batch;
     c->layers = layers;
-    c->oversubscribed = g->tp > rep->cpus;
+    c->oversubscribed = ranks > rep->cpus;
     tps_error e;
     tps_error_clear(&e);
-    char path[1024], hwpath[1024], a[8][24];
+    char path[1024], hwpath[1024], a[8][24], cpn[24];
     if (one) {
       *hw = *one;
     } else if (profile_for(prefix, g->tp, g->sp, hwpath, sizeof hwpath, &e) || tps_hw_load(hwpath, hw, &e)) {
@@ -343,14 +345,16 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     snprintf(a[4], sizeof a[4], "%lld", (long long)g->micro_batch);
     snprintf(a[5], sizeof a[5], "%d", layers);
     snprintf(a[6], sizeof a[6], "%d", steps);
+    snprintf(cpn, sizeof cpn, "%d", c->cp);
     const char *args[] = {"--hidden", a[0], "--heads", a[1], "--kv-heads", a[2], "--seq-len", a[3],
                           "--micro-batch", a[4], "--layers", a[5], "--steps", a[6], "--warmup", "1",
                           "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path,
+                          "--cp", cpn, "--cp-algo", g->ulysses ? "ulysses" : "ring",
                           g->sp ? "--sp" : NULL, NULL};
     if (o->log) fprintf(o->log, "validate: %s (%d/%d)\n", c->id, i + 1, n);
     /* A failed run (exit status, signal, timeout, unreadable or impossible
      * JSON) fails the validation: never a case quietly left out. */
-    if (kv_run_kernel(launcher, g->tp, args, o->log, timeout, &e) || kv_kernel_run_load(path, run, &e)) {
+    if (kv_run_kernel(launcher, ranks, args, o->log, timeout, &e) || kv_kernel_run_load(path, run, &e)) {
       st = kv_interrupted() ? kv_interrupted_error(err) : case_failed(c->id, &e, err);
       break;
     }

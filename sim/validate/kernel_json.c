@@ -116,6 +116,15 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   }
   out->tp = (int)tp;
   out->sp = flag(&d, cfg, "sp");
+  double cp = 1;
+  if ((st = num(&d, cfg, "cp", false, &cp))) goto done;
+  if (cp > 65536) {
+    st = io_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config cp %.0f is out of range", cp);
+    goto done;
+  }
+  out->cp = cp >= 1 ? (int)cp : 1;
+  const char *cp_algo = text_of(&d, cfg, "cp_algo");
+  out->ulysses = out->cp > 1 && cp_algo && strcmp(cp_algo, "ulysses") == 0;
   if ((st = inum(&d, cfg, "hidden", &out->hidden)) || (st = inum(&d, cfg, "heads", &out->heads)) ||
       (st = inum(&d, cfg, "kv_heads", &out->kv_heads)) || (st = inum(&d, cfg, "head_dim", &out->head_dim)) ||
       (st = inum(&d, cfg, "ffn", &out->ffn)) || (st = inum(&d, cfg, "seq_len", &out->seq)) ||

@@ -42,6 +42,8 @@ typedef struct kv_meas_op {
 /* One layer run (`tp-kernel --json`). Memory: max over ranks. */
 typedef struct kv_kernel_run {
   int tp, cpus;
+  int cp;       /* config.cp (1 when absent: runs before tp-kernel had --cp) */
+  bool ulysses; /* config.cp_algo "ulysses" */
   bool sp, swiglu, rmsnorm, oversubscribed;
   int64_t hidden, heads, kv_heads, head_dim, ffn, seq, micro_batch, layers;
   kv_stat step;
@@ -175,6 +177,8 @@ typedef struct kv_config {
   int tp;
   bool sp, swiglu;
   int64_t hidden, heads, kv_heads, seq, micro_batch;
+  int cp;       /* context-parallel ranks (0 or 1: none); ranks = tp x cp */
+  bool ulysses; /* CP by Ulysses' all-to-all, else the ring */
 } kv_config;
 
 typedef struct kv_validate_opts {

@@ -296,14 +296,17 @@ int main(int argc, char **argv) {
   if (tool && strcmp(tool->str, "tp-kernel") != 0) fail("tool is '%s'", tool->str);
   need(root, "version", J_STR, "top level");
   const jval *cfg = need(root, "config", J_OBJ, "top level");
-  const char *cfg_keys[] = {"tp", "hidden", "heads", "kv_heads", "head_dim", "ffn", "seq_len",
+  const char *cfg_keys[] = {"tp", "cp", "hidden", "heads", "kv_heads", "head_dim", "ffn", "seq_len",
                             "micro_batch", "layers", "steps", "warmup"};
   for (size_t i = 0; i < sizeof cfg_keys / sizeof *cfg_keys; i++) need(cfg, cfg_keys[i], J_NUM, "config");
   need(cfg, "sp", J_BOOL, "config");
   need(cfg, "mlp", J_STR, "config");
   need(cfg, "norm", J_STR, "config");
-  const jval *tp = get(cfg, "tp");
-  if (tp && tp->type == J_NUM && (int)tp->num != nranks) fail("config.tp is %d, expected %d", (int)tp->num, nranks);
+  need(cfg, "cp_algo", J_STR, "config");
+  /* MPI ranks = TP x CP */
+  const jval *tp = get(cfg, "tp"), *cp = get(cfg, "cp");
+  if (tp && tp->type == J_NUM && cp && cp->type == J_NUM && (int)tp->num * (int)cp->num != nranks)
+    fail("config.tp x config.cp is %d x %d, expected %d ranks", (int)tp->num, (int)cp->num, nranks);
   const jval *mach = need(root, "machine", J_OBJ, "top level");
   need(mach, "oversubscribed", J_BOOL, "machine");
   need(mach, "ranks", J_NUM, "machine");
