@@ -140,6 +140,7 @@ void k_exec_regather(kinst *k, ksite *f) {
 /* ---- dispatch ---- */
 
 void k_exec_fwd(kinst *k, ksite *s) {
+  if (k->moe && k_moe_fwd(k, s)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
   switch (op->kind) {
@@ -167,6 +168,7 @@ void k_exec_fwd(kinst *k, ksite *s) {
 }
 
 void k_exec_bwd(kinst *k, ksite *s) {
+  if (k->moe && k_moe_bwd(k, s)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
   switch (op->kind) {

@@ -31,6 +31,8 @@ typedef struct kcfg {
   tps_norm_kind norm;
   bool sp;
   uint64_t seed; /* weights and inputs are hashes of (seed, tensor, indices) */
+  /* MoE (moe.c): experts > 0 makes every block's MLP routed experts */
+  int64_t experts, topk, moe_ffn, ep; /* ep 0: all ranks */
 } kcfg;
 
 /* Per-rank dimensions derived from a kcfg and the TP group. */
@@ -43,16 +45,25 @@ typedef struct kdims {
   int64_t fl, nup;           /* ffn / tp; width of the mlp_up shard */
   int64_t row0;              /* first global token row of the residual shard */
   bool gathered;             /* SP with tp > 1: f/g move data along the sequence */
+  /* MoE (moe.c): TP 1, each rank a data-parallel rank with its own
+   * micro-batch; dp = 1 without experts */
+  int dp, dp_rank, ep, ep_rank;
+  int64_t batch;             /* sequences of this rank's micro-batch */
+  int64_t el, fe, nupe;      /* local experts, one expert's width, its up width */
 } kdims;
 
 /* The ops of a block, by the names of tpsim/ops.h (CONTRACT order). */
 typedef enum {
   K_ATTN_NORM, K_ATTN_F, K_QKV, K_ATTN_CORE, K_ATTN_OUT, K_ATTN_G, K_ATTN_RESIDUAL,
   K_MLP_NORM, K_MLP_F, K_MLP_UP, K_MLP_ACT, K_MLP_DOWN, K_MLP_G, K_MLP_RESIDUAL,
-  K_NOPS
+  K_NOPS, /* the dense block's ops; an MoE block's MLP (moe.c) replaces
+             mlp_f .. mlp_g with these: */
+  K_ROUTER = K_NOPS, K_MOE_PERMUTE, K_MOE_DISPATCH, K_MOE_GATHER, K_EXPERTS_UP, K_EXPERTS_ACT,
+  K_EXPERTS_DOWN, K_MOE_SCATTER, K_MOE_COMBINE, K_MOE_UNPERMUTE,
+  K_NROLES
 } krole;
 
-extern const char *const k_role_names[K_NOPS];
+extern const char *const k_role_names[K_NROLES];
 
 /* One op of one layer bound to its buffers. Which fields an executor reads:
  *   GEMM        fwd y(m, n) = x(m, k) w(k, n); bwd dw = x^T dy, dx = dy w^T
@@ -93,6 +104,9 @@ typedef struct klayer {
   float *x2;               /* (ml, h) residual stream between the halves */
   float *u;                /* (m, nup) mlp_up output */
   float *a;                /* (m, fl) activation output */
+  /* MoE (no w_up, w_down then): router (h, experts), replicated; this EP
+   * rank's experts' up (el x (h, nupe)) and down (el x (fe, h)) stacked */
+  float *w_router, *dw_router, *w_eup, *dw_eup, *w_edown, *dw_edown;
 } klayer;
 
 /* Bytes of the instance's buffers by what they hold. */
@@ -107,7 +121,8 @@ typedef struct kinst {
   tps_module mod;
   tps_run run;
   tps_op_list ops;      /* the lowering of one block at this TP size */
-  int op_of[K_NOPS];    /* role -> index in ops */
+  int op_of[K_NROLES];  /* role -> index in ops (-1: not in this block) */
+  krole role_of[K_NROLES]; /* index in ops -> role */
   klayer *layers;       /* [layers] */
   ksite *sites;         /* [layers][ops.n] */
   /* residual stream: xs[l] (ml, h) is the input of layer l, xs[layers] the
@@ -132,6 +147,7 @@ typedef struct kinst {
   kbytes bytes;
   /* timing of the current step: seconds per op, summed over layers */
   double *t_fwd, *t_bwd, *t_regather; /* [ops.n] */
+  struct kmoe *moe;     /* MoE state (moe.c), NULL without experts */
 } kinst;
 
 /* ---- comm.c: checked MPI ---- */
@@ -180,7 +196,7 @@ float k_hash_uniform(uint64_t seed, int tensor, int64_t layer, int64_t row, int6
 /* Tensors that exist per layer, and the global index maps of their shards. */
 typedef enum {
   KT_W_QKV, KT_W_O, KT_W_UP, KT_W_DOWN, KT_G1, KT_B1, KT_G2, KT_B2,
-  KT_INPUT, KT_DOUT, KT_COUNT
+  KT_INPUT, KT_DOUT, KT_W_ROUTER, KT_W_EUP, KT_W_EDOWN, KT_COUNT
 } ktensor;
 /* Global column of local column c of a tensor's shard on rank d->rank. */
 int64_t k_global_col(const kdims *d, const kcfg *cfg, ktensor t, int64_t c);
@@ -192,6 +208,57 @@ void k_exec_fwd(kinst *k, ksite *s);
 void k_exec_bwd(kinst *k, ksite *s);
 /* The SP re-gather of a column GEMM's input before its backward. */
 void k_exec_regather(kinst *k, ksite *f);
+
+/* ---- moe.c: the MoE MLP with expert-parallel ranks ----
+ *
+ * With --experts E --topk K [--moe-ffn F] [--ep N] every block's MLP is the
+ * lowering's MoE MLP (lower_moe_mlp: mlp_norm router moe_permute
+ * moe_dispatch moe_gather experts_up experts_act experts_down moe_scatter
+ * moe_combine moe_unpermute mlp_residual). Design:
+ *   - TP is 1; each of the np MPI ranks is a data-parallel rank with its own
+ *     micro-batch: rank r holds sequences [r b, (r + 1) b) of the np b in
+ *     all (its rows keep the [s, b] order). The dense weights are the same
+ *     on every rank.
+ *   - EP groups of ep consecutive ranks (ep = --ep, default np; Megatron's
+ *     tp-ep-dp order at TP 1); expert e lives on EP rank e / (E / ep) of
+ *     every group, replicated over np / ep expert-data-parallel groups.
+ *   - router: logits = x W_r (h, E), the K largest per token (ties: lower
+ *     index), weights q = softmax over those K logits (Megatron's default
+ *     top-k then softmax); the selection is not differentiated, the
+ *     weights' path is. moe_permute: rows copied in expert order.
+ *     moe_dispatch: the per-expert counts (MPI_Alltoall), then the rows
+ *     (MPI_Alltoallv) to the rank of their expert, sorted there by local
+ *     expert. experts_*: one CBLAS GEMM per local expert (the grouped GEMM),
+ *     SwiGLU or GeLU as --mlp. moe_combine: back (MPI_Alltoallv).
+ *     moe_unpermute: y_t = sum_k q_tk out_tk. Dropless (no capacity), no
+ *     auxiliary loss. moe_gather / moe_scatter are over ETP = 1: nothing.
+ *   - Not in the timed step (Megatron's gradient finalisation): the
+ *     reduction of the gradients over the data-parallel ranks (dense) and
+ *     the expert-data-parallel ranks (experts).
+ *   - --check: the reference is one rank (MPI_COMM_SELF) with micro-batch
+ *     np b (all ranks' tokens) and all E experts; the output and input
+ *     gradient are placed by global sequence, the weight gradients summed
+ *     over the ranks that hold them (the data-parallel reduction). */
+
+/* MoE part of k_dims (true without experts); refuses --topk > --experts,
+ * an EP size that does not divide the ranks or the experts. */
+bool k_moe_dims(const kcfg *cfg, int ranks, int rank, kdims *d, char *msg, size_t msg_len);
+/* The module and run fields and lowering options of the MoE block. */
+void k_moe_module(const kinst *k, tps_module *mod, tps_run *run, tps_lower_opts *lo);
+/* Checks the MoE ops' shapes and groups against the kernel's. */
+bool k_moe_check_lowering(const kinst *k, char *msg, size_t msg_len);
+/* After the arena: the EP communicator (collective over k->comm), routing
+ * state and buffers. */
+void k_moe_init(kinst *k);
+void k_moe_free(kinst *k);
+/* Binds layer l's MoE ops; dcur is the gradient of the layer's output. */
+void k_moe_bind(kinst *k, int64_t l, float *dcur);
+/* Run an MoE op (router .. moe_unpermute); false for any other op. */
+bool k_moe_fwd(kinst *k, ksite *s);
+bool k_moe_bwd(kinst *k, ksite *s);
+/* Keep every token's experts as last selected (finite differences
+ * differentiate with the selection fixed, as the backward does). */
+void k_moe_freeze_routing(kinst *k, bool on);
 
 /* ---- check.c ---- */
 /* --check: runs one step at this TP size, compares the output and every

@@ -53,6 +53,13 @@ static kopt *options(kargs *a, int *n) {
   OPT("mlp", "gelu|swiglu", OT_MLP, &a->cfg.mlp, 0, "MLP activation (default gelu)");
   OPT("norm", "layernorm|rmsnorm", OT_NORM, &a->cfg.norm, 0, "normalisation (default layernorm)");
   OPT("sp", NULL, OT_FLAG, &a->sp, 0, "sequence parallelism (norms and residuals on a sequence shard)");
+  OPT("experts", "E", OT_INT, &a->cfg.experts, 1,
+      "mixture of experts: every MLP is E routed experts; the ranks are data- and "
+      "expert-parallel, TP 1 (docs/kernel.md)");
+  OPT("topk", "K", OT_INT, &a->cfg.topk, 1, "with --experts: experts per token (default 2)");
+  OPT("moe-ffn", "N", OT_INT, &a->cfg.moe_ffn, 1, "with --experts: one expert's inner width (default: --ffn)");
+  OPT("ep", "N", OT_INT, &a->cfg.ep, 1,
+      "with --experts: expert-parallel ranks, dividing the ranks and E (default: all ranks)");
   OPT("steps", "N", OT_INT, &a->steps, 1, "timed steps (default 10)");
   OPT("warmup", "N", OT_INT, &a->warmup, 0, "untimed steps before them (default 2)");
   OPT("json", "FILE", OT_STR, &a->json, 0, "write the measurements to FILE (schema: docs/kernel.md)");
@@ -211,6 +218,8 @@ int main(int argc, char **argv) {
     kcfg cfg = a.cfg;
     if (cfg.kv_heads == 0) cfg.kv_heads = cfg.heads;
     if (cfg.ffn == 0) cfg.ffn = 4 * cfg.hidden;
+    if (cfg.experts > 0 && cfg.topk == 0) cfg.topk = 2;
+    if (cfg.experts > 0 && cfg.moe_ffn == 0) cfg.moe_ffn = cfg.ffn;
     cfg.sp = a.sp;
     cfg.seed = (uint64_t)a.seed;
 

@@ -7,19 +7,26 @@
 
 #include "kernel.h"
 
-const char *const k_role_names[K_NOPS] = {
+const char *const k_role_names[K_NROLES] = {
     "attn_norm", "attn_f", "qkv",      "attn_core", "attn_out", "attn_g", "attn_residual",
-    "mlp_norm",  "mlp_f",  "mlp_up",   "mlp_act",   "mlp_down", "mlp_g",  "mlp_residual"};
+    "mlp_norm",  "mlp_f",  "mlp_up",   "mlp_act",   "mlp_down", "mlp_g",  "mlp_residual",
+    "router", "moe_permute", "moe_dispatch", "moe_gather", "experts_up", "experts_act",
+    "experts_down", "moe_scatter", "moe_combine", "moe_unpermute"};
 
-static const tps_op_kind k_role_kinds[K_NOPS] = {
+static const tps_op_kind k_role_kinds[K_NROLES] = {
     TPS_OP_NORM,     TPS_OP_COLLECTIVE, TPS_OP_GEMM,       TPS_OP_ATTENTION, TPS_OP_GEMM,
     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL, TPS_OP_NORM,       TPS_OP_COLLECTIVE, TPS_OP_GEMM,
-    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL};
+    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL,
+    TPS_OP_GEMM,       TPS_OP_ACTIVATION, TPS_OP_COLLECTIVE, TPS_OP_COLLECTIVE, TPS_OP_GEMM,
+    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_COLLECTIVE, TPS_OP_ACTIVATION};
 
 /* ---- dimensions ---- */
 
-bool k_dims(const kcfg *c, int tp, int rank, kdims *d, char *msg, size_t len) {
+bool k_dims(const kcfg *c, int ranks, int rank, kdims *d, char *msg, size_t len) {
   memset(d, 0, sizeof *d);
+  if (!k_moe_dims(c, ranks, rank, d, msg, len)) return false;
+  const int tp = c->experts > 0 ? 1 : ranks; /* MoE: the ranks are data-parallel */
+  if (c->experts > 0) rank = 0;
   if (c->hidden < 1 || c->heads < 1 || c->kv_heads < 1 || c->ffn < 1 || c->seq < 1 ||
       c->batch < 1 || c->layers < 1) {
     snprintf(msg, len, "every size must be >= 1");
@@ -73,7 +80,7 @@ bool k_dims(const kcfg *c, int tp, int rank, kdims *d, char *msg, size_t len) {
   else
     d->kv_first = (int64_t)rank * d->kvl;
   d->nqkv = (d->hq + 2 * d->kvl) * d->hd;
-  d->fl = c->ffn / tp;
+  d->fl = c->experts > 0 ? 0 : c->ffn / tp; /* MoE: no dense MLP */
   d->nup = (c->mlp == TPS_MLP_SWIGLU ? 2 : 1) * d->fl;
   d->row0 = c->sp ? (int64_t)rank * d->ml : 0;
   d->gathered = c->sp && tp > 1;
@@ -125,7 +132,11 @@ int64_t k_global_row(const kdims *d, ktensor t, int64_t r) {
     case KT_W_O: return d->q_first * d->hd + r;
     case KT_W_DOWN: return d->rank * d->fl + r;
     case KT_INPUT:
-    case KT_DOUT: return d->row0 + r;
+    case KT_DOUT: /* MoE: row (s, b) of this rank's micro-batch is sequence dp_rank b + b */
+      if (d->dp > 1) return (r / d->batch * d->dp + d->dp_rank) * d->batch + r % d->batch;
+      return d->row0 + r;
+    case KT_W_EUP: return d->ep_rank * d->el * d->h + r;
+    case KT_W_EDOWN: return d->ep_rank * d->el * d->fe + r;
     default: return r;
   }
 }
@@ -172,6 +183,13 @@ static void layout(kinst *k, carver *cv) {
     y->w_o = carve(cv, d->hq * d->hd * h, &b->weights);
     y->w_up = carve(cv, h * d->nup, &b->weights);
     y->w_down = carve(cv, d->fl * h, &b->weights);
+    const int64_t E = k->cfg.experts, el = d->el;
+    y->w_router = carve(cv, h * E, &b->weights);
+    y->w_eup = carve(cv, el * h * d->nupe, &b->weights);
+    y->w_edown = carve(cv, el * d->fe * h, &b->weights);
+    y->dw_router = carve(cv, h * E, &b->grads);
+    y->dw_eup = carve(cv, el * h * d->nupe, &b->grads);
+    y->dw_edown = carve(cv, el * d->fe * h, &b->grads);
     y->g1 = carve(cv, h, &b->weights);
     y->b1 = carve(cv, ln ? h : 0, &b->weights);
     y->g2 = carve(cv, h, &b->weights);
@@ -240,26 +258,40 @@ static bool check_gemm(const tps_op *op, int64_t m, int64_t k, int64_t n, char *
   return true;
 }
 
+/* The roles of the block's ops in order: the dense MLP, or the MoE one. */
+static int block_roles(const kinst *k, krole *want) {
+  int n = 0;
+  for (int r = K_ATTN_NORM; r <= K_MLP_NORM; r++) want[n++] = (krole)r;
+  const bool moe = k->cfg.experts > 0;
+  for (int r = moe ? K_ROUTER : K_MLP_F; r < (moe ? K_NROLES : K_MLP_RESIDUAL); r++) want[n++] = (krole)r;
+  want[n++] = K_MLP_RESIDUAL;
+  return n;
+}
+
 static bool check_lowering(kinst *k, char *msg, size_t len) {
   const kdims *d = &k->d;
   const tps_op_list *ol = &k->ops;
-  if (ol->n != K_NOPS) {
+  krole want[K_NROLES];
+  const int nwant = block_roles(k, want);
+  if (ol->n != nwant) {
     char got[512] = "";
     for (int i = 0; i < ol->n; i++) {
       size_t used = strlen(got);
       snprintf(got + used, sizeof got - used, "%s%s", i ? " " : "", ol->ops[i].name);
     }
-    MISMATCH("the block lowers to %d ops (%s); the kernel executes the %d of tpsim/ops.h",
-             ol->n, got, K_NOPS);
+    MISMATCH("the block lowers to %d ops (%s); the kernel executes %d", ol->n, got, nwant);
   }
-  for (int i = 0; i < K_NOPS; i++) {
+  for (int r = 0; r < K_NROLES; r++) k->op_of[r] = -1;
+  for (int i = 0; i < nwant; i++) {
     const tps_op *op = &ol->ops[i];
-    if (strcmp(op->name, k_role_names[i]) != 0 || op->kind != k_role_kinds[i])
+    const krole role = want[i];
+    if (strcmp(op->name, k_role_names[role]) != 0 || op->kind != k_role_kinds[role])
       MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", i, op->name, tps_op_kind_name(op->kind),
-               k_role_names[i], tps_op_kind_name(k_role_kinds[i]));
-    k->op_of[i] = i;
-    if (op->kind == TPS_OP_COLLECTIVE) {
-      bool is_g = i == K_ATTN_G || i == K_MLP_G;
+               k_role_names[role], tps_op_kind_name(k_role_kinds[role]));
+    k->op_of[role] = i;
+    k->role_of[i] = role;
+    if (op->kind == TPS_OP_COLLECTIVE && role < K_NOPS) {
+      bool is_g = role == K_ATTN_G || role == K_MLP_G;
       tps_coll f = expect_coll(k->cfg.sp, is_g, true), b = expect_coll(k->cfg.sp, is_g, false);
       if (op->fwd_coll != f || op->bwd_coll != b || op->group != d->tp)
         MISMATCH("op %s is %s / %s over %lld ranks, expected %s / %s over %d", op->name,
@@ -276,8 +308,12 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
   const tps_op *o = ol->ops;
   if (!check_gemm(&o[K_QKV], d->m, d->h, d->nqkv, msg, len)) return false;
   if (!check_gemm(&o[K_ATTN_OUT], d->m, d->hq * d->hd, d->h, msg, len)) return false;
-  if (!check_gemm(&o[K_MLP_UP], d->m, d->h, d->nup, msg, len)) return false;
-  if (!check_gemm(&o[K_MLP_DOWN], d->m, d->fl, d->h, msg, len)) return false;
+  if (k->cfg.experts > 0) {
+    if (!k_moe_check_lowering(k, msg, len)) return false;
+  } else if (!check_gemm(&o[K_MLP_UP], d->m, d->h, d->nup, msg, len) ||
+             !check_gemm(&o[K_MLP_DOWN], d->m, d->fl, d->h, msg, len)) {
+    return false;
+  }
   const tps_op *a = &o[K_ATTN_CORE];
   if (a->batch != k->cfg.batch || a->seq != k->cfg.seq || a->heads != d->hq ||
       a->kv_heads != d->kvl || a->head_dim != d->hd || !a->causal)
@@ -307,7 +343,7 @@ static void bind(kinst *k) {
     for (int i = 0; i < n; i++) {
       memset(&s[i], 0, sizeof s[i]);
       s[i].op = &k->ops.ops[i];
-      s[i].role = (krole)i;
+      s[i].role = k->role_of[i];
       s[i].regather = -1;
       s[i].rows = k->d.ml;
     }
@@ -351,6 +387,16 @@ static void bind(kinst *k) {
                             .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2, .dy = dnorm,
                             .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2, .rows = k->d.ml,
                             .regather = -1};
+    ksite *res = &s[k->op_of[K_MLP_RESIDUAL]];
+    res->x = y->x2;
+    res->x2 = branch;
+    res->y = k->xs[l + 1];
+    res->dy = dcur;
+    res->dx = k->dx2;
+    if (k->moe) { /* the MoE MLP between mlp_norm and mlp_residual */
+      k_moe_bind(k, l, dcur);
+      continue;
+    }
     s[K_MLP_F].x = y->h2;
     s[K_MLP_F].y = up_in;
     s[K_MLP_F].dy = k->dh;
@@ -376,11 +422,6 @@ static void bind(kinst *k) {
     s[K_MLP_G].y = branch;
     s[K_MLP_G].dy = dcur;
     s[K_MLP_G].dx = g ? k->dfull : dcur;
-    s[K_MLP_RESIDUAL].x = y->x2;
-    s[K_MLP_RESIDUAL].x2 = branch;
-    s[K_MLP_RESIDUAL].y = k->xs[l + 1];
-    s[K_MLP_RESIDUAL].dy = dcur;
-    s[K_MLP_RESIDUAL].dx = k->dx2;
   }
 }
 
@@ -409,10 +450,10 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   mod->norm = cfg->norm;
   mod->position = TPS_POSITION_NONE;
   tps_run *run = &k->run;
-  run->tp = tp;
+  run->tp = k->d.tp; /* MoE: 1, the ranks are data-parallel (k_moe_module) */
   run->pp = 1;
   run->dp = 1;
-  run->cards = tp;
+  run->cards = k->d.tp;
   run->seq_len = cfg->seq;
   run->micro_batch = cfg->batch;
   run->global_batch = cfg->batch;
@@ -426,6 +467,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   tps_error err;
   tps_error_clear(&err);
   tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
+  if (cfg->experts > 0) k_moe_module(k, mod, run, &lo);
   if (tps_lower_layer(mod, run, lo, &k->ops, &err) != TPS_OK) {
     snprintf(msg, len, "%s", err.msg[0] ? err.msg : tps_strerror(err.status));
     return false;
@@ -449,6 +491,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   memset(k->arena, 0, total); /* touch every page now: RSS = buffers from here on */
   cv = (carver){k->arena, 0};
   layout(k, &cv);
+  if (cfg->experts > 0) k_moe_init(k);
   bind(k);
 
   /* Values from global indices: weights ~ U(-1, 1) * sqrt(3 / fan_in) (unit
@@ -463,6 +506,9 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
     fill(k, y->w_o, KT_W_O, l, d->hq * d->hd, d->h, 0.0f, sqrtf(3.0f / (float)(cfg->heads * d->hd)));
     fill(k, y->w_up, KT_W_UP, l, d->h, d->nup, 0.0f, sqrtf(3.0f / h));
     fill(k, y->w_down, KT_W_DOWN, l, d->fl, d->h, 0.0f, sqrtf(3.0f / (float)cfg->ffn));
+    fill(k, y->w_router, KT_W_ROUTER, l, d->h, cfg->experts, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_eup, KT_W_EUP, l, d->el * d->h, d->nupe, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_edown, KT_W_EDOWN, l, d->el * d->fe, d->h, 0.0f, sqrtf(3.0f / (float)(d->fe ? d->fe : 1)));
     fill(k, y->g1, KT_G1, l, 1, d->h, 1.0f, 0.1f);
     fill(k, y->g2, KT_G2, l, 1, d->h, 1.0f, 0.1f);
     if (ln) {
@@ -476,6 +522,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
 }
 
 void k_inst_free(kinst *k) {
+  k_moe_free(k);
   free(k->arena);
   free(k->layers);
   free(k->sites);
