@@ -196,6 +196,10 @@ static void print_table(const kresults *r) {
          (long long)c->kv_heads, (long long)c->ffn, (long long)c->seq, (long long)c->batch,
          (long long)c->layers, c->mlp == TPS_MLP_SWIGLU ? "swiglu" : "gelu",
          c->norm == TPS_NORM_RMSNORM ? "rmsnorm" : "layernorm");
+  if (c->experts > 0)
+    printf("MoE MLP (no dense ffn): %lld experts, top-%lld, expert ffn %lld; EP %d, %d data-parallel "
+           "ranks\n",
+           (long long)c->experts, (long long)c->topk, (long long)c->moe_ffn, k->d.ep, k->d.dp);
   printf("BLAS: %s (cblas_sgemm), 1 thread per rank\n", k_blas_library());
   if (strstr(k_blas_library(), "gslcblas"))
     printf("WARNING: cblas_sgemm comes from GSL's reference CBLAS: GEMM times are not representative\n");
@@ -234,11 +238,11 @@ static void print_table(const kresults *r) {
   stat2 st = stats(r->step, r->steps, 1);
   printf("step time (forward + backward, %lld layers): median %.3f ms, min %.3f ms, "
          "%.0f tokens/s\n",
-         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)k->d.m / st.median);
+         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)(k->d.m * k->d.dp) / st.median);
   printf("memory per rank (MiB): VmHWM = buffers + runtime; buffers = weights + grads + saved + "
          "scratch; the lowering saves %.1f per layer x %lld layers\n",
          lowering_saved(k) / 1048576.0, (long long)c->layers);
-  for (int p = 0; p < k->d.tp; p++) {
+  for (int p = 0; p < k->d.tp * k->d.dp; p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     const double mib = 1.0 / 1048576.0;
     printf("  rank %d: VmHWM %.1f = %.1f + %.1f; buffers %.1f = %.1f + %.1f + %.1f + %.1f; "
@@ -268,11 +272,16 @@ static void write_json_body(FILE *f, const kresults *r) {
   fprintf(f,
           "  \"machine\": {\"ranks\": %d, \"ranks_per_node\": %d, \"cpus_online\": %d, "
           "\"oversubscribed\": %s, \"blas_threads_per_rank\": 1, \"mpi_library\": ",
-          k->d.tp, o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
+          k->d.tp * k->d.dp, o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
   jstr(f, o->mpi_library);
   fputs(", \"blas_library\": ", f);
   jstr(f, k_blas_library());
   fputs("},\n", f);
+  if (c->experts > 0)
+    fprintf(f,
+            "  \"moe\": {\"experts\": %lld, \"topk\": %lld, \"moe_ffn\": %lld, \"ep\": %d, "
+            "\"dp\": %d, \"router\": \"top-k then softmax\", \"dropless\": true},\n",
+            (long long)c->experts, (long long)c->topk, (long long)c->moe_ffn, k->d.ep, k->d.dp);
   fputs("  \"units\": \"seconds; op times are per layer (a step's sum over layers / layers), of "
         "the slowest rank in each step, then median and min over the timed steps\",\n",
         f);
@@ -284,9 +293,9 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, r->step[s]);
   }
   fputs("],\n", f);
-  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)k->d.m);
+  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)(k->d.m * k->d.dp));
   fputs("  \"tokens_per_s\": ", f);
-  jnum(f, (double)k->d.m / stats(r->step, r->steps, 1).median);
+  jnum(f, (double)(k->d.m * k->d.dp) / stats(r->step, r->steps, 1).median);
   fputs(",\n  \"ops\": [\n", f);
   int g = 0;
   double eff_min = INFINITY;
@@ -361,7 +370,7 @@ static void write_json_body(FILE *f, const kresults *r) {
   fputs(",\n  \"memory\": {\"lowering_saved_bytes_per_layer\": ", f);
   jnum(f, lowering_saved(k));
   fputs(", \"ranks\": [\n", f);
-  for (int p = 0; p < k->d.tp; p++) {
+  for (int p = 0; p < k->d.tp * k->d.dp; p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     fprintf(f, "    {\"rank\": %d, \"vmhwm_bytes\": ", p);
     jnum(f, m[M_HWM]);
@@ -377,7 +386,7 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, m[M_SCRATCH]);
     fputs(", \"total\": ", f);
     jnum(f, m[M_TOTAL]);
-    fprintf(f, "}}%s\n", p + 1 < k->d.tp ? "," : "");
+    fprintf(f, "}}%s\n", p + 1 < k->d.tp * k->d.dp ? "," : "");
   }
   fputs("  ]}\n}\n", f);
 }

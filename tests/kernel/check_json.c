@@ -302,8 +302,17 @@ int main(int argc, char **argv) {
   need(cfg, "sp", J_BOOL, "config");
   need(cfg, "mlp", J_STR, "config");
   need(cfg, "norm", J_STR, "config");
-  const jval *tp = get(cfg, "tp");
-  if (tp && tp->type == J_NUM && (int)tp->num != nranks) fail("config.tp is %d, expected %d", (int)tp->num, nranks);
+  /* the ranks are TP ranks, or with an MoE MLP data-parallel ones at TP 1 */
+  const jval *tp = get(cfg, "tp"), *moe = get(root, "moe");
+  int dp = 1;
+  if (moe) {
+    const jval *moe_keys[5];
+    const char *names[5] = {"experts", "topk", "moe_ffn", "ep", "dp"};
+    for (int i = 0; i < 5; i++) moe_keys[i] = need(moe, names[i], J_NUM, "moe");
+    if (moe_keys[4]) dp = (int)moe_keys[4]->num;
+  }
+  if (tp && tp->type == J_NUM && (int)tp->num * dp != nranks)
+    fail("config.tp x moe.dp is %d x %d, expected %d ranks", (int)tp->num, dp, nranks);
   const jval *mach = need(root, "machine", J_OBJ, "top level");
   need(mach, "oversubscribed", J_BOOL, "machine");
   need(mach, "ranks", J_NUM, "machine");
