@@ -44,6 +44,8 @@ typedef struct kv_kernel_run {
   int tp, cpus;
   bool sp, swiglu, rmsnorm, oversubscribed;
   int64_t hidden, heads, kv_heads, head_dim, ffn, seq, micro_batch, layers;
+  int64_t experts, topk, moe_ffn; /* MoE ("moe" object; experts 0: dense) */
+  int ep, dp;                     /* MoE: EP size, data-parallel ranks (tp is 1) */
   kv_stat step;
   double samples[KV_MAX_SAMPLES];
   int n_samples;
@@ -175,7 +177,12 @@ typedef struct kv_config {
   int tp;
   bool sp, swiglu;
   int64_t hidden, heads, kv_heads, seq, micro_batch;
+  int ep;                 /* MoE: EP ranks (= the ranks; tp is then 1); 0: dense */
+  int64_t experts, topk;  /* MoE: routed experts (0: dense), experts per token */
 } kv_config;
+
+/* MPI ranks of a grid point: TP ranks, or with experts EP (data-parallel) ones. */
+static inline int kv_config_ranks(const kv_config *c) { return c->experts > 0 ? c->ep : c->tp; }
 
 typedef struct kv_validate_opts {
   const char *hw;       /* one profile (name or path) for every case; NULL: use prefix */
