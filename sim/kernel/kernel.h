@@ -172,11 +172,13 @@ const char *k_blas_library(void);
 
 /* ---- model.c: instance lifecycle and one step ---- */
 
-/* Derives the per-rank dimensions; on a TP size that does not divide what it
- * must, writes a one-sentence message naming the numbers into msg and
- * returns false. */
-bool k_dims(const kcfg *cfg, int tp, int rank, kdims *d, char *msg, size_t msg_len);
-/* Builds an instance on `comm` (its size is the TP size): lowers the block,
+/* Derives the per-rank dimensions of rank `rank` of `ranks` (TP ranks, or
+ * with experts data-parallel ones at TP 1); on a size that does not divide
+ * what it must, writes a one-sentence message naming the numbers into msg
+ * and returns false. */
+bool k_dims(const kcfg *cfg, int ranks, int rank, kdims *d, char *msg, size_t msg_len);
+/* Builds an instance on `comm` (its size is the TP size; with experts the
+ * data-parallel ranks, kernel.h "moe.c"): lowers the block,
  * checks the lowering against the kernel's own shapes, allocates every
  * buffer once and fills weights and input from their global indices.
  * Returns false with a message (same on every rank) on a usage error. */
