@@ -351,7 +351,8 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     const char *args[32] = {"--hidden", a[0], "--heads", a[1], "--kv-heads", a[2], "--seq-len", a[3],
                             "--micro-batch", a[4], "--layers", a[5], "--steps", a[6], "--warmup", "1",
                             "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path};
-    int na = 22;
+    int na = 0;
+    while (args[na]) na++;
     if (g->sp) args[na++] = "--sp";
     if (g->experts > 0) { /* MoE: the ranks are EP (data-parallel) ranks */
       args[na++] = "--experts";
