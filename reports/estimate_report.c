@@ -100,8 +100,16 @@ void report_recommend(estimate_report *r) {
       "tokens / step time): compare it with tokens_per_s; a per-card figure with tokens_per_s_per_card";
   r->assumptions[r->n_assumptions++] =
       "memory_bytes is the most loaded pipeline stage; GB = 10^9 bytes";
-  r->assumptions[r->n_assumptions++] =
-      "1F1B pipeline schedule; TP collectives on the critical path; Adam with fp32 main gradients";
+  /* The run switches are the same on every row. */
+  const tps_run *run = r->n > 0 ? &r->est[0].run : NULL;
+  snprintf(r->schedule, sizeof r->schedule, "%s pipeline schedule; %s; Adam with %s main gradients",
+           run && run->vpp > 1 ? "interleaved 1F1B" : "1F1B",
+           run && run->tp_comm_overlap ? "SP's TP collectives overlapped with their GEMMs"
+                                       : "TP collectives on the critical path",
+           run && (run->grad_reduce_bf16 || run->precision == TPS_PRECISION_FP16)
+               ? tps_precision_name(run->grad_reduce_bf16 ? TPS_PRECISION_BF16 : run->precision)
+               : "fp32");
+  r->assumptions[r->n_assumptions++] = r->schedule;
   r->assumptions[r->n_assumptions++] =
       "recommended TP: highest tokens/s per card among sizes that fit with the memory margin; ties "
       "go to the smaller TP";
@@ -159,6 +167,19 @@ void report_recommend(estimate_report *r) {
 }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
+
+/* With experts, the part of "TP comm" that is the MoE token dispatcher's
+ * (all-to-all over EP, gather / scatter over expert TP). */
+static void dispatch_line(FILE *out, const estimate_report *r) {
+  int shown = 0;
+  for (int i = 0; i < r->n; i++) {
+    const tps_estimate *e = &r->est[i];
+    if (!(e->time.expert_a2a > 0) || !(e->step_time_s > 0)) continue;
+    fprintf(out, "%s %.1f%% at TP %lld", shown++ ? "," : "TP comm includes the MoE dispatcher's collectives:",
+            e->time.expert_a2a / e->step_time_s * 100.0, (long long)e->run.tp);
+  }
+  if (shown) fprintf(out, " (of the step).\n");
+}
 
 static void recommendation_lines(FILE *out, const estimate_report *r) {
   if (r->recommended >= 0)
@@ -244,6 +265,7 @@ static void table_with_intervals(FILE *out, const estimate_report *r) {
     fprintf(out, " At TP %lld no constant carries 1%% of the variance of tokens/s; the model error: "
             "%.0f%%.", (long long)r->est[k].run.tp, u->model_error_share * 100.0);
   fprintf(out, "\n");
+  dispatch_line(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
   notes_lines(out, r);
 }
@@ -259,6 +281,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             tps_recompute_name(run0->recompute), run0->sp ? ", SP" : "",
             run0->distributed_optimizer ? ", distributed optimizer" : "");
   if (run0 && run0->tp_comm_overlap) fprintf(out, ", TP comm overlap");
+  if (run0) report_state_words(out, run0);
   if (run0 && run0->vpp > 1)
     fprintf(out, ", interleaved pipeline (VPP %lld)", (long long)run0->vpp);
   if (run0 && run0->cp > 1) report_cp_words(out, run0);
@@ -296,8 +319,28 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
             (long long)r->skipped[i].tp, r->skipped[i].why);
   fprintf(out, "\n");
   recommendation_lines(out, r);
+  dispatch_line(out, r);
   fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
   notes_lines(out, r);
+}
+
+void report_state_words(FILE *out, const tps_run *run) {
+  if (run->grad_reduce_bf16) fprintf(out, ", bf16 gradients");
+  if (run->reuse_fp32_param) fprintf(out, ", fp32 master weights reused (MindSpeed)");
+  if (run->recompute_activation) fprintf(out, ", MLP activation recomputed");
+}
+
+void report_json_time(json_writer *w, const tps_time_split *t) {
+  json_object_begin(w);
+  json_key(w, "compute"); json_number(w, t->compute);
+  json_key(w, "tp_comm"); json_number(w, t->tp_comm);
+  /* only with experts: the part of tp_comm that is the MoE dispatcher's */
+  if (t->expert_a2a > 0) { json_key(w, "moe_dispatch"); json_number(w, t->expert_a2a); }
+  json_key(w, "pp_bubble"); json_number(w, t->pp_bubble);
+  json_key(w, "dp_comm"); json_number(w, t->dp_comm);
+  json_key(w, "optimizer"); json_number(w, t->optimizer);
+  json_key(w, "overhead"); json_number(w, t->overhead);
+  json_object_end(w);
 }
 
 void report_json_memory(json_writer *w, const tps_memory *m) {
@@ -408,6 +451,9 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "cards"); json_int(&w, e->run.cards);
     json_key(&w, "sp"); json_bool(&w, e->run.sp);
     if (e->run.tp_comm_overlap) { json_key(&w, "tp_comm_overlap"); json_bool(&w, true); }
+    if (e->run.grad_reduce_bf16) { json_key(&w, "grad_reduce_bf16"); json_bool(&w, true); }
+    if (e->run.reuse_fp32_param) { json_key(&w, "reuse_fp32_param"); json_bool(&w, true); }
+    if (e->run.recompute_activation) { json_key(&w, "recompute_activation"); json_bool(&w, true); }
     json_key(&w, "recompute"); json_string(&w, tps_recompute_name(e->run.recompute));
     json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
     json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);
@@ -419,15 +465,7 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     json_key(&w, "fits_with_margin"); json_bool(&w, e->fits_with_margin);
     json_key(&w, "memory_bytes"); report_json_memory(&w, &e->memory);
     json_key(&w, "step_time_s"); json_number(&w, e->step_time_s);
-    json_key(&w, "time_s");
-    json_object_begin(&w);
-    json_key(&w, "compute"); json_number(&w, e->time.compute);
-    json_key(&w, "tp_comm"); json_number(&w, e->time.tp_comm);
-    json_key(&w, "pp_bubble"); json_number(&w, e->time.pp_bubble);
-    json_key(&w, "dp_comm"); json_number(&w, e->time.dp_comm);
-    json_key(&w, "optimizer"); json_number(&w, e->time.optimizer);
-    json_key(&w, "overhead"); json_number(&w, e->time.overhead);
-    json_object_end(&w);
+    json_key(&w, "time_s"); report_json_time(&w, &e->time);
     json_key(&w, "tokens_per_s"); json_number(&w, e->tokens_per_s);
     json_key(&w, "tokens_per_s_per_card"); json_number(&w, e->tokens_per_s_per_card);
     json_key(&w, "mfu"); json_number(&w, e->mfu);

@@ -40,7 +40,8 @@ void report_kernel_table(FILE *out, const kv_report *r, bool per_op) {
           r->n_main, 100.0 * r->step_time_mape, 100.0 * r->memory_mape, 100.0 * r->buffers_mape,
           100.0 * r->op_mape);
   if (r->n_tp4)
-    fprintf(out, "TP 4, oversubscribed, reported apart (%d cases): step-time MAPE %.1f%%, memory MAPE %.1f%%\n",
+    fprintf(out, "TP 4 (oversubscribed) and CP cases, reported apart (%d cases): step-time MAPE %.1f%%, "
+                 "memory MAPE %.1f%%\n",
             r->n_tp4, 100.0 * r->tp4_step_time_mape, 100.0 * r->tp4_memory_mape);
   if (r->noisy)
     fprintf(out, "NOISY: %s: these figures are not trustworthy\n", r->noisy_why);
@@ -92,6 +93,8 @@ void report_kernel_json(FILE *out, const kv_report *r) {
     json_string(&w, c->id);
     json_key(&w, "tp");
     json_int(&w, c->tp);
+    json_key(&w, "cp");
+    json_int(&w, c->cp > 1 ? c->cp : 1);
     json_key(&w, "sp");
     json_bool(&w, c->sp);
     json_key(&w, "mlp");

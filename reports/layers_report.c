@@ -35,6 +35,7 @@ void report_layers_table(FILE *out, const layers_report *r) {
           (long long)run->seq_len, (long long)run->micro_batch, tps_precision_name(run->precision),
           tps_recompute_name(run->recompute), run->sp ? ", SP" : "");
   if (run->tp_comm_overlap) fprintf(out, ", TP comm overlap");
+  report_state_words(out, run);
   report_cp_words(out, run);
   report_fp8_words(out, run);
   report_ep_words(out, run);

@@ -34,6 +34,7 @@ typedef struct estimate_report {
   const tps_uncertainty *unc;
   const tps_model_error *model_error; /* the term applied, or NULL */
   char compare[1024]; /* the recommended TP against each other that fits, at the level */
+  char schedule[192];  /* the schedule, TP overlap and gradient precision assumed */
 } estimate_report;
 
 /* Opens a tp-sim JSON document on out: `{` and the keys every one starts
@@ -45,6 +46,12 @@ void report_json_begin(json_writer *w, FILE *out, const tps_model *m, const tps_
 /* Writes the contract's memory_bytes object (weights, grads, optimizer,
  * activations, runtime_reserve, total) of m. */
 void report_json_memory(json_writer *w, const tps_memory *m);
+/* ", bf16 gradients" and the other switches that change what a rank keeps
+ * (--grad-reduce-in-bf16, --reuse-fp32-param, --recompute-activation-function),
+ * for header lines; nothing when none is on. */
+void report_state_words(FILE *out, const tps_run *run);
+/* The step time by cause (docs/reports.md); `moe_dispatch` only with experts. */
+void report_json_time(json_writer *w, const tps_time_split *t);
 /* A row's `*_interval` pairs, fits_at_interval, p_fits, sensitivities and
  * model_error_share (docs/uncertainty.md), as keys of the open object. */
 void report_json_intervals(json_writer *w, const tps_uncertainty *u);

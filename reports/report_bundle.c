@@ -236,26 +236,30 @@ done:
 
 static void chart_share(FILE *out, const report_bundle *b, bool standalone) {
   int n = b->report.n;
-  double *v = calloc((size_t)(6 * n + 1), sizeof *v); /* six causes */
+  double *v = calloc((size_t)(7 * n + 1), sizeof *v); /* seven causes */
   char (*names)[24] = calloc((size_t)n + 1, sizeof *names);
   const char **cats = calloc((size_t)n + 1, sizeof *cats);
   if (!v || !names || !cats) goto done;
   tp_labels(b, names, cats);
+  bool moe = false;
   for (int i = 0; i < n; i++) {
     const tps_estimate *e = &b->est[i];
     v[i] = e->time.compute;
-    v[n + i] = e->time.tp_comm;
+    v[n + i] = e->time.tp_comm - e->time.expert_a2a;
     v[2 * n + i] = e->time.dp_comm;
     v[3 * n + i] = e->time.pp_bubble;
     v[4 * n + i] = e->time.overhead;
     v[5 * n + i] = e->time.optimizer;
+    v[6 * n + i] = e->time.expert_a2a;
+    moe |= e->time.expert_a2a > 0;
   }
-  svg_series s[6] = {{"compute", v}, {"TP communication", v + n}, {"DP communication", v + 2 * n},
+  /* The MoE dispatcher's share, with experts only. */
+  svg_series s[7] = {{"compute", v}, {"TP communication", v + n}, {"DP communication", v + 2 * n},
                      {"pipeline bubble", v + 3 * n}, {"host (issue, fixed costs)", v + 4 * n},
-                     {"optimizer", v + 5 * n}};
+                     {"optimizer", v + 5 * n}, {"MoE dispatch (all-to-all)", v + 6 * n}};
   svg_chart c = {.id = "chart-share", .title = "Where the step time goes (seconds per step)",
                  .x_label = "tensor-parallel size", .y_label = "time per step (s)",
-                 .categories = cats, .n_categories = n, .series = s, .n_series = 6,
+                 .categories = cats, .n_categories = n, .series = s, .n_series = moe ? 7 : 6,
                  .width = 1040, .height = 380, .standalone = standalone};
   svg_stacked_bars(out, &c);
 done:
@@ -468,7 +472,7 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
   html_figure(out, b, 4,
               "Share of the step time: compute, tensor-parallel collectives on the critical path, "
               "unhidden gradient reduction, pipeline bubble, host overhead per micro-batch and "
-              "optimizer step.");
+              "optimizer step (with experts, the MoE token dispatcher's collectives apart).");
   if (b->has_plan) {
     html_figure(out, b, 3,
                 b->est[b->layers_tp_index].run.tp == 1

@@ -244,15 +244,7 @@ static void json_row(json_writer *w, const tps_search_row *row, const tps_run *b
   json_key(w, "memory_bytes"); report_json_memory(w, &row->memory);
   json_key(w, "peak_stage"); json_int(w, row->peak_stage);
   json_key(w, "step_time_s"); json_number(w, row->step_time_s);
-  json_key(w, "time_s");
-  json_object_begin(w);
-  json_key(w, "compute"); json_number(w, row->time.compute);
-  json_key(w, "tp_comm"); json_number(w, row->time.tp_comm);
-  json_key(w, "pp_bubble"); json_number(w, row->time.pp_bubble);
-  json_key(w, "dp_comm"); json_number(w, row->time.dp_comm);
-  json_key(w, "optimizer"); json_number(w, row->time.optimizer);
-  json_key(w, "overhead"); json_number(w, row->time.overhead);
-  json_object_end(w);
+  json_key(w, "time_s"); report_json_time(w, &row->time);
   json_key(w, "tokens_per_s"); json_number(w, row->tokens_per_s);
   json_key(w, "tokens_per_s_per_card"); json_number(w, row->tokens_per_s_per_card);
   json_key(w, "mfu"); json_number(w, row->mfu);

@@ -48,6 +48,12 @@ int apply_stack(const char *stack, tps_hw *hw);
 const tps_model_errors *load_model_errors(void);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
 void warn_skipped(const tps_tp_skip *skipped, int n);
+/* The TP sizes `estimate` and `report` compare: --tp LIST, else the launch
+ * script's or --megatron-args' TP, else the model's and each power of two up
+ * to a node's devices (`*is_default` set, and a note saying so). */
+int tp_sizes_to_compare(const cli_args *args, const tps_model *model, const tps_hw *hw,
+                        const tps_run_overrides *over, int64_t *tps, cli_notes *notes,
+                        bool *is_default);
 
 /* The commands (cmd_estimate.c, cmd_report.c, cmd_validate.c). */
 int cmd_estimate(const cli_args *args);

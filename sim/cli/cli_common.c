@@ -77,10 +77,14 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
     if (cli_i[i] > 0) *eco_i[i] = cli_i[i];
   int *eco_t[] = {&eco->sp, &eco->distributed_optimizer, &eco->flash_attention,
                   &eco->overlap_grad_reduce, &eco->tp_comm_overlap, &eco->recompute,
-                  &eco->precision, &eco->cp_algo, &eco->fp8, &eco->fp8_param_gather};
+                  &eco->precision, &eco->cp_algo, &eco->fp8, &eco->fp8_param_gather,
+                  &eco->grad_reduce_bf16, &eco->overlap_param_gather, &eco->reuse_fp32_param,
+                  &eco->recompute_activation};
   const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
                        cli->overlap_grad_reduce, cli->tp_comm_overlap, cli->recompute,
-                       cli->precision, cli->cp_algo, cli->fp8, cli->fp8_param_gather};
+                       cli->precision, cli->cp_algo, cli->fp8, cli->fp8_param_gather,
+                       cli->grad_reduce_bf16, cli->overlap_param_gather, cli->reuse_fp32_param,
+                       cli->recompute_activation};
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;
@@ -316,6 +320,40 @@ int apply_stack(const char *stack, tps_hw *hw) {
     return EXIT_USAGE;
   }
   return EXIT_OK;
+}
+
+int tp_sizes_to_compare(const cli_args *args, const tps_model *model, const tps_hw *hw,
+                        const tps_run_overrides *over, int64_t *tps, cli_notes *notes,
+                        bool *is_default) {
+  *is_default = false;
+  if (args->n_tp > 0) {
+    memcpy(tps, args->tp_list, sizeof args->tp_list);
+    return args->n_tp;
+  }
+  if (over->tp > 0) {
+    tps[0] = over->tp;
+    return 1;
+  }
+  /* TP beyond a node would cross the slower inter-node link. */
+  const int64_t own = model->training.tp > 0 ? model->training.tp : 1;
+  int n = 0;
+  bool own_listed = false;
+  for (int64_t p = 1; p <= hw->devices_per_node && n < CLI_MAX_TP - 1; p *= 2) {
+    if (!own_listed && own < p) {
+      tps[n++] = own;
+      own_listed = true;
+    }
+    if (p == own) own_listed = true;
+    tps[n++] = p;
+  }
+  if (!own_listed) tps[n++] = own;
+  *is_default = true;
+  if (notes && notes->n < CLI_NOTES_MAX)
+    snprintf(notes->text[notes->n++], sizeof notes->text[0],
+             "TP sizes compared: the model's (%lld) and the powers of two up to %lld devices per "
+             "node; --tp LIST chooses others.",
+             (long long)own, (long long)hw->devices_per_node);
+  return n;
 }
 
 void warn_skipped(const tps_tp_skip *skipped, int n) {

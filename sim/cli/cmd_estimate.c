@@ -29,9 +29,8 @@ int cmd_estimate(const cli_args *args) {
   int rc = load_inputs(args, &model, &hw, &over, &notes);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP];
-  int n_tp = args->n_tp;
-  memcpy(tps, args->tp_list, sizeof tps);
-  if (n_tp == 0) tps[n_tp++] = over.tp; /* Megatron's, else 0: the model's default */
+  bool default_tps;
+  int n_tp = tp_sizes_to_compare(args, &model, &hw, &over, tps, &notes, &default_tps);
 
   tps_estimate *est = calloc(CLI_MAX_TP, sizeof *est);
   tps_tp_skip *skipped = calloc(CLI_MAX_TP, sizeof *skipped);
@@ -52,7 +51,9 @@ int cmd_estimate(const cli_args *args) {
     free(skipped);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
-  warn_skipped(skipped, n_skipped);
+  /* Candidates the user did not ask for are shown as rows with their
+   * reason, not warned about. */
+  if (!default_tps) warn_skipped(skipped, n_skipped);
   /* Prediction intervals: the profiles' spreads and the model error of the
    * hardware family (validation/model-error.yaml). */
   static tps_model_errors errors;

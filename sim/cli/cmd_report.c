@@ -35,9 +35,8 @@ int cmd_report(const cli_args *args) {
   int rc = load_inputs(args, &model, &hw, &over, &notes);
   if (rc) return rc;
   int64_t tps[CLI_MAX_TP] = {0};
-  int n_tp = args->n_tp ? args->n_tp : 1;
-  memcpy(tps, args->tp_list, sizeof tps);
-  if (!args->n_tp) tps[0] = over.tp;
+  bool default_tps;
+  int n_tp = tp_sizes_to_compare(args, &model, &hw, &over, tps, &notes, &default_tps);
   report_bundle b;
   tps_error err;
   tps_error_clear(&err);
@@ -48,7 +47,8 @@ int cmd_report(const cli_args *args) {
     print_error(&err);
     return st == TPS_ENOMEM ? EXIT_RUN : EXIT_USAGE;
   }
-  warn_skipped(b.report.skipped, b.report.n_skipped);
+  /* Candidates the user did not ask for are rows with their reason. */
+  if (!default_tps) warn_skipped(b.report.skipped, b.report.n_skipped);
   /* Prediction intervals (docs/uncertainty.md): error bars and bands in the
    * charts, intervals of the capacity plan. */
   if (args->interval > 0) {
@@ -128,6 +128,10 @@ int cmd_recommend(const cli_args *args) {
   if (over.flash_attention >= 0) tr->flash_attention = over.flash_attention;
   if (over.overlap_grad_reduce >= 0) tr->overlap_grad_reduce = over.overlap_grad_reduce;
   if (over.tp_comm_overlap >= 0) tr->tp_comm_overlap = over.tp_comm_overlap;
+  if (over.grad_reduce_bf16 >= 0) tr->grad_reduce_bf16 = over.grad_reduce_bf16;
+  if (over.overlap_param_gather >= 0) tr->overlap_param_gather = over.overlap_param_gather;
+  if (over.reuse_fp32_param >= 0) tr->reuse_fp32_param = over.reuse_fp32_param;
+  if (over.recompute_activation >= 0) tr->recompute_activation = over.recompute_activation;
   if (over.mean_seq_len > 0) tr->mean_seq_len = over.mean_seq_len;
   int64_t one_tp[1] = {over.tp}, one_pp[1] = {over.pp}, one_mb[1] = {over.micro_batch};
   const char *searched[3] = {over.sp >= 0 ? "sequence parallelism" : NULL,

@@ -13,7 +13,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_EP, ID_ETP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
-  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP,
+  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP, ID_GRAD_BF16, ID_PARAM_GATHER, ID_REUSE_FP32, ID_RECOMPUTE_ACT,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
   ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_WRITE_ME, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
@@ -45,7 +45,8 @@ static const cli_option options[] = {
     {ID_HW, OPTS_MODEL, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
      "bundled hardware profile or YAML path (default: the model's)"},
     {ID_TP, OPTS_TP_LIST, "--tp", "--tensor-model-parallel-size", T_INT_LIST, "LIST", NULL, 1, 1000000,
-     "tensor-parallel sizes, comma-separated (default: the model's)"},
+     "tensor-parallel sizes, comma-separated (default: a launch script's or --megatron-args' TP, "
+     "else the model's and the powers of two up to a node's devices)"},
     {ID_TP, OPTS_TP_ONE, "--tp", "--tensor-model-parallel-size", T_INT, "N", NULL, 1, 1000000,
      "tensor-parallel size (default: the model's)"},
     {ID_CARDS, OPTS_RUN | OPTS_SEARCH, "--cards", NULL, T_INT, "N", NULL, 1, BIG, "devices in the job"},
@@ -103,6 +104,14 @@ static const cli_option options[] = {
      "unfused attention"},
     {ID_OVERLAP, OPTS_RUN, "--overlap-grad-reduce", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap DP gradient reduction with backward"},
+    {ID_PARAM_GATHER, OPTS_RUN, "--overlap-param-gather", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "overlap the distributed optimizer's weight all-gather with the next step's forward"},
+    {ID_REUSE_FP32, OPTS_RUN, "--reuse-fp32-param", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "MindSpeed: fp32 master weights kept as the bf16 weights plus a residual (2 bytes less a parameter; bf16 training)"},
+    {ID_RECOMPUTE_ACT, OPTS_RUN, "--recompute-activation-function", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "MindSpeed: re-run the MLP's activation function in backward instead of keeping its output"},
+    {ID_GRAD_BF16, OPTS_RUN, "--grad-reduce-in-bf16", NULL, T_FLAG, NULL, NULL, 0, 0,
+     "keep and reduce gradients in bf16 (2 bytes a parameter), not fp32 (bf16 training)"},
     {ID_TP_OVERLAP, OPTS_RUN, "--tp-comm-overlap", NULL, T_FLAG, NULL, NULL, 0, 0,
      "overlap SP's all-gathers and reduce-scatters with the GEMMs beside them (needs --sp)"},
     {ID_MARGIN, OPTS_RUN | OPTS_SEARCH, "--margin", NULL, T_FRACTION, "F", NULL, 0, 0,
@@ -321,6 +330,10 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_NO_FLASH: ov->flash_attention = 0; break;
     case ID_OVERLAP: ov->overlap_grad_reduce = 1; break;
     case ID_TP_OVERLAP: ov->tp_comm_overlap = 1; break;
+    case ID_GRAD_BF16: ov->grad_reduce_bf16 = 1; break;
+    case ID_REUSE_FP32: ov->reuse_fp32_param = 1; break;
+    case ID_RECOMPUTE_ACT: ov->recompute_activation = 1; break;
+    case ID_PARAM_GATHER: ov->overlap_param_gather = 1; break;
     case ID_MARGIN: {
       char *end = NULL;
       errno = 0;

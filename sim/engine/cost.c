@@ -321,32 +321,37 @@ double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes) {
   return link->latency_s + bytes / (link->bandwidth_Bps * tps_table_eval(&link->efficiency, bytes));
 }
 
-double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
-  /* With CP the gradients are reduced over DP x CP ranks, TP apart
-   * (Megatron's data-parallel group with context parallelism). */
-  const int64_t group = run->dp * eng_cp_ranks(run);
-  if (group <= 1 || trainable <= 0) return 0.0;
+/* Gradient reduction over a data-parallel `group` of ranks `stride` apart:
+ * the reduce-scatter (distributed optimizer) or all-reduce of the
+ * gradients in `reduce_s`, the distributed optimizer's all-gather of the
+ * updated weights in `gather_s` (0 without it). */
+static void dp_sync_time(const tps_hw *hw, const tps_run *run, double trainable, int64_t group,
+                         int64_t stride, double *reduce_s, double *gather_s) {
+  *reduce_s = *gather_s = 0.0;
+  if (group <= 1 || trainable <= 0) return;
   double grads = trainable * eng_grad_bytes_per_param(run);
-  if (run->distributed_optimizer) {
-    double params = trainable * tps_precision_bytes(run->precision);
-    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, group, run->tp, hw) +
-           tps_collective_time(TPS_COLL_ALL_GATHER, params, group, run->tp, hw);
+  if (!run->distributed_optimizer) {
+    *reduce_s = tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, stride, hw);
+    return;
   }
-  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, run->tp, hw);
+  double params = trainable * tps_precision_bytes(run->precision);
+  *reduce_s = tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, group, stride, hw);
+  *gather_s = tps_collective_time(TPS_COLL_ALL_GATHER, params, group, stride, hw);
 }
 
-double eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable) {
+void eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable, double *reduce_s,
+                        double *gather_s) {
+  /* With CP the gradients are reduced over DP x CP ranks, TP apart
+   * (Megatron's data-parallel group with context parallelism). */
+  dp_sync_time(hw, run, trainable, run->dp * eng_cp_ranks(run), run->tp, reduce_s, gather_s);
+}
+
+void eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable,
+                               double *reduce_s, double *gather_s) {
   const double edp = eng_expert_dp(run);
   const int64_t group = edp >= 1.0 ? (int64_t)edp : 1;
-  if (group <= 1 || trainable <= 0) return 0.0;
-  const int64_t stride = eng_ep_ranks(run) * eng_etp_ranks(run);
-  double grads = trainable * eng_grad_bytes_per_param(run);
-  if (run->distributed_optimizer) {
-    double params = trainable * tps_precision_bytes(run->precision);
-    return tps_collective_time(TPS_COLL_REDUCE_SCATTER, grads, group, stride, hw) +
-           tps_collective_time(TPS_COLL_ALL_GATHER, params, group, stride, hw);
-  }
-  return tps_collective_time(TPS_COLL_ALL_REDUCE, grads, group, stride, hw);
+  dp_sync_time(hw, run, trainable, group, eng_ep_ranks(run) * eng_etp_ranks(run), reduce_s,
+               gather_s);
 }
 
 double eng_expert_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable) {

@@ -63,9 +63,17 @@ void eng_tmpl_sums_compute(const tps_template *t, const tps_module *mod, const t
       if (run->tp_comm_overlap) overlap_tp_comm(&t->ops, k, hw, run, &f, &b);
       c->comm_fwd_s += f;
       c->comm_bwd_s += b;
+      if (op->moe_load) {
+        c->a2a_fwd_s += f;
+        c->a2a_bwd_s += b;
+      }
     } else {
       c->fwd_s += f;
       c->bwd_s += b;
+      if (op->rerun_in_bwd) {
+        c->rerun_s += f;
+        c->host_rerun_s += host_ops[0] * hw->stack.host_dispatch_s;
+      }
       if (op->kind == TPS_OP_ATTENTION && op->saved_bytes_selective < op->saved_bytes) {
         c->sel_s += f;
         c->sel_flops += op->fwd_flops;
@@ -132,10 +140,16 @@ void eng_layer_fig_compute(const eng_tmpl_sums *c, tps_recompute recompute, eng_
     rec_flops = c->fwd_flops;
     rec_host = c->host_fwd_s;
   }
+  if (!(recompute == TPS_RECOMPUTE_FULL && c->full_applies)) {
+    rec += c->rerun_s; /* full recompute re-runs these with the rest */
+    rec_host += c->host_rerun_s;
+  }
   double host_fwd = exposed(c->host_fwd_s, c->fwd_s + c->comm_fwd_s);
   double host_bwd = exposed(c->host_bwd_s + rec_host, c->bwd_s + c->comm_bwd_s + rec + rec_comm);
   out->compute_s = c->fwd_s + c->bwd_s + rec;
   out->comm_s = c->comm_fwd_s + c->comm_bwd_s + rec_comm;
+  out->a2a_s = c->a2a_fwd_s + c->a2a_bwd_s +
+               (recompute == TPS_RECOMPUTE_FULL && c->full_applies ? c->a2a_fwd_s : 0.0);
   out->host_s = host_fwd + host_bwd;
   out->bwd_s = c->bwd_s + c->comm_bwd_s + rec + rec_comm + host_bwd;
   out->recompute_s = rec;
@@ -248,17 +262,17 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
 
   int fullest = 0;
   double t_max = 0.0, t_sum = 0.0, p2p = 0.0, dp_exposed = 0.0, opt_s = 0.0;
-  double busy_compute = 0.0, busy_comm = 0.0, busy_host = 0.0, peak_total = 0.0;
+  double busy_compute = 0.0, busy_comm = 0.0, busy_a2a = 0.0, busy_host = 0.0, peak_total = 0.0;
   /* Host time per micro-batch outside the layers: the model's recipe
    * (data pipeline) and the stack's (schedule, loss). */
   const double per_mb = run->micro_batch_overhead_s + hw->stack.per_micro_batch_s;
   tps_memory peak = {0};
   /* Equal neighbouring stages ask the same questions: remember the last answer. */
   double memo_boundary = -1.0, memo_p2p = 0.0, memo_trainable = -1.0, memo_dp = 0.0,
-         memo_expert = -1.0;
+         memo_expert = -1.0, memo_gather = 0.0;
   for (int st = 0; st < pl->n_stages; st++) {
     const int32_t *cnt = &pl->count[st * nt];
-    double compute = 0.0, comm = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
+    double compute = 0.0, comm = 0.0, a2a = 0.0, host = 0.0, bwd = 0.0, params = 0.0, trainable = 0.0,
            act = 0.0, workspace = 0.0, stream = 0.0, fp8_params = 0.0, fp8_gemms = 0.0,
            expert = 0.0;
     for (int i = 0; i < nt; i++) {
@@ -267,6 +281,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       double k = (double)cnt[i];
       compute += k * lf[i].compute_s;
       comm += k * lf[i].comm_s;
+      a2a += k * lf[i].a2a_s;
       host += k * lf[i].host_s;
       bwd += k * lf[i].bwd_s;
       act += k * (cm == c ? lf[i].activation_bytes : saved_bytes(cm, run->recompute));
@@ -323,6 +338,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
       if (t_s > t_max) t_max = t_s;
       busy_compute = compute;
       busy_comm = comm;
+      busy_a2a = a2a;
       busy_host = host;
     }
     if (st == 0 || mem.total > peak_total) {
@@ -344,11 +360,28 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
     if (trainable != memo_trainable || expert != memo_expert) {
       memo_trainable = trainable;
       memo_expert = expert;
-      memo_dp = eng_dp_reduce_time(hw, run, trainable - expert) +
-                eng_expert_dp_reduce_time(hw, run, expert);
+      double rs, ag, ers, eag;
+      eng_dp_reduce_time(hw, run, trainable - expert, &rs, &ag);
+      eng_expert_dp_reduce_time(hw, run, expert, &ers, &eag);
+      memo_dp = rs + ers;
+      memo_gather = ag + eag;
     }
-    double d = memo_dp;
+    /* docs/model.md, "Data parallelism": --overlap-grad-reduce hides the
+     * reduction behind the last micro-batch's backward (and, without
+     * --overlap-param-gather, the weight all-gather with it, as fitted);
+     * --overlap-param-gather hides the all-gather behind the first
+     * micro-batch's forward of the next step. */
+    double d = memo_dp, g = memo_gather;
+    if (!run->overlap_param_gather) {
+      d += g;
+      g = 0.0;
+    }
     if (run->overlap_grad_reduce) d = d > bwd ? d - bwd : 0.0;
+    if (g > 0.0) {
+      const double fwd = compute + comm + host - bwd;
+      g = g > fwd ? g - fwd : 0.0;
+    }
+    d += g;
     if (d > dp_exposed) dp_exposed = d;
     double o = eng_optimizer_time(hw, run, trainable - expert) +
                eng_expert_optimizer_time(hw, run, expert);
@@ -363,6 +396,7 @@ void eng_evaluate(const eng_model_sums *ms, const eng_model_sums *ms_mem, const 
   out->fits_with_margin = peak.total <= hw->memory_bytes * (1.0 - run->memory_margin);
   out->time.compute = (double)m * busy_compute;
   out->time.tp_comm = (double)m * busy_comm;
+  out->time.expert_a2a = (double)m * busy_a2a;
   out->time.overhead = (double)m * (busy_host + per_mb) + hw->stack.per_step_s;
   out->time.pp_bubble = (t_sum - t_max) * eng_vpp_bubble_scale(run) + p2p;
   out->time.dp_comm = dp_exposed;

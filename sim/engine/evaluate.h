@@ -25,12 +25,15 @@
 typedef struct eng_tmpl_sums {
   double fwd_s, bwd_s;            /* compute kernels, seconds */
   double comm_fwd_s, comm_bwd_s;  /* TP collectives, seconds */
+  double a2a_fwd_s, a2a_bwd_s;    /* of them, the MoE dispatcher's all-to-all */
   double sel_s;                   /* forward of the attention cores that selective
                                      recompute drops and re-runs, seconds */
   double sel_flops;               /* their forward FLOPs */
   double host_fwd_s, host_bwd_s;  /* host seconds to issue the forward / backward
                                      framework ops (the stack's dispatch) */
   double host_sel_s;              /* host seconds to re-issue the selective re-run */
+  double rerun_s, host_rerun_s;   /* forwards re-run in backward short of full
+                                     recompute (op->rerun_in_bwd): device, host */
   double fwd_flops, bwd_flops;    /* all ops, per rank */
   double split_flops;             /* fwd + bwd FLOPs of ops split over TP, per rank */
   double replicated_flops;        /* fwd + bwd FLOPs of GEMMs every TP rank runs whole */
@@ -58,6 +61,7 @@ typedef struct eng_layer_fig {
   double bwd_s;            /* the backward part of both (recompute included) */
   double recompute_s;      /* forward kernels re-run in backward */
   double recompute_comm_s; /* TP collectives re-run in backward */
+  double a2a_s;            /* of comm_s, the MoE dispatcher's all-to-all */
   double recompute_flops;  /* FLOPs re-run in backward */
   double host_s;           /* host issue time the device does not hide: for each
                               phase (forward; recompute + backward) the part of

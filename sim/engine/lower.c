@@ -391,7 +391,13 @@ static tps_status lower_block(lower_ctx *c, int64_t tokens, tps_error *err) {
   act->m = tokens;
   act->n = ffn_r;
   if (c->runs_bwd) act->workspace_bytes = (double)tokens * (ffn_r + up_n) * a;
-  if (!add_gemm(c, "mlp_down", TPS_SPLIT_ROW, tokens, ffn_r, h, m->bias, (double)tokens * ffn_r * a))
+  /* MindSpeed's --recompute-activation-function: the activation's output,
+   * the down-projection's input, is not kept but re-made in backward from
+   * the up-projection's output, which the activation keeps anyway. */
+  const bool rerun_act = c->run->recompute_activation && c->runs_bwd;
+  act->rerun_in_bwd = rerun_act;
+  if (!add_gemm(c, "mlp_down", TPS_SPLIT_ROW, tokens, ffn_r, h, m->bias,
+                rerun_act ? 0.0 : (double)tokens * ffn_r * a))
     return oom(err);
   if (!add_conjugate(c, "mlp_g", true, tokens, h)) return oom(err);
   if (!add_elementwise(c, "mlp_residual", TPS_OP_RESIDUAL, (double)ts * h, 2, 1, (double)ts * h * mask))

@@ -83,11 +83,23 @@ tps_op *eng_op_push(tps_op_list *list, const char *name, tps_op_kind kind);
 
 /* Bytes of gradient per trainable parameter, kept and reduced over DP.
  * Megatron-LM keeps main gradients in fp32 for bf16 (arguments.py turns on
- * accumulate_allreduce_grads_in_fp32 with --bf16) and for fp32 training;
- * with --fp16 that switch is off by default, so gradients stay fp16 (2020's
- * --fp32-allreduce was off by default too). */
+ * accumulate_allreduce_grads_in_fp32 with --bf16, unless
+ * --grad-reduce-in-bf16) and for fp32 training; with --fp16 that switch is
+ * off by default, so gradients stay fp16 (2020's --fp32-allreduce was off by
+ * default too). */
 static inline double eng_grad_bytes_per_param(const tps_run *run) {
-  return run->precision == TPS_PRECISION_FP16 ? 2.0 : 4.0;
+  return run->precision == TPS_PRECISION_FP16 || run->grad_reduce_bf16 ? 2.0 : 4.0;
+}
+
+/* Adam's state per parameter before any sharding: fp32 m and v, and an fp32
+ * master copy of the weight in mixed precision (none in fp32 training).
+ * MindSpeed's --reuse-fp32-param keeps the master copy as the bf16 weight
+ * plus a 16-bit residual, so it costs 2 bytes instead of 4
+ * (docs/zh/features/reuse-fp32-param.md: sizeof(bf16) x parameters saved,
+ * / DP with the distributed optimizer). */
+static inline double eng_adam_state_bytes(const tps_run *run) {
+  if (run->precision == TPS_PRECISION_FP32) return 8.0;
+  return run->reuse_fp32_param ? 10.0 : 12.0;
 }
 
 /* Bytes of Adam state per trainable parameter on one rank: fp32 master copy
@@ -97,8 +109,8 @@ static inline double eng_grad_bytes_per_param(const tps_run *run) {
  * data_parallel_group with_context_parallel=True). */
 static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
   if (run->no_optimizer) return 0.0;
-  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
-  return run->distributed_optimizer ? bytes / eng_grad_group(run) : bytes;
+  return run->distributed_optimizer ? eng_adam_state_bytes(run) / eng_grad_group(run)
+                                    : eng_adam_state_bytes(run);
 }
 
 /* The same for routed experts' parameters: the distributed optimizer
@@ -106,7 +118,7 @@ static inline double eng_optimizer_bytes_per_param(const tps_run *run) {
  * expert_data_parallel_group), TP x CP x DP / (EP x ETP) ranks. */
 static inline double eng_optimizer_bytes_per_param_expert(const tps_run *run) {
   if (run->no_optimizer) return 0.0;
-  double bytes = run->precision == TPS_PRECISION_FP32 ? 8.0 : 12.0;
+  const double bytes = eng_adam_state_bytes(run);
   return run->distributed_optimizer ? bytes / eng_expert_dp(run) : bytes;
 }
 
@@ -119,14 +131,17 @@ static inline double eng_adam_traffic_bytes_per_param(const tps_run *run) {
 /* Step-level costs shared by tps_estimate_run and the search's fast path
  * (cost.c). Seconds to send `bytes` to the neighbouring pipeline stage. */
 double eng_p2p_time(const tps_hw *hw, const tps_run *run, double bytes);
-/* Gradient reduction over DP (reduce-scatter + parameter all-gather with the
- * distributed optimizer, else all-reduce) for `trainable` parameters per
- * rank, before any overlap with backward; DP ranks are TP apart. */
-double eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
-/* The routed experts' gradient reduction over the expert data-parallel
- * group (ranks ETP x EP apart in the expert grid) for `trainable` expert
- * parameters per rank. */
-double eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable);
+/* Gradient reduction over DP for `trainable` parameters per rank, before
+ * any overlap: the reduce-scatter (distributed optimizer) or all-reduce in
+ * `reduce_s`, the distributed optimizer's weight all-gather in `gather_s`
+ * (else 0); DP ranks are TP apart. */
+void eng_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable, double *reduce_s,
+                        double *gather_s);
+/* The same for the routed experts over the expert data-parallel group
+ * (ranks ETP x EP apart in the expert grid), `trainable` expert parameters
+ * per rank. */
+void eng_expert_dp_reduce_time(const tps_hw *hw, const tps_run *run, double trainable,
+                               double *reduce_s, double *gather_s);
 /* The Adam step over `trainable` expert parameters of one rank (sharded
  * over the expert data-parallel group with the distributed optimizer). */
 double eng_expert_optimizer_time(const tps_hw *hw, const tps_run *run, double trainable);

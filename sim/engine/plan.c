@@ -14,7 +14,8 @@
 void tps_run_overrides_init(tps_run_overrides *over) {
   memset(over, 0, sizeof *over);
   over->sp = over->distributed_optimizer = over->flash_attention = over->overlap_grad_reduce = -1;
-  over->tp_comm_overlap = -1;
+  over->tp_comm_overlap = over->grad_reduce_bf16 = over->overlap_param_gather = -1;
+  over->reuse_fp32_param = over->recompute_activation = -1;
   over->recompute = over->precision = over->cp_algo = -1;
   over->fp8 = over->fp8_param_gather = -1;
   over->memory_margin = -1.0;
@@ -57,6 +58,27 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);
   run->overlap_grad_reduce = pick_bool(over->overlap_grad_reduce, tr->overlap_grad_reduce);
   run->tp_comm_overlap = pick_bool(over->tp_comm_overlap, tr->tp_comm_overlap);
+  run->grad_reduce_bf16 = pick_bool(over->grad_reduce_bf16, tr->grad_reduce_bf16);
+  run->overlap_param_gather = pick_bool(over->overlap_param_gather, tr->overlap_param_gather);
+  run->reuse_fp32_param = pick_bool(over->reuse_fp32_param, tr->reuse_fp32_param);
+  run->recompute_activation = pick_bool(over->recompute_activation, tr->recompute_activation);
+  if (run->reuse_fp32_param && run->precision != TPS_PRECISION_BF16) {
+    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                  "--reuse-fp32-param keeps fp32 master weights as bf16 weights plus a residual: "
+                  "it needs bf16 training, not %s",
+                  tps_precision_name(run->precision));
+    tps_error_hint(err, "add --precision bf16, or drop --reuse-fp32-param");
+    return TPS_EINVAL;
+  }
+  /* Megatron-LM's --grad-reduce-in-bf16 turns off the fp32 accumulation
+   * that --bf16 turns on; with fp16 or fp32 weights it has no meaning. */
+  if (run->grad_reduce_bf16 && run->precision != TPS_PRECISION_BF16) {
+    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
+                  "bf16 gradient reduction (--grad-reduce-in-bf16) needs bf16 training, not %s",
+                  tps_precision_name(run->precision));
+    tps_error_hint(err, "add --precision bf16, or drop --grad-reduce-in-bf16");
+    return TPS_EINVAL;
+  }
   run->vocab_divisor = pick(tr->vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR);
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
   run->micro_batch_overhead_s = tr->micro_batch_overhead_s;

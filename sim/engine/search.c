@@ -556,6 +556,10 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.distributed_optimizer = cfg->distributed_optimizer;
   o.flash_attention = base->flash_attention;
   o.overlap_grad_reduce = base->overlap_grad_reduce;
+  o.grad_reduce_bf16 = base->grad_reduce_bf16;
+  o.overlap_param_gather = base->overlap_param_gather;
+  o.reuse_fp32_param = base->reuse_fp32_param;
+  o.recompute_activation = base->recompute_activation;
   /* the overlap needs SP: configurations without SP run without it */
   o.tp_comm_overlap = base->tp_comm_overlap && cfg->sp;
   o.recompute = (int)cfg->recompute;

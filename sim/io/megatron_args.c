@@ -103,6 +103,32 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_FLASH)) { o->flash_attention = 1; applied++; }
   if (given(S, MGF_OVERLAP)) { o->overlap_grad_reduce = 1; applied++; }
   if (given(S, MGF_TP_OVERLAP)) { o->tp_comm_overlap = 1; applied++; }
+  if (given(S, MGF_GRAD_BF16)) { o->grad_reduce_bf16 = 1; applied++; }
+  if (given(S, MGF_REUSE_FP32)) { o->reuse_fp32_param = 1; applied++; }
+  if (given(S, MGF_RECOMPUTE_ACT_FN)) { o->recompute_activation = 1; applied++; }
+  if (given(S, MGF_PARAM_GATHER)) { o->overlap_param_gather = 1; applied++; }
+  /* MindSpeed's CoC (docs/zh/features/communication-over-computation.md)
+   * splits each TP matmul and its collective into --coc-parallel-num chunks
+   * that overlap, or runs them as one fused kernel (--coc-fused-kernel): with
+   * SP (all-gather, reduce-scatter) the engine's TP overlap; without SP it
+   * overlaps all-reduces, which the engine does not model; in one chunk and
+   * no fused kernel nothing overlaps. */
+  if (given(S, MGF_COC_FUSED)) applied++;
+  if (given(S, MGF_COC_NUM)) applied++;
+  if (given(S, MGF_COC)) {
+    bool splits = given(S, MGF_COC_FUSED) || (given(S, MGF_COC_NUM) && ival(S, MGF_COC_NUM) > 1);
+    if (splits && given(S, MGF_SP)) {
+      o->tp_comm_overlap = 1;
+    } else if (splits) {
+      io_eco_item_add(u->unmodelled.items, &u->unmodelled.n, &u->unmodelled.dropped,
+                      "--use-ascend-coc", "",
+                      "without --sequence-parallel CoC overlaps the TP all-reduces with their "
+                      "matmuls, which is not modelled (with SP it is costed as --tp-comm-overlap)",
+                      val(S, MGF_COC)->at.line);
+      applied--;
+    }
+    applied++;
+  }
   if (given(S, MGF_RECOMPUTE)) {
     o->recompute = ival(S, MGF_RECOMPUTE) == 0 ? TPS_RECOMPUTE_SELECTIVE : TPS_RECOMPUTE_FULL;
     applied++;
@@ -161,6 +187,11 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
   MOE_INT(MGF_V_HEAD, v_head_dim)
   MOE_INT(MGF_MTP, mtp_layers)
 #undef MOE_INT
+  if (given(S, MGF_N_SHARED)) (*n)++;
+  if (given(S, MGF_ROUTER_BIAS)) {
+    m->router_bias = true;
+    (*n)++;
+  }
   if (given(S, MGF_ROUTER_SCORE)) {
     m->router_score = ival(S, MGF_ROUTER_SCORE) == 1 ? TPS_ROUTER_SIGMOID : TPS_ROUTER_SOFTMAX;
     (*n)++;
@@ -171,6 +202,10 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
     if (m->experts_per_token == 0) m->experts_per_token = 2;
     if (m->expert_ffn == 0) m->expert_ffn = m->ffn;
     if (m->moe_layer_freq == 0) m->moe_layer_freq = 1;
+    /* MindSpeed-LLM: N shared experts of the routed width, unless Megatron's
+     * --moe-shared-expert-intermediate-size gives the width itself */
+    if (given(S, MGF_N_SHARED) && !given(S, MGF_SHARED_FFN))
+      m->shared_expert_ffn = ival(S, MGF_N_SHARED) * m->expert_ffn;
     if (m->experts_per_token > m->experts) {
       const mgf_val *v = val(S, given(S, MGF_TOPK) ? MGF_TOPK : MGF_EXPERTS);
       return fail(S, v->at, TPS_ERANGE,
@@ -179,7 +214,8 @@ static tps_status apply_moe_mla(const mg_apply *S, tps_module *m, bool fresh, in
     }
   } else if (!given(S, MGF_EXPERTS)) {
     static const int moe_only[] = {MGF_TOPK, MGF_MOE_FFN, MGF_SHARED_FFN, MGF_MOE_FREQ,
-                                   MGF_FIRST_DENSE, MGF_ROUTER_SCORE};
+                                   MGF_FIRST_DENSE, MGF_ROUTER_SCORE, MGF_N_SHARED,
+                                   MGF_ROUTER_BIAS};
     for (size_t i = 0; i < sizeof moe_only / sizeof moe_only[0]; i++)
       if (given(S, moe_only[i]))
       {
@@ -408,6 +444,54 @@ static tps_status check_mm_shape(const mg_apply *S, const tps_model *m, tps_eco_
   return TPS_OK;
 }
 
+/* MindSpeed's --noop-layers on decoder d: the real layers, and with a
+ * pipeline the real layers of each stage as an explicit placement. */
+/* --num-layers-per-virtual-pipeline-stage N: Megatron's arguments.py turns it
+ * into chunks per stage, (num_layers / pp) / N, and asserts that N divides
+ * the layers of a stage. */
+static tps_status apply_vpp_layers(const mg_apply *S, const tps_model *m, tps_run_overrides *o,
+                                   int *applied) {
+  if (!given(S, MGF_VPP_LAYERS)) return TPS_OK;
+  const mgf_val *v = val(S, MGF_VPP_LAYERS);
+  int64_t layers = given(S, MGF_LAYERS) ? ival(S, MGF_LAYERS) : 0;
+  for (int k = 0; !layers && k < m->n_modules; k++)
+    if (m->modules[k].type == TPS_MODULE_DECODER) layers = m->modules[k].layers;
+  const int64_t pp = o->pp > 0 ? o->pp : (m->training.pp > 0 ? m->training.pp : 1);
+  const int64_t per_chunk = v->i;
+  if (layers <= 0 || layers % pp != 0 || (layers / pp) % per_chunk != 0)
+    return fail(S, v->at, TPS_EDIVIDE,
+                "%s %lld does not divide the %lld layers of a pipeline stage (%lld layers / PP %lld)",
+                v->flag, (long long)per_chunk, (long long)(pp > 0 ? layers / pp : layers),
+                (long long)layers, (long long)pp);
+  if (given(S, MGF_VPP) && ival(S, MGF_VPP) != layers / pp / per_chunk)
+    return fail(S, v->at, TPS_EINVAL,
+                "%s %lld gives %lld chunks per stage, but --virtual-pipeline-model-parallel-size "
+                "says %lld",
+                v->flag, (long long)per_chunk, (long long)(layers / pp / per_chunk),
+                (long long)ival(S, MGF_VPP));
+  o->vpp = layers / pp / per_chunk;
+  (*applied)++;
+  return TPS_OK;
+}
+
+static tps_status apply_noop(const mg_apply *S, tps_module *d, int64_t pp, tps_run_overrides *o,
+                             int *applied) {
+  if (!given(S, MGF_NOOP)) return TPS_OK;
+  const mgf_args *A = S->a;
+  int64_t real[TPS_MAX_STAGES], layers = 0;
+  char why[160];
+  if (!mgf_noop_place(d->layers, pp, A->list, given(S, MGF_LAYER_LIST) ? A->n_list : 0, A->noop,
+                      A->n_noop, real, &layers, why, sizeof why))
+    return fail(S, val(S, MGF_NOOP)->at, TPS_EINVAL, "--noop-layers: %s", why);
+  d->layers = layers;
+  if (pp > 1) {
+    memcpy(o->decoder_layers, real, (size_t)pp * sizeof real[0]);
+    o->n_decoder_layers = (int)pp;
+  }
+  (*applied)++;
+  return TPS_OK;
+}
+
 static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrides *over,
                             tps_eco_unresolved *u, const char *name, const char *origin) {
   tps_run_overrides o = *over;
@@ -488,6 +572,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
     tps_training_defaults(&m->training);
     if (given(S, MGF_SEQ)) m->training.seq_len = ival(S, MGF_SEQ);
     st = apply_shape(S, d, &m->training, true, &applied);
+    if (!st) st = apply_noop(S, d, o.pp, &o, &applied);
     bool gpt2_bpe = (given(S, MGF_TOKENIZER) && ival(S, MGF_TOKENIZER) == MGF_TOK_GPT2_BPE) ||
                     (!given(S, MGF_TOKENIZER) && given(S, MGF_MERGE_FILE));
     if (!st && given(S, MGF_TOKENIZER) && (ival(S, MGF_TOKENIZER) == MGF_TOK_BERT_LOWER ||
@@ -540,6 +625,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
       tps_module *d = &m->modules[last];
       int64_t old_hidden = d->hidden, old_layers = d->layers;
       st = apply_shape(S, d, &m->training, false, &applied);
+      if (!st) st = apply_noop(S, d, o.pp > 0 ? o.pp : m->training.pp, &o, &applied);
       for (int k = 0; !st && k < m->n_modules; k++)
         if (m->modules[k].type == TPS_MODULE_PROJECTOR && m->modules[k].output == old_hidden)
           m->modules[k].output = d->hidden; /* the projector feeds the decoder */
@@ -552,6 +638,7 @@ static tps_status apply_all(const mg_apply *S, tps_model *model, tps_run_overrid
       u->shape = TPS_ECO_SHAPE_OVERRIDDEN;
     }
   }
+  if (!st) st = apply_vpp_layers(S, m, &o, &applied);
   if (!st) {
     *model = *m;
     *over = o;

@@ -57,6 +57,19 @@ const mgf_flag mgf_flags[] = {
     {"--use-flash-attn", MGF_FLASH, MGF_SWITCH, false, NULL},
     {"--overlap-grad-reduce", MGF_OVERLAP, MGF_SWITCH, false, NULL},
     {"--tp-comm-overlap", MGF_TP_OVERLAP, MGF_SWITCH, false, NULL},
+    {"--grad-reduce-in-bf16", MGF_GRAD_BF16, MGF_SWITCH, false, NULL},
+    /* MindSpeed: the fp32 master weights stored as the bf16 weights plus a
+     * 16-bit residual (docs/zh/features/reuse-fp32-param.md) */
+    {"--reuse-fp32-param", MGF_REUSE_FP32, MGF_SWITCH, false, NULL},
+    /* MindSpeed: the MLP's activation function re-run in backward */
+    {"--recompute-activation-function", MGF_RECOMPUTE_ACT_FN, MGF_SWITCH, false, NULL},
+    {"--num-layers-per-virtual-pipeline-stage", MGF_VPP_LAYERS, MGF_INT, false, NULL},
+    {"--overlap-param-gather", MGF_PARAM_GATHER, MGF_SWITCH, false, NULL},
+    /* MindSpeed's CoC: each SP all-gather / reduce-scatter chunked against its
+     * GEMM, as --tp-comm-overlap (docs/zh/features/communication-over-computation.md) */
+    {"--use-ascend-coc", MGF_COC, MGF_SWITCH, false, NULL},
+    {"--coc-fused-kernel", MGF_COC_FUSED, MGF_SWITCH, false, NULL},
+    {"--coc-parallel-num", MGF_COC_NUM, MGF_INT, false, NULL},
     {"--sliding-window", MGF_SLIDING, MGF_INT, true, NULL},
     /* torchrun / torch.distributed.launch: cards = nproc_per_node x nnodes */
     {"--nproc_per_node", MGF_NPROC, MGF_INT, false, NULL},
@@ -90,6 +103,9 @@ const mgf_flag mgf_flags[] = {
     {"--mm-model", MGF_MM_MODEL, MGF_PATH, true, NULL},
     /* MindSpeed: decoder layers per pipeline stage, "12,16" */
     {"--num-layer-list", MGF_LAYER_LIST, MGF_LIST, false, NULL},
+    /* MindSpeed: layers (0-based, "61,62,63") that are identities, placed by
+     * the pipeline split like the others (docs/zh/features/noop-layers.md) */
+    {"--noop-layers", MGF_NOOP, MGF_LIST, true, NULL},
     /* context parallelism (docs/model.md, "Context parallelism") */
     {"--context-parallel-size", MGF_CP, MGF_INT, false, NULL},
     {"--context-parallel-algo", MGF_CP_ALGO, MGF_CHOICE, false, cp_algo_choices},
@@ -101,10 +117,17 @@ const mgf_flag mgf_flags[] = {
     {"--moe-ffn-hidden-size", MGF_MOE_FFN, MGF_INT, true, NULL},
     {"--moe-intermediate-size", MGF_MOE_FFN, MGF_INT, true, NULL}, /* MindSpeed-LLM */
     {"--moe-shared-expert-intermediate-size", MGF_SHARED_FFN, MGF_INT, true, NULL},
-    /* an integer; Megatron's list pattern "([0]+[1]*3)*8" is left unresolved */
-    {"--moe-layer-freq", MGF_MOE_FREQ, MGF_INT, true, NULL},
-    {"--first-k-dense-replace", MGF_FIRST_DENSE, MGF_INT, true, NULL}, /* MindSpeed-LLM */
+    /* an integer; Megatron's list pattern "([0]+[1]*3)*8" is left unresolved.
+     * MindSpeed-LLM scripts write -1 for both to mean every layer is MoE
+     * (transformer_block.py: layer i is MoE when i >= k and i % freq == 0) */
+    {"--moe-layer-freq", MGF_MOE_FREQ, MGF_INT_UNSET, true, NULL},
+    {"--first-k-dense-replace", MGF_FIRST_DENSE, MGF_INT_UNSET, true, NULL}, /* MindSpeed-LLM */
+    /* MindSpeed-LLM: shared experts of --moe-ffn-hidden-size each, run as one
+     * MLP of N x that width (features_manager/moe/shared_expert.py) */
+    {"--n-shared-experts", MGF_N_SHARED, MGF_INT, true, NULL},
     {"--moe-router-score-function", MGF_ROUTER_SCORE, MGF_CHOICE, true, score_choices},
+    /* DeepSeek-V3's per-expert score bias (aux-loss-free balancing) */
+    {"--moe-router-enable-expert-bias", MGF_ROUTER_BIAS, MGF_SWITCH, true, NULL},
     /* multi-head latent attention: Megatron's and MindSpeed-LLM's spellings */
     {"--multi-latent-attention", MGF_MLA, MGF_SWITCH, true, NULL},
     {"--q-lora-rank", MGF_Q_LORA, MGF_INT, true, NULL},
@@ -189,8 +212,8 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
       }
       if (!ok) {
         snprintf(why, sizeof why,
-                 "'%.60s' is not a comma-separated list of at most %d layer counts", txt,
-                 TPS_MAX_STAGES);
+                 "'%.60s' is not a comma-separated list of at most %d layer %s", txt,
+                 TPS_MAX_STAGES, f->id == MGF_NOOP ? "indexes" : "counts");
         mgf_unres_add(A->unres, spelled, txt, why, line);
         return;
       }
@@ -198,8 +221,13 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
       if (!comma) break;
       p = comma + 1;
     }
-    memcpy(A->list, list, (size_t)n * sizeof list[0]);
-    A->n_list = n;
+    if (f->id == MGF_NOOP) {
+      memcpy(A->noop, list, (size_t)n * sizeof list[0]);
+      A->n_noop = n;
+    } else {
+      memcpy(A->list, list, (size_t)n * sizeof list[0]);
+      A->n_list = n;
+    }
   } else if (f->kind == MGF_INT) {
     int64_t x;
     int64_t max = f->id == MGF_LAYERS ? IO_LAYERS_MAX : IO_COUNT_MAX;
@@ -209,6 +237,14 @@ static void take_flag(shx_reader *R, mgf_args *A, const mgf_flag *f, const char 
       return;
     }
     v->i = x;
+  } else if (f->kind == MGF_INT_UNSET) {
+    int64_t x;
+    if (!io_int_parse(txt, &x) || x < -1 || x > IO_COUNT_MAX) {
+      snprintf(why, sizeof why, "'%.60s' is not an integer >= 1, or 0 / -1 (not set)", txt);
+      mgf_unres_add(A->unres, spelled, txt, why, line);
+      return;
+    }
+    v->i = x < 1 ? 0 : x;
   } else if (f->kind == MGF_FRAC) {
     double x;
     if (!io_number_parse(txt, &x) || x < 0.0 || x > 1.0) {

@@ -5,6 +5,7 @@
 #define TPSIM_IO_MEGATRON_FLAGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/shell_read.h"
@@ -16,12 +17,15 @@ typedef enum {
   MGF_BF16, MGF_FP16, MGF_SWIGLU, MGF_FLASH, MGF_NORM, MGF_UNTIE, MGF_POSITION, MGF_ROTARY,
   MGF_PADDED_VOCAB, MGF_VOCAB, MGF_VOCAB_DIV, MGF_MAX_POS, MGF_KV_CHANNELS, MGF_NO_BIAS,
   MGF_QKV_BIAS, MGF_ATT_DROPOUT, MGF_HID_DROPOUT, MGF_OVERLAP, MGF_NPROC, MGF_NNODES,
-  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_VPP, MGF_MM_MODEL, MGF_LAYER_LIST, MGF_TP_OVERLAP, MGF_SLIDING,
+  MGF_TOKENIZER, MGF_MERGE_FILE, MGF_VPP, MGF_MM_MODEL, MGF_LAYER_LIST, MGF_TP_OVERLAP, MGF_GRAD_BF16, MGF_REUSE_FP32, MGF_RECOMPUTE_ACT_FN, MGF_VPP_LAYERS,
+  MGF_PARAM_GATHER, MGF_COC, MGF_COC_FUSED, MGF_COC_NUM, MGF_SLIDING,
   MGF_CP, MGF_CP_ALGO, MGF_ULYSSES, MGF_CP_COMM,
   /* mixture of experts, MLA, MTP */
   MGF_EXPERTS, MGF_TOPK, MGF_MOE_FFN, MGF_SHARED_FFN, MGF_MOE_FREQ, MGF_FIRST_DENSE,
   MGF_ROUTER_SCORE, MGF_MLA, MGF_Q_LORA, MGF_KV_LORA, MGF_QK_NOPE, MGF_QK_ROPE, MGF_V_HEAD,
-  MGF_MTP,
+  MGF_MTP, MGF_N_SHARED, MGF_ROUTER_BIAS,
+  /* MindSpeed's no-op (identity) layers: the pipeline placement */
+  MGF_NOOP,
   /* FP8 training (Transformer Engine) */
   MGF_FP8, MGF_FP8_AMAX, MGF_FP8_PGATHER,
   /* expert parallelism and the token dispatcher */
@@ -31,12 +35,14 @@ typedef enum {
 typedef enum {
   MGF_SWITCH, /* no value */
   MGF_INT,    /* integer >= 1 */
+  MGF_INT_UNSET, /* integer >= 1, or 0 / -1: not set (MindSpeed-LLM's --moe-layer-freq -1) */
   MGF_FRAC,   /* number in [0, 1] */
   MGF_POSNUM, /* number > 0 */
   MGF_CHOICE, /* one of choices */
   MGF_GIVEN,  /* takes a value, which only needs to be there (a file name) */
   MGF_PATH,   /* a file name, kept in mgf_args.path */
-  MGF_LIST    /* comma-separated integers >= 0, kept in mgf_args.list */
+  MGF_LIST    /* comma-separated integers >= 0, kept in mgf_args.list (--noop-layers:
+                 mgf_args.noop) */
 } mgf_kind;
 
 /* One row of the flag table; an id may have several spellings. */
@@ -81,8 +87,10 @@ typedef struct mgf_val {
 struct flc_seen;
 typedef struct mgf_args {
   mgf_val val[MGF_N];
+  int64_t noop[TPS_MAX_STAGES];   /* --noop-layers: 0-based layer indexes */
+  int n_noop;
   char path[MGF_PATH_MAX];        /* --mm-model FILE, as written (the only MGF_PATH flag) */
-  int64_t list[TPS_MAX_STAGES];   /* --num-layer-list (the only MGF_LIST flag) */
+  int64_t list[TPS_MAX_STAGES];   /* --num-layer-list */
   int n_list;
   tps_eco_unresolved *unres; /* recognised flags whose value is not usable */
   struct flc_seen *seen;     /* flags of the classification table and unknown
@@ -103,5 +111,14 @@ void mgf_flag_names(const char **names);
 /* Appends an item to the unresolved list (counts it as dropped when full). */
 void mgf_unres_add(tps_eco_unresolved *u, const char *arg, const char *text, const char *why,
                    int line);
+
+/* MindSpeed's --noop-layers (noop_layers.c): with noop (n_noop 0-based
+ * indexes, each below layers) as identities, *real_layers gets the real
+ * layers and, when pp > 1, real[s] those of stage s of the split that
+ * stage_layers gives (n_stages == pp; 0: an even split). False with why
+ * when the indexes or the split do not hold. */
+bool mgf_noop_place(int64_t layers, int64_t pp, const int64_t *stage_layers, int n_stages,
+                    const int64_t *noop, int n_noop, int64_t *real, int64_t *real_layers,
+                    char *why, size_t why_size);
 
 #endif

@@ -129,7 +129,7 @@ static const io_key module_keys[M_N] = {
 enum {
   T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
   T_CP, T_CP_ALGO, T_ULYSSES, T_EP, T_ETP,
-  T_PRECISION, T_FP8, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP,
+  T_PRECISION, T_FP8, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP, T_GRAD_BF16, T_PARAM_GATHER, T_REUSE_FP32, T_RECOMPUTE_ACT,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const io_key training_keys[T_N] = {
@@ -173,6 +173,10 @@ static const io_key training_keys[T_N] = {
     [T_FLASH] = TR_BOOL(flash_attention, 1, "fused attention"),
     [T_OVERLAP] = TR_BOOL(overlap_grad_reduce, 0, "DP reduction overlaps backward"),
     [T_TP_OVERLAP] = TR_BOOL(tp_comm_overlap, 0, "TP collectives overlap their GEMMs (needs sp)"),
+    [T_REUSE_FP32] = TR_BOOL(reuse_fp32_param, 0, "master weights kept as bf16 weights + a residual (MindSpeed; bf16 only)"),
+    [T_RECOMPUTE_ACT] = TR_BOOL(recompute_activation, 0, "MLP activation re-run in backward (MindSpeed)"),
+    [T_PARAM_GATHER] = TR_BOOL(overlap_param_gather, 0, "distributed optimizer's weight all-gather overlaps forward"),
+    [T_GRAD_BF16] = TR_BOOL(grad_reduce_bf16, 0, "gradients kept and reduced in bf16, not fp32 (bf16 only)"),
     [T_VOCAB_DIVISOR] = TR_INT(vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR, CMAX,
                                "vocabulary padded to a multiple of divisor x tp"),
     /* 0 when absent (min 0: zero allowed) */

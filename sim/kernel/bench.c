@@ -190,7 +190,9 @@ static void print_table(const kresults *r) {
   const kinst *k = r->k;
   const kcfg *c = r->cfg;
   const kbench_opts *o = r->o;
-  printf("tp-kernel: tp %d, sp %s, hidden %lld, heads %lld, kv heads %lld, ffn %lld, seq %lld, "
+  printf("tp-kernel: ");
+  if (k->d.cp > 1) printf("cp %d (%s), ", k->d.cp, tps_cp_algo_name(c->cp_algo));
+  printf("tp %d, sp %s, hidden %lld, heads %lld, kv heads %lld, ffn %lld, seq %lld, "
          "micro-batch %lld, layers %lld, %s, %s, fp32\n",
          k->d.tp, c->sp ? "on" : "off", (long long)c->hidden, (long long)c->heads,
          (long long)c->kv_heads, (long long)c->ffn, (long long)c->seq, (long long)c->batch,
@@ -238,11 +240,11 @@ static void print_table(const kresults *r) {
   stat2 st = stats(r->step, r->steps, 1);
   printf("step time (forward + backward, %lld layers): median %.3f ms, min %.3f ms, "
          "%.0f tokens/s\n",
-         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)(k->d.m * k->d.dp) / st.median);
+         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)k_tokens(&k->d) / st.median);
   printf("memory per rank (MiB): VmHWM = buffers + runtime; buffers = weights + grads + saved + "
          "scratch; the lowering saves %.1f per layer x %lld layers\n",
          lowering_saved(k) / 1048576.0, (long long)c->layers);
-  for (int p = 0; p < k->d.tp * k->d.dp; p++) {
+  for (int p = 0; p < k_ranks(&k->d); p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     const double mib = 1.0 / 1048576.0;
     printf("  rank %d: VmHWM %.1f = %.1f + %.1f; buffers %.1f = %.1f + %.1f + %.1f + %.1f; "
@@ -259,12 +261,14 @@ static void write_json_body(FILE *f, const kresults *r) {
   const kbench_opts *o = r->o;
   fprintf(f, "{\n  \"tool\": \"tp-kernel\",\n  \"version\": \"%s\",\n", KB_VERSION);
   fprintf(f,
-          "  \"config\": {\"tp\": %d, \"sp\": %s, \"hidden\": %lld, \"heads\": %lld, "
+          "  \"config\": {\"tp\": %d, \"cp\": %d, \"cp_algo\": \"%s\", \"sp\": %s, "
+          "\"hidden\": %lld, \"heads\": %lld, "
           "\"kv_heads\": %lld, \"head_dim\": %lld, \"ffn\": %lld, \"seq_len\": %lld, "
           "\"micro_batch\": %lld, \"layers\": %lld, \"mlp\": \"%s\", \"norm\": \"%s\", "
           "\"precision\": \"fp32\", \"flash_attention\": false, \"steps\": %lld, "
           "\"warmup\": %lld, \"seed\": %llu},\n",
-          k->d.tp, c->sp ? "true" : "false", (long long)c->hidden, (long long)c->heads,
+          k->d.tp, k->d.cp, tps_cp_algo_name(c->cp_algo), c->sp ? "true" : "false",
+          (long long)c->hidden, (long long)c->heads,
           (long long)c->kv_heads, (long long)k->d.hd, (long long)c->ffn, (long long)c->seq,
           (long long)c->batch, (long long)c->layers, c->mlp == TPS_MLP_SWIGLU ? "swiglu" : "gelu",
           c->norm == TPS_NORM_RMSNORM ? "rmsnorm" : "layernorm", (long long)r->steps,
@@ -272,7 +276,7 @@ static void write_json_body(FILE *f, const kresults *r) {
   fprintf(f,
           "  \"machine\": {\"ranks\": %d, \"ranks_per_node\": %d, \"cpus_online\": %d, "
           "\"oversubscribed\": %s, \"blas_threads_per_rank\": 1, \"mpi_library\": ",
-          k->d.tp * k->d.dp, o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
+          k_ranks(&k->d), o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
   jstr(f, o->mpi_library);
   fputs(", \"blas_library\": ", f);
   jstr(f, k_blas_library());
@@ -293,9 +297,9 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, r->step[s]);
   }
   fputs("],\n", f);
-  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)(k->d.m * k->d.dp));
+  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)k_tokens(&k->d));
   fputs("  \"tokens_per_s\": ", f);
-  jnum(f, (double)(k->d.m * k->d.dp) / stats(r->step, r->steps, 1).median);
+  jnum(f, (double)k_tokens(&k->d) / stats(r->step, r->steps, 1).median);
   fputs(",\n  \"ops\": [\n", f);
   int g = 0;
   double eff_min = INFINITY;
@@ -370,7 +374,7 @@ static void write_json_body(FILE *f, const kresults *r) {
   fputs(",\n  \"memory\": {\"lowering_saved_bytes_per_layer\": ", f);
   jnum(f, lowering_saved(k));
   fputs(", \"ranks\": [\n", f);
-  for (int p = 0; p < k->d.tp * k->d.dp; p++) {
+  for (int p = 0; p < k_ranks(&k->d); p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     fprintf(f, "    {\"rank\": %d, \"vmhwm_bytes\": ", p);
     jnum(f, m[M_HWM]);
@@ -386,7 +390,7 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, m[M_SCRATCH]);
     fputs(", \"total\": ", f);
     jnum(f, m[M_TOTAL]);
-    fprintf(f, "}}%s\n", p + 1 < k->d.tp * k->d.dp ? "," : "");
+    fprintf(f, "}}%s\n", p + 1 < k_ranks(&k->d) ? "," : "");
   }
   fputs("  ]}\n}\n", f);
 }

@@ -18,15 +18,16 @@ typedef enum {
 typedef struct item {
   char name[48];
   ktensor t;
+  bool cp_reduced;         /* all-reduced over CP: only CP rank 0's copy is placed */
   const float *loc, *ref;  /* this rank's shard; the reference (rank 0) */
   int64_t lrows, lcols;    /* shard shape */
   int64_t grows, gcols;    /* global shape */
   combine how;
 } item;
 
-/* Relative error of one tensor over the TP group (meaningful on rank 0). */
+/* Relative error of one tensor over the TP x CP ranks (meaningful on rank 0). */
 static double compare(const item *it, const kcfg *cfg, MPI_Comm comm) {
-  int rank = 0, tp = 1;
+  int rank = 0, tp = 1; /* tp: every rank of comm */
   KMPI(MPI_Comm_rank(comm, &rank));
   KMPI(MPI_Comm_size(comm, &tp));
   const int64_t cnt = it->lrows * it->lcols, gcnt = it->grows * it->gcols;
@@ -43,6 +44,7 @@ static double compare(const item *it, const kcfg *cfg, MPI_Comm comm) {
     kdims d;
     char msg[256];
     if (!k_dims(cfg, tp, r, &d, msg, sizeof msg)) k_fail("%s", msg);
+    if (it->cp_reduced && d.cp_rank != 0) continue;
     const float *v = all + (int64_t)r * cnt;
     for (int64_t lr = 0; lr < it->lrows; lr++) {
       const int64_t gr = k_global_row(&d, it->t, lr);
@@ -94,8 +96,9 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
     it_->grows = GR;                                                                   \
     it_->gcols = GC;                                                                   \
     it_->how = HOW;                                                                    \
+    it_->cp_reduced = T != KT_INPUT;                                                   \
   } while (0)
-  const int64_t rows = d->m * d->dp;
+  const int64_t rows = k_tokens(d); /* the whole micro-batch of every rank */
   ADD("output", KT_INPUT, k->xs[L], ref ? ref->xs[L] : NULL, d->ml, h, rows, h, rep);
   ADD("input.grad", KT_INPUT, k->dres[0], ref ? ref->dres[0] : NULL, d->ml, h, rows, h, rep);
   for (int64_t l = 0; l < L; l++) {
@@ -173,6 +176,7 @@ static double fd_tensor(kinst *k, float *p, const float *grad, int64_t n, int ta
 static kcfg fd_config(const kcfg *cfg) {
   kcfg t = *cfg;
   t.ep = 0; /* one rank: EP 1 */
+  t.cp = 1; /* the reference: one rank sees the whole sequence */
   if (cfg->hidden <= 64 && cfg->ffn <= 256 && cfg->moe_ffn <= 256 && cfg->seq * cfg->batch <= 32 &&
       cfg->layers <= 3)
     return t;
@@ -248,9 +252,11 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
     return 2;
   }
   k_step(&k);
+  k_cp_reduce_grads(&k);
   memset(&ref, 0, sizeof ref);
   if (rank == 0) {
     kcfg rc = *cfg;
+    rc.cp = 1; /* the reference sees the whole sequence on one rank */
     if (cfg->experts > 0) { /* one rank: every rank's sequences, all experts */
       rc.batch = cfg->batch * tp;
       rc.ep = 0;
@@ -261,6 +267,11 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
       printf("check: EP = %d over %d data-parallel ranks (%lld experts, top-%lld) against one rank "
              "with all experts and all %lld sequences, one forward + backward, %lld layers\n",
              k.d.ep, tp, (long long)cfg->experts, (long long)cfg->topk, (long long)rc.batch,
+             (long long)cfg->layers);
+    else if (k.d.cp > 1)
+      printf("check: TP = %d x CP = %d (%s, sp %s) against one rank, one forward + backward, "
+             "%lld layers; weight gradients summed over CP\n",
+             k.d.tp, k.d.cp, tps_cp_algo_name(cfg->cp_algo), cfg->sp ? "on" : "off",
              (long long)cfg->layers);
     else
       printf("check: TP = %d (sp %s) against TP = 1, one forward + backward, %lld layers\n", tp,

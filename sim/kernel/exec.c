@@ -39,7 +39,7 @@ typedef struct attn_geom {
   float scale;
 } attn_geom;
 
-static attn_geom attn_geometry(const kinst *k, const tps_op *op) {
+static attn_geom attn_geometry(const tps_op *op) {
   attn_geom g;
   g.s = (int)op->seq;
   g.hd = (int)op->head_dim;
@@ -47,7 +47,7 @@ static attn_geom attn_geometry(const kinst *k, const tps_op *op) {
   g.kvl = (int)op->kv_heads;
   g.group = g.hq / g.kvl;
   g.batch = op->batch;
-  g.nqkv = k->d.nqkv;
+  g.nqkv = (int64_t)(g.hq + 2 * g.kvl) * g.hd; /* Ulysses: this rank's heads after the all-to-all */
   g.cw = (int64_t)g.hq * g.hd;
   g.ldq = (int)(g.batch * g.nqkv);
   g.ldc = (int)(g.batch * g.cw);
@@ -55,8 +55,8 @@ static attn_geom attn_geometry(const kinst *k, const tps_op *op) {
   return g;
 }
 
-static void attn_fwd(const kinst *k, const ksite *s) {
-  const attn_geom g = attn_geometry(k, s->op);
+static void attn_fwd(const ksite *s) {
+  const attn_geom g = attn_geometry(s->op);
   for (int64_t b = 0; b < g.batch; b++) {
     const float *base = s->x + b * g.nqkv;
     for (int h = 0; h < g.hq; h++) {
@@ -76,7 +76,7 @@ static void attn_fwd(const kinst *k, const ksite *s) {
 }
 
 static void attn_bwd(kinst *k, const ksite *s) {
-  const attn_geom g = attn_geometry(k, s->op);
+  const attn_geom g = attn_geometry(s->op);
   float *ds = k->ds; /* (s, s) */
   for (int64_t b = 0; b < g.batch; b++) {
     const float *base = s->x + b * g.nqkv;
@@ -127,9 +127,8 @@ static void collective(const kinst *k, tps_coll kind, const float *in, float *ou
       return;
     case TPS_COLL_ALL_TO_ALL:
     case TPS_COLL_RING_P2P:
-      /* Context-parallel ops: tp-kernel runs no CP ranks, and its check of
-       * the lowered layout (model.c) refuses a layer that has them. */
-      return;
+      /* Context-parallel ops run over the CP group (cp.c, before this). */
+      k_fail("collective %s is not run over the TP group", tps_coll_name(kind));
   }
 }
 
@@ -140,7 +139,9 @@ void k_exec_regather(kinst *k, ksite *f) {
 /* ---- dispatch ---- */
 
 void k_exec_fwd(kinst *k, ksite *s) {
+  /* ops of a role cp.c or moe.c executes, else by kind */
   if (k->moe && k_moe_fwd(k, s)) return;
+  if (k->cp && k_cp_exec(k, s, true)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
   switch (op->kind) {
@@ -148,7 +149,7 @@ void k_exec_fwd(kinst *k, ksite *s) {
       gemm_fwd(s);
       return;
     case TPS_OP_ATTENTION:
-      attn_fwd(k, s);
+      attn_fwd(s);
       return;
     case TPS_OP_NORM:
       km_norm_fwd(k->cfg.norm, s->rows, h, s->x, s->w, s->w2, s->y, s->st);
@@ -168,7 +169,9 @@ void k_exec_fwd(kinst *k, ksite *s) {
 }
 
 void k_exec_bwd(kinst *k, ksite *s) {
+  /* ops of a role cp.c or moe.c executes, else by kind */
   if (k->moe && k_moe_bwd(k, s)) return;
+  if (k->cp && k_cp_exec(k, s, false)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
   switch (op->kind) {

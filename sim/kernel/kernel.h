@@ -2,10 +2,12 @@
  *
  * A `kinst` is one instance of the stack on one TP group (an MPI
  * communicator of `tp` ranks; MPI_COMM_SELF gives the TP = 1 reference used
- * by --check). It is built from the SAME lowering the cost model uses
- * (tps_lower_layer): the op list fixes the order of execution and the op
- * names under which times are recorded; every op is bound to its buffers in
- * a `ksite`, and executed by the executor of its kind (exec.c).
+ * by --check), or on TP x CP ranks with context parallelism (cp.c), or on
+ * data- and expert-parallel ranks with an MoE MLP (moe.c). It is built from
+ * the SAME lowering the cost model uses (tps_lower_layer): the op list fixes
+ * the order of execution and the op names under which times are recorded;
+ * every op is bound to its buffers in a `ksite`, and executed by the executor
+ * of its role (cp.c, moe.c) or of its kind (exec.c).
  *
  * Layouts (all row-major fp32). Tokens are ordered sequence-major as in
  * Megatron's [s, b, h]: global token row t = s * micro_batch + b, so a
@@ -30,40 +32,59 @@ typedef struct kcfg {
   tps_mlp_kind mlp;
   tps_norm_kind norm;
   bool sp;
+  int64_t cp;            /* context-parallel ranks (1: none); MPI ranks = TP x CP */
+  tps_cp_algo cp_algo;   /* ring or Ulysses (cp.c) */
   uint64_t seed; /* weights and inputs are hashes of (seed, tensor, indices) */
   /* MoE (moe.c): experts > 0 makes every block's MLP routed experts */
   int64_t experts, topk, moe_ffn, ep; /* ep 0: all ranks */
 } kcfg;
 
-/* Per-rank dimensions derived from a kcfg and the TP group. */
+/* Per-rank dimensions derived from a kcfg and the MPI ranks. With context
+ * parallelism (cp > 1) the MPI ranks are TP x CP in Megatron's order (TP
+ * fastest: world rank = cp_rank * tp + rank) and every count below is of this
+ * rank's seq_l = seq / cp positions of each sequence (m = seq_l * batch).
+ * With experts (moe.c) TP is 1 and each rank is a data-parallel rank with
+ * its own micro-batch (dp = 1 without experts, cp = 1 with them). */
 typedef struct kdims {
   int tp, rank;
+  int cp, cp_rank;           /* CP ranks and this rank's place in its CP group */
+  bool ring;                 /* CP by ring attention (else Ulysses when cp > 1) */
+  int dp, dp_rank, ep, ep_rank; /* MoE: data-parallel and expert-parallel ranks */
+  int64_t seq_l, batch;      /* positions per sequence on this rank; sequences of its micro-batch */
   int64_t h, hd, m, ml;
   int64_t hq, kvl;          /* heads on this rank */
   int64_t q_first, kv_first; /* global index of this rank's first q / kv head */
   int64_t nqkv;              /* (hq + 2 kvl) * hd: width of the QKV shard */
-  int64_t fl, nup;           /* ffn / tp; width of the mlp_up shard */
+  int64_t fl, nup;           /* ffn / tp; width of the mlp_up shard (0 with experts) */
   int64_t row0;              /* first global token row of the residual shard */
   bool gathered;             /* SP with tp > 1: f/g move data along the sequence */
-  /* MoE (moe.c): TP 1, each rank a data-parallel rank with its own
-   * micro-batch; dp = 1 without experts */
-  int dp, dp_rank, ep, ep_rank;
-  int64_t batch;             /* sequences of this rank's micro-batch */
-  int64_t el, fe, nupe;      /* local experts, one expert's width, its up width */
+  int64_t el, fe, nupe;      /* MoE: local experts, one expert's width, its up width */
 } kdims;
 
-/* The ops of a block, by the names of tpsim/ops.h (CONTRACT order). */
+/* The roles of a block's ops, in the order the lowering emits them (CONTRACT
+ * order of tpsim/ops.h). A block has the dense roles, plus the CP ops of its
+ * layout (Ulysses: cp_qkv_a2a and cp_out_a2a; ring: cp_ring_kv), with the
+ * MoE MLP (router .. moe_unpermute) instead of mlp_f .. mlp_g under
+ * --experts (model.c, in_block). check_lowering pairs op i with its
+ * role; kinst.op_of / role_of map one to the other. */
 typedef enum {
-  K_ATTN_NORM, K_ATTN_F, K_QKV, K_ATTN_CORE, K_ATTN_OUT, K_ATTN_G, K_ATTN_RESIDUAL,
-  K_MLP_NORM, K_MLP_F, K_MLP_UP, K_MLP_ACT, K_MLP_DOWN, K_MLP_G, K_MLP_RESIDUAL,
-  K_NOPS, /* the dense block's ops; an MoE block's MLP (moe.c) replaces
-             mlp_f .. mlp_g with these: */
-  K_ROUTER = K_NOPS, K_MOE_PERMUTE, K_MOE_DISPATCH, K_MOE_GATHER, K_EXPERTS_UP, K_EXPERTS_ACT,
+  K_ATTN_NORM, K_ATTN_F, K_QKV, K_CP_QKV_A2A, K_ATTN_CORE, K_CP_RING_KV, K_CP_OUT_A2A,
+  K_ATTN_OUT, K_ATTN_G, K_ATTN_RESIDUAL,
+  K_MLP_NORM, K_MLP_F, K_MLP_UP, K_MLP_ACT, K_MLP_DOWN, K_MLP_G,
+  K_ROUTER, K_MOE_PERMUTE, K_MOE_DISPATCH, K_MOE_GATHER, K_EXPERTS_UP, K_EXPERTS_ACT,
   K_EXPERTS_DOWN, K_MOE_SCATTER, K_MOE_COMBINE, K_MOE_UNPERMUTE,
+  K_MLP_RESIDUAL,
   K_NROLES
 } krole;
 
-extern const char *const k_role_names[K_NROLES];
+static inline bool k_role_is_cp(krole r) {
+  return r == K_CP_QKV_A2A || r == K_CP_RING_KV || r == K_CP_OUT_A2A;
+}
+static inline bool k_role_is_moe(krole r) { return r >= K_ROUTER && r <= K_MOE_UNPERMUTE; }
+static inline bool k_role_is_dense_mlp(krole r) { return r >= K_MLP_F && r <= K_MLP_G; }
+
+/* The op name (tpsim/ops.h) of a role. */
+const char *k_role_name(krole r);
 
 /* One op of one layer bound to its buffers. Which fields an executor reads:
  *   GEMM        fwd y(m, n) = x(m, k) w(k, n); bwd dw = x^T dy, dx = dy w^T
@@ -147,6 +168,7 @@ typedef struct kinst {
   kbytes bytes;
   /* timing of the current step: seconds per op, summed over layers */
   double *t_fwd, *t_bwd, *t_regather; /* [ops.n] */
+  struct kcp *cp;       /* context parallelism's groups and buffers (cp.c); NULL without */
   struct kmoe *moe;     /* MoE state (moe.c), NULL without experts */
 } kinst;
 
@@ -172,12 +194,17 @@ const char *k_blas_library(void);
 
 /* ---- model.c: instance lifecycle and one step ---- */
 
-/* Derives the per-rank dimensions of rank `rank` of `ranks` (TP ranks, or
- * with experts data-parallel ones at TP 1); on a size that does not divide
- * what it must, writes a one-sentence message naming the numbers into msg
- * and returns false. */
-bool k_dims(const kcfg *cfg, int ranks, int rank, kdims *d, char *msg, size_t msg_len);
-/* Builds an instance on `comm` (its size is the TP size; with experts the
+/* Derives the per-rank dimensions of rank `rank` of `nranks` MPI ranks (TP =
+ * nranks / cfg->cp; with experts the ranks are data-parallel ones at TP 1);
+ * on a TP, CP or EP size that does not divide what it must, or --cp with
+ * --experts, writes a one-sentence message naming the numbers into msg and
+ * returns false. */
+bool k_dims(const kcfg *cfg, int nranks, int rank, kdims *d, char *msg, size_t msg_len);
+/* MPI ranks of an instance (TP x CP x data-parallel) and the tokens one step
+ * runs over all of them. */
+int k_ranks(const kdims *d);
+int64_t k_tokens(const kdims *d);
+/* Builds an instance on `comm` (its size is TP x CP; with experts the
  * data-parallel ranks, kernel.h "moe.c"): lowers the block,
  * checks the lowering against the kernel's own shapes, allocates every
  * buffer once and fills weights and input from their global indices.
@@ -210,6 +237,34 @@ void k_exec_fwd(kinst *k, ksite *s);
 void k_exec_bwd(kinst *k, ksite *s);
 /* The SP re-gather of a column GEMM's input before its backward. */
 void k_exec_regather(kinst *k, ksite *f);
+
+/* ---- cp.c: context parallelism (ring attention, Ulysses all-to-all) ---- */
+
+/* CP's own refusals, given the TP size: the sequence split (ring: 2 x cp
+ * chunks, Ulysses: cp) and Ulysses' whole heads per rank. */
+bool k_cp_check(const kcfg *cfg, int tp, char *msg, size_t msg_len);
+/* Global sequence position of local position sl of this CP rank. */
+int64_t k_cp_position(const kdims *d, int64_t sl);
+/* Splits comm into the TP group (k->comm) and the CP group; sets the run's
+ * CP fields as the engine resolves them. No groups without CP. */
+void k_cp_begin(kinst *k, MPI_Comm comm);
+/* Checks the group, stride, tensor and collective of the lowering's CP op
+ * `op` in role `role` (cp_ring_kv, cp_qkv_a2a, cp_out_a2a) against this
+ * layout; false with a message otherwise. */
+bool k_cp_check_op(const kinst *k, krole role, const tps_op *op, char *msg, size_t msg_len);
+/* The attention core's shape this rank runs: query and key positions per
+ * sequence, query and KV heads. */
+void k_cp_core_shape(const kdims *d, int64_t seq, int64_t *q_seq, int64_t *kv_seq,
+                     int64_t *heads, int64_t *kv_heads);
+/* After bind(): allocates the CP buffers and binds the CP ops' sites. */
+void k_cp_init(kinst *k);
+void k_cp_free(kinst *k);
+/* Executes a CP op (a cp_* collective, or the ring's attention core);
+ * false when the site is not one. */
+bool k_cp_exec(kinst *k, ksite *s, bool fwd);
+/* Sums every weight gradient over the CP group (what Megatron's gradient
+ * all-reduce over DP x CP does), so each CP rank holds the whole gradient. */
+void k_cp_reduce_grads(kinst *k);
 
 /* ---- moe.c: the MoE MLP with expert-parallel ranks ----
  *

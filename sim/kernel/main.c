@@ -1,6 +1,8 @@
 /* tp-kernel: the bundled reference tensor-parallel transformer stack.
  *
- * Each MPI rank is one TP rank (TP = number of ranks); the matrix work goes
+ * Each MPI rank is one TP rank (TP = number of ranks, or ranks / --cp with
+ * context parallelism, TP fastest; with --experts the ranks are data- and
+ * expert-parallel ones at TP 1, and --cp is refused); the matrix work goes
  * through CBLAS with one BLAS thread per rank, the communication through MPI
  * collectives. The layer is the lowering of tpsim/ops.h, executed op by op;
  * see docs/kernel.md. Exit status: 0 success, 1 a run or --check failed,
@@ -36,6 +38,7 @@ typedef struct kargs {
   const char *json;
   const char *bench;
   bool bench_quick;
+  const char *cp_algo;
 } kargs;
 
 /* The option table: parses the command line and prints --help. */
@@ -53,6 +56,12 @@ static kopt *options(kargs *a, int *n) {
   OPT("mlp", "gelu|swiglu", OT_MLP, &a->cfg.mlp, 0, "MLP activation (default gelu)");
   OPT("norm", "layernorm|rmsnorm", OT_NORM, &a->cfg.norm, 0, "normalisation (default layernorm)");
   OPT("sp", NULL, OT_FLAG, &a->sp, 0, "sequence parallelism (norms and residuals on a sequence shard)");
+  OPT("cp", "N", OT_INT, &a->cfg.cp, 1,
+      "context-parallel ranks (default 1): MPI ranks = TP x CP, TP fastest; each CP rank holds "
+      "seq / CP positions (not with --experts)");
+  OPT("cp-algo", "ring|ulysses", OT_STR, &a->cp_algo, 0,
+      "how attention crosses the CP ranks (default ring): K/V blocks around a ring, or "
+      "all-to-all of heads");
   OPT("experts", "E", OT_INT, &a->cfg.experts, 1,
       "mixture of experts: every MLP is E routed experts; the ranks are data- and "
       "expert-parallel, TP 1 (docs/kernel.md)");
@@ -87,7 +96,7 @@ static void print_help(kargs *a) {
   kopt *t = options(a, &n);
   printf("usage: mpirun -n TP tp-kernel [options]   (or the launcher: tp-kernel-run -n TP [options])\n"
          "One tensor-parallel transformer stack, forward and backward in fp32: TP = number of MPI\n"
-         "ranks. Times every op of the lowering (tpsim/ops.h) and compares GEMMs with sgemm.\n\n");
+         "ranks (/ --cp; --experts: TP 1). Times every op of the lowering (tpsim/ops.h) and compares GEMMs with sgemm.\n\n");
   for (int i = 0; i < n; i++) {
     char lhs[64];
     snprintf(lhs, sizeof lhs, "--%s%s%s", t[i].name, t[i].meta ? " " : "", t[i].meta ? t[i].meta : "");
@@ -198,6 +207,7 @@ int main(int argc, char **argv) {
   a.cfg.layers = 2;
   a.cfg.mlp = TPS_MLP_GELU;
   a.cfg.norm = TPS_NORM_LAYERNORM;
+  a.cfg.cp = 1;
   a.steps = 10;
   a.warmup = 2;
   a.seed = 1234;
@@ -206,6 +216,11 @@ int main(int argc, char **argv) {
   int status = 0;
   if (!parse(argc, argv, &a, msg, sizeof msg)) {
     if (rank == 0) fprintf(stderr, "tp-kernel: %s\nhint: tp-kernel --help\n", msg);
+    status = 2;
+  } else if (a.cp_algo && strcmp(a.cp_algo, "ring") != 0 && strcmp(a.cp_algo, "ulysses") != 0) {
+    if (rank == 0)
+      fprintf(stderr, "tp-kernel: --cp-algo: '%s' is not one of ring, ulysses\nhint: tp-kernel --help\n",
+              a.cp_algo);
     status = 2;
   } else if (a.help || a.version) {
     if (rank == 0) {
@@ -221,6 +236,7 @@ int main(int argc, char **argv) {
     if (cfg.experts > 0 && cfg.topk == 0) cfg.topk = 2;
     if (cfg.experts > 0 && cfg.moe_ffn == 0) cfg.moe_ffn = cfg.ffn;
     cfg.sp = a.sp;
+    cfg.cp_algo = a.cp_algo && strcmp(a.cp_algo, "ulysses") == 0 ? TPS_CP_ULYSSES : TPS_CP_RING;
     cfg.seed = (uint64_t)a.seed;
 
     MPI_Comm tpc, node;

@@ -7,31 +7,70 @@
 
 #include "kernel.h"
 
-const char *const k_role_names[K_NROLES] = {
-    "attn_norm", "attn_f", "qkv",      "attn_core", "attn_out", "attn_g", "attn_residual",
-    "mlp_norm",  "mlp_f",  "mlp_up",   "mlp_act",   "mlp_down", "mlp_g",  "mlp_residual",
-    "router", "moe_permute", "moe_dispatch", "moe_gather", "experts_up", "experts_act",
-    "experts_down", "moe_scatter", "moe_combine", "moe_unpermute"};
+#define ROLE(R, NAME, KIND) [R] = {NAME, KIND}
+static const struct {
+  const char *name;
+  tps_op_kind kind;
+} role_table[K_NROLES] = {
+    ROLE(K_ATTN_NORM, "attn_norm", TPS_OP_NORM),
+    ROLE(K_ATTN_F, "attn_f", TPS_OP_COLLECTIVE),
+    ROLE(K_QKV, "qkv", TPS_OP_GEMM),
+    ROLE(K_CP_QKV_A2A, "cp_qkv_a2a", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_CORE, "attn_core", TPS_OP_ATTENTION),
+    ROLE(K_CP_RING_KV, "cp_ring_kv", TPS_OP_COLLECTIVE),
+    ROLE(K_CP_OUT_A2A, "cp_out_a2a", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_OUT, "attn_out", TPS_OP_GEMM),
+    ROLE(K_ATTN_G, "attn_g", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_RESIDUAL, "attn_residual", TPS_OP_RESIDUAL),
+    ROLE(K_MLP_NORM, "mlp_norm", TPS_OP_NORM),
+    ROLE(K_MLP_F, "mlp_f", TPS_OP_COLLECTIVE),
+    ROLE(K_MLP_UP, "mlp_up", TPS_OP_GEMM),
+    ROLE(K_MLP_ACT, "mlp_act", TPS_OP_ACTIVATION),
+    ROLE(K_MLP_DOWN, "mlp_down", TPS_OP_GEMM),
+    ROLE(K_MLP_G, "mlp_g", TPS_OP_COLLECTIVE),
+    ROLE(K_ROUTER, "router", TPS_OP_GEMM),
+    ROLE(K_MOE_PERMUTE, "moe_permute", TPS_OP_ACTIVATION),
+    ROLE(K_MOE_DISPATCH, "moe_dispatch", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_GATHER, "moe_gather", TPS_OP_COLLECTIVE),
+    ROLE(K_EXPERTS_UP, "experts_up", TPS_OP_GEMM),
+    ROLE(K_EXPERTS_ACT, "experts_act", TPS_OP_ACTIVATION),
+    ROLE(K_EXPERTS_DOWN, "experts_down", TPS_OP_GEMM),
+    ROLE(K_MOE_SCATTER, "moe_scatter", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_COMBINE, "moe_combine", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_UNPERMUTE, "moe_unpermute", TPS_OP_ACTIVATION),
+    ROLE(K_MLP_RESIDUAL, "mlp_residual", TPS_OP_RESIDUAL),
+};
+#undef ROLE
 
-static const tps_op_kind k_role_kinds[K_NROLES] = {
-    TPS_OP_NORM,     TPS_OP_COLLECTIVE, TPS_OP_GEMM,       TPS_OP_ATTENTION, TPS_OP_GEMM,
-    TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL, TPS_OP_NORM,       TPS_OP_COLLECTIVE, TPS_OP_GEMM,
-    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL,
-    TPS_OP_GEMM,       TPS_OP_ACTIVATION, TPS_OP_COLLECTIVE, TPS_OP_COLLECTIVE, TPS_OP_GEMM,
-    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_COLLECTIVE, TPS_OP_ACTIVATION};
+const char *k_role_name(krole r) { return role_table[r].name; }
 
 /* ---- dimensions ---- */
 
-bool k_dims(const kcfg *c, int ranks, int rank, kdims *d, char *msg, size_t len) {
+bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size_t len) {
   memset(d, 0, sizeof *d);
-  if (!k_moe_dims(c, ranks, rank, d, msg, len)) return false;
-  const int tp = c->experts > 0 ? 1 : ranks; /* MoE: the ranks are data-parallel */
-  if (c->experts > 0) rank = 0;
   if (c->hidden < 1 || c->heads < 1 || c->kv_heads < 1 || c->ffn < 1 || c->seq < 1 ||
       c->batch < 1 || c->layers < 1) {
     snprintf(msg, len, "every size must be >= 1");
     return false;
   }
+  const int cp = c->cp > 1 ? (int)c->cp : 1;
+  if (cp > 1 && c->experts > 0) {
+    snprintf(msg, len,
+             "--cp %d with --experts %lld: tp-kernel does not run context parallelism with an MoE "
+             "MLP (the MoE ranks are data-parallel ones at TP 1); run them apart",
+             cp, (long long)c->experts);
+    return false;
+  }
+  if (!k_moe_dims(c, nranks, world_rank, d, msg, len)) return false;
+  /* Megatron's rank order: TP fastest, then CP; with experts every rank is a
+   * data-parallel one at TP 1. */
+  if (nranks % cp != 0) {
+    snprintf(msg, len, "--cp %d does not divide the %d MPI ranks (ranks = TP x CP)", cp, nranks);
+    return false;
+  }
+  const int tp = c->experts > 0 ? 1 : nranks / cp, rank = world_rank % tp;
+  if (!k_cp_check(c, tp, msg, len)) return false;
+  const int64_t seq_l = c->seq / cp;
   if (c->hidden % c->heads != 0) {
     snprintf(msg, len, "--heads %lld does not divide --hidden %lld (head dim = hidden / heads)",
              (long long)c->heads, (long long)c->hidden);
@@ -59,18 +98,23 @@ bool k_dims(const kcfg *c, int ranks, int rank, kdims *d, char *msg, size_t len)
              (long long)c->ffn);
     return false;
   }
-  if (c->sp && c->seq % tp != 0) {
+  if (c->sp && seq_l % tp != 0) {
     snprintf(msg, len,
-             "TP size %d (MPI ranks) does not divide the sequence length %lld (--seq-len), "
+             "TP size %d (MPI ranks) does not divide the sequence length %lld (--seq-len%s), "
              "which sequence parallelism (--sp) splits",
-             tp, (long long)c->seq);
+             tp, (long long)seq_l, cp > 1 ? " / --cp" : "");
     return false;
   }
   d->tp = tp;
   d->rank = rank;
+  d->cp = cp;
+  d->cp_rank = world_rank / tp % cp;
+  d->ring = cp > 1 && c->cp_algo == TPS_CP_RING;
+  d->seq_l = seq_l;
+  d->batch = c->batch;
   d->h = c->hidden;
   d->hd = c->hidden / c->heads;
-  d->m = c->seq * c->batch;
+  d->m = seq_l * c->batch;
   d->ml = c->sp ? d->m / tp : d->m;
   d->hq = c->heads / tp;
   d->kvl = tps_kv_heads_per_rank(c->kv_heads, tp);
@@ -94,6 +138,10 @@ bool k_dims(const kcfg *c, int ranks, int rank, kdims *d, char *msg, size_t len)
   }
   return true;
 }
+
+int k_ranks(const kdims *d) { return d->tp * d->cp * d->dp; }
+
+int64_t k_tokens(const kdims *d) { return d->m * d->cp * d->dp; }
 
 /* ---- deterministic values from global indices ---- */
 
@@ -132,9 +180,11 @@ int64_t k_global_row(const kdims *d, ktensor t, int64_t r) {
     case KT_W_O: return d->q_first * d->hd + r;
     case KT_W_DOWN: return d->rank * d->fl + r;
     case KT_INPUT:
-    case KT_DOUT: /* MoE: row (s, b) of this rank's micro-batch is sequence dp_rank b + b */
-      if (d->dp > 1) return (r / d->batch * d->dp + d->dp_rank) * d->batch + r % d->batch;
-      return d->row0 + r;
+    case KT_DOUT: { /* rows are [s, b]: local position -> global position, and with
+                       data-parallel (MoE) ranks this rank's sequences dp_rank b .. */
+      const int64_t lr = d->row0 + r, s = k_cp_position(d, lr / d->batch);
+      return (s * d->dp + d->dp_rank) * d->batch + lr % d->batch;
+    }
     case KT_W_EUP: return d->ep_rank * d->el * d->h + r;
     case KT_W_EDOWN: return d->ep_rank * d->el * d->fe + r;
     default: return r;
@@ -175,6 +225,10 @@ static void layout(kinst *k, carver *cv) {
   const kdims *d = &k->d;
   const int64_t h = d->h, m = d->m, ml = d->ml, L = k->cfg.layers;
   const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
+  /* Softmax probabilities of the core (a ring keeps log-sum-exps instead: cp.c). */
+  const tps_op *core = &k->ops.ops[k->op_of[K_ATTN_CORE]];
+  const int64_t square = d->ring ? 0 : core->seq * core->seq;
+  const int64_t probs = core->batch * core->heads * square;
   kbytes *b = &k->bytes;
   memset(b, 0, sizeof *b);
   for (int64_t l = 0; l < L; l++) {
@@ -207,7 +261,7 @@ static void layout(kinst *k, carver *cv) {
     y->h1 = carve(cv, ml * h, &b->saved);
     y->h2 = carve(cv, ml * h, &b->saved);
     y->qkv = carve(cv, m * d->nqkv, &b->saved);
-    y->p = carve(cv, k->cfg.batch * d->hq * k->cfg.seq * k->cfg.seq, &b->saved);
+    y->p = carve(cv, probs, &b->saved);
     y->ctx = carve(cv, m * d->hq * d->hd, &b->saved);
     y->x2 = carve(cv, ml * h, &b->saved);
     y->u = carve(cv, m * d->nup, &b->saved);
@@ -228,7 +282,7 @@ static void layout(kinst *k, carver *cv) {
   k->dctx = carve(cv, m * d->hq * d->hd, &b->scratch);
   k->du = carve(cv, m * d->nup, &b->scratch);
   k->da = carve(cv, m * d->fl, &b->scratch);
-  k->ds = carve(cv, k->cfg.seq * k->cfg.seq, &b->scratch);
+  k->ds = carve(cv, square, &b->scratch);
   k->dout = carve(cv, ml * h, &b->scratch);
   b->total = b->weights + b->grads + b->saved + b->scratch;
 }
@@ -258,39 +312,53 @@ static bool check_gemm(const tps_op *op, int64_t m, int64_t k, int64_t n, char *
   return true;
 }
 
-/* The roles of the block's ops in order: the dense MLP, or the MoE one. */
-static int block_roles(const kinst *k, krole *want) {
-  int n = 0;
-  for (int r = K_ATTN_NORM; r <= K_MLP_NORM; r++) want[n++] = (krole)r;
-  const bool moe = k->cfg.experts > 0;
-  for (int r = moe ? K_ROUTER : K_MLP_F; r < (moe ? K_NROLES : K_MLP_RESIDUAL); r++) want[n++] = (krole)r;
-  want[n++] = K_MLP_RESIDUAL;
-  return n;
+/* Whether a role is in this instance's block: the CP ops of its layout, the
+ * dense MLP or the MoE one. */
+static bool in_block(const kinst *k, krole r) {
+  const kdims *d = &k->d;
+  if (r == K_CP_RING_KV) return d->ring;
+  if (r == K_CP_QKV_A2A || r == K_CP_OUT_A2A) return d->cp > 1 && !d->ring;
+  if (k_role_is_dense_mlp(r)) return k->cfg.experts <= 0;
+  if (k_role_is_moe(r)) return k->cfg.experts > 0;
+  return true;
 }
 
+/* Space-separated op names: of the lowering (ops), else of the roles. */
+static void name_list(const tps_op_list *ops, const krole *list, int n, char *out, size_t size) {
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    size_t used = strlen(out);
+    snprintf(out + used, size - used, "%s%s", i ? " " : "",
+             ops ? ops->ops[i].name : k_role_name(list[i]));
+  }
+}
+
+/* Pairs op i of the lowering with the i-th role of the block (op_of,
+ * role_of), then checks every op's shape against the kernel's. */
 static bool check_lowering(kinst *k, char *msg, size_t len) {
   const kdims *d = &k->d;
   const tps_op_list *ol = &k->ops;
   krole want[K_NROLES];
-  const int nwant = block_roles(k, want);
+  int nwant = 0;
+  for (int r = 0; r < K_NROLES; r++)
+    if (in_block(k, (krole)r)) want[nwant++] = (krole)r;
   if (ol->n != nwant) {
-    char got[512] = "";
-    for (int i = 0; i < ol->n; i++) {
-      size_t used = strlen(got);
-      snprintf(got + used, sizeof got - used, "%s%s", i ? " " : "", ol->ops[i].name);
-    }
-    MISMATCH("the block lowers to %d ops (%s); the kernel executes %d", ol->n, got, nwant);
+    char got[512], exp[512];
+    name_list(ol, NULL, ol->n, got, sizeof got);
+    name_list(NULL, want, nwant, exp, sizeof exp);
+    MISMATCH("the block lowers to %d ops (%s); the kernel executes %d (%s)", ol->n, got, nwant, exp);
   }
   for (int r = 0; r < K_NROLES; r++) k->op_of[r] = -1;
   for (int i = 0; i < nwant; i++) {
     const tps_op *op = &ol->ops[i];
     const krole role = want[i];
-    if (strcmp(op->name, k_role_names[role]) != 0 || op->kind != k_role_kinds[role])
+    if (strcmp(op->name, role_table[role].name) != 0 || op->kind != role_table[role].kind)
       MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", i, op->name, tps_op_kind_name(op->kind),
-               k_role_names[role], tps_op_kind_name(k_role_kinds[role]));
+               role_table[role].name, tps_op_kind_name(role_table[role].kind));
     k->op_of[role] = i;
     k->role_of[i] = role;
-    if (op->kind == TPS_OP_COLLECTIVE && role < K_NOPS) {
+    if (k_role_is_cp(role) && !k_cp_check_op(k, role, op, msg, len)) return false;
+    if (role == K_ATTN_F || role == K_ATTN_G || role == K_MLP_F || role == K_MLP_G) {
       bool is_g = role == K_ATTN_G || role == K_MLP_G;
       tps_coll f = expect_coll(k->cfg.sp, is_g, true), b = expect_coll(k->cfg.sp, is_g, false);
       if (op->fwd_coll != f || op->bwd_coll != b || op->group != d->tp)
@@ -306,23 +374,27 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
                (long long)d->ml);
   }
   const tps_op *o = ol->ops;
-  if (!check_gemm(&o[K_QKV], d->m, d->h, d->nqkv, msg, len)) return false;
-  if (!check_gemm(&o[K_ATTN_OUT], d->m, d->hq * d->hd, d->h, msg, len)) return false;
+  const int *of = k->op_of;
+  if (!check_gemm(&o[of[K_QKV]], d->m, d->h, d->nqkv, msg, len)) return false;
+  if (!check_gemm(&o[of[K_ATTN_OUT]], d->m, d->hq * d->hd, d->h, msg, len)) return false;
   if (k->cfg.experts > 0) {
     if (!k_moe_check_lowering(k, msg, len)) return false;
-  } else if (!check_gemm(&o[K_MLP_UP], d->m, d->h, d->nup, msg, len) ||
-             !check_gemm(&o[K_MLP_DOWN], d->m, d->fl, d->h, msg, len)) {
+  } else if (!check_gemm(&o[of[K_MLP_UP]], d->m, d->h, d->nup, msg, len) ||
+             !check_gemm(&o[of[K_MLP_DOWN]], d->m, d->fl, d->h, msg, len)) {
     return false;
   }
-  const tps_op *a = &o[K_ATTN_CORE];
-  if (a->batch != k->cfg.batch || a->seq != k->cfg.seq || a->heads != d->hq ||
-      a->kv_heads != d->kvl || a->head_dim != d->hd || !a->causal)
-    MISMATCH("attn_core is batch %lld seq %lld heads %lld kv %lld dim %lld%s, the kernel runs "
-             "batch %lld seq %lld heads %lld kv %lld dim %lld causal",
-             (long long)a->batch, (long long)a->seq, (long long)a->heads, (long long)a->kv_heads,
-             (long long)a->head_dim, a->causal ? " causal" : " non-causal",
-             (long long)k->cfg.batch, (long long)k->cfg.seq, (long long)d->hq, (long long)d->kvl,
-             (long long)d->hd);
+  const tps_op *a = &o[of[K_ATTN_CORE]];
+  int64_t seq, kv_seq, heads, kv_heads;
+  k_cp_core_shape(d, k->cfg.seq, &seq, &kv_seq, &heads, &kv_heads);
+  const int64_t a_kv_seq = a->kv_seq > 0 ? a->kv_seq : a->seq;
+  if (a->batch != k->cfg.batch || a->seq != seq || a_kv_seq != kv_seq || a->heads != heads ||
+      a->kv_heads != kv_heads || a->head_dim != d->hd || !a->causal)
+    MISMATCH("attn_core is batch %lld seq %lld (keys %lld) heads %lld kv %lld dim %lld%s, the "
+             "kernel runs batch %lld seq %lld (keys %lld) heads %lld kv %lld dim %lld causal",
+             (long long)a->batch, (long long)a->seq, (long long)a_kv_seq, (long long)a->heads,
+             (long long)a->kv_heads, (long long)a->head_dim, a->causal ? " causal" : " non-causal",
+             (long long)k->cfg.batch, (long long)seq, (long long)kv_seq, (long long)heads,
+             (long long)kv_heads, (long long)d->hd);
   return true;
 }
 
@@ -331,6 +403,7 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
 static void bind(kinst *k) {
   const int64_t L = k->cfg.layers, n = k->ops.n;
   const bool g = k->d.gathered;
+  const int *o = k->op_of; /* role -> op index */
   for (int64_t l = 0; l < L; l++) {
     klayer *y = &k->layers[l];
     ksite *s = &k->sites[l * n];
@@ -348,80 +421,79 @@ static void bind(kinst *k) {
       s[i].rows = k->d.ml;
     }
     const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
-    s[K_ATTN_NORM] = (ksite){.op = s[K_ATTN_NORM].op, .role = K_ATTN_NORM, .x = k->xs[l],
-                             .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL, .st = y->st1,
-                             .dy = dnorm, .dx = dprev, .dw = y->dg1, .dw2 = y->db1,
-                             .rows = k->d.ml, .regather = -1};
-    s[K_ATTN_F].x = y->h1;
-    s[K_ATTN_F].y = qkv_in;
-    s[K_ATTN_F].dy = k->dh;
-    s[K_ATTN_F].dx = dnorm;
-    s[K_QKV].x = qkv_in;
-    s[K_QKV].w = y->w_qkv;
-    s[K_QKV].y = y->qkv;
-    s[K_QKV].dy = k->dqkv;
-    s[K_QKV].dx = k->dh;
-    s[K_QKV].dw = y->dw_qkv;
-    s[K_QKV].regather = g ? K_ATTN_F : -1;
-    s[K_ATTN_CORE].x = y->qkv;
-    s[K_ATTN_CORE].y = y->ctx;
-    s[K_ATTN_CORE].st = y->p;
-    s[K_ATTN_CORE].dy = k->dctx;
-    s[K_ATTN_CORE].dx = k->dqkv;
-    s[K_ATTN_OUT].x = y->ctx;
-    s[K_ATTN_OUT].w = y->w_o;
-    s[K_ATTN_OUT].y = k->yfull;
-    s[K_ATTN_OUT].dy = g ? k->dfull : k->dx2;
-    s[K_ATTN_OUT].dx = k->dctx;
-    s[K_ATTN_OUT].dw = y->dw_o;
-    s[K_ATTN_G].x = k->yfull;
-    s[K_ATTN_G].y = branch;
-    s[K_ATTN_G].dy = k->dx2;
-    s[K_ATTN_G].dx = g ? k->dfull : k->dx2;
-    s[K_ATTN_RESIDUAL].x = k->xs[l];
-    s[K_ATTN_RESIDUAL].x2 = branch;
-    s[K_ATTN_RESIDUAL].y = y->x2;
-    s[K_ATTN_RESIDUAL].dy = k->dx2;
-    s[K_ATTN_RESIDUAL].dx = dprev;
-    s[K_MLP_NORM] = (ksite){.op = s[K_MLP_NORM].op, .role = K_MLP_NORM, .x = y->x2, .y = y->h2,
-                            .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2, .dy = dnorm,
-                            .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2, .rows = k->d.ml,
-                            .regather = -1};
-    ksite *res = &s[k->op_of[K_MLP_RESIDUAL]];
-    res->x = y->x2;
-    res->x2 = branch;
-    res->y = k->xs[l + 1];
-    res->dy = dcur;
-    res->dx = k->dx2;
+    s[o[K_ATTN_NORM]] = (ksite){.op = s[o[K_ATTN_NORM]].op, .role = K_ATTN_NORM,
+                                .x = k->xs[l], .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL,
+                                .st = y->st1, .dy = dnorm, .dx = dprev, .dw = y->dg1,
+                                .dw2 = y->db1, .rows = k->d.ml, .regather = -1};
+    s[o[K_ATTN_F]].x = y->h1;
+    s[o[K_ATTN_F]].y = qkv_in;
+    s[o[K_ATTN_F]].dy = k->dh;
+    s[o[K_ATTN_F]].dx = dnorm;
+    s[o[K_QKV]].x = qkv_in;
+    s[o[K_QKV]].w = y->w_qkv;
+    s[o[K_QKV]].y = y->qkv;
+    s[o[K_QKV]].dy = k->dqkv;
+    s[o[K_QKV]].dx = k->dh;
+    s[o[K_QKV]].dw = y->dw_qkv;
+    s[o[K_QKV]].regather = g ? o[K_ATTN_F] : -1;
+    s[o[K_ATTN_CORE]].x = y->qkv;
+    s[o[K_ATTN_CORE]].y = y->ctx;
+    s[o[K_ATTN_CORE]].st = y->p;
+    s[o[K_ATTN_CORE]].dy = k->dctx;
+    s[o[K_ATTN_CORE]].dx = k->dqkv;
+    s[o[K_ATTN_OUT]].x = y->ctx;
+    s[o[K_ATTN_OUT]].w = y->w_o;
+    s[o[K_ATTN_OUT]].y = k->yfull;
+    s[o[K_ATTN_OUT]].dy = g ? k->dfull : k->dx2;
+    s[o[K_ATTN_OUT]].dx = k->dctx;
+    s[o[K_ATTN_OUT]].dw = y->dw_o;
+    s[o[K_ATTN_G]].x = k->yfull;
+    s[o[K_ATTN_G]].y = branch;
+    s[o[K_ATTN_G]].dy = k->dx2;
+    s[o[K_ATTN_G]].dx = g ? k->dfull : k->dx2;
+    s[o[K_ATTN_RESIDUAL]].x = k->xs[l];
+    s[o[K_ATTN_RESIDUAL]].x2 = branch;
+    s[o[K_ATTN_RESIDUAL]].y = y->x2;
+    s[o[K_ATTN_RESIDUAL]].dy = k->dx2;
+    s[o[K_ATTN_RESIDUAL]].dx = dprev;
+    s[o[K_MLP_NORM]] = (ksite){.op = s[o[K_MLP_NORM]].op, .role = K_MLP_NORM, .x = y->x2,
+                               .y = y->h2, .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2,
+                               .dy = dnorm, .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2,
+                               .rows = k->d.ml, .regather = -1};
+    s[o[K_MLP_RESIDUAL]].x = y->x2;
+    s[o[K_MLP_RESIDUAL]].x2 = branch;
+    s[o[K_MLP_RESIDUAL]].y = k->xs[l + 1];
+    s[o[K_MLP_RESIDUAL]].dy = dcur;
+    s[o[K_MLP_RESIDUAL]].dx = k->dx2;
     if (k->moe) { /* the MoE MLP between mlp_norm and mlp_residual */
       k_moe_bind(k, l, dcur);
       continue;
     }
-    s[K_MLP_F].x = y->h2;
-    s[K_MLP_F].y = up_in;
-    s[K_MLP_F].dy = k->dh;
-    s[K_MLP_F].dx = dnorm;
-    s[K_MLP_UP].x = up_in;
-    s[K_MLP_UP].w = y->w_up;
-    s[K_MLP_UP].y = y->u;
-    s[K_MLP_UP].dy = k->du;
-    s[K_MLP_UP].dx = k->dh;
-    s[K_MLP_UP].dw = y->dw_up;
-    s[K_MLP_UP].regather = g ? K_MLP_F : -1;
-    s[K_MLP_ACT].x = y->u;
-    s[K_MLP_ACT].y = y->a;
-    s[K_MLP_ACT].dy = k->da;
-    s[K_MLP_ACT].dx = k->du;
-    s[K_MLP_DOWN].x = y->a;
-    s[K_MLP_DOWN].w = y->w_down;
-    s[K_MLP_DOWN].y = k->yfull;
-    s[K_MLP_DOWN].dy = g ? k->dfull : dcur;
-    s[K_MLP_DOWN].dx = k->da;
-    s[K_MLP_DOWN].dw = y->dw_down;
-    s[K_MLP_G].x = k->yfull;
-    s[K_MLP_G].y = branch;
-    s[K_MLP_G].dy = dcur;
-    s[K_MLP_G].dx = g ? k->dfull : dcur;
+    s[o[K_MLP_F]].x = y->h2;
+    s[o[K_MLP_F]].y = up_in;
+    s[o[K_MLP_F]].dy = k->dh;
+    s[o[K_MLP_F]].dx = dnorm;
+    s[o[K_MLP_UP]].x = up_in;
+    s[o[K_MLP_UP]].w = y->w_up;
+    s[o[K_MLP_UP]].y = y->u;
+    s[o[K_MLP_UP]].dy = k->du;
+    s[o[K_MLP_UP]].dx = k->dh;
+    s[o[K_MLP_UP]].dw = y->dw_up;
+    s[o[K_MLP_UP]].regather = g ? o[K_MLP_F] : -1;
+    s[o[K_MLP_ACT]].x = y->u;
+    s[o[K_MLP_ACT]].y = y->a;
+    s[o[K_MLP_ACT]].dy = k->da;
+    s[o[K_MLP_ACT]].dx = k->du;
+    s[o[K_MLP_DOWN]].x = y->a;
+    s[o[K_MLP_DOWN]].w = y->w_down;
+    s[o[K_MLP_DOWN]].y = k->yfull;
+    s[o[K_MLP_DOWN]].dy = g ? k->dfull : dcur;
+    s[o[K_MLP_DOWN]].dx = k->da;
+    s[o[K_MLP_DOWN]].dw = y->dw_down;
+    s[o[K_MLP_G]].x = k->yfull;
+    s[o[K_MLP_G]].y = branch;
+    s[o[K_MLP_G]].dy = dcur;
+    s[o[K_MLP_G]].dx = g ? k->dfull : dcur;
   }
 }
 
@@ -431,10 +503,10 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   memset(k, 0, sizeof *k);
   k->cfg = *cfg;
   k->comm = comm;
-  int tp = 1, rank = 0;
-  KMPI(MPI_Comm_size(comm, &tp));
+  int nranks = 1, rank = 0;
+  KMPI(MPI_Comm_size(comm, &nranks));
   KMPI(MPI_Comm_rank(comm, &rank));
-  if (!k_dims(cfg, tp, rank, &k->d, msg, len)) return false;
+  if (!k_dims(cfg, nranks, rank, &k->d, msg, len)) return false;
 
   /* The module and run the engine would see for this configuration. */
   tps_module *mod = &k->mod;
@@ -453,7 +525,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   run->tp = k->d.tp; /* MoE: 1, the ranks are data-parallel (k_moe_module) */
   run->pp = 1;
   run->dp = 1;
-  run->cards = k->d.tp;
+  run->cards = k_ranks(&k->d);
   run->seq_len = cfg->seq;
   run->micro_batch = cfg->batch;
   run->global_batch = cfg->batch;
@@ -463,6 +535,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   run->flash_attention = false;
   run->recompute = TPS_RECOMPUTE_NONE;
   run->vocab_divisor = 1;
+  k_cp_begin(k, comm); /* the TP group becomes k->comm; run->cp */
   tps_op_list_init(&k->ops);
   tps_error err;
   tps_error_clear(&err);
@@ -493,6 +566,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   layout(k, &cv);
   if (cfg->experts > 0) k_moe_init(k);
   bind(k);
+  k_cp_init(k);
 
   /* Values from global indices: weights ~ U(-1, 1) * sqrt(3 / fan_in) (unit
    * variance out for unit variance in), norm gains 1 +- 0.1, biases +- 0.1,
@@ -522,6 +596,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
 }
 
 void k_inst_free(kinst *k) {
+  k_cp_free(k);
   k_moe_free(k);
   free(k->arena);
   free(k->layers);

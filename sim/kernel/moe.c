@@ -102,7 +102,6 @@ void k_moe_module(const kinst *k, tps_module *mod, tps_run *run, tps_lower_opts 
   mod->moe_layer_freq = 1;
   run->dp = d->dp;
   run->global_batch = k->cfg.batch * d->dp;
-  run->cards = (int64_t)d->tp * d->dp;
   run->ep = d->ep;
   run->etp = 1;
   lo->moe = true;
@@ -129,7 +128,7 @@ bool k_moe_check_lowering(const kinst *k, char *msg, size_t len) {
       !expect(down->k == d->fe && down->n == d->h, msg, len, down, "k x n", down->k * down->n,
               d->fe * d->h))
     return false;
-  for (int role = K_MOE_PERMUTE; role < K_NROLES; role++) {
+  for (int role = K_MOE_PERMUTE; role <= K_MOE_UNPERMUTE; role++) {
     const tps_op *op = &o[k->op_of[role]];
     /* the expected (uniform) rows: tokens x topk at ETP 1 */
     if (!expect(op->m == sent, msg, len, op, "rows", op->m, sent)) return false;
@@ -516,7 +515,7 @@ static kmoe_layer *layer_of(const kinst *k, const ksite *s) {
 }
 
 bool k_moe_fwd(kinst *k, ksite *s) {
-  if (s->role < K_ROUTER || s->role >= K_NROLES) return false;
+  if (!k_role_is_moe(s->role)) return false;
   kmoe_layer *y = layer_of(k, s);
   struct kmoe *mo = k->moe;
   const kdims *d = &k->d;
@@ -535,7 +534,7 @@ bool k_moe_fwd(kinst *k, ksite *s) {
 }
 
 bool k_moe_bwd(kinst *k, ksite *s) {
-  if (s->role < K_ROUTER || s->role >= K_NROLES) return false;
+  if (!k_role_is_moe(s->role)) return false;
   kmoe_layer *y = layer_of(k, s);
   struct kmoe *mo = k->moe;
   const kdims *d = &k->d;

@@ -116,6 +116,15 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   }
   out->tp = (int)tp;
   out->sp = flag(&d, cfg, "sp");
+  double cp = 1;
+  if ((st = num(&d, cfg, "cp", false, &cp))) goto done;
+  if (cp > 65536) {
+    st = io_doc_fail(&d, cfg, TPS_ERANGE, "tp-kernel JSON: config cp %.0f is out of range", cp);
+    goto done;
+  }
+  out->cp = cp >= 1 ? (int)cp : 1;
+  const char *cp_algo = text_of(&d, cfg, "cp_algo");
+  out->ulysses = out->cp > 1 && cp_algo && strcmp(cp_algo, "ulysses") == 0;
   if ((st = inum(&d, cfg, "hidden", &out->hidden)) || (st = inum(&d, cfg, "heads", &out->heads)) ||
       (st = inum(&d, cfg, "kv_heads", &out->kv_heads)) || (st = inum(&d, cfg, "head_dim", &out->head_dim)) ||
       (st = inum(&d, cfg, "ffn", &out->ffn)) || (st = inum(&d, cfg, "seq_len", &out->seq)) ||
@@ -144,14 +153,14 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
         (st = inum(&d, moe, "moe_ffn", &out->moe_ffn)) || (st = inum(&d, moe, "ep", &ep)) ||
         (st = inum(&d, moe, "dp", &dp)))
       goto done;
-    if (out->experts < 1 || out->topk < 1 || out->topk > out->experts || out->moe_ffn < 1 || ep < 1 ||
+    if (out->cp > 1 || out->experts < 1 || out->topk < 1 || out->topk > out->experts || out->moe_ffn < 1 || ep < 1 ||
         dp < ep || dp % ep != 0 || out->experts % ep != 0 || dp > 65536 || out->experts > 1000000000 ||
         out->moe_ffn > INT64_C(1000000000)) {
       st = io_doc_fail(&d, moe, TPS_ERANGE,
-                       "tp-kernel JSON: moe has experts %lld, topk %lld, moe_ffn %lld, ep %lld, dp %lld: "
-                       "not an MoE run tp-kernel makes",
+                       "tp-kernel JSON: moe has experts %lld, topk %lld, moe_ffn %lld, ep %lld, dp %lld "
+                       "(config cp %d): not an MoE run tp-kernel makes",
                        (long long)out->experts, (long long)out->topk, (long long)out->moe_ffn, (long long)ep,
-                       (long long)dp);
+                       (long long)dp, out->cp);
       goto done;
     }
     out->ep = (int)ep;

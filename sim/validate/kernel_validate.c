@@ -15,23 +15,25 @@
 
 #include "validate/kernel_validate.h"
 
-/* tp, sp, swiglu, hidden, heads, kv_heads, seq, micro_batch (, ep, experts,
- * topk for MoE: tp-kernel --experts, TP 1 over ep ranks). Step times on
+/* tp, sp, swiglu, hidden, heads, kv_heads, seq, micro_batch, cp, ulysses, ep,
+ * experts, topk (MoE: tp-kernel --experts, TP 1 over ep ranks). Step times on
  * this machine (2 cores, ~100 GFLOP/s per core) are 0.05..1 s at 2 layers. */
 static const kv_config grid_full[] = {
-    {1, false, false, 512, 8, 8, 512, 1, 0, 0, 0},     {1, false, true, 1024, 16, 4, 256, 2, 0, 0, 0},
-    {1, false, false, 1024, 16, 16, 1024, 1, 0, 0, 0}, {1, false, true, 2048, 16, 8, 128, 1, 0, 0, 0},
-    {2, false, false, 512, 8, 8, 512, 2, 0, 0, 0},     {2, true, false, 512, 8, 8, 512, 2, 0, 0, 0},
-    {2, false, true, 1024, 16, 16, 256, 2, 0, 0, 0},   {2, true, true, 1024, 16, 4, 512, 1, 0, 0, 0},
-    {2, false, false, 2048, 16, 16, 128, 1, 0, 0, 0},  {2, true, true, 2048, 16, 8, 256, 1, 0, 0, 0},
-    {2, true, false, 1024, 16, 16, 1024, 1, 0, 0, 0},  {4, true, false, 1024, 16, 16, 512, 1, 0, 0, 0},
-    {4, false, true, 1024, 16, 4, 256, 2, 0, 0, 0},    {4, false, false, 2048, 16, 16, 256, 1, 0, 0, 0},
+    {1, false, false, 512, 8, 8, 512, 1, 1, false, 0, 0, 0}, {1, false, true, 1024, 16, 4, 256, 2, 1, false, 0, 0, 0},
+    {1, false, false, 1024, 16, 16, 1024, 1, 1, false, 0, 0, 0}, {1, false, true, 2048, 16, 8, 128, 1, 1, false, 0, 0, 0},
+    {2, false, false, 512, 8, 8, 512, 2, 1, false, 0, 0, 0}, {2, true, false, 512, 8, 8, 512, 2, 1, false, 0, 0, 0},
+    {2, false, true, 1024, 16, 16, 256, 2, 1, false, 0, 0, 0}, {2, true, true, 1024, 16, 4, 512, 1, 1, false, 0, 0, 0},
+    {2, false, false, 2048, 16, 16, 128, 1, 1, false, 0, 0, 0}, {2, true, true, 2048, 16, 8, 256, 1, 1, false, 0, 0, 0},
+    {2, true, false, 1024, 16, 16, 1024, 1, 1, false, 0, 0, 0}, {4, true, false, 1024, 16, 16, 512, 1, 1, false, 0, 0, 0},
+    {4, false, true, 1024, 16, 4, 256, 2, 1, false, 0, 0, 0}, {4, false, false, 2048, 16, 16, 256, 1, 1, false, 0, 0, 0},
+    /* context parallelism (reported apart from the TP 1-2 MAPE): ring and Ulysses, 2 ranks */
+    {1, false, false, 512, 8, 8, 512, 1, 2, false, 0, 0, 0}, {1, false, true, 512, 8, 8, 512, 1, 2, true, 0, 0, 0},
     /* MoE: TP 1, EP 2 (2 data-parallel ranks), 8 experts of ffn 4 h, top-2 */
-    {1, false, true, 512, 8, 8, 256, 1, 2, 8, 2},
+    {1, false, true, 512, 8, 8, 256, 1, 1, false, 2, 8, 2},
 };
 static const kv_config grid_quick[] = {
-    {1, false, false, 512, 8, 8, 256, 1, 0, 0, 0},
-    {2, true, true, 512, 8, 4, 256, 1, 0, 0, 0},
+    {1, false, false, 512, 8, 8, 256, 1, 1, false, 0, 0, 0},
+    {2, true, true, 512, 8, 4, 256, 1, 1, false, 0, 0, 0},
 };
 
 int kv_grid(bool quick, const kv_config **out) {
@@ -45,20 +47,23 @@ void kv_config_id(const kv_config *c, char *out, size_t size) {
     snprintf(attn, sizeof attn, "mha");
   else
     snprintf(attn, sizeof attn, "gqa%lld", (long long)c->kv_heads);
-  char moe[64] = "";
+  char cp[32] = "", moe[64] = "";
+  if (c->cp > 1) snprintf(cp, sizeof cp, "-cp%d-%s", c->cp, c->ulysses ? "ulysses" : "ring");
   if (c->experts > 0)
     snprintf(moe, sizeof moe, "-ep%d-e%lldk%lld", c->ep, (long long)c->experts, (long long)c->topk);
-  snprintf(out, size, "tp%d-h%lld-s%lld-b%lld-%s-%s%s%s", c->tp, (long long)c->hidden, (long long)c->seq,
-           (long long)c->micro_batch, c->swiglu ? "swiglu" : "gelu", attn, c->sp ? "-sp" : "", moe);
+  snprintf(out, size, "tp%d-h%lld-s%lld-b%lld-%s-%s%s%s%s", c->tp, (long long)c->hidden, (long long)c->seq,
+           (long long)c->micro_batch, c->swiglu ? "swiglu" : "gelu", attn, c->sp ? "-sp" : "", cp, moe);
 }
 
 static double rel_err(double pred, double meas) { return meas > 0 ? pred / meas - 1.0 : 0.0; }
 
 tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tps_error *err) {
-  kv_config cfg = {run->tp,   run->sp,          run->swiglu,     run->hidden, run->heads,
-                   run->kv_heads, run->seq, run->micro_batch, run->ep, run->experts, run->topk};
+  const int cp = run->cp > 1 ? run->cp : 1;
+  kv_config cfg = {run->tp,   run->sp,  run->swiglu, run->hidden, run->heads,  run->kv_heads, run->seq,
+                   run->micro_batch, cp, run->ulysses, run->ep, run->experts, run->topk};
   kv_config_id(&cfg, c->id, sizeof c->id);
   c->tp = run->tp;
+  c->cp = cp;
   c->sp = run->sp;
   c->swiglu = run->swiglu;
   c->gqa = run->kv_heads != run->heads;
@@ -98,7 +103,11 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   memset(&r, 0, sizeof r);
   r.tp = run->tp;
   r.pp = r.dp = r.vpp = 1;
-  r.cards = run->tp;
+  /* Context parallelism as the engine resolves it (sim/engine/cp.c). */
+  r.cp = cp;
+  r.cp_algo = run->ulysses ? TPS_CP_ULYSSES : TPS_CP_RING;
+  r.ulysses_degree = run->ulysses ? cp : 1;
+  r.cards = (int64_t)run->tp * cp;
   r.seq_len = run->seq;
   r.micro_batch = r.global_batch = run->micro_batch;
   r.micro_batches = 1;
@@ -252,7 +261,7 @@ void kv_summarize(kv_report *r) {
   for (int i = 0; i < r->n_cases; i++) {
     const kv_case *c = &r->cases[i];
     if (c->skipped[0]) continue;
-    if (c->tp <= 2 && !c->oversubscribed) {
+    if (c->tp <= 2 && c->cp <= 1 && !c->oversubscribed) {
       r->n_main++;
       s_step += fabs(c->error);
       s_mem += fabs(c->mem_error);
@@ -286,7 +295,8 @@ int kv_count_beyond(const kv_report *rep, double max_error) {
   int n = 0;
   for (int i = 0; i < rep->n_cases; i++) {
     const kv_case *c = &rep->cases[i];
-    if (!c->skipped[0] && c->tp <= 2 && !c->oversubscribed && fabs(c->error) > max_error) n++;
+    if (!c->skipped[0] && c->tp <= 2 && c->cp <= 1 && !c->oversubscribed && fabs(c->error) > max_error)
+      n++;
   }
   return n;
 }

@@ -261,6 +261,10 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
   read_bool(d, par, "parallel", "distributed_optimizer", c, &o->distributed_optimizer);
   read_bool(d, par, "parallel", "overlap_grad_reduce", c, &o->overlap_grad_reduce);
   read_bool(d, par, "parallel", "tp_comm_overlap", c, &o->tp_comm_overlap);
+  read_bool(d, par, "parallel", "grad_reduce_bf16", c, &o->grad_reduce_bf16);
+  read_bool(d, par, "parallel", "overlap_param_gather", c, &o->overlap_param_gather);
+  read_bool(d, par, "parallel", "reuse_fp32_param", c, &o->reuse_fp32_param);
+  read_bool(d, par, "parallel", "recompute_activation", c, &o->recompute_activation);
   read_bool(d, par, "parallel", "flash_attention", c, &c->flash);
   if (skipping(c)) return;
   yaml_node_t *rn = io_map_get(d, par, "recompute");
@@ -291,6 +295,8 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
     o->overlap_grad_reduce = 1;
   if (o->tp_comm_overlap < 0 && pub_text_has(impl_text, "tp-comm-overlap"))
     o->tp_comm_overlap = 1;
+  if (o->overlap_param_gather < 0 && pub_text_has(impl_text, "overlap-param-gather"))
+    o->overlap_param_gather = 1;
 }
 
 static void read_hardware(io_doc *d, const yaml_node_t *map, pub_case *c) {

@@ -26,8 +26,9 @@ typedef struct kv_op_row {
 
 /* One configuration of the grid. */
 typedef struct kv_case {
-  char id[KV_ID_MAX];     /* "tp2-h1024-s512-b1-swiglu-gqa4-sp" */
+  char id[KV_ID_MAX];     /* "tp2-h1024-s512-b1-swiglu-gqa4-sp[-cp2-ring]" */
   int tp;
+  int cp;                 /* context-parallel ranks (1: none); reported apart from the TP 1-2 MAPE */
   bool sp, swiglu, gqa, oversubscribed;
   int64_t hidden, heads, kv_heads, seq, micro_batch, layers;
   char hw[512];           /* profile used */

@@ -296,14 +296,15 @@ int main(int argc, char **argv) {
   if (tool && strcmp(tool->str, "tp-kernel") != 0) fail("tool is '%s'", tool->str);
   need(root, "version", J_STR, "top level");
   const jval *cfg = need(root, "config", J_OBJ, "top level");
-  const char *cfg_keys[] = {"tp", "hidden", "heads", "kv_heads", "head_dim", "ffn", "seq_len",
+  const char *cfg_keys[] = {"tp", "cp", "hidden", "heads", "kv_heads", "head_dim", "ffn", "seq_len",
                             "micro_batch", "layers", "steps", "warmup"};
   for (size_t i = 0; i < sizeof cfg_keys / sizeof *cfg_keys; i++) need(cfg, cfg_keys[i], J_NUM, "config");
   need(cfg, "sp", J_BOOL, "config");
   need(cfg, "mlp", J_STR, "config");
   need(cfg, "norm", J_STR, "config");
-  /* the ranks are TP ranks, or with an MoE MLP data-parallel ones at TP 1 */
-  const jval *tp = get(cfg, "tp"), *moe = get(root, "moe");
+  need(cfg, "cp_algo", J_STR, "config");
+  /* MPI ranks = TP x CP, or with an MoE MLP data-parallel ones at TP 1 */
+  const jval *tp = get(cfg, "tp"), *cp = get(cfg, "cp"), *moe = get(root, "moe");
   int dp = 1;
   if (moe) {
     const jval *moe_keys[5];
@@ -311,8 +312,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 5; i++) moe_keys[i] = need(moe, names[i], J_NUM, "moe");
     if (moe_keys[4]) dp = (int)moe_keys[4]->num;
   }
-  if (tp && tp->type == J_NUM && (int)tp->num * dp != nranks)
-    fail("config.tp x moe.dp is %d x %d, expected %d ranks", (int)tp->num, dp, nranks);
+  if (tp && tp->type == J_NUM && cp && cp->type == J_NUM &&
+      (int)tp->num * (int)cp->num * dp != nranks)
+    fail("config.tp x config.cp x moe.dp is %d x %d x %d, expected %d ranks", (int)tp->num,
+         (int)cp->num, dp, nranks);
   const jval *mach = need(root, "machine", J_OBJ, "top level");
   need(mach, "oversubscribed", J_BOOL, "machine");
   need(mach, "ranks", J_NUM, "machine");

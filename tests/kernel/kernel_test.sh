@@ -5,8 +5,10 @@
 #   kernel_test.sh refuse   RUN NP PATTERN [options]  exit status 2, stderr matches PATTERN
 #   kernel_test.sh json     RUN NP CHECKER FILE [options]  --json FILE is well formed (the
 #                           op names of the dense block, or of the MoE one with --experts)
+#   kernel_test.sh jsonops  RUN NP CHECKER FILE "OPS" [options]  the same, with the op names OPS
+#                                                    (a CP run's lowering adds cp_* ops)
 #   kernel_test.sh failfast RUN NP [options]          rank 1's MPI call fails: non-zero within 20 s
-# RUN is the launcher tp-kernel-run, NP the number of ranks (the TP size).
+# RUN is the launcher tp-kernel-run, NP the number of ranks (TP x CP).
 set -u
 mode=$1 run=$2 np=$3
 shift 3
@@ -42,22 +44,26 @@ case "$mode" in
     n=$(grep -c -e "$pattern" "$err")
     [ "$n" -eq 1 ] || { echo "FAIL: the message is printed $n times (rank 0 only)"; exit 1; }
     ;;
-  json)
+  json|jsonops)
     checker=$1 file=$2
     shift 2
-    rm -f "$file"
-    "$run" -n "$np" --json "$file" --quiet "$@" >"$out" 2>"$err"
-    rc=$?
-    show
-    [ "$rc" -eq 0 ] || { echo "FAIL: exit status $rc"; exit 1; }
     mlp="mlp_f mlp_up mlp_act mlp_down mlp_g"
     case " $* " in
       *" --experts "*) mlp="router moe_permute moe_dispatch moe_gather experts_up experts_act \
 experts_down moe_scatter moe_combine moe_unpermute" ;;
     esac
-    # shellcheck disable=SC2086 # $mlp is a list of op names
-    "$checker" "$file" "$np" attn_norm attn_f qkv attn_core attn_out attn_g attn_residual \
-      mlp_norm $mlp mlp_residual || exit 1
+    ops="attn_norm attn_f qkv attn_core attn_out attn_g attn_residual mlp_norm $mlp mlp_residual"
+    if [ "$mode" = jsonops ]; then
+      ops=$1
+      shift
+    fi
+    rm -f "$file"
+    "$run" -n "$np" --json "$file" --quiet "$@" >"$out" 2>"$err"
+    rc=$?
+    show
+    [ "$rc" -eq 0 ] || { echo "FAIL: exit status $rc"; exit 1; }
+    # shellcheck disable=SC2086 # the op names are words
+    "$checker" "$file" "$np" $ops || exit 1
     ;;
   failfast)
     start=$(date +%s)

@@ -124,6 +124,19 @@ Test(korthikanti_table2, flash_attention_drops_the_quadratic_term) {
              "flash");
 }
 
+/* MindSpeed's --recompute-activation-function: the GeLU output (the
+ * down-projection's input, 4h / t wide, 2 bytes) is not kept: Korthikanti's
+ * TP term 24/t becomes 16/t, and the activation's forward joins backward. */
+Test(korthikanti_table2, activation_recompute_drops_the_mlp_output) {
+  const double s = 2048, h = 12288, t = 8;
+  tps_model m = gpt(96, 12288, 96, 51200, 2048);
+  tps_run run = run_for(&m, 8, 1, false, TPS_RECOMPUTE_NONE, true);
+  const double kept = block_activation_bytes(&m, &run);
+  run.recompute_activation = true;
+  assert_rel(kept - block_activation_bytes(&m, &run), s * 4 * h / t * 2, 1e-12,
+             "activation recompute");
+}
+
 /* Narayanan et al. 2021 (arXiv 2104.04473) Eq. 2:
  * P = 12 l h^2 (1 + 13/(12h) + (V + s)/(12 l h)). Eq. 2 leaves out the final
  * LayerNorm (2h), which the lowering counts. */
@@ -282,27 +295,109 @@ Test(lowering, vocab_padding) {
 /* Static memory per rank (facts.md section 1; Megatron's
  * theoretical_memory_usage.py): trainable x (2 + 4 + 12/DP) with the
  * distributed optimizer, 18 bytes without. */
-Test(memory, static_bytes_per_param) {
+/* The 8-layer GPT of the memory tests on 4 cards (DP 4) under `o`. */
+static tps_model dp4_gpt(void) {
   tps_model m = gpt(8, 1024, 8, 1024, 512);
   m.training.cards = 4;
   m.training.global_batch = 4;
+  return m;
+}
+
+static void estimate_with(const tps_model *m, const tps_run_overrides *o, tps_run *run,
+                          tps_estimate *e) {
   tps_hw hw = test_hw();
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(m, o, run, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_estimate_run(m, run, &hw, e, &err), TPS_OK, "%s", err.msg);
+}
+
+Test(memory, static_bytes_per_param) {
+  tps_model m = dp4_gpt();
   tps_run_overrides o;
   tps_run_overrides_init(&o);
   o.distributed_optimizer = 1;
   tps_run run;
-  tps_error err;
-  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
-  cr_assert_eq(run.dp, 4);
   tps_estimate e;
-  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  estimate_with(&m, &o, &run, &e);
+  cr_assert_eq(run.dp, 4);
   double P = tps_model_params(&m);
   assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 12.0 / 4), 1e-12,
              "distributed optimizer");
   o.distributed_optimizer = 0;
-  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_OK, "%s", err.msg);
-  cr_assert_eq(tps_estimate_run(&m, &run, &hw, &e, &err), TPS_OK, "%s", err.msg);
+  estimate_with(&m, &o, &run, &e);
   assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 18.0, 1e-12, "plain Adam");
+}
+
+/* Megatron-LM's --grad-reduce-in-bf16 (arguments.py: it turns off the fp32
+ * accumulation that --bf16 turns on): the main gradients take 2 bytes a
+ * parameter instead of 4, so the static rule becomes P (4 + 12/DP); the
+ * reduce-scatter moves half the bytes. With fp16 it is refused. */
+Test(memory, grad_reduce_in_bf16) {
+  tps_model m = dp4_gpt();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.distributed_optimizer = 1;
+  tps_run run;
+  tps_estimate fp32, bf16;
+  estimate_with(&m, &o, &run, &fp32);
+  o.grad_reduce_bf16 = 1;
+  estimate_with(&m, &o, &run, &bf16);
+  cr_assert(run.grad_reduce_bf16);
+  double P = tps_model_params(&m);
+  assert_rel(bf16.memory.grads, 2.0 * P, 1e-12, "bf16 gradients");
+  assert_rel(bf16.memory.weights + bf16.memory.grads + bf16.memory.optimizer,
+             P * (4.0 + 12.0 / 4), 1e-12, "static rule with bf16 gradients");
+  cr_assert(bf16.time.dp_comm < fp32.time.dp_comm, "reduce-scatter of half the bytes: %g vs %g",
+            bf16.time.dp_comm, fp32.time.dp_comm);
+  o.precision = TPS_PRECISION_FP16;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
+  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+}
+
+/* MindSpeed's --reuse-fp32-param (docs/zh/features/reuse-fp32-param.md):
+ * sizeof(bf16) x parameters saved, / DP with the distributed optimizer: the
+ * static rule becomes P (6 + 10/DP), and 16 B a parameter without it. */
+Test(memory, reuse_fp32_param) {
+  tps_model m = dp4_gpt();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.distributed_optimizer = 1;
+  o.reuse_fp32_param = 1;
+  tps_run run;
+  tps_estimate e;
+  estimate_with(&m, &o, &run, &e);
+  double P = tps_model_params(&m);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 10.0 / 4), 1e-12,
+             "distributed optimizer");
+  o.distributed_optimizer = 0;
+  estimate_with(&m, &o, &run, &e);
+  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 16.0, 1e-12, "plain Adam");
+  o.precision = TPS_PRECISION_FP32;
+  tps_error err;
+  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
+  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+}
+
+/* --overlap-param-gather: the distributed optimizer's weight all-gather is
+ * issued in the next step's first forward, so it is hidden where one
+ * micro-batch's forward is longer; the reduce-scatter is not affected. */
+Test(time, overlap_param_gather_hides_the_all_gather) {
+  tps_model m = dp4_gpt();
+  tps_run_overrides o;
+  tps_run_overrides_init(&o);
+  o.distributed_optimizer = 1;
+  tps_run run;
+  tps_estimate plain, overlapped;
+  estimate_with(&m, &o, &run, &plain);
+  o.overlap_param_gather = 1;
+  estimate_with(&m, &o, &run, &overlapped);
+  cr_assert(run.overlap_param_gather);
+  cr_assert(plain.time.dp_comm > 0.0);
+  cr_assert(overlapped.time.dp_comm < plain.time.dp_comm, "%g vs %g", overlapped.time.dp_comm,
+            plain.time.dp_comm);
+  /* memory is not affected */
+  cr_assert_eq(overlapped.memory.total, plain.memory.total);
 }
 
 /* Runtime memory: the profile's fixed reserve plus one communicator's buffers

@@ -93,6 +93,35 @@ Test(ep, dispatch_volume_and_expert_weights_per_rank) {
   tps_op_list_free(&ops);
 }
 
+/* The step's MoE dispatcher share (reports' `moe_dispatch`) is the time of
+ * the dispatcher's collectives of every MoE layer, forward and backward, at
+ * the load factor, times the micro-batches: Mixtral on one stage (TP 2, EP 4,
+ * ETP 2), 32 layers, 32 / 4 = 8 micro-batches per rank. */
+Test(ep, dispatch_share_of_the_step) {
+  load("mixtral-8x7b", "h100-sxm");
+  tps_run run;
+  tps_error err;
+  cr_assert_eq(resolve(2, 4, 4, 2, 32, &run, &err), TPS_OK, "%s", err.msg);
+  tps_op_list ops;
+  tps_op_list_init(&ops);
+  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .moe = true};
+  cr_assert_eq(tps_lower_layer(&M.modules[0], &run, lo, &ops, &err), TPS_OK, "%s", err.msg);
+  double per_layer = 0.0;
+  static const char *const names[] = {"moe_dispatch", "moe_gather", "moe_scatter", "moe_combine"};
+  for (int i = 0; i < 4; i++) {
+    double f, b;
+    tps_op_time(find(&ops, names[i]), &HW, &run, &f, &b);
+    per_layer += f + b;
+  }
+  tps_op_list_free(&ops);
+  static tps_estimate est;
+  cr_assert_eq(tps_estimate_run(&M, &run, &HW, &est, &err), TPS_OK, "%s", err.msg);
+  const double want = 8.0 * 32.0 * per_layer * HW.stack.moe_imbalance;
+  cr_assert(fabs(est.time.expert_a2a - want) <= 1e-9 * want, "moe dispatch %.9g s, expected %.9g",
+            est.time.expert_a2a, want);
+  cr_assert_lt(est.time.expert_a2a, est.time.tp_comm, "a part of the layer collectives");
+}
+
 /* Static memory per rank: moving from EP 1 to EP 4 (ETP 2, DP 4) divides the
  * experts' weights and gradients by 4 and keeps their optimizer bytes (the
  * expert-DP group shrinks from 4 to 1 as the shard grows 4-fold). */

@@ -100,7 +100,7 @@ Test(flag_classes, each_class) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
   parse_ok("--tensor-model-parallel-size 2 --save /ckpt --lr 3e-4 --log-interval 1\n"
-           "--context-parallel-size 4 --fp8-format hybrid --moe-permute-fusion\n"
+           "--context-parallel-size 4 --fp8-format hybrid --use-pipe-experts\n"
            "--expert-model-parallel-size 2 --cpu-offloading --first-last-layers-bf16",
            &o, &u);
   cr_assert_eq(o.tp, 2);
@@ -117,7 +117,7 @@ Test(flag_classes, each_class) {
   cr_assert_eq(bf16->line, 3);
   cr_assert_eq(o.ep, 2, "expert parallelism is modelled");
   cr_assert_null(unmodelled(&u, "--expert-model-parallel-size"));
-  cr_assert_eq(unmodelled(&u, "--moe-permute-fusion")->line, 2, "EP 2 turns the MoE group on");
+  cr_assert_eq(unmodelled(&u, "--use-pipe-experts")->line, 2, "EP 2 turns the MoE group on");
   cr_assert_str_eq(unmodelled(&u, "--cpu-offloading")->text, "");
 }
 
@@ -137,16 +137,16 @@ Test(flag_classes, harmless_values_and_inactive_groups_not_listed) {
 }
 
 /* A trigger makes its whole group count; so does a modelled flag that turns
- * the feature on: the permute-fusion switch with 8 experts (--num-experts and
+ * the feature on: the pipe-experts switch with 8 experts (--num-experts and
  * --moe-router-topk are modelled). */
 Test(flag_classes, active_group_lists_its_members) {
   tps_run_overrides o;
   static tps_eco_unresolved u;
-  parse_ok("--num-experts 8 --moe-router-topk 2 --moe-permute-fusion --fp8-amax-history-len 4",
+  parse_ok("--num-experts 8 --moe-router-topk 2 --use-pipe-experts --fp8-amax-history-len 4",
            &o, &u);
   cr_assert_eq(u.unmodelled.n, 1);
   cr_assert_null(unmodelled(&u, "--moe-router-topk"), "modelled");
-  cr_assert_not_null(unmodelled(&u, "--moe-permute-fusion"));
+  cr_assert_not_null(unmodelled(&u, "--use-pipe-experts"));
   cr_assert_null(unmodelled(&u, "--fp8-amax-history-len"), "FP8 is off");
 }
 

@@ -65,17 +65,25 @@ Test(kernel_json, parses_benches_and_rejects_the_wrong_kind) {
   free(run);
 }
 
-Test(kernel_compare, error_definition_and_step_sum) {
+/* Fits a profile (TP tp, SP sp) on the fixtures, loads run `path` into *run
+ * and compares it: the case (the caller frees both). */
+static kv_case *compare_fixture(int tp, bool sp, const char *path, tps_hw *hw, kv_kernel_run **run) {
   kv_gemm_bench g;
   kv_coll_bench c;
   kv_kernel_run l;
-  tps_hw hw;
-  fit(2, true, &hw, &g, &c, &l);
-  kv_kernel_run *r = load_run(FIX("run_tp2_sp.json"));
+  fit(tp, sp, hw, &g, &c, &l);
+  *run = load_run(path);
   kv_case *k = calloc(1, sizeof *k);
   tps_error e;
   tps_error_clear(&e);
-  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
+  cr_assert_eq(kv_compare(*run, hw, k, &e), TPS_OK, "%s", e.msg);
+  return k;
+}
+
+Test(kernel_compare, error_definition_and_step_sum) {
+  tps_hw hw;
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(2, true, FIX("run_tp2_sp.json"), &hw, &r);
   cr_assert_str_eq(k->id, "tp2-h512-s256-b1-swiglu-gqa4-sp");
   double sum = 0.0;
   int regather = 0;
@@ -110,22 +118,15 @@ Test(kernel_compare, error_definition_and_step_sum) {
  * dispatch / combine all-to-alls and the grouped expert GEMMs included, is
  * paired with its measurement by name. */
 Test(kernel_compare, moe_run_pairs_dispatch_combine_and_grouped_gemms) {
-  kv_gemm_bench g;
-  kv_coll_bench c;
-  kv_kernel_run l;
   tps_hw hw;
-  fit(2, false, &hw, &g, &c, &l);
-  kv_kernel_run *r = load_run(FIX("run_ep2_moe.json"));
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(2, false, FIX("run_ep2_moe.json"), &hw, &r);
   cr_assert_eq(r->tp, 1);
   cr_assert_eq(r->experts, 8);
   cr_assert_eq(r->topk, 2);
   cr_assert_eq(r->ep, 2);
   cr_assert_eq(r->dp, 2);
   cr_assert_eq(r->n_ops, 19, "7 attention ops, mlp_norm, 10 MoE ops, mlp_residual");
-  kv_case *k = calloc(1, sizeof *k);
-  tps_error e;
-  tps_error_clear(&e);
-  cr_assert_eq(kv_compare(r, &hw, k, &e), TPS_OK, "%s", e.msg);
   cr_assert_str_eq(k->id, "tp1-h512-s256-b1-swiglu-mha-ep2-e8k2");
   cr_assert_eq(k->n_ops, 19);
   const char *moe_ops[] = {"router", "moe_permute", "moe_dispatch", "experts_up", "experts_act",
@@ -180,6 +181,43 @@ Test(kernel_compare, pairs_ops_by_name_not_position) {
   cr_assert(strstr(e.msg, "mystery_op") != NULL, "%s", e.msg);
   free(a);
   free(b);
+  free(r);
+}
+
+/* A context-parallel run (run_cp2_ring.json: tp-kernel --cp 2, ring, 2 ranks,
+ * recorded here) is read with its CP, predicted with the same CP run, and its
+ * ring op paired with the engine's by name; the case is reported apart from
+ * the TP 1-2 MAPE. Expected figures: the fixture's own config and times. */
+Test(kernel_compare, context_parallel_run) {
+  tps_hw hw;
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(1, false, FIX("run_cp2_ring.json"), &hw, &r);
+  cr_assert_eq(r->tp, 1);
+  cr_assert_eq(r->cp, 2);
+  cr_assert(!r->ulysses);
+  cr_assert_eq(r->n_ops, 15, "the 14 block ops and cp_ring_kv");
+  cr_assert_str_eq(k->id, "tp1-h128-s128-b1-gelu-mha-cp2-ring");
+  cr_assert_eq(k->cp, 2);
+  const kv_op_row *ring = NULL;
+  for (int i = 0; i < k->n_ops; i++)
+    if (strcmp(k->ops[i].name, "cp_ring_kv") == 0) ring = &k->ops[i];
+  cr_assert(ring && ring->modelled, "cp_ring_kv is paired with the lowering's");
+  const kv_meas_op *m = NULL;
+  for (int i = 0; i < r->n_ops; i++)
+    if (strcmp(r->ops[i].name, "cp_ring_kv") == 0) m = &r->ops[i];
+  cr_assert(m != NULL);
+  cr_assert_float_eq(ring->meas_fwd_s, m->fwd.median, 0);
+  cr_assert_float_eq(ring->meas_bwd_s, m->bwd.median, 0);
+  kv_report rep;
+  memset(&rep, 0, sizeof rep);
+  rep.cases = k;
+  rep.n_cases = 1;
+  rep.cpus = 2;
+  kv_summarize(&rep);
+  cr_assert_eq(rep.n_main, 0);
+  cr_assert_eq(rep.n_tp4, 1);
+  cr_assert_eq(kv_count_beyond(&rep, 0.0), 0);
+  free(k);
   free(r);
 }
 
@@ -294,6 +332,15 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
     if (g[i].hidden > hmax) hmax = g[i].hidden;
   }
   cr_assert(tp[1] && tp[2] && tp[4] && sp && nosp && gelu && swiglu && mha && gqa);
+  bool ring = false, ulysses = false; /* issue 14: one CP case of each algorithm */
+  for (int i = 0; i < n; i++) {
+    ring |= g[i].cp > 1 && !g[i].ulysses;
+    ulysses |= g[i].cp > 1 && g[i].ulysses;
+  }
+  cr_assert(ring && ulysses);
+  bool moe = false; /* issue 15: an MoE case (tp-kernel --experts) */
+  for (int i = 0; i < n; i++) moe |= g[i].experts > 0 && g[i].ep > 1 && g[i].cp <= 1;
+  cr_assert(moe);
   cr_assert_eq(hmin, 512);
   cr_assert_eq(hmax, 2048);
   cr_assert_eq(kv_grid(true, &g), 2);

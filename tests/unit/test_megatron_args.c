@@ -46,6 +46,41 @@ Test(megatron_args, run_flags_and_both_value_spellings) {
   cr_assert_eq(u.recognised, 10);
 }
 
+/* MindSpeed's --num-layers-per-virtual-pipeline-stage N is Megatron's
+ * chunks per stage, (layers / pp) / N (arguments.py), and refused when N does
+ * not divide a stage's layers or when --virtual-pipeline-model-parallel-size
+ * says otherwise; --reuse-fp32-param and --recompute-activation-function are
+ * run switches. */
+Test(megatron_args, layers_per_virtual_stage_and_mindspeed_switches) {
+  static tps_model m;
+  tps_run_overrides o = fresh_over();
+  tps_eco_unresolved u;
+  parse_ok("--num-layers 80 --hidden-size 1024 --num-attention-heads 8 --vocab-size 32000"
+           " --pipeline-model-parallel-size 4 --num-layers-per-virtual-pipeline-stage 2"
+           " --reuse-fp32-param --recompute-activation-function --bf16",
+           &m, &o, &u);
+  cr_assert_eq(o.vpp, 10, "80 / 4 / 2");
+  cr_assert_eq(o.reuse_fp32_param, 1);
+  cr_assert_eq(o.recompute_activation, 1);
+  cr_assert_eq(u.unmodelled.n, 0);
+  tps_error err;
+  o = fresh_over();
+  cr_assert_eq(tps_megatron_args_parse("--num-layers 80 --hidden-size 1024 --num-attention-heads 8"
+                                       " --pipeline-model-parallel-size 4"
+                                       " --num-layers-per-virtual-pipeline-stage 3",
+                                       &m, &o, &u, &err),
+               TPS_EDIVIDE);
+  cr_assert(strstr(err.msg, "3 does not divide the 20 layers of a pipeline stage"), "%s", err.msg);
+  o = fresh_over();
+  cr_assert_eq(tps_megatron_args_parse("--num-layers 80 --hidden-size 1024 --num-attention-heads 8"
+                                       " --pipeline-model-parallel-size 4"
+                                       " --num-layers-per-virtual-pipeline-stage 2"
+                                       " --virtual-pipeline-model-parallel-size 5",
+                                       &m, &o, &u, &err),
+               TPS_EINVAL);
+  cr_assert(strstr(err.msg, "says 5"), "%s", err.msg);
+}
+
 /* Variables assigned earlier in the same text, ${VAR:-default}, quotes. */
 Test(megatron_args, variables_and_quotes) {
   tps_run_overrides o = fresh_over();

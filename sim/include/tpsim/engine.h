@@ -31,6 +31,8 @@ double tps_memory_read(const tps_memory *m, tps_memory_reading reading);
 typedef struct tps_time_split {
   double compute;   /* kernels on the busiest stage, all micro-batches */
   double tp_comm;   /* tensor-parallel collectives on the critical path */
+  double expert_a2a; /* of tp_comm: the MoE token dispatcher's all-to-all (dispatch and
+                        combine, forward, backward and recompute) */
   double pp_bubble; /* (pp - 1) x per-micro-batch stage time, plus p2p */
   double dp_comm;   /* gradient reduction not hidden behind backward */
   double optimizer; /* optimizer step */

@@ -151,6 +151,14 @@ typedef struct tps_training {
   bool flash_attention;
   bool overlap_grad_reduce;
   bool tp_comm_overlap; /* TP collectives overlapped with their GEMMs (needs SP) */
+  bool overlap_param_gather; /* the distributed optimizer's weight all-gather overlaps the
+                                next step's forward (Megatron --overlap-param-gather) */
+  bool reuse_fp32_param; /* MindSpeed --reuse-fp32-param: fp32 master weights kept as the
+                            bf16 weights + a 16-bit residual (bf16 only) */
+  bool recompute_activation; /* MindSpeed --recompute-activation-function: the MLP's
+                                activation re-run in backward, its output not kept */
+  bool grad_reduce_bf16; /* gradients kept and reduced in bf16, not fp32 (Megatron
+                            --grad-reduce-in-bf16; NeMo grad_reduce_in_fp32: false) */
   int64_t vocab_divisor; /* Megatron --make-vocab-size-divisible-by */
   double micro_batch_overhead_s; /* host-side seconds per micro-batch on every
                                     stage (data loading, preprocessing, op
@@ -315,6 +323,10 @@ typedef struct tps_run {
   bool fp8_param_gather;        /* FP8 primary weights (Megatron --fp8-param-gather):
                                    no bf16 copy of the FP8 GEMMs' weights */
   bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
+  bool grad_reduce_bf16;        /* main gradients in bf16 (2 bytes), not fp32 (bf16 only) */
+  bool reuse_fp32_param;        /* master weights as bf16 weight + residual: 2 bytes less */
+  bool recompute_activation;    /* dense MLP activation re-run in backward (MindSpeed) */
+  bool overlap_param_gather;    /* distributed optimizer: weight all-gather behind forward */
   bool tp_comm_overlap;         /* SP's all-gathers and reduce-scatters overlapped with
                                    the GEMM beside them (Megatron --tp-comm-overlap) */
   tps_recompute recompute;
@@ -351,6 +363,9 @@ typedef struct tps_run_overrides {
   double moe_capacity_factor; /* < 0: unset; 0: dropless */
   int sp, distributed_optimizer, flash_attention, overlap_grad_reduce; /* -1 unset, 0, 1 */
   int tp_comm_overlap; /* -1 unset, 0, 1 */
+  int grad_reduce_bf16; /* -1 unset, 0, 1 */
+  int reuse_fp32_param, recompute_activation; /* -1 unset, 0, 1 */
+  int overlap_param_gather; /* -1 unset, 0, 1 */
   int recompute;  /* -1 unset, else tps_recompute */
   int precision;  /* -1 unset, else tps_precision */
   int fp8;        /* -1 unset, else tps_fp8_format */

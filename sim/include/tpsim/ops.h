@@ -108,6 +108,9 @@ typedef struct tps_op {
                                     load: the most loaded expert-parallel rank
                                     sets its time and memory (x the run's MoE
                                     load factor, eng_moe_load_factor) */
+  bool rerun_in_bwd;             /* its forward is re-run in backward whatever the
+                                    recompute choice short of full (MindSpeed's
+                                    --recompute-activation-function) */
   bool fp8;                      /* GEMM run in FP8 (Transformer Engine): its inputs
                                     cast to FP8, the product at the FP8 peak, its
                                     saved input kept in FP8 (docs/model.md "FP8") */

@@ -1,0 +1,1 @@
+--model llama3-8b
