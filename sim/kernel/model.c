@@ -400,19 +400,64 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
 
 /* ---- binding ops to buffers ---- */
 
+/* One half of a block (attention or MLP): norm, f, column GEMM, the middle
+ * op (attention core / activation), row GEMM, g, residual, by role, and the
+ * buffers around it. */
+typedef struct khalf {
+  krole norm, f, col, mid, row, g, res;
+  float *in, *out, *din, *dout;  /* residual stream into / out of the half, their gradients */
+  float *normed, *gain, *beta, *dgain, *dbeta, *stats; /* the norm's output and parameters */
+  float *wc, *dwc, *c, *dc;      /* column GEMM: weight, its gradient, output, output gradient */
+  float *mo, *dmo, *mst;         /* middle op: output, its gradient, what it saves */
+  float *wr, *dwr;               /* row GEMM: weight, its gradient */
+} khalf;
+
+static void set_io(ksite *s, float *x, float *y, float *dy, float *dx) {
+  s->x = x;
+  s->y = y;
+  s->dy = dy;
+  s->dx = dx;
+}
+
+static void set_w(ksite *s, float *w, float *dw) {
+  s->w = w;
+  s->dw = dw;
+}
+
+/* Binds the half's ops in the layer's sites s; with norm_only its norm and
+ * residual only (the MoE MLP between them is moe.c's). */
+static void bind_half(kinst *k, ksite *s, const khalf *f, bool norm_only) {
+  const int *o = k->op_of;
+  const bool g = k->d.gathered;
+  float *gin = g ? k->gath : f->normed; /* the column GEMM's input: all-gathered under SP */
+  float *branch = g ? k->yl : k->yfull; /* g's output, added to the stream */
+  float *dnorm = g ? k->dhl : k->dh;    /* f's backward output */
+  ksite *norm = &s[o[f->norm]], *res = &s[o[f->res]];
+  set_io(norm, f->in, f->normed, dnorm, f->din);
+  set_w(norm, f->gain, f->dgain);
+  norm->w2 = f->beta; /* NULL with RMSNorm */
+  norm->dw2 = f->dbeta;
+  norm->st = f->stats;
+  set_io(res, f->in, f->out, f->dout, f->din);
+  res->x2 = branch;
+  if (norm_only) return;
+  ksite *col = &s[o[f->col]], *mid = &s[o[f->mid]], *row = &s[o[f->row]];
+  set_io(&s[o[f->f]], f->normed, gin, k->dh, dnorm);
+  set_io(col, gin, f->c, f->dc, k->dh);
+  set_w(col, f->wc, f->dwc);
+  col->regather = g ? o[f->f] : -1;
+  set_io(mid, f->c, f->mo, f->dmo, f->dc);
+  mid->st = f->mst;
+  set_io(row, f->mo, k->yfull, g ? k->dfull : f->dout, f->dmo);
+  set_w(row, f->wr, f->dwr);
+  set_io(&s[o[f->g]], k->yfull, branch, f->dout, g ? k->dfull : f->dout);
+}
+
 static void bind(kinst *k) {
   const int64_t L = k->cfg.layers, n = k->ops.n;
-  const bool g = k->d.gathered;
-  const int *o = k->op_of; /* role -> op index */
   for (int64_t l = 0; l < L; l++) {
     klayer *y = &k->layers[l];
     ksite *s = &k->sites[l * n];
-    /* gradient of this layer's output and of its input */
-    float *dcur = l == L - 1 ? k->dout : k->dres[(l + 1) & 1];
-    float *dprev = k->dres[l & 1];
-    float *qkv_in = g ? k->gath : y->h1, *up_in = g ? k->gath : y->h2;
-    float *branch = g ? k->yl : k->yfull;   /* g's output, added to the stream */
-    float *dnorm = g ? k->dhl : k->dh;      /* f's backward output */
     for (int i = 0; i < n; i++) {
       memset(&s[i], 0, sizeof s[i]);
       s[i].op = &k->ops.ops[i];
@@ -420,80 +465,24 @@ static void bind(kinst *k) {
       s[i].regather = -1;
       s[i].rows = k->d.ml;
     }
-    const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
-    s[o[K_ATTN_NORM]] = (ksite){.op = s[o[K_ATTN_NORM]].op, .role = K_ATTN_NORM,
-                                .x = k->xs[l], .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL,
-                                .st = y->st1, .dy = dnorm, .dx = dprev, .dw = y->dg1,
-                                .dw2 = y->db1, .rows = k->d.ml, .regather = -1};
-    s[o[K_ATTN_F]].x = y->h1;
-    s[o[K_ATTN_F]].y = qkv_in;
-    s[o[K_ATTN_F]].dy = k->dh;
-    s[o[K_ATTN_F]].dx = dnorm;
-    s[o[K_QKV]].x = qkv_in;
-    s[o[K_QKV]].w = y->w_qkv;
-    s[o[K_QKV]].y = y->qkv;
-    s[o[K_QKV]].dy = k->dqkv;
-    s[o[K_QKV]].dx = k->dh;
-    s[o[K_QKV]].dw = y->dw_qkv;
-    s[o[K_QKV]].regather = g ? o[K_ATTN_F] : -1;
-    s[o[K_ATTN_CORE]].x = y->qkv;
-    s[o[K_ATTN_CORE]].y = y->ctx;
-    s[o[K_ATTN_CORE]].st = y->p;
-    s[o[K_ATTN_CORE]].dy = k->dctx;
-    s[o[K_ATTN_CORE]].dx = k->dqkv;
-    s[o[K_ATTN_OUT]].x = y->ctx;
-    s[o[K_ATTN_OUT]].w = y->w_o;
-    s[o[K_ATTN_OUT]].y = k->yfull;
-    s[o[K_ATTN_OUT]].dy = g ? k->dfull : k->dx2;
-    s[o[K_ATTN_OUT]].dx = k->dctx;
-    s[o[K_ATTN_OUT]].dw = y->dw_o;
-    s[o[K_ATTN_G]].x = k->yfull;
-    s[o[K_ATTN_G]].y = branch;
-    s[o[K_ATTN_G]].dy = k->dx2;
-    s[o[K_ATTN_G]].dx = g ? k->dfull : k->dx2;
-    s[o[K_ATTN_RESIDUAL]].x = k->xs[l];
-    s[o[K_ATTN_RESIDUAL]].x2 = branch;
-    s[o[K_ATTN_RESIDUAL]].y = y->x2;
-    s[o[K_ATTN_RESIDUAL]].dy = k->dx2;
-    s[o[K_ATTN_RESIDUAL]].dx = dprev;
-    s[o[K_MLP_NORM]] = (ksite){.op = s[o[K_MLP_NORM]].op, .role = K_MLP_NORM, .x = y->x2,
-                               .y = y->h2, .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2,
-                               .dy = dnorm, .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2,
-                               .rows = k->d.ml, .regather = -1};
-    s[o[K_MLP_RESIDUAL]].x = y->x2;
-    s[o[K_MLP_RESIDUAL]].x2 = branch;
-    s[o[K_MLP_RESIDUAL]].y = k->xs[l + 1];
-    s[o[K_MLP_RESIDUAL]].dy = dcur;
-    s[o[K_MLP_RESIDUAL]].dx = k->dx2;
-    if (k->moe) { /* the MoE MLP between mlp_norm and mlp_residual */
-      k_moe_bind(k, l, dcur);
-      continue;
-    }
-    s[o[K_MLP_F]].x = y->h2;
-    s[o[K_MLP_F]].y = up_in;
-    s[o[K_MLP_F]].dy = k->dh;
-    s[o[K_MLP_F]].dx = dnorm;
-    s[o[K_MLP_UP]].x = up_in;
-    s[o[K_MLP_UP]].w = y->w_up;
-    s[o[K_MLP_UP]].y = y->u;
-    s[o[K_MLP_UP]].dy = k->du;
-    s[o[K_MLP_UP]].dx = k->dh;
-    s[o[K_MLP_UP]].dw = y->dw_up;
-    s[o[K_MLP_UP]].regather = g ? o[K_MLP_F] : -1;
-    s[o[K_MLP_ACT]].x = y->u;
-    s[o[K_MLP_ACT]].y = y->a;
-    s[o[K_MLP_ACT]].dy = k->da;
-    s[o[K_MLP_ACT]].dx = k->du;
-    s[o[K_MLP_DOWN]].x = y->a;
-    s[o[K_MLP_DOWN]].w = y->w_down;
-    s[o[K_MLP_DOWN]].y = k->yfull;
-    s[o[K_MLP_DOWN]].dy = g ? k->dfull : dcur;
-    s[o[K_MLP_DOWN]].dx = k->da;
-    s[o[K_MLP_DOWN]].dw = y->dw_down;
-    s[o[K_MLP_G]].x = k->yfull;
-    s[o[K_MLP_G]].y = branch;
-    s[o[K_MLP_G]].dy = dcur;
-    s[o[K_MLP_G]].dx = g ? k->dfull : dcur;
+    /* gradient of this layer's output and of its input */
+    float *dcur = l == L - 1 ? k->dout : k->dres[(l + 1) & 1];
+    float *dprev = k->dres[l & 1];
+    const khalf attn = {K_ATTN_NORM, K_ATTN_F, K_QKV, K_ATTN_CORE, K_ATTN_OUT, K_ATTN_G,
+                        K_ATTN_RESIDUAL, k->xs[l], y->x2, dprev, k->dx2,
+                        y->h1, y->g1, y->b1, y->dg1, y->db1, y->st1,
+                        y->w_qkv, y->dw_qkv, y->qkv, k->dqkv,
+                        y->ctx, k->dctx, y->p,
+                        y->w_o, y->dw_o};
+    const khalf mlp = {K_MLP_NORM, K_MLP_F, K_MLP_UP, K_MLP_ACT, K_MLP_DOWN, K_MLP_G,
+                       K_MLP_RESIDUAL, y->x2, k->xs[l + 1], k->dx2, dcur,
+                       y->h2, y->g2, y->b2, y->dg2, y->db2, y->st2,
+                       y->w_up, y->dw_up, y->u, k->du,
+                       y->a, k->da, NULL,
+                       y->w_down, y->dw_down};
+    bind_half(k, s, &attn, false);
+    bind_half(k, s, &mlp, k->moe != NULL);
+    if (k->moe) k_moe_bind(k, l, dcur); /* the MoE MLP between mlp_norm and mlp_residual */
   }
 }
 
