@@ -198,6 +198,10 @@ static void print_table(const kresults *r) {
          (long long)c->kv_heads, (long long)c->ffn, (long long)c->seq, (long long)c->batch,
          (long long)c->layers, c->mlp == TPS_MLP_SWIGLU ? "swiglu" : "gelu",
          c->norm == TPS_NORM_RMSNORM ? "rmsnorm" : "layernorm");
+  if (c->experts > 0)
+    printf("MoE MLP (no dense ffn): %lld experts, top-%lld, expert ffn %lld; EP %d, %d data-parallel "
+           "ranks\n",
+           (long long)c->experts, (long long)c->topk, (long long)c->moe_ffn, k->d.ep, k->d.dp);
   printf("BLAS: %s (cblas_sgemm), 1 thread per rank\n", k_blas_library());
   if (strstr(k_blas_library(), "gslcblas"))
     printf("WARNING: cblas_sgemm comes from GSL's reference CBLAS: GEMM times are not representative\n");
@@ -236,11 +240,11 @@ static void print_table(const kresults *r) {
   stat2 st = stats(r->step, r->steps, 1);
   printf("step time (forward + backward, %lld layers): median %.3f ms, min %.3f ms, "
          "%.0f tokens/s\n",
-         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)(c->seq * c->batch) / st.median);
+         (long long)c->layers, st.median * 1e3, st.min * 1e3, (double)k_tokens(&k->d) / st.median);
   printf("memory per rank (MiB): VmHWM = buffers + runtime; buffers = weights + grads + saved + "
          "scratch; the lowering saves %.1f per layer x %lld layers\n",
          lowering_saved(k) / 1048576.0, (long long)c->layers);
-  for (int p = 0; p < k->d.tp * k->d.cp; p++) {
+  for (int p = 0; p < k_ranks(&k->d); p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     const double mib = 1.0 / 1048576.0;
     printf("  rank %d: VmHWM %.1f = %.1f + %.1f; buffers %.1f = %.1f + %.1f + %.1f + %.1f; "
@@ -272,11 +276,16 @@ static void write_json_body(FILE *f, const kresults *r) {
   fprintf(f,
           "  \"machine\": {\"ranks\": %d, \"ranks_per_node\": %d, \"cpus_online\": %d, "
           "\"oversubscribed\": %s, \"blas_threads_per_rank\": 1, \"mpi_library\": ",
-          k->d.tp * k->d.cp, o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
+          k_ranks(&k->d), o->node_ranks, o->cpus, o->oversubscribed ? "true" : "false");
   jstr(f, o->mpi_library);
   fputs(", \"blas_library\": ", f);
   jstr(f, k_blas_library());
   fputs("},\n", f);
+  if (c->experts > 0)
+    fprintf(f,
+            "  \"moe\": {\"experts\": %lld, \"topk\": %lld, \"moe_ffn\": %lld, \"ep\": %d, "
+            "\"dp\": %d, \"router\": \"top-k then softmax\", \"dropless\": true},\n",
+            (long long)c->experts, (long long)c->topk, (long long)c->moe_ffn, k->d.ep, k->d.dp);
   fputs("  \"units\": \"seconds; op times are per layer (a step's sum over layers / layers), of "
         "the slowest rank in each step, then median and min over the timed steps\",\n",
         f);
@@ -288,9 +297,9 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, r->step[s]);
   }
   fputs("],\n", f);
-  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)(c->seq * c->batch));
+  fprintf(f, "  \"tokens_per_step\": %lld,\n", (long long)k_tokens(&k->d));
   fputs("  \"tokens_per_s\": ", f);
-  jnum(f, (double)(c->seq * c->batch) / stats(r->step, r->steps, 1).median);
+  jnum(f, (double)k_tokens(&k->d) / stats(r->step, r->steps, 1).median);
   fputs(",\n  \"ops\": [\n", f);
   int g = 0;
   double eff_min = INFINITY;
@@ -365,7 +374,7 @@ static void write_json_body(FILE *f, const kresults *r) {
   fputs(",\n  \"memory\": {\"lowering_saved_bytes_per_layer\": ", f);
   jnum(f, lowering_saved(k));
   fputs(", \"ranks\": [\n", f);
-  for (int p = 0; p < k->d.tp * k->d.cp; p++) {
+  for (int p = 0; p < k_ranks(&k->d); p++) {
     const double *m = r->mem + (int64_t)p * M_COUNT;
     fprintf(f, "    {\"rank\": %d, \"vmhwm_bytes\": ", p);
     jnum(f, m[M_HWM]);
@@ -381,7 +390,7 @@ static void write_json_body(FILE *f, const kresults *r) {
     jnum(f, m[M_SCRATCH]);
     fputs(", \"total\": ", f);
     jnum(f, m[M_TOTAL]);
-    fprintf(f, "}}%s\n", p + 1 < k->d.tp * k->d.cp ? "," : "");
+    fprintf(f, "}}%s\n", p + 1 < k_ranks(&k->d) ? "," : "");
   }
   fputs("  ]}\n}\n", f);
 }

@@ -80,7 +80,8 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
   const kcfg *c = &k->cfg;
   const int64_t h = d->h, hd = d->hd, L = c->layers, tp = d->tp;
   const bool ln = c->norm == TPS_NORM_LAYERNORM;
-  const combine rep = d->gathered ? C_SUM : C_EACH; /* replicated rows / gains */
+  /* replicated rows / gains; data-parallel (MoE) ranks each hold part */
+  const combine rep = d->gathered || d->dp > 1 ? C_SUM : C_EACH;
   int n = 0;
 #define ADD(NAME, T, LOC, REF, LR, LC, GR, GC, HOW)                                    \
   do {                                                                                 \
@@ -97,7 +98,7 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
     it_->how = HOW;                                                                    \
     it_->cp_reduced = T != KT_INPUT;                                                   \
   } while (0)
-  const int64_t rows = c->seq * c->batch; /* the whole micro-batch (all CP ranks) */
+  const int64_t rows = k_tokens(d); /* the whole micro-batch of every rank */
   ADD("output", KT_INPUT, k->xs[L], ref ? ref->xs[L] : NULL, d->ml, h, rows, h, rep);
   ADD("input.grad", KT_INPUT, k->dres[0], ref ? ref->dres[0] : NULL, d->ml, h, rows, h, rep);
   for (int64_t l = 0; l < L; l++) {
@@ -108,10 +109,20 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
         (c->heads + 2 * c->kv_heads) * hd, C_SUM);
     ADD(NAME("w_o.grad"), KT_W_O, y->dw_o, ry ? ry->dw_o : NULL, d->hq * hd, h, c->heads * hd, h,
         C_SUM);
-    ADD(NAME("w_up.grad"), KT_W_UP, y->dw_up, ry ? ry->dw_up : NULL, h, d->nup, h, d->nup * tp,
-        C_SUM);
-    ADD(NAME("w_down.grad"), KT_W_DOWN, y->dw_down, ry ? ry->dw_down : NULL, d->fl, h, c->ffn, h,
-        C_SUM);
+    if (c->experts > 0) {
+      const int64_t E = c->experts;
+      ADD(NAME("router.grad"), KT_W_ROUTER, y->dw_router, ry ? ry->dw_router : NULL, h, E, h, E,
+          C_SUM);
+      ADD(NAME("experts_up.grad"), KT_W_EUP, y->dw_eup, ry ? ry->dw_eup : NULL, d->el * h, d->nupe,
+          E * h, d->nupe, C_SUM);
+      ADD(NAME("experts_down.grad"), KT_W_EDOWN, y->dw_edown, ry ? ry->dw_edown : NULL,
+          d->el * d->fe, h, E * d->fe, h, C_SUM);
+    } else {
+      ADD(NAME("w_up.grad"), KT_W_UP, y->dw_up, ry ? ry->dw_up : NULL, h, d->nup, h, d->nup * tp,
+          C_SUM);
+      ADD(NAME("w_down.grad"), KT_W_DOWN, y->dw_down, ry ? ry->dw_down : NULL, d->fl, h, c->ffn, h,
+          C_SUM);
+    }
     ADD(NAME("attn_norm.gamma.grad"), KT_G1, y->dg1, ry ? ry->dg1 : NULL, 1, h, 1, h, rep);
     ADD(NAME("mlp_norm.gamma.grad"), KT_G2, y->dg2, ry ? ry->dg2 : NULL, 1, h, 1, h, rep);
     if (ln) {
@@ -164,8 +175,10 @@ static double fd_tensor(kinst *k, float *p, const float *grad, int64_t n, int ta
  * tiny already. */
 static kcfg fd_config(const kcfg *cfg) {
   kcfg t = *cfg;
+  t.ep = 0; /* one rank: EP 1 */
   t.cp = 1; /* the reference: one rank sees the whole sequence */
-  if (cfg->hidden <= 64 && cfg->ffn <= 256 && cfg->seq * cfg->batch <= 32 && cfg->layers <= 3)
+  if (cfg->hidden <= 64 && cfg->ffn <= 256 && cfg->moe_ffn <= 256 && cfg->seq * cfg->batch <= 32 &&
+      cfg->layers <= 3)
     return t;
   t.hidden = 32;
   t.heads = 4;
@@ -175,6 +188,7 @@ static kcfg fd_config(const kcfg *cfg) {
   t.batch = 2;
   t.layers = 2;
   t.sp = false;
+  if (t.experts > 0) t.moe_ffn = 32;
   return t;
 }
 
@@ -187,7 +201,11 @@ static double finite_differences(const kcfg *cfg, bool verbose) {
          "micro-batch %lld, layers %lld, TP = 1\n",
          (long long)t.hidden, (long long)t.heads, (long long)t.kv_heads, (long long)t.ffn,
          (long long)t.seq, (long long)t.batch, (long long)t.layers);
+  if (t.experts > 0)
+    printf("  MoE: %lld experts, top-%lld, expert ffn %lld; the selection is kept fixed\n",
+           (long long)t.experts, (long long)t.topk, (long long)t.moe_ffn);
   k_step(&k);
+  k_moe_freeze_routing(&k, true);
   const int samples = 6;
   const kdims *d = &k.d;
   const int64_t h = d->h;
@@ -202,8 +220,14 @@ static double finite_differences(const kcfg *cfg, bool verbose) {
    worst = fmax(worst, fd_tensor(&k, P, G, N, tag++, samples, nm, verbose)))
     FD(y->w_qkv, y->dw_qkv, h * d->nqkv, "w_qkv");
     FD(y->w_o, y->dw_o, d->hq * d->hd * h, "w_o");
-    FD(y->w_up, y->dw_up, h * d->nup, "w_up");
-    FD(y->w_down, y->dw_down, d->fl * h, "w_down");
+    if (t.experts > 0) {
+      FD(y->w_router, y->dw_router, h * t.experts, "router");
+      FD(y->w_eup, y->dw_eup, d->el * h * d->nupe, "experts_up");
+      FD(y->w_edown, y->dw_edown, d->el * d->fe * h, "experts_down");
+    } else {
+      FD(y->w_up, y->dw_up, h * d->nup, "w_up");
+      FD(y->w_down, y->dw_down, d->fl * h, "w_down");
+    }
     FD(y->g1, y->dg1, h, "attn_norm.gamma");
     FD(y->g2, y->dg2, h, "mlp_norm.gamma");
     if (t.norm == TPS_NORM_LAYERNORM) {
@@ -233,9 +257,18 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
   if (rank == 0) {
     kcfg rc = *cfg;
     rc.cp = 1; /* the reference sees the whole sequence on one rank */
+    if (cfg->experts > 0) { /* one rank: every rank's sequences, all experts */
+      rc.batch = cfg->batch * tp;
+      rc.ep = 0;
+    }
     if (!k_inst_init(&ref, &rc, MPI_COMM_SELF, msg, sizeof msg)) k_fail("reference: %s", msg);
     k_step(&ref);
-    if (k.d.cp > 1)
+    if (cfg->experts > 0)
+      printf("check: EP = %d over %d data-parallel ranks (%lld experts, top-%lld) against one rank "
+             "with all experts and all %lld sequences, one forward + backward, %lld layers\n",
+             k.d.ep, tp, (long long)cfg->experts, (long long)cfg->topk, (long long)rc.batch,
+             (long long)cfg->layers);
+    else if (k.d.cp > 1)
       printf("check: TP = %d x CP = %d (%s, sp %s) against one rank, one forward + backward, "
              "%lld layers; weight gradients summed over CP\n",
              k.d.tp, k.d.cp, tps_cp_algo_name(cfg->cp_algo), cfg->sp ? "on" : "off",
@@ -244,7 +277,7 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
       printf("check: TP = %d (sp %s) against TP = 1, one forward + backward, %lld layers\n", tp,
              cfg->sp ? "on" : "off", (long long)cfg->layers);
   }
-  const int cap = (int)(2 + 8 * cfg->layers);
+  const int cap = (int)(2 + 9 * cfg->layers);
   item *items = calloc((size_t)cap, sizeof *items);
   if (!items) k_fail("out of memory");
   const int n = list_items(&k, rank == 0 ? &ref : NULL, items, cap);

@@ -38,7 +38,6 @@
 
 struct kcp {
   MPI_Comm tp_comm, cp_comm; /* owned: split from the instance's communicator */
-  int core, ring_op, qkv_a2a, out_a2a; /* op indices; -1 when the lowering has none */
   /* ring */
   float *lse;        /* [layers][batch][hq][seq_l] log-sum-exp of each query row (saved) */
   float *kv[2];      /* (m, 2 kvl hd) K/V block here and the one arriving: [K | V] per row */
@@ -115,62 +114,31 @@ void k_cp_begin(kinst *k, MPI_Comm comm) {
   k->run.cp = d->cp;
   k->run.cp_algo = k->cfg.cp_algo;
   k->run.ulysses_degree = d->cp > 1 && !d->ring ? d->cp : 1;
-  k->run.cards = (int64_t)d->tp * d->cp;
   if (d->cp == 1) return;
   struct kcp *c = calloc(1, sizeof *c);
   if (!c) k_fail("out of memory");
   KMPI(MPI_Comm_split(comm, d->cp_rank, d->rank, &c->tp_comm));
   KMPI(MPI_Comm_split(comm, d->rank, d->cp_rank, &c->cp_comm));
-  c->core = c->ring_op = c->qkv_a2a = c->out_a2a = -1;
   k->cp = c;
   k->comm = c->tp_comm;
 }
 
 /* ---- the lowering's CP ops ---- */
 
-bool k_cp_check_op(kinst *k, int i, char *msg, size_t len) {
+bool k_cp_check_op(const kinst *k, krole role, const tps_op *op, char *msg, size_t len) {
   const kdims *d = &k->d;
-  struct kcp *c = k->cp;
-  if (i < 0) { /* after the last op: every op this layout needs was there */
-    const bool need_ring = d->ring, need_a2a = d->cp > 1 && !d->ring;
-    if ((c && (c->ring_op >= 0) != need_ring) || (c && (c->qkv_a2a >= 0) != need_a2a) ||
-        (c && (c->out_a2a >= 0) != need_a2a)) {
-      snprintf(msg, len, "the lowering disagrees with tp-kernel: --cp %d (%s) lowers to %s%s%s",
-               d->cp, tps_cp_algo_name(k->cfg.cp_algo), c->ring_op >= 0 ? "cp_ring_kv " : "",
-               c->qkv_a2a >= 0 ? "cp_qkv_a2a " : "", c->out_a2a >= 0 ? "cp_out_a2a" : "");
-      return false;
-    }
-    if (c) c->core = k->op_of[K_ATTN_CORE];
-    return true;
-  }
-  const tps_op *op = &k->ops.ops[i];
-  if (!c) {
-    snprintf(msg, len, "the lowering disagrees with tp-kernel: op %s without --cp", op->name);
-    return false;
-  }
   /* expected: group, stride, tensor (m, n), collective */
-  int64_t m = d->m, n = 0, group = d->cp, stride = d->tp;
+  const int64_t m = d->m, group = d->cp, stride = d->tp;
+  int64_t n = d->hq * d->hd; /* cp_out_a2a */
   tps_coll coll = TPS_COLL_ALL_TO_ALL;
-  int *slot = NULL;
-  const int64_t kvu = tps_kv_heads_per_rank(d->kvl, d->cp);
-  if (strcmp(op->name, "cp_ring_kv") == 0 && d->ring) {
-    slot = &c->ring_op;
+  if (role == K_CP_RING_KV) {
     n = 2 * d->kvl * d->hd;
     coll = TPS_COLL_RING_P2P;
-  } else if (strcmp(op->name, "cp_qkv_a2a") == 0 && !d->ring) {
-    slot = &c->qkv_a2a;
-    n = (d->hq + 2 * kvu * d->cp) * d->hd;
-  } else if (strcmp(op->name, "cp_out_a2a") == 0 && !d->ring) {
-    slot = &c->out_a2a;
-    n = d->hq * d->hd;
+  } else if (role == K_CP_QKV_A2A) {
+    n = (d->hq + 2 * tps_kv_heads_per_rank(d->kvl, d->cp) * d->cp) * d->hd;
   }
-  if (!slot || *slot >= 0) {
-    snprintf(msg, len, "the lowering disagrees with tp-kernel: unexpected op %s under --cp %d (%s)",
-             op->name, d->cp, tps_cp_algo_name(k->cfg.cp_algo));
-    return false;
-  }
-  if (op->kind != TPS_OP_COLLECTIVE || op->fwd_coll != coll || op->bwd_coll != coll ||
-      op->group != group || op->stride != stride || op->m != m || op->n != n) {
+  if (op->fwd_coll != coll || op->bwd_coll != coll || op->group != group || op->stride != stride ||
+      op->m != m || op->n != n) {
     snprintf(msg, len,
              "the lowering disagrees with tp-kernel: op %s is %s over %lld ranks %lld apart on a "
              "(%lld, %lld) tensor, the kernel runs %s over %lld ranks %lld apart on (%lld, %lld)",
@@ -179,7 +147,6 @@ bool k_cp_check_op(kinst *k, int i, char *msg, size_t len) {
              (long long)stride, (long long)m, (long long)n);
     return false;
   }
-  *slot = i;
   return true;
 }
 
@@ -212,7 +179,7 @@ void k_cp_init(kinst *k) {
     c->mx = alloc_f(s, &b->scratch);
     c->sum = alloc_f(s, &b->scratch);
     for (int64_t l = 0; l < L; l++)
-      k->sites[l * n + c->core].st = c->lse + l * d->batch * d->hq * s;
+      k->sites[l * n + k->op_of[K_ATTN_CORE]].st = c->lse + l * d->batch * d->hq * s;
   } else {
     c->hqu = d->hq / d->cp;
     c->kvu = tps_kv_heads_per_rank(d->kvl, d->cp);
@@ -226,7 +193,8 @@ void k_cp_init(kinst *k) {
       ksite *s = &k->sites[l * n];
       klayer *y = &k->layers[l];
       float *qu = c->qkv_u + l * mu * wq, *cu = c->ctx_u + l * mu * wc;
-      ksite *a = &s[c->qkv_a2a], *core = &s[c->core], *o = &s[c->out_a2a];
+      ksite *a = &s[k->op_of[K_CP_QKV_A2A]], *core = &s[k->op_of[K_ATTN_CORE]];
+      ksite *o = &s[k->op_of[K_CP_OUT_A2A]];
       a->x = y->qkv;
       a->y = qu;
       a->dy = c->dqkv_u;
@@ -321,8 +289,8 @@ static void a2a(const kinst *k, bool qkv, bool to_heads, const float *x, int64_t
  * k_forward / k_backward counts them, the ring op's does not). */
 static void charge_ring(kinst *k, bool fwd, double dt) {
   double *t = fwd ? k->t_fwd : k->t_bwd;
-  t[k->cp->ring_op] += dt;
-  t[k->cp->core] -= dt;
+  t[k->op_of[K_CP_RING_KV]] += dt;
+  t[k->op_of[K_ATTN_CORE]] -= dt;
 }
 
 /* One (sequence b, query head h) against one K/V block: the rows of this
@@ -532,9 +500,7 @@ static void ring_bwd(kinst *k, ksite *s) {
 /* ---- dispatch ---- */
 
 bool k_cp_exec(kinst *k, ksite *s, bool fwd) {
-  struct kcp *c = k->cp;
-  const int i = (int)(s->op - k->ops.ops);
-  if (i == c->core) {
+  if (s->role == K_ATTN_CORE) {
     if (!k->d.ring) return false; /* Ulysses: ordinary attention on its heads (exec.c) */
     if (fwd)
       ring_fwd(k, s);
@@ -542,9 +508,9 @@ bool k_cp_exec(kinst *k, ksite *s, bool fwd) {
       ring_bwd(k, s);
     return true;
   }
-  if (i == c->ring_op) return true; /* its sends run inside the core (above) */
-  if (i != c->qkv_a2a && i != c->out_a2a) return false;
-  const bool qkv = i == c->qkv_a2a;
+  if (s->role == K_CP_RING_KV) return true; /* its sends run inside the core (above) */
+  if (s->role != K_CP_QKV_A2A && s->role != K_CP_OUT_A2A) return false;
+  const bool qkv = s->role == K_CP_QKV_A2A;
   const int64_t width = qkv ? k->d.nqkv : k->d.hq * k->d.hd;
   /* forward: QKV scatters heads, the output gathers them; backward the inverse */
   a2a(k, qkv, qkv == fwd, fwd ? s->x : s->dy, width, fwd ? s->y : s->dx);

@@ -139,9 +139,11 @@ void k_exec_regather(kinst *k, ksite *f) {
 /* ---- dispatch ---- */
 
 void k_exec_fwd(kinst *k, ksite *s) {
+  /* ops of a role cp.c or moe.c executes, else by kind */
+  if (k->moe && k_moe_fwd(k, s)) return;
+  if (k->cp && k_cp_exec(k, s, true)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
-  if (k->cp && k_cp_exec(k, s, true)) return;
   switch (op->kind) {
     case TPS_OP_GEMM:
       gemm_fwd(s);
@@ -167,9 +169,11 @@ void k_exec_fwd(kinst *k, ksite *s) {
 }
 
 void k_exec_bwd(kinst *k, ksite *s) {
+  /* ops of a role cp.c or moe.c executes, else by kind */
+  if (k->moe && k_moe_bwd(k, s)) return;
+  if (k->cp && k_cp_exec(k, s, false)) return;
   const tps_op *op = s->op;
   const int64_t h = k->d.h;
-  if (k->cp && k_cp_exec(k, s, false)) return;
   switch (op->kind) {
     case TPS_OP_GEMM:
       gemm_bwd(s);

@@ -1,7 +1,8 @@
 /* tp-kernel: the bundled reference tensor-parallel transformer stack.
  *
  * Each MPI rank is one TP rank (TP = number of ranks, or ranks / --cp with
- * context parallelism, TP fastest); the matrix work goes
+ * context parallelism, TP fastest; with --experts the ranks are data- and
+ * expert-parallel ones at TP 1, and --cp is refused); the matrix work goes
  * through CBLAS with one BLAS thread per rank, the communication through MPI
  * collectives. The layer is the lowering of tpsim/ops.h, executed op by op;
  * see docs/kernel.md. Exit status: 0 success, 1 a run or --check failed,
@@ -57,10 +58,17 @@ static kopt *options(kargs *a, int *n) {
   OPT("sp", NULL, OT_FLAG, &a->sp, 0, "sequence parallelism (norms and residuals on a sequence shard)");
   OPT("cp", "N", OT_INT, &a->cfg.cp, 1,
       "context-parallel ranks (default 1): MPI ranks = TP x CP, TP fastest; each CP rank holds "
-      "seq / CP positions");
+      "seq / CP positions (not with --experts)");
   OPT("cp-algo", "ring|ulysses", OT_STR, &a->cp_algo, 0,
       "how attention crosses the CP ranks (default ring): K/V blocks around a ring, or "
       "all-to-all of heads");
+  OPT("experts", "E", OT_INT, &a->cfg.experts, 1,
+      "mixture of experts: every MLP is E routed experts; the ranks are data- and "
+      "expert-parallel, TP 1 (docs/kernel.md)");
+  OPT("topk", "K", OT_INT, &a->cfg.topk, 1, "with --experts: experts per token (default 2)");
+  OPT("moe-ffn", "N", OT_INT, &a->cfg.moe_ffn, 1, "with --experts: one expert's inner width (default: --ffn)");
+  OPT("ep", "N", OT_INT, &a->cfg.ep, 1,
+      "with --experts: expert-parallel ranks, dividing the ranks and E (default: all ranks)");
   OPT("steps", "N", OT_INT, &a->steps, 1, "timed steps (default 10)");
   OPT("warmup", "N", OT_INT, &a->warmup, 0, "untimed steps before them (default 2)");
   OPT("json", "FILE", OT_STR, &a->json, 0, "write the measurements to FILE (schema: docs/kernel.md)");
@@ -88,7 +96,7 @@ static void print_help(kargs *a) {
   kopt *t = options(a, &n);
   printf("usage: mpirun -n TP tp-kernel [options]   (or the launcher: tp-kernel-run -n TP [options])\n"
          "One tensor-parallel transformer stack, forward and backward in fp32: TP = number of MPI\n"
-         "ranks (/ --cp). Times every op of the lowering (tpsim/ops.h) and compares GEMMs with sgemm.\n\n");
+         "ranks (/ --cp; --experts: TP 1). Times every op of the lowering (tpsim/ops.h) and compares GEMMs with sgemm.\n\n");
   for (int i = 0; i < n; i++) {
     char lhs[64];
     snprintf(lhs, sizeof lhs, "--%s%s%s", t[i].name, t[i].meta ? " " : "", t[i].meta ? t[i].meta : "");
@@ -225,6 +233,8 @@ int main(int argc, char **argv) {
     kcfg cfg = a.cfg;
     if (cfg.kv_heads == 0) cfg.kv_heads = cfg.heads;
     if (cfg.ffn == 0) cfg.ffn = 4 * cfg.hidden;
+    if (cfg.experts > 0 && cfg.topk == 0) cfg.topk = 2;
+    if (cfg.experts > 0 && cfg.moe_ffn == 0) cfg.moe_ffn = cfg.ffn;
     cfg.sp = a.sp;
     cfg.cp_algo = a.cp_algo && strcmp(a.cp_algo, "ulysses") == 0 ? TPS_CP_ULYSSES : TPS_CP_RING;
     cfg.seed = (uint64_t)a.seed;

@@ -7,14 +7,42 @@
 
 #include "kernel.h"
 
-const char *const k_role_names[K_NOPS] = {
-    "attn_norm", "attn_f", "qkv",      "attn_core", "attn_out", "attn_g", "attn_residual",
-    "mlp_norm",  "mlp_f",  "mlp_up",   "mlp_act",   "mlp_down", "mlp_g",  "mlp_residual"};
+#define ROLE(R, NAME, KIND) [R] = {NAME, KIND}
+static const struct {
+  const char *name;
+  tps_op_kind kind;
+} role_table[K_NROLES] = {
+    ROLE(K_ATTN_NORM, "attn_norm", TPS_OP_NORM),
+    ROLE(K_ATTN_F, "attn_f", TPS_OP_COLLECTIVE),
+    ROLE(K_QKV, "qkv", TPS_OP_GEMM),
+    ROLE(K_CP_QKV_A2A, "cp_qkv_a2a", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_CORE, "attn_core", TPS_OP_ATTENTION),
+    ROLE(K_CP_RING_KV, "cp_ring_kv", TPS_OP_COLLECTIVE),
+    ROLE(K_CP_OUT_A2A, "cp_out_a2a", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_OUT, "attn_out", TPS_OP_GEMM),
+    ROLE(K_ATTN_G, "attn_g", TPS_OP_COLLECTIVE),
+    ROLE(K_ATTN_RESIDUAL, "attn_residual", TPS_OP_RESIDUAL),
+    ROLE(K_MLP_NORM, "mlp_norm", TPS_OP_NORM),
+    ROLE(K_MLP_F, "mlp_f", TPS_OP_COLLECTIVE),
+    ROLE(K_MLP_UP, "mlp_up", TPS_OP_GEMM),
+    ROLE(K_MLP_ACT, "mlp_act", TPS_OP_ACTIVATION),
+    ROLE(K_MLP_DOWN, "mlp_down", TPS_OP_GEMM),
+    ROLE(K_MLP_G, "mlp_g", TPS_OP_COLLECTIVE),
+    ROLE(K_ROUTER, "router", TPS_OP_GEMM),
+    ROLE(K_MOE_PERMUTE, "moe_permute", TPS_OP_ACTIVATION),
+    ROLE(K_MOE_DISPATCH, "moe_dispatch", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_GATHER, "moe_gather", TPS_OP_COLLECTIVE),
+    ROLE(K_EXPERTS_UP, "experts_up", TPS_OP_GEMM),
+    ROLE(K_EXPERTS_ACT, "experts_act", TPS_OP_ACTIVATION),
+    ROLE(K_EXPERTS_DOWN, "experts_down", TPS_OP_GEMM),
+    ROLE(K_MOE_SCATTER, "moe_scatter", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_COMBINE, "moe_combine", TPS_OP_COLLECTIVE),
+    ROLE(K_MOE_UNPERMUTE, "moe_unpermute", TPS_OP_ACTIVATION),
+    ROLE(K_MLP_RESIDUAL, "mlp_residual", TPS_OP_RESIDUAL),
+};
+#undef ROLE
 
-static const tps_op_kind k_role_kinds[K_NOPS] = {
-    TPS_OP_NORM,     TPS_OP_COLLECTIVE, TPS_OP_GEMM,       TPS_OP_ATTENTION, TPS_OP_GEMM,
-    TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL, TPS_OP_NORM,       TPS_OP_COLLECTIVE, TPS_OP_GEMM,
-    TPS_OP_ACTIVATION, TPS_OP_GEMM,     TPS_OP_COLLECTIVE, TPS_OP_RESIDUAL};
+const char *k_role_name(krole r) { return role_table[r].name; }
 
 /* ---- dimensions ---- */
 
@@ -25,13 +53,22 @@ bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size
     snprintf(msg, len, "every size must be >= 1");
     return false;
   }
-  /* Megatron's rank order: TP fastest, then CP. */
   const int cp = c->cp > 1 ? (int)c->cp : 1;
+  if (cp > 1 && c->experts > 0) {
+    snprintf(msg, len,
+             "--cp %d with --experts %lld: tp-kernel does not run context parallelism with an MoE "
+             "MLP (the MoE ranks are data-parallel ones at TP 1); run them apart",
+             cp, (long long)c->experts);
+    return false;
+  }
+  if (!k_moe_dims(c, nranks, world_rank, d, msg, len)) return false;
+  /* Megatron's rank order: TP fastest, then CP; with experts every rank is a
+   * data-parallel one at TP 1. */
   if (nranks % cp != 0) {
     snprintf(msg, len, "--cp %d does not divide the %d MPI ranks (ranks = TP x CP)", cp, nranks);
     return false;
   }
-  const int tp = nranks / cp, rank = world_rank % tp;
+  const int tp = c->experts > 0 ? 1 : nranks / cp, rank = world_rank % tp;
   if (!k_cp_check(c, tp, msg, len)) return false;
   const int64_t seq_l = c->seq / cp;
   if (c->hidden % c->heads != 0) {
@@ -71,7 +108,7 @@ bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size
   d->tp = tp;
   d->rank = rank;
   d->cp = cp;
-  d->cp_rank = world_rank / tp;
+  d->cp_rank = world_rank / tp % cp;
   d->ring = cp > 1 && c->cp_algo == TPS_CP_RING;
   d->seq_l = seq_l;
   d->batch = c->batch;
@@ -87,7 +124,7 @@ bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size
   else
     d->kv_first = (int64_t)rank * d->kvl;
   d->nqkv = (d->hq + 2 * d->kvl) * d->hd;
-  d->fl = c->ffn / tp;
+  d->fl = c->experts > 0 ? 0 : c->ffn / tp; /* MoE: no dense MLP */
   d->nup = (c->mlp == TPS_MLP_SWIGLU ? 2 : 1) * d->fl;
   d->row0 = c->sp ? (int64_t)rank * d->ml : 0;
   d->gathered = c->sp && tp > 1;
@@ -101,6 +138,10 @@ bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size
   }
   return true;
 }
+
+int k_ranks(const kdims *d) { return d->tp * d->cp * d->dp; }
+
+int64_t k_tokens(const kdims *d) { return d->m * d->cp * d->dp; }
 
 /* ---- deterministic values from global indices ---- */
 
@@ -139,10 +180,13 @@ int64_t k_global_row(const kdims *d, ktensor t, int64_t r) {
     case KT_W_O: return d->q_first * d->hd + r;
     case KT_W_DOWN: return d->rank * d->fl + r;
     case KT_INPUT:
-    case KT_DOUT: { /* rows are [s, b]: local position -> global position */
-      const int64_t lr = d->row0 + r;
-      return k_cp_position(d, lr / d->batch) * d->batch + lr % d->batch;
+    case KT_DOUT: { /* rows are [s, b]: local position -> global position, and with
+                       data-parallel (MoE) ranks this rank's sequences dp_rank b .. */
+      const int64_t lr = d->row0 + r, s = k_cp_position(d, lr / d->batch);
+      return (s * d->dp + d->dp_rank) * d->batch + lr % d->batch;
     }
+    case KT_W_EUP: return d->ep_rank * d->el * d->h + r;
+    case KT_W_EDOWN: return d->ep_rank * d->el * d->fe + r;
     default: return r;
   }
 }
@@ -193,6 +237,13 @@ static void layout(kinst *k, carver *cv) {
     y->w_o = carve(cv, d->hq * d->hd * h, &b->weights);
     y->w_up = carve(cv, h * d->nup, &b->weights);
     y->w_down = carve(cv, d->fl * h, &b->weights);
+    const int64_t E = k->cfg.experts, el = d->el;
+    y->w_router = carve(cv, h * E, &b->weights);
+    y->w_eup = carve(cv, el * h * d->nupe, &b->weights);
+    y->w_edown = carve(cv, el * d->fe * h, &b->weights);
+    y->dw_router = carve(cv, h * E, &b->grads);
+    y->dw_eup = carve(cv, el * h * d->nupe, &b->grads);
+    y->dw_edown = carve(cv, el * d->fe * h, &b->grads);
     y->g1 = carve(cv, h, &b->weights);
     y->b1 = carve(cv, ln ? h : 0, &b->weights);
     y->g2 = carve(cv, h, &b->weights);
@@ -261,36 +312,54 @@ static bool check_gemm(const tps_op *op, int64_t m, int64_t k, int64_t n, char *
   return true;
 }
 
+/* Whether a role is in this instance's block: the CP ops of its layout, the
+ * dense MLP or the MoE one. */
+static bool in_block(const kinst *k, krole r) {
+  const kdims *d = &k->d;
+  if (r == K_CP_RING_KV) return d->ring;
+  if (r == K_CP_QKV_A2A || r == K_CP_OUT_A2A) return d->cp > 1 && !d->ring;
+  if (k_role_is_dense_mlp(r)) return k->cfg.experts <= 0;
+  if (k_role_is_moe(r)) return k->cfg.experts > 0;
+  return true;
+}
+
+/* Space-separated op names: of the lowering (ops), else of the roles. */
+static void name_list(const tps_op_list *ops, const krole *list, int n, char *out, size_t size) {
+  out[0] = '\0';
+  for (int i = 0; i < n; i++) {
+    size_t used = strlen(out);
+    snprintf(out + used, size - used, "%s%s", i ? " " : "",
+             ops ? ops->ops[i].name : k_role_name(list[i]));
+  }
+}
+
+/* Pairs op i of the lowering with the i-th role of the block (op_of,
+ * role_of), then checks every op's shape against the kernel's. */
 static bool check_lowering(kinst *k, char *msg, size_t len) {
   const kdims *d = &k->d;
   const tps_op_list *ol = &k->ops;
-  /* The block's ops in CONTRACT order; context parallelism's cp_* ops between
-   * them are cp.c's to check. */
-  int nblock = 0;
-  for (int i = 0; i < ol->n; i++) nblock += strncmp(ol->ops[i].name, "cp_", 3) != 0;
-  if (nblock != K_NOPS) {
-    char got[512] = "";
-    for (int i = 0; i < ol->n; i++) {
-      size_t used = strlen(got);
-      snprintf(got + used, sizeof got - used, "%s%s", i ? " " : "", ol->ops[i].name);
-    }
-    MISMATCH("the block lowers to %d ops (%s); the kernel executes the %d of tpsim/ops.h",
-             ol->n, got, K_NOPS);
+  krole want[K_NROLES];
+  int nwant = 0;
+  for (int r = 0; r < K_NROLES; r++)
+    if (in_block(k, (krole)r)) want[nwant++] = (krole)r;
+  if (ol->n != nwant) {
+    char got[512], exp[512];
+    name_list(ol, NULL, ol->n, got, sizeof got);
+    name_list(NULL, want, nwant, exp, sizeof exp);
+    MISMATCH("the block lowers to %d ops (%s); the kernel executes %d (%s)", ol->n, got, nwant, exp);
   }
-  int r = 0;
-  for (int j = 0; j < ol->n; j++) {
-    const tps_op *op = &ol->ops[j];
-    if (strncmp(op->name, "cp_", 3) == 0) {
-      if (!k_cp_check_op(k, j, msg, len)) return false;
-      continue;
-    }
-    const int i = r++;
-    if (strcmp(op->name, k_role_names[i]) != 0 || op->kind != k_role_kinds[i])
-      MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", j, op->name, tps_op_kind_name(op->kind),
-               k_role_names[i], tps_op_kind_name(k_role_kinds[i]));
-    k->op_of[i] = j;
-    if (op->kind == TPS_OP_COLLECTIVE) {
-      bool is_g = i == K_ATTN_G || i == K_MLP_G;
+  for (int r = 0; r < K_NROLES; r++) k->op_of[r] = -1;
+  for (int i = 0; i < nwant; i++) {
+    const tps_op *op = &ol->ops[i];
+    const krole role = want[i];
+    if (strcmp(op->name, role_table[role].name) != 0 || op->kind != role_table[role].kind)
+      MISMATCH("op %d is '%s' (%s), expected '%s' (%s)", i, op->name, tps_op_kind_name(op->kind),
+               role_table[role].name, tps_op_kind_name(role_table[role].kind));
+    k->op_of[role] = i;
+    k->role_of[i] = role;
+    if (k_role_is_cp(role) && !k_cp_check_op(k, role, op, msg, len)) return false;
+    if (role == K_ATTN_F || role == K_ATTN_G || role == K_MLP_F || role == K_MLP_G) {
+      bool is_g = role == K_ATTN_G || role == K_MLP_G;
       tps_coll f = expect_coll(k->cfg.sp, is_g, true), b = expect_coll(k->cfg.sp, is_g, false);
       if (op->fwd_coll != f || op->bwd_coll != b || op->group != d->tp)
         MISMATCH("op %s is %s / %s over %lld ranks, expected %s / %s over %d", op->name,
@@ -308,8 +377,12 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
   const int *of = k->op_of;
   if (!check_gemm(&o[of[K_QKV]], d->m, d->h, d->nqkv, msg, len)) return false;
   if (!check_gemm(&o[of[K_ATTN_OUT]], d->m, d->hq * d->hd, d->h, msg, len)) return false;
-  if (!check_gemm(&o[of[K_MLP_UP]], d->m, d->h, d->nup, msg, len)) return false;
-  if (!check_gemm(&o[of[K_MLP_DOWN]], d->m, d->fl, d->h, msg, len)) return false;
+  if (k->cfg.experts > 0) {
+    if (!k_moe_check_lowering(k, msg, len)) return false;
+  } else if (!check_gemm(&o[of[K_MLP_UP]], d->m, d->h, d->nup, msg, len) ||
+             !check_gemm(&o[of[K_MLP_DOWN]], d->m, d->fl, d->h, msg, len)) {
+    return false;
+  }
   const tps_op *a = &o[of[K_ATTN_CORE]];
   int64_t seq, kv_seq, heads, kv_heads;
   k_cp_core_shape(d, k->cfg.seq, &seq, &kv_seq, &heads, &kv_heads);
@@ -322,102 +395,94 @@ static bool check_lowering(kinst *k, char *msg, size_t len) {
              (long long)a->kv_heads, (long long)a->head_dim, a->causal ? " causal" : " non-causal",
              (long long)k->cfg.batch, (long long)seq, (long long)kv_seq, (long long)heads,
              (long long)kv_heads, (long long)d->hd);
-  return k_cp_check_op(k, -1, msg, len);
+  return true;
 }
 
 /* ---- binding ops to buffers ---- */
 
+/* One half of a block (attention or MLP): norm, f, column GEMM, the middle
+ * op (attention core / activation), row GEMM, g, residual, by role, and the
+ * buffers around it. */
+typedef struct khalf {
+  krole norm, f, col, mid, row, g, res;
+  float *in, *out, *din, *dout;  /* residual stream into / out of the half, their gradients */
+  float *normed, *gain, *beta, *dgain, *dbeta, *stats; /* the norm's output and parameters */
+  float *wc, *dwc, *c, *dc;      /* column GEMM: weight, its gradient, output, output gradient */
+  float *mo, *dmo, *mst;         /* middle op: output, its gradient, what it saves */
+  float *wr, *dwr;               /* row GEMM: weight, its gradient */
+} khalf;
+
+static void set_io(ksite *s, float *x, float *y, float *dy, float *dx) {
+  s->x = x;
+  s->y = y;
+  s->dy = dy;
+  s->dx = dx;
+}
+
+static void set_w(ksite *s, float *w, float *dw) {
+  s->w = w;
+  s->dw = dw;
+}
+
+/* Binds the half's ops in the layer's sites s; with norm_only its norm and
+ * residual only (the MoE MLP between them is moe.c's). */
+static void bind_half(kinst *k, ksite *s, const khalf *f, bool norm_only) {
+  const int *o = k->op_of;
+  const bool g = k->d.gathered;
+  float *gin = g ? k->gath : f->normed; /* the column GEMM's input: all-gathered under SP */
+  float *branch = g ? k->yl : k->yfull; /* g's output, added to the stream */
+  float *dnorm = g ? k->dhl : k->dh;    /* f's backward output */
+  ksite *norm = &s[o[f->norm]], *res = &s[o[f->res]];
+  set_io(norm, f->in, f->normed, dnorm, f->din);
+  set_w(norm, f->gain, f->dgain);
+  norm->w2 = f->beta; /* NULL with RMSNorm */
+  norm->dw2 = f->dbeta;
+  norm->st = f->stats;
+  set_io(res, f->in, f->out, f->dout, f->din);
+  res->x2 = branch;
+  if (norm_only) return;
+  ksite *col = &s[o[f->col]], *mid = &s[o[f->mid]], *row = &s[o[f->row]];
+  set_io(&s[o[f->f]], f->normed, gin, k->dh, dnorm);
+  set_io(col, gin, f->c, f->dc, k->dh);
+  set_w(col, f->wc, f->dwc);
+  col->regather = g ? o[f->f] : -1;
+  set_io(mid, f->c, f->mo, f->dmo, f->dc);
+  mid->st = f->mst;
+  set_io(row, f->mo, k->yfull, g ? k->dfull : f->dout, f->dmo);
+  set_w(row, f->wr, f->dwr);
+  set_io(&s[o[f->g]], k->yfull, branch, f->dout, g ? k->dfull : f->dout);
+}
+
 static void bind(kinst *k) {
   const int64_t L = k->cfg.layers, n = k->ops.n;
-  const bool g = k->d.gathered;
-  const int *o = k->op_of; /* role -> op index (CP ops sit between them) */
   for (int64_t l = 0; l < L; l++) {
     klayer *y = &k->layers[l];
     ksite *s = &k->sites[l * n];
-    /* gradient of this layer's output and of its input */
-    float *dcur = l == L - 1 ? k->dout : k->dres[(l + 1) & 1];
-    float *dprev = k->dres[l & 1];
-    float *qkv_in = g ? k->gath : y->h1, *up_in = g ? k->gath : y->h2;
-    float *branch = g ? k->yl : k->yfull;   /* g's output, added to the stream */
-    float *dnorm = g ? k->dhl : k->dh;      /* f's backward output */
     for (int i = 0; i < n; i++) {
       memset(&s[i], 0, sizeof s[i]);
       s[i].op = &k->ops.ops[i];
-      s[i].role = K_NOPS; /* a CP op: cp.c binds it */
+      s[i].role = k->role_of[i];
       s[i].regather = -1;
       s[i].rows = k->d.ml;
     }
-    for (int r = 0; r < K_NOPS; r++) s[o[r]].role = (krole)r;
-    const bool ln = k->cfg.norm == TPS_NORM_LAYERNORM;
-    s[o[K_ATTN_NORM]] = (ksite){.op = s[o[K_ATTN_NORM]].op, .role = K_ATTN_NORM,
-                                .x = k->xs[l], .y = y->h1, .w = y->g1, .w2 = ln ? y->b1 : NULL,
-                                .st = y->st1, .dy = dnorm, .dx = dprev, .dw = y->dg1,
-                                .dw2 = y->db1, .rows = k->d.ml, .regather = -1};
-    s[o[K_ATTN_F]].x = y->h1;
-    s[o[K_ATTN_F]].y = qkv_in;
-    s[o[K_ATTN_F]].dy = k->dh;
-    s[o[K_ATTN_F]].dx = dnorm;
-    s[o[K_QKV]].x = qkv_in;
-    s[o[K_QKV]].w = y->w_qkv;
-    s[o[K_QKV]].y = y->qkv;
-    s[o[K_QKV]].dy = k->dqkv;
-    s[o[K_QKV]].dx = k->dh;
-    s[o[K_QKV]].dw = y->dw_qkv;
-    s[o[K_QKV]].regather = g ? o[K_ATTN_F] : -1;
-    s[o[K_ATTN_CORE]].x = y->qkv;
-    s[o[K_ATTN_CORE]].y = y->ctx;
-    s[o[K_ATTN_CORE]].st = y->p;
-    s[o[K_ATTN_CORE]].dy = k->dctx;
-    s[o[K_ATTN_CORE]].dx = k->dqkv;
-    s[o[K_ATTN_OUT]].x = y->ctx;
-    s[o[K_ATTN_OUT]].w = y->w_o;
-    s[o[K_ATTN_OUT]].y = k->yfull;
-    s[o[K_ATTN_OUT]].dy = g ? k->dfull : k->dx2;
-    s[o[K_ATTN_OUT]].dx = k->dctx;
-    s[o[K_ATTN_OUT]].dw = y->dw_o;
-    s[o[K_ATTN_G]].x = k->yfull;
-    s[o[K_ATTN_G]].y = branch;
-    s[o[K_ATTN_G]].dy = k->dx2;
-    s[o[K_ATTN_G]].dx = g ? k->dfull : k->dx2;
-    s[o[K_ATTN_RESIDUAL]].x = k->xs[l];
-    s[o[K_ATTN_RESIDUAL]].x2 = branch;
-    s[o[K_ATTN_RESIDUAL]].y = y->x2;
-    s[o[K_ATTN_RESIDUAL]].dy = k->dx2;
-    s[o[K_ATTN_RESIDUAL]].dx = dprev;
-    s[o[K_MLP_NORM]] = (ksite){.op = s[o[K_MLP_NORM]].op, .role = K_MLP_NORM, .x = y->x2,
-                               .y = y->h2, .w = y->g2, .w2 = ln ? y->b2 : NULL, .st = y->st2,
-                               .dy = dnorm, .dx = k->dx2, .dw = y->dg2, .dw2 = y->db2,
-                               .rows = k->d.ml, .regather = -1};
-    s[o[K_MLP_F]].x = y->h2;
-    s[o[K_MLP_F]].y = up_in;
-    s[o[K_MLP_F]].dy = k->dh;
-    s[o[K_MLP_F]].dx = dnorm;
-    s[o[K_MLP_UP]].x = up_in;
-    s[o[K_MLP_UP]].w = y->w_up;
-    s[o[K_MLP_UP]].y = y->u;
-    s[o[K_MLP_UP]].dy = k->du;
-    s[o[K_MLP_UP]].dx = k->dh;
-    s[o[K_MLP_UP]].dw = y->dw_up;
-    s[o[K_MLP_UP]].regather = g ? o[K_MLP_F] : -1;
-    s[o[K_MLP_ACT]].x = y->u;
-    s[o[K_MLP_ACT]].y = y->a;
-    s[o[K_MLP_ACT]].dy = k->da;
-    s[o[K_MLP_ACT]].dx = k->du;
-    s[o[K_MLP_DOWN]].x = y->a;
-    s[o[K_MLP_DOWN]].w = y->w_down;
-    s[o[K_MLP_DOWN]].y = k->yfull;
-    s[o[K_MLP_DOWN]].dy = g ? k->dfull : dcur;
-    s[o[K_MLP_DOWN]].dx = k->da;
-    s[o[K_MLP_DOWN]].dw = y->dw_down;
-    s[o[K_MLP_G]].x = k->yfull;
-    s[o[K_MLP_G]].y = branch;
-    s[o[K_MLP_G]].dy = dcur;
-    s[o[K_MLP_G]].dx = g ? k->dfull : dcur;
-    s[o[K_MLP_RESIDUAL]].x = y->x2;
-    s[o[K_MLP_RESIDUAL]].x2 = branch;
-    s[o[K_MLP_RESIDUAL]].y = k->xs[l + 1];
-    s[o[K_MLP_RESIDUAL]].dy = dcur;
-    s[o[K_MLP_RESIDUAL]].dx = k->dx2;
+    /* gradient of this layer's output and of its input */
+    float *dcur = l == L - 1 ? k->dout : k->dres[(l + 1) & 1];
+    float *dprev = k->dres[l & 1];
+    const khalf attn = {K_ATTN_NORM, K_ATTN_F, K_QKV, K_ATTN_CORE, K_ATTN_OUT, K_ATTN_G,
+                        K_ATTN_RESIDUAL, k->xs[l], y->x2, dprev, k->dx2,
+                        y->h1, y->g1, y->b1, y->dg1, y->db1, y->st1,
+                        y->w_qkv, y->dw_qkv, y->qkv, k->dqkv,
+                        y->ctx, k->dctx, y->p,
+                        y->w_o, y->dw_o};
+    const khalf mlp = {K_MLP_NORM, K_MLP_F, K_MLP_UP, K_MLP_ACT, K_MLP_DOWN, K_MLP_G,
+                       K_MLP_RESIDUAL, y->x2, k->xs[l + 1], k->dx2, dcur,
+                       y->h2, y->g2, y->b2, y->dg2, y->db2, y->st2,
+                       y->w_up, y->dw_up, y->u, k->du,
+                       y->a, k->da, NULL,
+                       y->w_down, y->dw_down};
+    bind_half(k, s, &attn, false);
+    bind_half(k, s, &mlp, k->moe != NULL);
+    if (k->moe) k_moe_bind(k, l, dcur); /* the MoE MLP between mlp_norm and mlp_residual */
   }
 }
 
@@ -431,7 +496,6 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   KMPI(MPI_Comm_size(comm, &nranks));
   KMPI(MPI_Comm_rank(comm, &rank));
   if (!k_dims(cfg, nranks, rank, &k->d, msg, len)) return false;
-  const int tp = k->d.tp;
 
   /* The module and run the engine would see for this configuration. */
   tps_module *mod = &k->mod;
@@ -447,10 +511,10 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   mod->norm = cfg->norm;
   mod->position = TPS_POSITION_NONE;
   tps_run *run = &k->run;
-  run->tp = tp;
+  run->tp = k->d.tp; /* MoE: 1, the ranks are data-parallel (k_moe_module) */
   run->pp = 1;
   run->dp = 1;
-  run->cards = tp;
+  run->cards = k_ranks(&k->d);
   run->seq_len = cfg->seq;
   run->micro_batch = cfg->batch;
   run->global_batch = cfg->batch;
@@ -460,11 +524,12 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   run->flash_attention = false;
   run->recompute = TPS_RECOMPUTE_NONE;
   run->vocab_divisor = 1;
-  k_cp_begin(k, comm); /* the TP group becomes k->comm; run->cp, cards */
+  k_cp_begin(k, comm); /* the TP group becomes k->comm; run->cp */
   tps_op_list_init(&k->ops);
   tps_error err;
   tps_error_clear(&err);
   tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
+  if (cfg->experts > 0) k_moe_module(k, mod, run, &lo);
   if (tps_lower_layer(mod, run, lo, &k->ops, &err) != TPS_OK) {
     snprintf(msg, len, "%s", err.msg[0] ? err.msg : tps_strerror(err.status));
     return false;
@@ -488,6 +553,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   memset(k->arena, 0, total); /* touch every page now: RSS = buffers from here on */
   cv = (carver){k->arena, 0};
   layout(k, &cv);
+  if (cfg->experts > 0) k_moe_init(k);
   bind(k);
   k_cp_init(k);
 
@@ -503,6 +569,9 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
     fill(k, y->w_o, KT_W_O, l, d->hq * d->hd, d->h, 0.0f, sqrtf(3.0f / (float)(cfg->heads * d->hd)));
     fill(k, y->w_up, KT_W_UP, l, d->h, d->nup, 0.0f, sqrtf(3.0f / h));
     fill(k, y->w_down, KT_W_DOWN, l, d->fl, d->h, 0.0f, sqrtf(3.0f / (float)cfg->ffn));
+    fill(k, y->w_router, KT_W_ROUTER, l, d->h, cfg->experts, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_eup, KT_W_EUP, l, d->el * d->h, d->nupe, 0.0f, sqrtf(3.0f / h));
+    fill(k, y->w_edown, KT_W_EDOWN, l, d->el * d->fe, d->h, 0.0f, sqrtf(3.0f / (float)(d->fe ? d->fe : 1)));
     fill(k, y->g1, KT_G1, l, 1, d->h, 1.0f, 0.1f);
     fill(k, y->g2, KT_G2, l, 1, d->h, 1.0f, 0.1f);
     if (ln) {
@@ -517,6 +586,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
 
 void k_inst_free(kinst *k) {
   k_cp_free(k);
+  k_moe_free(k);
   free(k->arena);
   free(k->layers);
   free(k->sites);

@@ -200,7 +200,7 @@ done:
 
 /* ---- validate --kernel: run the grid, compare ---- */
 
-/* Profile file of a TP size: PREFIX-tpN[-sp].yaml, resolved as a bundled
+/* Profile file of a TP size (kv_config_profile_ranks): PREFIX-tpN[-sp].yaml, resolved as a bundled
  * name when PREFIX has no '/', else as a path. */
 static tps_status profile_for(const char *prefix, int tp, bool sp, char *out, size_t size, tps_error *err) {
   char name[1200];
@@ -263,11 +263,12 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
       char id[KV_ID_MAX];
       kv_config_id(&grid[i], id, sizeof id);
       if (o->only && !strstr(id, o->only)) continue;
-      if (profile_for(prefix, grid[i].tp, grid[i].sp, path, sizeof path, &e2) != TPS_OK) {
+      const int ranks = kv_config_profile_ranks(&grid[i]);
+      if (profile_for(prefix, ranks, grid[i].sp, path, sizeof path, &e2) != TPS_OK) {
         missing = true;
         bool have = false;
-        for (int j = 0; j < nw; j++) have = have || want[j] == grid[i].tp;
-        if (!have && nw < 3) want[nw++] = grid[i].tp;
+        for (int j = 0; j < nw; j++) have = have || want[j] == ranks;
+        if (!have && nw < 3) want[nw++] = ranks;
       }
     }
     if (missing) {
@@ -312,7 +313,7 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     kv_config_id(g, c->id, sizeof c->id);
     if (o->only && !strstr(c->id, o->only)) continue;
     rep->n_cases++;
-    const int ranks = g->tp * (g->cp > 1 ? g->cp : 1);
+    const int ranks = kv_config_ranks(g);
     c->tp = g->tp;
     c->cp = g->cp > 1 ? g->cp : 1;
     c->sp = g->sp;
@@ -327,10 +328,11 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     c->oversubscribed = ranks > rep->cpus;
     tps_error e;
     tps_error_clear(&e);
-    char path[1024], hwpath[1024], a[8][24], cpn[24];
+    char path[1024], hwpath[1024], a[10][24];
     if (one) {
       *hw = *one;
-    } else if (profile_for(prefix, g->tp, g->sp, hwpath, sizeof hwpath, &e) || tps_hw_load(hwpath, hw, &e)) {
+    } else if (profile_for(prefix, kv_config_profile_ranks(g), g->sp, hwpath, sizeof hwpath, &e) ||
+               tps_hw_load(hwpath, hw, &e)) {
       /* not a run: this case cannot be predicted, the others still can */
       snprintf(c->skipped, sizeof c->skipped, "profile: %.480s", e.msg);
       skipped++;
@@ -345,12 +347,28 @@ tps_status kv_validate(const kv_validate_opts *o, kv_report *rep, tps_error *err
     snprintf(a[4], sizeof a[4], "%lld", (long long)g->micro_batch);
     snprintf(a[5], sizeof a[5], "%d", layers);
     snprintf(a[6], sizeof a[6], "%d", steps);
-    snprintf(cpn, sizeof cpn, "%d", c->cp);
-    const char *args[] = {"--hidden", a[0], "--heads", a[1], "--kv-heads", a[2], "--seq-len", a[3],
-                          "--micro-batch", a[4], "--layers", a[5], "--steps", a[6], "--warmup", "1",
-                          "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path,
-                          "--cp", cpn, "--cp-algo", g->ulysses ? "ulysses" : "ring",
-                          g->sp ? "--sp" : NULL, NULL};
+    snprintf(a[7], sizeof a[7], "%d", c->cp);
+    snprintf(a[8], sizeof a[8], "%lld", (long long)g->experts);
+    snprintf(a[9], sizeof a[9], "%lld", (long long)g->topk);
+    const char *args[32] = {"--hidden", a[0], "--heads", a[1], "--kv-heads", a[2], "--seq-len", a[3],
+                            "--micro-batch", a[4], "--layers", a[5], "--steps", a[6], "--warmup", "1",
+                            "--mlp", g->swiglu ? "swiglu" : "gelu", "--quiet", "--json", path};
+    int na = 0;
+    while (args[na]) na++;
+    if (g->sp) args[na++] = "--sp";
+    if (c->cp > 1) {
+      args[na++] = "--cp";
+      args[na++] = a[7];
+      args[na++] = "--cp-algo";
+      args[na++] = g->ulysses ? "ulysses" : "ring";
+    }
+    if (g->experts > 0) { /* MoE: the ranks are EP (data-parallel) ranks */
+      args[na++] = "--experts";
+      args[na++] = a[8];
+      args[na++] = "--topk";
+      args[na++] = a[9];
+    }
+    args[na] = NULL;
     if (o->log) fprintf(o->log, "validate: %s (%d/%d)\n", c->id, i + 1, n);
     /* A failed run (exit status, signal, timeout, unreadable or impossible
      * JSON) fails the validation: never a case quietly left out. */

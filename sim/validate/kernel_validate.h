@@ -46,6 +46,8 @@ typedef struct kv_kernel_run {
   bool ulysses; /* config.cp_algo "ulysses" */
   bool sp, swiglu, rmsnorm, oversubscribed;
   int64_t hidden, heads, kv_heads, head_dim, ffn, seq, micro_batch, layers;
+  int64_t experts, topk, moe_ffn; /* MoE ("moe" object; experts 0: dense) */
+  int ep, dp;                     /* MoE: EP size, data-parallel ranks (tp is 1) */
   kv_stat step;
   double samples[KV_MAX_SAMPLES];
   int n_samples;
@@ -177,9 +179,20 @@ typedef struct kv_config {
   int tp;
   bool sp, swiglu;
   int64_t hidden, heads, kv_heads, seq, micro_batch;
-  int cp;       /* context-parallel ranks (0 or 1: none); ranks = tp x cp */
-  bool ulysses; /* CP by Ulysses' all-to-all, else the ring */
+  int cp;                 /* context-parallel ranks (0 or 1: none); ranks = tp x cp */
+  bool ulysses;           /* CP by Ulysses' all-to-all, else the ring */
+  int ep;                 /* MoE: EP ranks (= the ranks; tp is then 1); 0: dense */
+  int64_t experts, topk;  /* MoE: routed experts (0: dense), experts per token */
 } kv_config;
+
+/* MPI ranks of a grid point: TP x CP, or with experts EP (data-parallel) ones. */
+static inline int kv_config_ranks(const kv_config *c) {
+  return c->experts > 0 ? c->ep : c->tp * (c->cp > 1 ? c->cp : 1);
+}
+/* The rank count of the profile a grid point is predicted with
+ * (PREFIX-tpN): its TP size (CP cases too), or an MoE case's EP ranks,
+ * which its collectives span. */
+static inline int kv_config_profile_ranks(const kv_config *c) { return c->experts > 0 ? c->ep : c->tp; }
 
 typedef struct kv_validate_opts {
   const char *hw;       /* one profile (name or path) for every case; NULL: use prefix */

@@ -303,10 +303,19 @@ int main(int argc, char **argv) {
   need(cfg, "mlp", J_STR, "config");
   need(cfg, "norm", J_STR, "config");
   need(cfg, "cp_algo", J_STR, "config");
-  /* MPI ranks = TP x CP */
-  const jval *tp = get(cfg, "tp"), *cp = get(cfg, "cp");
-  if (tp && tp->type == J_NUM && cp && cp->type == J_NUM && (int)tp->num * (int)cp->num != nranks)
-    fail("config.tp x config.cp is %d x %d, expected %d ranks", (int)tp->num, (int)cp->num, nranks);
+  /* MPI ranks = TP x CP, or with an MoE MLP data-parallel ones at TP 1 */
+  const jval *tp = get(cfg, "tp"), *cp = get(cfg, "cp"), *moe = get(root, "moe");
+  int dp = 1;
+  if (moe) {
+    const jval *moe_keys[5];
+    const char *names[5] = {"experts", "topk", "moe_ffn", "ep", "dp"};
+    for (int i = 0; i < 5; i++) moe_keys[i] = need(moe, names[i], J_NUM, "moe");
+    if (moe_keys[4]) dp = (int)moe_keys[4]->num;
+  }
+  if (tp && tp->type == J_NUM && cp && cp->type == J_NUM &&
+      (int)tp->num * (int)cp->num * dp != nranks)
+    fail("config.tp x config.cp x moe.dp is %d x %d x %d, expected %d ranks", (int)tp->num,
+         (int)cp->num, dp, nranks);
   const jval *mach = need(root, "machine", J_OBJ, "top level");
   need(mach, "oversubscribed", J_BOOL, "machine");
   need(mach, "ranks", J_NUM, "machine");

@@ -3,7 +3,8 @@
 # binary cannot run under mpirun). Usage:
 #   kernel_test.sh check    RUN NP [options]          --check passes, max_rel_err <= 1e-4
 #   kernel_test.sh refuse   RUN NP PATTERN [options]  exit status 2, stderr matches PATTERN
-#   kernel_test.sh json     RUN NP CHECKER FILE [options]  --json FILE is well formed
+#   kernel_test.sh json     RUN NP CHECKER FILE [options]  --json FILE is well formed (the
+#                           op names of the dense block, or of the MoE one with --experts)
 #   kernel_test.sh jsonops  RUN NP CHECKER FILE "OPS" [options]  the same, with the op names OPS
 #                                                    (a CP run's lowering adds cp_* ops)
 #   kernel_test.sh failfast RUN NP [options]          rank 1's MPI call fails: non-zero within 20 s
@@ -46,7 +47,12 @@ case "$mode" in
   json|jsonops)
     checker=$1 file=$2
     shift 2
-    ops="attn_norm attn_f qkv attn_core attn_out attn_g attn_residual mlp_norm mlp_f mlp_up mlp_act mlp_down mlp_g mlp_residual"
+    mlp="mlp_f mlp_up mlp_act mlp_down mlp_g"
+    case " $* " in
+      *" --experts "*) mlp="router moe_permute moe_dispatch moe_gather experts_up experts_act \
+experts_down moe_scatter moe_combine moe_unpermute" ;;
+    esac
+    ops="attn_norm attn_f qkv attn_core attn_out attn_g attn_residual mlp_norm $mlp mlp_residual"
     if [ "$mode" = jsonops ]; then
       ops=$1
       shift

@@ -111,6 +111,46 @@ Test(kernel_compare, error_definition_and_step_sum) {
   free(r);
 }
 
+/* tp-kernel --experts (run_ep2_moe.json: 2 ranks, TP 1, EP 2, 8 experts,
+ * top-2, recorded with `tp-kernel-run -n 2 --hidden 512 --heads 8
+ * --seq-len 256 --layers 2 --steps 3 --warmup 1 --mlp swiglu --experts 8
+ * --topk 2`): the engine lowers the same MoE block, and every op, the
+ * dispatch / combine all-to-alls and the grouped expert GEMMs included, is
+ * paired with its measurement by name. */
+Test(kernel_compare, moe_run_pairs_dispatch_combine_and_grouped_gemms) {
+  tps_hw hw;
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(2, false, FIX("run_ep2_moe.json"), &hw, &r);
+  cr_assert_eq(r->tp, 1);
+  cr_assert_eq(r->experts, 8);
+  cr_assert_eq(r->topk, 2);
+  cr_assert_eq(r->ep, 2);
+  cr_assert_eq(r->dp, 2);
+  cr_assert_eq(r->n_ops, 19, "7 attention ops, mlp_norm, 10 MoE ops, mlp_residual");
+  cr_assert_str_eq(k->id, "tp1-h512-s256-b1-swiglu-mha-ep2-e8k2");
+  cr_assert_eq(k->n_ops, 19);
+  const char *moe_ops[] = {"router", "moe_permute", "moe_dispatch", "experts_up", "experts_act",
+                           "experts_down", "moe_combine", "moe_unpermute"};
+  double sum = 0.0;
+  for (int i = 0; i < k->n_ops; i++) sum += k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s;
+  for (size_t j = 0; j < sizeof moe_ops / sizeof *moe_ops; j++) {
+    const kv_op_row *row = NULL;
+    for (int i = 0; i < k->n_ops && !row; i++)
+      if (strcmp(k->ops[i].name, moe_ops[j]) == 0) row = &k->ops[i];
+    cr_assert(row != NULL, "%s is compared", moe_ops[j]);
+    cr_assert(row->modelled && row->pred_fwd_s > 0 && row->meas_fwd_s > 0, "%s: predicted and measured",
+              moe_ops[j]);
+    cr_assert_float_eq(row->error, (row->pred_fwd_s + row->pred_bwd_s) / (row->meas_fwd_s + row->meas_bwd_s) - 1.0,
+                       1e-12);
+  }
+  /* the step is the layers' ops (no gradient reduction over the 2
+   * data-parallel ranks: tp-kernel does none) */
+  cr_assert_float_eq(k->predicted_s, sum * (double)r->layers, 1e-12);
+  cr_assert(k->buf_predicted > 0 && k->buf_measured == r->buf_total);
+  free(k);
+  free(r);
+}
+
 Test(kernel_compare, pairs_ops_by_name_not_position) {
   kv_gemm_bench g;
   kv_coll_bench c;
@@ -298,6 +338,9 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
     ulysses |= g[i].cp > 1 && g[i].ulysses;
   }
   cr_assert(ring && ulysses);
+  bool moe = false; /* issue 15: an MoE case (tp-kernel --experts) */
+  for (int i = 0; i < n; i++) moe |= g[i].experts > 0 && g[i].ep > 1 && g[i].cp <= 1;
+  cr_assert(moe);
   cr_assert_eq(hmin, 512);
   cr_assert_eq(hmax, 2048);
   cr_assert_eq(kv_grid(true, &g), 2);
