@@ -100,8 +100,13 @@ void report_fit_table(FILE *out, const fit_result *r) {
   fprintf(out, "Fit of stack '%s' (%s) on %d comparison%s from %d case%s (%d skipped)\n",
           r->stack.name, r->stack_path, r->n_rows, r->n_rows == 1 ? "" : "s", r->n_cases,
           r->n_cases == 1 ? "" : "s", r->n_skipped_cases);
-  fprintf(out, "residual = log(predicted / measured); %d iterations\n\n", r->nls.iterations);
-  fprintf(out, "  %-20s %14s %14s %14s\n", "constant", "start", "fitted", "std. error");
+  if (r->none)
+    fprintf(out, "nothing fitted (--param none): the stack's constants as given, so every error "
+                 "is out of sample and is its own CV error\n\n");
+  else
+    fprintf(out, "residual = log(predicted / measured); %d iterations\n\n", r->nls.iterations);
+  if (r->n_params > 0)
+    fprintf(out, "  %-20s %14s %14s %14s\n", "constant", "start", "fitted", "std. error");
   for (int j = 0; j < r->n_params; j++) {
     const fit_param_def *p = r->param[j];
     fmt_value(p, r->start[j], a, sizeof a);
@@ -126,7 +131,8 @@ void report_fit_table(FILE *out, const fit_result *r) {
               row->hw, row->measured, row->predicted, a, b);
     }
   }
-  fprintf(out, "\nCV err: predicted by constants fitted without the case's group (leave one group out).\n");
+  fprintf(out, "\nCV err: predicted by constants fitted without the case's group (leave one group "
+               "out)%s.\n", r->none ? "; nothing fitted here, so it is the error itself" : "");
   fprintf(out, "  %-60s %5s %9s %9s\n", "group", "n", "MAPE", "CV MAPE");
   for (int g = 0; g < r->n_groups; g++) {
     fmt_abs_pct(r->groups[g].mape, a, sizeof a);
@@ -184,6 +190,8 @@ void report_fit_json(FILE *out, const fit_result *r) {
   json_string(&w, "log(predicted / measured)");
   json_key(&w, "iterations");
   json_int(&w, r->nls.iterations);
+  json_key(&w, "nothing_fitted");
+  json_bool(&w, r->none);
   json_key(&w, "params");
   json_array_begin(&w);
   for (int j = 0; j < r->n_params; j++) {
@@ -380,7 +388,13 @@ void report_fit_model_error_yaml(FILE *out, const fit_result *r) {
       fputs("  # (no entry: a class without any row)\n", out);
       continue;
     }
-    fprintf(out, "  - {%s: %s, time: %.1f%%, memory: %.1f%%}\n", e->is_stack ? "stack" : "hw",
-            e->name, 100.0 * e->time.sd, 100.0 * e->memory.sd);
+    /* A profile's entry names the stack it was measured with: the same
+     * profile running another stack takes that stack's entries. */
+    if (e->is_stack)
+      fprintf(out, "  - {stack: %s, time: %.1f%%, memory: %.1f%%}\n", e->name,
+              100.0 * e->time.sd, 100.0 * e->memory.sd);
+    else
+      fprintf(out, "  - {hw: %s, stack: %s, time: %.1f%%, memory: %.1f%%}\n", e->name, pool->name,
+              100.0 * e->time.sd, 100.0 * e->memory.sd);
   }
 }

@@ -42,7 +42,12 @@ int cmd_fit(const cli_args *args) {
   o.hw_override = args->hw;
   /* --param a,b,c */
   char names[512];
-  if (args->params) {
+  if (args->params && strcmp(args->params, "none") == 0) {
+    o.none = true;
+    if (args->write_path)
+      return fail_usage("fit: --write with --param none: no constant is fitted to write",
+                        "drop --write (--write-model-error still writes the model error)");
+  } else if (args->params) {
     if (strlen(args->params) >= sizeof names) return fail_usage("--param: list too long", NULL);
     snprintf(names, sizeof names, "%s", args->params);
     for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save)) {

@@ -183,7 +183,7 @@ static const cli_option options[] = {
      "the stack whose constants are fitted (its values are the starting point); required"},
     {ID_PARAM, OPTS_FIT, "--param", NULL, T_STRING, "LIST", NULL, 0, 0,
      "constants to fit, comma-separated: host_dispatch, per_micro_batch, per_step, "
-     "allocator_overhead"},
+     "allocator_overhead; or none (the stack as given: errors and model error only)"},
     {ID_HW, OPTS_FIT, "--hw", NULL, T_STRING, "H", NULL, 0, 0,
      "hardware profile for every case (default: each case's profile: or device rule)"},
     {ID_WRITE, OPTS_FIT, "--write", NULL, T_STRING, "FILE", NULL, 0, 0,

@@ -127,8 +127,12 @@ const char *tps_fits_at_interval_name(tps_fits_at_interval f) {
 
 const tps_model_error *tps_model_error_find(const tps_model_errors *me, const tps_hw *hw) {
   if (!me) return NULL;
+  /* A profile's own entry, for the stack it was measured with (any stack
+   * when the entry names none). */
   for (int i = 0; i < me->n; i++)
-    if (me->e[i].hw[0] && strcmp(me->e[i].hw, hw->name) == 0) return &me->e[i];
+    if (me->e[i].hw[0] && strcmp(me->e[i].hw, hw->name) == 0 &&
+        (!me->e[i].stack[0] || strcmp(me->e[i].stack, hw->stack.name) == 0))
+      return &me->e[i];
   for (int i = 0; i < me->n; i++)
     if (!me->e[i].hw[0] && hw->stack.name[0] && strcmp(me->e[i].stack, hw->stack.name) == 0)
       return &me->e[i];

@@ -53,11 +53,10 @@ static tps_status read_families(io_doc *d, const yaml_node_t *n, tps_model_error
     static const io_map_ctx ctx = {.where = "an entry of 'families'", .variant_bit = ALL};
     yaml_node_t *f[F_N];
     if ((st = io_map_read(d, e, family_keys, F_N, &ctx, m, f))) return st;
-    if (!f[F_HW] == !f[F_STACK]) {
-      io_doc_fail(d, e, TPS_EMISSINGKEY, "an entry of 'families' needs exactly one of 'hw' and "
-                  "'stack'");
-      io_doc_hint(d, "hw: a100-80g-sxm names one profile; stack: megatron-cuda every profile "
-                     "running it that no entry names");
+    if (!f[F_HW] && !f[F_STACK]) {
+      io_doc_fail(d, e, TPS_EMISSINGKEY, "an entry of 'families' needs 'hw', 'stack' or both");
+      io_doc_hint(d, "hw: a100-80g-sxm, stack: megatron-cuda names one profile running one stack; "
+                     "stack: megatron-cuda alone every profile running it that no entry names");
       return TPS_EMISSINGKEY;
     }
     for (int j = 0; j < i; j++)

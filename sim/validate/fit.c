@@ -116,9 +116,10 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
   memset(res, 0, sizeof *res);
   tps_error_clear(err);
   if (opts->n_files < 1) return BAD_INPUT(err, "fit: give at least one --cases FILE");
-  if (opts->n_params < 1)
+  if (opts->n_params < 1 && !opts->none)
     return BAD_INPUT(err, "fit: give at least one --param NAME (one of host_dispatch, "
-                          "per_micro_batch, per_step, allocator_overhead)");
+                          "per_micro_batch, per_step, allocator_overhead), or --param none");
+  res->none = opts->none;
   res->n_files = opts->n_files;
   for (int i = 0; i < opts->n_files; i++) res->files[i] = opts->files[i];
 
@@ -213,6 +214,28 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
     goto done;
   }
 
+  if (opts->none) {
+    /* Nothing fitted: the stack's own constants predict every case, so each
+     * error is already out of sample and serves as its CV error. */
+    double *pred = calloc((size_t)x.n_cmp + 1, sizeof *pred);
+    if (!pred || predict_all(&x, res->start, pred) != 0) {
+      if (pred && x.failed_case >= 0)
+        tps_error_set(err, TPS_ERANGE, NULL, 0, 0, "fit: case %s could not be predicted",
+                      x.set.cases[x.failed_case].c->id);
+      else
+        tps_error_set(err, TPS_ENOMEM, NULL, 0, 0, "out of memory");
+      free(pred);
+      rc = 3;
+      goto done;
+    }
+    for (int k = 0; k < x.n_cmp; k++) {
+      res->rows[k].predicted = res->rows[k].cv_predicted = pred[k];
+      res->rows[k].error = res->rows[k].cv_error = pred[k] / res->rows[k].measured - 1.0;
+    }
+    free(pred);
+    goto errors;
+  }
+
   /* The fit on every comparison. */
   fit_nls_problem pb = {.n_params = res->n_params, .n_resid = x.n_cmp, .fn = resid, .user = &x};
   for (int j = 0; j < res->n_params; j++) {
@@ -260,6 +283,7 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
   }
   free(pred);
   free(use);
+errors:
   /* Errors per group and overall. */
   double s_all = 0.0, s_cv = 0.0;
   int n_cv = 0;

@@ -36,6 +36,8 @@ typedef struct fit_opts {
   const char *stack;      /* name in hw_profiles/stacks or a path: the starting values */
   const char *params[FIT_MAX_PARAMS];
   int n_params;
+  bool none;               /* --param none: no constant fitted; the stack's constants
+                              as given, every error out of sample */
   const char *hw_override; /* --hw for every case, or NULL */
 } fit_opts;
 
@@ -85,6 +87,7 @@ typedef struct fit_result {
   tps_stack stack;                 /* the fitted stack (starting stack + fitted values) */
   char stack_path[512];            /* where the starting stack was read */
   int n_params;
+  bool none;                       /* --param none: nothing fitted */
   const fit_param_def *param[FIT_MAX_PARAMS];
   double start[FIT_MAX_PARAMS];    /* SI */
   fit_nls_result nls;              /* values and standard errors, SI */

@@ -304,6 +304,9 @@ static void read_hardware(io_doc *d, const yaml_node_t *map, pub_case *c) {
   if (!copy_text(io_map_get(d, map, "profile"), c->profile, sizeof c->profile) && hw &&
       hw->type == YAML_MAPPING_NODE)
     copy_text(io_map_get(d, hw, "profile"), c->profile, sizeof c->profile);
+  if (!copy_text(io_map_get(d, map, "stack"), c->stack, sizeof c->stack) && hw &&
+      hw->type == YAML_MAPPING_NODE)
+    copy_text(io_map_get(d, hw, "stack"), c->stack, sizeof c->stack);
   if (is_null(hw)) return;
   if (hw->type != YAML_MAPPING_NODE) {
     skip_at(c, hw, "hardware must be a mapping");
@@ -420,7 +423,7 @@ static void read_case(io_doc *d, const yaml_node_t *map, int index, pub_case *c)
   static const char *const case_keys[] = {
       "id",       "group",     "source",   "year",      "model_profile",  "profile",
       "model",    "parallel",  "hardware", "precision", "measured",       "uncertain",
-      "memory_reading", "notes", "derived"};
+      "memory_reading", "notes", "derived", "stack"};
   const int n_case_keys = (int)(sizeof case_keys / sizeof case_keys[0]);
   for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);

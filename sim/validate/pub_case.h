@@ -44,6 +44,8 @@ typedef struct pub_case {
   /* Hardware. */
   char profile[PUB_PATH_MAX];   /* `profile:` (case or hardware), or "" */
   char device[256];             /* hardware.device, or "" */
+  char stack[64];               /* `stack:` (case or hardware): the software stack that
+                                   ran it, when not the profile's own; or "" */
 
   tps_memory_reading memory_reading; /* `memory_reading:` allocated | reserved | device
                                         (default: device, npu-smi / nvidia-smi "used") */

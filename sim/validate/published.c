@@ -18,6 +18,7 @@
 /* A hardware profile loaded once per distinct path. */
 typedef struct hw_entry {
   char path[PUB_PATH_MAX];
+  char stack[64]; /* the case's `stack:` put in place of the profile's, or "" */
   tps_hw hw;
 } hw_entry;
 
@@ -101,10 +102,12 @@ static void describe(const tps_error *e, char *buf, size_t size) {
   if (w < 0 && size > 0) buf[0] = '\0';
 }
 
-/* Loads (or finds loaded) the hardware profile `name`; NULL with why filled
- * when it cannot. */
-static const tps_hw *load_hw(pub_ctx *x, const char *name, char *why, size_t why_size) {
-  char path[PUB_PATH_MAX];
+/* Loads (or finds loaded) the hardware profile `name` (a bundled name or a
+ * path) running the software stack `stack` ("" for the profile's own); NULL
+ * with why filled when it cannot. */
+static const tps_hw *load_hw(pub_ctx *x, const char *name, const char *stack, char *why,
+                             size_t why_size) {
+  char path[PUB_PATH_MAX], stack_path[PUB_PATH_MAX];
   tps_error err;
   tps_error_clear(&err);
   if (find_data(x, "hw_profiles", name, path, sizeof path, &err) != TPS_OK) {
@@ -114,7 +117,8 @@ static const tps_hw *load_hw(pub_ctx *x, const char *name, char *why, size_t why
     return NULL;
   }
   for (int i = 0; i < x->n_hws; i++)
-    if (strcmp(x->hws[i].path, path) == 0) return &x->hws[i].hw;
+    if (strcmp(x->hws[i].path, path) == 0 && strcmp(x->hws[i].stack, stack) == 0)
+      return &x->hws[i].hw;
   /* A full cache reuses its last slot. */
   int slot = x->n_hws < HW_CACHE_MAX ? x->n_hws : HW_CACHE_MAX - 1;
   hw_entry *e = &x->hws[slot];
@@ -125,7 +129,16 @@ static const tps_hw *load_hw(pub_ctx *x, const char *name, char *why, size_t why
     snprintf(why, why_size, "hardware profile '%.40s': %s", name, d);
     return NULL;
   }
+  if (stack[0] && (find_data(x, "hw_profiles/stacks", stack, stack_path, sizeof stack_path,
+                             &err) != TPS_OK ||
+                   tps_stack_load(stack_path, &e->hw.stack, &err) != TPS_OK)) {
+    char d[450];
+    describe(&err, d, sizeof d);
+    snprintf(why, why_size, "stack '%.40s': %s", stack, d);
+    return NULL;
+  }
   snprintf(e->path, sizeof e->path, "%s", path);
+  snprintf(e->stack, sizeof e->stack, "%s", stack);
   if (slot == x->n_hws) x->n_hws++;
   return &e->hw;
 }
@@ -225,14 +238,18 @@ static tps_status prepare_case(pub_ctx *x, const pub_case *c, ready_case *r, boo
   /* Hardware: --hw, else profile:, else the device rule, else the bundled
    * model's default. */
   const tps_hw *hw = x->hw_override;
-  if (!hw) {
+  if (hw && c->stack[0]) {
+    /* --hw chooses the hardware; the stack stays the one that ran the case */
+    hw = load_hw(x, x->hws[0].path, c->stack, why, sizeof why);
+    if (!hw) return skip_case(x, c, "%s", why);
+  } else if (!hw) {
     const char *name = c->profile[0] ? c->profile : pub_device_profile(c->device);
     if (!name && profile_model && m->default_hw[0]) name = m->default_hw;
     if (!name) {
       if (c->device[0]) return skip_case(x, c, "no hardware profile for '%.200s'", c->device);
       return skip_case(x, c, "hardware.device not given (and no profile:)");
     }
-    hw = load_hw(x, name, why, sizeof why);
+    hw = load_hw(x, name, c->stack, why, sizeof why);
     if (!hw) return skip_case(x, c, "%s", why);
   }
 
@@ -412,7 +429,9 @@ static tps_status run_cases(pub_ctx *x, const yaml_node_t *cases) {
 /* The set's copy of a profile the ctx loaded (one per distinct name). */
 static int set_hw(pub_set *set, const tps_hw *hw) {
   for (int i = 0; i < set->n_hws; i++)
-    if (strcmp(set->hws[i].path, hw->path) == 0 && strcmp(set->hws[i].name, hw->name) == 0) return i;
+    if (strcmp(set->hws[i].path, hw->path) == 0 && strcmp(set->hws[i].name, hw->name) == 0 &&
+        strcmp(set->hws[i].stack.name, hw->stack.name) == 0)
+      return i;
   if (set->n_hws == PUB_SET_MAX_HW) return -1;
   set->hws[set->n_hws] = *hw;
   return set->n_hws++;

@@ -428,6 +428,30 @@ static tps_model_errors errors_of(double time_sd, double memory_sd) {
   return me;
 }
 
+/* A case's `stack:` (case key or hardware.stack) runs its profile with that
+ * software stack: the model-error entry is the stack's, so with 10% for
+ * megatron-cuda and 30% for megatron-deepspeed (whose constants are
+ * megatron-cuda's, transferred) the same run's interval is wider by the
+ * ratio of the log-widths; a stack that does not exist skips the case. */
+Test(predict, case_stack_key, .fini = report_fini) {
+  tps_model_errors me = errors_of(0.10, 0.05);
+  snprintf(me.e[1].stack, sizeof me.e[1].stack, "megatron-deepspeed");
+  me.e[1].time_sd = 0.30;
+  me.e[1].memory_sd = 0.05;
+  me.n = 2;
+  tps_error err;
+  cr_assert_eq(pub_validate_at(FIXTURES "/profiles.yaml", NULL, 0.9, &me, &rep, &err), TPS_OK,
+               "%s", err.msg);
+  const validate_row *a = row_of("bundled_model", "iteration_time_ms");
+  const validate_row *b = row_of("stacked", "iteration_time_ms");
+  cr_assert_float_eq(a->predicted, b->predicted, 1e-9 * a->predicted,
+                     "transferred constants: the same prediction");
+  const double wa = log(a->hi / a->lo), wb = log(b->hi / b->lo);
+  cr_assert(wb > 2.5 * wa && wb < 3.0 * wa, "log-widths %g (10%%) and %g (30%%)", wa, wb);
+  const validate_row *s = row_of("missing_stack", "");
+  cr_expect(strstr(s->skipped, "stack 'no-such-stack'") != NULL, "%s", s->skipped);
+}
+
 /* Each row's interval is tps_uncertainty_run's for its case (the step time's
  * for a time or throughput metric), `inside` says whether the measured value
  * lies in it, and the coverage is the share inside, per group and overall. */
