@@ -70,6 +70,37 @@ Test(bundled, qwen25vl_7b_recipe_static_memory) {
   }
 }
 
+/* hw_profiles/h800.yaml: the H100 SXM's compute and memory with NVLink cut to
+ * 400 GB/s bidirectional, 200 GB/s per direction (NVIDIA H800 data sheet), and
+ * one 400 Gb/s InfiniBand NIC per GPU (DeepSeek-V3 report Sec. 3.2.2, "IB
+ * (50 GB/s)"); with no row of its own in validation/model-error.yaml it takes
+ * the megatron-cuda pool (time 15.1%, memory 4.0%). */
+Test(bundled, h800_is_h100_with_slower_nvlink) {
+  static tps_hw h800, h100;
+  char path[4096];
+  tps_error err;
+  cr_assert_eq(tps_data_find("hw_profiles", "h800", path, sizeof path, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_hw_load(path, &h800, &err), TPS_OK, "%s", err.msg);
+  cr_assert_eq(tps_data_find("hw_profiles", "h100-sxm", path, sizeof path, &err), TPS_OK);
+  cr_assert_eq(tps_hw_load(path, &h100, &err), TPS_OK, "%s", err.msg);
+  cr_expect_eq(h800.intra.bandwidth_Bps, 200e9);
+  cr_expect_eq(h800.inter.bandwidth_Bps, 50e9);
+  cr_expect_eq(h800.devices_per_node, 8);
+  cr_expect_eq(h800.peak_flops[TPS_PRECISION_BF16], 989e12);
+  cr_expect_eq(h800.peak_fp8_flops, 1979e12);
+  cr_expect_eq(h800.memory_bytes, h100.memory_bytes);
+  cr_expect_eq(h800.memory_bandwidth_Bps, h100.memory_bandwidth_Bps);
+  cr_expect_str_eq(h800.stack.name, "megatron-cuda");
+  static tps_model_errors me;
+  cr_assert_eq(tps_data_find("validation", "model-error", path, sizeof path, &err), TPS_OK);
+  cr_assert_eq(tps_model_errors_load(path, &me, &err), TPS_OK, "%s", err.msg);
+  const tps_model_error *e = tps_model_error_find(&me, &h800);
+  cr_assert_not_null(e);
+  cr_expect_str_eq(e->stack, "megatron-cuda");
+  cr_expect_float_eq(e->time_sd, 0.151, 1e-12);
+  cr_expect_float_eq(e->memory_sd, 0.040, 1e-12);
+}
+
 /* Every bundled model and profile loads, and the model runs on its default
  * hardware at its default configuration or names why not. */
 Test(bundled, every_file_loads) {

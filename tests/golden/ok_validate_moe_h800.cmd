@@ -1,0 +1,1 @@
+validate --published validation/moe-h800.yaml
