@@ -100,7 +100,7 @@ tps_status eng_check_hw_run(const tps_hw *hw, const tps_run *run, tps_error *err
                   "%s) needs one",
                   hw->name, hw->device_name, tps_fp8_format_name(run->fp8));
     tps_error_hint(err, "drop the FP8 format (train in %s), or use a profile whose peak_flops "
-                        "gives fp8 (h100-sxm, h200)",
+                        "gives fp8 (the bundled Hopper profiles do)",
                    tps_precision_name(run->precision));
     return TPS_EINVAL;
   }

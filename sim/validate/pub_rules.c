@@ -67,6 +67,7 @@ static const device_rule device_rules[] = {
     {"910B2", NULL, NULL, NULL, NULL, "910b2"},
     {"910B3", NULL, NULL, NULL, NULL, "910b3"},
     {"H200", NULL, NULL, NULL, NULL, "h200"},
+    {"H800", NULL, NULL, NULL, NULL, "h800"},
     {"H100", NULL, NULL, "PCIe", "NVL", "h100-sxm"},
     {"A100", "80GB", "80 GB", NULL, NULL, "a100-80g-sxm"},
     {"A100", NULL, NULL, NULL, NULL, "a100-40g-sxm"},

@@ -99,6 +99,7 @@ Test(rules, device_table) {
   cr_expect_str_eq(pub_device_profile("NVIDIA H100 SXM5 80GB"), "h100-sxm");
   cr_expect_null(pub_device_profile("NVIDIA H100 PCIe"));
   cr_expect_str_eq(pub_device_profile("NVIDIA H200 141GB"), "h200");
+  cr_expect_str_eq(pub_device_profile("2048 NVIDIA H800 GPUs"), "h800");
   cr_expect_str_eq(pub_device_profile("Ascend 910B2 (Atlas A2, 64GB HBM)"), "910b2");
   cr_expect_str_eq(pub_device_profile("Ascend 910b3"), "910b3");
   cr_expect_null(pub_device_profile("NVIDIA V100 SXM3 32GB (DGX-2H)"));
