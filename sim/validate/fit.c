@@ -112,6 +112,33 @@ static const char *base_name(const char *path) {
   return s ? s + 1 : path;
 }
 
+/* MAPE and CV MAPE per group and over all rows. */
+static void summarize_errors(fit_result *res, const comparison *cmp, int n_cmp) {
+  double s_all = 0.0, s_cv = 0.0;
+  int n_cv = 0;
+  for (int g = 0; g < res->n_groups; g++) {
+    double s = 0.0, c = 0.0;
+    int n = 0, nc = 0;
+    for (int k = 0; k < n_cmp; k++) {
+      if (cmp[k].group != g) continue;
+      n++;
+      s += fabs(res->rows[k].error);
+      if (isfinite(res->rows[k].cv_error)) {
+        nc++;
+        c += fabs(res->rows[k].cv_error);
+      }
+    }
+    res->groups[g].n = n;
+    res->groups[g].mape = n ? s / n : NAN;
+    res->groups[g].cv_mape = nc ? c / nc : NAN;
+    s_all += s;
+    s_cv += c;
+    n_cv += nc;
+  }
+  res->mape = s_all / n_cmp;
+  res->cv_mape = n_cv ? s_cv / n_cv : NAN;
+}
+
 int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
   memset(res, 0, sizeof *res);
   tps_error_clear(err);
@@ -284,30 +311,7 @@ int fit_run(const fit_opts *opts, fit_result *res, tps_error *err) {
   free(pred);
   free(use);
 errors:
-  /* Errors per group and overall. */
-  double s_all = 0.0, s_cv = 0.0;
-  int n_cv = 0;
-  for (int g = 0; g < res->n_groups; g++) {
-    double s = 0.0, c = 0.0;
-    int n = 0, nc = 0;
-    for (int k = 0; k < x.n_cmp; k++) {
-      if (x.cmp[k].group != g) continue;
-      n++;
-      s += fabs(res->rows[k].error);
-      if (isfinite(res->rows[k].cv_error)) {
-        nc++;
-        c += fabs(res->rows[k].cv_error);
-      }
-    }
-    res->groups[g].n = n;
-    res->groups[g].mape = n ? s / n : NAN;
-    res->groups[g].cv_mape = nc ? c / nc : NAN;
-    s_all += s;
-    s_cv += c;
-    n_cv += nc;
-  }
-  res->mape = s_all / x.n_cmp;
-  res->cv_mape = n_cv ? s_cv / n_cv : NAN;
+  summarize_errors(res, x.cmp, x.n_cmp);
   /* The fitted stack. */
   res->stack = x.base;
   for (int j = 0; j < res->n_params; j++) {
