@@ -48,6 +48,11 @@ int apply_stack(const char *stack, tps_hw *hw);
 const tps_model_errors *load_model_errors(void);
 /* "tp-sim: warning: TP=N skipped: why" for each skipped TP size. */
 void warn_skipped(const tps_tp_skip *skipped, int n);
+/* Whether an interval can say anything about a prediction on hw: a
+ * model-error term for it or a constant with a spread. When neither, a zero
+ * width interval would read as exact: false, with a note saying why (in
+ * notes, or on stderr when notes is NULL). */
+bool intervals_known(const tps_model_errors *errors, const tps_hw *hw, cli_notes *notes);
 /* The TP sizes `estimate` and `report` compare: --tp LIST, else the launch
  * script's or --megatron-args' TP, else the model's and each power of two up
  * to a node's devices (`*is_default` set, and a note saying so). */

@@ -356,6 +356,23 @@ int tp_sizes_to_compare(const cli_args *args, const tps_model *model, const tps_
   return n;
 }
 
+bool intervals_known(const tps_model_errors *errors, const tps_hw *hw, cli_notes *notes) {
+  if (tps_model_error_find(errors, hw) || tps_uncertain_constants(hw) > 0) return true;
+  char text[512];
+  snprintf(text, sizeof text,
+           "No intervals: no model error is known for %s running %s (validation/model-error.yaml) "
+           "and no constant of its profiles carries a spread, so nothing says how far off this "
+           "prediction may be.",
+           hw->name,
+           hw->stack.name[0] && strcmp(hw->stack.name, "none") != 0 ? hw->stack.name
+                                                                      : "no software stack");
+  if (notes && notes->n < CLI_NOTES_MAX)
+    snprintf(notes->text[notes->n++], sizeof notes->text[0], "%s", text);
+  else if (!notes)
+    fprintf(stderr, "tp-sim: note: %s\n", text);
+  return false;
+}
+
 void warn_skipped(const tps_tp_skip *skipped, int n) {
   for (int i = 0; i < n; i++)
     fprintf(stderr, "tp-sim: warning: TP=%lld skipped: %s\n", (long long)skipped[i].tp,

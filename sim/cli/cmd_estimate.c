@@ -56,20 +56,16 @@ int cmd_estimate(const cli_args *args) {
   if (!default_tps) warn_skipped(skipped, n_skipped);
   /* Prediction intervals: the profiles' spreads and the model error of the
    * hardware family (validation/model-error.yaml). */
-  static tps_model_errors errors;
-  static char errors_path[4096];
   tps_uncertainty *unc = NULL;
   const tps_model_error *me = NULL;
-  if (args->interval > 0 && n > 0) {
-    if (tps_data_find("validation", "model-error", errors_path, sizeof errors_path, &err) !=
-            TPS_OK ||
-        tps_model_errors_load(errors_path, &errors, &err) != TPS_OK) {
-      print_error(&err);
-      free(est);
-      free(skipped);
-      return EXIT_USAGE;
-    }
-    me = tps_model_error_find(&errors, &hw);
+  const tps_model_errors *errors = NULL;
+  if (args->interval > 0 && n > 0 && !(errors = load_model_errors())) {
+    free(est);
+    free(skipped);
+    return EXIT_USAGE;
+  }
+  if (errors && intervals_known(errors, &hw, &notes)) {
+    me = tps_model_error_find(errors, &hw);
     unc = calloc((size_t)n, sizeof *unc);
     if (!unc) {
       free(est);

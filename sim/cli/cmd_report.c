@@ -57,7 +57,9 @@ int cmd_report(const cli_args *args) {
       report_bundle_free(&b);
       return EXIT_USAGE;
     }
-    st = report_bundle_add_intervals(&b, &over, args->interval, errors, &err);
+    st = intervals_known(errors, &hw, &notes)
+             ? report_bundle_add_intervals(&b, &over, args->interval, errors, &err)
+             : TPS_OK;
     if (st != TPS_OK) {
       print_error(&err);
       report_bundle_free(&b);
@@ -203,7 +205,8 @@ int cmd_recommend(const cli_args *args) {
     tps_search_result_free(&res);
     return EXIT_USAGE;
   }
-  st = recommend_intervals(&model, &hw, &res, args->interval, errors, &unc, &err);
+  const double level = errors && intervals_known(errors, &hw, NULL) ? args->interval : 0.0;
+  st = recommend_intervals(&model, &hw, &res, level, errors, &unc, &err);
   if (st != TPS_OK) {
     print_error(&err);
     tps_search_result_free(&res);

@@ -125,6 +125,11 @@ const char *tps_fits_at_interval_name(tps_fits_at_interval f) {
   return "maybe";
 }
 
+int tps_uncertain_constants(const tps_hw *hw) {
+  unc_var vars[N_CONST];
+  return find_vars(hw, vars);
+}
+
 const tps_model_error *tps_model_error_find(const tps_model_errors *me, const tps_hw *hw) {
   if (!me) return NULL;
   /* A profile's own entry, for the stack it was measured with (any stack

@@ -48,6 +48,22 @@ Test(spread, hw_profile_values_and_sds, .init = setup) {
   cr_expect_eq(hw.inter.efficiency.sd, 0.05);
 }
 
+/* The constants an interval propagates: the bundled 910b2 running its stack
+ * mindspeed-npu has three with a spread (host_dispatch, per_micro_batch,
+ * allocator_overhead; the profile's own values carry none); without a stack
+ * none, and the CLI then prints no interval (golden
+ * ok_estimate_qwen25vl_7b_no_stack). */
+Test(spread, uncertain_constants_counted, .init = setup) {
+  static tps_hw h;
+  tps_error err;
+  char path[1024];
+  cr_assert_eq(tps_data_find("hw_profiles", "910b2", path, sizeof path, &err), TPS_OK);
+  cr_assert_eq(tps_hw_load(path, &h, &err), TPS_OK, "%s", err.msg);
+  cr_expect_eq(tps_uncertain_constants(&h), 3);
+  memset(&h.stack, 0, sizeof h.stack);
+  cr_expect_eq(tps_uncertain_constants(&h), 0);
+}
+
 Test(spread, bundled_stacks_carry_the_fit_standard_errors, .init = setup) {
   /* The stack files in hw_profiles/stacks/ as scripts/fit-stacks.sh wrote them (fit of
    * 2026-12-01; docs/validation.md, "Fitted constants"). */

@@ -81,6 +81,10 @@ typedef struct tps_uncertainty {
 tps_status tps_uncertainty_run(const tps_model *model, const tps_hw *hw, const tps_estimate *est,
                                const tps_unc_opts *opts, tps_uncertainty *out, tps_error *err);
 
+/* How many constants of hw (its profile and software stack) carry a spread
+ * (sd > 0): the inputs an interval propagates besides the model error. */
+int tps_uncertain_constants(const tps_hw *hw);
+
 /* The model-error entry for hw: the one naming the profile, else the one
  * naming its stack; NULL when none applies. */
 const tps_model_error *tps_model_error_find(const tps_model_errors *me, const tps_hw *hw);
