@@ -23,6 +23,16 @@ void tps_run_overrides_init(tps_run_overrides *over) {
 }
 
 static int64_t pick(int64_t over, int64_t dflt) { return over > 0 ? over : dflt; }
+
+/* Refuses a switch that only bf16 training has ("WHAT needs bf16 training"). */
+static tps_status bf16_only(const tps_run *run, const char *flag, const char *what,
+                            tps_error *err) {
+  if (run->precision == TPS_PRECISION_BF16) return TPS_OK;
+  tps_error_set(err, TPS_EINVAL, NULL, 0, 0, "%s needs bf16 training, not %s", what,
+                tps_precision_name(run->precision));
+  tps_error_hint(err, "add --precision bf16, or drop %s", flag);
+  return TPS_EINVAL;
+}
 static bool pick_bool(int over, bool dflt) { return over >= 0 ? over != 0 : dflt; }
 
 tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over,
@@ -62,23 +72,20 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
   run->overlap_param_gather = pick_bool(over->overlap_param_gather, tr->overlap_param_gather);
   run->reuse_fp32_param = pick_bool(over->reuse_fp32_param, tr->reuse_fp32_param);
   run->recompute_activation = pick_bool(over->recompute_activation, tr->recompute_activation);
-  if (run->reuse_fp32_param && run->precision != TPS_PRECISION_BF16) {
-    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
-                  "--reuse-fp32-param keeps fp32 master weights as bf16 weights plus a residual: "
-                  "it needs bf16 training, not %s",
-                  tps_precision_name(run->precision));
-    tps_error_hint(err, "add --precision bf16, or drop --reuse-fp32-param");
-    return TPS_EINVAL;
-  }
-  /* Megatron-LM's --grad-reduce-in-bf16 turns off the fp32 accumulation
-   * that --bf16 turns on; with fp16 or fp32 weights it has no meaning. */
-  if (run->grad_reduce_bf16 && run->precision != TPS_PRECISION_BF16) {
-    tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
-                  "bf16 gradient reduction (--grad-reduce-in-bf16) needs bf16 training, not %s",
-                  tps_precision_name(run->precision));
-    tps_error_hint(err, "add --precision bf16, or drop --grad-reduce-in-bf16");
-    return TPS_EINVAL;
-  }
+  /* MindSpeed's --reuse-fp32-param splits fp32 master weights into the bf16
+   * weights and a residual; Megatron-LM's --grad-reduce-in-bf16 turns off the
+   * fp32 accumulation that --bf16 turns on. With fp16 or fp32 weights
+   * neither has a meaning. */
+  tps_status bst;
+  if ((run->reuse_fp32_param &&
+       (bst = bf16_only(run, "--reuse-fp32-param",
+                        "--reuse-fp32-param keeps fp32 master weights as bf16 weights plus a "
+                        "residual: it",
+                        err)) != TPS_OK) ||
+      (run->grad_reduce_bf16 &&
+       (bst = bf16_only(run, "--grad-reduce-in-bf16",
+                        "bf16 gradient reduction (--grad-reduce-in-bf16)", err)) != TPS_OK))
+    return bst;
   run->vocab_divisor = pick(tr->vocab_divisor, TPS_DEFAULT_VOCAB_DIVISOR);
   run->memory_margin = over->memory_margin >= 0 ? over->memory_margin : 0.0;
   run->micro_batch_overhead_s = tr->micro_batch_overhead_s;

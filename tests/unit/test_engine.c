@@ -311,6 +311,20 @@ static void estimate_with(const tps_model *m, const tps_run_overrides *o, tps_ru
   cr_assert_eq(tps_estimate_run(m, run, &hw, e, &err), TPS_OK, "%s", err.msg);
 }
 
+/* Weights + gradients + optimizer state: the static memory of a rank. */
+static double static_bytes(const tps_estimate *e) {
+  return e->memory.weights + e->memory.grads + e->memory.optimizer;
+}
+
+/* A bf16-only switch in `o` is refused at `precision`. */
+static void refused_without_bf16(const tps_model *m, tps_run_overrides o, tps_precision precision) {
+  tps_run run;
+  tps_error err;
+  o.precision = precision;
+  cr_assert_eq(tps_run_resolve(m, &o, &run, &err), TPS_EINVAL);
+  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+}
+
 Test(memory, static_bytes_per_param) {
   tps_model m = dp4_gpt();
   tps_run_overrides o;
@@ -321,11 +335,10 @@ Test(memory, static_bytes_per_param) {
   estimate_with(&m, &o, &run, &e);
   cr_assert_eq(run.dp, 4);
   double P = tps_model_params(&m);
-  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 12.0 / 4), 1e-12,
-             "distributed optimizer");
+  assert_rel(static_bytes(&e), P * (6.0 + 12.0 / 4), 1e-12, "distributed optimizer");
   o.distributed_optimizer = 0;
   estimate_with(&m, &o, &run, &e);
-  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 18.0, 1e-12, "plain Adam");
+  assert_rel(static_bytes(&e), P * 18.0, 1e-12, "plain Adam");
 }
 
 /* Megatron-LM's --grad-reduce-in-bf16 (arguments.py: it turns off the fp32
@@ -345,14 +358,10 @@ Test(memory, grad_reduce_in_bf16) {
   cr_assert(run.grad_reduce_bf16);
   double P = tps_model_params(&m);
   assert_rel(bf16.memory.grads, 2.0 * P, 1e-12, "bf16 gradients");
-  assert_rel(bf16.memory.weights + bf16.memory.grads + bf16.memory.optimizer,
-             P * (4.0 + 12.0 / 4), 1e-12, "static rule with bf16 gradients");
+  assert_rel(static_bytes(&bf16), P * (4.0 + 12.0 / 4), 1e-12, "static rule with bf16 gradients");
   cr_assert(bf16.time.dp_comm < fp32.time.dp_comm, "reduce-scatter of half the bytes: %g vs %g",
             bf16.time.dp_comm, fp32.time.dp_comm);
-  o.precision = TPS_PRECISION_FP16;
-  tps_error err;
-  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
-  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+  refused_without_bf16(&m, o, TPS_PRECISION_FP16);
 }
 
 /* MindSpeed's --reuse-fp32-param (docs/zh/features/reuse-fp32-param.md):
@@ -368,15 +377,11 @@ Test(memory, reuse_fp32_param) {
   tps_estimate e;
   estimate_with(&m, &o, &run, &e);
   double P = tps_model_params(&m);
-  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * (6.0 + 10.0 / 4), 1e-12,
-             "distributed optimizer");
+  assert_rel(static_bytes(&e), P * (6.0 + 10.0 / 4), 1e-12, "distributed optimizer");
   o.distributed_optimizer = 0;
   estimate_with(&m, &o, &run, &e);
-  assert_rel(e.memory.weights + e.memory.grads + e.memory.optimizer, P * 16.0, 1e-12, "plain Adam");
-  o.precision = TPS_PRECISION_FP32;
-  tps_error err;
-  cr_assert_eq(tps_run_resolve(&m, &o, &run, &err), TPS_EINVAL);
-  cr_assert(strstr(err.msg, "needs bf16 training") != NULL, "%s", err.msg);
+  assert_rel(static_bytes(&e), P * 16.0, 1e-12, "plain Adam");
+  refused_without_bf16(&m, o, TPS_PRECISION_FP32);
 }
 
 /* --overlap-param-gather: the distributed optimizer's weight all-gather is

@@ -190,17 +190,12 @@ Test(rules, metric_table) {
 
 /* ---- a GPT case predicted --------------------------------------------- */
 
-/* Case gpt_tp1 is meg2020_dgxa100_tp1 of published-dev.yaml: the rule must
- * give the Megatron GPT block, fp16 (2020, precision not stated), no flash
- * attention (2020), full recompute, on a100-40g-sxm. */
-Test(predict, gpt_pairing_and_exact_error, .fini = report_fini) {
-  validate_ok(FIXTURES "/gpt_a100.yaml", NULL);
-  cr_assert_eq(rep.n_cases, 2);
-  cr_assert_eq(rep.n_skipped, 0);
-
-  static tps_hw hw;
-  load_profile("a100-40g-sxm", &hw);
-  tps_model m = gpt_by_hand(24, 1920, 15, 1024);
+/* Case gpt_tp1 of gpt_a100.yaml built and estimated by hand: the Megatron GPT
+ * block (24 layers, h 1920, 15 heads, seq 1024), TP = PP = DP = 1, micro and
+ * global batch 16, full recompute, fp16, no flash attention, on a100-40g-sxm. */
+static void gpt_tp1_by_hand(tps_hw *hw, tps_model *m, tps_estimate *est) {
+  load_profile("a100-40g-sxm", hw);
+  *m = gpt_by_hand(24, 1920, 15, 1024);
   tps_run_overrides o;
   tps_run_overrides_init(&o);
   o.tp = o.pp = o.dp = 1;
@@ -210,8 +205,21 @@ Test(predict, gpt_pairing_and_exact_error, .fini = report_fini) {
   o.flash_attention = 0;
   o.sp = o.distributed_optimizer = 0;
   tps_run run;
+  estimate_by_hand(m, &o, hw, &run, est);
+}
+
+/* Case gpt_tp1 is meg2020_dgxa100_tp1 of published-dev.yaml: the rule must
+ * give the Megatron GPT block, fp16 (2020, precision not stated), no flash
+ * attention (2020), full recompute, on a100-40g-sxm. */
+Test(predict, gpt_pairing_and_exact_error, .fini = report_fini) {
+  validate_ok(FIXTURES "/gpt_a100.yaml", NULL);
+  cr_assert_eq(rep.n_cases, 2);
+  cr_assert_eq(rep.n_skipped, 0);
+
+  static tps_hw hw;
+  static tps_model m;
   static tps_estimate est;
-  estimate_by_hand(&m, &o, &hw, &run, &est);
+  gpt_tp1_by_hand(&hw, &m, &est);
 
   const validate_row *t = row_of("gpt_tp1", "iteration_time_ms");
   cr_expect_str_eq(t->group, "GPT on A100");
@@ -464,19 +472,9 @@ Test(coverage, rows_intervals_and_shares, .fini = report_fini) {
   cr_assert_eq(rep.level, 0.9);
   /* gpt_tp1 by hand, as in predict.gpt_pairing_and_exact_error. */
   static tps_hw hw;
-  load_profile("a100-40g-sxm", &hw);
-  tps_model m = gpt_by_hand(24, 1920, 15, 1024);
-  tps_run_overrides o;
-  tps_run_overrides_init(&o);
-  o.tp = o.pp = o.dp = 1;
-  o.micro_batch = o.global_batch = 16;
-  o.recompute = TPS_RECOMPUTE_FULL;
-  o.precision = TPS_PRECISION_FP16;
-  o.flash_attention = 0;
-  o.sp = o.distributed_optimizer = 0;
-  tps_run run;
+  static tps_model m;
   static tps_estimate est;
-  estimate_by_hand(&m, &o, &hw, &run, &est);
+  gpt_tp1_by_hand(&hw, &m, &est);
   tps_unc_opts uo;
   tps_unc_opts_init(&uo);
   uo.time_sd = 0.10;
