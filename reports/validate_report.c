@@ -60,6 +60,49 @@ static void fmt_coverage(double level, int inside, int n, char *buf, size_t size
   snprintf(buf, size, " %16.47s", t);
 }
 
+static const char *verdict_name(coverage_verdict v) {
+  switch (v) {
+  case COVERAGE_CONSISTENT: return "consistent";
+  case COVERAGE_TOO_WIDE: return "too wide";
+  case COVERAGE_TOO_NARROW: return "too narrow";
+  case COVERAGE_NONE: break;
+  }
+  return "";
+}
+
+static const char *verdict_key(coverage_verdict v) {
+  switch (v) {
+  case COVERAGE_CONSISTENT: return "consistent";
+  case COVERAGE_TOO_WIDE: return "too_wide";
+  case COVERAGE_TOO_NARROW: return "too_narrow";
+  case COVERAGE_NONE: break;
+  }
+  return "";
+}
+
+/* "  too wide (p 0.006)" after the coverage column; "" without a check. */
+static void fmt_check(coverage_check c, char *buf, size_t size) {
+  if (c.verdict == COVERAGE_NONE) {
+    buf[0] = '\0';
+    return;
+  }
+  snprintf(buf, size, "  %s (p %.2g)", verdict_name(c.verdict), c.p_value);
+}
+
+static void json_check(json_writer *w, coverage_check c) {
+  json_key(w, "coverage_check");
+  if (c.verdict == COVERAGE_NONE) {
+    json_null(w);
+    return;
+  }
+  json_object_begin(w);
+  json_key(w, "verdict");
+  json_string(w, verdict_key(c.verdict));
+  json_key(w, "p_value");
+  json_number(w, c.p_value);
+  json_object_end(w);
+}
+
 /* A MAPE (fraction) as "5.0%"; 3 significant digits when huge. */
 static const char *fmt_pct(double f, char *buf, size_t size) {
   snprintf(buf, size, fabs(f) < 1e3 ? "%.1f%%" : "%.3g%%", f * 100.0);
@@ -96,18 +139,25 @@ void report_validate_table(FILE *out, const validate_report *r) {
 
   fprintf(out, "\nMAPE = mean |error| over the comparisons of a group.%s\n",
           r->level > 0 ? " coverage = measured values inside their predicted interval." : "");
-  char cov_head[48] = "", cov[64];
-  if (r->level > 0) snprintf(cov_head, sizeof cov_head, " %16s", "coverage");
+  if (r->level > 0)
+    fprintf(out, "check: is the coverage consistent with %g%% intervals? Exact binomial test, "
+                 "two-sided p; below 0.05 the intervals are too wide or too narrow for the group, "
+                 "otherwise its values cannot tell.\n",
+            100.0 * r->level);
+  char cov_head[48] = "", cov[64], chk[48];
+  if (r->level > 0) snprintf(cov_head, sizeof cov_head, " %16s  %s", "coverage", "check");
   fprintf(out, "  %-60s %5s %8s %8s%s\n", "group", "n", "skipped", "MAPE", cov_head);
   for (int g = 0; g < r->n_groups; g++) {
     const validate_group *gr = &r->groups[g];
     fmt_coverage(r->level, gr->n_inside, gr->n, cov, sizeof cov);
-    fprintf(out, "  %-60s %5d %8d %8s%s\n", gr->name, gr->n, gr->n_skipped,
-            gr->n > 0 ? fmt_pct(gr->mape, e, sizeof e) : "-", cov);
+    fmt_check(gr->check, chk, sizeof chk);
+    fprintf(out, "  %-60s %5d %8d %8s%s%s\n", gr->name, gr->n, gr->n_skipped,
+            gr->n > 0 ? fmt_pct(gr->mape, e, sizeof e) : "-", cov, chk);
   }
   fmt_coverage(r->level, r->n_inside, r->n, cov, sizeof cov);
-  fprintf(out, "  %-60s %5d %8d %8s%s\n", "all", r->n, r->n_skipped,
-          r->n > 0 ? fmt_pct(r->mape, e, sizeof e) : "-", cov);
+  fmt_check(r->check, chk, sizeof chk);
+  fprintf(out, "  %-60s %5d %8d %8s%s%s\n", "all", r->n, r->n_skipped,
+          r->n > 0 ? fmt_pct(r->mape, e, sizeof e) : "-", cov, chk);
   if (r->level > 0 && r->n_no_model_error > 0)
     fprintf(out, "%d comparison%s on a profile without a model-error term "
                  "(validation/model-error.yaml): profile spreads only.\n",
@@ -197,6 +247,7 @@ void report_validate_json(FILE *out, const validate_report *r) {
         json_number(&w, gr->coverage);
       else
         json_null(&w);
+      json_check(&w, gr->check);
     }
     json_object_end(&w);
   }
@@ -223,6 +274,7 @@ void report_validate_json(FILE *out, const validate_report *r) {
       json_number(&w, r->coverage);
     else
       json_null(&w);
+    json_check(&w, r->check);
     json_key(&w, "n_no_model_error");
     json_int(&w, r->n_no_model_error);
   }

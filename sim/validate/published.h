@@ -65,6 +65,10 @@ tps_status pub_set_predict(pub_set *set, int i, tps_estimate *est, double *pred,
  * when the group table cannot be allocated. */
 tps_status pub_summarize(validate_report *rep);
 
+/* k of n measured values inside intervals of level P (0 < P < 1): the exact
+ * binomial check of validate_types.h. COVERAGE_NONE when n == 0. */
+coverage_check pub_coverage_check(int k, int n, double level);
+
 /* Number of comparisons whose |error| exceeds max_error (a fraction). */
 int pub_count_beyond(const validate_report *rep, double max_error);
 

@@ -84,6 +84,23 @@ typedef struct validate_row {
   bool no_model_error;            /* the profile has no model-error term */
 } validate_row;
 
+/* Is a coverage of k inside of n consistent with the intervals' level P?
+ * Exact binomial test: k ~ Binomial(n, P) if the intervals are right; the
+ * two-sided p-value doubles the smaller tail. Below 0.05 the coverage is
+ * too wide (k/n > P) or too narrow (k/n < P); otherwise the n values cannot
+ * tell (a group of 6 all inside has p = 2 x 0.9^6 = 1.06 -> 1 at 90%). */
+typedef enum coverage_verdict {
+  COVERAGE_NONE = 0,   /* no intervals, or n == 0 */
+  COVERAGE_CONSISTENT, /* p >= 0.05 */
+  COVERAGE_TOO_WIDE,   /* p < 0.05, k/n > P */
+  COVERAGE_TOO_NARROW  /* p < 0.05, k/n < P */
+} coverage_verdict;
+
+typedef struct coverage_check {
+  double p_value; /* two-sided; NaN with COVERAGE_NONE */
+  coverage_verdict verdict;
+} coverage_check;
+
 /* Rows of one group (in order of first appearance in the file). */
 typedef struct validate_group {
   char name[VALIDATE_GROUP_MAX];
@@ -92,6 +109,7 @@ typedef struct validate_group {
   double mape;    /* mean |error| over the n comparisons (fraction); 0 when n == 0 */
   int n_inside;   /* comparisons whose measured value lies in the predicted interval */
   double coverage; /* n_inside / n; NaN when n == 0 or no intervals */
+  coverage_check check; /* n_inside of n against the interval's level */
 } validate_group;
 
 typedef struct validate_report {
@@ -107,6 +125,7 @@ typedef struct validate_report {
   double level;             /* of the predicted intervals (0.9); 0: none */
   int n_inside;             /* over all groups */
   double coverage;          /* n_inside / n; NaN when n == 0 or no intervals */
+  coverage_check check;     /* n_inside of n against level */
   int n_no_model_error;     /* comparisons on a profile without a model-error term */
 } validate_report;
 

@@ -504,6 +504,10 @@ Test(coverage, rows_intervals_and_shares, .fini = report_fini) {
   cr_expect_eq(rep.n_inside, in);
   cr_expect(fabs(rep.coverage - (double)in / n) < 1e-15);
   cr_expect_eq(rep.groups[0].n_inside, in, "one group in the fixture");
+  coverage_check c = pub_coverage_check(in, n, 0.9);
+  cr_expect_eq(rep.groups[0].check.verdict, c.verdict);
+  cr_expect_eq(rep.groups[0].check.p_value, c.p_value);
+  cr_expect_eq(rep.check.p_value, c.p_value, "the whole file: the same rows");
 }
 
 /* A model error far beyond every error covers every value (coverage 1); a
@@ -530,4 +534,33 @@ Test(coverage, extremes_and_off, .fini = report_fini) {
   pub_report_free(&rep);
   cr_expect_eq(pub_validate_at(FIXTURES "/gpt_a100.yaml", NULL, 1.5, &wide, &rep, &err),
                TPS_EINVAL);
+}
+
+/* The coverage check is the exact two-sided binomial test: p = 2 x min(P(X <= k),
+ * P(X >= k)) for X ~ Binomial(n, level), capped at 1. Expected p-values from
+ * the binomial sums written out (Python math.comb): 34 of 34 at 90% is
+ * 2 x 0.9^34 = 0.05563 (consistent, just); 40 of 40 is 2 x 0.9^40 = 0.02956
+ * (too wide); 3 of 9 is 2 x P(X <= 3) = 1.2847e-4 (too narrow); 16 of 20 is
+ * 0.26591 (consistent). */
+Test(coverage, binomial_check) {
+  struct {
+    int k, n;
+    double p;
+    coverage_verdict v;
+  } cases[] = {{34, 34, 0.0556256779, COVERAGE_CONSISTENT},
+               {40, 40, 0.0295617659, COVERAGE_TOO_WIDE},
+               {3, 9, 1.28468e-4, COVERAGE_TOO_NARROW},
+               {16, 20, 0.2659066469, COVERAGE_CONSISTENT},
+               {6, 6, 1.0, COVERAGE_CONSISTENT}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    coverage_check c = pub_coverage_check(cases[i].k, cases[i].n, 0.9);
+    cr_expect(rel(c.p_value, cases[i].p) < 1e-6, "%d/%d: p %.10g, expected %.10g", cases[i].k,
+              cases[i].n, c.p_value, cases[i].p);
+    cr_expect_eq(c.verdict, cases[i].v, "%d/%d", cases[i].k, cases[i].n);
+  }
+  coverage_check none = pub_coverage_check(0, 0, 0.9);
+  cr_expect_eq(none.verdict, COVERAGE_NONE);
+  cr_expect(isnan(none.p_value));
+  cr_expect_eq(pub_coverage_check(3, 2, 0.9).verdict, COVERAGE_NONE, "k > n is no check");
+  cr_expect_eq(pub_coverage_check(1, 2, 0.0).verdict, COVERAGE_NONE, "no intervals");
 }
