@@ -111,17 +111,17 @@ static double fp8_cast_time(const tps_hw *hw, double elements, const tps_run *ru
   return mem_time(hw, elements * ((double)tps_precision_bytes(run->precision) + 2.0));
 }
 
+/* A GEMM's backward: the data gradient, and the weight gradient when the
+ * weight trains (the lowering gives it twice the forward's FLOPs then, once
+ * when only the data gradient is needed). */
+static bool gemm_has_wgrad(const tps_op *op) { return op->trainable && op->bwd_flops > 0; }
+
 /* Roofline times of a GEMM op on a profile with efficiency by shape, launch
  * overhead left out. y(m, n) = x(m, k) W(k, n) runs at eff(m, n, k); its
  * backward is the data gradient dx(m, k) = dy(m, n) W^T, shape (m, k, n),
  * and, when the weight trains, the weight gradient dW(k, n) = x^T dy, shape
  * (k, n, m), each FLOPs of the forward. A grouped GEMM (routed experts)
  * runs `groups` GEMMs of m / groups rows. */
-/* A GEMM's backward: the data gradient, and the weight gradient when the
- * weight trains (lower.c gives it twice the forward's FLOPs then, once when
- * only the data gradient is needed). */
-static bool gemm_has_wgrad(const tps_op *op) { return op->bwd_flops > op->fwd_flops * 1.5; }
-
 static void gemm_shape_times(const tps_op *op, const tps_hw *hw, tps_precision p, double *fwd_s,
                              double *bwd_s) {
   const tps_gemm_shapes *g = &hw->gemm_shapes;

@@ -63,16 +63,22 @@ static const tps_op *find(const tps_op_list *l, const char *name) {
 #define H 4096.0
 #define F 14336.0
 
+/* Mixtral on TP 2, DP 4 (8 ranks as ETP 2 x EP 4 x expert-DP 1), 32
+ * micro-batches: one MoE block lowered into ops (free with
+ * tps_op_list_free). */
+static void lower_mixtral_tp2_ep4(tps_run *run, tps_op_list *ops) {
+  tps_error err;
+  cr_assert_eq(resolve(2, 4, 4, 2, 32, run, &err), TPS_OK, "%s", err.msg);
+  tps_op_list_init(ops);
+  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .moe = true};
+  cr_assert_eq(tps_lower_layer(&M.modules[0], run, lo, ops, &err), TPS_OK, "%s", err.msg);
+}
+
 Test(ep, dispatch_volume_and_expert_weights_per_rank) {
   load("mixtral-8x7b", "h100-sxm");
   tps_run run;
-  tps_error err;
-  /* TP 2, DP 4: 8 ranks as ETP 2 x EP 4 x expert-DP 1. */
-  cr_assert_eq(resolve(2, 4, 4, 2, 32, &run, &err), TPS_OK, "%s", err.msg);
   tps_op_list ops;
-  tps_op_list_init(&ops);
-  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .moe = true};
-  cr_assert_eq(tps_lower_layer(&M.modules[0], &run, lo, &ops, &err), TPS_OK, "%s", err.msg);
+  lower_mixtral_tp2_ep4(&run, &ops);
   const tps_op *d = find(&ops, "moe_dispatch"), *c = find(&ops, "moe_combine");
   /* buffer b s k h / tp x 2 bytes = 4096 x 2 x 4096 / 2 x 2 = 33,554,432 */
   const double buffer = 4096.0 * 2 * H / 2 * 2;
@@ -101,11 +107,8 @@ Test(ep, dispatch_share_of_the_step) {
   load("mixtral-8x7b", "h100-sxm");
   tps_run run;
   tps_error err;
-  cr_assert_eq(resolve(2, 4, 4, 2, 32, &run, &err), TPS_OK, "%s", err.msg);
   tps_op_list ops;
-  tps_op_list_init(&ops);
-  tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .moe = true};
-  cr_assert_eq(tps_lower_layer(&M.modules[0], &run, lo, &ops, &err), TPS_OK, "%s", err.msg);
+  lower_mixtral_tp2_ep4(&run, &ops);
   double per_layer = 0.0;
   static const char *const names[] = {"moe_dispatch", "moe_gather", "moe_scatter", "moe_combine"};
   for (int i = 0; i < 4; i++) {

@@ -73,6 +73,7 @@ static tps_op gemm(int64_t m, int64_t n, int64_t k) {
   op.bwd_flops = 2.0 * op.fwd_flops;
   op.fwd_bytes = ((double)m * k + (double)k * n + (double)m * n) * 2.0;
   op.bwd_bytes = 2.0 * op.fwd_bytes;
+  op.trainable = true; /* dgrad and wgrad */
   return op;
 }
 
