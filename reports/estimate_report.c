@@ -356,6 +356,7 @@ void report_state_words(FILE *out, const tps_run *run) {
   if (run->grad_reduce_bf16) fprintf(out, ", bf16 gradients");
   if (run->reuse_fp32_param) fprintf(out, ", fp32 master weights reused (MindSpeed)");
   if (run->recompute_activation) fprintf(out, ", MLP activation recomputed");
+  if (run->cross_entropy == TPS_CE_TE) fprintf(out, ", TE cross entropy");
 }
 
 void report_json_time(json_writer *w, const tps_time_split *t) {
@@ -482,6 +483,10 @@ void report_estimate_json(FILE *out, const estimate_report *r) {
     if (e->run.grad_reduce_bf16) { json_key(&w, "grad_reduce_bf16"); json_bool(&w, true); }
     if (e->run.reuse_fp32_param) { json_key(&w, "reuse_fp32_param"); json_bool(&w, true); }
     if (e->run.recompute_activation) { json_key(&w, "recompute_activation"); json_bool(&w, true); }
+    if (e->run.cross_entropy != TPS_CE_MEGATRON) {
+      json_key(&w, "cross_entropy");
+      json_string(&w, tps_cross_entropy_name(e->run.cross_entropy));
+    }
     json_key(&w, "recompute"); json_string(&w, tps_recompute_name(e->run.recompute));
     json_key(&w, "micro_batch"); json_int(&w, e->run.micro_batch);
     json_key(&w, "global_batch"); json_int(&w, e->run.global_batch);

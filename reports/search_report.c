@@ -164,6 +164,7 @@ void report_search_table(FILE *out, const search_report *r) {
           r->model->name, r->hw->name, r->hw->device_name, r->hw->memory_bytes / GB,
           (long long)b->cards, (long long)b->seq_len, (long long)b->global_batch,
           tps_precision_name(b->precision), s->memory_margin * 100.0);
+  report_state_words(out, b);
   report_fp8_words(out, b);
   /* CP held fixed by --cp: every row runs it (DP is per CP group). */
   if (b->cp > 1) {

@@ -16,6 +16,7 @@ const char *const tps_topology_names[] = {"switch", "full_mesh", NULL};
 const char *const tps_cp_algo_names[] = {"ring", "ulysses", "hybrid", NULL};
 const char *const tps_router_score_names[] = {"softmax", "sigmoid", NULL};
 const char *const tps_fp8_format_names[] = {"none", "e4m3", "hybrid", NULL};
+const char *const tps_cross_entropy_names[] = {"megatron", "te", NULL};
 
 /* Each table has one name per enum value, plus the NULL terminator. */
 #define NAMES_COUNT(a) ((int)(sizeof a / sizeof a[0]) - 1)
@@ -46,6 +47,10 @@ const char *tps_fp8_format_name(tps_fp8_format f) {
   return name_of(tps_fp8_format_names, NAMES_COUNT(tps_fp8_format_names), (int)f);
 }
 
+const char *tps_cross_entropy_name(tps_cross_entropy c) {
+  return name_of(tps_cross_entropy_names, NAMES_COUNT(tps_cross_entropy_names), (int)c);
+}
+
 int tps_precision_bytes(tps_precision p) {
   switch (p) {
     case TPS_PRECISION_BF16:
@@ -68,3 +73,4 @@ _Static_assert(NAMES_COUNT(tps_topology_names) == TPS_TOPOLOGY_FULL_MESH + 1, "t
 _Static_assert(NAMES_COUNT(tps_cp_algo_names) == TPS_CP_ALGO_COUNT, "cp algorithms");
 _Static_assert(NAMES_COUNT(tps_router_score_names) == TPS_ROUTER_SIGMOID + 1, "router scores");
 _Static_assert(NAMES_COUNT(tps_fp8_format_names) == TPS_FP8_COUNT, "fp8 formats");
+_Static_assert(NAMES_COUNT(tps_cross_entropy_names) == TPS_CE_COUNT, "cross entropies");

@@ -16,5 +16,6 @@ extern const char *const tps_recompute_names[];
 extern const char *const tps_topology_names[];
 extern const char *const tps_cp_algo_names[];
 extern const char *const tps_fp8_format_names[];
+extern const char *const tps_cross_entropy_names[];
 
 #endif

@@ -79,12 +79,12 @@ static void merge_overrides(tps_run_overrides *eco, const tps_run_overrides *cli
                   &eco->overlap_grad_reduce, &eco->tp_comm_overlap, &eco->recompute,
                   &eco->precision, &eco->cp_algo, &eco->fp8, &eco->fp8_param_gather,
                   &eco->grad_reduce_bf16, &eco->overlap_param_gather, &eco->reuse_fp32_param,
-                  &eco->recompute_activation};
+                  &eco->recompute_activation, &eco->cross_entropy};
   const int cli_t[] = {cli->sp, cli->distributed_optimizer, cli->flash_attention,
                        cli->overlap_grad_reduce, cli->tp_comm_overlap, cli->recompute,
                        cli->precision, cli->cp_algo, cli->fp8, cli->fp8_param_gather,
                        cli->grad_reduce_bf16, cli->overlap_param_gather, cli->reuse_fp32_param,
-                       cli->recompute_activation};
+                       cli->recompute_activation, cli->cross_entropy};
   for (size_t i = 0; i < sizeof cli_t / sizeof cli_t[0]; i++)
     if (cli_t[i] >= 0) *eco_t[i] = cli_t[i];
   eco->memory_margin = cli->memory_margin;

@@ -134,6 +134,7 @@ int cmd_recommend(const cli_args *args) {
   if (over.overlap_param_gather >= 0) tr->overlap_param_gather = over.overlap_param_gather;
   if (over.reuse_fp32_param >= 0) tr->reuse_fp32_param = over.reuse_fp32_param;
   if (over.recompute_activation >= 0) tr->recompute_activation = over.recompute_activation;
+  if (over.cross_entropy >= 0) tr->cross_entropy = (tps_cross_entropy)over.cross_entropy;
   if (over.mean_seq_len > 0) tr->mean_seq_len = over.mean_seq_len;
   int64_t one_tp[1] = {over.tp}, one_pp[1] = {over.pp}, one_mb[1] = {over.micro_batch};
   const char *searched[3] = {over.sp >= 0 ? "sequence parallelism" : NULL,

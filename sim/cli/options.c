@@ -13,7 +13,7 @@ typedef enum { T_FLAG, T_INT, T_INT_LIST, T_STRING, T_ENUM, T_FRACTION, T_PERCEN
 
 typedef enum {
   ID_MODEL, ID_HW, ID_TP, ID_CARDS, ID_PP, ID_VPP, ID_CP, ID_CP_ALGO, ID_ULYSSES, ID_EP, ID_ETP, ID_DP, ID_SEQ, ID_MEAN_SEQ, ID_MB, ID_GB, ID_SP, ID_NO_SP,
-  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP, ID_GRAD_BF16, ID_PARAM_GATHER, ID_REUSE_FP32, ID_RECOMPUTE_ACT,
+  ID_RECOMPUTE, ID_DISTOPT, ID_NO_DISTOPT, ID_PRECISION, ID_FP8, ID_FP8_AMAX, ID_FP8_PARAM_GATHER, ID_CROSS_ENTROPY, ID_FLASH, ID_NO_FLASH, ID_OVERLAP, ID_TP_OVERLAP, ID_GRAD_BF16, ID_PARAM_GATHER, ID_REUSE_FP32, ID_RECOMPUTE_ACT,
   ID_MARGIN, ID_FORMAT, ID_OUTPUT, ID_OPS, ID_PUBLISHED, ID_MAX_ERROR, ID_TOKENS, ID_DAYS,
   ID_MEGATRON_ARGS, ID_KERNEL, ID_HW_PREFIX, ID_QUICK, ID_TOP, ID_STACK, ID_FREEZE, ID_S_TP, ID_S_PP,
   ID_S_MB, ID_MAX_TP, ID_PIPE_LAYERS, ID_CASES, ID_PARAM, ID_WRITE, ID_WRITE_ME, ID_TIMEOUT, ID_PRICE, ID_INTERVAL,
@@ -98,6 +98,11 @@ static const cli_option options[] = {
      1000000, "FP8: amax history entries per FP8 tensor (default 1, Megatron's)"},
     {ID_FP8_PARAM_GATHER, OPTS_RUN | OPTS_SEARCH, "--fp8-param-gather", NULL, T_FLAG, NULL, NULL, 0,
      0, "FP8: weights of FP8 GEMMs held in FP8, no bf16 copy (Megatron's FP8 primary weights)"},
+    {ID_CROSS_ENTROPY, OPTS_RUN | OPTS_SEARCH, "--cross-entropy", NULL, T_ENUM, "IMPL",
+     tps_cross_entropy_names, 0, 0,
+     "the loss's implementation: megatron (an fp32 softmax kept and fp32 working copies: 10 "
+     "bytes a logit at its peak in bf16) or te (Transformer Engine's, the gradient written into "
+     "the logits: 2; Megatron --cross-entropy-fusion-impl te) (default: the model's, megatron)"},
     {ID_FLASH, OPTS_RUN, "--flash-attention", "--use-flash-attn", T_FLAG, NULL, NULL, 0, 0,
      "fused attention (no s^2 tensors kept)"},
     {ID_NO_FLASH, OPTS_RUN, "--no-flash-attention", NULL, T_FLAG, NULL, NULL, 0, 0,
@@ -326,6 +331,7 @@ static tps_status apply(const cli_option *o, const char *value, cli_args *args, 
     case ID_FP8: ov->fp8 = choice; break;
     case ID_FP8_AMAX: ov->fp8_amax_history = v; break;
     case ID_FP8_PARAM_GATHER: ov->fp8_param_gather = 1; break;
+    case ID_CROSS_ENTROPY: ov->cross_entropy = choice; break;
     case ID_FLASH: ov->flash_attention = 1; break;
     case ID_NO_FLASH: ov->flash_attention = 0; break;
     case ID_OVERLAP: ov->overlap_grad_reduce = 1; break;

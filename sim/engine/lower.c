@@ -666,15 +666,24 @@ static tps_status lower_head(lower_ctx *c, int64_t tokens, tps_error *err) {
   /* Tied: the weight is the embedding's (a copy on another pipeline stage is
    * added by the planner). */
   if (m->tied_embeddings || c->opts.shared_head) head->params = 0.0;
-  /* Vocab-parallel cross entropy in fp32: keeps the softmax, T x V/tp x 4 B. */
-  tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, (double)tokens * vr, 1, 2,
-                                 (double)tokens * vr * 4.0);
+  /* The loss over T x V/tp logits, per logit (docs/model.md, "The loss"):
+   *   megatron: Megatron's vocab-parallel cross entropy keeps the fp32
+   *     softmax (4 B); in forward the logits (a), their fp32 copy and the
+   *     shifted copy coexist, and in backward the fp32 gradient and its
+   *     low-precision cast: 4 + a beside what is kept (megatron/core/
+   *     tensor_parallel/cross_entropy.py; since June 2024 the shift is in
+   *     place in eager code, but the measured run with the fused loss is
+   *     predicted low already with this count, docs/validation.md);
+   *   te: Transformer Engine's parallel_cross_entropy writes the gradient
+   *     into the logits in forward and keeps them (a), nothing beside them
+   *     (transformer_engine/pytorch/cross_entropy.py). */
+  const double logits = (double)tokens * vr;
+  const bool te = c->run->cross_entropy == TPS_CE_TE;
+  tps_op *loss = add_elementwise(c, "loss", TPS_OP_LOSS, logits, 1, 2, logits * (te ? a : 4.0));
   if (!loss) return oom(err);
   loss->m = tokens;
   loss->n = vr;
-  /* The logits in the activation dtype and their fp32 copy coexist in
-   * forward; the fp32 gradient and its low-precision cast in backward. */
-  loss->workspace_bytes = (double)tokens * vr * (4.0 + a);
+  loss->workspace_bytes = te ? 0.0 : logits * (4.0 + a);
   /* Max, sum of exponentials and target logit: three all-reduces of one
    * fp32 per token over the TP group. */
   tps_op *ar = op_push(c->out, "loss_ar", TPS_OP_COLLECTIVE);

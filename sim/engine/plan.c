@@ -17,7 +17,7 @@ void tps_run_overrides_init(tps_run_overrides *over) {
   over->tp_comm_overlap = over->grad_reduce_bf16 = over->overlap_param_gather = -1;
   over->reuse_fp32_param = over->recompute_activation = -1;
   over->recompute = over->precision = over->cp_algo = -1;
-  over->fp8 = over->fp8_param_gather = -1;
+  over->fp8 = over->fp8_param_gather = over->cross_entropy = -1;
   over->memory_margin = -1.0;
   over->moe_capacity_factor = -1.0;
 }
@@ -63,6 +63,8 @@ tps_status tps_run_resolve(const tps_model *model, const tps_run_overrides *over
     return tps_error_set(err, TPS_EINVAL, NULL, 0, 0,
                          "FP8 training (%s) needs bf16 or fp16 weights and activations, not fp32",
                          tps_fp8_format_name(run->fp8));
+  run->cross_entropy = over->cross_entropy >= 0 ? (tps_cross_entropy)over->cross_entropy
+                                               : tr->cross_entropy;
   run->sp = pick_bool(over->sp, tr->sp);
   run->distributed_optimizer = pick_bool(over->distributed_optimizer, tr->distributed_optimizer);
   run->flash_attention = pick_bool(over->flash_attention, tr->flash_attention);

@@ -560,6 +560,7 @@ tps_status tps_search_config_run(const tps_model *model, const tps_run *base,
   o.overlap_param_gather = base->overlap_param_gather;
   o.reuse_fp32_param = base->reuse_fp32_param;
   o.recompute_activation = base->recompute_activation;
+  o.cross_entropy = (int)base->cross_entropy;
   /* the overlap needs SP: configurations without SP run without it */
   o.tp_comm_overlap = base->tp_comm_overlap && cfg->sp;
   o.recompute = (int)cfg->recompute;

@@ -146,6 +146,16 @@ static void apply_run(const mg_apply *S, tps_run_overrides *o, tps_eco_unresolve
   if (given(S, MGF_FP8)) { o->fp8 = (int)ival(S, MGF_FP8) + 1; applied++; }
   if (given(S, MGF_FP8_AMAX)) { o->fp8_amax_history = ival(S, MGF_FP8_AMAX); applied++; }
   if (given(S, MGF_FP8_PGATHER)) { o->fp8_param_gather = 1; applied++; }
+  /* Megatron-Core's language_module.py: with --cross-entropy-loss-fusion,
+   * --cross-entropy-fusion-impl te runs Transformer Engine's loss; native
+   * (the default) and the unfused loss are Megatron's, costed alike (docs/
+   * model.md, "The loss"); without the fusion the implementation flag has
+   * no effect. */
+  if (given(S, MGF_CE_FUSION)) {
+    if (given(S, MGF_CE_IMPL) && ival(S, MGF_CE_IMPL) == 1) o->cross_entropy = TPS_CE_TE;
+    applied++;
+  }
+  if (given(S, MGF_CE_IMPL)) applied++;
   if (given(S, MGF_LAYER_LIST)) {
     /* MindSpeed's per-stage decoder layers, as the CLI's --num-layer-list */
     memcpy(o->decoder_layers, S->a->list, (size_t)S->a->n_list * sizeof S->a->list[0]);

@@ -187,8 +187,6 @@ const flc_flag flc_flags[] = {
     {"--cpu-offloading-num-layers", FLC_UNMODELLED, FLC_VALUE, FLC_G_OFFLOAD, 0, NULL, N_OFFLOAD},
     {"--cpu-offloading-weights", FLC_UNMODELLED, FLC_SWITCH, FLC_G_OFFLOAD, 0, NULL, N_OFFLOAD},
     {"--create-all-gather-group", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--cross-entropy-fusion-impl", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_FUSION},
-    {"--cross-entropy-loss-fusion", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--cuda-graph-impl", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, "CUDA graphs: host launch overhead, inside the stack profile"},
     {"--cuda-graph-modules", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, "CUDA graphs: host launch overhead, inside the stack profile"},
     {"--cuda-graph-scope", FLC_IGNORED, FLC_LIST, FLC_G_NONE, 0, NULL, "CUDA graphs: host launch overhead, inside the stack profile"},

@@ -28,6 +28,8 @@ static const char *const cp_algo_choices[] = {"megatron_cp_algo", "ulysses_cp_al
 static const char *const cp_comm_choices[] = {"p2p", "a2a", NULL};
 /* Megatron's --fp8-format, in tps_fp8_format order after "none". */
 static const char *const fp8_choices[] = {"e4m3", "hybrid", NULL};
+/* Megatron's --cross-entropy-fusion-impl (megatron/training/arguments.py). */
+static const char *const ce_impl_choices[] = {"native", "te", NULL};
 static const char *const score_choices[] = {"softmax", "sigmoid", NULL};
 /* --moe-token-dispatcher-type (Megatron-LM arguments.py; MindSpeed-LLM adds
  * alltoall_seq): indexes 0 and 1 are modelled, the others costed as them. */
@@ -143,6 +145,8 @@ const mgf_flag mgf_flags[] = {
     {"--fp8-format", MGF_FP8, MGF_CHOICE, false, fp8_choices},
     {"--fp8-amax-history-len", MGF_FP8_AMAX, MGF_INT, false, NULL},
     {"--fp8-param-gather", MGF_FP8_PGATHER, MGF_SWITCH, false, NULL},
+    {"--cross-entropy-loss-fusion", MGF_CE_FUSION, MGF_SWITCH, false, NULL},
+    {"--cross-entropy-fusion-impl", MGF_CE_IMPL, MGF_CHOICE, false, ce_impl_choices},
     /* expert parallelism (docs/model.md, "Mixture of experts") */
     {"--expert-model-parallel-size", MGF_EP, MGF_INT, false, NULL},
     {"--expert-tensor-parallel-size", MGF_ETP, MGF_INT, false, NULL},

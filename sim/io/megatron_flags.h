@@ -28,6 +28,8 @@ typedef enum {
   MGF_NOOP,
   /* FP8 training (Transformer Engine) */
   MGF_FP8, MGF_FP8_AMAX, MGF_FP8_PGATHER,
+  /* the loss's implementation */
+  MGF_CE_FUSION, MGF_CE_IMPL,
   /* expert parallelism and the token dispatcher */
   MGF_EP, MGF_ETP, MGF_DISPATCHER, MGF_GROUPED_GEMM, MGF_CAPACITY, MGF_N
 } mgf_id;

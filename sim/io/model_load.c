@@ -24,6 +24,7 @@
 _Static_assert(sizeof(tps_module_type) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(tps_precision) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(tps_fp8_format) == sizeof(int), "enums are int-sized");
+_Static_assert(sizeof(tps_cross_entropy) == sizeof(int), "enums are int-sized");
 
 /* Top level of a model file. */
 enum { TOP_NAME, TOP_SOURCE, TOP_HW, TOP_MODULES, TOP_TRAINING, TOP_N };
@@ -129,7 +130,7 @@ static const io_key module_keys[M_N] = {
 enum {
   T_SEQ_LEN, T_MEAN_SEQ_LEN, T_MICRO_BATCH, T_GLOBAL_BATCH, T_CARDS, T_TP, T_PP, T_VPP, T_DP,
   T_CP, T_CP_ALGO, T_ULYSSES, T_EP, T_ETP,
-  T_PRECISION, T_FP8, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP, T_GRAD_BF16, T_PARAM_GATHER, T_REUSE_FP32, T_RECOMPUTE_ACT,
+  T_PRECISION, T_FP8, T_CROSS_ENTROPY, T_DIST_OPT, T_RECOMPUTE, T_SP, T_FLASH, T_OVERLAP, T_TP_OVERLAP, T_GRAD_BF16, T_PARAM_GATHER, T_REUSE_FP32, T_RECOMPUTE_ACT,
   T_VOCAB_DIVISOR, T_MB_OVERHEAD, T_PIPELINE_LAYERS, T_N
 };
 static const io_key training_keys[T_N] = {
@@ -164,6 +165,11 @@ static const io_key training_keys[T_N] = {
     [T_FP8] = {.name = "fp8", .type = IO_KEY_ENUM, .offset = offsetof(tps_training, fp8),
                .choices = tps_fp8_format_names, .def = TPS_FP8_NONE, .applies = ALL,
                .help = "FP8 training (Transformer Engine): none, e4m3 or hybrid"},
+    [T_CROSS_ENTROPY] = {.name = "cross_entropy", .type = IO_KEY_ENUM,
+                         .offset = offsetof(tps_training, cross_entropy),
+                         .choices = tps_cross_entropy_names, .def = TPS_CE_MEGATRON,
+                         .applies = ALL,
+                         .help = "the loss's implementation: megatron (fp32 softmax and working copies) or te (Transformer Engine's, in the logits)"},
     [T_DIST_OPT] = TR_BOOL(distributed_optimizer, 0, "shard optimizer state over DP"),
     [T_RECOMPUTE] = {.name = "recompute", .type = IO_KEY_ENUM,
                      .offset = offsetof(tps_training, recompute),

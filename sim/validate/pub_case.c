@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/names.h"
 #include "validate/pub_rules.h"
 
 /* Upper bounds for counts in a case: large enough for any published run,
@@ -229,6 +230,22 @@ static void read_cp(io_doc *d, const yaml_node_t *par, pub_case *c) {
                              &o->ulysses_degree);
 }
 
+/* parallel.cross_entropy: the run's loss implementation (megatron or te,
+ * tps_cross_entropy); absent: the model's. */
+static void read_cross_entropy(const yaml_node_t *par_node, io_doc *d, pub_case *c) {
+  const yaml_node_t *n = io_map_get(d, par_node, "cross_entropy");
+  if (is_null(n)) return;
+  const char *text = text_of(n);
+  for (int i = 0; text && tps_cross_entropy_names[i]; i++)
+    if (strcmp(text, tps_cross_entropy_names[i]) == 0) {
+      c->over.cross_entropy = i;
+      return;
+    }
+  char got[64];
+  io_node_desc(n, got, sizeof got);
+  skip_at(c, n, "parallel.cross_entropy must be megatron or te, got %s", got);
+}
+
 static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
   yaml_node_t *par = io_map_get(d, map, "parallel");
   bool profile = c->model_profile[0] != '\0';
@@ -266,6 +283,7 @@ static void read_parallel(io_doc *d, const yaml_node_t *map, pub_case *c) {
   read_bool(d, par, "parallel", "reuse_fp32_param", c, &o->reuse_fp32_param);
   read_bool(d, par, "parallel", "recompute_activation", c, &o->recompute_activation);
   read_bool(d, par, "parallel", "flash_attention", c, &c->flash);
+  if (!skipping(c)) read_cross_entropy(par, d, c);
   if (skipping(c)) return;
   yaml_node_t *rn = io_map_get(d, par, "recompute");
   if (!is_null(rn)) {

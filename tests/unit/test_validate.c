@@ -348,13 +348,14 @@ Test(skip, reasons, .fini = report_fini) {
       /* a key of model: written beside it would change nothing: refused */
       {"stray_seq_len", "unknown case key 'seq_len' (model keys go under model:, run keys under "
                         "parallel:) (line 80)"},
+      {"bad_cross_entropy", "parallel.cross_entropy must be megatron or te, got 'fused' (line 88)"},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
     cr_expect_str_eq(row_of(want[i].id, "")->skipped, want[i].why, "%s", want[i].id);
   const validate_row *e = row_of("tp_not_dividing", "");
   cr_expect(strstr(e->skipped, "the engine cannot evaluate it: ") == e->skipped, "%s", e->skipped);
-  cr_expect_eq(rep.n_cases, 13);
-  cr_expect_eq(rep.n_skipped, 13);
+  cr_expect_eq(rep.n_cases, 14);
+  cr_expect_eq(rep.n_skipped, 14);
   cr_expect_eq(rep.n, 0);
 }
 

@@ -49,6 +49,13 @@ typedef enum { TPS_ROUTER_SOFTMAX, TPS_ROUTER_SIGMOID } tps_router_score;
 typedef enum { TPS_FP8_NONE, TPS_FP8_E4M3, TPS_FP8_HYBRID, TPS_FP8_COUNT } tps_fp8_format;
 /* Megatron-LM's default --fp8-amax-history-len (megatron/training/arguments.py). */
 #define TPS_DEFAULT_FP8_AMAX_HISTORY 1
+/* How the loss holds the logits (docs/model.md, "The loss"): MEGATRON,
+ * Megatron's vocab-parallel cross entropy, which keeps an fp32 softmax and
+ * works on fp32 copies beside the logits; TE, Transformer Engine's
+ * parallel_cross_entropy, which writes the gradient into the logits and
+ * keeps only them (Megatron --cross-entropy-loss-fusion with
+ * --cross-entropy-fusion-impl te; NeMo's performance recipes). */
+typedef enum { TPS_CE_MEGATRON, TPS_CE_TE, TPS_CE_COUNT } tps_cross_entropy;
 
 /* One module of a model: a decoder LLM, a ViT encoder or a projector.
  *
@@ -145,6 +152,7 @@ typedef struct tps_training {
                                  (Megatron --moe-expert-capacity-factor); 0: dropless */
   tps_precision precision;
   tps_fp8_format fp8;     /* FP8 GEMMs in the transformer blocks; NONE: off */
+  tps_cross_entropy cross_entropy; /* the loss's implementation (its logits memory) */
   bool distributed_optimizer;
   tps_recompute recompute;
   bool sp;
@@ -322,6 +330,7 @@ typedef struct tps_run {
   int64_t fp8_amax_history;     /* amax history length per FP8 tensor (FP8 only) */
   bool fp8_param_gather;        /* FP8 primary weights (Megatron --fp8-param-gather):
                                    no bf16 copy of the FP8 GEMMs' weights */
+  tps_cross_entropy cross_entropy; /* how the loss holds the logits */
   bool sp, distributed_optimizer, flash_attention, overlap_grad_reduce;
   bool grad_reduce_bf16;        /* main gradients in bf16 (2 bytes), not fp32 (bf16 only) */
   bool reuse_fp32_param;        /* master weights as bf16 weight + residual: 2 bytes less */
@@ -371,6 +380,7 @@ typedef struct tps_run_overrides {
   int fp8;        /* -1 unset, else tps_fp8_format */
   int64_t fp8_amax_history; /* 0: unset */
   int fp8_param_gather;     /* -1 unset, 0, 1 */
+  int cross_entropy;        /* -1 unset, else tps_cross_entropy */
   double memory_margin; /* < 0: unset */
   /* Layers of every decoder on each pipeline stage (--pipeline-layers,
    * MindSpeed's --num-layer-list); encoders and projectors then sit on
@@ -384,6 +394,7 @@ const char *tps_recompute_name(tps_recompute r);
 const char *tps_module_type_name(tps_module_type t);
 const char *tps_cp_algo_name(tps_cp_algo a);
 const char *tps_fp8_format_name(tps_fp8_format f);
+const char *tps_cross_entropy_name(tps_cross_entropy c);
 /* Bytes per element of activations and weights at this precision. */
 int tps_precision_bytes(tps_precision p);
 

@@ -1,0 +1,1 @@
+estimate --model llama3-8b --hw h100-sxm --tp 1 --cards 8 --seq-len 8192 --micro-batch 1 --global-batch 128 --megatron-args "--bf16 --use-distributed-optimizer --grad-reduce-in-bf16 --cross-entropy-loss-fusion --cross-entropy-fusion-impl te"
