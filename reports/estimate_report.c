@@ -241,6 +241,24 @@ void report_unc_cells(report_unc_cols *c, const tps_uncertainty *u, double memor
            u->tokens_per_s_per_card.lo, u->tokens_per_s_per_card.hi);
 }
 
+/* What each row's memory is made of (the central values; the terms add up
+ * to GB/card up to rounding): a term that is 0 for every row is left out. */
+static void memory_terms_lines(FILE *out, const estimate_report *r) {
+  if (r->n > 0) fprintf(out, "Memory per card, the most loaded pipeline stage, GB = 10^9 bytes:\n");
+  bool any_fp8 = false;
+  for (int i = 0; i < r->n; i++) any_fp8 = any_fp8 || r->est[i].memory.fp8 > 0.0;
+  for (int i = 0; i < r->n; i++) {
+    const tps_memory *m = &r->est[i].memory;
+    fprintf(out, "  TP %lld: weights %.2f + gradients %.2f + optimizer %.2f + activations %.2f",
+            (long long)r->est[i].run.tp, m->weights / GB, m->grads / GB, m->optimizer / GB,
+            m->activations / GB);
+    if (any_fp8) fprintf(out, " + FP8 copies %.2f", m->fp8 / GB);
+    fprintf(out, " + allocator %.2f + runtime %.2f\n", m->allocator / GB,
+            m->runtime_reserve / GB);
+  }
+  fprintf(out, "tokens/s/card = job tokens/s / cards.\n");
+}
+
 static void table_with_intervals(FILE *out, const estimate_report *r) {
   double pct = r->unc[0].level * 100.0;
   report_unc_cols c;
@@ -293,7 +311,7 @@ static void table_with_intervals(FILE *out, const estimate_report *r) {
   fprintf(out, "\n");
   allocator_excess_line(out, r);
   dispatch_line(out, r);
-  fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+  memory_terms_lines(out, r);
   notes_lines(out, r);
 }
 
@@ -348,7 +366,7 @@ void report_estimate_table(FILE *out, const estimate_report *r) {
   recommendation_lines(out, r);
   allocator_excess_line(out, r);
   dispatch_line(out, r);
-  fprintf(out, "Memory: the most loaded pipeline stage, GB = 10^9 bytes. tokens/s/card = job tokens/s / cards.\n");
+  memory_terms_lines(out, r);
   notes_lines(out, r);
 }
 
