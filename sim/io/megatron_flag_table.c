@@ -62,6 +62,8 @@
 #define I_SCHED "learning-rate or weight-decay schedule, optimizer hyperparameter"
 #define I_SEED "seeds, initialisation or numerics"
 #define I_LAUNCH "distributed launcher or process setup"
+#define I_HCCL_BUF "HCCL communicator buffer sizes: inside the Ascend profiles' runtime_reserve (MindSpeed's 4.5 GiB budget includes HCCL)"
+#define I_GC "when Python's garbage collector runs (host pauses, inside the stack's fitted host time): no tensor memory"
 #define I_CPKERN "a kernel or layout choice of CP attention: the ring is costed with its sends overlapped, Ulysses with K/V repeated to its degree"
 #define I_FUSION "a kernel fusion or implementation choice: inside the stack profile's efficiencies"
 #define I_INFER "inference or generation only, not training"
@@ -278,7 +280,7 @@ const flc_flag flc_flags[] = {
     {"--embedding-init-method-std", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SEED},
     {"--embedding-multiplier-scale", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_SEED},
     {"--embedding-path", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_PATH},
-    {"--empty-unused-memory-level", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
+    {"--empty-unused-memory-level", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, "torch.cuda.empty_cache() after forward-backward (1) and after the optimizer step (2): returns the caching allocator's free blocks between phases, which may lower its excess over allocated memory; tp-sim keeps that excess (the conservative reading) and the peak of allocated memory is unchanged"},
     {"--enable-backward-overlap-ag-with-matmul", FLC_UNMODELLED, FLC_SWITCH, FLC_G_TPO, 1, NULL, N_TP_OVERLAP},
     {"--enable-chunked-prefill", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_INFER},
     {"--enable-cuda-graph", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, "CUDA graphs: host launch overhead, inside the stack profile"},
@@ -396,8 +398,8 @@ const flc_flag flc_flags[] = {
     {"--hc-mult", FLC_UNMODELLED, FLC_VALUE, FLC_G_MHC, 0, NULL, N_MHC},
     {"--hc-sinkhorn-iters", FLC_UNMODELLED, FLC_VALUE, FLC_G_MHC, 0, NULL, N_MHC},
     {"--hccl-ep-group-buffer-adaptive-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_MOE, 0, NULL, N_MOE},
-    {"--hccl-group-buffer", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--hccl-group-buffer-adaptive", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
+    {"--hccl-group-buffer", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_HCCL_BUF},
+    {"--hccl-group-buffer-adaptive", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_HCCL_BUF},
     {"--hccl-op-mode", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--hccl-slice-size", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
     {"--head-lr-mult", FLC_UNMODELLED, FLC_VALUE, FLC_G_VISION, 1, NULL, N_VISION},
@@ -620,8 +622,8 @@ const flc_flag flc_flags[] = {
     {"--mamba-num-heads", FLC_UNMODELLED, FLC_VALUE, FLC_G_HYBRID, 0, NULL, N_HYBRID},
     {"--mamba-state-dim", FLC_UNMODELLED, FLC_VALUE, FLC_G_HYBRID, 0, NULL, N_HYBRID},
     {"--mamba-training-ssm-states-dtype", FLC_UNMODELLED, FLC_VALUE, FLC_G_HYBRID, 0, NULL, N_HYBRID},
-    {"--manual-gc", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
-    {"--manual-gc-interval", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_LAUNCH},
+    {"--manual-gc", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_GC},
+    {"--manual-gc-interval", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_GC},
     {"--map-keys", FLC_IGNORED, FLC_VALUE, FLC_G_NONE, 0, NULL, I_DATA},
     {"--mask-factor", FLC_UNMODELLED, FLC_VALUE, FLC_G_VISION, 1, NULL, N_VISION},
     {"--mask-prob", FLC_UNMODELLED, FLC_VALUE, FLC_G_BERT, 1, NULL, "BERT / ICT retriever models are not modelled"},
@@ -778,7 +780,7 @@ const flc_flag flc_flags[] = {
     {"--no-load-rng", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_CKPT},
     {"--no-log-learnig-rate-to-tensorboard", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
     {"--no-log-loss-scale-to-tensorboard", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
-    {"--no-manual-gc-eval", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LAUNCH},
+    {"--no-manual-gc-eval", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_GC},
     {"--no-masked-softmax-fusion", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_FUSION},
     {"--no-mmap-bin-files", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_DATA},
     {"--no-one-logger", FLC_IGNORED, FLC_SWITCH, FLC_G_NONE, 0, NULL, I_LOG},
