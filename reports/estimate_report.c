@@ -88,6 +88,39 @@ void report_add_notes(estimate_report *r, const char *const *notes, int n) {
   }
 }
 
+/* What would lower the memory of the row that needs least, given what it
+ * already runs: "try A, B or C". A larger TP only if twice the largest
+ * evaluated still sits in a node and divides every module's heads;
+ * sequence parallelism only at TP > 1 (it splits activations over the TP
+ * ranks); context parallelism only when each of 2 CP ranks keeps at least
+ * 4,096 tokens (the search's rule); more cards only with the distributed
+ * optimizer, which shards its state over DP (without it: the distributed
+ * optimizer). */
+static void remedies_text(char *p, size_t left, const estimate_report *r, const tps_estimate *e) {
+  const tps_run *run = &e->run;
+  const char *items[8];
+  int n = 0;
+  int64_t max_tp = 0;
+  for (int i = 0; i < r->n; i++)
+    if (r->est[i].run.tp > max_tp) max_tp = r->est[i].run.tp;
+  bool larger_tp = 2 * max_tp <= r->hw->devices_per_node;
+  for (int m = 0; m < r->model->n_modules && larger_tp; m++)
+    if (r->model->modules[m].heads > 0 && r->model->modules[m].heads % (2 * max_tp) != 0)
+      larger_tp = false;
+  if (larger_tp) items[n++] = "a larger TP";
+  items[n++] = "pipeline stages";
+  if (run->recompute == TPS_RECOMPUTE_NONE) items[n++] = "recompute";
+  else if (run->recompute == TPS_RECOMPUTE_SELECTIVE) items[n++] = "full recompute";
+  if (run->tp > 1 && !run->sp) items[n++] = "sequence parallelism";
+  if (run->cp <= 1 && run->seq_len >= 2 * 4096) items[n++] = "context parallelism";
+  if (!run->distributed_optimizer) items[n++] = "the distributed optimizer";
+  else items[n++] = "more cards";
+  int w = snprintf(p, left, "try ");
+  for (int i = 0; i < n && w > 0 && (size_t)w < left; i++)
+    w += snprintf(p + w, left - (size_t)w, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                  items[i]);
+}
+
 void report_recommend(estimate_report *r) {
   r->n_assumptions = 0;
   r->n_notes = 0;
@@ -133,11 +166,12 @@ void report_recommend(estimate_report *r) {
       snprintf(p, left, "no TP size could be evaluated");
       return;
     }
-    snprintf(p, left,
-             "no TP size fits in %.1f GB per card with a %.0f%% margin; the smallest need is "
-             "TP=%lld at %.1f GB: add pipeline stages, recompute, sequence parallelism or cards",
-             r->hw->memory_bytes / GB, r->est[0].run.memory_margin * 100.0,
-             (long long)r->est[smallest].run.tp, r->est[smallest].memory.total / GB);
+    w = snprintf(p, left,
+                 "no TP size fits in %.1f GB per card with a %.0f%% margin; the smallest need is "
+                 "TP=%lld at %.1f GB: ",
+                 r->hw->memory_bytes / GB, r->est[0].run.memory_margin * 100.0,
+                 (long long)r->est[smallest].run.tp, r->est[smallest].memory.total / GB);
+    if (w > 0 && (size_t)w < left) remedies_text(p + w, left - (size_t)w, r, &r->est[smallest]);
     return;
   }
   const tps_estimate *best = &r->est[r->recommended];
