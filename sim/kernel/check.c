@@ -96,7 +96,7 @@ static int list_items(const kinst *k, const kinst *ref, item *out, int cap) {
     it_->grows = GR;                                                                   \
     it_->gcols = GC;                                                                   \
     it_->how = HOW;                                                                    \
-    it_->cp_reduced = T != KT_INPUT;                                                   \
+    it_->cp_reduced = T != KT_INPUT && T != KT_W_EUP && T != KT_W_EDOWN;               \
   } while (0)
   const int64_t rows = k_tokens(d); /* the whole micro-batch of every rank */
   ADD("output", KT_INPUT, k->xs[L], ref ? ref->xs[L] : NULL, d->ml, h, rows, h, rep);
@@ -257,13 +257,19 @@ int k_check(const kcfg *cfg, MPI_Comm comm, double tol, double fd_tol) {
   if (rank == 0) {
     kcfg rc = *cfg;
     rc.cp = 1; /* the reference sees the whole sequence on one rank */
-    if (cfg->experts > 0) { /* one rank: every rank's sequences, all experts */
-      rc.batch = cfg->batch * tp;
+    if (cfg->experts > 0) { /* one rank: every DP rank's sequences, all experts */
+      rc.batch = cfg->batch * k.d.dp;
       rc.ep = 0;
     }
     if (!k_inst_init(&ref, &rc, MPI_COMM_SELF, msg, sizeof msg)) k_fail("reference: %s", msg);
     k_step(&ref);
-    if (cfg->experts > 0)
+    if (cfg->experts > 0 && k.d.cp > 1)
+      printf("check: EP = %d over CP = %d (%s) x DP = %d ranks (%lld experts, top-%lld) against "
+             "one rank with all experts and all %lld whole sequences, one forward + backward, "
+             "%lld layers; replicated weights' gradients summed over CP\n",
+             k.d.ep, k.d.cp, tps_cp_algo_name(cfg->cp_algo), k.d.dp, (long long)cfg->experts,
+             (long long)cfg->topk, (long long)rc.batch, (long long)cfg->layers);
+    else if (cfg->experts > 0)
       printf("check: EP = %d over %d data-parallel ranks (%lld experts, top-%lld) against one rank "
              "with all experts and all %lld sequences, one forward + backward, %lld layers\n",
              k.d.ep, tp, (long long)cfg->experts, (long long)cfg->topk, (long long)rc.batch,

@@ -117,8 +117,10 @@ void k_cp_begin(kinst *k, MPI_Comm comm) {
   if (d->cp == 1) return;
   struct kcp *c = calloc(1, sizeof *c);
   if (!c) k_fail("out of memory");
-  KMPI(MPI_Comm_split(comm, d->cp_rank, d->rank, &c->tp_comm));
-  KMPI(MPI_Comm_split(comm, d->rank, d->cp_rank, &c->cp_comm));
+  /* one TP group per (DP, CP) rank pair, one CP group per (DP, TP) pair;
+   * DP ranks exist with experts only (at TP 1) */
+  KMPI(MPI_Comm_split(comm, d->dp_rank * d->cp + d->cp_rank, d->rank, &c->tp_comm));
+  KMPI(MPI_Comm_split(comm, d->dp_rank * d->tp + d->rank, d->cp_rank, &c->cp_comm));
   k->cp = c;
   k->comm = c->tp_comm;
 }
@@ -523,9 +525,13 @@ void k_cp_reduce_grads(kinst *k) {
   const int64_t h = d->h;
   for (int64_t l = 0; l < k->cfg.layers; l++) {
     klayer *y = &k->layers[l];
-    float *g[] = {y->dw_qkv, y->dw_o, y->dw_up, y->dw_down, y->dg1, y->db1, y->dg2, y->db2};
-    const int64_t n[] = {h * d->nqkv, d->hq * d->hd * h, h * d->nup, d->fl * h, h, h, h, h};
-    for (int j = 0; j < 8; j++)
+    /* the replicated weights; each rank's experts are its own (their
+     * gradients are summed over the expert-data-parallel ranks, not CP) */
+    float *g[] = {y->dw_qkv, y->dw_o, y->dw_up, y->dw_down, y->dg1, y->db1, y->dg2, y->db2,
+                  y->dw_router};
+    const int64_t n[] = {h * d->nqkv, d->hq * d->hd * h, h * d->nup, d->fl * h, h, h, h, h,
+                         h * k->cfg.experts};
+    for (int j = 0; j < 9; j++)
       if (g[j]) KMPI(MPI_Allreduce(MPI_IN_PLACE, g[j], (int)n[j], MPI_FLOAT, MPI_SUM, k->cp->cp_comm));
   }
 }

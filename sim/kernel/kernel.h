@@ -306,7 +306,7 @@ void k_moe_module(const kinst *k, tps_module *mod, tps_run *run, tps_lower_opts 
 bool k_moe_check_lowering(const kinst *k, char *msg, size_t msg_len);
 /* After the arena: the EP communicator (collective over k->comm), routing
  * state and buffers. */
-void k_moe_init(kinst *k);
+void k_moe_init(kinst *k, MPI_Comm world);
 void k_moe_free(kinst *k);
 /* Binds layer l's MoE ops; dcur is the gradient of the layer's output. */
 void k_moe_bind(kinst *k, int64_t l, float *dcur);

@@ -1,8 +1,8 @@
 /* tp-kernel: the bundled reference tensor-parallel transformer stack.
  *
  * Each MPI rank is one TP rank (TP = number of ranks, or ranks / --cp with
- * context parallelism, TP fastest; with --experts the ranks are data- and
- * expert-parallel ones at TP 1, and --cp is refused); the matrix work goes
+ * context parallelism, TP fastest; with --experts TP is 1 and the ranks are
+ * CP x data-parallel ones, expert-parallel groups over them); the matrix work goes
  * through CBLAS with one BLAS thread per rank, the communication through MPI
  * collectives. The layer is the lowering of tpsim/ops.h, executed op by op;
  * see docs/kernel.md. Exit status: 0 success, 1 a run or --check failed,
@@ -57,14 +57,14 @@ static kopt *options(kargs *a, int *n) {
   OPT("norm", "layernorm|rmsnorm", OT_NORM, &a->cfg.norm, 0, "normalisation (default layernorm)");
   OPT("sp", NULL, OT_FLAG, &a->sp, 0, "sequence parallelism (norms and residuals on a sequence shard)");
   OPT("cp", "N", OT_INT, &a->cfg.cp, 1,
-      "context-parallel ranks (default 1): MPI ranks = TP x CP, TP fastest; each CP rank holds "
-      "seq / CP positions (not with --experts)");
+      "context-parallel ranks (default 1): MPI ranks = TP x CP, TP fastest (with --experts: CP x "
+      "DP at TP 1); each CP rank holds seq / CP positions");
   OPT("cp-algo", "ring|ulysses", OT_STR, &a->cp_algo, 0,
       "how attention crosses the CP ranks (default ring): K/V blocks around a ring, or "
       "all-to-all of heads");
   OPT("experts", "E", OT_INT, &a->cfg.experts, 1,
-      "mixture of experts: every MLP is E routed experts; the ranks are data- and "
-      "expert-parallel, TP 1 (docs/kernel.md)");
+      "mixture of experts: every MLP is E routed experts; TP 1, the ranks are (context- and) "
+      "data-parallel, EP groups over them (docs/kernel.md)");
   OPT("topk", "K", OT_INT, &a->cfg.topk, 1, "with --experts: experts per token (default 2)");
   OPT("moe-ffn", "N", OT_INT, &a->cfg.moe_ffn, 1, "with --experts: one expert's inner width (default: --ffn)");
   OPT("ep", "N", OT_INT, &a->cfg.ep, 1,

@@ -54,20 +54,14 @@ bool k_dims(const kcfg *c, int nranks, int world_rank, kdims *d, char *msg, size
     return false;
   }
   const int cp = c->cp > 1 ? (int)c->cp : 1;
-  if (cp > 1 && c->experts > 0) {
-    snprintf(msg, len,
-             "--cp %d with --experts %lld: tp-kernel does not run context parallelism with an MoE "
-             "MLP (the MoE ranks are data-parallel ones at TP 1); run them apart",
-             cp, (long long)c->experts);
+  /* Megatron's rank order: TP fastest, then CP, then DP; with experts TP is
+   * 1 and the ranks are CP x DP ones. */
+  if (nranks % cp != 0) {
+    snprintf(msg, len, "--cp %d does not divide the %d MPI ranks (ranks = %s)", cp, nranks,
+             c->experts > 0 ? "CP x DP" : "TP x CP");
     return false;
   }
   if (!k_moe_dims(c, nranks, world_rank, d, msg, len)) return false;
-  /* Megatron's rank order: TP fastest, then CP; with experts every rank is a
-   * data-parallel one at TP 1. */
-  if (nranks % cp != 0) {
-    snprintf(msg, len, "--cp %d does not divide the %d MPI ranks (ranks = TP x CP)", cp, nranks);
-    return false;
-  }
   const int tp = c->experts > 0 ? 1 : nranks / cp, rank = world_rank % tp;
   if (!k_cp_check(c, tp, msg, len)) return false;
   const int64_t seq_l = c->seq / cp;
@@ -553,7 +547,7 @@ bool k_inst_init(kinst *k, const kcfg *cfg, MPI_Comm comm, char *msg, size_t len
   memset(k->arena, 0, total); /* touch every page now: RSS = buffers from here on */
   cv = (carver){k->arena, 0};
   layout(k, &cv);
-  if (cfg->experts > 0) k_moe_init(k);
+  if (cfg->experts > 0) k_moe_init(k, comm);
   bind(k);
   k_cp_init(k);
 

@@ -75,8 +75,13 @@ bool k_moe_dims(const kcfg *c, int ranks, int rank, kdims *d, char *msg, size_t 
              c->ep > 0 ? "--ep" : "MPI ranks", (long long)c->experts);
     return false;
   }
-  d->dp = ranks;
-  d->dp_rank = rank;
+  /* ranks = CP x DP at TP 1 (k_dims has checked that CP divides them); the
+   * EP groups are runs of EP consecutive ranks, across CP ranks first, as
+   * Megatron-Core's expert grid folds CP into the experts' data parallelism
+   * (a token's experts do not depend on which rank holds it). */
+  const int cp = c->cp > 1 ? (int)c->cp : 1;
+  d->dp = ranks / cp;
+  d->dp_rank = rank / cp;
   d->ep = ep;
   d->ep_rank = rank % ep;
   d->el = c->experts / ep;
@@ -156,7 +161,7 @@ static void *zalloc(int64_t n, size_t size, double *cat) {
   return p;
 }
 
-void k_moe_init(kinst *k) {
+void k_moe_init(kinst *k, MPI_Comm world) {
   const kdims *d = &k->d;
   const int64_t m = d->m, kk = k->cfg.topk, E = k->cfg.experts, h = d->h, L = k->cfg.layers;
   kbytes *b = &k->bytes;
@@ -164,7 +169,10 @@ void k_moe_init(kinst *k) {
   if (!mo) k_fail("out of memory");
   k->moe = mo;
   mo->ep = MPI_COMM_NULL;
-  KMPI(MPI_Comm_split(k->comm, d->dp_rank / d->ep, d->dp_rank, &mo->ep));
+  /* from every rank of the instance: under CP k->comm is the TP group */
+  int rank = 0;
+  KMPI(MPI_Comm_rank(world, &rank));
+  KMPI(MPI_Comm_split(world, rank / d->ep, rank, &mo->ep));
   mo->layers = calloc((size_t)L, sizeof *mo->layers);
   if (!mo->layers) k_fail("out of memory");
   for (int64_t l = 0; l < L; l++) {

@@ -147,20 +147,21 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
   if (out->kv_heads < 1) out->kv_heads = out->heads;
   if (out->micro_batch < 1) out->micro_batch = 1;
   yaml_node_t *moe = io_map_get(&d, root, "moe");
-  if (moe && moe->type == YAML_MAPPING_NODE) { /* tp-kernel --experts: TP 1, EP x data-parallel ranks */
+  if (moe && moe->type == YAML_MAPPING_NODE) { /* tp-kernel --experts: TP 1, CP x DP ranks, EP over them */
     int64_t ep = 0, dp = 0;
     if ((st = inum(&d, moe, "experts", &out->experts)) || (st = inum(&d, moe, "topk", &out->topk)) ||
         (st = inum(&d, moe, "moe_ffn", &out->moe_ffn)) || (st = inum(&d, moe, "ep", &ep)) ||
         (st = inum(&d, moe, "dp", &dp)))
       goto done;
-    if (out->cp > 1 || out->experts < 1 || out->topk < 1 || out->topk > out->experts || out->moe_ffn < 1 || ep < 1 ||
-        dp < ep || dp % ep != 0 || out->experts % ep != 0 || dp > 65536 || out->experts > 1000000000 ||
-        out->moe_ffn > INT64_C(1000000000)) {
+    const int64_t ranks = dp * (out->cp > 1 ? out->cp : 1);
+    if (out->tp != 1 || out->experts < 1 || out->topk < 1 || out->topk > out->experts || out->moe_ffn < 1 ||
+        ep < 1 || dp < 1 || dp > 65536 || ranks < ep || ranks % ep != 0 || out->experts % ep != 0 ||
+        out->experts > 1000000000 || out->moe_ffn > INT64_C(1000000000)) {
       st = io_doc_fail(&d, moe, TPS_ERANGE,
                        "tp-kernel JSON: moe has experts %lld, topk %lld, moe_ffn %lld, ep %lld, dp %lld "
-                       "(config cp %d): not an MoE run tp-kernel makes",
+                       "(config tp %d, cp %d): not an MoE run tp-kernel makes",
                        (long long)out->experts, (long long)out->topk, (long long)out->moe_ffn, (long long)ep,
-                       (long long)dp, out->cp);
+                       (long long)dp, out->tp, out->cp);
       goto done;
     }
     out->ep = (int)ep;

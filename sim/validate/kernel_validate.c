@@ -120,14 +120,14 @@ tps_status kv_compare(const kv_kernel_run *run, const tps_hw *hw, kv_case *c, tp
   tps_lower_opts lo = {.kind = TPS_LAYER_BLOCK, .needs_input_grad = true};
   if (run->experts > 0) {
     /* tp-kernel --experts (sim/kernel/moe.c): every block's MLP is routed
-     * experts; TP 1, each rank a data-parallel rank, EP over them, ETP 1. */
+     * experts; TP 1, the ranks CP x DP ones, EP over them, ETP 1. */
     mod->experts = run->experts;
     mod->experts_per_token = run->topk;
     mod->expert_ffn = run->moe_ffn;
     mod->router_score = TPS_ROUTER_SOFTMAX;
     mod->moe_layer_freq = 1;
     r.dp = run->dp;
-    r.cards = (int64_t)run->tp * run->dp;
+    r.cards = (int64_t)run->tp * cp * run->dp;
     r.global_batch = run->micro_batch * run->dp;
     r.ep = run->ep;
     r.etp = 1;

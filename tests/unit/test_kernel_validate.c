@@ -221,6 +221,36 @@ Test(kernel_compare, context_parallel_run) {
   free(r);
 }
 
+/* Context parallelism with an MoE MLP (run_cp2_ep4_moe.json, recorded
+ * here with `tp-kernel-run -n 4 --hidden 128 --heads 4 --seq-len 128
+ * --layers 2 --steps 3 --warmup 1 --mlp swiglu --experts 8 --topk 2 --cp
+ * 2`: 4 ranks = CP 2 x DP 2 at TP 1, EP 4 over them): the engine runs the
+ * same CP and EP on 4 cards, and the ring op and every MoE op are paired
+ * with their measurements by name. */
+Test(kernel_compare, context_parallel_moe_run) {
+  tps_hw hw;
+  kv_kernel_run *r = NULL;
+  kv_case *k = compare_fixture(1, false, FIX("run_cp2_ep4_moe.json"), &hw, &r);
+  cr_assert_eq(r->cp, 2);
+  cr_assert_eq(r->ep, 4);
+  cr_assert_eq(r->dp, 2, "4 ranks = CP 2 x DP 2");
+  cr_assert_eq(r->n_ops, 20, "8 attention ops with cp_ring_kv, mlp_norm, 10 MoE ops, mlp_residual");
+  cr_assert_str_eq(k->id, "tp1-h128-s128-b1-swiglu-mha-cp2-ring-ep4-e8k2");
+  cr_assert_eq(k->n_ops, 20);
+  /* the ring's K/V sends are overlapped with the attention blocks in the
+   * engine (exposed time 0 at these sizes); the MoE ops are not */
+  const char *paired[] = {"cp_ring_kv", "moe_dispatch", "experts_up", "moe_combine"};
+  for (size_t j = 0; j < sizeof paired / sizeof *paired; j++) {
+    const kv_op_row *row = NULL;
+    for (int i = 0; i < k->n_ops && !row; i++)
+      if (strcmp(k->ops[i].name, paired[j]) == 0) row = &k->ops[i];
+    cr_assert(row && row->modelled && row->meas_fwd_s > 0, "%s: paired and measured", paired[j]);
+    if (j > 0) cr_assert(row->pred_fwd_s > 0, "%s: predicted", paired[j]);
+  }
+  free(k);
+  free(r);
+}
+
 Test(kernel_summary, mape_excludes_tp4_and_skipped) {
   kv_case cs[4];
   memset(cs, 0, sizeof cs);
