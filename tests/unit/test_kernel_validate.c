@@ -80,6 +80,13 @@ static kv_case *compare_fixture(int tp, bool sp, const char *path, tps_hw *hw, k
   return k;
 }
 
+/* The compared row of the op named `name`, or NULL. */
+static const kv_op_row *row_named(const kv_case *k, const char *name) {
+  for (int i = 0; i < k->n_ops; i++)
+    if (strcmp(k->ops[i].name, name) == 0) return &k->ops[i];
+  return NULL;
+}
+
 Test(kernel_compare, error_definition_and_step_sum) {
   tps_hw hw;
   kv_kernel_run *r = NULL;
@@ -134,9 +141,7 @@ Test(kernel_compare, moe_run_pairs_dispatch_combine_and_grouped_gemms) {
   double sum = 0.0;
   for (int i = 0; i < k->n_ops; i++) sum += k->ops[i].pred_fwd_s + k->ops[i].pred_bwd_s;
   for (size_t j = 0; j < sizeof moe_ops / sizeof *moe_ops; j++) {
-    const kv_op_row *row = NULL;
-    for (int i = 0; i < k->n_ops && !row; i++)
-      if (strcmp(k->ops[i].name, moe_ops[j]) == 0) row = &k->ops[i];
+    const kv_op_row *row = row_named(k, moe_ops[j]);
     cr_assert(row != NULL, "%s is compared", moe_ops[j]);
     cr_assert(row->modelled && row->pred_fwd_s > 0 && row->meas_fwd_s > 0, "%s: predicted and measured",
               moe_ops[j]);
@@ -198,9 +203,7 @@ Test(kernel_compare, context_parallel_run) {
   cr_assert_eq(r->n_ops, 15, "the 14 block ops and cp_ring_kv");
   cr_assert_str_eq(k->id, "tp1-h128-s128-b1-gelu-mha-cp2-ring");
   cr_assert_eq(k->cp, 2);
-  const kv_op_row *ring = NULL;
-  for (int i = 0; i < k->n_ops; i++)
-    if (strcmp(k->ops[i].name, "cp_ring_kv") == 0) ring = &k->ops[i];
+  const kv_op_row *ring = row_named(k, "cp_ring_kv");
   cr_assert(ring && ring->modelled, "cp_ring_kv is paired with the lowering's");
   const kv_meas_op *m = NULL;
   for (int i = 0; i < r->n_ops; i++)
@@ -241,9 +244,7 @@ Test(kernel_compare, context_parallel_moe_run) {
    * engine (exposed time 0 at these sizes); the MoE ops are not */
   const char *paired[] = {"cp_ring_kv", "moe_dispatch", "experts_up", "moe_combine"};
   for (size_t j = 0; j < sizeof paired / sizeof *paired; j++) {
-    const kv_op_row *row = NULL;
-    for (int i = 0; i < k->n_ops && !row; i++)
-      if (strcmp(k->ops[i].name, paired[j]) == 0) row = &k->ops[i];
+    const kv_op_row *row = row_named(k, paired[j]);
     cr_assert(row && row->modelled && row->meas_fwd_s > 0, "%s: paired and measured", paired[j]);
     if (j > 0) cr_assert(row->pred_fwd_s > 0, "%s: predicted", paired[j]);
   }
