@@ -30,6 +30,8 @@ static const kv_config grid_full[] = {
     {1, false, false, 512, 8, 8, 512, 1, 2, false, 0, 0, 0}, {1, false, true, 512, 8, 8, 512, 1, 2, true, 0, 0, 0},
     /* MoE: TP 1, EP 2 (2 data-parallel ranks), 8 experts of ffn 4 h, top-2 */
     {1, false, true, 512, 8, 8, 256, 1, 1, false, 2, 8, 2},
+    /* CP with MoE (reported apart, as CP): ring CP 2 on the 2 ranks, EP 2 over them */
+    {1, false, true, 512, 8, 8, 512, 1, 2, false, 2, 8, 2},
 };
 static const kv_config grid_quick[] = {
     {1, false, false, 512, 8, 8, 256, 1, 1, false, 0, 0, 0},

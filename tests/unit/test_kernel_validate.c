@@ -372,6 +372,9 @@ Test(kernel_grid, at_least_twelve_and_covers_the_issue) {
   bool moe = false; /* issue 15: an MoE case (tp-kernel --experts) */
   for (int i = 0; i < n; i++) moe |= g[i].experts > 0 && g[i].ep > 1 && g[i].cp <= 1;
   cr_assert(moe);
+  bool cp_moe = false; /* CP with an MoE MLP */
+  for (int i = 0; i < n; i++) cp_moe |= g[i].experts > 0 && g[i].cp > 1;
+  cr_assert(cp_moe);
   cr_assert_eq(hmin, 512);
   cr_assert_eq(hmax, 2048);
   cr_assert_eq(kv_grid(true, &g), 2);
