@@ -1,0 +1,1 @@
+recommend --model llama3-8b --hw h100-sxm --cards 8 --seq-len 8192 --global-batch 128 --fp8 hybrid --fp8-amax-history-len 1024 --fp8-param-gather --top 3 --megatron-args "--grad-reduce-in-bf16 --overlap-grad-reduce --overlap-param-gather --bf16"
