@@ -304,8 +304,8 @@ bool k_moe_dims(const kcfg *cfg, int ranks, int rank, kdims *d, char *msg, size_
 void k_moe_module(const kinst *k, tps_module *mod, tps_run *run, tps_lower_opts *lo);
 /* Checks the MoE ops' shapes and groups against the kernel's. */
 bool k_moe_check_lowering(const kinst *k, char *msg, size_t msg_len);
-/* After the arena: the EP communicator (collective over k->comm), routing
- * state and buffers. */
+/* After the arena: the EP communicator (collective over world, every rank of
+ * the instance), routing state and buffers. */
 void k_moe_init(kinst *k, MPI_Comm world);
 void k_moe_free(kinst *k);
 /* Binds layer l's MoE ops; dcur is the gradient of the layer's output. */

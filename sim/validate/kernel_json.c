@@ -153,7 +153,8 @@ tps_status kv_kernel_run_load(const char *path, kv_kernel_run *out, tps_error *e
         (st = inum(&d, moe, "moe_ffn", &out->moe_ffn)) || (st = inum(&d, moe, "ep", &ep)) ||
         (st = inum(&d, moe, "dp", &dp)))
       goto done;
-    const int64_t ranks = dp * (out->cp > 1 ? out->cp : 1);
+    /* dp first: the rank count is formed only from bounded factors */
+    const int64_t ranks = dp >= 1 && dp <= 65536 ? dp * (out->cp > 1 ? out->cp : 1) : 0;
     if (out->tp != 1 || out->experts < 1 || out->topk < 1 || out->topk > out->experts || out->moe_ffn < 1 ||
         ep < 1 || dp < 1 || dp > 65536 || ranks < ep || ranks % ep != 0 || out->experts % ep != 0 ||
         out->experts > 1000000000 || out->moe_ffn > INT64_C(1000000000)) {
