@@ -90,7 +90,8 @@ void report_add_notes(estimate_report *r, const char *const *notes, int n) {
 
 /* What would lower the memory of the row that needs least, given what it
  * already runs: "try A, B or C". A larger TP only if twice the largest
- * evaluated still sits in a node and divides every module's heads;
+ * tried (evaluated or skipped) still sits in a node and divides every
+ * module's heads;
  * sequence parallelism only at TP > 1 (it splits activations over the TP
  * ranks); context parallelism only when each of 2 CP ranks keeps at least
  * 4,096 tokens (the search's rule); more cards only with the distributed
@@ -103,6 +104,8 @@ static void remedies_text(char *p, size_t left, const estimate_report *r, const 
   int64_t max_tp = 0;
   for (int i = 0; i < r->n; i++)
     if (r->est[i].run.tp > max_tp) max_tp = r->est[i].run.tp;
+  for (int i = 0; i < r->n_skipped; i++) /* tried, and not possible here */
+    if (r->skipped[i].tp > max_tp) max_tp = r->skipped[i].tp;
   bool larger_tp = 2 * max_tp <= r->hw->devices_per_node;
   for (int m = 0; m < r->model->n_modules && larger_tp; m++)
     if (r->model->modules[m].heads > 0 && r->model->modules[m].heads % (2 * max_tp) != 0)
