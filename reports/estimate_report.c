@@ -91,12 +91,11 @@ void report_add_notes(estimate_report *r, const char *const *notes, int n) {
 /* What would lower the memory of the row that needs least, given what it
  * already runs: "try A, B or C". A larger TP only if twice the largest
  * tried (evaluated or skipped) still sits in a node and divides every
- * module's heads;
- * sequence parallelism only at TP > 1 (it splits activations over the TP
- * ranks); context parallelism only when each of 2 CP ranks keeps at least
- * 4,096 tokens (the search's rule); more cards only with the distributed
- * optimizer, which shards its state over DP (without it: the distributed
- * optimizer). */
+ * module's heads; sequence parallelism only at TP > 1 (it splits
+ * activations over the TP ranks); context parallelism only when each of 2
+ * CP ranks keeps at least 4,096 tokens (the search's rule); more cards only
+ * with the distributed optimizer, which shards its state over DP (without
+ * it: the distributed optimizer). */
 static void remedies_text(char *p, size_t left, const estimate_report *r, const tps_estimate *e) {
   const tps_run *run = &e->run;
   const char *items[8];
