@@ -366,7 +366,9 @@ void report_bundle_html(FILE *out, const report_bundle *b) {
             (long long)run->micro_batch, tps_precision_name(run->precision),
             tps_recompute_name(run->recompute), run->sp ? ", sequence parallel" : "",
             run->distributed_optimizer ? ", distributed optimizer" : "");
-    /* CP and FP8 words carry no markup (numbers, algorithm and format names) */
+    /* the state, CP and FP8 words carry no markup (plain words, numbers,
+     * algorithm and format names) */
+    report_state_words(out, run);
     report_cp_words(out, run);
     report_fp8_words(out, run);
   }

@@ -502,7 +502,10 @@ tps_status cli_parse(int argc, char **argv, int first, unsigned groups, cli_args
       }
     } else if (eq) {
       value = eq + 1;
-    } else if (i + 1 < argc && !is_option_name(argv[i + 1], groups)) {
+    } else if (i + 1 < argc &&
+               (!is_option_name(argv[i + 1], groups) || o->id == ID_MEGATRON_ARGS)) {
+      /* --megatron-args' value is Megatron flags, some spelled as tp-sim's
+       * own (--megatron-args "--grad-reduce-in-bf16"): always the next word */
       value = argv[++i];
     } else {
       /* `--model --tp 1`: the next word is an option, not this one's value. */
