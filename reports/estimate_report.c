@@ -93,7 +93,7 @@ void report_add_notes(estimate_report *r, const char *const *notes, int n) {
  * tried (evaluated or skipped) still sits in a node and divides every
  * module's heads; sequence parallelism only at TP > 1 (it splits
  * activations over the TP ranks); context parallelism only when each of 2
- * CP ranks keeps at least 4,096 tokens (the search's rule); more cards only
+ * CP ranks keeps the search's minimum of tokens; more cards only
  * with the distributed optimizer, which shards its state over DP (without
  * it: the distributed optimizer). */
 static void remedies_text(char *p, size_t left, const estimate_report *r, const tps_estimate *e) {
@@ -114,7 +114,8 @@ static void remedies_text(char *p, size_t left, const estimate_report *r, const 
   if (run->recompute == TPS_RECOMPUTE_NONE) items[n++] = "recompute";
   else if (run->recompute == TPS_RECOMPUTE_SELECTIVE) items[n++] = "full recompute";
   if (run->tp > 1 && !run->sp) items[n++] = "sequence parallelism";
-  if (run->cp <= 1 && run->seq_len >= 2 * 4096) items[n++] = "context parallelism";
+  if (run->cp <= 1 && run->seq_len >= 2 * TPS_SEARCH_MIN_TOKENS_PER_CP_RANK)
+    items[n++] = "context parallelism";
   if (!run->distributed_optimizer) items[n++] = "the distributed optimizer";
   else items[n++] = "more cards";
   int w = snprintf(p, left, "try ");
@@ -278,7 +279,7 @@ void report_unc_cells(report_unc_cols *c, const tps_uncertainty *u, double memor
 }
 
 /* What each row's memory is made of (the central values; the terms add up
- * to GB/card up to rounding): a term that is 0 for every row is left out. */
+ * to GB/card up to rounding); the FP8 copies only when a row has them. */
 static void memory_terms_lines(FILE *out, const estimate_report *r) {
   if (r->n > 0) fprintf(out, "Memory per card, the most loaded pipeline stage, GB = 10^9 bytes:\n");
   bool any_fp8 = false;

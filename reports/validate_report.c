@@ -60,25 +60,14 @@ static void fmt_coverage(double level, int inside, int n, char *buf, size_t size
   snprintf(buf, size, " %16.47s", t);
 }
 
-static const char *verdict_name(coverage_verdict v) {
-  switch (v) {
-  case COVERAGE_CONSISTENT: return "consistent";
-  case COVERAGE_TOO_WIDE: return "too wide";
-  case COVERAGE_TOO_NARROW: return "too narrow";
-  case COVERAGE_NONE: break;
-  }
-  return "";
-}
-
-static const char *verdict_key(coverage_verdict v) {
-  switch (v) {
-  case COVERAGE_CONSISTENT: return "consistent";
-  case COVERAGE_TOO_WIDE: return "too_wide";
-  case COVERAGE_TOO_NARROW: return "too_narrow";
-  case COVERAGE_NONE: break;
-  }
-  return "";
-}
+/* A verdict as the table prints it ("too wide") and as JSON names it
+ * ("too_wide"); "" for COVERAGE_NONE. */
+static const char *const verdict_names[][2] = {
+    [COVERAGE_NONE] = {"", ""},
+    [COVERAGE_CONSISTENT] = {"consistent", "consistent"},
+    [COVERAGE_TOO_WIDE] = {"too wide", "too_wide"},
+    [COVERAGE_TOO_NARROW] = {"too narrow", "too_narrow"},
+};
 
 /* "  too wide (p 0.006)" after the coverage column; "" without a check. */
 static void fmt_check(coverage_check c, char *buf, size_t size) {
@@ -86,7 +75,7 @@ static void fmt_check(coverage_check c, char *buf, size_t size) {
     buf[0] = '\0';
     return;
   }
-  snprintf(buf, size, "  %s (p %.2g)", verdict_name(c.verdict), c.p_value);
+  snprintf(buf, size, "  %s (p %.2g)", verdict_names[c.verdict][0], c.p_value);
 }
 
 static void json_check(json_writer *w, coverage_check c) {
@@ -97,7 +86,7 @@ static void json_check(json_writer *w, coverage_check c) {
   }
   json_object_begin(w);
   json_key(w, "verdict");
-  json_string(w, verdict_key(c.verdict));
+  json_string(w, verdict_names[c.verdict][1]);
   json_key(w, "p_value");
   json_number(w, c.p_value);
   json_object_end(w);

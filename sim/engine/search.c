@@ -870,7 +870,8 @@ static int cp_layouts(const tps_model *model, const tps_search_opts *opts, unsig
                       int64_t seq_len, cp_layout *out) {
   out[0] = cp_fixed(model, opts, dims);
   if (opts->cp > 0 || !(dims & TPS_SEARCH_CP)) return 1;
-  const int64_t min_tokens = opts->min_tokens_per_cp_rank > 0 ? opts->min_tokens_per_cp_rank : 4096;
+  const int64_t min_tokens = opts->min_tokens_per_cp_rank > 0 ? opts->min_tokens_per_cp_rank
+                                                               : TPS_SEARCH_MIN_TOKENS_PER_CP_RANK;
   const int64_t max_cp = seq_len / min_tokens;
   if (max_cp < 2) return 1;
   int64_t cps[64];

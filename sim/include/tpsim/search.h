@@ -108,6 +108,12 @@ typedef struct tps_search_row {
  * with "search cancelled"). */
 typedef int (*tps_search_progress_fn)(void *user, int64_t done, int64_t total, double elapsed_s);
 
+/* The fewest tokens of a sequence a CP rank keeps in the searched CP sizes
+ * unless min_tokens_per_cp_rank says otherwise: a search rule, not a
+ * measurement (Megatron's Llama-3 8B recipe runs CP 2 at seq 8,192;
+ * docs/search.md). */
+#define TPS_SEARCH_MIN_TOKENS_PER_CP_RANK 4096
+
 typedef struct tps_search_opts {
   int64_t cards;                /* required, >= 1 */
   int64_t seq_len;              /* 0: the model's */
@@ -134,7 +140,8 @@ typedef struct tps_search_opts {
   int64_t cp;
   int cp_algo;
   int64_t ulysses_degree;
-  int64_t min_tokens_per_cp_rank; /* smallest seq_len / CP searched; 0: 4096 */
+  int64_t min_tokens_per_cp_rank; /* smallest seq_len / CP searched; 0:
+                                     TPS_SEARCH_MIN_TOKENS_PER_CP_RANK */
   /* FP8 training, held fixed: -1 / 0 / -1: the model's (tps_run_overrides). */
   int fp8;
   int64_t fp8_amax_history;
